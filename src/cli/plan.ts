@@ -1,0 +1,15 @@
+import { Command } from 'commander';
+import { UsageError } from '../errors/index.js';
+import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { runCommand } from './run-command.js';
+
+export function planCommand(): Command {
+  return withCommonFlags(new Command('plan').argument('[recipes...]'), { cloud: true })
+    .description('(not built yet)')
+    .action(async (_recipes: string[], flags: CommonFlags) => {
+      const ctx = contextFrom(flags);
+      await runCommand(ctx.debug, async () => {
+        throw new UsageError('bake plan is not built yet');
+      });
+    });
+}

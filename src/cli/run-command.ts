@@ -1,0 +1,23 @@
+import { BakeError } from '../errors/index.js';
+
+/**
+ * The one place where errors become exit codes. A BakeError is the user's to fix: one line,
+ * its own exit code. Anything else is a bug in bake: one line too, the stack only with --debug.
+ */
+export async function runCommand(debug: boolean, action: () => Promise<number | void>): Promise<void> {
+  try {
+    const code = await action();
+    process.exitCode = code ?? 0;
+  } catch (error) {
+    if (error instanceof BakeError) {
+      process.stderr.write(`${error.toLine()}\n`);
+      if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    const err = error as Error;
+    process.stderr.write(`bake: internal error: ${err?.message ?? String(error)}\n`);
+    if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = 1;
+  }
+}

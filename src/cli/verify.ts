@@ -1,0 +1,15 @@
+import { Command } from 'commander';
+import { UsageError } from '../errors/index.js';
+import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { runCommand } from './run-command.js';
+
+export function verifyCommand(): Command {
+  return withCommonFlags(new Command('verify').argument('[recipes...]'), { cloud: true })
+    .description('(not built yet)')
+    .action(async (_recipes: string[], flags: CommonFlags) => {
+      const ctx = contextFrom(flags);
+      await runCommand(ctx.debug, async () => {
+        throw new UsageError('bake verify is not built yet');
+      });
+    });
+}

@@ -1,0 +1,113 @@
+/**
+ * The resolved, validated shape of a bakery. Loading (src/recipes/load-*.ts) turns YAML into
+ * these; everything downstream (render, fingerprint, plan, build, pin) reads only these types.
+ */
+import type { SourceLocation } from '../errors/index.js';
+
+export type BaseImage =
+  | { kind: 'ami'; ami: string }
+  /** Most recent image matching the name pattern among the owners. */
+  | { kind: 'filter'; name: string; owners: string[] }
+  /** An SSM parameter holding an AMI id, e.g. /aws/service/debian/release/12/latest/amd64. */
+  | { kind: 'ssm'; parameter: string }
+  /** Built FROM another recipe of this bakery. */
+  | { kind: 'recipe'; recipe: string };
+
+export interface RoleUse {
+  name: string;
+  vars: Record<string, unknown>;
+  location: SourceLocation;
+}
+
+export interface CloudInitUse {
+  /** Path relative to the bakery's cloud-init/ folder, e.g. `web.yaml.hbs`. */
+  template: string;
+  vars: Record<string, unknown>;
+  location: SourceLocation;
+}
+
+export interface PinTarget {
+  /** Absolute path of the tfvars file. */
+  file: string;
+  /** As written in the recipe (relative to the recipe file), for messages. */
+  fileAsWritten: string;
+  variable: string;
+  /**
+   * Set: write one entry `key = ami` of a shared map (single region recipes, or `key` names
+   * the entry and the recipe's first region is written). Unset: the variable is a map
+   * region → AMI id, or, when `format: string`, a plain string with the first region's AMI.
+   */
+  key?: string;
+  format: 'map' | 'string';
+  location: SourceLocation;
+}
+
+/** A smoke test run after provisioning (bake verify, and at the end of bake build). */
+export type VerifyCheck =
+  | { kind: 'command'; command: string; location: SourceLocation }
+  | { kind: 'file'; path: string; contains?: string; location: SourceLocation }
+  | { kind: 'package'; name: string; location: SourceLocation }
+  | { kind: 'service'; name: string; location: SourceLocation }
+  | { kind: 'port'; port: number; location: SourceLocation };
+
+export interface Recipe {
+  name: string;
+  description: string;
+  /** Absolute path of the recipe file. */
+  file: string;
+  base: BaseImage;
+  /** The first region is where Packer builds; the others receive copies. */
+  regions: string[];
+  instanceType: string;
+  sshUsername: string;
+  roles: RoleUse[];
+  cloudInit: CloudInitUse[];
+  tags: Record<string, string>;
+  pin: PinTarget[];
+  subnetId?: string;
+  volumeSizeGb?: number;
+  encrypted: boolean;
+  /** KMS key per region (alias or ARN); empty = the account's default EBS key. */
+  kmsKeyIds: Record<string, string>;
+  imdsv2: boolean;
+  shareWith: string[];
+  /** Days after build when the AMI gets a deprecation time; undefined = never. */
+  deprecateAfterDays?: number;
+  verify: VerifyCheck[];
+  /** Where each top-level key was written, for error messages (`roles`, `base`, …). */
+  locations: Record<string, SourceLocation>;
+}
+
+export interface BakeryConfig {
+  regions: string[];
+  instanceType: string;
+  sshUsername: string;
+  tags: Record<string, string>;
+  subnetId?: string;
+  encrypted: boolean;
+  imdsv2: boolean;
+  deprecateAfterDays?: number;
+}
+
+export interface Role {
+  name: string;
+  /** Absolute directory of the role (roles/<name>, or galaxy-installed). */
+  dir: string;
+  /** Role names from meta/main.yml `dependencies`, in order. */
+  dependencies: string[];
+  /** `local` = under roles/; `galaxy` = declared in roles/requirements.yml with a pinned version. */
+  source: 'local' | 'galaxy';
+  /** For galaxy roles: the pinned version (the fingerprint uses it instead of files). */
+  version?: string;
+  /** For galaxy roles: `src` from requirements.yml. */
+  src?: string;
+}
+
+export interface Bakery {
+  /** Absolute bakery root (the --dir). */
+  root: string;
+  config: BakeryConfig;
+  /** In file-name order. */
+  recipes: Recipe[];
+  roles: Map<string, Role>;
+}
