@@ -1,15 +1,44 @@
+import path from 'node:path';
 import { Command } from 'commander';
-import { UsageError } from '../errors/index.js';
-import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { startLocalCloud } from '../local-cloud/index.js';
+import { planBakery } from '../pipeline/plan.js';
+import { productionPlanDeps } from '../pipeline/plan-deps.js';
+import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
+import { selectRecipes } from '../recipes/graph.js';
+import { loadBakery } from '../recipes/load-bakery.js';
+import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
+
+interface PlanFlags extends CommonFlags {
+  detailedExitcode?: boolean;
+}
 
 export function planCommand(): Command {
   return withCommonFlags(new Command('plan').argument('[recipes...]'), { cloud: true })
-    .description('(not built yet)')
-    .action(async (_recipes: string[], flags: CommonFlags) => {
+    .description('say per recipe whether its image is reused or must be baked, and why')
+    .option('--detailed-exitcode', 'exit 2 when something would be built')
+    .action(async (names: string[], flags: PlanFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
-        throw new UsageError('bake plan is not built yet');
-      });
+      await runCommand(ctx.debug, () => plan(ctx, names, Boolean(flags.detailedExitcode)));
     });
+}
+
+async function plan(ctx: CommandContext, names: string[], detailed: boolean): Promise<number> {
+  const bakery = await loadBakery(ctx.dir);
+  const recipes = selectRecipes(bakery, names);
+  const cloud = ctx.local ? await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local') }) : undefined;
+  try {
+    if (cloud) {
+      // The SDK's credential chain must find something; the local cloud accepts any key.
+      process.env.AWS_ACCESS_KEY_ID ??= cloud.env.AWS_ACCESS_KEY_ID;
+      process.env.AWS_SECRET_ACCESS_KEY ??= cloud.env.AWS_SECRET_ACCESS_KEY;
+    }
+    const aws = cloud ? { ...ctx.aws, endpoint: cloud.endpoint } : ctx.aws;
+    const result = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws));
+    for (const line of planLines(result)) ctx.output.info(line);
+    ctx.output.result(planJson(result));
+    return planExitCode(result, detailed);
+  } finally {
+    await cloud?.close();
+  }
 }

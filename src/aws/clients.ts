@@ -1,0 +1,51 @@
+import { EC2Client } from '@aws-sdk/client-ec2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import type { AwsSettings } from './settings.js';
+
+// EC2's API throttles bursts (DescribeImages across many regions in a CI fan-out);
+// adaptive mode backs off client-side instead of failing the build on RequestLimitExceeded.
+const RETRIES = { retryMode: 'adaptive', maxAttempts: 8 } as const;
+
+function common(settings: AwsSettings, region: string) {
+  return {
+    region,
+    ...RETRIES,
+    ...(settings.profile ? { profile: settings.profile } : {}),
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+  };
+}
+
+/** An EC2 client for one region: the SDK's standard credential chain, or the --profile, and --endpoint when given. */
+export function createEc2Client(settings: AwsSettings, region: string): EC2Client {
+  return new EC2Client(common(settings, region));
+}
+
+/** SSM for `ssm:` bases; --endpoint (and the local cloud) serves SSM on the same URL. */
+export function createSsmClient(settings: AwsSettings, region: string): SSMClient {
+  return new SSMClient(common(settings, region));
+}
+
+export interface CallCounter {
+  /** EC2 API calls sent by this client so far (retries included). */
+  readonly count: number;
+  /** Calls per operation name, e.g. DescribeImages. */
+  readonly byOperation: Map<string, number>;
+}
+
+/** Counts every request the client sends, so the bench can report EC2 calls per plan. */
+export function countEc2Calls(client: EC2Client | SSMClient): CallCounter {
+  const counter = { count: 0, byOperation: new Map<string, number>() };
+  // Both clients share the smithy middleware stack; the union's add() signatures do not unify.
+  const stack = client.middlewareStack as EC2Client['middlewareStack'];
+  stack.add(
+    (next, context) => async (args) => {
+      counter.count += 1;
+      const operation = context.commandName?.replace(/Command$/, '') ?? 'unknown';
+      counter.byOperation.set(operation, (counter.byOperation.get(operation) ?? 0) + 1);
+      return next(args);
+    },
+    // finalizeRequest runs once per attempt, so throttled retries are counted too.
+    { step: 'finalizeRequest', name: 'bakeCallCounter', override: true },
+  );
+  return counter;
+}

@@ -1,0 +1,77 @@
+import { paginateDescribeImages, type EC2Client, type Image } from '@aws-sdk/client-ec2';
+import { CloudError } from '../errors/index.js';
+import { createEc2Client } from './clients.js';
+import type { ImageCatalog, ImageRecord } from './image-record.js';
+import type { AwsSettings } from './settings.js';
+
+export const RECIPE_TAG = 'bake:recipe';
+export const FINGERPRINT_TAG = 'bake:fingerprint';
+
+export function imageRecord(image: Image, region: string): ImageRecord | undefined {
+  const tags: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const tag of image.Tags ?? []) if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
+  if (!image.ImageId || tags[RECIPE_TAG] === undefined) return undefined;
+  return {
+    imageId: image.ImageId,
+    region,
+    name: image.Name ?? '',
+    recipe: tags[RECIPE_TAG],
+    fingerprint: tags[FINGERPRINT_TAG] ?? '',
+    createdAt: image.CreationDate ?? '',
+    state: image.State ?? 'unknown',
+    snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [])),
+    tags: { ...tags },
+  };
+}
+
+async function listRegion(client: EC2Client, region: string): Promise<ImageRecord[]> {
+  const records: ImageRecord[] = [];
+  const pages = paginateDescribeImages(
+    { client, pageSize: 1000 },
+    { Owners: ['self'], Filters: [{ Name: 'tag-key', Values: [RECIPE_TAG] }] },
+  );
+  try {
+    for await (const page of pages) {
+      for (const image of page.Images ?? []) {
+        const record = imageRecord(image, region);
+        if (record) records.push(record);
+      }
+    }
+  } catch (error) {
+    throw cloudError(error, `listing baked images in ${region}`);
+  }
+  return records;
+}
+
+/** Turns an SDK failure into the one-line error bake prints. */
+export function cloudError(error: unknown, doing: string): CloudError {
+  if (error instanceof CloudError) return error;
+  const err = error as { name?: string; message?: string; Code?: string };
+  const code = err.Code ?? err.name ?? 'Error';
+  return new CloudError(`${doing}: ${code}: ${err.message ?? String(error)}`);
+}
+
+/**
+ * The EC2 side of "what has been built": one paginated DescribeImages per region (own images
+ * carrying a bake:recipe tag), regions in parallel. Clients are made once per region and kept.
+ */
+export function createImageCatalog(settings: AwsSettings, clients: (region: string) => EC2Client = cachedClients(settings)): ImageCatalog {
+  return {
+    async listBakedImages(regions) {
+      const lists = await Promise.all([...new Set(regions)].map((region) => listRegion(clients(region), region)));
+      return lists.flat();
+    },
+  };
+}
+
+export function cachedClients(settings: AwsSettings): (region: string) => EC2Client {
+  const clients = new Map<string, EC2Client>();
+  return (region) => {
+    let client = clients.get(region);
+    if (!client) {
+      client = createEc2Client(settings, region);
+      clients.set(region, client);
+    }
+    return client;
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Replaces a file so that readers see either the old or the new content, never half of it:
+ * write a temp file in the same directory (same filesystem, so rename is atomic), fsync it,
+ * read it back, give it the original file's mode, rename it over the original.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  // Through a symlink, replace the file it points to and keep the link.
+  const target = await realpath(file).catch(() => file);
+  const mode = await stat(target).then(
+    (s) => s.mode & 0o7777,
+    () => undefined,
+  );
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.bake-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const bytes = Buffer.from(text, 'utf8');
+  try {
+    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode ?? 0o666);
+    try {
+      await handle.writeFile(bytes);
+      // open() applies the umask; the original's mode must survive the replacement.
+      if (mode !== undefined) await handle.chmod(mode);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (!bytes.equals(await readFile(temp))) throw new Error(`${temp}: read back differs from what was written`);
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await syncDirectory(path.dirname(target));
+}
+
+/** Makes the rename itself durable; some platforms cannot open a directory, which is fine. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, constants.O_RDONLY);
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // best effort
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * A recipe's fingerprint: everything that decides what its image contains, and nothing else.
+ * Pure: the plan gathers content ids, resolved base images and parent fingerprints, then this
+ * turns them into one short string and six component digests (for the `bake:inputs` tag).
+ */
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { Bakery, Recipe } from '../recipes/model.js';
+import { canonicalJson } from './canonical-json.js';
+import { formatInputsTag, type ComponentDigests } from './inputs-tag.js';
+import { roleClosureOf } from './role-closure.js';
+
+/**
+ * 16 hex = 64 bits. Images are only ever compared within one recipe (`bake:recipe` tag), so the
+ * chance that two different inputs of one recipe collide is about n²/2⁶⁵: below 10⁻⁷ even after a
+ * million builds of the same recipe. It is not a security boundary (whoever can change the input
+ * can change the image), so a short, readable id wins over the full 256 bits.
+ */
+export const FINGERPRINT_HEX = 16;
+/** Component digests only tell which kind of input changed: 48 bits is plenty and keeps the tag short. */
+export const COMPONENT_HEX = 12;
+
+/** What the fingerprint is computed from, each part already in canonical, comparable form. */
+export interface RecipeInputs {
+  /** The recipe's parsed settings, without where it is written, its pin targets or its copy regions. */
+  recipe: unknown;
+  /** Role name → (path inside the role → content id) for local roles, or `src@version` for galaxy roles. */
+  roles: Record<string, Record<string, string> | string>;
+  /** Each cloud-init template in order: its content id (null if missing) and its vars. */
+  cloudInit: Array<{ template: string; id: string | null; vars: unknown }>;
+  /** The resolved base AMI of the build region, or `recipe:<name>` when built FROM another recipe. */
+  base: string;
+  /** The parent recipe's fingerprint, or null. */
+  parent: string | null;
+  generator: string;
+}
+
+export interface Fingerprint {
+  value: string;
+  digests: ComponentDigests;
+  /** The `bake:inputs` tag value. */
+  inputs: string;
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/**
+ * The recipe as parsed, minus what is not part of the image: the file it lives in and where each
+ * key was written (so reformatting is free), the pin targets (pinning happens after the bake),
+ * the copy regions (a new region gets a copy, not a rebuild) and the cloud-init list (its own
+ * component). The build region stays: it is where the base image is resolved and baked.
+ */
+export function recipeSettings(recipe: Recipe): Record<string, unknown> {
+  const { file: _file, locations: _locations, pin: _pin, regions, cloudInit: _cloudInit, roles, verify, ...settings } = recipe;
+  return {
+    ...settings,
+    buildRegion: regions[0],
+    roles: roles.map(({ location: _location, ...use }) => use),
+    verify: verify.map(({ location: _location, ...check }) => check),
+  };
+}
+
+export function relativeToRoot(root: string, file: string): string {
+  return path.relative(root, file).split(path.sep).join('/');
+}
+
+/** The content ids under one folder (root-relative), keyed by path inside that folder. */
+export function idsInside(ids: Map<string, string>, folder: string): Record<string, string> {
+  const prefix = `${folder.replace(/\/+$/, '')}/`;
+  const inside: Record<string, string> = {};
+  for (const [file, id] of ids) if (file.startsWith(prefix)) inside[file.slice(prefix.length)] = id;
+  return inside;
+}
+
+export interface InputsContext {
+  bakery: Bakery;
+  /** Content ids of the bakery's files, root-relative (ContentIdSource.idsUnder). */
+  ids: Map<string, string>;
+  /** The resolved base of the recipe's build region (ignored for recipe bases). */
+  baseAmi: string;
+  parentFingerprint?: string;
+  generator: string;
+}
+
+export function recipeInputs(recipe: Recipe, context: InputsContext): RecipeInputs {
+  const { bakery, ids } = context;
+  const roles: RecipeInputs['roles'] = {};
+  for (const role of roleClosureOf(bakery.roles, recipe.roles)) {
+    roles[role.name] =
+      role.source === 'galaxy' ? `${role.src ?? role.name}@${role.version ?? ''}` : filesOf(ids, relativeToRoot(bakery.root, role.dir));
+  }
+  return {
+    recipe: recipeSettings(recipe),
+    roles,
+    cloudInit: recipe.cloudInit.map((use) => ({ template: use.template, id: ids.get(`cloud-init/${use.template}`) ?? null, vars: use.vars })),
+    base: recipe.base.kind === 'recipe' ? `recipe:${recipe.base.recipe}` : context.baseAmi,
+    parent: context.parentFingerprint ?? null,
+    generator: context.generator,
+  };
+}
+
+const folderIndexes = new WeakMap<Map<string, string>, Map<string, Record<string, string>>>();
+
+/**
+ * The files of one folder (root-relative), keyed by path inside it. Prefix scans over 60,000 ids
+ * per role are the hot path of a big plan, so ids are grouped by their first two path segments
+ * (roles/<name>) once per id map; other folders fall back to a scan.
+ */
+export function filesOf(ids: Map<string, string>, folder: string): Record<string, string> {
+  let index = folderIndexes.get(ids);
+  if (!index) {
+    index = new Map();
+    for (const [file, id] of ids) {
+      const second = file.indexOf('/', file.indexOf('/') + 1);
+      if (second < 0) continue;
+      const folder = file.slice(0, second);
+      let files = index.get(folder);
+      if (!files) index.set(folder, (files = {}));
+      files[file.slice(second + 1)] = id;
+    }
+    folderIndexes.set(ids, index);
+  }
+  return folder.split('/').length === 2 ? { ...(index.get(folder) ?? {}) } : idsInside(ids, folder);
+}
+
+export function componentDigests(inputs: RecipeInputs): ComponentDigests {
+  const digest = (value: unknown) => sha256(canonicalJson(value)).slice(0, COMPONENT_HEX);
+  return {
+    recipe: digest(inputs.recipe),
+    roles: digest(inputs.roles),
+    cloudInit: digest(inputs.cloudInit),
+    base: digest(inputs.base),
+    parent: inputs.parent === null ? '-' : digest(inputs.parent),
+    generator: digest(inputs.generator),
+  };
+}
+
+export function fingerprintOf(inputs: RecipeInputs): Fingerprint {
+  const digests = componentDigests(inputs);
+  // The fingerprint hashes the full inputs, not the short digests, so its 64 bits are all real.
+  const value = sha256(canonicalJson(inputs)).slice(0, FINGERPRINT_HEX);
+  return { value, digests, inputs: formatInputsTag(digests) };
+}
+
+/** The folders whose content goes into fingerprints: local roles and cloud-init templates. */
+export function watchedFolders(bakery: Bakery): string[] {
+  const folders = new Set(['roles', 'cloud-init']);
+  for (const role of bakery.roles.values()) {
+    if (role.source !== 'local') continue;
+    const rel = relativeToRoot(bakery.root, role.dir);
+    if (rel !== 'roles' && !rel.startsWith('roles/')) folders.add(rel);
+  }
+  return [...folders];
+}

@@ -1,0 +1,19 @@
+import type { InstanceHost } from '../instance-host.js';
+import type { QueryParams } from './query.js';
+import type { CloudState } from './state.js';
+import type { XmlValue } from './xml.js';
+
+/** What an EC2 action handler gets: the request, the region it is addressed to, and the cloud. */
+export interface ActionContext {
+  params: QueryParams;
+  region: string;
+  state: CloudState;
+  host: InstanceHost;
+  /** Saves the state; for work that finishes after the response (an instance booting, an image being captured). */
+  persist(): void;
+  /** Debug line (BAKE_DEBUG_LOCAL_CLOUD=1); never key material. */
+  log(message: string): void;
+}
+
+/** Returns the elements inside `<ActionResponse>` after `<requestId>`. */
+export type Action = (context: ActionContext) => Record<string, XmlValue> | Promise<Record<string, XmlValue>>;

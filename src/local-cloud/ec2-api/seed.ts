@@ -1,0 +1,74 @@
+import { BASE_IMAGE } from '../instance-host.js';
+import { Ec2ApiError } from './api-error.js';
+import { stableId } from './ids.js';
+import type { CloudState } from './state.js';
+
+/** Regions DescribeRegions lists. Any region-shaped name is served; these are the advertised ones. */
+export const REGIONS = [
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'eu-west-1', 'eu-west-2', 'eu-west-3',
+  'eu-central-1', 'eu-north-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-south-1', 'sa-east-1',
+];
+
+/** The Debian project's AWS account: the example bakery's `filter:` base names it as owner. */
+export const DEBIAN_ACCOUNT = '136693071363';
+export const BASE_IMAGE_NAME = 'debian-12-amd64-20261101-1';
+export const DEBIAN_SSM_PARAMETER = '/aws/service/debian/release/12/latest/amd64';
+
+const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
+export function checkRegion(region: string): void {
+  if (!REGION_NAME.test(region)) throw new Ec2ApiError('InvalidRegion', `The region '${region}' is not valid`);
+}
+
+export function baseImageId(region: string): string {
+  return stableId('ami', `${region}/${BASE_IMAGE_NAME}`);
+}
+
+export function defaultVpcId(region: string): string {
+  return stableId('vpc', `${region}/default`);
+}
+
+export function defaultSubnetId(region: string): string {
+  return stableId('subnet', `${region}/default-a`);
+}
+
+export function defaultZone(region: string): string {
+  return `${region}a`;
+}
+
+/** SSM public parameters the local cloud answers, per region. */
+export function ssmParameter(region: string, name: string): string | undefined {
+  return name === DEBIAN_SSM_PARAMETER ? baseImageId(region) : undefined;
+}
+
+/** Adds the region's public Debian base image and default security group the first time a region is used. */
+export function seedRegion(state: CloudState, region: string): boolean {
+  if (state.seededRegions.includes(region)) return false;
+  state.seededRegions.push(region);
+  const snapshotId = stableId('snap', `${region}/${BASE_IMAGE_NAME}`);
+  const created = '2026-11-01T00:00:00.000Z';
+  state.images.push({
+    imageId: baseImageId(region),
+    region,
+    name: BASE_IMAGE_NAME,
+    description: 'Debian 12 (20261101-1)',
+    ownerId: DEBIAN_ACCOUNT,
+    state: 'available',
+    creationDate: created,
+    architecture: 'x86_64',
+    virtualizationType: 'hvm',
+    rootDeviceType: 'ebs',
+    rootDeviceName: '/dev/xvda',
+    enaSupport: true,
+    blockDevices: [{ deviceName: '/dev/xvda', snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false }],
+    launchPermissions: [{ kind: 'group', value: 'all' }],
+    hostImage: BASE_IMAGE,
+  });
+  state.snapshots.push({
+    snapshotId, region, volumeId: 'vol-ffffffff', volumeSize: 8, ownerId: DEBIAN_ACCOUNT, description: '', startTime: created, encrypted: false,
+  });
+  state.securityGroups.push({
+    groupId: stableId('sg', `${region}/default`), groupName: 'default', description: 'default VPC security group', region, vpcId: defaultVpcId(region), ingress: [],
+  });
+  return true;
+}

@@ -1,0 +1,136 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { InstanceHost } from '../instance-host.js';
+import type { Action, ActionContext } from './action.js';
+import { imageActions } from './actions/images.js';
+import { instanceActions } from './actions/instances.js';
+import { keyPairActions } from './actions/key-pairs.js';
+import { networkActions } from './actions/network.js';
+import { snapshotActions } from './actions/snapshots.js';
+import { tagActions } from './actions/tags.js';
+import { Ec2ApiError } from './api-error.js';
+import { newRequestId } from './ids.js';
+import { QueryParams } from './query.js';
+import { checkRegion, seedRegion } from './seed.js';
+import { ssmResponse } from './ssm.js';
+import type { CloudState } from './state.js';
+import { errorXml, responseXml } from './xml.js';
+
+export const ACTIONS: Record<string, Action> = {
+  ...imageActions,
+  ...snapshotActions,
+  ...tagActions,
+  ...instanceActions,
+  ...keyPairActions,
+  ...networkActions,
+};
+
+const READ_ONLY = /^(Describe|Get)/;
+const MAX_BODY = 4 * 1024 * 1024;
+
+export interface Ec2ApiOptions {
+  state: CloudState;
+  host: InstanceHost;
+  /** Called after every change to the state. */
+  persist(): void;
+  log(message: string): void;
+}
+
+export interface Ec2Api {
+  endpoint: string;
+  /** How often each action was called, for tests and for finding what a client needs. */
+  calls: Map<string, number>;
+  close(): Promise<void>;
+}
+
+/** The credential scope of a SigV4 Authorization header names the region: `Credential=AKID/date/REGION/service/aws4_request`. */
+export function regionOf(authorization: string | undefined): string | undefined {
+  return authorization?.match(/Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/[^/,\s]+\/aws4_request/)?.[1];
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new Ec2ApiError('RequestEntityTooLarge', 'request body too large', 413);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
+  const calls = new Map<string, number>();
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const requestId = newRequestId();
+    const send = (status: number, type: string, body: string) => {
+      response.writeHead(status, { 'content-type': type, 'x-amzn-requestid': requestId });
+      response.end(body);
+    };
+    const fail = (error: Ec2ApiError) => send(error.status, 'text/xml;charset=UTF-8', errorXml(error.code, error.message, requestId));
+    try {
+      const body = await readBody(request);
+      const region = regionOf(request.headers.authorization);
+      if (!request.headers.authorization || !region) {
+        throw new Ec2ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials (a SigV4 Authorization header is required)', 401);
+      }
+      checkRegion(region);
+      if (seedRegion(options.state, region)) options.persist();
+
+      const target = request.headers['x-amz-target'];
+      if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {
+        calls.set(target, (calls.get(target) ?? 0) + 1);
+        const answer = ssmResponse(target, body, region);
+        send(answer.status, 'application/x-amz-json-1.1', JSON.stringify(answer.body));
+        return;
+      }
+
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const params = QueryParams.parse(`${url.searchParams.toString()}&${body}`);
+      const action = params.get('Action') ?? '';
+      calls.set(action, (calls.get(action) ?? 0) + 1);
+      const handler = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+      if (!handler) {
+        options.log(`unknown action ${JSON.stringify(action)} in ${region}`);
+        throw new Ec2ApiError('InvalidAction', `The action ${action} is not valid for this web service.`);
+      }
+      options.log(`${region} ${action} ${debugParams(params)}`);
+      const context: ActionContext = { params, region, state: options.state, host: options.host, persist: options.persist, log: options.log };
+      const result = await handler(context);
+      if (!READ_ONLY.test(action)) options.persist();
+      send(200, 'text/xml;charset=UTF-8', responseXml(action, requestId, result));
+    } catch (error) {
+      if (error instanceof Ec2ApiError) {
+        options.log(`error ${error.code}: ${error.message}`);
+        fail(error);
+        return;
+      }
+      options.log(`internal error: ${(error as Error).stack ?? String(error)}`);
+      fail(new Ec2ApiError('InternalError', `local cloud: ${(error as Error).message}`, 500));
+    }
+  }
+
+  const server = createServer((request, response) => void handle(request, response));
+  // Packer keeps connections alive between polls; do not let idle sockets hold close() up.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    calls,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Parameter names only: values may hold key material (ImportKeyPair) or user data. */
+function debugParams(params: QueryParams): string {
+  return params.names().filter((name) => name !== 'Action' && name !== 'Version').join(' ');
+}

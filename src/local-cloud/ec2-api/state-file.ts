@@ -1,0 +1,106 @@
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, fsyncSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CloudError } from '../../errors/index.js';
+import { emptyState, type CloudState } from './state.js';
+
+/**
+ * state.json under the state dir, replaced atomically after every mutation, and a lock file
+ * holding the owner's pid so a second bake on the same bakery waits instead of clobbering it.
+ */
+export class StateFile {
+  private readonly file: string;
+  private readonly lockFile: string;
+  private locked = false;
+
+  constructor(readonly dir: string) {
+    this.file = path.join(dir, 'state.json');
+    this.lockFile = path.join(dir, 'lock');
+  }
+
+  /** Takes the lock, waiting up to `waitMs` for another live process to let go. */
+  async lock(waitMs: number): Promise<void> {
+    mkdirSync(this.dir, { recursive: true });
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      try {
+        const fd = openSync(this.lockFile, 'wx');
+        writeFileSync(fd, `${process.pid}\n`);
+        closeSync(fd);
+        this.locked = true;
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      const owner = this.lockOwner();
+      if (owner === undefined || !isAlive(owner)) {
+        // A bake that crashed leaves its lock behind; its pid is gone, so the lock is stale.
+        try {
+          unlinkSync(this.lockFile);
+        } catch {
+          /* another process removed it first */
+        }
+        continue;
+      }
+      if (Date.now() >= deadline) {
+        throw new CloudError(`local cloud state ${this.dir} is in use by another bake (pid ${owner}); wait for it to finish`);
+      }
+      await sleep(200);
+    }
+  }
+
+  unlock(): void {
+    if (!this.locked) return;
+    this.locked = false;
+    try {
+      if (this.lockOwner() === process.pid) unlinkSync(this.lockFile);
+    } catch {
+      /* already gone */
+    }
+  }
+
+  load(): CloudState {
+    if (!existsSync(this.file)) return emptyState();
+    const text = readFileSync(this.file, 'utf8');
+    let state: CloudState;
+    try {
+      state = JSON.parse(text) as CloudState;
+    } catch {
+      throw new CloudError(`${this.file}: local cloud state is not valid JSON; move it away to start afresh`);
+    }
+    if (state.version !== 1) throw new CloudError(`${this.file}: unknown local cloud state version ${String(state.version)}`);
+    return { ...emptyState(), ...state };
+  }
+
+  save(state: CloudState): void {
+    const text = `${JSON.stringify(state, null, 1)}\n`;
+    const temp = path.join(this.dir, `.state.json.${process.pid}.tmp`);
+    const fd = openSync(temp, 'w');
+    try {
+      writeFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (readFileSync(temp, 'utf8') !== text) throw new Error(`local cloud state write to ${temp} did not verify`);
+    renameSync(temp, this.file);
+  }
+
+  private lockOwner(): number | undefined {
+    try {
+      const pid = Number(readFileSync(this.lockFile, 'utf8').trim());
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

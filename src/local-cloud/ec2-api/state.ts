@@ -1,0 +1,155 @@
+/**
+ * Everything the local EC2 remembers, as plain JSON. One document for all regions; each
+ * resource carries its region. Tags live beside the resources, keyed by resource id, as
+ * [key, value] pairs so a hostile key such as `__proto__` stays an ordinary string.
+ */
+export const SELF_ACCOUNT = '000000000000';
+
+export interface BlockDevice {
+  deviceName: string;
+  snapshotId?: string;
+  volumeSize: number;
+  volumeType: string;
+  deleteOnTermination: boolean;
+  encrypted: boolean;
+}
+
+export type LaunchPermission =
+  | { kind: 'userId'; value: string }
+  | { kind: 'group'; value: string }
+  | { kind: 'organizationArn'; value: string }
+  | { kind: 'organizationalUnitArn'; value: string };
+
+export interface ImageState {
+  imageId: string;
+  region: string;
+  name: string;
+  description?: string;
+  ownerId: string;
+  ownerAlias?: string;
+  state: 'pending' | 'available' | 'failed';
+  stateReason?: string;
+  creationDate: string;
+  architecture: string;
+  virtualizationType: string;
+  rootDeviceType: string;
+  rootDeviceName: string;
+  enaSupport: boolean;
+  blockDevices: BlockDevice[];
+  launchPermissions: LaunchPermission[];
+  deprecationTime?: string;
+  sourceInstanceId?: string;
+  /** The id the InstanceHost knows this image's filesystem by (BASE_IMAGE for seeded images). */
+  hostImage: string;
+}
+
+export interface SnapshotState {
+  snapshotId: string;
+  region: string;
+  volumeId: string;
+  volumeSize: number;
+  ownerId: string;
+  description: string;
+  startTime: string;
+  encrypted: boolean;
+}
+
+export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';
+
+export interface InstanceState {
+  instanceId: string;
+  reservationId: string;
+  region: string;
+  availabilityZone: string;
+  imageId: string;
+  instanceType: string;
+  keyName?: string;
+  securityGroupIds: string[];
+  subnetId: string;
+  vpcId: string;
+  state: InstanceStateName;
+  stateReason?: string;
+  launchTime: string;
+  /** Loopback address from the InstanceHost while running; kept as the last known one when stopped. */
+  ip?: string;
+  rootVolumeId: string;
+  httpTokens: string;
+  /** OpenSSH public key line allowed to log in; not secret. */
+  authorizedKey: string;
+}
+
+export interface VolumeState {
+  volumeId: string;
+  region: string;
+  availabilityZone: string;
+  size: number;
+  volumeType: string;
+  snapshotId?: string;
+  createTime: string;
+  encrypted: boolean;
+  attachment?: { instanceId: string; device: string; deleteOnTermination: boolean; attachTime: string };
+}
+
+export interface KeyPairState {
+  keyPairId: string;
+  keyName: string;
+  region: string;
+  fingerprint: string;
+  /** OpenSSH public key line. The private key is handed out once and never stored. */
+  publicKey: string;
+  createTime: string;
+}
+
+export interface IpPermission {
+  ipProtocol: string;
+  fromPort?: number;
+  toPort?: number;
+  cidrs: string[];
+}
+
+export interface SecurityGroupState {
+  groupId: string;
+  groupName: string;
+  description: string;
+  region: string;
+  vpcId: string;
+  ingress: IpPermission[];
+}
+
+export interface CloudState {
+  version: 1;
+  images: ImageState[];
+  snapshots: SnapshotState[];
+  instances: InstanceState[];
+  volumes: VolumeState[];
+  keyPairs: KeyPairState[];
+  securityGroups: SecurityGroupState[];
+  tags: Record<string, Array<[string, string]>>;
+  /** Regions whose seeded resources (base image, default VPC) exist. */
+  seededRegions: string[];
+}
+
+export function emptyState(): CloudState {
+  return { version: 1, images: [], snapshots: [], instances: [], volumes: [], keyPairs: [], securityGroups: [], tags: {}, seededRegions: [] };
+}
+
+export function tagsOf(state: CloudState, resourceId: string): Array<[string, string]> {
+  return Object.hasOwn(state.tags, resourceId) ? state.tags[resourceId] : [];
+}
+
+export function tagValue(state: CloudState, resourceId: string, key: string): string | undefined {
+  return tagsOf(state, resourceId).find(([k]) => k === key)?.[1];
+}
+
+export function setTags(state: CloudState, resourceId: string, tags: Array<[string, string]>): void {
+  const current = new Map(tagsOf(state, resourceId));
+  for (const [key, value] of tags) current.set(key, value);
+  state.tags[resourceId] = [...current];
+}
+
+/** Removes tags; a pair with value undefined removes the key whatever its value. */
+export function removeTags(state: CloudState, resourceId: string, tags: Array<[string, string | undefined]>): void {
+  const current = tagsOf(state, resourceId).filter(([k, v]) => !tags.some(([key, value]) => key === k && (value === undefined || value === v)));
+  if (current.length === 0) delete state.tags[resourceId];
+  else state.tags[resourceId] = current;
+}

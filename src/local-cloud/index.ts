@@ -1,0 +1,153 @@
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createChrootHost } from './chroot-host.js';
+import { startEc2Api } from './ec2-api/server.js';
+import { settleHostWork } from './ec2-api/host-queue.js';
+import { StateFile } from './ec2-api/state-file.js';
+import type { CloudState } from './ec2-api/state.js';
+import type { InstanceHost } from './instance-host.js';
+
+export { BASE_IMAGE, type InstanceHost } from './instance-host.js';
+export { BASE_IMAGE_NAME, DEBIAN_ACCOUNT, DEBIAN_SSM_PARAMETER, baseImageId } from './ec2-api/seed.js';
+export { SELF_ACCOUNT } from './ec2-api/state.js';
+
+/** The embedded EC2-compatible cloud `--local` runs against. */
+export interface LocalCloud {
+  /** http://127.0.0.1:PORT, serving EC2 (Query) and SSM (JSON) for every region. */
+  endpoint: string;
+  /** The port every instance's sshd listens on, each on its own loopback address. */
+  sshPort: number;
+  /** What a child process such as packer needs to reach this cloud. */
+  env: Record<string, string>;
+  /** How often each action was called since start. */
+  calls: Map<string, number>;
+  /** Waits for instance work in flight, stops the endpoint and every sshd; state stays on disk. */
+  close(): Promise<void>;
+}
+
+export interface LocalCloudOptions {
+  /** Where state.json and the host's filesystems live: <bakery>/.bake/local. */
+  stateDir: string;
+  host?: InstanceHost;
+  sshPort?: number;
+  /** Region for env.AWS_REGION (default us-east-1). */
+  region?: string;
+  /** How long to wait for another bake holding the same state dir (default 60 s). */
+  lockWaitMs?: number;
+}
+
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * The chroot host, made on first use: `bake plan --local` launches nothing and should not pay
+ * for (or need the privileges of) a host it never uses.
+ */
+function defaultHost(stateDir: string, sshPort: number, log: (message: string) => void): InstanceHost {
+  let made: Promise<InstanceHost> | undefined;
+  const host = () => {
+    made ??= Promise.resolve().then(() => createChrootHost({ stateDir, sshPort, log }));
+    return made;
+  };
+  return {
+    launch: async (request) => (await host()).launch(request),
+    stop: async (instanceId) => (await host()).stop(instanceId),
+    start: async (instanceId, authorizedKey) => (await host()).start(instanceId, authorizedKey),
+    capture: async (instanceId, imageId) => (await host()).capture(instanceId, imageId),
+    alias: async (imageId, newImageId) => (await host()).alias(imageId, newImageId),
+    terminate: async (instanceId) => (await host()).terminate(instanceId),
+    deleteImage: async (imageId) => (await host()).deleteImage(imageId),
+    close: async () => {
+      if (made) await (await made).close();
+    },
+  };
+}
+
+/** Brings instances that were running when the last bake exited back up (their sshd died with it). */
+async function resume(state: CloudState, host: InstanceHost, log: (message: string) => void): Promise<void> {
+  // EC2 forgets terminated instances after a while; the local cloud does so at start.
+  state.instances = state.instances.filter((i) => i.state !== 'terminated');
+  for (const instance of state.instances) {
+    if (instance.state === 'stopping') instance.state = 'stopped';
+    if (instance.state === 'shutting-down') {
+      await host.terminate(instance.instanceId).catch((error: Error) => log(`terminate ${instance.instanceId}: ${error.message}`));
+      instance.state = 'terminated';
+    }
+    if (instance.state === 'running' || instance.state === 'pending') {
+      try {
+        instance.ip = (await host.start(instance.instanceId, instance.authorizedKey)).ip;
+        instance.state = 'running';
+      } catch (error) {
+        log(`resume ${instance.instanceId}: ${(error as Error).message}`);
+        instance.state = 'stopped';
+      }
+    }
+  }
+  for (const image of state.images) {
+    if (image.state === 'pending') {
+      image.state = 'failed';
+      image.stateReason = 'bake exited while the image was being created';
+    }
+  }
+}
+
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const debug = process.env.BAKE_DEBUG_LOCAL_CLOUD === '1';
+  const log = (message: string) => {
+    if (debug) process.stderr.write(`local-cloud: ${message}\n`);
+  };
+  const stateFile = new StateFile(options.stateDir);
+  await stateFile.lock(options.lockWaitMs ?? 60_000);
+  let host: InstanceHost | undefined;
+  try {
+    const state = stateFile.load();
+    const sshPort = options.sshPort ?? (await freePort());
+    host = options.host ?? defaultHost(options.stateDir, sshPort, log);
+    await resume(state, host, log);
+    stateFile.save(state);
+    const api = await startEc2Api({ state, host, persist: () => stateFile.save(state), log });
+    const region = options.region ?? 'us-east-1';
+    const openHost = host;
+    let closed = false;
+    return {
+      endpoint: api.endpoint,
+      sshPort,
+      calls: api.calls,
+      env: {
+        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_REGION: region,
+        AWS_DEFAULT_REGION: region,
+        AWS_ENDPOINT_URL_EC2: api.endpoint,
+        AWS_ENDPOINT_URL_SSM: api.endpoint,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        try {
+          await settleHostWork();
+          await api.close();
+          await openHost.close();
+          stateFile.save(state);
+        } finally {
+          stateFile.unlock();
+        }
+      },
+    };
+  } catch (error) {
+    await host?.close().catch(() => undefined);
+    stateFile.unlock();
+    throw error;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The edge of template rendering: turns one recipe into the files Packer needs, written
+ * atomically under OUT/<recipe>/:
+ *   <recipe>.pkr.hcl   the Packer template
+ *   playbook.yml       the Ansible playbook it runs
+ *   verify.sh          the recipe's verify checks
+ *   cloud-init/*.cfg   rendered cloud-init drop-ins the playbook installs
+ */
+import { readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseHcl } from '@cdktf/hcl2json';
+import { parse as parseYaml } from 'yaml';
+import type { Bakery, Recipe } from '../recipes/model.js';
+import { BakeError, RecipeError } from '../errors/index.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { CLOUD_INIT_SUBDIR, renderPlaybook } from './playbook.js';
+import type { PackerShape, PackerTarget } from './target.js';
+import { renderPackerTemplate, type ShapeGap } from './template.js';
+import { variableDefaults, type PackerVariables } from './variables.js';
+import { renderVerifyScript } from './verify-script.js';
+
+export interface RenderedCloudInitFile {
+  template: string;
+  fileName: string;
+  content: string;
+}
+
+/** Renders a recipe's cloud-init templates (src/cloud-init/render.ts in production). */
+export type CloudInitRenderer = (bakery: Bakery, recipe: Recipe) => Promise<RenderedCloudInitFile[]>;
+
+export interface RenderOptions {
+  shape: PackerShape;
+  target?: PackerTarget;
+  /**
+   * Written as the template's variable defaults. Builds should pass per-build values with a var
+   * file instead (writePackerVariables), so the template text stays the same from one build of
+   * a recipe to the next. For a base given by filter, a non-empty `source_ami` (default or var
+   * file) replaces Packer's own lookup with the image the plan resolved and fingerprinted.
+   */
+  variables?: Partial<PackerVariables>;
+  /** Defaults to bake's cloud-init renderer. */
+  renderCloudInit?: CloudInitRenderer;
+}
+
+export interface RenderedRecipe {
+  recipe: string;
+  /** OUT/<recipe>, absolute. */
+  dir: string;
+  template: string;
+  playbook: string;
+  verifyScript: string;
+  /** Absolute paths of the rendered cloud-init files. */
+  cloudInit: string[];
+  /** Where the manifest post-processor will write (after `packer build`). */
+  manifest: string;
+  shape: PackerShape;
+  sourceAmi: 'filter' | 'variable';
+  /** Recipe settings this shape cannot express: the build applies them through EC2 instead. */
+  gaps: ShapeGap[];
+}
+
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+async function defaultCloudInitRenderer(bakery: Bakery, recipe: Recipe): Promise<RenderedCloudInitFile[]> {
+  // Loaded on demand: a recipe without cloud-init never needs the renderer.
+  const specifier = '../cloud-init/render.js';
+  const module = (await import(specifier)) as { renderCloudInit: CloudInitRenderer };
+  return module.renderCloudInit(bakery, recipe);
+}
+
+async function removeStale(dir: string, keep: Set<string>): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  await Promise.all(entries.filter((entry) => !keep.has(entry)).map((entry) => rm(path.join(dir, entry), { force: true })));
+}
+
+export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: string, options: RenderOptions): Promise<RenderedRecipe> {
+  if (!SAFE_NAME.test(recipe.name)) {
+    throw new RecipeError(
+      `recipe name ${JSON.stringify(recipe.name)} cannot name a folder: use letters, digits, ".", "_" and "-"`,
+      recipe.locations.name ?? { file: recipe.file, line: 1, col: 1 },
+    );
+  }
+  const dir = path.resolve(outDir, recipe.name);
+  const cloudInitDir = path.join(dir, CLOUD_INIT_SUBDIR);
+
+  const cloudInitFiles = recipe.cloudInit.length > 0 ? await (options.renderCloudInit ?? defaultCloudInitRenderer)(bakery, recipe) : [];
+  const names = new Set<string>();
+  for (const file of cloudInitFiles) {
+    if (!SAFE_NAME.test(file.fileName) || names.has(file.fileName)) {
+      throw new BakeError(`cloud-init template ${file.template} renders to an unusable or duplicate file name ${JSON.stringify(file.fileName)}`);
+    }
+    names.add(file.fileName);
+  }
+
+  const template = renderPackerTemplate({
+    bakery,
+    recipe,
+    shape: options.shape,
+    target: options.target,
+    defaults: variableDefaults(recipe, options.variables),
+  });
+  const rendered: RenderedRecipe = {
+    recipe: recipe.name,
+    dir,
+    template: path.join(dir, `${recipe.name}.pkr.hcl`),
+    playbook: path.join(dir, 'playbook.yml'),
+    verifyScript: path.join(dir, 'verify.sh'),
+    cloudInit: cloudInitFiles.map((file) => path.join(cloudInitDir, file.fileName)),
+    manifest: path.join(dir, 'manifest.json'),
+    shape: options.shape,
+    sourceAmi: template.sourceAmi,
+    gaps: template.gaps,
+  };
+
+  await removeStale(cloudInitDir, names);
+  for (const [i, file] of cloudInitFiles.entries()) await writeFileAtomic(rendered.cloudInit[i], file.content);
+  await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), (text) => void parseYaml(text));
+  await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), undefined, 0o755);
+  // Written last: a template on disk means everything it points at is there.
+  await writeFileAtomic(rendered.template, template.text, async (text) => void (await parseHcl(rendered.template, text)));
+  return rendered;
+}

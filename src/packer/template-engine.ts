@@ -1,0 +1,50 @@
+/**
+ * The handlebars instance for Packer templates. HTML escaping is off (it would corrupt HCL)
+ * and strict mode is on (a misspelt field is an error, not an empty string); values reach the
+ * text only through the HCL helpers, which escape by construction.
+ */
+import { readFileSync } from 'node:fs';
+import Handlebars from 'handlebars';
+import { hclList, hclMap, hclString } from './hcl.js';
+
+const engine = Handlebars.create();
+
+function indentOf(options: Handlebars.HelperOptions | undefined): number {
+  const indent = options?.hash?.indent;
+  return typeof indent === 'number' ? indent : 0;
+}
+
+engine.registerHelper('hcl', (value: unknown) => {
+  if (typeof value === 'string') return hclString(value);
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value === 'boolean') return String(value);
+  throw new Error(`the hcl helper takes a string, number or boolean, got ${JSON.stringify(value)}`);
+});
+engine.registerHelper('hclList', (values: unknown) => {
+  if (!Array.isArray(values) || !values.every((v) => typeof v === 'string')) {
+    throw new Error(`the hclList helper takes a list of strings, got ${JSON.stringify(values)}`);
+  }
+  return hclList(values);
+});
+engine.registerHelper('hclMap', (map: unknown, options: Handlebars.HelperOptions) => {
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+    throw new Error(`the hclMap helper takes an object, got ${JSON.stringify(map)}`);
+  }
+  return hclMap(map as Record<string, string>, indentOf(options));
+});
+
+/** Templates ship in the package: resolved from this module, never from the working directory. */
+export function templatePath(name: string): URL {
+  return new URL(`../../templates/packer/${name}`, import.meta.url);
+}
+
+const compiled = new Map<string, Handlebars.TemplateDelegate>();
+
+export function renderTemplateFile(name: string, view: object): string {
+  let template = compiled.get(name);
+  if (!template) {
+    template = engine.compile(readFileSync(templatePath(name), 'utf8'), { strict: true, noEscape: true });
+    compiled.set(name, template);
+  }
+  return template(view);
+}

@@ -1,0 +1,177 @@
+/**
+ * Recipe → Packer HCL2 template text. Pure: the same recipe, shape and target always give the
+ * same text. Decides what goes in the template; the HCL itself is written by
+ * templates/packer/recipe.pkr.hcl.hbs through the escaping helpers.
+ */
+import path from 'node:path';
+import type { Bakery, Recipe } from '../recipes/model.js';
+import { BakeError, RecipeError, type SourceLocation } from '../errors/index.js';
+import { GENERATOR_VERSION } from './generator-version.js';
+import type { PackerShape, PackerTarget } from './target.js';
+import { PACKER_VARIABLE_NAMES, type PackerVariables } from './variables.js';
+import { renderTemplateFile } from './template-engine.js';
+
+/** A recipe setting the chosen Packer shape cannot express; the build must apply it another way. */
+export interface ShapeGap {
+  setting: 'imdsv2' | 'share_with';
+  detail: string;
+}
+
+export interface PackerTemplate {
+  text: string;
+  /**
+   * `filter`: Packer looks the base image up itself (source_ami_filter) unless var.source_ami
+   * is given a non-empty value; `variable`: always var.source_ami.
+   */
+  sourceAmi: 'filter' | 'variable';
+  gaps: ShapeGap[];
+}
+
+export interface TemplateInput {
+  bakery: Bakery;
+  recipe: Recipe;
+  shape: PackerShape;
+  target?: PackerTarget;
+  /** Written as the variables' defaults. */
+  defaults: Required<PackerVariables>;
+}
+
+// EC2: AMI names are 3–128 characters of letters, digits and ( ) [ ] space . / - ' @ _
+const AMI_NAME_UNSAFE = /[^A-Za-z0-9()[\] ./'@_-]/g;
+// The name is <prefix>-<12 fingerprint chars>-<14 digit time>: the prefix gets what is left of 128.
+const AMI_NAME_PREFIX_MAX = 128 - 1 - 12 - 1 - 14;
+const AMI_DESCRIPTION_MAX = 255;
+
+const ACCOUNT_ID = /^\d{12}$/;
+const ORGANIZATION_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/;
+const OU_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/;
+
+/**
+ * Runs verify.sh as root whether or not the SSH user already is (the local cloud logs in as
+ * root and may have no sudo). Packer fills in {{ .Path }} and {{ .Vars }}; no recipe data here.
+ */
+const VERIFY_EXECUTE_COMMAND =
+  'chmod +x {{ .Path }}; if [ "$(id -u)" -eq 0 ]; then {{ .Vars }} {{ .Path }}; else sudo -n env {{ .Vars }} {{ .Path }}; fi';
+
+export function amiNamePrefix(recipeName: string): string {
+  return recipeName.replace(AMI_NAME_UNSAFE, '-').slice(0, AMI_NAME_PREFIX_MAX);
+}
+
+/** Where Ansible finds roles: the bakery's roles/ first, then wherever galaxy roles were installed. */
+export function ansibleRolesPath(bakery: Bakery): string[] {
+  const local = path.join(bakery.root, 'roles');
+  const others = [...bakery.roles.values()].map((role) => path.dirname(role.dir)).filter((dir) => dir !== local);
+  const dirs = [local, ...[...new Set(others)].sort()];
+  const unusable = dirs.find((dir) => dir.includes(':'));
+  // ANSIBLE_ROLES_PATH is colon-separated: such a folder would silently become two.
+  if (unusable) throw new BakeError(`role folder ${unusable} contains ":", which ANSIBLE_ROLES_PATH cannot hold; move the bakery`);
+  return dirs;
+}
+
+function locationOf(recipe: Recipe, key: string): SourceLocation {
+  return recipe.locations[key] ?? { file: recipe.file, line: 1, col: 1 };
+}
+
+function positiveWhole(value: number, what: string, location: SourceLocation): number {
+  if (!Number.isInteger(value) || value < 1) throw new RecipeError(`${what} must be a whole number above 0, got ${value}`, location);
+  return value;
+}
+
+/** The bakery's and recipe's tags, minus keys that are bake's own or EC2's reserved `aws:` prefix. */
+function userTags(tags: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(tags).filter(([key]) => !key.startsWith('bake:') && !key.toLowerCase().startsWith('aws:')),
+  );
+}
+
+function truncateCodePoints(text: string, max: number): string {
+  const points = [...text];
+  return points.length <= max ? text : points.slice(0, max).join('');
+}
+
+export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
+  const { bakery, recipe, shape, target, defaults } = input;
+  const modern = shape === 'modern';
+  const gaps: ShapeGap[] = [];
+  const [region, ...amiRegions] = recipe.regions;
+  if (!region) throw new RecipeError(`recipe ${recipe.name} names no region`, locationOf(recipe, 'regions'));
+
+  const amiUsers: string[] = [];
+  const orgArns: string[] = [];
+  const ouArns: string[] = [];
+  for (const principal of recipe.shareWith) {
+    if (ACCOUNT_ID.test(principal)) amiUsers.push(principal);
+    else if (ORGANIZATION_ARN.test(principal)) orgArns.push(principal);
+    else if (OU_ARN.test(principal)) ouArns.push(principal);
+    else {
+      throw new RecipeError(
+        `share_with entry ${JSON.stringify(principal)} is neither a 12-digit account id nor an organization or OU ARN`,
+        locationOf(recipe, 'share_with'),
+      );
+    }
+  }
+  if (!modern && orgArns.length + ouArns.length > 0) {
+    gaps.push({
+      setting: 'share_with',
+      detail: 'Packer 1.6.6 cannot share with organizations or OUs; grant launch permission after the build',
+    });
+  }
+  if (!modern && recipe.imdsv2) {
+    gaps.push({
+      setting: 'imdsv2',
+      detail: 'Packer 1.6.6 cannot mark the AMI IMDSv2-only; set ImdsSupport=v2.0 on the image after the build',
+    });
+  }
+
+  const otherKmsKeys = Object.fromEntries(amiRegions.filter((r) => recipe.kmsKeyIds[r]).map((r) => [r, recipe.kmsKeyIds[r]]));
+  const filter = recipe.base.kind === 'filter' ? recipe.base : undefined;
+
+  const view = {
+    generatorVersion: GENERATOR_VERSION,
+    shapeLabel: modern ? '>= 1.7 with plugins' : '1.6 (built-in builders)',
+    modern,
+    variables: PACKER_VARIABLE_NAMES.map((name) => ({ name, value: defaults[name] })),
+    amiNamePrefix: amiNamePrefix(recipe.name),
+    recipeName: recipe.name,
+    builderName: `bake-builder-${recipe.name}`,
+    recipeTags: userTags({ ...bakery.config.tags, ...recipe.tags }),
+    fromParent: recipe.base.kind === 'recipe',
+    region,
+    sourceAmiFilter: filter
+      ? {
+          filters: { name: filter.name, 'virtualization-type': 'hvm', 'root-device-type': 'ebs' },
+          owners: filter.owners,
+        }
+      : null,
+    instanceType: recipe.instanceType,
+    sshUsername: recipe.sshUsername,
+    subnetId: recipe.subnetId ?? null,
+    ec2Endpoint: target?.ec2Endpoint ?? null,
+    local: target?.local
+      ? { sshPort: positiveWhole(target.local.sshPort, 'the local ssh port', locationOf(recipe, 'name')) }
+      : null,
+    description: truncateCodePoints(recipe.description, AMI_DESCRIPTION_MAX),
+    amiRegions,
+    amiUsers,
+    orgArns: modern ? orgArns : [],
+    ouArns: modern ? ouArns : [],
+    encryption: recipe.encrypted
+      ? {
+          kmsKeyId: recipe.kmsKeyIds[region] ?? null,
+          regionKmsKeyIds: Object.keys(otherKmsKeys).length > 0 ? otherKmsKeys : null,
+        }
+      : null,
+    imdsv2: modern && recipe.imdsv2,
+    volume:
+      recipe.volumeSizeGb === undefined
+        ? null
+        : { sizeGb: positiveWhole(recipe.volumeSizeGb, 'volume_size', locationOf(recipe, 'volume_size')) },
+    ansibleEnvVars: [
+      'ANSIBLE_HOST_KEY_CHECKING=False',
+      `ANSIBLE_ROLES_PATH=${ansibleRolesPath(bakery).join(':')}`,
+      'ANSIBLE_NOCOLOR=True',
+    ],
+    verifyExecuteCommand: VERIFY_EXECUTE_COMMAND,
+  };
+  return { text: renderTemplateFile('recipe.pkr.hcl.hbs', view), sourceAmi: filter ? 'filter' : 'variable', gaps };
+}

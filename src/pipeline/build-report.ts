@@ -1,0 +1,73 @@
+/** What `bake build` did, per recipe: the `--json` result, the JUnit file and the summary. */
+
+export type RecipeBuildStatus = 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
+
+export interface RecipeBuildResult {
+  name: string;
+  status: RecipeBuildStatus;
+  /** Region → AMI id: the new images (built) or the current ones (reused). */
+  amis: Record<string, string>;
+  fingerprint: string;
+  duration_s: number;
+  /** Packer's log for this recipe in this run (built, failed, aborted). */
+  log?: string;
+  /** Why the plan rebuilt it. */
+  reasons: string[];
+  /** One line: why it failed, was skipped or aborted. */
+  error?: string;
+  /** The last lines of the log, for a failure. */
+  log_tail?: string[];
+}
+
+export interface BuildReport {
+  run_id: string;
+  recipes: RecipeBuildResult[];
+  /** The run was interrupted (SIGINT/SIGTERM): nothing was pinned. */
+  interrupted: boolean;
+  pin: { status: 'pinned' | 'skipped' | 'failed'; reason?: string; files?: unknown };
+}
+
+export function buildSucceeded(report: BuildReport): boolean {
+  return !report.interrupted && report.pin.status !== 'failed' && report.recipes.every((r) => r.status === 'built' || r.status === 'reused');
+}
+
+/** CONTRACT: 0 when everything was built or reused (and pinned unless --no-pin), 1 otherwise. */
+export function buildExitCode(report: BuildReport): 0 | 1 {
+  return buildSucceeded(report) ? 0 : 1;
+}
+
+/** The closing lines people read: one per recipe, then the verdict. */
+export function summaryLines(report: BuildReport): string[] {
+  const lines = report.recipes.map((recipe) => {
+    const amis = Object.entries(recipe.amis)
+      .map(([region, ami]) => `${region} ${ami}`)
+      .join(', ');
+    const took = recipe.duration_s > 0 ? ` in ${formatDuration(recipe.duration_s)}` : '';
+    switch (recipe.status) {
+      case 'built':
+        return `  built    ${recipe.name}${took}: ${amis}`;
+      case 'reused':
+        return `  reused   ${recipe.name}: ${amis}`;
+      case 'failed':
+        return `  FAILED   ${recipe.name}${took}: ${recipe.error ?? ''}${recipe.log ? ` (log: ${recipe.log})` : ''}`;
+      case 'aborted':
+        return `  aborted  ${recipe.name}${took}${recipe.log ? ` (log: ${recipe.log})` : ''}`;
+      case 'skipped':
+        return `  skipped  ${recipe.name}: ${recipe.error ?? ''}`;
+    }
+  });
+  const failed = report.recipes.filter((r) => r.status === 'failed').length;
+  if (report.interrupted) lines.push('build interrupted: nothing was pinned');
+  else if (failed) lines.push(`build failed: ${failed} recipe${failed === 1 ? '' : 's'} failed, nothing was pinned`);
+  else if (report.pin.status === 'failed') lines.push(`images built, but pinning failed: ${report.pin.reason ?? ''}`);
+  else if (report.pin.status === 'skipped') lines.push(`build done; not pinned (${report.pin.reason ?? ''})`);
+  else lines.push('build done; images pinned');
+  return lines;
+}
+
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}

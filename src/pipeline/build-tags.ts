@@ -1,0 +1,61 @@
+/**
+ * The contract tags (DESIGN.md, "Tags") of one baked image. Pure: the pipeline applies them to
+ * the AMI and its snapshots in every region, because EC2 tags are bake's record of what exists.
+ */
+import { amiNamePrefix } from '../packer/template.js';
+
+export interface ImageTagInput {
+  recipe: string;
+  /** Bakery-wide tags, then the recipe's own (the recipe wins). */
+  userTags: Record<string, string>;
+  fingerprint: string;
+  gitCommit: string;
+  baseAmi: string;
+  /** The parent recipe's AMI (build region) when built from one. */
+  parentAmi?: string;
+  /** ISO 8601. */
+  builtAt: string;
+  /** Jenkins BUILD_URL, when set. */
+  buildUrl?: string;
+  /** What went into the fingerprint, as the plan summarised it. */
+  inputs?: unknown;
+}
+
+/** EC2 limit on a tag value. */
+export const TAG_VALUE_MAX = 256;
+
+export function imageTags(input: ImageTagInput): Record<string, string> {
+  const stamp = input.builtAt.replace(/\.\d+Z$/, 'Z').replace(/[- TZ:]/g, '');
+  const tags: Record<string, string> = {};
+  // User tags first: a recipe cannot override bake's own keys, nor use EC2's reserved aws: prefix.
+  for (const [key, value] of Object.entries(input.userTags)) {
+    if (!key.startsWith('bake:') && !key.toLowerCase().startsWith('aws:')) tags[key] = value;
+  }
+  Object.assign(tags, {
+    Name: `${amiNamePrefix(input.recipe)}-${input.fingerprint.slice(0, 12)}-${stamp}`,
+    'bake:recipe': input.recipe,
+    'bake:fingerprint': input.fingerprint,
+    'bake:git-commit': input.gitCommit,
+    'bake:base-ami': input.baseAmi,
+    'bake:built-at': input.builtAt,
+  });
+  if (input.parentAmi) tags['bake:parent'] = input.parentAmi;
+  if (input.buildUrl) tags['bake:build-url'] = input.buildUrl;
+  const inputs = inputsTagValue(input.inputs);
+  if (inputs) tags['bake:inputs'] = inputs;
+  for (const key of Object.keys(tags)) tags[key] = fitTagValue(tags[key]);
+  return tags;
+}
+
+/** A plan's inputs as one tag value: a string as is, anything else as compact JSON. */
+export function inputsTagValue(inputs: unknown): string | undefined {
+  if (inputs === undefined || inputs === null) return undefined;
+  const text = typeof inputs === 'string' ? inputs : JSON.stringify(inputs);
+  return text === '' || text === '{}' || text === '[]' ? undefined : text;
+}
+
+/** EC2 refuses values over 256 characters; a long value is cut and marked rather than failing the bake. */
+export function fitTagValue(value: string): string {
+  const chars = [...value];
+  return chars.length <= TAG_VALUE_MAX ? value : `${chars.slice(0, TAG_VALUE_MAX - 1).join('')}…`;
+}

@@ -1,0 +1,287 @@
+/**
+ * `bake build`: bakes what the plan says, parents before children, N at once; tags every new
+ * image; then pins every recipe's images into its tfvars targets. Every side effect (Packer,
+ * EC2, tfvars, git, clock) comes in through BuildDeps, so tests substitute real local stand-ins.
+ *
+ * A failed recipe skips its descendants and fails the run, while independent recipes finish.
+ * Nothing is pinned from a run that failed or was interrupted: tfvars only ever name images from
+ * a fully successful run.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BakeError, BuildFailure } from '../errors/index.js';
+import type { PackerBuildRequest } from '../packer/runner.js';
+import type { PackerVariables } from '../packer/variables.js';
+import type { ShapeGap } from '../packer/template.js';
+import type { Bakery, Recipe } from '../recipes/model.js';
+import { imageTags } from './build-tags.js';
+import type { BuildReport, RecipeBuildResult } from './build-report.js';
+import { silentProgress, type BuildProgress } from './progress.js';
+import { runDag, type DagNode, type NodeOutcome } from './scheduler.js';
+
+/** The part of the plan (src/pipeline/plan.ts, RecipePlan) that the build reads. */
+export interface PlannedRecipe {
+  name: string;
+  recipe: Recipe;
+  action: 'build' | 'reuse';
+  reasons: string[];
+  fingerprint: string;
+  inputs?: unknown;
+  /** Region → AMI: the current images, for reused recipes. */
+  amis: Record<string, string>;
+  /** The resolved base image (build region) for recipes not built from a parent. */
+  baseAmi?: string;
+  parent?: string;
+}
+
+export interface BuildPlan {
+  recipes: PlannedRecipe[];
+}
+
+/** What rendering tells the build: where the template is and where Packer's manifest will be. */
+export interface RenderedForBuild {
+  dir: string;
+  template: string;
+  manifest: string;
+  gaps?: ShapeGap[];
+}
+
+export interface BuildDeps {
+  /** Renders the recipe into OUT/<recipe>/ (src/packer/render.ts). */
+  render(recipe: Recipe, outDir: string): Promise<RenderedForBuild>;
+  writeVariables(file: string, values: PackerVariables): Promise<void>;
+  runPacker(request: PackerBuildRequest): Promise<unknown>;
+  readManifest(file: string): Promise<Record<string, string>>;
+  /** Tags the image and its snapshots in one region. */
+  tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<void>;
+  /** Applies settings the installed Packer cannot express (imdsv2, organization sharing). */
+  applyGaps?(region: string, imageId: string, gaps: ShapeGap[], recipe: Recipe): Promise<void>;
+  pin(requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<unknown>;
+  gitCommit(): Promise<string>;
+  now(): Date;
+}
+
+export interface BuildOptions {
+  /** Recipes baked at once (default 2). */
+  concurrency?: number;
+  /** Pin after a successful run (default true; --no-pin). */
+  pin?: boolean;
+  /** SIGINT/SIGTERM: stop starting builds, interrupt running Packers, wait for them. */
+  signal?: AbortSignal;
+  runId?: string;
+  /** Jenkins BUILD_URL, for the bake:build-url tag. */
+  buildUrl?: string;
+  /** Environment for Packer (endpoint, local-cloud credentials). */
+  packerEnv?: Record<string, string | undefined>;
+  progress?: BuildProgress;
+}
+
+interface BuiltImage {
+  amis: Record<string, string>;
+}
+
+/** `20261122T185105Z-1a2b`: sorts by time, unique across agents starting in the same second. */
+export function newRunId(now: Date): string {
+  return `${now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '')}-${randomBytes(2).toString('hex')}`;
+}
+
+export function logFileOf(root: string, runId: string, recipe: string): string {
+  return path.join(root, '.bake', 'logs', runId, `${recipe}.log`);
+}
+
+export function workDirOf(root: string, runId: string): string {
+  return path.join(root, '.bake', 'work', runId);
+}
+
+export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDeps, options: BuildOptions = {}): Promise<BuildReport> {
+  const progress = options.progress ?? silentProgress;
+  const runId = options.runId ?? newRunId(deps.now());
+  const byName = new Map(plan.recipes.map((entry) => [entry.name, entry]));
+  const toBuild = plan.recipes.filter((entry) => entry.action === 'build');
+  const built = new Map<string, BuiltImage>();
+
+  progress.planned(
+    plan.recipes.map((entry) => ({
+      name: entry.name,
+      action: entry.action,
+      detail: entry.action === 'reuse' ? amiList(entry.amis) : entry.reasons.join('; '),
+    })),
+  );
+
+  const gitCommit = toBuild.length ? await deps.gitCommit() : '';
+  const parentOf = (entry: PlannedRecipe) => entry.parent ?? (entry.recipe.base.kind === 'recipe' ? entry.recipe.base.recipe : undefined);
+
+  /** The image the chain of parents started from: what `bake:base-ami` records. */
+  const rootBaseAmi = (entry: PlannedRecipe): string | undefined => {
+    let current = entry;
+    const seen = new Set([entry.name]);
+    for (;;) {
+      const parent = parentOf(current);
+      const parentEntry = parent ? byName.get(parent) : undefined;
+      if (!parentEntry || seen.has(parentEntry.name)) return current.baseAmi || entry.baseAmi || undefined;
+      seen.add(parentEntry.name);
+      current = parentEntry;
+    }
+  };
+
+  const bake = async (entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage> => {
+    const logFile = logFileOf(bakery.root, runId, entry.name);
+    await mkdir(path.dirname(logFile), { recursive: true });
+    await appendFile(logFile, `# bake: run ${runId}, recipe ${entry.name}, fingerprint ${entry.fingerprint}\n`);
+    try {
+      return await bakeImage(entry, signal, logFile);
+    } catch (error) {
+      // Packer's own failures are in the log already; say in the log what else stopped the bake.
+      await appendFile(logFile, `# bake: ${entry.name} stopped: ${oneLine(error)}\n`);
+      throw error;
+    }
+  };
+
+  const bakeImage = async (entry: PlannedRecipe, signal: AbortSignal, logFile: string): Promise<BuiltImage> => {
+    const recipe = entry.recipe;
+    const buildRegion = recipe.regions[0];
+    const parent = parentOf(entry);
+    let sourceAmi = entry.baseAmi;
+    let parentAmi: string | undefined;
+    if (parent) {
+      const parentImages = built.get(parent)?.amis ?? byName.get(parent)?.amis;
+      parentAmi = parentImages?.[buildRegion] ?? (byName.has(parent) ? undefined : entry.baseAmi);
+      if (!parentAmi) throw new BuildFailure(`parent recipe ${parent} has no image in ${buildRegion}, where ${entry.name} is built`);
+      sourceAmi = parentAmi;
+    }
+    if (!sourceAmi) throw new BuildFailure(`no base image resolved for ${entry.name} in ${buildRegion}`);
+    const baseAmi = rootBaseAmi(entry) || sourceAmi;
+
+    const rendered = await deps.render(recipe, workDirOf(bakery.root, runId));
+    const builtAt = deps.now().toISOString();
+    const varFile = path.join(rendered.dir, `${entry.name}.pkrvars.hcl`);
+    await deps.writeVariables(varFile, {
+      source_ami: sourceAmi,
+      fingerprint: entry.fingerprint,
+      git_commit: gitCommit,
+      built_at: builtAt,
+      build_url: options.buildUrl ?? '',
+      base_ami: baseAmi,
+      parent_ami: parentAmi ?? '',
+    });
+    await deps.runPacker({
+      templateDir: rendered.dir,
+      templateFile: rendered.template,
+      varFile,
+      logFile,
+      env: options.packerEnv,
+      signal,
+      onLine: (line) => progress.line(entry.name, line),
+    });
+
+    // From here on the images exist: tag them even if the run is being interrupted, because an
+    // untagged bake image is invisible to plan and prune (tags are the record of what exists).
+    const amis = await deps.readManifest(rendered.manifest);
+    const tags = imageTags({
+      recipe: entry.name,
+      userTags: { ...bakery.config.tags, ...recipe.tags },
+      fingerprint: entry.fingerprint,
+      gitCommit,
+      baseAmi,
+      parentAmi,
+      builtAt,
+      buildUrl: options.buildUrl,
+      inputs: entry.inputs,
+    });
+    for (const [region, ami] of Object.entries(amis)) {
+      await deps.tagImage(region, ami, tags);
+      await appendFile(logFile, `# bake: tagged ${ami} in ${region} and its snapshots\n`);
+      if (rendered.gaps?.length) {
+        if (deps.applyGaps) await deps.applyGaps(region, ami, rendered.gaps, recipe);
+        else progress.note(`warning: ${entry.name}: not applied to ${ami}: ${rendered.gaps.map((gap) => gap.detail).join('; ')}`);
+      }
+    }
+    // Checked after tagging, so that the images which do exist are recorded all the same.
+    const missing = recipe.regions.filter((region) => !amis[region]);
+    if (missing.length) throw new BuildFailure(`Packer's manifest has no image for ${missing.join(', ')} (${rendered.manifest})`);
+    return { amis };
+  };
+
+  const nodes: DagNode<BuiltImage>[] = toBuild.map((entry) => ({
+    id: entry.name,
+    parents: [parentOf(entry)].filter((p): p is string => Boolean(p)),
+    run: (signal) => bake(entry, signal),
+  }));
+
+  const outcomes = await runDag(nodes, {
+    concurrency: options.concurrency ?? 2,
+    signal: options.signal,
+    now: () => deps.now().getTime(),
+    onStart: (id) => progress.started(id),
+    onSettled: (outcome) => {
+      if (outcome.status === 'built') built.set(outcome.id, outcome.value as BuiltImage);
+      const result = resultOf(byName.get(outcome.id)!, outcome as NodeOutcome<BuiltImage>, bakery.root, runId);
+      progress.settled(outcome.id, outcome.status, result.status === 'built' ? amiList(result.amis) : (result.error ?? ''));
+    },
+  });
+
+  const recipes: RecipeBuildResult[] = plan.recipes.map((entry) =>
+    entry.action === 'reuse'
+      ? { name: entry.name, status: 'reused', amis: entry.amis, fingerprint: entry.fingerprint, duration_s: 0, reasons: entry.reasons }
+      : resultOf(entry, outcomes.get(entry.name)!, bakery.root, runId),
+  );
+  const interrupted = Boolean(options.signal?.aborted);
+  const report: BuildReport = { run_id: runId, recipes, interrupted, pin: { status: 'skipped' } };
+
+  if (interrupted) report.pin = { status: 'skipped', reason: 'run interrupted' };
+  else if (recipes.some((r) => r.status !== 'built' && r.status !== 'reused')) report.pin = { status: 'skipped', reason: 'a recipe failed' };
+  else if (options.pin === false) report.pin = { status: 'skipped', reason: '--no-pin' };
+  else {
+    const requests = recipes
+      .map((result) => ({ recipe: byName.get(result.name)!.recipe, amis: result.amis }))
+      .filter((request) => request.recipe.pin.length > 0);
+    if (requests.length === 0) report.pin = { status: 'skipped', reason: 'no recipe names a tfvars target' };
+    else {
+      try {
+        report.pin = { status: 'pinned', files: await deps.pin(requests) };
+        progress.note(`pinned ${requests.map((r) => r.recipe.name).join(', ')}`);
+      } catch (error) {
+        const reason = error instanceof BakeError ? error.toLine() : (error as Error).message;
+        report.pin = { status: 'failed', reason };
+      }
+    }
+  }
+  return report;
+}
+
+function resultOf(entry: PlannedRecipe, outcome: NodeOutcome<BuiltImage>, root: string, runId: string): RecipeBuildResult {
+  const base = {
+    name: entry.name,
+    fingerprint: entry.fingerprint,
+    duration_s: Math.round(outcome.durationMs) / 1000,
+    reasons: entry.reasons,
+  };
+  const log = outcome.started ? logFileOf(root, runId, entry.name) : undefined;
+  switch (outcome.status) {
+    case 'built':
+      return { ...base, status: 'built', amis: outcome.value!.amis, log };
+    case 'skipped':
+      return { ...base, status: 'skipped', amis: {}, error: outcome.reason };
+    case 'aborted':
+      return { ...base, status: 'aborted', amis: {}, log, error: outcome.reason, log_tail: tailOf(outcome.error) };
+    case 'failed':
+      return { ...base, status: 'failed', amis: {}, log, error: oneLine(outcome.error), log_tail: tailOf(outcome.error) };
+  }
+}
+
+function oneLine(error: unknown): string {
+  const text = error instanceof BakeError ? error.toLine() : error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0];
+}
+
+function tailOf(error: unknown): string[] | undefined {
+  const lines = (error as { lastLines?: unknown })?.lastLines;
+  return Array.isArray(lines) && lines.length ? (lines as string[]) : undefined;
+}
+
+function amiList(amis: Record<string, string>): string {
+  return Object.entries(amis)
+    .map(([region, ami]) => `${region} ${ami}`)
+    .join(', ');
+}

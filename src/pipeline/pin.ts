@@ -1,0 +1,156 @@
+/**
+ * `bake pin`: write each recipe's AMI ids into the tfvars targets its recipe names. Edits are
+ * grouped per file (several recipes may pin into one), each file is read once and changed
+ * under a lock file, so two Jenkins jobs pinning into one file never lose an update.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { CloudError, TfvarsError } from '../errors/index.js';
+import { withFileLock } from '../files/lock-file.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
+import type { Recipe } from '../recipes/model.js';
+import { editTfvars, isJsonTfvars, parseHclTfvars, parseJsonTfvars, type PinEdit } from '../tfvars/edit-tfvars.js';
+import { unifiedDiff } from './pin-diff.js';
+
+export interface PinRequest {
+  recipe: Recipe;
+  /** region → AMI id */
+  amis: Record<string, string>;
+}
+
+export interface PinFileResult {
+  file: string;
+  changed: boolean;
+  /** Unified diff of the change ('' when unchanged), for `bake pin --check`. */
+  diff: string;
+  edits: PinEdit[];
+}
+
+export const AMI_ID = /^ami-[0-9a-f]{8,17}$/;
+
+/** The first lines of a tfvars file bake creates. */
+export const NEW_HCL_FILE_HEADER =
+  '# AMI ids pinned by `bake pin`. bake rewrites only the values it pins;\n' +
+  '# comments, layout and other variables in this file are kept.\n';
+
+/** What each recipe's pin targets ask for, per file in first-seen order. */
+export function pinEditsByFile(requests: PinRequest[]): Map<string, PinEdit[]> {
+  const byFile = new Map<string, PinEdit[]>();
+  for (const { recipe, amis } of requests) {
+    const amiIn = (region: string, file: string, variable: string): string => {
+      const ami = amis[region];
+      if (ami === undefined) {
+        throw new CloudError(`${recipe.name}: no AMI in ${region} to pin into ${file} (${variable}); build it first`);
+      }
+      if (!AMI_ID.test(ami)) {
+        throw new TfvarsError(`refusing to pin ${JSON.stringify(ami)} into ${variable}: not an AMI id`, file);
+      }
+      return ami;
+    };
+    for (const target of recipe.pin) {
+      const edits = byFile.get(target.file) ?? [];
+      byFile.set(target.file, edits);
+      const first = recipe.regions[0];
+      if (target.key !== undefined) {
+        edits.push({ variable: target.variable, key: target.key, value: amiIn(first, target.file, target.variable) });
+      } else if (target.format === 'string') {
+        edits.push({ variable: target.variable, value: amiIn(first, target.file, target.variable) });
+      } else {
+        for (const region of recipe.regions) {
+          edits.push({ variable: target.variable, key: region, value: amiIn(region, target.file, target.variable) });
+        }
+      }
+    }
+  }
+  return byFile;
+}
+
+export async function pinImages(requests: PinRequest[], options: { check: boolean }): Promise<PinFileResult[]> {
+  const results: PinFileResult[] = [];
+  for (const [file, edits] of pinEditsByFile(requests)) {
+    await requireDirectory(file);
+    const pinOne = () => pinFile(file, edits, options.check);
+    try {
+      results.push(options.check ? await pinOne() : await withFileLock(file, pinOne));
+    } catch (error) {
+      throw asTfvarsError(file, error);
+    }
+  }
+  return results;
+}
+
+/** A file system refusal (permissions, read-only mount) is the user's to fix: one line. */
+function asTfvarsError(file: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException)?.code;
+  if (!code || !['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOTDIR', 'ENOSPC'].includes(code)) return error;
+  return new TfvarsError(`cannot update this file (${code}: ${(error as Error).message})`, file);
+}
+
+async function pinFile(file: string, edits: PinEdit[], check: boolean): Promise<PinFileResult> {
+  const before = await readTfvars(file);
+  const start = before ?? (isJsonTfvars(file) ? '{}\n' : NEW_HCL_FILE_HEADER);
+  const edited = await editTfvars(file, start, edits);
+  const changed = before === undefined || edited.changed;
+  if (changed && !check) await writeFileAtomic(file, edited.text);
+  return { file, changed, diff: changed ? unifiedDiff(diffLabel(file), before, edited.text) : '', edits };
+}
+
+/** The file's text, or undefined when it does not exist. */
+async function readTfvars(file: string): Promise<string | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const text = bytes.toString('utf8');
+  // Editing a file that is not UTF-8 through a JS string would rewrite bytes bake does not own.
+  if (!Buffer.from(text, 'utf8').equals(bytes)) {
+    throw new TfvarsError('is not valid UTF-8; bake left it untouched', file);
+  }
+  return text;
+}
+
+async function requireDirectory(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const info = await stat(dir).catch(() => undefined);
+  if (!info?.isDirectory()) {
+    throw new TfvarsError(`directory ${dir} does not exist; create it or fix the recipe's pin target`, file);
+  }
+}
+
+function diffLabel(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : file;
+}
+
+/**
+ * Every AMI id pinned in the given tfvars files → the `file:variable` places pinning it, read
+ * with the real parsers (for `bake prune`, which must never delete a pinned image). Missing
+ * files are skipped; a file that does not parse is an error, never "nothing pinned".
+ */
+export async function readPinnedAmis(files: string[]): Promise<Map<string, string[]>> {
+  const pinned = new Map<string, string[]>();
+  for (const file of new Set(files)) {
+    const text = await readTfvars(file);
+    if (text === undefined) continue;
+    const values = isJsonTfvars(file) ? parseJsonTfvars(file, text) : await parseHclTfvars(file, text);
+    for (const [variable, value] of Object.entries(values)) {
+      for (const ami of amisIn(value)) {
+        const places = pinned.get(ami) ?? [];
+        const place = `${file}:${variable}`;
+        if (!places.includes(place)) places.push(place);
+        pinned.set(ami, places);
+      }
+    }
+  }
+  return pinned;
+}
+
+function amisIn(value: unknown): string[] {
+  if (typeof value === 'string') return AMI_ID.test(value) ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap(amisIn);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(amisIn);
+  return [];
+}

@@ -1,0 +1,22 @@
+/**
+ * The real edges of `bake plan`, wired once: bake's images and base images from EC2 (or the
+ * endpoint given), content ids and history from git when the bakery is a git checkout.
+ */
+import { resolveBaseImage } from '../aws/base-image.js';
+import { createImageCatalog } from '../aws/image-catalog.js';
+import type { AwsSettings } from '../aws/settings.js';
+import { gitContentIds, hashedContentIds, isGitWorkTree } from '../fingerprint/content-ids.js';
+import { gitHistory, noHistory } from '../fingerprint/history.js';
+import type { Bakery } from '../recipes/model.js';
+import { watchedFolders } from '../fingerprint/fingerprint.js';
+import type { PlanDeps } from './plan.js';
+
+export async function productionPlanDeps(bakery: Bakery, aws: AwsSettings): Promise<PlanDeps> {
+  const inGit = await isGitWorkTree(bakery.root);
+  return {
+    catalog: createImageCatalog(aws),
+    resolveBase: (base, region) => resolveBaseImage(aws, base, region),
+    contentIds: inGit ? gitContentIds(bakery.root) : hashedContentIds(bakery.root),
+    history: inGit ? gitHistory(bakery.root, watchedFolders(bakery)) : noHistory(bakery.root),
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * `bake plan`: for each recipe, is there already an image with today's fingerprint in every
+ * region (reuse it), or must it be baked (and why)? EC2 tags are the only record consulted:
+ * one listing of bake's images per region, whatever the number of recipes.
+ */
+import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
+import type { AwsSettings } from '../aws/settings.js';
+import { RecipeError } from '../errors/index.js';
+import type { ContentIdSource } from '../fingerprint/content-ids.js';
+import { explainChange } from '../fingerprint/explain.js';
+import { fingerprintOf, recipeInputs, watchedFolders, type Fingerprint, type RecipeInputs } from '../fingerprint/fingerprint.js';
+import { noHistory, type BakeryHistory } from '../fingerprint/history.js';
+import type { BaseImage, Bakery, Recipe } from '../recipes/model.js';
+import { GENERATOR_VERSION } from '../packer/generator-version.js';
+import { productionPlanDeps } from './plan-deps.js';
+
+export interface RecipePlan {
+  name: string;
+  recipe: Recipe;
+  action: 'build' | 'reuse';
+  reasons: string[];
+  fingerprint: string;
+  /** The `bake:inputs` tag value: one short digest per kind of input. */
+  inputs: string;
+  /** Region → AMI with today's fingerprint (every region when reused, those that have one when built). */
+  amis: Record<string, string>;
+  /** Resolved base of the build region; for a recipe built FROM another, the parent's current AMI there ('' when the parent is rebuilt first). */
+  baseAmi: string;
+  /** The parent recipe's name, when built FROM another recipe. */
+  parent?: string;
+  /** Regions without an image of today's fingerprint. */
+  missingRegions: string[];
+}
+
+export interface Plan {
+  /** In DAG order, parents first. */
+  recipes: RecipePlan[];
+}
+
+/** A resolved base image: its id, and its name when the lookup tells it (for reasons). */
+export interface ResolvedBase {
+  imageId: string;
+  name?: string;
+}
+
+export interface PlanDeps {
+  catalog: ImageCatalog;
+  /** AMI id (or id and name) of a base image in a region: filter and SSM bases are looked up at plan time. */
+  resolveBase(base: BaseImage, region: string): Promise<string | ResolvedBase>;
+  contentIds: ContentIdSource;
+  /** The bakery at older commits, for naming the files that changed. Default: none (reasons by component). */
+  history?: BakeryHistory;
+  /** Default: GENERATOR_VERSION. */
+  generatorVersion?: string;
+}
+
+/** Instead of PlanDeps: plan against EC2 with these settings (what `bake build` passes). */
+export interface PlanSetup {
+  aws: AwsSettings;
+}
+
+export interface PlanOptions {
+  /** Build the asked recipes even when an image with their fingerprint exists. */
+  force?: boolean;
+}
+
+interface Planned {
+  recipe: Recipe;
+  inputs: RecipeInputs;
+  fingerprint: Fingerprint;
+  base: ResolvedBase;
+}
+
+/** The asked recipes and every recipe they are built FROM, parents first. */
+function withAncestors(bakery: Bakery, asked: Recipe[]): Recipe[] {
+  const byName = new Map(bakery.recipes.map((r) => [r.name, r]));
+  const depth = new Map<string, number>();
+  const depthOf = (recipe: Recipe, chain: string[]): number => {
+    const known = depth.get(recipe.name);
+    if (known !== undefined) return known;
+    let d = 0;
+    if (recipe.base.kind === 'recipe') {
+      const parent = byName.get(recipe.base.recipe);
+      const where = recipe.locations.base ?? { file: recipe.file, line: 1, col: 1 };
+      if (!parent) throw new RecipeError(`base recipe ${recipe.base.recipe} does not exist`, where);
+      if (chain.includes(parent.name)) throw new RecipeError(`recipes build FROM each other in a cycle: ${[...chain, parent.name].join(' → ')}`, where);
+      d = depthOf(parent, [...chain, parent.name]) + 1;
+    }
+    depth.set(recipe.name, d);
+    return d;
+  };
+  const wanted = new Set<string>();
+  for (const recipe of asked) {
+    for (let r: Recipe | undefined = recipe; r && !wanted.has(r.name); r = r.base.kind === 'recipe' ? byName.get(r.base.recipe) : undefined) {
+      wanted.add(r.name);
+    }
+  }
+  const order = new Map(bakery.recipes.map((r, i) => [r.name, i]));
+  return [...wanted]
+    .map((name) => byName.get(name) ?? asked.find((r) => r.name === name)!)
+    .map((r) => ({ r, d: depthOf(r, [r.name]) }))
+    .sort((a, b) => a.d - b.d || (order.get(a.r.name) ?? 0) - (order.get(b.r.name) ?? 0))
+    .map(({ r }) => r);
+}
+
+const byNewest = (a: ImageRecord, b: ImageRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
+
+export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanDeps | PlanSetup, options: PlanOptions = {}): Promise<Plan> {
+  const deps = 'catalog' in edges ? edges : await productionPlanDeps(bakery, edges.aws);
+  const all = withAncestors(bakery, recipes);
+  const asked = new Set(recipes.map((r) => r.name));
+  const generator = deps.generatorVersion ?? GENERATOR_VERSION;
+  const history = deps.history ?? noHistory(bakery.root);
+
+  const regions = [...new Set(all.flatMap((r) => r.regions))];
+  // Independent of each other: content ids (git), base images and bake's images (EC2).
+  const [ids, images] = await Promise.all([
+    deps.contentIds.idsUnder(watchedFolders(bakery)),
+    regions.length > 0 ? deps.catalog.listBakedImages(regions) : Promise.resolve([] as ImageRecord[]),
+    ...all.map((r) => resolveBaseOnce(deps, r)),
+  ]);
+
+  const planned = new Map<string, Planned>();
+  for (const recipe of all) {
+    const parent = recipe.base.kind === 'recipe' ? planned.get(recipe.base.recipe) : undefined;
+    const base = await resolveBaseOnce(deps, recipe);
+    const inputs = recipeInputs(recipe, { bakery, ids, baseAmi: base.imageId, parentFingerprint: parent?.fingerprint.value, generator });
+    planned.set(recipe.name, { recipe, inputs, fingerprint: fingerprintOf(inputs), base });
+  }
+
+  const imagesOf = new Map<string, ImageRecord[]>();
+  for (const image of images) {
+    const list = imagesOf.get(image.recipe) ?? [];
+    list.push(image);
+    imagesOf.set(image.recipe, list);
+  }
+
+  const decided = new Map<string, RecipePlan>();
+  for (const recipe of all) {
+    const { inputs, fingerprint, base } = planned.get(recipe.name)!;
+    const mine = (imagesOf.get(recipe.name) ?? []).sort(byNewest);
+    const amis: Record<string, string> = {};
+    for (const region of recipe.regions) {
+      const image = mine.find((i) => i.region === region && i.fingerprint === fingerprint.value && i.state === 'available');
+      if (image) amis[region] = image.imageId;
+    }
+    const missingRegions = recipe.regions.filter((region) => !(region in amis));
+    const parentName = recipe.base.kind === 'recipe' ? recipe.base.recipe : undefined;
+    const parentPlan = parentName ? decided.get(parentName) : undefined;
+    const parentRebuilt = parentPlan?.action === 'build';
+    const forced = Boolean(options.force) && asked.has(recipe.name);
+    const reasons: string[] = [];
+    if (forced) reasons.push('--force');
+    if (missingRegions.length > 0) {
+      const newest = mine.find((i) => i.region === recipe.regions[0]) ?? mine[0];
+      if (!newest) reasons.push('no previous image');
+      else if (missingRegions.length < recipe.regions.length) {
+        for (const region of missingRegions) reasons.push(`new region ${region}`);
+      } else if (newest.fingerprint === fingerprint.value) {
+        reasons.push(`image ${newest.imageId} with this fingerprint is ${newest.state}, not available`);
+      } else {
+        reasons.push(
+          ...(await explainChange({ bakery, recipe, inputs, fingerprint, previous: newest, history, parentRebuilt, baseName: base.name })),
+        );
+      }
+    }
+    decided.set(recipe.name, {
+      name: recipe.name,
+      recipe,
+      action: forced || missingRegions.length > 0 ? 'build' : 'reuse',
+      reasons,
+      fingerprint: fingerprint.value,
+      inputs: fingerprint.inputs,
+      amis,
+      baseAmi: parentName ? (parentRebuilt ? '' : (parentPlan?.amis[recipe.regions[0]] ?? '')) : base.imageId,
+      parent: parentName,
+      missingRegions,
+    });
+  }
+
+  // An ancestor nobody asked for is listed only when an asked recipe is rebuilt on top of it and it must be baked first.
+  const neededBy = new Map<string, string[]>();
+  for (const name of asked) {
+    const entry = decided.get(name);
+    if (!entry || entry.action !== 'build') continue;
+    for (let p = entry.parent; p && !asked.has(p); p = decided.get(p)?.parent) {
+      if (decided.get(p)?.action !== 'build') break;
+      neededBy.set(p, [...(neededBy.get(p) ?? []), name]);
+    }
+  }
+  const listed = all
+    .filter((r) => asked.has(r.name) || neededBy.has(r.name))
+    .map((r) => {
+      const entry = decided.get(r.name)!;
+      const needers = neededBy.get(r.name);
+      return needers ? { ...entry, reasons: [`needed by ${needers.join(', ')}`, ...entry.reasons] } : entry;
+    });
+  return { recipes: listed };
+}
+
+/** Base lookups, once per (base, region) for the whole plan (many recipes share one base). */
+const baseCache = new WeakMap<PlanDeps, Map<string, Promise<ResolvedBase>>>();
+
+function resolveBaseOnce(deps: PlanDeps, recipe: Recipe): Promise<ResolvedBase> {
+  if (recipe.base.kind === 'recipe') return Promise.resolve({ imageId: `recipe:${recipe.base.recipe}` });
+  if (recipe.base.kind === 'ami') return Promise.resolve({ imageId: recipe.base.ami });
+  let cache = baseCache.get(deps);
+  if (!cache) baseCache.set(deps, (cache = new Map()));
+  const region = recipe.regions[0];
+  const key = JSON.stringify([recipe.base, region]);
+  let resolved = cache.get(key);
+  if (!resolved) {
+    resolved = deps.resolveBase(recipe.base, region).then((r) => (typeof r === 'string' ? { imageId: r } : r));
+    cache.set(key, resolved);
+  }
+  return resolved;
+}
+
+/** Region → AMI of today's fingerprint, per recipe: what build reuses and pin writes. */
+export function currentImages(plan: Plan): Map<string, Record<string, string>> {
+  return new Map(plan.recipes.map((entry) => [entry.name, { ...entry.amis }]));
+}

@@ -1,0 +1,35 @@
+/**
+ * What a build shows while it runs. On a TTY, listr2 draws one task per recipe with its latest
+ * Packer line; in CI (Jenkins), plain timestamped lines that read well in a console log.
+ */
+import type { Output } from '../io/output.js';
+import { createListrProgress } from './progress-listr.js';
+import { createPlainProgress } from './progress-plain.js';
+
+export type RecipeOutcomeStatus = 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
+
+export interface BuildProgress {
+  /** Every recipe of the plan, in order, before anything starts. */
+  planned(recipes: Array<{ name: string; action: 'build' | 'reuse'; detail: string }>): void;
+  started(name: string): void;
+  /** A line of the recipe's Packer output. */
+  line(name: string, text: string): void;
+  settled(name: string, status: RecipeOutcomeStatus, detail: string): void;
+  /** Lines about the run as a whole (pinning, interruption). */
+  note(message: string): void;
+  close(): Promise<void>;
+}
+
+export function createProgress(output: Output): BuildProgress {
+  return output.interactive ? createListrProgress(output) : createPlainProgress(output);
+}
+
+/** Progress that shows nothing (library use, tests). */
+export const silentProgress: BuildProgress = {
+  planned() {},
+  started() {},
+  line() {},
+  settled() {},
+  note() {},
+  close: async () => {},
+};

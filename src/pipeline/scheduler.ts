@@ -1,0 +1,134 @@
+/**
+ * A DAG scheduler: runs tasks parents-first, at most `concurrency` at once. A node whose parent
+ * failed (or was skipped, or aborted) is skipped, while independent branches carry on. Aborting
+ * the signal starts nothing new and aborts the running tasks through their own signals; the
+ * scheduler still waits for every running task to settle, so nothing is left behind.
+ *
+ * Parents that are not nodes of this run (e.g. a recipe that is reused, not rebuilt) count as
+ * satisfied.
+ */
+
+export interface DagNode<T> {
+  id: string;
+  /** Ids of nodes that must succeed before this one starts. */
+  parents: string[];
+  run(signal: AbortSignal): Promise<T>;
+}
+
+export type NodeStatus = 'built' | 'failed' | 'skipped' | 'aborted';
+
+export interface NodeOutcome<T> {
+  id: string;
+  status: NodeStatus;
+  value?: T;
+  error?: unknown;
+  /** Why a node was skipped or aborted, in words ("parent web failed"). */
+  reason?: string;
+  /** Milliseconds the task ran; 0 for nodes that never started. */
+  durationMs: number;
+  /** Whether the task was started at all. */
+  started: boolean;
+}
+
+export interface ScheduleOptions {
+  concurrency: number;
+  signal?: AbortSignal;
+  /** Milliseconds clock for durations (tests substitute it). */
+  now?: () => number;
+  onStart?(id: string): void;
+  onSettled?(outcome: NodeOutcome<unknown>): void;
+}
+
+export class DagCycleError extends Error {}
+
+export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): Promise<Map<string, NodeOutcome<T>>> {
+  const concurrency = Math.max(1, Math.floor(options.concurrency));
+  const now = options.now ?? (() => performance.now());
+  const byId = new Map(nodes.map((node) => [node.id, node]));
+  const parentsOf = new Map(nodes.map((node) => [node.id, node.parents.filter((p) => byId.has(p))]));
+  assertAcyclic(nodes, parentsOf);
+
+  const outcomes = new Map<string, NodeOutcome<T>>();
+  const running = new Map<string, AbortController>();
+  const pending = new Set(nodes.map((node) => node.id));
+  const settle = (outcome: NodeOutcome<T>) => {
+    outcomes.set(outcome.id, outcome);
+    pending.delete(outcome.id);
+    options.onSettled?.(outcome as NodeOutcome<unknown>);
+  };
+
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      for (const controller of running.values()) controller.abort(options.signal?.reason);
+      pump();
+    };
+    const finish = () => {
+      options.signal?.removeEventListener('abort', onAbort);
+      resolve(outcomes);
+    };
+
+    const pump = () => {
+      // Repeat until nothing changes: a skip can unblock (skip) a node visited earlier in the pass.
+      let changed = true;
+      while (changed) {
+        changed = false;
+        // Input order, so that among ready nodes the caller's order decides who starts first.
+        for (const node of nodes) {
+          if (!pending.has(node.id) || running.has(node.id)) continue;
+          if (options.signal?.aborted) {
+            settle({ id: node.id, status: 'aborted', reason: 'run interrupted before it started', durationMs: 0, started: false });
+            changed = true;
+            continue;
+          }
+          const parents = parentsOf.get(node.id)!;
+          const blocker = parents.find((p) => outcomes.has(p) && outcomes.get(p)!.status !== 'built');
+          if (blocker) {
+            const reason = `parent ${blocker} ${outcomes.get(blocker)!.status}`;
+            settle({ id: node.id, status: 'skipped', reason, durationMs: 0, started: false });
+            changed = true;
+            continue;
+          }
+          if (!parents.every((p) => outcomes.has(p))) continue;
+          if (running.size >= concurrency) continue;
+          start(node);
+        }
+      }
+      if (pending.size === 0) finish();
+    };
+
+    const start = (node: DagNode<T>) => {
+      const controller = new AbortController();
+      running.set(node.id, controller);
+      options.onStart?.(node.id);
+      const startedAt = now();
+      // A task that throws synchronously is a failed task, not a crashed scheduler.
+      Promise.resolve()
+        .then(() => node.run(controller.signal))
+        .then(
+          (value) => ({ status: 'built' as const, value }),
+          (error: unknown) => ({ status: controller.signal.aborted ? ('aborted' as const) : ('failed' as const), error }),
+        )
+        .then((result) => {
+          running.delete(node.id);
+          const reason = result.status === 'aborted' ? 'run interrupted' : undefined;
+          settle({ id: node.id, ...result, reason, durationMs: now() - startedAt, started: true });
+          pump();
+        });
+    };
+
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    pump();
+  });
+}
+
+function assertAcyclic<T>(nodes: DagNode<T>[], parentsOf: Map<string, string[]>): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (id: string, trail: string[]) => {
+    if (state.get(id) === 'done') return;
+    if (state.get(id) === 'visiting') throw new DagCycleError(`cycle: ${[...trail, id].join(' → ')}`);
+    state.set(id, 'visiting');
+    for (const parent of parentsOf.get(id)!) visit(parent, [...trail, id]);
+    state.set(id, 'done');
+  };
+  for (const node of nodes) visit(node.id, []);
+}

@@ -1,0 +1,2 @@
+export { editTfvars, isJsonTfvars, parseHclTfvars, parseJsonTfvars, type PinEdit } from './edit-tfvars.js';
+export { hclString } from './hcl-literal.js';

@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  CreateImageCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  EC2Client,
+  ImportKeyPairCommand,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+} from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
+import { chrootLinksInto, makeKeyPair, processesUsing, ssh, testRootfsCache } from './instances.js';
+
+// The local cloud as `bake --local` runs it: EC2 over HTTP, and the chroot host it loads itself.
+const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-local-cloud-host-'));
+let cloud: LocalCloud;
+let ec2: EC2Client;
+let keys: { privateKey: string; publicKey: string };
+const previousCache = process.env.BAKE_ROOTFS_CACHE;
+
+beforeAll(async () => {
+  process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
+  keys = await makeKeyPair(stateDir);
+  cloud = await startLocalCloud({ stateDir });
+  ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+}, 900_000);
+
+afterAll(async () => {
+  ec2?.destroy();
+  await cloud?.close();
+  if (previousCache === undefined) delete process.env.BAKE_ROOTFS_CACHE;
+  else process.env.BAKE_ROOTFS_CACHE = previousCache;
+  rmSync(stateDir, { recursive: true, force: true });
+});
+
+async function until<T>(read: () => Promise<T | undefined>): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('an instance run through the local EC2 API', () => {
+  it('runs on the chroot host: reachable over SSH with the imported key, captured into an image, gone when terminated', async () => {
+    await ec2.send(new ImportKeyPairCommand({ KeyName: 'bake', PublicKeyMaterial: Buffer.from(keys.publicKey) }));
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), KeyName: 'bake', MinCount: 1, MaxCount: 1 }));
+    const instanceId = run.Instances![0].InstanceId!;
+    const ip = await until(async () => {
+      const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
+      const instance = described.Reservations![0].Instances![0];
+      return instance.State?.Name === 'running' ? (instance.PublicIpAddress ?? instance.PrivateIpAddress) : undefined;
+    });
+    const endpoint = { ip, sshPort: cloud.sshPort };
+    expect((await ssh(keys.privateKey, endpoint, 'echo baked > /etc/through-the-api && cat /etc/debian_version')).stdout).toMatch(/^12\./);
+
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    // As Packer does: wait for `stopped` before imaging.
+    await until(async () => {
+      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0];
+      return instance.State?.Name === 'stopped' ? true : undefined;
+    });
+    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'through-the-api' }));
+    await until(async () => {
+      const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))).Images![0];
+      expect(image.State).not.toBe('failed');
+      return image.State === 'available' ? true : undefined;
+    });
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+
+    const second = await ec2.send(new RunInstancesCommand({ ImageId, KeyName: 'bake', MinCount: 1, MaxCount: 1 }));
+    const secondId = second.Instances![0].InstanceId!;
+    const secondIp = await until(async () => {
+      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [secondId] }))).Reservations![0].Instances![0];
+      return instance.State?.Name === 'running' ? (instance.PublicIpAddress ?? instance.PrivateIpAddress) : undefined;
+    });
+    expect((await ssh(keys.privateKey, { ip: secondIp, sshPort: cloud.sshPort }, 'cat /etc/through-the-api')).stdout).toBe('baked');
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [secondId] }));
+    await cloud.close();
+    expect(processesUsing(stateDir)).toEqual([]);
+    expect(chrootLinksInto(stateDir)).toEqual([]);
+  });
+});

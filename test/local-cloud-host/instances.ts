@@ -1,0 +1,72 @@
+/** Shared by the chroot-host tests (and the e2e): the base cache, keys, ssh and leftovers. */
+import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+
+/** One debootstrap for every test run on this machine: $BAKE_ROOTFS_CACHE or <repo>/.bake/test-cache. */
+export function testRootfsCache(): string {
+  const dir = process.env.BAKE_ROOTFS_CACHE ? path.resolve(process.env.BAKE_ROOTFS_CACHE) : path.join(repo, '.bake', 'test-cache');
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** A scratch directory whose parents are all root-owned and not world-writable (unlike /tmp). */
+export function scratchUnderRepo(name: string): string {
+  const dir = path.join(repo, '.bake', 'test-host', `${name}-${process.pid}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
+
+export async function makeKeyPair(dir: string): Promise<{ privateKey: string; publicKey: string }> {
+  const privateKey = path.join(dir, 'id_ed25519');
+  await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bake test', '-f', privateKey]);
+  return { privateKey, publicKey: readFileSync(`${privateKey}.pub`, 'utf8') };
+}
+
+export function sshArgs(privateKey: string, endpoint: { ip: string; sshPort: number }): string[] {
+  return [
+    '-i', privateKey, '-p', String(endpoint.sshPort),
+    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR',
+    `root@${endpoint.ip}`,
+  ];
+}
+
+/** Runs a command in the instance with the real ssh client. */
+export async function ssh(privateKey: string, endpoint: { ip: string; sshPort: number }, command: string) {
+  return execa('ssh', [...sshArgs(privateKey, endpoint), command], { reject: false, timeout: 60_000 });
+}
+
+/** Processes still running anything from under `dir`: an sshd reading its config there, or a chrooted shell. */
+export function processesUsing(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      const root = readlinkSync(`/proc/${entry}/root`);
+      if (cmdline.includes(dir) || root.startsWith(dir)) found.push(`${entry}: ${cmdline}`);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** Links in /run/bake-chroot (the chroot path for state dirs under /tmp) still leading into `dir`. */
+export function chrootLinksInto(dir: string): string[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync('/run/bake-chroot');
+  } catch {
+    return [];
+  }
+  return names.filter((name) => {
+    try {
+      return readlinkSync(path.join('/run/bake-chroot', name)).startsWith(dir);
+    } catch {
+      return false;
+    }
+  });
+}

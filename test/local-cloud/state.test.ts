@@ -1,0 +1,117 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { CreateKeyPairCommand, CreateTagsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
+import { MemoryHost } from './memory-host.js';
+
+function client(cloud: LocalCloud, region = 'us-east-1'): EC2Client {
+  return new EC2Client({ region, endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+}
+
+describe('local cloud state', () => {
+  let stateDir: string;
+  beforeEach(() => {
+    stateDir = mkdtempSync(path.join(tmpdir(), 'bake-local-state-'));
+  });
+  afterEach(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  it('survives a restart: key pairs, tags and running instances come back', async () => {
+    const host = new MemoryHost();
+    const first = await startLocalCloud({ stateDir, host });
+    const ec2 = client(first);
+    await ec2.send(new CreateKeyPairCommand({ KeyName: 'kept' }));
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), KeyName: 'kept', MinCount: 1, MaxCount: 1 }));
+    const instanceId = run.Instances![0].InstanceId!;
+    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { InstanceIds: [instanceId] });
+    await ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'Name', Value: 'builder' }] }));
+    ec2.destroy();
+    await first.close();
+    expect(host.calls.at(-1)).toBe('close');
+
+    const second = await startLocalCloud({ stateDir, host });
+    const again = client(second);
+    try {
+      expect(host.calls).toContain(`start ${instanceId}`);
+      const { KeyPairs = [] } = await again.send(new DescribeKeyPairsCommand({ KeyNames: ['kept'] }));
+      expect(KeyPairs).toHaveLength(1);
+      const instance = (await again.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0];
+      expect(instance.State!.Name).toBe('running');
+      expect(instance.Tags).toEqual([{ Key: 'Name', Value: 'builder' }]);
+    } finally {
+      again.destroy();
+      await second.close();
+    }
+  });
+
+  it('lets one bake at a time use a state dir and says which process holds it', async () => {
+    const first = await startLocalCloud({ stateDir, host: new MemoryHost() });
+    try {
+      await expect(startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 })).rejects.toThrow(
+        new RegExp(`local cloud state ${stateDir} is in use by another bake \\(pid ${process.pid}\\)`),
+      );
+    } finally {
+      await first.close();
+    }
+    const next = await startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 });
+    await next.close();
+  });
+
+  it('takes over the lock of a bake that died', async () => {
+    const dead = spawn(process.execPath, ['-e', '']);
+    const pid = dead.pid!;
+    await new Promise((resolve) => dead.on('exit', resolve));
+    writeFileSync(path.join(stateDir, 'lock'), `${pid}\n`);
+    const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 });
+    expect(readFileSync(path.join(stateDir, 'lock'), 'utf8').trim()).toBe(String(process.pid));
+    await cloud.close();
+  });
+
+  it('refuses a state file it cannot read, with the path, instead of starting empty', async () => {
+    writeFileSync(path.join(stateDir, 'state.json'), '{"version": 1, "images": [');
+    await expect(startLocalCloud({ stateDir, host: new MemoryHost() })).rejects.toThrow(/state\.json: local cloud state is not valid JSON/);
+    // and the lock is released for the next try
+    writeFileSync(path.join(stateDir, 'state.json'), '{"version": 1}');
+    const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 });
+    await cloud.close();
+  });
+
+  it('serves image lookups without starting the instance host (a plan launches nothing)', async () => {
+    const cloud = await startLocalCloud({ stateDir });
+    const ec2 = client(cloud, 'eu-west-1');
+    try {
+      const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['136693071363'] }));
+      expect(Images.map((i) => i.ImageId)).toEqual([baseImageId('eu-west-1')]);
+    } finally {
+      ec2.destroy();
+      await cloud.close();
+    }
+  });
+
+  it('answers SSM GetParameter for the Debian base image of each region', async () => {
+    const cloud = await startLocalCloud({ stateDir, host: new MemoryHost() });
+    try {
+      const ask = (region: string, name: string) =>
+        fetch(cloud.endpoint, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-amz-json-1.1',
+            'x-amz-target': 'AmazonSSM.GetParameter',
+            authorization: `AWS4-HMAC-SHA256 Credential=local/20261122/${region}/ssm/aws4_request, SignedHeaders=host, Signature=00`,
+          },
+          body: JSON.stringify({ Name: name }),
+        });
+      const found = await ask('eu-west-1', '/aws/service/debian/release/12/latest/amd64');
+      expect(found.status).toBe(200);
+      expect((await found.json()).Parameter.Value).toBe(baseImageId('eu-west-1'));
+      const missing = await ask('eu-west-1', '/aws/service/debian/release/99/latest/amd64');
+      expect(missing.status).toBe(400);
+      expect((await missing.json()).__type).toBe('ParameterNotFound');
+      expect(cloud.env).toMatchObject({ AWS_ENDPOINT_URL_EC2: cloud.endpoint, AWS_ENDPOINT_URL_SSM: cloud.endpoint, AWS_EC2_METADATA_DISABLED: 'true' });
+    } finally {
+      await cloud.close();
+    }
+  });
+});

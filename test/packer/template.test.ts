@@ -1,0 +1,195 @@
+import { parse } from '@cdktf/hcl2json';
+import { describe, expect, it } from 'vitest';
+import type { Recipe } from '../../src/recipes/model.js';
+import { RecipeError } from '../../src/errors/index.js';
+import { renderPackerTemplate, type TemplateInput } from '../../src/packer/template.js';
+import type { PackerShape, PackerTarget } from '../../src/packer/target.js';
+import { variableDefaults, type PackerVariables, fromHclJson } from '../../src/packer/variables.js';
+import { renderPlaybook } from '../../src/packer/playbook.js';
+import { renderVerifyScript } from '../../src/packer/verify-script.js';
+import { expectGolden } from './golden.js';
+import { bakery, recipe } from './recipe-factory.js';
+import { representativeBakery } from './representative-recipes.js';
+
+const shop = representativeBakery();
+const byName = (name: string) => shop.recipes.find((r) => r.name === name)!;
+
+function render(r: Recipe, shape: PackerShape, target?: PackerTarget, variables?: Partial<PackerVariables>) {
+  const input: TemplateInput = {
+    bakery: shop.recipes.includes(r) ? shop : bakery([r]),
+    recipe: r,
+    shape,
+    target,
+    defaults: variableDefaults(r, variables),
+  };
+  return renderPackerTemplate(input);
+}
+
+type Hcl = Record<string, any>;
+const parsed = async (text: string): Promise<Hcl> => (await parse('recipe.pkr.hcl', text)) as Hcl;
+const sourceOf = (hcl: Hcl) => hcl.source['amazon-ebs'].recipe[0];
+
+describe('golden templates', () => {
+  for (const name of ['base', 'web', 'debian']) {
+    for (const shape of ['legacy', 'modern'] as const) {
+      it(`renders the ${name} recipe for ${shape} Packer as in its golden file`, async () => {
+        await expectGolden(`${name}.${shape}.pkr.hcl`, render(byName(name), shape).text);
+      });
+    }
+  }
+
+  it('renders the web recipe for the local cloud as in its golden file', async () => {
+    const local = render(byName('web'), 'legacy', { ec2Endpoint: 'http://127.0.0.1:45123', local: { sshPort: 2222 } });
+    await expectGolden('web.local.pkr.hcl', local.text);
+  });
+
+  it('writes the web playbook and verify script as in their golden files', async () => {
+    await expectGolden('web.playbook.yml', renderPlaybook(byName('web'), ['90-bake-web.cfg']));
+    await expectGolden('web.verify.sh', renderVerifyScript(byName('web').verify));
+  });
+});
+
+describe('the template for a recipe', () => {
+  it('is the same text every time: per-build values are variables, not literals', () => {
+    const first = render(byName('web'), 'legacy').text;
+    expect(render(byName('web'), 'legacy').text).toBe(first);
+    expect(first).not.toMatch(/\d{4}-\d{2}-\d{2}T/);
+    for (const name of ['source_ami', 'fingerprint', 'git_commit', 'built_at', 'build_url', 'base_ami', 'parent_ami']) {
+      expect(first).toContain(`variable "${name}" {`);
+    }
+  });
+
+  it('declares the amazon and ansible plugins only for modern Packer', async () => {
+    const modern = await parsed(render(byName('web'), 'modern').text);
+    expect(modern.packer[0].required_plugins[0]).toEqual({
+      amazon: { version: '>= 1.3.0', source: 'github.com/hashicorp/amazon' },
+      ansible: { version: '>= 1.1.0', source: 'github.com/hashicorp/ansible' },
+    });
+    const legacy = await parsed(render(byName('web'), 'legacy').text);
+    expect(legacy.packer).toBeUndefined();
+  });
+
+  it('builds in the first region and copies to the others', async () => {
+    const source = sourceOf(await parsed(render(byName('web'), 'legacy').text));
+    expect(source.region).toBe('us-east-1');
+    expect(source.ami_regions).toEqual(['eu-west-1']);
+  });
+
+  it('takes an AMI id base from the source_ami variable, defaulting to that id', async () => {
+    const hcl = await parsed(render(byName('base'), 'legacy').text);
+    expect(sourceOf(hcl).source_ami).toBe('${var.source_ami}');
+    expect(hcl.variable.source_ami[0].default).toBe('ami-0b5a4445ada4a59b1');
+    expect(hcl.variable.base_ami[0].default).toBe('ami-0b5a4445ada4a59b1');
+  });
+
+  it('leaves a filter base to Packer (source_ami_filter, hvm, ebs, most recent) while no source_ami is passed', async () => {
+    const hcl = await parsed(render(byName('debian'), 'legacy').text);
+    const source = sourceOf(hcl);
+    expect(hcl.variable.source_ami[0].default).toBe('');
+    expect(source.source_ami).toBe('${var.source_ami != "" ? var.source_ami : null}');
+    expect(source.dynamic.source_ami_filter[0].for_each).toBe('${var.source_ami != "" ? [] : ["filter"]}');
+    expect(source.dynamic.source_ami_filter[0].content[0]).toEqual({
+      filters: { name: 'debian-12-amd64-*', 'virtualization-type': 'hvm', 'root-device-type': 'ebs' },
+      owners: ['136693071363'],
+      most_recent: true,
+    });
+  });
+
+  it('tags a parent-built image with bake:parent and gives the parent AMI a placeholder offline', async () => {
+    const web = await parsed(render(byName('web'), 'legacy').text);
+    expect(web.variable.source_ami[0].default).toBe('ami-00000000000000000');
+    expect(render(byName('web'), 'legacy').text).toMatch(/"bake:parent" += var\.parent_ami/);
+    expect(render(byName('base'), 'legacy').text).not.toContain('bake:parent');
+  });
+
+  it('shares with accounts on every shape, and with organizations only where Packer can', async () => {
+    const modern = sourceOf(await parsed(render(byName('web'), 'modern').text));
+    expect(modern.ami_users).toEqual(['123456789012']);
+    expect(modern.ami_org_arns).toEqual(['arn:aws:organizations::111122223333:organization/o-a1b2c3d4e5']);
+    const legacy = render(byName('web'), 'legacy');
+    expect(sourceOf(await parsed(legacy.text)).ami_org_arns).toBeUndefined();
+    expect(legacy.gaps.map((gap) => gap.setting)).toEqual(['share_with', 'imdsv2']);
+  });
+
+  it('requires IMDSv2 on modern Packer and leaves it to the build on 1.6.6', async () => {
+    const modern = sourceOf(await parsed(render(byName('base'), 'modern').text));
+    expect(modern.imds_support).toBe('v2.0');
+    expect(modern.metadata_options).toEqual([{ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 }]);
+    const legacy = sourceOf(await parsed(render(byName('base'), 'legacy').text));
+    expect(legacy.imds_support).toBeUndefined();
+    expect(legacy.metadata_options).toBeUndefined();
+  });
+
+  it('encrypts with the build region key and a key per copy region', async () => {
+    const source = sourceOf(await parsed(render(byName('web'), 'legacy').text));
+    expect(source.encrypt_boot).toBe(true);
+    expect(source.kms_key_id).toBe('alias/bake-images');
+    expect(source.region_kms_key_ids).toEqual({ 'eu-west-1': 'arn:aws:kms:eu-west-1:123456789012:alias/bake-images' });
+  });
+
+  it('refuses a share_with entry that is neither an account nor an organization', () => {
+    const r = recipe({ shareWith: ['everyone'], locations: { share_with: { file: '/b/recipes/web.yaml', line: 7, col: 3 } } });
+    expect(() => render(r, 'legacy')).toThrow(RecipeError);
+    try {
+      render(r, 'legacy');
+    } catch (error) {
+      expect((error as RecipeError).toLine()).toMatch(/^\/b\/recipes\/web\.yaml:7:3: share_with entry "everyone"/);
+    }
+  });
+
+  it('tags with the bakery and recipe tags, which cannot override bake:* keys or use the aws: prefix', async () => {
+    const r = recipe({ tags: { team: 'web', 'bake:recipe': 'spoofed', 'aws:cloudformation:stack': 'x', Name: 'mine' } });
+    const b = bakery([r], { config: { ...bakery([]).config, tags: { owner: 'platform', team: 'everyone' } } });
+    const text = renderPackerTemplate({ bakery: b, recipe: r, shape: 'legacy', defaults: variableDefaults(r) }).text;
+    const userTags = (await parsed(text)).locals[0].image_tags;
+    expect(text).not.toContain('spoofed');
+    expect(text).not.toContain('aws:cloudformation');
+    expect(userTags).toContain('"owner"');
+    expect(text).toMatch(/"team" += "web"/);
+    expect(text).not.toContain('everyone');
+  });
+
+  it('keeps the AMI name within EC2 rules whatever the recipe is called', async () => {
+    const r = recipe({ name: `${'very-long-name-'.repeat(10)}with:colons*and{braces}` });
+    const hcl = await parsed(render(r, 'legacy').text);
+    const prefix = /join\("-", \["([^"]*)"/.exec(hcl.locals[0].ami_name)![1];
+    expect(prefix).toMatch(/^[A-Za-z0-9()[\] ./'@_-]+$/);
+    // <prefix>-<12 fingerprint characters>-<14 digits of build time>
+    expect(prefix.length + 1 + 12 + 1 + 14).toBeLessThanOrEqual(128);
+  });
+});
+
+describe('hostile recipe values', () => {
+  const hostile = recipe({
+    name: 'web',
+    description: 'desc" } source "amazon-ebs" "evil" { x = "${var.secret}',
+    instanceType: 't3.small"\n  user_data = "boom',
+    sshUsername: 'admin%{ if true }root%{ endif }',
+    subnetId: 'subnet-1\\" injected = "1',
+    base: { kind: 'filter', name: 'debian-*" ] owners = ["evil', owners: ['1234"]\n  most_recent = false #'] },
+    tags: {
+      'a" } evil = "x': '${var.secret}',
+      team: 'multi\nline\ttab ✓ 🍞',
+      'back\\slash': '\\"',
+    },
+  });
+
+  it('cannot add attributes or blocks to the template, and every value reads back exactly', async () => {
+    for (const shape of ['legacy', 'modern'] as const) {
+      const hcl = await parsed(render(hostile, shape).text);
+      expect(Object.keys(hcl.source['amazon-ebs'])).toEqual(['recipe']);
+      expect(Object.keys(hcl.source)).toEqual(['amazon-ebs']);
+      const source = sourceOf(hcl);
+      expect(Object.keys(source)).not.toContain('user_data');
+      expect(Object.keys(source)).not.toContain('injected');
+      expect(fromHclJson(source.ami_description)).toBe(hostile.description);
+      expect(fromHclJson(source.instance_type)).toBe(hostile.instanceType);
+      expect(fromHclJson(source.ssh_username)).toBe(hostile.sshUsername);
+      expect(fromHclJson(source.subnet_id)).toBe(hostile.subnetId);
+      const filter = source.dynamic.source_ami_filter[0].content[0];
+      expect(fromHclJson(filter.filters.name)).toBe('debian-*" ] owners = ["evil');
+      expect(filter.owners.map(fromHclJson)).toEqual(['1234"]\n  most_recent = false #']);
+      expect(filter.most_recent).toBe(true);
+    }
+  });
+});

@@ -1,0 +1,252 @@
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readManifest } from '../../src/packer/manifest.js';
+import { renderRecipe } from '../../src/packer/render.js';
+import { runPackerBuild } from '../../src/packer/runner.js';
+import { writePackerVariables } from '../../src/packer/variables.js';
+import { pinImages } from '../../src/pipeline/pin.js';
+import { lookupGitCommit } from '../../src/git/commit.js';
+import { buildBakery, type BuildDeps, type BuildOptions, type BuildPlan, type PlannedRecipe } from '../../src/pipeline/build.js';
+import { buildExitCode } from '../../src/pipeline/build-report.js';
+import type { Recipe } from '../../src/recipes/model.js';
+import { bakeryOf, recipeOf } from './bakery.js';
+
+const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
+
+interface JournalEvent {
+  recipe: string;
+  pid: number;
+  event: 'start' | 'end' | 'interrupt';
+  source_ami?: string;
+  vars?: Record<string, string>;
+}
+
+/**
+ * A bakery in a temp dir, built with the real renderer, var-file writer, Packer runner and
+ * manifest reader; only the `packer` binary is a stand-in (no AMIs without AWS). Tagging and
+ * pinning are recorded.
+ */
+async function setup(script: Record<string, unknown>) {
+  const root = await mkdtemp(path.join(tmpdir(), 'bake-build-'));
+  const scriptFile = path.join(root, 'fake-packer.json');
+  const journal = path.join(root, 'journal.ndjson');
+  await mkdir(path.join(root, 'infra'));
+  await writeFile(scriptFile, JSON.stringify(script));
+  const tagged: Array<{ region: string; ami: string; tags: Record<string, string> }> = [];
+  const pinned: Array<{ recipe: string; amis: Record<string, string> }> = [];
+  const deps: BuildDeps = {
+    render: (recipe, outDir) => renderRecipe(bakeryOf(root, []), recipe, outDir, { shape: 'legacy' }),
+    writeVariables: writePackerVariables,
+    runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker, graceMs: 10_000 }),
+    readManifest: (file) => readManifest(file),
+    tagImage: async (region, ami, tags) => void tagged.push({ region, ami, tags }),
+    pin: async (requests) => {
+      pinned.push(...requests.map((r) => ({ recipe: r.recipe.name, amis: r.amis })));
+      return pinImages(requests, { check: false });
+    },
+    gitCommit: () => lookupGitCommit(root, { GIT_COMMIT: '0123456789abcdef0123456789abcdef01234567' }),
+    now: () => new Date(),
+  };
+  const options: BuildOptions = {
+    runId: 'run-1',
+    packerEnv: { FAKE_PACKER_SCRIPT: scriptFile, FAKE_PACKER_JOURNAL: journal },
+    buildUrl: 'https://jenkins.example/job/bake/42/',
+  };
+  const events = async (): Promise<JournalEvent[]> =>
+    existsSync(journal) ? (await readFile(journal, 'utf8')).trim().split('\n').map((line) => JSON.parse(line)) : [];
+  return { root, deps, options, tagged, pinned, events };
+}
+
+function planned(recipe: Recipe, extra: Partial<PlannedRecipe> = {}): PlannedRecipe {
+  return {
+    name: recipe.name,
+    recipe,
+    action: 'build',
+    reasons: ['never built'],
+    fingerprint: `fp-${recipe.name}-0123456789abcdef`,
+    inputs: { roles: 'nginx@3f2a' },
+    amis: {},
+    baseAmi: recipe.base.kind === 'ami' ? recipe.base.ami : undefined,
+    ...extra,
+  };
+}
+
+const pinTo = (root: string, name: string) => [
+  { file: `${root}/infra/${name}.auto.tfvars`, fileAsWritten: `../infra/${name}.auto.tfvars`, variable: `${name}_ami`, format: 'map' as const, location: { file: 'x', line: 1, col: 1 } },
+];
+
+function maxConcurrent(events: JournalEvent[]): number {
+  let running = 0;
+  let peak = 0;
+  for (const e of events) {
+    if (e.event === 'start') peak = Math.max(peak, ++running);
+    if (e.event === 'end' || e.event === 'interrupt') running--;
+  }
+  return peak;
+}
+
+describe('buildBakery', () => {
+  it('bakes the parent first and builds the child from the parent’s new AMI, then tags and pins both', async () => {
+    const { root, deps, options, tagged, pinned, events } = await setup({ base: { regions: ['us-east-1', 'eu-west-1'] } });
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { tags: { team: 'frontend' }, pin: pinTo(root, 'web') });
+    // The child is listed first: the DAG, not the list order, decides.
+    const plan: BuildPlan = { recipes: [planned(web, { parent: 'base' }), planned(base)] };
+
+    const report = await buildBakery(bakeryOf(root, [base, web]), plan, deps, options);
+
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['web', 'built'],
+      ['base', 'built'],
+    ]);
+    const journal = await events();
+    expect(journal.filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['base', 'web']);
+    const baseAmis = report.recipes[1].amis;
+    expect(Object.keys(baseAmis)).toEqual(['us-east-1', 'eu-west-1']);
+    const webStart = journal.find((e) => e.recipe === 'web' && e.event === 'start')!;
+    expect(webStart.source_ami).toBe(baseAmis['us-east-1']);
+    expect(webStart.vars).toMatchObject({ parent_ami: baseAmis['us-east-1'], base_ami: 'ami-0debian12', git_commit: '0123456789abcdef0123456789abcdef01234567' });
+
+    // Every region's image carries the contract tags.
+    expect(tagged.map((t) => t.region).sort()).toEqual(['eu-west-1', 'us-east-1', 'us-east-1']);
+    const webTags = tagged.find((t) => t.tags['bake:recipe'] === 'web')!.tags;
+    expect(webTags).toMatchObject({
+      'bake:recipe': 'web',
+      'bake:fingerprint': 'fp-web-0123456789abcdef',
+      'bake:git-commit': '0123456789abcdef0123456789abcdef01234567',
+      'bake:base-ami': 'ami-0debian12',
+      'bake:parent': baseAmis['us-east-1'],
+      'bake:build-url': 'https://jenkins.example/job/bake/42/',
+      'bake:inputs': '{"roles":"nginx@3f2a"}',
+      team: 'frontend',
+      owner: 'bake-tests',
+    });
+    expect(webTags['bake:built-at']).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+    expect(webTags.Name).toMatch(/^web-fp-web-01234-\d{14}$/);
+    expect(tagged.find((t) => t.tags['bake:recipe'] === 'base')!.tags['bake:parent']).toBeUndefined();
+
+    expect(report.pin).toMatchObject({ status: 'pinned' });
+    expect(pinned).toEqual([
+      { recipe: 'web', amis: report.recipes[0].amis },
+      { recipe: 'base', amis: baseAmis },
+    ]);
+    expect(buildExitCode(report)).toBe(0);
+    const webTfvars = await readFile(path.join(root, 'infra', 'web.auto.tfvars'), 'utf8');
+    expect(webTfvars).toContain(`web_ami = {\n  us-east-1 = "${report.recipes[0].amis['us-east-1']}"\n}`);
+    const log = await readFile(report.recipes[0].log!, 'utf8');
+    expect(report.recipes[0].log).toBe(path.join(root, '.bake', 'logs', 'run-1', 'web.log'));
+    expect(log).toContain('Launching a source AWS instance from');
+    expect(log).not.toContain('FAKE_PACKER');
+  });
+
+  it('reports reused recipes with their current AMIs, builds a child of a reused parent from that AMI, and pins both', async () => {
+    const { root, deps, options, pinned, events } = await setup({});
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' });
+    const plan: BuildPlan = {
+      recipes: [planned(base, { action: 'reuse', reasons: [], amis: { 'us-east-1': 'ami-0current' } }), planned(web, { parent: 'base' })],
+    };
+    const report = await buildBakery(bakeryOf(root, [base, web]), plan, deps, options);
+    expect(report.recipes[0]).toMatchObject({ name: 'base', status: 'reused', amis: { 'us-east-1': 'ami-0current' }, duration_s: 0 });
+    expect((await events()).find((e) => e.event === 'start')!.source_ami).toBe('ami-0current');
+    expect(pinned.map((p) => p.recipe)).toEqual(['base']);
+  });
+
+  it('never runs more than --concurrency packers at once', async () => {
+    // a and b each wait until the other has started: they can only finish if 2 run side by side.
+    const { root, deps, options, events } = await setup({ a: { waitFor: ['b'] }, b: { waitFor: ['a'] } });
+    const recipes = ['a', 'b', 'c', 'd'].map((name) => recipeOf(root, name, { kind: 'ami', ami: 'ami-0debian12' }));
+    const report = await buildBakery(bakeryOf(root, recipes), { recipes: recipes.map((r) => planned(r)) }, deps, { ...options, concurrency: 2 });
+    expect(report.recipes.every((r) => r.status === 'built')).toBe(true);
+    expect(maxConcurrent(await events())).toBe(2);
+  });
+
+  it('a failure skips the failed recipe’s children, lets a sibling finish, pins nothing and exits 1', async () => {
+    const { root, deps, options, pinned, tagged } = await setup({ base: { fail: true } });
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
+    const db = recipeOf(root, 'db', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'db') });
+    const plan: BuildPlan = { recipes: [planned(base), planned(web, { parent: 'base' }), planned(db)] };
+
+    const report = await buildBakery(bakeryOf(root, [base, web, db]), plan, deps, options);
+
+    const [baseResult, webResult, dbResult] = report.recipes;
+    expect(baseResult.status).toBe('failed');
+    expect(baseResult.error).toMatch(/^packer build failed \(exit 1\); see .*base\.log$/);
+    expect(baseResult.log_tail!.join('\n')).toContain(`fatal: "<boom> & 'quotes'"`);
+    expect(baseResult.log_tail!.length).toBeLessThanOrEqual(20);
+    expect(webResult).toMatchObject({ status: 'skipped', error: 'parent base failed', amis: {} });
+    expect(webResult.log).toBeUndefined();
+    expect(dbResult.status).toBe('built');
+    expect(tagged.map((t) => t.tags['bake:recipe'])).toEqual(['db']);
+    expect(pinned).toEqual([]);
+    expect(report.pin).toEqual({ status: 'skipped', reason: 'a recipe failed' });
+    expect(buildExitCode(report)).toBe(1);
+  });
+
+  it('reports a refused pin as a failure of the run, with the built AMIs still in the report', async () => {
+    const { root, deps, options } = await setup({});
+    const target = { ...pinTo(root, 'base')[0], file: `${root}/missing-dir/base.auto.tfvars` };
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: [target] });
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
+    expect(report.recipes[0].status).toBe('built');
+    expect(report.recipes[0].amis['us-east-1']).toMatch(/^ami-/);
+    expect(report.pin.status).toBe('failed');
+    expect(report.pin.reason).toMatch(/missing-dir.*does not exist/);
+    expect(buildExitCode(report)).toBe(1);
+  });
+
+  it('does not pin with --no-pin', async () => {
+    const { root, deps, options, pinned } = await setup({});
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, { ...options, pin: false });
+    expect(report.pin).toEqual({ status: 'skipped', reason: '--no-pin' });
+    expect(pinned).toEqual([]);
+    expect(buildExitCode(report)).toBe(0);
+  });
+
+  it('an interruption stops the running packer, starts nothing new and pins nothing', async () => {
+    const { root, deps, options, pinned, events } = await setup({ base: { hang: true } });
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' });
+    const db = recipeOf(root, 'db', { kind: 'ami', ami: 'ami-0debian12' });
+    const controller = new AbortController();
+    const progress = {
+      planned() {},
+      started() {},
+      line(_name: string, text: string) {
+        if (text.includes('(hanging)')) controller.abort();
+      },
+      settled() {},
+      note() {},
+      close: async () => {},
+    };
+    const plan: BuildPlan = { recipes: [planned(base), planned(web, { parent: 'base' }), planned(db)] };
+
+    const report = await buildBakery(bakeryOf(root, [base, web, db]), plan, deps, { ...options, concurrency: 1, signal: controller.signal, progress });
+
+    expect(report.interrupted).toBe(true);
+    expect(report.recipes.map((r) => r.status)).toEqual(['aborted', 'aborted', 'aborted']);
+    expect(report.recipes[0].log).toBeDefined();
+    expect(report.recipes[2].log).toBeUndefined();
+    const journal = await events();
+    expect(journal.map((e) => `${e.recipe} ${e.event}`)).toEqual(['base start', 'base interrupt']);
+    expect(() => process.kill(journal[0].pid, 0)).toThrow();
+    expect(pinned).toEqual([]);
+    expect(report.pin).toEqual({ status: 'skipped', reason: 'run interrupted' });
+    expect(buildExitCode(report)).toBe(1);
+  });
+
+  it('fails a recipe whose manifest lacks one of its regions, still tagging the image that exists', async () => {
+    const { root, deps, options, tagged } = await setup({ base: { regions: ['us-east-1'] } });
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: ['us-east-1', 'eu-west-1'] });
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
+    expect(report.recipes[0].status).toBe('failed');
+    expect(report.recipes[0].error).toMatch(/manifest has no image for eu-west-1/);
+    expect(await readFile(report.recipes[0].log!, 'utf8')).toContain('# bake: base stopped: ');
+    expect(tagged.map((t) => t.region)).toEqual(['us-east-1']);
+  });
+});

@@ -1,0 +1,53 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createOutput } from '../../src/io/output.js';
+import { createListrProgress } from '../../src/pipeline/progress-listr.js';
+import { createPlainProgress } from '../../src/pipeline/progress-plain.js';
+
+function ciOutput() {
+  const lines: string[] = [];
+  const stream = { isTTY: false, write: (s: string) => void lines.push(s) };
+  const output = createOutput({ json: false, env: { CI: 'true' }, stdout: stream, stderr: stream, now: () => new Date('2026-11-22T19:00:00Z') });
+  return { output, lines };
+}
+
+describe('build progress', () => {
+  it('in CI prints timestamped lines: plan, start, Packer step lines only, and the result', () => {
+    const { output, lines } = ciOutput();
+    const progress = createPlainProgress(output);
+    progress.planned([
+      { name: 'base', action: 'reuse', detail: 'us-east-1 ami-1' },
+      { name: 'web', action: 'build', detail: 'role nginx changed' },
+    ]);
+    progress.started('web');
+    progress.line('web', '==> amazon-ebs.recipe: Launching a source AWS instance...');
+    progress.line('web', '    amazon-ebs.recipe: TASK [nginx : install] ok');
+    progress.settled('web', 'built', 'us-east-1 ami-2');
+    expect(lines).toEqual([
+      '2026-11-22T19:00:00.000Z base: reuse (us-east-1 ami-1)\n',
+      '2026-11-22T19:00:00.000Z web: build (role nginx changed)\n',
+      '2026-11-22T19:00:00.000Z web: building\n',
+      '2026-11-22T19:00:00.000Z web: ==> amazon-ebs.recipe: Launching a source AWS instance...\n',
+      '2026-11-22T19:00:00.000Z web: built us-east-1 ami-2\n',
+    ]);
+  });
+
+  it('on a terminal follows every recipe to its end, including ones that never start', async () => {
+    const output = { json: true, interactive: true, color: false, info() {}, warn() {}, result() {} };
+    const screen: string[] = [];
+    const progress = createListrProgress(output, new Writable({ write: (chunk, _enc, done) => (screen.push(String(chunk)), done()) }) as NodeJS.WriteStream);
+    progress.planned([
+      { name: 'base', action: 'build', detail: '' },
+      { name: 'web', action: 'build', detail: '' },
+      { name: 'db', action: 'reuse', detail: 'us-east-1 ami-1' },
+      { name: 'cache', action: 'build', detail: '' },
+    ]);
+    progress.started('base');
+    progress.line('base', '==> amazon-ebs.recipe: Provisioning with Ansible...');
+    progress.settled('base', 'failed', 'packer build failed');
+    progress.settled('web', 'skipped', 'parent base failed');
+    // cache never settles: close() must still end the display instead of waiting forever.
+    await expect(progress.close()).resolves.toBeUndefined();
+    expect(screen.join('')).toContain('base: failed');
+  });
+});

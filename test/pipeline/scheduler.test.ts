@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { DagCycleError, runDag, type DagNode } from '../../src/pipeline/scheduler.js';
+
+/** A task the test finishes by hand, so ordering is decided by the test, not by timers. */
+class ManualTask {
+  started = false;
+  signal?: AbortSignal;
+  private resolveRun!: (value: string) => void;
+  private rejectRun!: (error: unknown) => void;
+  private startedWaiters: Array<() => void> = [];
+  readonly run = (signal: AbortSignal): Promise<string> => {
+    this.started = true;
+    this.signal = signal;
+    for (const waiter of this.startedWaiters) waiter();
+    return new Promise((resolve, reject) => {
+      this.resolveRun = resolve;
+      this.rejectRun = reject;
+      signal.addEventListener('abort', () => reject(new Error('aborted')));
+    });
+  };
+  whenStarted(): Promise<void> {
+    return this.started ? Promise.resolve() : new Promise((resolve) => this.startedWaiters.push(resolve));
+  }
+  succeed(value = 'ok') {
+    this.resolveRun(value);
+  }
+  fail(message = 'boom') {
+    this.rejectRun(new Error(message));
+  }
+}
+
+function graph(edges: Record<string, string[]>) {
+  const tasks = Object.fromEntries(Object.keys(edges).map((id) => [id, new ManualTask()]));
+  const nodes: DagNode<string>[] = Object.entries(edges).map(([id, parents]) => ({ id, parents, run: tasks[id].run }));
+  return { tasks, nodes };
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('runDag', () => {
+  it('starts a child only after its parent has built', async () => {
+    const { tasks, nodes } = graph({ web: ['base'], base: [] });
+    const order: string[] = [];
+    const done = runDag(nodes, { concurrency: 4, onStart: (id) => order.push(id) });
+    await tasks.base.whenStarted();
+    await settle();
+    expect(tasks.web.started).toBe(false);
+    tasks.base.succeed('ami-base');
+    await tasks.web.whenStarted();
+    tasks.web.succeed('ami-web');
+    const outcomes = await done;
+    expect(order).toEqual(['base', 'web']);
+    expect(outcomes.get('base')).toMatchObject({ status: 'built', value: 'ami-base' });
+    expect(outcomes.get('web')).toMatchObject({ status: 'built', value: 'ami-web' });
+  });
+
+  it('never runs more than N tasks at once and uses all N slots', async () => {
+    const ids = ['a', 'b', 'c', 'd', 'e'];
+    let inFlight = 0;
+    let peak = 0;
+    const gates = ids.map(() => {
+      let open!: () => void;
+      return { promise: new Promise<void>((resolve) => (open = resolve)), open: () => open() };
+    });
+    const nodes: DagNode<string>[] = ids.map((id, i) => ({
+      id,
+      parents: [],
+      run: async () => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        await gates[i].promise;
+        inFlight--;
+        return id;
+      },
+    }));
+    const done = runDag(nodes, { concurrency: 2 });
+    for (const gate of gates) {
+      await settle();
+      gate.open();
+    }
+    const outcomes = await done;
+    expect(peak).toBe(2);
+    expect([...outcomes.values()].every((o) => o.status === 'built')).toBe(true);
+  });
+
+  it('skips the descendants of a failed node while an independent sibling still builds', async () => {
+    const { tasks, nodes } = graph({ base: [], web: ['base'], 'web-canary': ['web'], db: [] });
+    const done = runDag(nodes, { concurrency: 2 });
+    await tasks.base.whenStarted();
+    await tasks.db.whenStarted();
+    tasks.base.fail('packer exited 1');
+    await settle();
+    tasks.db.succeed();
+    const outcomes = await done;
+    expect(outcomes.get('base')).toMatchObject({ status: 'failed' });
+    expect((outcomes.get('base')!.error as Error).message).toBe('packer exited 1');
+    expect(outcomes.get('web')).toMatchObject({ status: 'skipped', reason: 'parent base failed', durationMs: 0 });
+    expect(outcomes.get('web-canary')).toMatchObject({ status: 'skipped', reason: 'parent web skipped' });
+    expect(outcomes.get('db')).toMatchObject({ status: 'built' });
+    expect(tasks.web.started).toBe(false);
+  });
+
+  it('skips descendants listed before their failed ancestor', async () => {
+    const { tasks, nodes } = graph({ 'web-canary': ['web'], web: ['base'], base: [] });
+    const done = runDag(nodes, { concurrency: 1 });
+    await tasks.base.whenStarted();
+    tasks.base.fail();
+    const outcomes = await done;
+    expect(outcomes.get('web-canary')!.status).toBe('skipped');
+    expect(outcomes.get('web')!.status).toBe('skipped');
+  });
+
+  it('treats parents outside the run (reused images) as ready', async () => {
+    const { tasks, nodes } = graph({ web: ['base-reused'] });
+    const done = runDag(nodes, { concurrency: 1 });
+    await tasks.web.whenStarted();
+    tasks.web.succeed();
+    expect((await done).get('web')!.status).toBe('built');
+  });
+
+  it('on abort starts nothing new, aborts running tasks and waits for them', async () => {
+    const { tasks, nodes } = graph({ base: [], db: [], web: ['base'], cache: [] });
+    const controller = new AbortController();
+    const done = runDag(nodes, { concurrency: 2, signal: controller.signal });
+    await tasks.base.whenStarted();
+    await tasks.db.whenStarted();
+    controller.abort();
+    const outcomes = await done;
+    expect(tasks.base.signal!.aborted).toBe(true);
+    expect(tasks.db.signal!.aborted).toBe(true);
+    expect(outcomes.get('base')!.status).toBe('aborted');
+    expect(outcomes.get('db')!.status).toBe('aborted');
+    expect(outcomes.get("web")).toMatchObject({ status: "aborted", durationMs: 0, started: false });
+    expect(outcomes.get('cache')).toMatchObject({ status: 'aborted', durationMs: 0 });
+    expect(tasks.web.started || tasks.cache.started).toBe(false);
+  });
+
+  it('records how long each task ran with the given clock', async () => {
+    let clock = 1000;
+    const nodes: DagNode<string>[] = [{ id: 'base', parents: [], run: async () => ((clock += 2500), 'x') }];
+    const outcomes = await runDag(nodes, { concurrency: 1, now: () => clock });
+    expect(outcomes.get('base')!.durationMs).toBe(2500);
+  });
+
+  it('turns a task that throws synchronously into a failed node', async () => {
+    const nodes: DagNode<string>[] = [
+      {
+        id: 'base',
+        parents: [],
+        run: () => {
+          throw new Error('sync');
+        },
+      },
+    ];
+    expect((await runDag(nodes, { concurrency: 1 })).get('base')!.status).toBe('failed');
+  });
+
+  it('refuses a cycle', async () => {
+    const { nodes } = graph({ a: ['b'], b: ['a'] });
+    await expect(runDag(nodes, { concurrency: 1 })).rejects.toBeInstanceOf(DagCycleError);
+  });
+
+  it('finishes at once with no nodes', async () => {
+    expect((await runDag([], { concurrency: 2 })).size).toBe(0);
+  });
+});

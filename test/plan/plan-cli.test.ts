@@ -1,0 +1,109 @@
+/**
+ * `bake plan` as Jenkins runs it: the built CLI, a bakery in git, EC2 over HTTP (the local
+ * cloud). Exit codes: 0, and with --detailed-exitcode 2 while something would be built.
+ */
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CreateImageCommand, RunInstancesCommand, StopInstancesCommand, waitUntilImageAvailable, waitUntilInstanceStopped } from '@aws-sdk/client-ec2';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { imageTags } from '../../src/pipeline/build-tags.js';
+import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
+
+const BAKE = fileURLToPath(new URL('../../bin/bake.js', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../fixtures/fingerprint/bakery', import.meta.url));
+const WAIT = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };
+
+interface JsonPlan {
+  recipes: Array<{ name: string; action: string; reasons: string[]; fingerprint: string; amis: Record<string, string>; inputs: string; baseAmi: string }>;
+}
+
+let t: TestCloud;
+let dir: string;
+
+beforeAll(async () => {
+  t = await startTestCloud();
+  dir = await mkdtemp(path.join(tmpdir(), 'bake-plan-cli-'));
+  await cp(FIXTURE, dir, { recursive: true });
+  const git = (...args: string[]) => execa('git', args, { cwd: dir, env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } });
+  await git('init', '-q');
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'bakery');
+});
+afterAll(async () => {
+  await t.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function bake(...args: string[]) {
+  return execa('node', [BAKE, 'plan', '--dir', dir, '--endpoint', t.cloud.endpoint, ...args], {
+    reject: false,
+    env: {
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_REGION: 'us-east-1',
+      CI: 'true',
+      // The SDK warns on Node 20 about its own future support; stderr here should hold bake's words only.
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    },
+  });
+}
+
+/** Makes the image bake build would make for a planned recipe (RunInstances, CreateImage with bake's tags). */
+async function bakeImage(entry: JsonPlan['recipes'][number], source: string): Promise<string> {
+  const ec2 = t.ec2('us-east-1');
+  const run = await ec2.send(new RunInstancesCommand({ ImageId: source, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+  const instanceId = run.Instances![0].InstanceId!;
+  await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+  await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
+  const tags = imageTags({
+    recipe: entry.name, userTags: {}, fingerprint: entry.fingerprint, gitCommit: 'unknown', baseAmi: entry.baseAmi || source, builtAt: new Date().toISOString(), inputs: entry.inputs,
+  });
+  const { ImageId } = await ec2.send(
+    new CreateImageCommand({ InstanceId: instanceId, Name: `${tags.Name}-${instanceId}`, TagSpecifications: [{ ResourceType: 'image', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] }),
+  );
+  await waitUntilImageAvailable({ client: ec2, ...WAIT }, { ImageIds: [ImageId!] });
+  return ImageId!;
+}
+
+describe('bake plan (CLI)', () => {
+  let first: JsonPlan;
+
+  it('exits 2 with --detailed-exitcode while something would be built, and prints the plan as JSON', async () => {
+    const run = await bake('--json', '--detailed-exitcode');
+    expect(run.stderr).toContain('base: build');
+    expect(run.exitCode).toBe(2);
+    first = JSON.parse(run.stdout) as JsonPlan;
+    expect(first.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([
+      ['base', 'build', ['no previous image']],
+      ['web', 'build', ['no previous image']],
+    ]);
+    expect(first.recipes[0].fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(first.recipes[0].baseAmi).toMatch(/^ami-/);
+  });
+
+  it('exits 0 without the flag, whatever it would build', async () => {
+    const run = await bake();
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toMatch(/web: build\n.*  no previous image/);
+  });
+
+  it('exits 0 with --detailed-exitcode once every image exists, and names the images it reuses', async () => {
+    const base = await bakeImage(first.recipes[0], first.recipes[0].baseAmi);
+    const web = await bakeImage(first.recipes[1], base);
+    const run = await bake('--detailed-exitcode');
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    expect(run.stdout).toContain(`base: reuse ${base} (us-east-1)`);
+    expect(run.stdout).toContain(`web: reuse ${web} (us-east-1)`);
+  });
+
+  it('reports an unknown recipe in one line with exit 1', async () => {
+    const run = await bake('nosuch');
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n')).toHaveLength(1);
+    expect(run.stderr).toContain('nosuch');
+  });
+});

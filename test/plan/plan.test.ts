@@ -1,0 +1,198 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { gitContentIds } from '../../src/fingerprint/content-ids.js';
+import { gitHistory } from '../../src/fingerprint/history.js';
+import { watchedFolders } from '../../src/fingerprint/fingerprint.js';
+import { currentImages, planBakery, type Plan, type PlanDeps, type RecipePlan } from '../../src/pipeline/plan.js';
+import type { BaseImage, Bakery } from '../../src/recipes/model.js';
+import { BakeryRepo, MemoryCatalog } from './bakery-repo.js';
+
+let repo: BakeryRepo;
+let catalog: MemoryCatalog;
+let bases: Record<string, { imageId: string; name: string }>;
+let resolved: string[];
+
+beforeEach(async () => {
+  repo = await BakeryRepo.create();
+  catalog = new MemoryCatalog();
+  bases = { 'us-east-1': { imageId: 'ami-0aaaaaaaaaaaaaaa1', name: 'debian-12-amd64-20261101-1' } };
+  resolved = [];
+});
+afterEach(() => repo.close());
+
+function deps(overrides: Partial<PlanDeps> = {}): PlanDeps {
+  return {
+    catalog,
+    resolveBase: async (base: BaseImage, region: string) => {
+      resolved.push(`${base.kind}@${region}`);
+      return bases[region];
+    },
+    contentIds: gitContentIds(repo.root),
+    history: gitHistory(repo.root, ['roles', 'cloud-init']),
+    ...overrides,
+  };
+}
+
+const FILTER_BASE: BaseImage = { kind: 'filter', name: 'debian-12-amd64-*', owners: ['136693071363'] };
+
+function plan(bakery: Bakery, names?: string[], options: { force?: boolean; generatorVersion?: string } = {}): Promise<Plan> {
+  const recipes = names ? bakery.recipes.filter((r) => names.includes(r.name)) : bakery.recipes;
+  return planBakery(bakery, recipes, deps({ generatorVersion: options.generatorVersion }), { force: options.force });
+}
+
+const entry = (p: Plan, name: string): RecipePlan => {
+  const found = p.recipes.find((r) => r.name === name);
+  if (!found) throw new Error(`${name} is not in the plan (${p.recipes.map((r) => r.name).join(', ')})`);
+  return found;
+};
+
+/** Plans everything and "bakes" what it says to build, like bake build would tag it. */
+async function bakeAll(bakery: Bakery): Promise<Plan> {
+  const commit = await repo.git('rev-parse', 'HEAD');
+  const first = await plan(bakery);
+  for (const item of first.recipes) {
+    if (item.action !== 'build') continue;
+    const parentAmis = item.parent ? catalog.images.find((i) => i.recipe === item.parent && i.fingerprint === entry(first, item.parent!).fingerprint) : undefined;
+    catalog.bake({ ...item, baseAmi: item.baseAmi || parentAmis?.imageId || '' }, commit);
+  }
+  return plan(bakery);
+}
+
+describe('bake plan', () => {
+  it('builds every recipe that has no image yet, parents first', async () => {
+    const result = await plan(repo.bakery());
+    expect(result.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([
+      ['base', 'build', ['no previous image']],
+      ['web', 'build', ['no previous image']],
+    ]);
+  });
+
+  it('reuses the images tagged with today’s fingerprint, in every region', async () => {
+    const result = await bakeAll(repo.bakery());
+    expect(result.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([
+      ['base', 'reuse', []],
+      ['web', 'reuse', []],
+    ]);
+    const base = entry(result, 'base');
+    expect(base.amis).toEqual({ 'us-east-1': catalog.images.find((i) => i.recipe === 'base')!.imageId });
+    expect(currentImages(result).get('web')).toEqual(entry(result, 'web').amis);
+    // A reused parent's image is what a child would be baked on.
+    expect(entry(result, 'web').baseAmi).toBe(base.amis['us-east-1']);
+  });
+
+  it('names the role file that changed since the commit of the newest image', async () => {
+    const bakery = repo.bakery();
+    await bakeAll(bakery);
+    await repo.write('roles/nginx/templates/site.conf.j2', 'server { listen {{ nginx_port }} reuseport; }\n');
+    await repo.commit('nginx: reuseport');
+    const result = await plan(bakery);
+    expect(entry(result, 'base').action).toBe('reuse');
+    expect(entry(result, 'web')).toMatchObject({ action: 'build', reasons: ['role nginx: templates/site.conf.j2 changed'] });
+  });
+
+  it('sees uncommitted edits too: the work tree is what would be baked', async () => {
+    const bakery = repo.bakery();
+    await bakeAll(bakery);
+    await repo.write('roles/nginx/tasks/main.yml', '- name: nginx\n  ansible.builtin.apt:\n    name: nginx-full\n');
+    expect(entry(await plan(bakery), 'web').reasons).toEqual(['role nginx: tasks/main.yml changed']);
+  });
+
+  it('rebuilds a child when a role of its parent changes, and lists the parent first when only the child is asked', async () => {
+    const bakery = repo.bakery();
+    await bakeAll(bakery);
+    await repo.write('roles/common/tasks/extra.yml', '- name: chrony\n  ansible.builtin.apt:\n    name: chrony\n');
+    await repo.commit('common: chrony');
+    const result = await plan(bakery, ['web']);
+    expect(result.recipes.map((r) => r.name)).toEqual(['base', 'web']);
+    expect(entry(result, 'base').reasons).toEqual(['needed by web', 'role common: tasks/extra.yml added']);
+    expect(entry(result, 'web').reasons).toEqual(['role common: tasks/extra.yml added', 'parent base is rebuilt']);
+    expect(entry(result, 'web').baseAmi).toBe('');
+  });
+
+  it('plans a child alone without listing a parent that is reused', async () => {
+    const bakery = repo.bakery();
+    await bakeAll(bakery);
+    await repo.write('cloud-init/web.yaml.hbs', '#cloud-config\nhostname: {{service}}\ntimezone: UTC\n');
+    await repo.commit('web cloud-init: timezone');
+    const result = await plan(bakery, ['web']);
+    expect(result.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([['web', 'build', ['cloud-init template web.yaml.hbs changed']]]);
+  });
+
+  it('falls back to the kind of input when the image’s commit is not in this clone', async () => {
+    const bakery = repo.bakery();
+    const first = await plan(bakery);
+    catalog.bake(entry(first, 'base'), 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef');
+    await repo.write('roles/common/defaults/main.yml', 'common_timezone: Asia/Seoul\n');
+    await repo.commit('timezone');
+    expect(entry(await plan(bakery), 'base').reasons).toEqual(['roles changed (details unavailable: commit deadbeefdead not in this clone)']);
+  });
+
+  it('says which base image moved when a filter now finds a newer one', async () => {
+    const bakery = repo.bakery({ base: { base: FILTER_BASE } });
+    await bakeAll(bakery);
+    bases['us-east-1'] = { imageId: 'ami-0bbbbbbbbbbbbbbb2', name: 'debian-12-amd64-20261201-1' };
+    const result = await plan(bakery);
+    expect(entry(result, 'base').reasons).toEqual(['base image moved from ami-0aaaaaaaaaaaaaaa1 to ami-0bbbbbbbbbbbbbbb2 (debian-12-amd64-20261201-1)']);
+    expect(entry(result, 'base').baseAmi).toBe('ami-0bbbbbbbbbbbbbbb2');
+    expect(entry(result, 'web').reasons).toEqual(['parent base is rebuilt']);
+  });
+
+  it('names the recipe setting that changed, not its formatting', async () => {
+    await bakeAll(repo.bakery());
+    await repo.write('recipes/web.yaml', (await import('./bakery-repo.js')).FILES['recipes/web.yaml'].replace('t3.small', 't3.large').replace('name: web', '# the front end\nname: "web"'));
+    await repo.commit('web: bigger');
+    const result = await plan(repo.bakery({ web: { instanceType: 't3.large' } }));
+    expect(entry(result, 'web').reasons).toEqual(['recipe settings changed: instance_type']);
+  });
+
+  it('says a role was added to the recipe once, as a settings change', async () => {
+    const bakery = repo.bakery();
+    await bakeAll(bakery);
+    await repo.write('recipes/base.yaml', 'name: base\nbase:\n  ami: ami-0123456789abcdef0\nregions: [us-east-1]\nroles: [common, nginx]\n');
+    await repo.commit('base: nginx too');
+    const web = bakery.recipes.find((r) => r.name === 'web')!;
+    const result = await plan(repo.bakery({ base: { roles: [...bakery.recipes[0].roles, web.roles[0]] } }), ['base']);
+    expect(entry(result, 'base').reasons).toEqual(['recipe settings changed: roles']);
+  });
+
+  it("rebuilds everything when bake's template generator changes", async () => {
+    await bakeAll(repo.bakery());
+    const result = await plan(repo.bakery(), undefined, { generatorVersion: '999' });
+    expect(entry(result, 'base').reasons).toEqual(["bake's template generator changed"]);
+    expect(entry(result, 'web').reasons).toEqual(["bake's template generator changed", 'parent base is rebuilt']);
+  });
+
+  it('names the galaxy role version that changed', async () => {
+    await bakeAll(repo.bakery());
+    await repo.write('roles/requirements.yml', '- name: geerlingguy.docker\n  src: geerlingguy.docker\n  version: 7.5.0\n');
+    await repo.commit('docker role 7.5.0');
+    const result = await plan(repo.bakery({ galaxyVersion: '7.5.0' }));
+    expect(entry(result, 'web').reasons).toEqual(['role geerlingguy.docker: geerlingguy.docker@7.4.1 → geerlingguy.docker@7.5.0']);
+  });
+
+  it('copies to a new region instead of calling the image changed', async () => {
+    await bakeAll(repo.bakery());
+    const result = await plan(repo.bakery({ base: { regions: ['us-east-1', 'eu-west-1'] } }));
+    expect(entry(result, 'base')).toMatchObject({ action: 'build', reasons: ['new region eu-west-1'], missingRegions: ['eu-west-1'] });
+    expect(entry(result, 'web').action).toBe('reuse');
+  });
+
+  it('rebuilds only the asked recipes with --force', async () => {
+    const bakery = repo.bakery();
+    await bakeAll(bakery);
+    const result = await plan(bakery, ['web'], { force: true });
+    expect(result.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([['web', 'build', ['--force']]]);
+    expect(entry(result, 'web').baseAmi).toMatch(/^ami-/);
+  });
+
+  it('lists bake’s images once for all regions and resolves each base once per region', async () => {
+    const bakery = repo.bakery({ base: { base: FILTER_BASE, regions: ['us-east-1', 'eu-west-1'] } });
+    bakery.recipes.push({ ...bakery.recipes[0], name: 'worker', file: bakery.recipes[0].file.replace('base', 'worker'), regions: ['us-east-1', 'ap-northeast-2'] });
+    await plan(bakery);
+    expect(catalog.listings).toEqual([['us-east-1', 'eu-west-1', 'ap-northeast-2']]);
+    expect(resolved).toEqual(['filter@us-east-1']);
+  });
+
+  it('watches the roles and cloud-init folders', () => {
+    expect(watchedFolders(repo.bakery())).toEqual(['roles', 'cloud-init']);
+  });
+});
