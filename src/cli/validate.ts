@@ -1,15 +1,19 @@
 import { Command } from 'commander';
-import { UsageError } from '../errors/index.js';
+import { validateBakery } from '../recipes/load-bakery.js';
+import { selectRecipes } from '../recipes/graph.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
 
 export function validateCommand(): Command {
-  return withCommonFlags(new Command('validate').argument('[recipes...]'), { cloud: true })
-    .description('(not built yet)')
-    .action(async (_recipes: string[], flags: CommonFlags) => {
+  return withCommonFlags(new Command('validate').argument('[recipes...]'), { cloud: false })
+    .description('check recipes, roles and cloud-init templates (offline); every problem as path:line:col')
+    .action(async (names: string[], flags: CommonFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
-        throw new UsageError('bake validate is not built yet');
+        const { bakery, cloudInitCount } = await validateBakery(ctx.dir);
+        const recipes = selectRecipes(bakery, names);
+        ctx.output.info(`ok: ${recipes.length} recipes, ${bakery.roles.size} roles, ${cloudInitCount} cloud-init templates`);
+        ctx.output.result({ valid: true, recipes: recipes.map((r) => r.name) });
       });
     });
 }

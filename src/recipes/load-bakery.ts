@@ -1,0 +1,186 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { renderCloudInit } from '../cloud-init/render.js';
+import { RecipeError, RecipeErrors } from '../errors/index.js';
+import { discoverRoles } from '../roles/discover.js';
+import { graphErrors } from './graph.js';
+import type { BaseImage, Bakery, BakeryConfig, Recipe, VerifyCheck } from './model.js';
+import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
+import { readYamlSource, type YamlSource } from './yaml-source.js';
+
+const MAX_USER_TAGS = 50 - 10; // EC2 allows 50 tags; bake's own take up to 10
+
+function schemaErrors(source: YamlSource, error: z.ZodError): RecipeError[] {
+  return error.issues.map((issue) => {
+    const unknownKey = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys[0] : undefined;
+    const where = unknownKey
+      ? source.locate([...(issue.path as (string | number)[]), unknownKey], true)
+      : source.locate(issue.path as (string | number)[]);
+    const field = issue.path.join('.');
+    const message = unknownKey ? `unknown key ${unknownKey}` : `${field ? `${field}: ` : ''}${issue.message}`;
+    return new RecipeError(message, where);
+  });
+}
+
+async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryConfig> {
+  const file = path.join(root, 'bake.config.yaml');
+  let value: unknown = {};
+  let source: YamlSource | undefined;
+  if (await stat(file).then(() => true, () => false)) {
+    try {
+      source = await readYamlSource(file);
+      value = source.value ?? {};
+    } catch (error) {
+      if (error instanceof RecipeError) errors.push(error);
+      else throw error;
+    }
+  }
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success && source) errors.push(...schemaErrors(source, parsed.error));
+  const c = parsed.success ? parsed.data : configSchema.parse({});
+  return {
+    regions: c.regions,
+    instanceType: c.instance_type,
+    sshUsername: c.ssh_username,
+    tags: c.tags,
+    subnetId: c.subnet_id,
+    encrypted: c.encrypted,
+    imdsv2: c.imdsv2,
+    deprecateAfterDays: c.deprecate_after_days,
+  };
+}
+
+function toBase(base: RecipeDocument['base']): BaseImage {
+  if ('ami' in base) return { kind: 'ami', ami: base.ami };
+  if ('filter' in base) return { kind: 'filter', name: base.filter.name, owners: base.filter.owners };
+  if ('ssm' in base) return { kind: 'ssm', parameter: base.ssm };
+  return { kind: 'recipe', recipe: base.recipe };
+}
+
+function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig): Recipe {
+  const at = (...p: (string | number)[]) => source.locate(p);
+  const locations = Object.fromEntries(Object.keys(doc).map((key) => [key, source.locate([key], true)]));
+  const verify: VerifyCheck[] = doc.verify.map((check, i) => {
+    const location = at('verify', i);
+    if ('command' in check) return { kind: 'command', command: check.command, location };
+    if ('file' in check) return { kind: 'file', path: check.file, contains: check.contains, location };
+    if ('package' in check) return { kind: 'package', name: check.package, location };
+    if ('service' in check) return { kind: 'service', name: check.service, location };
+    return { kind: 'port', port: check.port, location };
+  });
+  return {
+    name: doc.name,
+    description: doc.description,
+    file: source.file,
+    base: toBase(doc.base),
+    regions: doc.regions ?? config.regions,
+    instanceType: doc.instance_type ?? config.instanceType,
+    sshUsername: doc.ssh_username ?? config.sshUsername,
+    roles: doc.roles.map((role, i) =>
+      typeof role === 'string' ? { name: role, vars: {}, location: at('roles', i) } : { name: role.name, vars: role.vars, location: at('roles', i) },
+    ),
+    cloudInit: doc.cloud_init.map((use, i) => ({ template: use.template, vars: use.vars, location: at('cloud_init', i) })),
+    tags: { ...config.tags, ...doc.tags },
+    pin: doc.pin.map((target, i) => ({
+      file: path.resolve(path.dirname(source.file), target.file),
+      fileAsWritten: target.file,
+      variable: target.variable,
+      key: target.key,
+      format: target.format,
+      location: at('pin', i),
+    })),
+    subnetId: doc.subnet_id ?? config.subnetId,
+    volumeSizeGb: doc.volume_size,
+    encrypted: doc.encrypted ?? config.encrypted,
+    kmsKeyIds: doc.kms_key_ids,
+    imdsv2: doc.imdsv2 ?? config.imdsv2,
+    shareWith: doc.share_with,
+    deprecateAfterDays: doc.deprecate_after_days ?? config.deprecateAfterDays,
+    verify,
+    locations,
+  };
+}
+
+function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {
+  const errors: RecipeError[] = [];
+  const expected = path.basename(source.file).replace(/\.ya?ml$/, '');
+  if (recipe.name !== expected) errors.push(new RecipeError(`name ${recipe.name} must match the file name (${expected})`, source.locate(['name'])));
+  for (const key of Object.keys(recipe.tags)) {
+    if (/^(bake|aws):/.test(key)) errors.push(new RecipeError(`tag ${key}: the bake: and aws: prefixes are reserved`, source.locate(['tags', key], true)));
+  }
+  if (Object.keys(recipe.tags).length > MAX_USER_TAGS)
+    errors.push(new RecipeError(`at most ${MAX_USER_TAGS} tags (EC2 allows 50, bake uses the rest)`, source.locate(['tags'])));
+  for (const region of Object.keys(recipe.kmsKeyIds)) {
+    if (!recipe.regions.includes(region)) errors.push(new RecipeError(`kms_key_ids names ${region}, which is not in regions`, source.locate(['kms_key_ids', region], true)));
+  }
+  return errors;
+}
+
+/**
+ * Loads the bakery at `root` and checks it whole: every problem is collected, and thrown
+ * together as one RecipeErrors sorted by file and line.
+ */
+export async function loadBakery(root: string): Promise<Bakery> {
+  const absoluteRoot = path.resolve(root);
+  const errors: RecipeError[] = [];
+  const config = await loadConfig(absoluteRoot, errors);
+  const recipesDir = path.join(absoluteRoot, 'recipes');
+  const files = (await readdir(recipesDir).catch(() => [] as string[])).filter((f) => /\.ya?ml$/.test(f)).sort();
+  if (files.length === 0) errors.push(new RecipeError('no recipes found (expected recipes/*.yaml)', { file: recipesDir, line: 1, col: 1 }));
+  const recipes: Recipe[] = [];
+  for (const name of files) {
+    const file = path.join(recipesDir, name);
+    let source: YamlSource;
+    try {
+      source = await readYamlSource(file);
+    } catch (error) {
+      if (error instanceof RecipeError) {
+        errors.push(error);
+        continue;
+      }
+      throw error;
+    }
+    const parsed = recipeSchema.safeParse(source.value ?? {});
+    if (!parsed.success) {
+      errors.push(...schemaErrors(source, parsed.error));
+      continue;
+    }
+    const recipe = toRecipe(source, parsed.data, config);
+    errors.push(...recipeRuleErrors(source, recipe));
+    recipes.push(recipe);
+  }
+  const { roles, errors: roleErrors } = await discoverRoles(absoluteRoot);
+  errors.push(...roleErrors);
+  for (const recipe of recipes) {
+    for (const use of recipe.roles) {
+      if (!roles.has(use.name)) errors.push(new RecipeError(`unknown role ${use.name} (not under roles/ nor in roles/requirements.yml)`, use.location));
+    }
+  }
+  errors.push(...graphErrors(recipes));
+  if (errors.length) throw sorted(errors);
+  return { root: absoluteRoot, config, recipes, roles };
+}
+
+/** loadBakery plus every cloud-init template rendered (what `bake validate` checks). */
+export async function validateBakery(root: string): Promise<{ bakery: Bakery; cloudInitCount: number }> {
+  const bakery = await loadBakery(root);
+  const errors: RecipeError[] = [];
+  let cloudInitCount = 0;
+  for (const recipe of bakery.recipes) {
+    try {
+      cloudInitCount += (await renderCloudInit(bakery, recipe)).length;
+    } catch (error) {
+      if (error instanceof RecipeError) errors.push(error);
+      else throw error;
+    }
+  }
+  if (errors.length) throw sorted(errors);
+  return { bakery, cloudInitCount };
+}
+
+function sorted(errors: RecipeError[]): RecipeErrors {
+  return new RecipeErrors(
+    [...errors].sort((a, b) => a.location.file.localeCompare(b.location.file) || a.location.line - b.location.line || a.location.col - b.location.col),
+  );
+}

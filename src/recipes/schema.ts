@@ -1,0 +1,73 @@
+import { z } from 'zod';
+
+/** The recipe file format. Also emitted as schema/recipe.schema.json for editors. */
+const vars = z.record(z.string(), z.unknown());
+const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region name');
+
+export const baseSchema = z.union([
+  z.object({ ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'not an AMI id') }).strict(),
+  z.object({ filter: z.object({ name: z.string().min(1), owners: z.array(z.string()).min(1) }).strict() }).strict(),
+  z.object({ ssm: z.string().regex(/^\//, 'an SSM parameter name starts with /') }).strict(),
+  z.object({ recipe: z.string().min(1) }).strict(),
+]);
+
+const checkSchema = z.union([
+  z.object({ command: z.string().min(1) }).strict(),
+  z.object({ file: z.string().startsWith('/'), contains: z.string().optional() }).strict(),
+  z.object({ package: z.string().min(1) }).strict(),
+  z.object({ service: z.string().min(1) }).strict(),
+  z.object({ port: z.number().int().min(1).max(65535) }).strict(),
+]);
+
+export const recipeSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
+    description: z.string().default(''),
+    base: baseSchema,
+    regions: z.array(region).min(1).optional(),
+    instance_type: z.string().optional(),
+    ssh_username: z.string().optional(),
+    roles: z.array(z.union([z.string(), z.object({ name: z.string(), vars: vars.default({}) }).strict()])).default([]),
+    cloud_init: z.array(z.object({ template: z.string(), vars: vars.default({}) }).strict()).default([]),
+    tags: z.record(z.string(), z.string()).default({}),
+    pin: z
+      .array(
+        z
+          .object({
+            file: z.string().min(1),
+            variable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'not a Terraform variable name'),
+            key: z.string().optional(),
+            format: z.enum(['map', 'string']).default('map'),
+          })
+          .strict(),
+      )
+      .default([]),
+    subnet_id: z.string().optional(),
+    volume_size: z.number().int().positive().optional(),
+    encrypted: z.boolean().optional(),
+    kms_key_ids: z.record(z.string(), z.string()).default({}),
+    imdsv2: z.boolean().optional(),
+    share_with: z.array(z.string().regex(/^(\d{12}|arn:aws:organizations::\d{12}:(organization|ou)\/.+)$/, 'an account id (12 digits) or an organization/OU ARN')).default([]),
+    deprecate_after_days: z.number().int().positive().optional(),
+    verify: z.array(checkSchema).default([]),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    regions: z.array(region).min(1).default(['us-east-1']),
+    instance_type: z.string().default('t3.small'),
+    ssh_username: z.string().default('admin'),
+    tags: z.record(z.string(), z.string()).default({}),
+    subnet_id: z.string().optional(),
+    encrypted: z.boolean().default(true),
+    imdsv2: z.boolean().default(true),
+    deprecate_after_days: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export type RecipeDocument = z.infer<typeof recipeSchema>;
+
+export function recipeJsonSchema(): unknown {
+  return z.toJSONSchema(recipeSchema, { io: 'input' });
+}

@@ -1,0 +1,1 @@
+export { discoverRoles, roleClosure, listRoleFiles } from './discover.js';
