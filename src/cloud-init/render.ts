@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { RecipeError } from '../errors/index.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 
@@ -16,15 +16,47 @@ export interface RenderedCloudInit {
  * would be wrong and raw insertion could change the document's structure).
  */
 function yamlValue(value: unknown): string {
-  return stringify(value ?? null, { lineWidth: 0, defaultStringType: 'QUOTE_DOUBLE', collectionStyle: 'flow' }).trimEnd();
+  // JSON is YAML's one-line flow subset: every value stays a single scalar (or flow collection)
+  // wherever it is placed, which YAML's own folding double-quoted style does not guarantee.
+  return JSON.stringify(value ?? null);
 }
 
 const engine = Handlebars.create();
-engine.registerHelper('yaml', (value: unknown) => new Handlebars.SafeString(yamlValue(value)));
+engine.registerHelper('yaml', (value: unknown, options: { hash?: { name?: string } }) => {
+  // strict mode does not reach helper arguments, so a missing variable is caught here
+  if (value === undefined) throw new Error(`"${options?.hash?.name ?? '?'}" not defined in the recipe's vars`);
+  return new Handlebars.SafeString(yamlValue(value));
+});
 engine.registerHelper('raw', (value: unknown) => new Handlebars.SafeString(String(value ?? '')));
-// Handlebars escapes `{{x}}` through Utils.escapeExpression; cloud-init wants YAML quoting there.
-// (Packer templates use their own instance with noEscape, so this does not reach them.)
-(engine.Utils as unknown as { escapeExpression: (v: unknown) => string }).escapeExpression = yamlValue;
+
+type Node = { type: string; [key: string]: unknown };
+/**
+ * Every escaped `{{x}}` (or `{{helper x}}`) becomes `{{{yaml (…)}}}` in the parsed template,
+ * so a value can only ever land as one quoted YAML scalar. `{{{raw}}}` stays raw on purpose.
+ */
+function quoteEscapedMustaches(node: unknown): void {
+  if (!node || typeof node !== 'object') return;
+  if (Array.isArray(node)) return node.forEach(quoteEscapedMustaches);
+  const n = node as Node;
+  if (n.type === 'MustacheStatement' && n.escaped) {
+    const loc = n.loc;
+    const inner = { type: 'SubExpression', path: n.path, params: n.params, hash: n.hash, loc };
+    const hasArgs = (n.params as unknown[]).length > 0 || n.hash;
+    n.params = [hasArgs ? inner : n.path];
+    const name = (n.path as { original?: string }).original ?? '?';
+    n.hash = { type: 'Hash', pairs: [{ type: 'HashPair', key: 'name', value: { type: 'StringLiteral', value: name, original: name } }] };
+    n.path = { type: 'PathExpression', data: false, depth: 0, parts: ['yaml'], original: 'yaml', loc };
+    n.escaped = false;
+    return;
+  }
+  for (const key of ['body', 'program', 'inverse']) quoteEscapedMustaches(n[key]);
+}
+
+function compileCloudInit(source: string) {
+  const ast = engine.parse(source);
+  quoteEscapedMustaches(ast);
+  return engine.compile(ast, { strict: true });
+}
 
 export async function renderCloudInit(bakery: Bakery, recipe: Recipe): Promise<RenderedCloudInit[]> {
   const out: RenderedCloudInit[] = [];
@@ -38,7 +70,7 @@ export async function renderCloudInit(bakery: Bakery, recipe: Recipe): Promise<R
     }
     let content: string;
     try {
-      const template = engine.compile(source, { strict: true, noEscape: false });
+      const template = compileCloudInit(source);
       content = template({ recipe: { name: recipe.name, description: recipe.description }, ...use.vars });
     } catch (error) {
       throw new RecipeError(`cloud-init template ${use.template}: ${(error as Error).message.split('\n')[0]}`, use.location);

@@ -63,7 +63,7 @@ export function graphErrors(recipes: Recipe[]): RecipeError[] {
   for (const recipe of recipes) {
     const parent = parentName(recipe);
     if (!parent) continue;
-    const where = recipe.locations['base'] ?? { file: recipe.file, line: 1, col: 1 };
+    const where = recipe.locations['base.recipe'] ?? recipe.locations['base'] ?? { file: recipe.file, line: 1, col: 1 };
     const parentRecipe = byName.get(parent);
     if (!parentRecipe) {
       errors.push(new RecipeError(`unknown parent recipe ${parent} (known: ${[...byName.keys()].join(', ')})`, where));

@@ -61,6 +61,7 @@ function toBase(base: RecipeDocument['base']): BaseImage {
 function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig): Recipe {
   const at = (...p: (string | number)[]) => source.locate(p);
   const locations = Object.fromEntries(Object.keys(doc).map((key) => [key, source.locate([key], true)]));
+  if ('recipe' in doc.base) locations['base.recipe'] = source.locate(['base', 'recipe']);
   const verify: VerifyCheck[] = doc.verify.map((check, i) => {
     const location = at('verify', i);
     if ('command' in check) return { kind: 'command', command: check.command, location };
@@ -141,10 +142,15 @@ export async function loadBakery(root: string): Promise<Bakery> {
       }
       throw error;
     }
-    const parsed = recipeSchema.safeParse(source.value ?? {});
+    let parsed = recipeSchema.safeParse(source.value ?? {});
     if (!parsed.success) {
       errors.push(...schemaErrors(source, parsed.error));
-      continue;
+      // Unknown keys alone still leave a usable recipe: keep checking it so one run reports everything.
+      const onlyUnknownKeys = parsed.error.issues.every((i) => i.code === 'unrecognized_keys' && i.path.length === 0);
+      if (!onlyUnknownKeys) continue;
+      const known = Object.keys(recipeSchema.shape);
+      parsed = recipeSchema.safeParse(Object.fromEntries(Object.entries(source.value as object).filter(([k]) => known.includes(k))));
+      if (!parsed.success) continue;
     }
     const recipe = toRecipe(source, parsed.data, config);
     errors.push(...recipeRuleErrors(source, recipe));
