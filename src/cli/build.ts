@@ -1,8 +1,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { startLocalCloud } from '../local-cloud/index.js';
+import { withCloud } from './cloud-session.js';
 import { detectPackerShape } from '../packer/shape.js';
-import type { PackerTarget } from '../packer/target.js';
 import { buildBakery } from '../pipeline/build.js';
 import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { buildExitCode, summaryLines } from '../pipeline/build-report.js';
@@ -56,25 +55,10 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let cloud: Awaited<ReturnType<typeof startLocalCloud>> | undefined;
   try {
     const bakery = await loadBakery(ctx.dir);
     const recipes = selectRecipes(bakery, names);
-    let aws = ctx.aws;
-    let target: PackerTarget | undefined;
-    // Packer reads the same SDK chain; --profile must reach it too.
-    let packerEnv: Record<string, string | undefined> | undefined = aws.profile ? { AWS_PROFILE: aws.profile } : undefined;
-    if (ctx.local) {
-      cloud = await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local') });
-      // The SDK's credential chain (bake's own tagging calls) must find something; the local cloud accepts any key.
-      process.env.AWS_ACCESS_KEY_ID ??= cloud.env.AWS_ACCESS_KEY_ID;
-      process.env.AWS_SECRET_ACCESS_KEY ??= cloud.env.AWS_SECRET_ACCESS_KEY;
-      aws = { ...aws, endpoint: cloud.endpoint };
-      target = { ec2Endpoint: cloud.endpoint, local: { sshPort: cloud.sshPort } };
-      packerEnv = { ...packerEnv, ...cloud.env };
-    } else if (aws.endpoint) {
-      target = { ec2Endpoint: aws.endpoint };
-    }
+    return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
     const plan = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws), { force: Boolean(flags.force) });
     const { shape } = await detectPackerShape();
     const progress = createProgress(output);
@@ -90,9 +74,9 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     if (flags.junit) await writeJunit(path.resolve(flags.junit), report, new Date().toISOString());
     output.result(report);
     return buildExitCode(report);
+    });
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await cloud?.close();
   }
 }

@@ -1,15 +1,47 @@
+import path from 'node:path';
 import { Command } from 'commander';
-import { UsageError } from '../errors/index.js';
+import { CloudError } from '../errors/index.js';
+import { pinImages } from '../pipeline/pin.js';
+import { planBakery, type Plan } from '../pipeline/plan.js';
+import { productionPlanDeps } from '../pipeline/plan-deps.js';
+import { selectRecipes } from '../recipes/graph.js';
+import { loadBakery } from '../recipes/load-bakery.js';
+import { withCloud } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
 
+interface PinFlags extends CommonFlags {
+  check?: boolean;
+}
+
+/** Only images of the recipe's CURRENT fingerprint are pinned: an older image is never written back. */
+function imagesToPin(plan: Plan, asked: Set<string>) {
+  const notBuilt = plan.recipes.filter((r) => asked.has(r.name) && r.action === 'build');
+  if (notBuilt.length)
+    throw new CloudError(
+      `no image with the current fingerprint for ${notBuilt.map((r) => `${r.name} (${r.missingRegions.join(', ') || 'all regions'})`).join(', ')}: run bake build first`,
+    );
+  return plan.recipes.filter((r) => asked.has(r.name)).map((r) => ({ recipe: r.recipe, amis: r.amis }));
+}
+
 export function pinCommand(): Command {
   return withCommonFlags(new Command('pin').argument('[recipes...]'), { cloud: true })
-    .description('(not built yet)')
-    .action(async (_recipes: string[], flags: CommonFlags) => {
+    .description("write each recipe's current AMI ids into its tfvars targets (layout and comments kept)")
+    .option('--check', 'change nothing; print a diff and exit 2 when a file would change')
+    .action(async (names: string[], flags: PinFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
-        throw new UsageError('bake pin is not built yet');
+        const bakery = await loadBakery(ctx.dir);
+        const recipes = selectRecipes(bakery, names).filter((r) => r.pin.length > 0);
+        const plan = await withCloud(ctx, async ({ aws }) => planBakery(bakery, recipes, await productionPlanDeps(bakery, aws)));
+        const results = await pinImages(imagesToPin(plan, new Set(recipes.map((r) => r.name))), { check: Boolean(flags.check) });
+        for (const result of results) {
+          const where = path.relative(process.cwd(), result.file) || result.file;
+          if (flags.check && result.changed) ctx.output.info(result.diff.trimEnd());
+          ctx.output.info(`${where}: ${result.changed ? (flags.check ? 'would change' : 'pinned') : 'up to date'}`);
+        }
+        ctx.output.result({ files: results.map((r) => ({ file: r.file, changed: r.changed, edits: r.edits })) });
+        return flags.check && results.some((r) => r.changed) ? 2 : 0;
       });
     });
 }

@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { Command } from 'commander';
-import { startLocalCloud } from '../local-cloud/index.js';
+import { withCloud } from './cloud-session.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
@@ -26,19 +25,10 @@ export function planCommand(): Command {
 async function plan(ctx: CommandContext, names: string[], detailed: boolean): Promise<number> {
   const bakery = await loadBakery(ctx.dir);
   const recipes = selectRecipes(bakery, names);
-  const cloud = ctx.local ? await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local') }) : undefined;
-  try {
-    if (cloud) {
-      // The SDK's credential chain must find something; the local cloud accepts any key.
-      process.env.AWS_ACCESS_KEY_ID ??= cloud.env.AWS_ACCESS_KEY_ID;
-      process.env.AWS_SECRET_ACCESS_KEY ??= cloud.env.AWS_SECRET_ACCESS_KEY;
-    }
-    const aws = cloud ? { ...ctx.aws, endpoint: cloud.endpoint } : ctx.aws;
+  return withCloud(ctx, async ({ aws }) => {
     const result = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws));
     for (const line of planLines(result)) ctx.output.info(line);
     ctx.output.result(planJson(result));
     return planExitCode(result, detailed);
-  } finally {
-    await cloud?.close();
-  }
+  });
 }

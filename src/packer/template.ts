@@ -144,7 +144,8 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
         }
       : null,
     instanceType: recipe.instanceType,
-    sshUsername: recipe.sshUsername,
+    // The local cloud's sshd resolves the login user on the host, where only root is sure to exist.
+    sshUsername: target?.local ? 'root' : recipe.sshUsername,
     subnetId: recipe.subnetId ?? null,
     ec2Endpoint: target?.ec2Endpoint ?? null,
     local: target?.local
