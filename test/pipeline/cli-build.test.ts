@@ -82,8 +82,13 @@ describe('bake build (CLI)', () => {
 
   it('on SIGINT interrupts packer, pins nothing and exits 1 with what was done', async () => {
     const { dir, env, journal } = await bakery('interrupted', { base: { hang: true } });
-    const run = execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
-    while (!journal().some((e) => e.recipe === 'base' && e.event === 'start')) await new Promise((r) => setTimeout(r, 50));
+    // --force: the first test already baked these same recipes into this cloud, so a plain run would reuse them.
+    const run = execa('node', [bake, 'build', '--force', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
+    const startedBy = Date.now() + 60_000;
+    while (!journal().some((e) => e.recipe === 'base' && e.event === 'start')) {
+      if (Date.now() > startedBy) throw new Error(`packer never started: ${(await run.catch((e) => e)).stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
     run.kill('SIGINT');
     const result = await run;
     expect(result.exitCode).toBe(1);
