@@ -40,11 +40,19 @@ function quoteEscapedMustaches(node: unknown): void {
   const n = node as Node;
   if (n.type === 'MustacheStatement' && n.escaped) {
     const loc = n.loc;
+    const params = n.params as { original?: string }[];
+    const nameHash = (name: string) => ({ type: 'Hash', pairs: [{ type: 'HashPair', key: 'name', value: { type: 'StringLiteral', value: name, original: name } }] });
+    if ((n.path as { original?: string }).original === 'yaml') {
+      // already quoted by the helper the author asked for: only unescape it
+      if (!n.hash) n.hash = nameHash(params[0]?.original ?? '?');
+      n.escaped = false;
+      return;
+    }
     const inner = { type: 'SubExpression', path: n.path, params: n.params, hash: n.hash, loc };
     const hasArgs = (n.params as unknown[]).length > 0 || n.hash;
     n.params = [hasArgs ? inner : n.path];
     const name = (n.path as { original?: string }).original ?? '?';
-    n.hash = { type: 'Hash', pairs: [{ type: 'HashPair', key: 'name', value: { type: 'StringLiteral', value: name, original: name } }] };
+    n.hash = nameHash(name);
     n.path = { type: 'PathExpression', data: false, depth: 0, parts: ['yaml'], original: 'yaml', loc };
     n.escaped = false;
     return;

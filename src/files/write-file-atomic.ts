@@ -5,15 +5,25 @@
  */
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, realpath, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
+export interface AtomicWriteOptions {
+  /** Checks the text as written (parse it, say) before it replaces the file; throwing keeps the old file. */
+  verify?: (written: string) => void | Promise<void>;
+  /** Mode for a new file (an existing file keeps its own). */
+  mode?: number;
+  /** Create missing parent folders (generated output); off for user files such as tfvars, where a missing folder is a typo. */
+  createDirectory?: boolean;
+}
+
+export async function writeFileAtomic(file: string, text: string, options: AtomicWriteOptions = {}): Promise<void> {
+  if (options.createDirectory) await mkdir(path.dirname(file), { recursive: true });
   // Through a symlink, replace the file it points to and keep the link.
   const target = await realpath(file).catch(() => file);
   const mode = await stat(target).then(
     (s) => s.mode & 0o7777,
-    () => undefined,
+    () => options.mode,
   );
   const temp = path.join(path.dirname(target), `.${path.basename(target)}.bake-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   const bytes = Buffer.from(text, 'utf8');
@@ -28,6 +38,7 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
       await handle.close();
     }
     if (!bytes.equals(await readFile(temp))) throw new Error(`${temp}: read back differs from what was written`);
+    if (options.verify) await options.verify(text);
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);

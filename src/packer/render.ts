@@ -12,7 +12,7 @@ import { parse as parseHcl } from '@cdktf/hcl2json';
 import { parse as parseYaml } from 'yaml';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { BakeError, RecipeError } from '../errors/index.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { CLOUD_INIT_SUBDIR, renderPlaybook } from './playbook.js';
 import type { PackerShape, PackerTarget } from './target.js';
 import { renderPackerTemplate, type ShapeGap } from './template.js';
@@ -118,10 +118,10 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
   };
 
   await removeStale(cloudInitDir, names);
-  for (const [i, file] of cloudInitFiles.entries()) await writeFileAtomic(rendered.cloudInit[i], file.content);
-  await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), (text) => void parseYaml(text));
-  await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), undefined, 0o755);
+  for (const [i, file] of cloudInitFiles.entries()) await writeFileAtomic(rendered.cloudInit[i], file.content, { createDirectory: true });
+  await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), { createDirectory: true, verify: (text) => void parseYaml(text) });
+  await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), { createDirectory: true, mode: 0o755 });
   // Written last: a template on disk means everything it points at is there.
-  await writeFileAtomic(rendered.template, template.text, async (text) => void (await parseHcl(rendered.template, text)));
+  await writeFileAtomic(rendered.template, template.text, { createDirectory: true, verify: async (text) => void (await parseHcl(rendered.template, text)) });
   return rendered;
 }

@@ -5,7 +5,7 @@
  */
 import { parse } from '@cdktf/hcl2json';
 import type { Recipe } from '../recipes/model.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { hclAssignments } from './hcl.js';
 
 export interface PackerVariables {
@@ -71,14 +71,14 @@ export function packerVariablesText(values: PackerVariables): string {
  */
 export async function writePackerVariables(file: string, values: PackerVariables): Promise<void> {
   const text = packerVariablesText(values);
-  await writeFileAtomic(file, text, async (written) => {
+  await writeFileAtomic(file, text, { createDirectory: true, verify: async (written) => {
     const parsed = (await parse(file, written)) as Record<string, unknown>;
     for (const name of PACKER_VARIABLE_NAMES) {
       const value = values[name];
       if (value === undefined) continue;
       if (fromHclJson(parsed[name]) !== value) throw new Error(`variable ${name} does not read back as written`);
     }
-  });
+  } });
 }
 
 /**

@@ -3,7 +3,7 @@
  * All XML is built through `element()`, which escapes every name and text it is given: recipe
  * names, error messages and Packer log lines are user data and may hold anything.
  */
-import { writeFileAtomic } from '../packer/atomic-file.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { XMLValidator } from 'fast-xml-parser';
 import type { BuildReport } from './build-report.js';
 
@@ -90,8 +90,11 @@ export function junitXml(report: BuildReport, timestamp: string): string {
 
 /** Written atomically, and only once the text is well-formed XML. */
 export async function writeJunit(file: string, report: BuildReport, timestamp: string): Promise<void> {
-  await writeFileAtomic(file, junitXml(report, timestamp), (text) => {
-    const valid = XMLValidator.validate(text);
-    if (valid !== true) throw new Error(`${file}: generated JUnit XML is not well-formed: ${valid.err.msg}`);
+  await writeFileAtomic(file, junitXml(report, timestamp), {
+    createDirectory: true,
+    verify: (text) => {
+      const valid = XMLValidator.validate(text);
+      if (valid !== true) throw new Error(`${file}: generated JUnit XML is not well-formed: ${valid.err.msg}`);
+    },
   });
 }

@@ -12,15 +12,25 @@ import { readYamlSource, type YamlSource } from './yaml-source.js';
 const MAX_USER_TAGS = 50 - 10; // EC2 allows 50 tags; bake's own take up to 10
 
 function schemaErrors(source: YamlSource, error: z.ZodError): RecipeError[] {
-  return error.issues.map((issue) => {
-    const unknownKey = issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys[0] : undefined;
-    const where = unknownKey
-      ? source.locate([...(issue.path as (string | number)[]), unknownKey], true)
-      : source.locate(issue.path as (string | number)[]);
-    const field = issue.path.join('.');
-    const message = unknownKey ? `unknown key ${unknownKey}` : `${field ? `${field}: ` : ''}${issue.message}`;
-    return new RecipeError(message, where);
-  });
+  return error.issues.flatMap((issue) => issueErrors(source, issue as Issue, []));
+}
+
+type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string[]; errors?: Issue[][] };
+
+function issueErrors(source: YamlSource, issue: Issue, prefix: (string | number)[]): RecipeError[] {
+  const at = [...prefix, ...(issue.path as (string | number)[])];
+  if (issue.code === 'unrecognized_keys') return (issue.keys ?? []).map((key) => new RecipeError(`unknown key ${key}`, source.locate([...at, key], true)));
+  if (issue.code === 'invalid_union' && issue.errors) {
+    // Report the one form the user evidently meant (its keys are there, the value has its
+    // shape); when none or several fit, the union's own "one of …" message says more.
+    const valueAt = (p: (string | number)[]) => p.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), source.value);
+    const fits = issue.errors.filter((branch) =>
+      branch.every((i) => !(i.code === 'invalid_type' && (i.path.length === 0 || valueAt([...at, ...(i.path as (string | number)[])]) === undefined))),
+    );
+    if (fits.length === 1) return fits[0].flatMap((inner) => issueErrors(source, inner, at));
+  }
+  const field = at.join('.');
+  return [new RecipeError(`${field ? `${field}: ` : ''}${issue.message}`, source.locate(at))];
 }
 
 async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryConfig> {

@@ -9,7 +9,7 @@ export const baseSchema = z.union([
   z.object({ filter: z.object({ name: z.string().min(1), owners: z.array(z.string()).min(1) }).strict() }).strict(),
   z.object({ ssm: z.string().regex(/^\//, 'an SSM parameter name starts with /') }).strict(),
   z.object({ recipe: z.string().min(1) }).strict(),
-]);
+], { error: 'base is exactly one of ami: ami-…, filter: {name, owners}, ssm: /parameter, recipe: name' });
 
 const checkSchema = z.union([
   z.object({ command: z.string().min(1) }).strict(),
@@ -17,7 +17,7 @@ const checkSchema = z.union([
   z.object({ package: z.string().min(1) }).strict(),
   z.object({ service: z.string().min(1) }).strict(),
   z.object({ port: z.number().int().min(1).max(65535) }).strict(),
-]);
+], { error: 'a check is exactly one of {command}, {file, contains?}, {package}, {service}, {port}' });
 
 export const recipeSchema = z
   .object({
@@ -27,7 +27,7 @@ export const recipeSchema = z
     regions: z.array(region).min(1).optional(),
     instance_type: z.string().optional(),
     ssh_username: z.string().optional(),
-    roles: z.array(z.union([z.string(), z.object({ name: z.string(), vars: vars.default({}) }).strict()])).default([]),
+    roles: z.array(z.union([z.string().min(1), z.object({ name: z.string().min(1), vars: vars.default({}) }).strict()], { error: 'a role is a name or {name, vars}' })).default([]),
     cloud_init: z.array(z.object({ template: z.string(), vars: vars.default({}) }).strict()).default([]),
     tags: z.record(z.string(), z.string()).default({}),
     pin: z

@@ -1,29 +1,38 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RecipeError } from '../errors/index.js';
+import { RecipeError, type SourceLocation } from '../errors/index.js';
 import type { Role } from '../recipes/model.js';
 import { readYamlSource } from '../recipes/yaml-source.js';
 
-const UNPINNED = new Set(['', 'main', 'master', 'head', 'latest', 'develop', 'trunk']);
-
-/** Local roles under roles/ (with meta/main.yml dependencies) and galaxy roles from roles/requirements.yml. */
+/**
+ * Local roles under roles/ (with meta/main.yml dependencies) and galaxy roles from
+ * roles/requirements.yml. A role declared in requirements.yml is a galaxy role even when
+ * `ansible-galaxy install -p roles` has put a copy under roles/: its pinned version, not the
+ * installed files, says what it is.
+ */
 export async function discoverRoles(root: string): Promise<{ roles: Map<string, Role>; errors: RecipeError[] }> {
   const rolesDir = path.join(root, 'roles');
   const roles = new Map<string, Role>();
   const errors: RecipeError[] = [];
+  /** Where each dependency was written, so errors point at the line in meta/main.yml. */
+  const dependencyLocations = new Map<string, SourceLocation[]>();
   let entries: string[] = [];
   try {
     entries = (await readdir(rolesDir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name).sort();
   } catch {
     return { roles, errors };
   }
+  const galaxy = await readRequirements(rolesDir, errors);
+  for (const role of galaxy) roles.set(role.name, role);
   for (const name of entries) {
+    if (roles.has(name)) continue;
     const dir = path.join(rolesDir, name);
     if (!(await exists(path.join(dir, 'tasks', 'main.yml')))) {
       errors.push(new RecipeError(`role ${name} has no tasks/main.yml`, { file: dir, line: 1, col: 1 }));
       continue;
     }
     const dependencies: string[] = [];
+    const locations: SourceLocation[] = [];
     const metaFile = path.join(dir, 'meta', 'main.yml');
     if (await exists(metaFile)) {
       try {
@@ -31,9 +40,12 @@ export async function discoverRoles(root: string): Promise<{ roles: Map<string, 
         const deps = (meta.value as { dependencies?: unknown } | null)?.dependencies ?? [];
         if (!Array.isArray(deps)) throw new RecipeError('dependencies must be a list', meta.locate(['dependencies']));
         deps.forEach((dep, i) => {
-          const depName = typeof dep === 'string' ? dep : (dep as { role?: unknown })?.role;
+          const depName = typeof dep === 'string' ? dep : (dep as { role?: unknown; name?: unknown } | null)?.role ?? (dep as { name?: unknown } | null)?.name;
           if (typeof depName !== 'string') errors.push(new RecipeError('a dependency is a role name or {role: name}', meta.locate(['dependencies', i])));
-          else dependencies.push(depName);
+          else {
+            dependencies.push(depName);
+            locations.push(meta.locate(['dependencies', i]));
+          }
         });
       } catch (error) {
         if (error instanceof RecipeError) errors.push(error);
@@ -41,47 +53,63 @@ export async function discoverRoles(root: string): Promise<{ roles: Map<string, 
       }
     }
     roles.set(name, { name, dir, dependencies, source: 'local' });
+    dependencyLocations.set(name, locations);
   }
-  const requirementsFile = path.join(rolesDir, 'requirements.yml');
-  if (await exists(requirementsFile)) {
-    try {
-      const source = await readYamlSource(requirementsFile);
-      const value = source.value as unknown;
-      const list = Array.isArray(value) ? value : ((value as { roles?: unknown[] } | null)?.roles ?? []);
-      const listPath = Array.isArray(value) ? [] : ['roles'];
-      list.forEach((entry, i) => {
-        const req = entry as { src?: string; name?: string; version?: unknown };
-        const where = source.locate([...listPath, i]);
-        const name = req.name ?? req.src?.split('/').pop()?.replace(/\.git$/, '');
-        if (!name || !req.src) return errors.push(new RecipeError('a galaxy requirement needs src (and name)', where));
-        const version = req.version === undefined ? '' : String(req.version);
-        if (UNPINNED.has(version.toLowerCase()))
-          return errors.push(new RecipeError(`galaxy role ${name} must pin a version (a tag or commit), not "${version || 'unset'}"`, where));
-        if (!roles.has(name)) roles.set(name, { name, dir: path.join(rolesDir, name), dependencies: [], source: 'galaxy', version, src: req.src });
-      });
-    } catch (error) {
-      if (error instanceof RecipeError) errors.push(error);
-      else throw error;
-    }
-  }
+  const whereDependency = (role: Role, index: number): SourceLocation =>
+    dependencyLocations.get(role.name)?.[index] ?? { file: path.join(role.dir, 'meta', 'main.yml'), line: 1, col: 1 };
   for (const role of roles.values()) {
-    for (const dep of role.dependencies) {
-      if (!roles.has(dep)) errors.push(new RecipeError(`role ${role.name} depends on unknown role ${dep}`, { file: path.join(role.dir, 'meta', 'main.yml'), line: 1, col: 1 }));
-    }
+    role.dependencies.forEach((dep, i) => {
+      if (!roles.has(dep)) errors.push(new RecipeError(`role ${role.name} depends on unknown role ${dep}`, whereDependency(role, i)));
+    });
   }
-  errors.push(...roleCycles(roles));
+  errors.push(...roleCycles(roles, whereDependency));
   return { roles, errors };
 }
 
-function roleCycles(roles: Map<string, Role>): RecipeError[] {
+/** Branch names and the like: they move, so a build from them cannot be reproduced. */
+const UNPINNED = new Set(['', 'main', 'master', 'head', 'latest', 'develop', 'development', 'trunk', 'stable']);
+
+async function readRequirements(rolesDir: string, errors: RecipeError[]): Promise<Role[]> {
+  const file = path.join(rolesDir, 'requirements.yml');
+  if (!(await exists(file))) return [];
+  const out: Role[] = [];
+  try {
+    const source = await readYamlSource(file);
+    const value = source.value as unknown;
+    // Both the old list form and the newer `roles:` (next to `collections:`) form.
+    const list: unknown = Array.isArray(value) ? value : ((value as { roles?: unknown } | null)?.roles ?? []);
+    const listPath = Array.isArray(value) ? [] : ['roles'];
+    if (!Array.isArray(list)) throw new RecipeError('roles must be a list of {src, name, version}', source.locate(listPath));
+    list.forEach((entry, i) => {
+      const where = source.locate([...listPath, i]);
+      const req = (entry ?? {}) as { src?: unknown; name?: unknown; version?: unknown };
+      if (typeof req.src !== 'string' || req.src === '') return errors.push(new RecipeError('a galaxy requirement needs src (and name, version)', where));
+      const name = typeof req.name === 'string' ? req.name : req.src.split(/[/,]/).pop()!.replace(/\.git$/, '');
+      const version = req.version === undefined || req.version === null ? '' : String(req.version);
+      if (UNPINNED.has(version.toLowerCase()))
+        return errors.push(
+          new RecipeError(`galaxy role ${name} must pin a version (a tag or commit), not ${version ? `"${version}"` : 'none'}`, version ? source.locate([...listPath, i, 'version']) : where),
+        );
+      if (out.some((role) => role.name === name)) return errors.push(new RecipeError(`galaxy role ${name} is declared twice`, where));
+      out.push({ name, dir: path.join(rolesDir, name), dependencies: [], source: 'galaxy', version, src: req.src });
+    });
+  } catch (error) {
+    if (error instanceof RecipeError) errors.push(error);
+    else throw error;
+  }
+  return out;
+}
+
+function roleCycles(roles: Map<string, Role>, whereDependency: (role: Role, index: number) => SourceLocation): RecipeError[] {
   const errors: RecipeError[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, trail: string[]) => {
     if (state.get(name) === 'done') return;
     if (state.get(name) === 'visiting') {
       const cycle = [...trail.slice(trail.indexOf(name)), name];
-      const role = roles.get(name)!;
-      errors.push(new RecipeError(`role dependency cycle: ${cycle.join(' → ')}`, { file: path.join(role.dir, 'meta', 'main.yml'), line: 1, col: 1 }));
+      // reported where the last role of the cycle names the first one again
+      const closing = roles.get(trail[trail.length - 1])!;
+      errors.push(new RecipeError(`role dependency cycle: ${cycle.join(' → ')}`, whereDependency(closing, closing.dependencies.indexOf(name))));
       return;
     }
     state.set(name, 'visiting');
