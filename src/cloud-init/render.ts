@@ -18,21 +18,28 @@ export interface RenderedCloudInit {
 function yamlValue(value: unknown): string {
   // JSON is YAML's one-line flow subset: every value stays a single scalar (or flow collection)
   // wherever it is placed, which YAML's own folding double-quoted style does not guarantee.
-  return JSON.stringify(value ?? null);
+  // cloud-init reads with PyYAML, which refuses DEL, C1 controls and U+FFFE/U+FFFF even inside
+  // quotes, and treats NEL, U+2028 and U+2029 as line breaks: spell those as \u escapes.
+  return JSON.stringify(value ?? null).replace(PYYAML_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+// With the u flag a surrogate range matches only unpaired surrogates, never half of an emoji.
+const PYYAML_UNSAFE = /[\u007f-\u009f\u2028\u2029\ud800-\udfff\ufffe\uffff]/gu;
+
 const engine = Handlebars.create();
-engine.registerHelper('yaml', (value: unknown, options: { hash?: { name?: string } }) => {
+engine.registerHelper('yaml', (...args: unknown[]) => {
+  const options = args.pop() as { hash?: { name?: string } };
+  if (args.length !== 1) throw new Error('{{yaml}} takes exactly one value');
   // strict mode does not reach helper arguments, so a missing variable is caught here
-  if (value === undefined) throw new Error(`"${options?.hash?.name ?? '?'}" not defined in the recipe's vars`);
-  return new Handlebars.SafeString(yamlValue(value));
+  if (args[0] === undefined) throw new Error(`"${options?.hash?.name ?? '?'}" not defined in the recipe's vars`);
+  return new Handlebars.SafeString(yamlValue(args[0]));
 });
-engine.registerHelper('raw', (value: unknown) => new Handlebars.SafeString(String(value ?? '')));
 
 type Node = { type: string; [key: string]: unknown };
 /**
  * Every escaped `{{x}}` (or `{{helper x}}`) becomes `{{{yaml (…)}}}` in the parsed template,
- * so a value can only ever land as one quoted YAML scalar. `{{{raw}}}` stays raw on purpose.
+ * so a value can only ever land as one quoted YAML scalar (or flow collection). Triple-stash
+ * `{{{x}}}` stays raw on purpose: the documented way out, for trusted text.
  */
 function quoteEscapedMustaches(node: unknown): void {
   if (!node || typeof node !== 'object') return;
@@ -66,35 +73,43 @@ function compileCloudInit(source: string) {
   return engine.compile(ast, { strict: true });
 }
 
+/** Every cloud-init entry of the recipe, rendered and checked; throws at the first bad one. */
 export async function renderCloudInit(bakery: Bakery, recipe: Recipe): Promise<RenderedCloudInit[]> {
   const out: RenderedCloudInit[] = [];
-  for (const [index, use] of recipe.cloudInit.entries()) {
-    const file = path.join(bakery.root, 'cloud-init', use.template);
-    let source: string;
-    try {
-      source = await readFile(file, 'utf8');
-    } catch {
-      throw new RecipeError(`cloud-init template ${use.template} not found under cloud-init/`, use.location);
-    }
-    let content: string;
-    try {
-      const template = compileCloudInit(source);
-      content = template({ recipe: { name: recipe.name, description: recipe.description }, ...use.vars });
-    } catch (error) {
-      throw new RecipeError(`cloud-init template ${use.template}: ${(error as Error).message.split('\n')[0]}`, use.location);
-    }
-    const isMultipart = /^Content-Type: multipart\//i.test(content);
-    if (!isMultipart) {
-      if (!content.startsWith('#cloud-config'))
-        throw new RecipeError(`cloud-init template ${use.template} must render to a document starting with #cloud-config (or MIME multipart)`, use.location);
-      try {
-        parse(content);
-      } catch (error) {
-        throw new RecipeError(`cloud-init template ${use.template} renders invalid YAML: ${(error as Error).message.split('\n')[0]}`, use.location);
-      }
-    }
-    const base = path.basename(use.template).replace(/\.hbs$/, '').replace(/\.(ya?ml|cfg)$/, '');
-    out.push({ template: use.template, fileName: `90-bake-${recipe.name}-${index + 1}-${base}.cfg`, content });
-  }
+  for (const index of recipe.cloudInit.keys()) out.push(await renderCloudInitEntry(bakery, recipe, index));
   return out;
+}
+
+/** One entry of the recipe's `cloud_init` (validate renders them one by one to report each problem). */
+export async function renderCloudInitEntry(bakery: Bakery, recipe: Recipe, index: number): Promise<RenderedCloudInit> {
+  const use = recipe.cloudInit[index];
+  const folder = path.join(bakery.root, 'cloud-init');
+  const file = path.resolve(folder, use.template);
+  if (!file.startsWith(folder + path.sep)) throw new RecipeError(`cloud-init template ${use.template} must be a path inside cloud-init/`, use.location);
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch {
+    throw new RecipeError(`cloud-init template ${use.template} not found under cloud-init/`, use.location);
+  }
+  let content: string;
+  try {
+    const template = compileCloudInit(source);
+    content = template({ recipe: { name: recipe.name, description: recipe.description }, ...use.vars });
+  } catch (error) {
+    throw new RecipeError(`cloud-init template ${use.template}: ${(error as Error).message.split('\n')[0]}`, use.location);
+  }
+  const isMultipart = /^Content-Type: multipart\//i.test(content);
+  if (!isMultipart) {
+    if (!content.startsWith('#cloud-config'))
+      throw new RecipeError(`cloud-init template ${use.template} must render to a document starting with #cloud-config (or MIME multipart)`, use.location);
+    try {
+      // cloud-init reads YAML 1.1 (PyYAML)
+      parse(content, { version: '1.1' });
+    } catch (error) {
+      throw new RecipeError(`cloud-init template ${use.template} renders invalid YAML: ${(error as Error).message.split('\n')[0]}`, use.location);
+    }
+  }
+  const base = path.basename(use.template).replace(/\.hbs$/, '').replace(/\.(ya?ml|cfg)$/, '');
+  return { template: use.template, fileName: `90-bake-${recipe.name}-${index + 1}-${base}.cfg`, content };
 }

@@ -20,14 +20,15 @@ export function buildLevels(recipes: Recipe[]): Recipe[][] {
   return levels.filter(Boolean);
 }
 
-/** Root first. */
+/** Root first. Stops at a cycle (loadBakery reports those) instead of looping. */
 export function ancestorsOf(recipes: Recipe[], name: string): Recipe[] {
   const byName = new Map(recipes.map((r) => [r.name, r]));
   const out: Recipe[] = [];
-  let current = byName.get(name);
-  while (current && parentName(current) && !out.some((r) => r.name === parentName(current!))) {
-    current = byName.get(parentName(current)!);
-    if (current) out.unshift(current);
+  const seen = new Set([name]);
+  const parentOf = (recipe: Recipe | undefined) => (recipe ? byName.get(parentName(recipe) ?? '') : undefined);
+  for (let parent = parentOf(byName.get(name)); parent && !seen.has(parent.name); parent = parentOf(parent)) {
+    seen.add(parent.name);
+    out.unshift(parent);
   }
   return out;
 }

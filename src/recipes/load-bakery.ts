@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { renderCloudInit } from '../cloud-init/render.js';
+import { renderCloudInitEntry } from '../cloud-init/render.js';
 import { RecipeError, RecipeErrors } from '../errors/index.js';
 import { discoverRoles } from '../roles/discover.js';
 import { graphErrors } from './graph.js';
@@ -20,17 +20,22 @@ type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string
 function issueErrors(source: YamlSource, issue: Issue, prefix: (string | number)[]): RecipeError[] {
   const at = [...prefix, ...(issue.path as (string | number)[])];
   if (issue.code === 'unrecognized_keys') return (issue.keys ?? []).map((key) => new RecipeError(`unknown key ${key}`, source.locate([...at, key], true)));
+  const field = at.join('.');
+  const missing = (issue.code === 'invalid_type' || issue.code === 'invalid_union') && at.length > 0 && valueAtPath(source.value, at) === undefined;
+  if (missing) return [new RecipeError(`missing ${field}`, source.locate(at.slice(0, -1)))];
   if (issue.code === 'invalid_union' && issue.errors) {
     // Report the one form the user evidently meant (its keys are there, the value has its
     // shape); when none or several fit, the union's own "one of …" message says more.
-    const valueAt = (p: (string | number)[]) => p.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), source.value);
     const fits = issue.errors.filter((branch) =>
-      branch.every((i) => !(i.code === 'invalid_type' && (i.path.length === 0 || valueAt([...at, ...(i.path as (string | number)[])]) === undefined))),
+      branch.every((i) => !(i.code === 'invalid_type' && (i.path.length === 0 || (i.path.length === 1 && valueAtPath(source.value, [...at, ...(i.path as (string | number)[])]) === undefined)))),
     );
     if (fits.length === 1) return fits[0].flatMap((inner) => issueErrors(source, inner, at));
   }
-  const field = at.join('.');
-  return [new RecipeError(`${field ? `${field}: ` : ''}${issue.message}`, source.locate(at))];
+  return [new RecipeError(`${field ? `${field}: ` : ''}${issue.message.replace(/^Invalid input: /, '')}`, source.locate(at))];
+}
+
+function valueAtPath(value: unknown, at: (string | number)[]): unknown {
+  return at.reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), value);
 }
 
 async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryConfig> {
@@ -48,6 +53,7 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
   }
   const parsed = configSchema.safeParse(value);
   if (!parsed.success && source) errors.push(...schemaErrors(source, parsed.error));
+  if (parsed.success && source) errors.push(...tagErrors(source, parsed.data.tags));
   const c = parsed.success ? parsed.data : configSchema.parse({});
   return {
     regions: c.regions,
@@ -117,13 +123,38 @@ function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {
   const errors: RecipeError[] = [];
   const expected = path.basename(source.file).replace(/\.ya?ml$/, '');
   if (recipe.name !== expected) errors.push(new RecipeError(`name ${recipe.name} must match the file name (${expected})`, source.locate(['name'])));
-  for (const key of Object.keys(recipe.tags)) {
-    if (/^(bake|aws):/.test(key)) errors.push(new RecipeError(`tag ${key}: the bake: and aws: prefixes are reserved`, source.locate(['tags', key], true)));
-  }
+  const ownTags = ((source.value as { tags?: Record<string, unknown> }).tags ?? {}) as Record<string, string>;
+  errors.push(...tagErrors(source, ownTags));
   if (Object.keys(recipe.tags).length > MAX_USER_TAGS)
     errors.push(new RecipeError(`at most ${MAX_USER_TAGS} tags (EC2 allows 50, bake uses the rest)`, source.locate(['tags'])));
+  const repeated = recipe.regions.filter((region, i) => recipe.regions.indexOf(region) !== i);
+  if (repeated.length) errors.push(new RecipeError(`regions lists ${[...new Set(repeated)].join(', ')} more than once`, source.locate(['regions'])));
+  if (!recipe.encrypted && Object.keys(recipe.kmsKeyIds).length > 0)
+    errors.push(new RecipeError('kms_key_ids needs encrypted: true', source.locate(['kms_key_ids'], true)));
+  // AWS cannot share snapshots encrypted with the default aws/ebs key with another account.
+  const defaultKeyRegions = recipe.regions.filter((region) => !recipe.kmsKeyIds[region]);
+  if (recipe.shareWith.length > 0 && recipe.encrypted && defaultKeyRegions.length > 0)
+    errors.push(
+      new RecipeError(
+        `share_with needs a customer managed KMS key in kms_key_ids for ${defaultKeyRegions.join(', ')}: images encrypted with the default EBS key cannot be shared`,
+        source.locate(['share_with'], true),
+      ),
+    );
   for (const region of Object.keys(recipe.kmsKeyIds)) {
     if (!recipe.regions.includes(region)) errors.push(new RecipeError(`kms_key_ids names ${region}, which is not in regions`, source.locate(['kms_key_ids', region], true)));
+  }
+  return errors;
+}
+
+/** EC2's rules for tag keys and values, plus the prefixes bake and AWS keep for themselves. */
+function tagErrors(source: YamlSource, tags: Record<string, string>): RecipeError[] {
+  const errors: RecipeError[] = [];
+  for (const [key, value] of Object.entries(tags)) {
+    const where = source.locate(['tags', key], true);
+    if (/^(bake|aws):/i.test(key)) errors.push(new RecipeError(`tag ${key}: the bake: and aws: prefixes are reserved`, where));
+    else if (key === 'Name') errors.push(new RecipeError('tag Name is set by bake (recipe, fingerprint and build time)', where));
+    if ([...key].length > 128) errors.push(new RecipeError(`tag ${key.slice(0, 20)}…: keys are at most 128 characters`, where));
+    if (typeof value === 'string' && [...value].length > 256) errors.push(new RecipeError(`tag ${key}: values are at most 256 characters`, source.locate(['tags', key])));
   }
   return errors;
 }
@@ -133,6 +164,13 @@ function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {
  * together as one RecipeErrors sorted by file and line.
  */
 export async function loadBakery(root: string): Promise<Bakery> {
+  const { bakery, errors } = await readBakery(root);
+  if (errors.length) throw sorted(errors);
+  return bakery;
+}
+
+/** The bakery as far as it could be read, and every problem found on the way. */
+async function readBakery(root: string): Promise<{ bakery: Bakery; errors: RecipeError[] }> {
   const absoluteRoot = path.resolve(root);
   const errors: RecipeError[] = [];
   const config = await loadConfig(absoluteRoot, errors);
@@ -174,21 +212,26 @@ export async function loadBakery(root: string): Promise<Bakery> {
     }
   }
   errors.push(...graphErrors(recipes));
-  if (errors.length) throw sorted(errors);
-  return { root: absoluteRoot, config, recipes, roles };
+  return { bakery: { root: absoluteRoot, config, recipes, roles }, errors };
 }
 
-/** loadBakery plus every cloud-init template rendered (what `bake validate` checks). */
+/**
+ * loadBakery plus every cloud-init entry rendered (what `bake validate` checks). Templates of
+ * the recipes that loaded are rendered even when other files have problems, so one run
+ * reports everything.
+ */
 export async function validateBakery(root: string): Promise<{ bakery: Bakery; cloudInitCount: number }> {
-  const bakery = await loadBakery(root);
-  const errors: RecipeError[] = [];
+  const { bakery, errors } = await readBakery(root);
   let cloudInitCount = 0;
   for (const recipe of bakery.recipes) {
-    try {
-      cloudInitCount += (await renderCloudInit(bakery, recipe)).length;
-    } catch (error) {
-      if (error instanceof RecipeError) errors.push(error);
-      else throw error;
+    for (const index of recipe.cloudInit.keys()) {
+      try {
+        await renderCloudInitEntry(bakery, recipe, index);
+        cloudInitCount += 1;
+      } catch (error) {
+        if (error instanceof RecipeError) errors.push(error);
+        else throw error;
+      }
     }
   }
   if (errors.length) throw sorted(errors);

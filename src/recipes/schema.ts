@@ -9,7 +9,7 @@ export const baseSchema = z.union([
   z.object({ filter: z.object({ name: z.string().min(1), owners: z.array(z.string()).min(1) }).strict() }).strict(),
   z.object({ ssm: z.string().regex(/^\//, 'an SSM parameter name starts with /') }).strict(),
   z.object({ recipe: z.string().min(1) }).strict(),
-], { error: 'base is exactly one of ami: ami-…, filter: {name, owners}, ssm: /parameter, recipe: name' });
+], { error: 'exactly one of ami: ami-…, filter: {name, owners}, ssm: /parameter, recipe: name' });
 
 const checkSchema = z.union([
   z.object({ command: z.string().min(1) }).strict(),

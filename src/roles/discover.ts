@@ -86,11 +86,12 @@ async function readRequirements(rolesDir: string, errors: RecipeError[]): Promis
       if (typeof req.src !== 'string' || req.src === '') return errors.push(new RecipeError('a galaxy requirement needs src (and name, version)', where));
       const name = typeof req.name === 'string' ? req.name : req.src.split(/[/,]/).pop()!.replace(/\.git$/, '');
       const version = req.version === undefined || req.version === null ? '' : String(req.version);
+      if (out.some((role) => role.name === name)) return errors.push(new RecipeError(`galaxy role ${name} is declared twice`, where));
+      // Still a known role when unpinned, so recipes naming it get no second, misleading error.
       if (UNPINNED.has(version.toLowerCase()))
-        return errors.push(
+        errors.push(
           new RecipeError(`galaxy role ${name} must pin a version (a tag or commit), not ${version ? `"${version}"` : 'none'}`, version ? source.locate([...listPath, i, 'version']) : where),
         );
-      if (out.some((role) => role.name === name)) return errors.push(new RecipeError(`galaxy role ${name} is declared twice`, where));
       out.push({ name, dir: path.join(rolesDir, name), dependencies: [], source: 'galaxy', version, src: req.src });
     });
   } catch (error) {
