@@ -1,4 +1,4 @@
-import { paginateDescribeImages, type EC2Client, type Image } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand, paginateDescribeImages, type EC2Client, type Image } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
 import { createEc2Client } from './clients.js';
 import type { ImageCatalog, ImageRecord } from './image-record.js';
@@ -24,7 +24,7 @@ export function imageRecord(image: Image, region: string): ImageRecord | undefin
   };
 }
 
-async function listRegion(client: EC2Client, region: string): Promise<ImageRecord[]> {
+export async function listRegion(client: EC2Client, region: string): Promise<ImageRecord[]> {
   const records: ImageRecord[] = [];
   const pages = paginateDescribeImages(
     { client, pageSize: 1000 },
@@ -74,4 +74,38 @@ export function cachedClients(settings: AwsSettings): (region: string) => EC2Cli
     }
     return client;
   };
+}
+
+/**
+ * Region → AMI of the recipe's available images with this fingerprint: one filtered
+ * DescribeImages per region, for the check made once a recipe's build lock is held.
+ */
+export async function findImagesWithFingerprint(
+  clients: (region: string) => EC2Client,
+  recipe: string,
+  fingerprint: string,
+  regions: string[],
+): Promise<Record<string, string>> {
+  const found: Record<string, string> = {};
+  await Promise.all(
+    regions.map(async (region) => {
+      try {
+        const { Images = [] } = await clients(region).send(
+          new DescribeImagesCommand({
+            Owners: ['self'],
+            Filters: [
+              { Name: `tag:${RECIPE_TAG}`, Values: [recipe] },
+              { Name: `tag:${FINGERPRINT_TAG}`, Values: [fingerprint] },
+              { Name: 'state', Values: ['available'] },
+            ],
+          }),
+        );
+        const newest = Images.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+        if (newest?.ImageId) found[region] = newest.ImageId;
+      } catch (error) {
+        throw cloudError(error, `looking for ${recipe} images with fingerprint ${fingerprint} in ${region}`);
+      }
+    }),
+  );
+  return found;
 }

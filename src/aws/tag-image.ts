@@ -1,4 +1,4 @@
-import { CreateTagsCommand, DescribeImagesCommand } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeImagesCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
 import { createEc2Client } from './clients.js';
 import { cloudError } from './image-catalog.js';
@@ -6,10 +6,16 @@ import type { AwsSettings } from './settings.js';
 
 /**
  * Tags an AMI and every snapshot behind it, so prune and cost reports can trace snapshots
- * too. Returns the snapshot ids that were tagged.
+ * too. Returns the snapshot ids that were tagged. With `client`, uses (and keeps) that client.
  */
-export async function tagImage(settings: AwsSettings, region: string, imageId: string, tags: Record<string, string>): Promise<string[]> {
-  const ec2 = createEc2Client(settings, region);
+export async function tagImage(
+  settings: AwsSettings,
+  region: string,
+  imageId: string,
+  tags: Record<string, string>,
+  client?: EC2Client,
+): Promise<string[]> {
+  const ec2 = client ?? createEc2Client(settings, region);
   try {
     const { Images = [] } = await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }));
     const image = Images[0];
@@ -22,6 +28,6 @@ export async function tagImage(settings: AwsSettings, region: string, imageId: s
   } catch (error) {
     throw cloudError(error, `tagging ${imageId} in ${region}`);
   } finally {
-    ec2.destroy();
+    if (!client) ec2.destroy();
   }
 }

@@ -11,6 +11,8 @@ import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { createProgress } from '../pipeline/progress.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadBakery } from '../recipes/load-bakery.js';
+import { buildMetadata } from '../ci/build-metadata.js';
+import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
 
@@ -20,6 +22,10 @@ interface BuildFlags extends CommonFlags {
   /** commander's `--no-pin`: true unless the flag is given. */
   pin: boolean;
   junit?: string;
+  /** commander's `--no-lock`: true unless the flag is given. */
+  lock: boolean;
+  lockWait: number;
+  lockStaleAfter: number;
 }
 
 function positiveWhole(value: string): number {
@@ -35,6 +41,9 @@ export function buildCommand(): Command {
     .option('--force', 'rebuild even when an image with the same fingerprint exists')
     .option('--no-pin', 'do not write the new AMI ids into tfvars')
     .option('--junit <file>', 'also write a JUnit XML report (one test case per recipe)')
+    .option('--lock-wait <duration>', "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once", durationArgument, 0)
+    .option('--lock-stale-after <duration>', 'a build lock older than this was left by a dead agent and is taken over', durationArgument, 6 * 3_600_000)
+    .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
     .action(async (names: string[], flags: BuildFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, () => build(ctx, names, flags));
@@ -58,15 +67,20 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
   try {
     const bakery = await loadBakery(ctx.dir);
     const recipes = selectRecipes(bakery, names);
+    const ci = buildMetadata();
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
     const plan = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws), { force: Boolean(flags.force) });
     const { shape } = await detectPackerShape();
     const progress = createProgress(output);
-    const report = await buildBakery(bakery, plan, productionBuildDeps({ bakery, aws, shape, target }), {
+    const lock = flags.lock ? { holder: ci.lockHolder, waitMs: flags.lockWait, staleAfterMs: flags.lockStaleAfter } : undefined;
+    const deps = productionBuildDeps({ bakery, aws, shape, target, lock, note: (message) => progress.note(message) });
+    const report = await buildBakery(bakery, plan, deps, {
       concurrency: flags.concurrency,
+      force: Boolean(flags.force),
       pin: flags.pin,
       signal: controller.signal,
-      buildUrl: process.env.BUILD_URL || undefined,
+      buildUrl: ci.buildUrl,
+      jobName: ci.jobName,
       packerEnv,
       progress,
     }).finally(() => progress.close());

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { AwsSettings } from '../aws/settings.js';
-import { startLocalCloud } from '../local-cloud/index.js';
+import { UsageError } from '../errors/index.js';
+import { startLocalCloud, type LocalCloud } from '../local-cloud/index.js';
 import type { PackerTarget } from '../packer/target.js';
 import type { CommandContext } from './context.js';
 
@@ -12,23 +13,57 @@ export interface CloudSession {
   packerEnv?: Record<string, string | undefined>;
 }
 
+/** Set by `bake local-cloud`: `--local` then attaches to that running cloud instead of starting one. */
+export const SHARED_ENDPOINT_ENV = 'BAKE_LOCAL_CLOUD_ENDPOINT';
+export const SHARED_SSH_PORT_ENV = 'BAKE_LOCAL_CLOUD_SSH_PORT';
+
+/** What a process needs to use a running local cloud: the SDK's variables and the two above. */
+export function localCloudEnv(cloud: Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env'>): Record<string, string> {
+  return { ...cloud.env, [SHARED_ENDPOINT_ENV]: cloud.endpoint, [SHARED_SSH_PORT_ENV]: String(cloud.sshPort) };
+}
+
+/** The running local cloud named by the environment, if any. */
+function sharedLocalCloud(env: NodeJS.ProcessEnv): Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env'> | undefined {
+  const endpoint = env[SHARED_ENDPOINT_ENV];
+  if (!endpoint) return undefined;
+  const sshPort = Number(env[SHARED_SSH_PORT_ENV]);
+  if (!Number.isInteger(sshPort) || sshPort <= 0) throw new UsageError(`${SHARED_ENDPOINT_ENV} is set but ${SHARED_SSH_PORT_ENV} is not a port: use the variables bake local-cloud prints`);
+  const region = env.AWS_REGION || 'us-east-1';
+  const sdkEnv = {
+    AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID || 'local',
+    AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY || 'local',
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+    AWS_ENDPOINT_URL_EC2: endpoint,
+    AWS_ENDPOINT_URL_SSM: endpoint,
+    AWS_EC2_METADATA_DISABLED: 'true',
+  };
+  return { endpoint, sshPort, env: sdkEnv };
+}
+
 export async function withCloud<T>(ctx: CommandContext, action: (session: CloudSession) => Promise<T>): Promise<T> {
   const profileEnv = ctx.aws.profile ? { AWS_PROFILE: ctx.aws.profile } : undefined;
   if (!ctx.local) {
     const target = ctx.aws.endpoint ? { ec2Endpoint: ctx.aws.endpoint } : undefined;
     return action({ aws: ctx.aws, target, packerEnv: profileEnv });
   }
+  const shared = sharedLocalCloud(process.env);
+  if (shared) return action(localSession(ctx, shared, profileEnv));
   const cloud = await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local') });
   try {
-    // The SDK's credential chain must find something; the local cloud accepts any key.
-    process.env.AWS_ACCESS_KEY_ID ??= cloud.env.AWS_ACCESS_KEY_ID;
-    process.env.AWS_SECRET_ACCESS_KEY ??= cloud.env.AWS_SECRET_ACCESS_KEY;
-    return await action({
-      aws: { ...ctx.aws, endpoint: cloud.endpoint },
-      target: { ec2Endpoint: cloud.endpoint, local: { sshPort: cloud.sshPort } },
-      packerEnv: { ...profileEnv, ...cloud.env },
-    });
+    return await action(localSession(ctx, cloud, profileEnv));
   } finally {
     await cloud.close();
   }
+}
+
+function localSession(ctx: CommandContext, cloud: Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env'>, profileEnv: Record<string, string> | undefined): CloudSession {
+  // The SDK's credential chain must find something; the local cloud accepts any key.
+  process.env.AWS_ACCESS_KEY_ID ??= cloud.env.AWS_ACCESS_KEY_ID;
+  process.env.AWS_SECRET_ACCESS_KEY ??= cloud.env.AWS_SECRET_ACCESS_KEY;
+  return {
+    aws: { ...ctx.aws, endpoint: cloud.endpoint },
+    target: { ec2Endpoint: cloud.endpoint, local: { sshPort: cloud.sshPort } },
+    packerEnv: { ...profileEnv, ...cloud.env },
+  };
 }

@@ -7,6 +7,7 @@ import { buildCommand } from './build.js';
 import { pinCommand } from './pin.js';
 import { pruneCommand } from './prune.js';
 import { verifyCommand } from './verify.js';
+import { localCloudCommand } from './local-cloud.js';
 
 export function program(): Command {
   return new Command('bake')
@@ -19,7 +20,8 @@ export function program(): Command {
     .addCommand(buildCommand())
     .addCommand(pinCommand())
     .addCommand(pruneCommand())
-    .addCommand(verifyCommand());
+    .addCommand(verifyCommand())
+    .addCommand(localCloudCommand());
 }
 
 await program().parseAsync(process.argv);

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { withCloud } from './cloud-session.js';
+import { changedSince, narrowToChanged, type ChangedSince } from '../pipeline/changed-since.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
@@ -10,25 +11,34 @@ import { runCommand } from './run-command.js';
 
 interface PlanFlags extends CommonFlags {
   detailedExitcode?: boolean;
+  changedSince?: string;
 }
 
 export function planCommand(): Command {
   return withCommonFlags(new Command('plan').argument('[recipes...]'), { cloud: true })
     .description('say per recipe whether its image is reused or must be baked, and why')
     .option('--detailed-exitcode', 'exit 2 when something would be built')
+    .option('--changed-since <ref>', 'only recipes whose inputs (roles with their dependencies, cloud-init, recipe, parent) changed since this git ref')
     .action(async (names: string[], flags: PlanFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, () => plan(ctx, names, Boolean(flags.detailedExitcode)));
+      await runCommand(ctx.debug, () => plan(ctx, names, flags));
     });
 }
 
-async function plan(ctx: CommandContext, names: string[], detailed: boolean): Promise<number> {
+async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Promise<number> {
   const bakery = await loadBakery(ctx.dir);
-  const recipes = selectRecipes(bakery, names);
+  let recipes = selectRecipes(bakery, names);
+  let changes: ChangedSince | undefined;
+  if (flags.changedSince !== undefined) {
+    changes = await changedSince(bakery, flags.changedSince);
+    const narrowed = narrowToChanged(recipes, changes);
+    for (const line of narrowed.lines) ctx.output.info(line);
+    recipes = narrowed.recipes;
+  }
   return withCloud(ctx, async ({ aws }) => {
-    const result = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws));
+    const result = recipes.length ? await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws)) : { recipes: [] };
     for (const line of planLines(result)) ctx.output.info(line);
-    ctx.output.result(planJson(result));
-    return planExitCode(result, detailed);
+    ctx.output.result(planJson(result, changes));
+    return planExitCode(result, Boolean(flags.detailedExitcode));
   });
 }

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createChrootHost } from './chroot-host.js';
-import { startEc2Api } from './ec2-api/server.js';
+import { startEc2Api, type FaultRule } from './ec2-api/server.js';
 import { settleHostWork } from './ec2-api/host-queue.js';
 import { StateFile } from './ec2-api/state-file.js';
 import type { CloudState } from './ec2-api/state.js';
@@ -10,6 +10,7 @@ import type { InstanceHost } from './instance-host.js';
 export { BASE_IMAGE, type InstanceHost } from './instance-host.js';
 export { BASE_IMAGE_NAME, DEBIAN_ACCOUNT, DEBIAN_SSM_PARAMETER, baseImageId } from './ec2-api/seed.js';
 export { SELF_ACCOUNT } from './ec2-api/state.js';
+export type { FaultRule } from './ec2-api/server.js';
 
 /** The embedded EC2-compatible cloud `--local` runs against. */
 export interface LocalCloud {
@@ -21,6 +22,8 @@ export interface LocalCloud {
   env: Record<string, string>;
   /** How often each action was called since start. */
   calls: Map<string, number>;
+  /** Failures to answer with (tests); the same array as options.faults, changeable while running. */
+  faults: FaultRule[];
   /** Waits for instance work in flight, stops the endpoint and every sshd; state stays on disk. */
   close(): Promise<void>;
 }
@@ -34,6 +37,8 @@ export interface LocalCloudOptions {
   region?: string;
   /** How long to wait for another bake holding the same state dir (default 60 s). */
   lockWaitMs?: number;
+  /** Requests to fail on purpose, e.g. `{action: 'CopyImage', region: 'eu-west-1'}` (tests). */
+  faults?: FaultRule[];
 }
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -115,7 +120,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     host = options.host ?? defaultHost(options.stateDir, sshPort, log);
     await resume(state, host, log);
     stateFile.save(state);
-    const api = await startEc2Api({ state, host, persist: () => stateFile.save(state), log });
+    const faults = options.faults ?? [];
+    const api = await startEc2Api({ state, host, faults, persist: () => stateFile.save(state), log });
     const region = options.region ?? 'us-east-1';
     const openHost = host;
     let closed = false;
@@ -123,6 +129,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       endpoint: api.endpoint,
       sshPort,
       calls: api.calls,
+      faults,
       env: {
         AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
         AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,

@@ -10,10 +10,11 @@ import { GENERATOR_VERSION } from './generator-version.js';
 import type { PackerShape, PackerTarget } from './target.js';
 import { PACKER_VARIABLE_NAMES, type PackerVariables } from './variables.js';
 import { renderTemplateFile } from './template-engine.js';
+import { sharePrincipals } from '../lifecycle/share-principals.js';
 
-/** A recipe setting the chosen Packer shape cannot express; the build must apply it another way. */
+/** A recipe setting the chosen Packer shape cannot express; `bake build` applies it through EC2 after Packer. */
 export interface ShapeGap {
-  setting: 'imdsv2' | 'share_with';
+  setting: 'imdsv2';
   detail: string;
 }
 
@@ -42,9 +43,6 @@ const AMI_NAME_UNSAFE = /[^A-Za-z0-9()[\] ./'@_-]/g;
 const AMI_NAME_PREFIX_MAX = 128 - 1 - 12 - 1 - 14;
 const AMI_DESCRIPTION_MAX = 255;
 
-const ACCOUNT_ID = /^\d{12}$/;
-const ORGANIZATION_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}$/;
-const OU_ARN = /^arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}$/;
 
 /**
  * Runs verify.sh as root whether or not the SSH user already is (the local cloud logs in as
@@ -93,37 +91,19 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
   const { bakery, recipe, shape, target, defaults } = input;
   const modern = shape === 'modern';
   const gaps: ShapeGap[] = [];
-  const [region, ...amiRegions] = recipe.regions;
+  // Packer bakes in the build region only: copies to the other regions, KMS re-encryption there,
+  // sharing and deprecation are bake's own distribution step (src/lifecycle/distribute.ts).
+  const [region] = recipe.regions;
   if (!region) throw new RecipeError(`recipe ${recipe.name} names no region`, locationOf(recipe, 'regions'));
-
-  const amiUsers: string[] = [];
-  const orgArns: string[] = [];
-  const ouArns: string[] = [];
-  for (const principal of recipe.shareWith) {
-    if (ACCOUNT_ID.test(principal)) amiUsers.push(principal);
-    else if (ORGANIZATION_ARN.test(principal)) orgArns.push(principal);
-    else if (OU_ARN.test(principal)) ouArns.push(principal);
-    else {
-      throw new RecipeError(
-        `share_with entry ${JSON.stringify(principal)} is neither a 12-digit account id nor an organization or OU ARN`,
-        locationOf(recipe, 'share_with'),
-      );
-    }
-  }
-  if (!modern && orgArns.length + ouArns.length > 0) {
-    gaps.push({
-      setting: 'share_with',
-      detail: 'Packer 1.6.6 cannot share with organizations or OUs; grant launch permission after the build',
-    });
-  }
+  // Checked here too, so that `bake render` refuses a bad entry offline.
+  sharePrincipals(recipe);
   if (!modern && recipe.imdsv2) {
     gaps.push({
       setting: 'imdsv2',
-      detail: 'Packer 1.6.6 cannot mark the AMI IMDSv2-only; set ImdsSupport=v2.0 on the image after the build',
+      detail: 'Packer 1.6.6 cannot mark the AMI IMDSv2-only; bake build sets ImdsSupport=v2.0 on the image after Packer',
     });
   }
 
-  const otherKmsKeys = Object.fromEntries(amiRegions.filter((r) => recipe.kmsKeyIds[r]).map((r) => [r, recipe.kmsKeyIds[r]]));
   const filter = recipe.base.kind === 'filter' ? recipe.base : undefined;
 
   const view = {
@@ -152,16 +132,7 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
       ? { sshPort: positiveWhole(target.local.sshPort, 'the local ssh port', locationOf(recipe, 'name')) }
       : null,
     description: truncateCodePoints(recipe.description, AMI_DESCRIPTION_MAX),
-    amiRegions,
-    amiUsers,
-    orgArns: modern ? orgArns : [],
-    ouArns: modern ? ouArns : [],
-    encryption: recipe.encrypted
-      ? {
-          kmsKeyId: recipe.kmsKeyIds[region] ?? null,
-          regionKmsKeyIds: Object.keys(otherKmsKeys).length > 0 ? otherKmsKeys : null,
-        }
-      : null,
+    encryption: recipe.encrypted ? { kmsKeyId: recipe.kmsKeyIds[region] ?? null } : null,
     imdsv2: modern && recipe.imdsv2,
     volume:
       recipe.volumeSizeGb === undefined

@@ -2,8 +2,12 @@
  * The real side effects of `bake build`, wired once: Packer on this machine, EC2 through the
  * SDK, tfvars on disk, git, the wall clock. Tests build their own BuildDeps instead.
  */
+import { cachedClients, findImagesWithFingerprint } from '../aws/image-catalog.js';
+import { ec2RecipeLocks } from '../aws/recipe-lock.js';
 import type { AwsSettings } from '../aws/settings.js';
 import { tagImage } from '../aws/tag-image.js';
+import { createImageDistribution } from '../aws/image-distribution.js';
+import { distributeImage } from '../lifecycle/distribute.js';
 import { lookupGitCommit } from '../git/commit.js';
 import { readManifest } from '../packer/manifest.js';
 import { renderRecipe } from '../packer/render.js';
@@ -13,6 +17,7 @@ import { writePackerVariables } from '../packer/variables.js';
 import type { Bakery } from '../recipes/model.js';
 import type { BuildDeps } from './build.js';
 import { pinImages } from './pin.js';
+import { acquireRecipeLock, type LockPolicy } from './recipe-lock.js';
 
 export interface ProductionBuildSetup {
   bakery: Bakery;
@@ -21,17 +26,30 @@ export interface ProductionBuildSetup {
   target?: PackerTarget;
   packerBin?: string;
   env?: NodeJS.ProcessEnv;
+  /** Each recipe's bake holds its EC2 build lock (src/pipeline/recipe-lock.ts); absent: no lock. */
+  lock?: LockPolicy;
+  /** Where lock waits and take-overs are told. */
+  note?: (message: string) => void;
 }
 
 export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
+  const clients = cachedClients(setup.aws);
+  const locks = ec2RecipeLocks(clients);
+  const lock = setup.lock;
   return {
     render: (recipe, outDir) => renderRecipe(setup.bakery, recipe, outDir, { shape: setup.shape, target: setup.target }),
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: setup.packerBin }),
     readManifest: (file) => readManifest(file),
     tagImage: async (region, imageId, tags) => void (await tagImage(setup.aws, region, imageId, tags)),
+    distribute: (request) => distributeImage(createImageDistribution(setup.aws, { clients }), request),
     pin: (requests) => pinImages(requests, { check: false }),
     gitCommit: () => lookupGitCommit(setup.bakery.root, setup.env ?? process.env),
     now: () => new Date(),
+    ...(lock && {
+      lockRecipe: (entry, signal) =>
+        acquireRecipeLock(locks, { recipe: entry.name, region: entry.recipe.regions[0], fingerprint: entry.fingerprint }, lock, { signal, note: setup.note }),
+      findImages: (entry) => findImagesWithFingerprint(clients, entry.name, entry.fingerprint, entry.recipe.regions),
+    }),
   };
 }

@@ -17,6 +17,8 @@ export interface ImageTagInput {
   builtAt: string;
   /** Jenkins BUILD_URL, when set. */
   buildUrl?: string;
+  /** Jenkins JOB_NAME, when set. */
+  jobName?: string;
   /** What went into the fingerprint, as the plan summarised it. */
   inputs?: unknown;
 }
@@ -41,6 +43,7 @@ export function imageTags(input: ImageTagInput): Record<string, string> {
   });
   if (input.parentAmi) tags['bake:parent'] = input.parentAmi;
   if (input.buildUrl) tags['bake:build-url'] = input.buildUrl;
+  if (input.jobName) tags['bake:job'] = input.jobName;
   const inputs = inputsTagValue(input.inputs);
   if (inputs) tags['bake:inputs'] = inputs;
   for (const key of Object.keys(tags)) tags[key] = fitTagValue(tags[key]);

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { BakeError, BuildFailure } from '../errors/index.js';
 import type { PackerBuildRequest } from '../packer/runner.js';
 import type { PackerVariables } from '../packer/variables.js';
-import type { ShapeGap } from '../packer/template.js';
+import type { DistributionRequest, DistributionResult } from '../lifecycle/distribute.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { imageTags } from './build-tags.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
@@ -33,6 +33,8 @@ export interface PlannedRecipe {
   /** The resolved base image (build region) for recipes not built from a parent. */
   baseAmi?: string;
   parent?: string;
+  /** Set when today's image exists in the build region and only other regions lack it: copy, do not bake. */
+  copyFrom?: { region: string; ami: string };
 }
 
 export interface BuildPlan {
@@ -44,7 +46,6 @@ export interface RenderedForBuild {
   dir: string;
   template: string;
   manifest: string;
-  gaps?: ShapeGap[];
 }
 
 export interface BuildDeps {
@@ -55,9 +56,20 @@ export interface BuildDeps {
   readManifest(file: string): Promise<Record<string, string>>;
   /** Tags the image and its snapshots in one region. */
   tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<void>;
-  /** Applies settings the installed Packer cannot express (imdsv2, organization sharing). */
-  applyGaps?(region: string, imageId: string, gaps: ShapeGap[], recipe: Recipe): Promise<void>;
+  /**
+   * After Packer: copies the build region's image to the recipe's other regions and applies
+   * share_with, IMDSv2 and the deprecation time in every region (src/lifecycle/distribute.ts).
+   * Absent: the images in Packer's manifest are all there is.
+   */
+  distribute?(request: DistributionRequest): Promise<DistributionResult>;
   pin(requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<unknown>;
+  /**
+   * Takes the recipe's cross-agent build lock (src/pipeline/recipe-lock.ts), waiting or failing
+   * when another job holds it; returns its release. Absent: no lock.
+   */
+  lockRecipe?(entry: PlannedRecipe, signal: AbortSignal): Promise<() => Promise<void>>;
+  /** Region → AMI of images tagged with the entry's fingerprint now (asked once the lock is held). */
+  findImages?(entry: PlannedRecipe): Promise<Record<string, string>>;
   gitCommit(): Promise<string>;
   now(): Date;
 }
@@ -65,6 +77,8 @@ export interface BuildDeps {
 export interface BuildOptions {
   /** Recipes baked at once (default 2). */
   concurrency?: number;
+  /** --force: bake even when another job baked the same fingerprint while this one waited for the lock. */
+  force?: boolean;
   /** Pin after a successful run (default true; --no-pin). */
   pin?: boolean;
   /** SIGINT/SIGTERM: stop starting builds, interrupt running Packers, wait for them. */
@@ -72,6 +86,8 @@ export interface BuildOptions {
   runId?: string;
   /** Jenkins BUILD_URL, for the bake:build-url tag. */
   buildUrl?: string;
+  /** Jenkins JOB_NAME, for the bake:job tag. */
+  jobName?: string;
   /** Environment for Packer (endpoint, local-cloud credentials). */
   packerEnv?: Record<string, string | undefined>;
   progress?: BuildProgress;
@@ -79,6 +95,8 @@ export interface BuildOptions {
 
 interface BuiltImage {
   amis: Record<string, string>;
+  /** Found after taking the lock: another job baked the same fingerprint first. */
+  bakedElsewhere?: boolean;
 }
 
 /** `20261122T185105Z-1a2b`: sorts by time, unique across agents starting in the same second. */
@@ -130,7 +148,18 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     await mkdir(path.dirname(logFile), { recursive: true });
     await appendFile(logFile, `# bake: run ${runId}, recipe ${entry.name}, fingerprint ${entry.fingerprint}\n`);
     try {
-      return await bakeImage(entry, signal, logFile);
+      const release = deps.lockRecipe ? await deps.lockRecipe(entry, signal) : undefined;
+      try {
+        // Another job may have baked this very fingerprint while we planned or waited for the lock.
+        const existing = release && deps.findImages && !options.force ? await deps.findImages(entry) : {};
+        if (entry.recipe.regions.every((region) => existing[region])) {
+          await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(existing)}\n`);
+          return { amis: existing, bakedElsewhere: true };
+        }
+        return await bakeImage(entry, signal, logFile);
+      } finally {
+        await release?.();
+      }
     } catch (error) {
       // Packer's own failures are in the log already; say in the log what else stopped the bake.
       await appendFile(logFile, `# bake: ${entry.name} stopped: ${oneLine(error)}\n`);
@@ -138,7 +167,27 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     }
   };
 
+  /** Copies, shares, IMDSv2, deprecation; a region failing fails the recipe, the images made stay tagged. */
+  const distribute = async (entry: PlannedRecipe, amis: Record<string, string>, signal: AbortSignal, logFile: string, baked?: { tags: Record<string, string>; builtAt: string }) => {
+    const missing = entry.recipe.regions.filter((region) => !amis[region]);
+    // Cross-region copies can take long: an interrupted run leaves them to the next one, which copies only what is missing.
+    if (signal.aborted && missing.length) throw new BuildFailure(`interrupted before copying to ${missing.join(', ')}`);
+    const result = await deps.distribute!({
+      recipe: entry.recipe,
+      amis,
+      ...baked,
+      now: deps.now(),
+      signal,
+      log: (line) => appendFile(logFile, `# bake: ${line}\n`),
+    });
+    return { amis: result.amis };
+  };
+
   const bakeImage = async (entry: PlannedRecipe, signal: AbortSignal, logFile: string): Promise<BuiltImage> => {
+    if (entry.copyFrom && deps.distribute) {
+      await appendFile(logFile, `# bake: ${entry.copyFrom.ami} (${entry.copyFrom.region}) has this fingerprint already: copying it, not baking\n`);
+      return distribute(entry, entry.amis, signal, logFile);
+    }
     const recipe = entry.recipe;
     const buildRegion = recipe.regions[0];
     const parent = parentOf(entry);
@@ -187,16 +236,14 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       parentAmi,
       builtAt,
       buildUrl: options.buildUrl,
+      jobName: options.jobName,
       inputs: entry.inputs,
     });
     for (const [region, ami] of Object.entries(amis)) {
       await deps.tagImage(region, ami, tags);
       await appendFile(logFile, `# bake: tagged ${ami} in ${region} and its snapshots\n`);
-      if (rendered.gaps?.length) {
-        if (deps.applyGaps) await deps.applyGaps(region, ami, rendered.gaps, recipe);
-        else progress.note(`warning: ${entry.name}: not applied to ${ami}: ${rendered.gaps.map((gap) => gap.detail).join('; ')}`);
-      }
     }
+    if (deps.distribute) return distribute(entry, amis, signal, logFile, { tags, builtAt });
     // Checked after tagging, so that the images which do exist are recorded all the same.
     const missing = recipe.regions.filter((region) => !amis[region]);
     if (missing.length) throw new BuildFailure(`Packer's manifest has no image for ${missing.join(', ')} (${rendered.manifest})`);
@@ -260,6 +307,9 @@ function resultOf(entry: PlannedRecipe, outcome: NodeOutcome<BuiltImage>, root: 
   const log = outcome.started ? logFileOf(root, runId, entry.name) : undefined;
   switch (outcome.status) {
     case 'built':
+      if (outcome.value!.bakedElsewhere) {
+        return { ...base, status: 'reused', amis: outcome.value!.amis, reasons: [...entry.reasons, 'baked meanwhile by another job'] };
+      }
       return { ...base, status: 'built', amis: outcome.value!.amis, log };
     case 'skipped':
       return { ...base, status: 'skipped', amis: {}, error: outcome.reason };

@@ -1,4 +1,5 @@
 /** How a plan reads: a few lines per recipe for people, and the `bake plan --json` document. */
+import type { ChangedSince } from './changed-since.js';
 import type { Plan } from './plan.js';
 
 export function planLines(plan: Plan): string[] {
@@ -17,9 +18,31 @@ export function planLines(plan: Plan): string[] {
   return lines;
 }
 
-/** `{"recipes": [{name, action, reasons, fingerprint, amis, inputs, baseAmi, ...}]}` (DESIGN.md, CLI contract). */
-export function planJson(plan: Plan): unknown {
+/**
+ * The build waves: a recipe to build waits for its parent only when that parent is built in
+ * the same plan. Level 0 starts at once; CI runs one parallel stage per level (Jenkinsfile).
+ */
+export function buildLevelsOf(plan: Plan): Map<string, number> {
+  const level = new Map<string, number>();
+  // plan.recipes is in DAG order: a parent's level is known before its children's.
+  for (const entry of plan.recipes) {
+    if (entry.action !== 'build') continue;
+    const parentLevel = entry.parent !== undefined ? level.get(entry.parent) : undefined;
+    level.set(entry.name, parentLevel === undefined ? 0 : parentLevel + 1);
+  }
+  return level;
+}
+
+/**
+ * `{"recipes": [{name, action, reasons, fingerprint, amis, inputs, baseAmi, level, ...}]}` (DESIGN.md,
+ * CLI contract); `level` only on recipes to build; `changed_since` when asked with --changed-since.
+ */
+export function planJson(plan: Plan, changes?: ChangedSince): unknown {
+  const levels = buildLevelsOf(plan);
   return {
+    ...(changes && {
+      changed_since: { ref: changes.ref, commit: changes.commit, recipes: Object.fromEntries(changes.changed) },
+    }),
     recipes: plan.recipes.map((e) => ({
       name: e.name,
       action: e.action,
@@ -30,6 +53,8 @@ export function planJson(plan: Plan): unknown {
       baseAmi: e.baseAmi,
       ...(e.parent ? { parent: e.parent } : {}),
       missingRegions: e.missingRegions,
+      ...(e.copyFrom ? { copyFrom: e.copyFrom } : {}),
+      ...(levels.has(e.name) ? { level: levels.get(e.name) } : {}),
     })),
   };
 }

@@ -30,6 +30,8 @@ export interface RecipePlan {
   parent?: string;
   /** Regions without an image of today's fingerprint. */
   missingRegions: string[];
+  /** Today's image is in the build region and only other regions lack it: the build copies it there instead of baking. */
+  copyFrom?: { region: string; ami: string };
 }
 
 export interface Plan {
@@ -164,6 +166,10 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
         );
       }
     }
+    // A new region, or a copy that failed last time: the image itself is there, copying is enough.
+    const buildRegionAmi = amis[recipe.regions[0]];
+    const copyFrom = !forced && missingRegions.length > 0 && buildRegionAmi ? { region: recipe.regions[0], ami: buildRegionAmi } : undefined;
+    if (copyFrom) reasons.push(`copy ${copyFrom.ami} from ${copyFrom.region} to ${missingRegions.join(', ')} (no new bake)`);
     decided.set(recipe.name, {
       name: recipe.name,
       recipe,
@@ -175,6 +181,7 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
       baseAmi: parentName ? (parentRebuilt ? '' : (parentPlan?.amis[recipe.regions[0]] ?? '')) : base.imageId,
       parent: parentName,
       missingRegions,
+      ...(copyFrom && { copyFrom }),
     });
   }
 

@@ -78,7 +78,7 @@ describe('renderRecipe', () => {
 
   it('reports what the legacy shape leaves to the build', async () => {
     const rendered = await renderRecipe(shop, web, out, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn });
-    expect(rendered.gaps.map((gap) => gap.setting)).toEqual(['share_with', 'imdsv2']);
+    expect(rendered.gaps.map((gap) => gap.setting)).toEqual(['imdsv2']);
   });
 });
 

@@ -69,10 +69,12 @@ describe('the template for a recipe', () => {
     expect(legacy.packer).toBeUndefined();
   });
 
-  it('builds in the first region and copies to the others', async () => {
-    const source = sourceOf(await parsed(render(byName('web'), 'legacy').text));
-    expect(source.region).toBe('us-east-1');
-    expect(source.ami_regions).toEqual(['eu-west-1']);
+  it('builds in the first region only: copies to the others are bake\'s own step', async () => {
+    for (const shape of ['legacy', 'modern'] as const) {
+      const source = sourceOf(await parsed(render(byName('web'), shape).text));
+      expect(source.region).toBe('us-east-1');
+      expect(source.ami_regions).toBeUndefined();
+    }
   });
 
   it('takes an AMI id base from the source_ami variable, defaulting to that id', async () => {
@@ -102,13 +104,13 @@ describe('the template for a recipe', () => {
     expect(render(byName('base'), 'legacy').text).not.toContain('bake:parent');
   });
 
-  it('shares with accounts on every shape, and with organizations only where Packer can', async () => {
-    const modern = sourceOf(await parsed(render(byName('web'), 'modern').text));
-    expect(modern.ami_users).toEqual(['123456789012']);
-    expect(modern.ami_org_arns).toEqual(['arn:aws:organizations::111122223333:organization/o-a1b2c3d4e5']);
-    const legacy = render(byName('web'), 'legacy');
-    expect(sourceOf(await parsed(legacy.text)).ami_org_arns).toBeUndefined();
-    expect(legacy.gaps.map((gap) => gap.setting)).toEqual(['share_with', 'imdsv2']);
+  it('leaves sharing to bake on every shape, and names IMDSv2 as the one gap of Packer 1.6.6', async () => {
+    for (const shape of ['legacy', 'modern'] as const) {
+      const source = sourceOf(await parsed(render(byName('web'), shape).text));
+      expect([source.ami_users, source.ami_org_arns, source.ami_ou_arns]).toEqual([undefined, undefined, undefined]);
+    }
+    expect(render(byName('web'), 'legacy').gaps.map((gap) => gap.setting)).toEqual(['imdsv2']);
+    expect(render(byName('web'), 'modern').gaps).toEqual([]);
   });
 
   it('requires IMDSv2 on modern Packer and leaves it to the build on 1.6.6', async () => {
@@ -120,11 +122,11 @@ describe('the template for a recipe', () => {
     expect(legacy.metadata_options).toBeUndefined();
   });
 
-  it('encrypts with the build region key and a key per copy region', async () => {
+  it('encrypts with the build region key; the copies are re-encrypted by bake', async () => {
     const source = sourceOf(await parsed(render(byName('web'), 'legacy').text));
     expect(source.encrypt_boot).toBe(true);
     expect(source.kms_key_id).toBe('alias/bake-images');
-    expect(source.region_kms_key_ids).toEqual({ 'eu-west-1': 'arn:aws:kms:eu-west-1:123456789012:alias/bake-images' });
+    expect(source.region_kms_key_ids).toBeUndefined();
   });
 
   it('refuses a share_with entry that is neither an account nor an organization', () => {

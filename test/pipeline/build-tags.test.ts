@@ -12,7 +12,7 @@ const input = {
 
 describe('image tags', () => {
   it('carries every contract tag and the recipe’s own tags', () => {
-    expect(imageTags({ ...input, parentAmi: 'ami-parent', buildUrl: 'https://ci/job/1/', inputs: 'roles=nginx' })).toEqual({
+    expect(imageTags({ ...input, parentAmi: 'ami-parent', buildUrl: 'https://ci/job/1/', jobName: 'images/main', inputs: 'roles=nginx' })).toEqual({
       team: 'frontend',
       Name: 'web-abcdef012345-20261122190001',
       'bake:recipe': 'web',
@@ -22,6 +22,7 @@ describe('image tags', () => {
       'bake:parent': 'ami-parent',
       'bake:built-at': '2026-11-22T19:00:01.234Z',
       'bake:build-url': 'https://ci/job/1/',
+      'bake:job': 'images/main',
       'bake:inputs': 'roles=nginx',
     });
   });
@@ -30,6 +31,7 @@ describe('image tags', () => {
     const tags = imageTags(input);
     expect(tags).not.toHaveProperty('bake:parent');
     expect(tags).not.toHaveProperty('bake:build-url');
+    expect(tags).not.toHaveProperty('bake:job');
     expect(tags).not.toHaveProperty('bake:inputs');
   });
 

@@ -9,21 +9,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLocalCloud, type InstanceHost, type LocalCloud } from '../../src/local-cloud/index.js';
+import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
+import { noInstances } from '../local-cloud/no-instances.js';
 
 const bake = path.resolve('bin/bake.js');
 const fixture = path.resolve('test/fixtures/pipeline/cli-bakery');
-
-const noInstances: InstanceHost = {
-  launch: async () => ({ ip: '127.0.0.2', sshPort: 22 }),
-  stop: async () => {},
-  start: async () => ({ ip: '127.0.0.2', sshPort: 22 }),
-  capture: async () => {},
-  alias: async () => {},
-  terminate: async () => {},
-  deleteImage: async () => {},
-  close: async () => {},
-};
 
 let cloud: LocalCloud;
 let work: string;
@@ -100,4 +90,50 @@ describe('bake build (CLI)', () => {
     expect(existsSync(path.join(dir, 'infra', 'amis.auto.tfvars'))).toBe(false);
     expect(result.stderr).toContain('SIGINT received');
   });
+});
+
+describe('bake build on two agents at once (the EC2 build lock)', () => {
+  it('bakes each recipe once: the second job fails at once by default, or waits and reuses with --lock-wait', async () => {
+    // Two agents, no shared disk: two checkouts of the same commit, one EC2 account.
+    const a = await bakery('agent-a', { base: { sleepMs: 4000 }, web: { sleepMs: 1500 } });
+    const b = await bakery('agent-b', { base: { sleepMs: 4000 }, web: { sleepMs: 1500 } });
+    for (const dir of [a.dir, b.dir]) {
+      // A recipe change both checkouts share, so this test's fingerprints are new to the cloud.
+      const file = path.join(dir, 'recipes', 'base.yaml');
+      await writeFile(file, `${await readFile(file, 'utf8')}instance_type: t3.medium\n`);
+    }
+    const journalFile = a.env.FAKE_PACKER_JOURNAL;
+    const envA = { ...a.env, BUILD_URL: 'https://jenkins.example/job/images/41/' };
+    const envB = { ...b.env, BUILD_URL: 'https://jenkins.example/job/images-hotfix/7/', FAKE_PACKER_JOURNAL: journalFile };
+    const build = (dir: string, env: Record<string, string>, ...args: string[]) =>
+      execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], { env, reject: false });
+
+    const first = build(a.dir, envA);
+    const startedBy = Date.now() + 60_000;
+    while (!a.journal().some((e) => e.recipe === 'base' && e.event === 'start')) {
+      if (Date.now() > startedBy) throw new Error(`packer never started: ${(await first).stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    const impatient = await build(b.dir, envB);
+    expect(impatient.exitCode).toBe(1);
+    expect(impatient.stderr).toContain('base is already being built by https://jenkins.example/job/images/41/');
+    expect(impatient.stderr).toContain('pass --lock-wait DURATION to wait for it');
+    expect(JSON.parse(impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['failed', 'skipped']);
+
+    const patient = await build(b.dir, envB, '--lock-wait', '2m');
+    const done = await first;
+    expect(done.exitCode).toBe(0);
+    expect(patient.exitCode).toBe(0);
+    const builtByA = JSON.parse(done.stdout).recipes;
+    const reusedByB = JSON.parse(patient.stdout).recipes;
+    expect(builtByA.map((r: { status: string }) => r.status)).toEqual(['built', 'built']);
+    expect(reusedByB.map((r: { name: string; status: string; amis: Record<string, string> }) => [r.name, r.status, r.amis])).toEqual(
+      builtByA.map((r: { name: string; amis: Record<string, string> }) => [r.name, 'reused', r.amis]),
+    );
+    expect(patient.stderr).toMatch(/already being built by https:\/\/jenkins\.example\/job\/images\/41\/ .*: waiting up to 2m/);
+    // One Packer run per recipe across both jobs.
+    const starts = a.journal().filter((e) => e.event === 'start').map((e) => e.recipe);
+    expect(starts).toEqual(['base', 'web']);
+  }, 120_000);
 });

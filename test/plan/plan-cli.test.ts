@@ -2,7 +2,7 @@
  * `bake plan` as Jenkins runs it: the built CLI, a bakery in git, EC2 over HTTP (the local
  * cloud). Exit codes: 0, and with --detailed-exitcode 2 while something would be built.
  */
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,8 @@ const FIXTURE = fileURLToPath(new URL('../fixtures/fingerprint/bakery', import.m
 const WAIT = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };
 
 interface JsonPlan {
-  recipes: Array<{ name: string; action: string; reasons: string[]; fingerprint: string; amis: Record<string, string>; inputs: string; baseAmi: string }>;
+  recipes: Array<{ name: string; action: string; reasons: string[]; fingerprint: string; amis: Record<string, string>; inputs: string; baseAmi: string; level?: number }>;
+  changed_since?: { ref: string; commit: string; recipes: Record<string, string[]> };
 }
 
 let t: TestCloud;
@@ -80,6 +81,8 @@ describe('bake plan (CLI)', () => {
       ['base', 'build', ['no previous image']],
       ['web', 'build', ['no previous image']],
     ]);
+    // Build waves for CI: web waits for base, which is built in the same run.
+    expect(first.recipes.map((r) => r.level)).toEqual([0, 1]);
     expect(first.recipes[0].fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(first.recipes[0].baseAmi).toMatch(/^ami-/);
   });
@@ -98,6 +101,21 @@ describe('bake plan (CLI)', () => {
     expect(run.exitCode).toBe(0);
     expect(run.stdout).toContain(`base: reuse ${base} (us-east-1)`);
     expect(run.stdout).toContain(`web: reuse ${web} (us-east-1)`);
+  });
+
+  it('with --changed-since plans only the recipes whose inputs changed since the ref', async () => {
+    const unchanged = await bake('--changed-since', 'HEAD', '--json');
+    expect(unchanged.exitCode).toBe(0);
+    expect(JSON.parse(unchanged.stdout)).toMatchObject({ changed_since: { ref: 'HEAD', recipes: {} }, recipes: [] });
+
+    await appendFile(path.join(dir, 'roles/nginx/tasks/main.yml'), '# a one-line change\n');
+    const run = await bake('--changed-since', 'HEAD', '--json', '--detailed-exitcode');
+    expect(run.exitCode).toBe(2);
+    const plan = JSON.parse(run.stdout) as JsonPlan;
+    expect(plan.changed_since?.recipes).toEqual({ web: ['roles changed: nginx'] });
+    // base is unchanged and its image exists: only web is planned, and it starts the first wave.
+    expect(plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['web', 'build', 0]]);
+    expect(run.stderr).toContain('changed since HEAD');
   });
 
   it('reports an unknown recipe in one line with exit 1', async () => {

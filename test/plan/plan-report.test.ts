@@ -28,7 +28,14 @@ describe('the printed plan', () => {
 
   it('is JSON with the contract fields and without the parsed recipe', () => {
     const json = planJson({ recipes: [build] }) as { recipes: Array<Record<string, unknown>> };
-    expect(Object.keys(json.recipes[0])).toEqual(['name', 'action', 'reasons', 'fingerprint', 'amis', 'inputs', 'baseAmi', 'parent', 'missingRegions']);
+    expect(Object.keys(json.recipes[0])).toEqual(['name', 'action', 'reasons', 'fingerprint', 'amis', 'inputs', 'baseAmi', 'parent', 'missingRegions', 'level']);
+  });
+
+  it('gives each recipe to build its wave: a child after a parent built in the same plan, at once over a reused one', () => {
+    const parentBuilt: RecipePlan = { ...reuse, action: 'build', reasons: ['no previous image'], amis: {} };
+    const levels = (plan: Plan) => (planJson(plan) as { recipes: Array<{ name: string; level?: number }> }).recipes.map((r) => [r.name, r.level]);
+    expect(levels({ recipes: [parentBuilt, build] })).toEqual([['base', 0], ['web', 1]]);
+    expect(levels({ recipes: [reuse, build] })).toEqual([['base', undefined], ['web', 0]]);
   });
 
   it('exits 2 with --detailed-exitcode only when something would be built', () => {

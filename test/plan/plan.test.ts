@@ -172,8 +172,11 @@ describe('bake plan', () => {
   it('copies to a new region instead of calling the image changed', async () => {
     await bakeAll(repo.bakery());
     const result = await plan(repo.bakery({ base: { regions: ['us-east-1', 'eu-west-1'] } }));
-    expect(entry(result, 'base')).toMatchObject({ action: 'build', reasons: ['new region eu-west-1'], missingRegions: ['eu-west-1'] });
+    const base = entry(result, 'base');
+    expect(base).toMatchObject({ action: 'build', missingRegions: ['eu-west-1'], copyFrom: { region: 'us-east-1', ami: base.amis['us-east-1'] } });
+    expect(base.reasons).toEqual(['new region eu-west-1', `copy ${base.amis['us-east-1']} from us-east-1 to eu-west-1 (no new bake)`]);
     expect(entry(result, 'web').action).toBe('reuse');
+    expect(entry(result, 'web').copyFrom).toBeUndefined();
   });
 
   it('rebuilds only the asked recipes with --force', async () => {

@@ -28,9 +28,30 @@ export const ACTIONS: Record<string, Action> = {
 const READ_ONLY = /^(Describe|Get)/;
 const MAX_BODY = 4 * 1024 * 1024;
 
+/**
+ * A failure the local cloud answers with instead of doing the action: how tests make one
+ * region of a multi-region run fail over real HTTP. Rules are read on every request, so a test
+ * may add or remove them while the cloud runs.
+ */
+export interface FaultRule {
+  action: string;
+  /** Only in this region (default: every region). */
+  region?: string;
+  /** Only for requests naming this id (ImageId, SourceImageId, SnapshotId; default: any). */
+  resourceId?: string;
+  /** EC2 error code (default UnauthorizedOperation, which the SDK does not retry). */
+  code?: string;
+  message?: string;
+  /** HTTP status (default 400). */
+  status?: number;
+  /** How many requests fail before the rule stops applying (default: all). */
+  times?: number;
+}
+
 export interface Ec2ApiOptions {
   state: CloudState;
   host: InstanceHost;
+  faults?: FaultRule[];
   /** Called after every change to the state. */
   persist(): void;
   log(message: string): void;
@@ -96,6 +117,7 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
         throw new Ec2ApiError('InvalidAction', `The action ${action} is not valid for this web service.`);
       }
       options.log(`${region} ${action} ${debugParams(params)}`);
+      injectFault(options.faults, action, region, params);
       const context: ActionContext = { params, region, state: options.state, host: options.host, persist: options.persist, log: options.log };
       const result = await handler(context);
       if (!READ_ONLY.test(action)) options.persist();
@@ -128,6 +150,16 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
         server.closeAllConnections();
       }),
   };
+}
+
+function injectFault(faults: FaultRule[] | undefined, action: string, region: string, params: QueryParams): void {
+  const ids = [params.get('ImageId'), params.get('SourceImageId'), params.get('SnapshotId')];
+  const rule = faults?.find(
+    (f) => f.action === action && (f.region === undefined || f.region === region) && (f.resourceId === undefined || ids.includes(f.resourceId)) && (f.times ?? 1) > 0,
+  );
+  if (!rule) return;
+  if (rule.times !== undefined) rule.times -= 1;
+  throw new Ec2ApiError(rule.code ?? 'UnauthorizedOperation', rule.message ?? `injected fault: ${action} fails in ${region}`, rule.status ?? 400);
 }
 
 /** Parameter names only: values may hold key material (ImportKeyPair) or user data. */

@@ -12,6 +12,8 @@ export interface BlockDevice {
   volumeType: string;
   deleteOnTermination: boolean;
   encrypted: boolean;
+  /** The KMS key a copy was encrypted with (CopyImage KmsKeyId); nothing is really encrypted. */
+  kmsKeyId?: string;
 }
 
 export type LaunchPermission =
@@ -38,6 +40,8 @@ export interface ImageState {
   blockDevices: BlockDevice[];
   launchPermissions: LaunchPermission[];
   deprecationTime?: string;
+  /** `v2.0` once ModifyImageAttribute (or registration) asked for IMDSv2-only; EC2 never lets it go back. */
+  imdsSupport?: string;
   sourceInstanceId?: string;
   /** The id the InstanceHost knows this image's filesystem by (BASE_IMAGE for seeded images). */
   hostImage: string;
@@ -52,6 +56,9 @@ export interface SnapshotState {
   description: string;
   startTime: string;
   encrypted: boolean;
+  kmsKeyId?: string;
+  /** createVolumePermission: account ids, or `all`. */
+  createVolumePermissions?: string[];
 }
 
 export type InstanceStateName = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 'terminated';

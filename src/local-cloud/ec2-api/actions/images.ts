@@ -68,6 +68,7 @@ function blockDeviceXml(device: BlockDevice): XmlValue {
       deleteOnTermination: device.deleteOnTermination,
       volumeType: device.volumeType,
       encrypted: device.encrypted,
+      kmsKeyId: device.kmsKeyId,
     },
   };
 }
@@ -97,6 +98,7 @@ export function imageXml(state: CloudState, image: ImageState): XmlValue {
     usageOperation: 'RunInstances',
     stateReason: image.stateReason ? { code: 'Client.Error', message: image.stateReason } : undefined,
     deprecationTime: image.deprecationTime,
+    imdsSupport: image.imdsSupport,
     bootMode: 'uefi-preferred',
   };
 }
@@ -225,14 +227,17 @@ function copyImage(context: ActionContext) {
   const imageId = newId('ami');
   const created = now();
   const encrypted = params.bool('Encrypted');
+  const kmsKeyId = params.get('KmsKeyId');
+  // As EC2: a key only goes with Encrypted=true, and an encrypted source cannot be copied unencrypted.
+  if (kmsKeyId && encrypted !== true) throw new Ec2ApiError('InvalidParameterDependency', 'The parameter KmsKeyId requires the parameter Encrypted to be set.');
   const devices = source.blockDevices.map((device) => {
-    const copy = { ...device, encrypted: encrypted ?? device.encrypted };
+    const copy: BlockDevice = { ...device, encrypted: encrypted || device.encrypted, kmsKeyId: encrypted ? (kmsKeyId ?? device.kmsKeyId ?? 'alias/aws/ebs') : device.kmsKeyId };
     if (device.snapshotId) {
       copy.snapshotId = newId('snap');
       state.snapshots.push({
         snapshotId: copy.snapshotId, region, volumeId: 'vol-ffffffff', volumeSize: device.volumeSize, ownerId: SELF_ACCOUNT,
         description: `Copied for DestinationAmi ${imageId} from SourceAmi ${source.imageId} for SourceSnapshot ${device.snapshotId}`,
-        startTime: created, encrypted: copy.encrypted,
+        startTime: created, encrypted: copy.encrypted, kmsKeyId: copy.kmsKeyId,
       });
     }
     return copy;
@@ -246,6 +251,8 @@ function copyImage(context: ActionContext) {
   if (params.bool('CopyImageTags')) setTags(state, imageId, tagsOf(state, source.imageId));
   const imageTags = tagsFromSpec(context, 'image');
   if (imageTags.length) setTags(state, imageId, imageTags);
+  const snapshotTags = tagsFromSpec(context, 'snapshot');
+  for (const device of devices) if (device.snapshotId && snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
   const copied = image.hostImage === BASE_IMAGE ? Promise.resolve() : context.host.alias(source.hostImage, imageId);
   copied.then(
     () => settle(context, image, undefined),
@@ -285,6 +292,9 @@ function describeImageAttribute(context: ActionContext) {
       break;
     case 'lastLaunchedTime':
       body.lastLaunchedTime = {};
+      break;
+    case 'imdsSupport':
+      body.imdsSupport = image.imdsSupport ? { value: image.imdsSupport } : {};
       break;
     default:
       throw new Ec2ApiError('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid`);
@@ -338,6 +348,11 @@ function modifyImageAttribute(context: ActionContext) {
   for (const permission of add) if (!image.launchPermissions.some((p) => same(p, permission))) image.launchPermissions.push(permission);
   const description = params.get('Description.Value') ?? params.get('Description');
   if (description !== undefined) image.description = description;
+  const imds = params.get('ImdsSupport.Value');
+  if (imds !== undefined) {
+    if (imds !== 'v2.0') throw new Ec2ApiError('InvalidParameterValue', `Value (${imds}) for parameter ImdsSupport is invalid: only v2.0 can be set`);
+    image.imdsSupport = imds;
+  }
   return { return: true };
 }
 
@@ -345,7 +360,9 @@ function enableImageDeprecation(context: ActionContext) {
   const image = findImage(context, context.params.require('ImageId'));
   const time = new Date(context.params.require('DeprecateAt'));
   if (Number.isNaN(time.getTime())) throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt is not a valid date');
+  // Kept to the minute, as EC2 keeps it; a time in the past is refused, as EC2 refuses it.
   time.setUTCSeconds(0, 0);
+  if (time.getTime() < Date.now() - 60_000) throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt cannot be in the past');
   image.deprecationTime = time.toISOString();
   return { return: true };
 }

@@ -53,6 +53,7 @@ function describeSnapshots(context: ActionContext) {
       volumeSize: s.volumeSize,
       description: s.description,
       encrypted: s.encrypted,
+      kmsKeyId: s.kmsKeyId,
       storageTier: 'standard',
       tagSet: tagSetXml(state, s.snapshotId),
     })),
@@ -72,7 +73,55 @@ function deleteSnapshot(context: ActionContext) {
   return { return: true };
 }
 
+function checkVolumePermissionAttribute(context: ActionContext): void {
+  const attribute = context.params.get('Attribute') ?? 'createVolumePermission';
+  if (attribute !== 'createVolumePermission') throw new Ec2ApiError('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid`);
+}
+
+function volumePermissions(list: ActionContext['params'][]): string[] {
+  return list.flatMap((entry) => {
+    const user = entry.get('UserId');
+    const group = entry.get('Group');
+    if (user !== undefined && !/^\d{12}$/.test(user)) throw new Ec2ApiError('InvalidParameterValue', `Invalid user id "${user}"`);
+    if (group !== undefined && group !== 'all') throw new Ec2ApiError('InvalidParameterValue', `Invalid group "${group}"`);
+    return [user, group].filter((v): v is string => v !== undefined);
+  });
+}
+
+/** createVolumePermission add/remove, in the structured form (SDK v3) and the flat UserId.N + OperationType form. */
+function modifySnapshotAttribute(context: ActionContext) {
+  const { params } = context;
+  const snapshot = findSnapshot(context, params.require('SnapshotId'));
+  if (snapshot.ownerId !== SELF_ACCOUNT) throw new Ec2ApiError('AuthFailure', `Not authorized for snapshot:${snapshot.snapshotId}`);
+  checkVolumePermissionAttribute(context);
+  let add = volumePermissions(params.structs('CreateVolumePermission.Add'));
+  let remove = volumePermissions(params.structs('CreateVolumePermission.Remove'));
+  const flat = [...params.list('UserId'), ...params.list('UserGroup')];
+  if (flat.length) {
+    const operation = params.get('OperationType');
+    if (operation === 'add') add = add.concat(flat);
+    else if (operation === 'remove') remove = remove.concat(flat);
+    else throw new Ec2ApiError('InvalidParameterValue', 'OperationType must be add or remove');
+  }
+  const current = (snapshot.createVolumePermissions ?? []).filter((p) => !remove.includes(p));
+  for (const permission of add) if (!current.includes(permission)) current.push(permission);
+  snapshot.createVolumePermissions = current;
+  return { return: true };
+}
+
+function describeSnapshotAttribute(context: ActionContext) {
+  const snapshot = findSnapshot(context, context.params.require('SnapshotId'));
+  checkVolumePermissionAttribute(context);
+  const permissions = snapshot.createVolumePermissions ?? [];
+  return {
+    snapshotId: snapshot.snapshotId,
+    createVolumePermission: permissions.map((p) => (p === 'all' ? { group: p } : { userId: p })),
+  };
+}
+
 export const snapshotActions: Handlers = {
   DescribeSnapshots: describeSnapshots,
   DeleteSnapshot: deleteSnapshot,
+  ModifySnapshotAttribute: modifySnapshotAttribute,
+  DescribeSnapshotAttribute: describeSnapshotAttribute,
 };

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Runs the Jenkinsfile's stages on this machine, in order and with the same bake commands,
+# against bake's local cloud instead of AWS: validate → plan → build waves (each recipe in its own
+# fresh clone, like a separate agent with no shared disk, the recipes of a wave in parallel) →
+# pin. One `bake local-cloud` plays the AWS account all "agents" share.
+#
+# Usage: scripts/jenkins-local.sh [BAKERY_DIR]    (a git checkout; default: this repository)
+# Env:   CHANGED_SINCE=REF as the Jenkins parameter; BAKE_LOCK_WAIT (default 45m);
+#        JENKINS_LOCAL_WORK=DIR to keep the run's files there (default: a temp dir, removed);
+#        a second run with the same DIR finds the first run's images in DIR/cloud.
+# Needs root, packer, ansible-playbook and debootstrap, like `bake build --local`.
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+bakery="$(cd "${1:-$repo}" && pwd)"
+bake() { node "$repo/bin/bake.js" "$@"; }
+
+top="$(git -C "$bakery" rev-parse --show-toplevel)"
+inside="${bakery#"$top"}"
+if [ -n "$(git -C "$bakery" status --porcelain -- .)" ]; then
+  echo "jenkins-local: note: uncommitted changes in $bakery are not used: like Jenkins, every stage checks out the last commit" >&2
+fi
+
+work="${JENKINS_LOCAL_WORK:-$(mktemp -d)}"
+# A kept work dir is reused: this run's files start afresh, the cloud in $work/cloud carries over
+# (as the AWS account does from one Jenkins build to the next).
+rm -rf "$work/workspace" "$work/agents" "$work/reports" "$work/logs" "$work/plan.json" "$work/waves.txt" "$work/pin.diff" "$work/cloud.env"
+mkdir -p "$work/agents" "$work/reports" "$work/logs"
+export CI=true NO_COLOR=1
+export JOB_NAME="${JOB_NAME:-bake-local}" BUILD_NUMBER="${BUILD_NUMBER:-1}"
+export BUILD_URL="${BUILD_URL:-file://$work/}"
+export BAKE_LOCK_WAIT="${BAKE_LOCK_WAIT:-45m}"
+export GIT_COMMIT="$(git -C "$bakery" rev-parse HEAD)"
+
+# The AWS account every agent shares.
+# Started without the bake() function so that $! is node itself and the trap's kill reaches it.
+node "$repo/bin/bake.js" local-cloud --dir "$work/cloud" --write-env "$work/cloud.env" >"$work/logs/local-cloud.log" 2>&1 &
+cloud_pid=$!
+cleanup() {
+  kill "$cloud_pid" 2>/dev/null || true
+  wait "$cloud_pid" 2>/dev/null || true
+  [ -n "${JENKINS_LOCAL_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 1 600); do
+  [ -s "$work/cloud.env" ] && break
+  kill -0 "$cloud_pid" 2>/dev/null || { cat "$work/logs/local-cloud.log" >&2; exit 1; }
+  sleep 0.1
+done
+# shellcheck disable=SC1091
+. "$work/cloud.env"
+
+# Like Jenkins' `checkout scm`: a fresh clone at the commit being built, for the main workspace
+# and for every build agent. Nothing in the bakery you pointed at is changed.
+checkout() {
+  git clone -q "$top" "$1"
+  git -C "$1" checkout -q "$GIT_COMMIT"
+}
+checkout "$work/workspace"
+workspace="$work/workspace$inside"
+
+stage() { echo "jenkins-local: ==== stage $* ====" >&2; }
+
+stage Validate
+(cd "$workspace" && bake validate)
+
+stage Plan
+(cd "$workspace" && bake plan --local --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} >"$work/plan.json")
+# One line per wave: the names of the recipes to build at that level.
+node -e '
+  const plan = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const waves = [];
+  for (const r of plan.recipes) if (r.action === "build") (waves[r.level] ??= []).push(r.name);
+  for (const wave of waves.filter(Boolean)) console.log(wave.join(" "));
+' "$work/plan.json" >"$work/waves.txt"
+echo "jenkins-local: waves: $(tr '\n' '|' <"$work/waves.txt")" >&2
+
+stage Build
+wave_number=0
+while read -r -a recipes; do
+  stage "Build wave $wave_number: ${recipes[*]}"
+  pids=()
+  for recipe in "${recipes[@]}"; do
+    agent="$work/agents/$recipe"
+    checkout "$agent"
+    (
+      cd "$agent$inside"
+      RECIPE="$recipe"
+      bake build "$RECIPE" --local --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml"
+    ) >"$work/logs/$recipe.log" 2>&1 &
+    pids+=("$!")
+  done
+  failed=0
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      echo "jenkins-local: build of ${recipes[$i]} failed; its log:" >&2
+      tail -n 40 "$work/logs/${recipes[$i]}.log" >&2
+      failed=1
+    fi
+  done
+  [ "$failed" = 0 ] || exit 1
+  wave_number=$((wave_number + 1))
+done <"$work/waves.txt"
+
+stage Pin
+(cd "$workspace" && bake pin --local)
+git -C "$workspace" diff --stat >&2
+git -C "$workspace" diff >"$work/pin.diff"
+echo "jenkins-local: done; plan.json, pin.diff, reports/ and logs/ in $work" >&2

@@ -1,0 +1,87 @@
+/**
+ * A lock every Jenkins agent can see without shared disk: an EC2 key pair named
+ * `bake-lock-<recipe>` in the recipe's build region. CreateKeyPair is atomic per name and region
+ * (the second caller gets InvalidKeyPair.Duplicate), so it works as a compare-and-set; the key
+ * pair's tags say who holds it, and EC2's CreateTime how long. The private key EC2 returns is
+ * dropped at once: nothing ever logs in with it.
+ */
+import { CreateKeyPairCommand, DeleteKeyPairCommand, DescribeKeyPairsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { fitTagValue } from '../pipeline/build-tags.js';
+import { cloudError } from './image-catalog.js';
+
+export const LOCK_TAG = 'bake:lock';
+export const LOCK_HOLDER_TAG = 'bake:lock-holder';
+
+export interface LockHolder {
+  /** Who holds it, for people: BUILD_URL, or user@host and pid. */
+  holder: string;
+  /** When it was taken (EC2's CreateTime). */
+  since: Date;
+  keyPairId: string;
+}
+
+export type LockAttempt = { acquired: true; keyPairId: string } | { acquired: false; held: LockHolder | undefined };
+
+export interface RecipeLockStore {
+  /** Takes the lock if nobody holds it; otherwise says who does (undefined: it vanished meanwhile, try again). */
+  tryAcquire(recipe: string, region: string, holder: string, fingerprint: string): Promise<LockAttempt>;
+  /** Removes exactly this lock (by id, so a lock taken over by someone else is never removed by mistake). */
+  release(region: string, keyPairId: string): Promise<void>;
+}
+
+export function lockName(recipe: string): string {
+  return `bake-lock-${recipe}`;
+}
+
+const isDuplicate = (error: unknown) => (error as { name?: string; Code?: string })?.name === 'InvalidKeyPair.Duplicate' || (error as { Code?: string })?.Code === 'InvalidKeyPair.Duplicate';
+const isNotFound = (error: unknown) => /InvalidKeyPair\.NotFound/.test(`${(error as { name?: string })?.name} ${(error as { Code?: string })?.Code}`);
+
+export function ec2RecipeLocks(clients: (region: string) => EC2Client): RecipeLockStore {
+  return {
+    async tryAcquire(recipe, region, holder, fingerprint) {
+      const ec2 = clients(region);
+      const KeyName = lockName(recipe);
+      try {
+        const created = await ec2.send(
+          new CreateKeyPairCommand({
+            KeyName,
+            KeyType: 'ed25519',
+            TagSpecifications: [
+              {
+                ResourceType: 'key-pair',
+                Tags: [
+                  { Key: LOCK_TAG, Value: recipe },
+                  { Key: LOCK_HOLDER_TAG, Value: fitTagValue(holder) },
+                  { Key: 'bake:fingerprint', Value: fingerprint },
+                ],
+              },
+            ],
+          }),
+        );
+        return { acquired: true, keyPairId: created.KeyPairId ?? '' };
+      } catch (error) {
+        if (!isDuplicate(error)) throw cloudError(error, `taking the build lock ${KeyName} in ${region}`);
+      }
+      try {
+        const { KeyPairs = [] } = await ec2.send(new DescribeKeyPairsCommand({ KeyNames: [KeyName] }));
+        const pair = KeyPairs[0];
+        if (!pair) return { acquired: false, held: undefined };
+        const tags = Object.fromEntries((pair.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+        return {
+          acquired: false,
+          held: { holder: tags[LOCK_HOLDER_TAG] || 'another bake (no holder tag)', since: pair.CreateTime ?? new Date(0), keyPairId: pair.KeyPairId ?? '' },
+        };
+      } catch (error) {
+        if (isNotFound(error)) return { acquired: false, held: undefined };
+        throw cloudError(error, `reading the build lock ${KeyName} in ${region}`);
+      }
+    },
+    async release(region, keyPairId) {
+      try {
+        await clients(region).send(new DeleteKeyPairCommand({ KeyPairId: keyPairId }));
+      } catch (error) {
+        throw cloudError(error, `releasing the build lock ${keyPairId} in ${region}`);
+      }
+    },
+  };
+}

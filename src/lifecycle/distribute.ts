@@ -1,0 +1,219 @@
+/**
+ * After Packer has baked a recipe's image in its build region (the first of `regions`), bake
+ * distributes it: copies it to every other region (re-encrypted with that region's KMS key when
+ * the recipe names one), tags each copy and its snapshots like the original, grants the
+ * recipe's `share_with` launch permissions, makes it IMDSv2-only when Packer could not, and sets
+ * its deprecation time — in every region. The EC2 calls sit behind DistributionEc2
+ * (src/aws/image-distribution.ts); the order, the rules and the bookkeeping are here.
+ *
+ * Regions are independent: one region failing does not stop the others, and the result always
+ * says which images exist, so the build can record (and a re-run can reuse) what was done.
+ */
+import { BuildFailure } from '../errors/index.js';
+import type { Recipe } from '../recipes/model.js';
+import { sharePrincipals, sharesWithAnyone, type SharePrincipals } from './share-principals.js';
+
+/** What the distribution needs to know about an image in one region. */
+export interface ImageFacts {
+  imageId: string;
+  region: string;
+  state: string;
+  name: string;
+  description?: string;
+  snapshotIds: string[];
+  tags: Record<string, string>;
+  imdsSupport?: string;
+  createdAt: string;
+}
+
+export interface CopyRequest {
+  region: string;
+  sourceRegion: string;
+  sourceImageId: string;
+  name: string;
+  description?: string;
+  /** Encrypt the copy's snapshots (with kmsKeyId, or the region's default EBS key). */
+  encrypted: boolean;
+  kmsKeyId?: string;
+  /** Put on the copy as it is created, so even a copy still pending is bake's and traceable. */
+  tags: Record<string, string>;
+}
+
+export interface DistributionEc2 {
+  describeImage(region: string, imageId: string): Promise<ImageFacts>;
+  /** The region's own image with this name (AMI names are unique per region), if any. */
+  findImageByName(region: string, name: string): Promise<ImageFacts | undefined>;
+  copyImage(request: CopyRequest): Promise<string>;
+  waitUntilAvailable(region: string, imageId: string, signal?: AbortSignal): Promise<void>;
+  /** Tags the image and its snapshots; returns the snapshot ids. */
+  tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<string[]>;
+  share(region: string, imageId: string, snapshotIds: string[], principals: SharePrincipals): Promise<void>;
+  requireImdsV2(region: string, imageId: string): Promise<void>;
+  deprecate(region: string, imageId: string, at: Date): Promise<void>;
+  deregister(region: string, imageId: string): Promise<void>;
+}
+
+export interface DistributionRequest {
+  recipe: Recipe;
+  /** Region → AMI of the images that exist already: the build region's at least (Packer's manifest, or an earlier run). */
+  amis: Record<string, string>;
+  /** Tags for the copies. Default: the build region image's own tags (a re-run completing an earlier bake). */
+  tags?: Record<string, string>;
+  /** When the image was baked (ISO 8601): the deprecation time counts from it. Default: the image's bake:built-at. */
+  builtAt?: string;
+  now: Date;
+  /** Stops waiting for copies (the copies themselves go on in EC2 and are tagged already). */
+  signal?: AbortSignal;
+  /** One line per step, for the recipe's build log. */
+  log?(line: string): void | Promise<void>;
+}
+
+export interface RegionDistribution {
+  region: string;
+  /** The image in this region, when there is one (even if a later step failed). */
+  imageId?: string;
+  /** true when this run copied it here. */
+  copied: boolean;
+  /** Steps done, in order: copied, tagged, shared, imdsv2, deprecated. */
+  done: string[];
+  error?: string;
+  deprecateAt?: string;
+}
+
+export interface DistributionResult {
+  /** Region → AMI for every region of the recipe. */
+  amis: Record<string, string>;
+  regions: RegionDistribution[];
+}
+
+/** Some region did not get its image (or its settings): the images that do exist are in `amis`. */
+export class DistributionError extends BuildFailure {
+  constructor(
+    message: string,
+    readonly amis: Record<string, string>,
+    readonly regions: RegionDistribution[],
+  ) {
+    super(message);
+  }
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const BUILT_AT_TAG = 'bake:built-at';
+
+/**
+ * built-at + days; EC2 refuses a time in the past, so an image already older than that (a
+ * re-run long after the bake) is deprecated a minute from now instead.
+ */
+export function deprecationTime(builtAt: string, days: number, now: Date): Date {
+  const due = new Date(Date.parse(builtAt) + days * DAY_MS);
+  const soonest = new Date(now.getTime() + 60_000);
+  return Number.isNaN(due.getTime()) || due < soonest ? soonest : due;
+}
+
+/** EC2 refuses `aws:` tag keys on CreateTags; an image's own tags may hold some. */
+function ownTags(tags: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.toLowerCase().startsWith('aws:')));
+}
+
+function message(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0];
+}
+
+export async function distributeImage(ec2: DistributionEc2, request: DistributionRequest): Promise<DistributionResult> {
+  const { recipe } = request;
+  const buildRegion = recipe.regions[0];
+  const sourceId = request.amis[buildRegion];
+  if (!sourceId) throw new BuildFailure(`${recipe.name} has no image in its build region ${buildRegion} to copy to the other regions`);
+  const principals = sharePrincipals(recipe);
+  const log = async (line: string) => void (await request.log?.(line));
+
+  const source = await ec2.describeImage(buildRegion, sourceId);
+  const tags = request.tags ?? ownTags(source.tags);
+  const builtAt = request.builtAt ?? source.tags[BUILT_AT_TAG] ?? source.createdAt;
+  const deprecateAt = recipe.deprecateAfterDays === undefined ? undefined : deprecationTime(builtAt, recipe.deprecateAfterDays, request.now);
+
+  /** Copies into the region; a copy left by an earlier run under the same name is taken over instead of failing on the duplicate name. */
+  const copyTo = async (region: string, outcome: RegionDistribution): Promise<string> => {
+    const kmsKeyId = recipe.encrypted ? recipe.kmsKeyIds[region] : undefined;
+    const copy: CopyRequest = {
+      region,
+      sourceRegion: buildRegion,
+      sourceImageId: sourceId,
+      name: source.name,
+      description: source.description,
+      encrypted: recipe.encrypted,
+      kmsKeyId,
+      tags,
+    };
+    const earlier = await ec2.findImageByName(region, source.name);
+    if (earlier && earlier.state !== 'failed' && earlier.tags['bake:fingerprint'] === tags['bake:fingerprint']) {
+      await log(`taking over ${earlier.imageId} in ${region}, an earlier copy of ${sourceId} (${earlier.state})`);
+      return earlier.imageId;
+    }
+    if (earlier) {
+      // A failed copy keeps its name. Only bake's own failed copy of this recipe is cleared out of the way.
+      if (earlier.state !== 'failed' || earlier.tags['bake:recipe'] !== recipe.name) {
+        throw new BuildFailure(`cannot copy ${sourceId} to ${region}: the name ${source.name} is taken by ${earlier.imageId} (${earlier.state})`);
+      }
+      await log(`deregistering ${earlier.imageId} in ${region}: an earlier copy that failed`);
+      await ec2.deregister(region, earlier.imageId);
+    }
+    const imageId = await ec2.copyImage(copy);
+    outcome.copied = true;
+    outcome.done.push('copied');
+    await log(`copying ${sourceId} (${buildRegion}) to ${region} as ${imageId}${kmsKeyId ? ` encrypted with ${kmsKeyId}` : recipe.encrypted ? ' encrypted with the default EBS key' : ''}`);
+    return imageId;
+  };
+
+  const distribute = async (region: string, outcome: RegionDistribution): Promise<void> => {
+    let imageId = region === buildRegion ? sourceId : request.amis[region];
+    if (!imageId) {
+      imageId = await copyTo(region, outcome);
+      outcome.imageId = imageId;
+      await ec2.waitUntilAvailable(region, imageId, request.signal);
+      await ec2.tagImage(region, imageId, tags);
+      outcome.done.push('tagged');
+      await log(`tagged ${imageId} in ${region} and its snapshots`);
+    }
+    outcome.imageId = imageId;
+    const facts = region === buildRegion ? source : await ec2.describeImage(region, imageId);
+    if (sharesWithAnyone(principals)) {
+      await ec2.share(region, imageId, facts.snapshotIds, principals);
+      outcome.done.push('shared');
+      await log(`shared ${imageId} in ${region} with ${recipe.shareWith.join(', ')}`);
+    }
+    if (recipe.imdsv2 && facts.imdsSupport !== 'v2.0') {
+      await ec2.requireImdsV2(region, imageId);
+      outcome.done.push('imdsv2');
+      await log(`set ImdsSupport=v2.0 on ${imageId} in ${region}`);
+    }
+    if (deprecateAt) {
+      await ec2.deprecate(region, imageId, deprecateAt);
+      outcome.done.push('deprecated');
+      outcome.deprecateAt = deprecateAt.toISOString();
+      await log(`${imageId} in ${region} is deprecated from ${deprecateAt.toISOString()}`);
+    }
+  };
+
+  const outcomes: RegionDistribution[] = recipe.regions.map((region) => ({ region, copied: false, done: [] }));
+  await Promise.all(
+    outcomes.map((outcome) =>
+      distribute(outcome.region, outcome).catch(async (error: unknown) => {
+        outcome.error = message(error);
+        await log(`${outcome.region}: ${outcome.error}`);
+      }),
+    ),
+  );
+
+  const amis = Object.fromEntries(outcomes.flatMap((o) => (o.imageId ? [[o.region, o.imageId]] : [])));
+  const failed = outcomes.filter((o) => o.error);
+  if (failed.length) {
+    throw new DistributionError(
+      `distributing ${sourceId} failed in ${failed.map((o) => `${o.region} (${o.error})`).join('; ')}`,
+      amis,
+      outcomes,
+    );
+  }
+  return { amis, regions: outcomes };
+}

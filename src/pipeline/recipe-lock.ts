@@ -1,0 +1,97 @@
+/**
+ * One bake of a recipe at a time across every agent and job: take the recipe's lock before
+ * baking, wait for it (or fail at once) when another bake holds it, and take over a lock left by
+ * an agent that died. The store (src/aws/recipe-lock.ts) is EC2 itself; the clock and sleeping
+ * come in from outside so the policy is tested without waiting.
+ */
+import { setTimeout as sleepFor } from 'node:timers/promises';
+import { BuildFailure } from '../errors/index.js';
+import { lockName, type RecipeLockStore } from '../aws/recipe-lock.js';
+
+export interface LockPolicy {
+  /** Who we are, written on the lock: BUILD_URL, or user@host and pid. */
+  holder: string;
+  /** How long to wait for another bake's lock; 0 = fail at once. */
+  waitMs: number;
+  /** A lock older than this was left by an agent that died: it is taken over (with a warning). */
+  staleAfterMs: number;
+}
+
+export interface LockClock {
+  now(): number;
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const realClock: LockClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) => sleepFor(ms, undefined, { signal }),
+};
+
+export interface LockRequest {
+  recipe: string;
+  region: string;
+  fingerprint: string;
+}
+
+/** Another bake holds the lock and we may not (or no longer) wait. */
+export class RecipeLockedError extends BuildFailure {}
+
+/** Polls start at 1 s and double up to 15 s: quick for short waits, few calls for long ones. */
+const FIRST_POLL_MS = 1_000;
+const MAX_POLL_MS = 15_000;
+/** A holder that vanished between CreateKeyPair and DescribeKeyPairs: try again, but not forever. */
+const MAX_ATTEMPTS_WITHOUT_WAITING = 20;
+
+/** Returns the function that releases the lock. */
+export async function acquireRecipeLock(
+  store: RecipeLockStore,
+  request: LockRequest,
+  policy: LockPolicy,
+  options: { clock?: LockClock; signal?: AbortSignal; note?: (message: string) => void } = {},
+): Promise<() => Promise<void>> {
+  const clock = options.clock ?? realClock;
+  const note = options.note ?? (() => {});
+  const started = clock.now();
+  const name = `${lockName(request.recipe)} in ${request.region}`;
+  let poll = FIRST_POLL_MS;
+  let saidWaiting = false;
+  for (let attempt = 0; ; attempt++) {
+    if (options.signal?.aborted) throw new BuildFailure(`interrupted while waiting for the build lock ${name}`);
+    const result = await store.tryAcquire(request.recipe, request.region, policy.holder, request.fingerprint);
+    if (result.acquired) {
+      return () => store.release(request.region, result.keyPairId);
+    }
+    const held = result.held;
+    if (!held) {
+      if (attempt >= MAX_ATTEMPTS_WITHOUT_WAITING) throw new BuildFailure(`the build lock ${name} keeps changing hands; giving up`);
+      continue;
+    }
+    const age = clock.now() - held.since.getTime();
+    if (age > policy.staleAfterMs) {
+      note(`${request.recipe}: taking over the build lock ${name}: held by ${held.holder} since ${held.since.toISOString()}, longer than ${formatMs(policy.staleAfterMs)}`);
+      await store.release(request.region, held.keyPairId);
+      continue;
+    }
+    const waited = clock.now() - started;
+    const who = `${request.recipe} is already being built by ${held.holder} (since ${held.since.toISOString()}; lock ${name})`;
+    if (waited >= policy.waitMs) {
+      throw new RecipeLockedError(policy.waitMs > 0 ? `${who}; gave up after waiting ${formatMs(waited)}` : `${who}; pass --lock-wait DURATION to wait for it`);
+    }
+    if (!saidWaiting) {
+      note(`${who}: waiting up to ${formatMs(policy.waitMs)}`);
+      saidWaiting = true;
+    }
+    try {
+      await clock.sleep(Math.min(poll, policy.waitMs - waited), options.signal);
+    } catch {
+      throw new BuildFailure(`interrupted while waiting for the build lock ${name}`);
+    }
+    poll = Math.min(poll * 2, MAX_POLL_MS);
+  }
+}
+
+function formatMs(ms: number): string {
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms >= 60_000 && ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}

@@ -1,0 +1,97 @@
+/**
+ * The Jenkinsfile's stages for real, on one machine: scripts/jenkins-local.sh on the example
+ * bakery — validate, plan, build waves with each recipe in its own clone (no shared disk),
+ * pin — against one shared local cloud, real Packer and Ansible. Then a commit that touches one
+ * role, and the `CHANGED_SINCE` run that rebuilds exactly the recipe using it.
+ */
+import { existsSync } from 'node:fs';
+import { appendFile, cp, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { startLocalCloud } from '../../src/local-cloud/index.js';
+import { MemoryHost } from '../local-cloud/memory-host.js';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+const script = path.join(repo, 'scripts/jenkins-local.sh');
+const cache = process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache');
+
+interface PlanJson {
+  recipes: Array<{ name: string; action: string; level?: number; reasons: string[] }>;
+  changed_since?: { recipes: Record<string, string[]> };
+}
+
+async function git(dir: string, ...args: string[]) {
+  return execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd: dir });
+}
+
+async function runPipeline(bakery: string, work: string, extraEnv: Record<string, string> = {}) {
+  const started = Date.now();
+  const run = await execa(script, [bakery], {
+    env: { ...process.env, BAKE_ROOTFS_CACHE: cache, JENKINS_LOCAL_WORK: work, JOB_NAME: 'images/main', BUILD_NUMBER: '7', BUILD_URL: 'https://jenkins.example/job/images/7/', ...extraEnv },
+    reject: false,
+    all: true,
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const plan = JSON.parse(await readFile(path.join(work, 'plan.json'), 'utf8')) as PlanJson;
+  return { run, seconds, plan };
+}
+
+describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', () => {
+  it('bakes in waves on separate clones, pins from tags, and with CHANGED_SINCE rebuilds only what a commit touched', async () => {
+    const bakery = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-'));
+    const work = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-work-'));
+    for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml']) await cp(path.join(repo, entry), path.join(bakery, entry), { recursive: true });
+    await git(bakery, 'init', '-q');
+    await git(bakery, 'add', '-A');
+    await git(bakery, 'commit', '-qm', 'bakery');
+
+    const first = await runPipeline(bakery, work);
+    console.log(`jenkins-local, every recipe: ${first.seconds.toFixed(1)} s`);
+    expect(first.run.exitCode, first.run.all?.slice(-4000)).toBe(0);
+    expect(first.plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['base', 'build', 0], ['web', 'build', 1], ['worker', 'build', 1]]);
+    for (const name of ['base', 'web', 'worker']) {
+      expect(await readFile(path.join(work, 'reports', `${name}.xml`), 'utf8')).toMatch(/failures="0"/);
+    }
+    // Pinned in the pipeline's own checkout, from tags; the bakery pointed at is untouched.
+    const pinDiff = await readFile(path.join(work, 'pin.diff'), 'utf8');
+    expect(pinDiff).toMatch(/\+\s*us-east-1 = "ami-[0-9a-f]+" # replaced by bake pin/);
+    expect((await git(bakery, 'status', '--porcelain')).stdout).toBe('');
+
+    // The images carry Jenkins' metadata (read back through the EC2 API from the kept cloud state).
+    const cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud', '.bake', 'local'), host: new MemoryHost() });
+    try {
+      const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['web'] }] }));
+      const tags = Object.fromEntries((Images[0]?.Tags ?? []).map((t) => [t.Key, t.Value]));
+      expect(tags).toMatchObject({ 'bake:job': 'images/main', 'bake:build-url': 'https://jenkins.example/job/images/7/' });
+      ec2.destroy();
+    } finally {
+      await cloud.close();
+    }
+
+    // What PUSH_PINS does in Jenkins: the pinned tfvars are committed.
+    await git(bakery, 'apply', path.join(work, 'pin.diff'));
+    await git(bakery, 'commit', '-qam', 'bake: pin AMIs from build 7');
+
+    // A commit touches node_exporter, which web and worker use (base does not).
+    const before = (await git(bakery, 'rev-parse', 'HEAD')).stdout.trim();
+    await appendFile(path.join(bakery, 'roles/node_exporter/defaults/main.yml'), '# scrape interval reviewed\n');
+    await git(bakery, 'commit', '-qam', 'node_exporter: note');
+    const second = await runPipeline(bakery, work, { CHANGED_SINCE: before, BUILD_NUMBER: '8', BUILD_URL: 'https://jenkins.example/job/images/8/' });
+    console.log(`jenkins-local, CHANGED_SINCE with one role changed: ${second.seconds.toFixed(1)} s`);
+    expect(second.run.exitCode, second.run.all?.slice(-4000)).toBe(0);
+    expect(second.plan.changed_since?.recipes).toEqual({ web: ['roles changed: node_exporter'], worker: ['roles changed: node_exporter'] });
+    // base is untouched and its image exists: web and worker both start in the first wave.
+    expect(second.plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['web', 'build', 0], ['worker', 'build', 0]]);
+    expect(existsSync(path.join(work, 'reports', 'web.xml'))).toBe(true);
+    expect(existsSync(path.join(work, 'reports', 'worker.xml'))).toBe(true);
+    expect(existsSync(path.join(work, 'reports', 'base.xml'))).toBe(false);
+    const secondDiff = await readFile(path.join(work, 'pin.diff'), 'utf8');
+    expect(secondDiff).toContain('infra/web/');
+    expect(secondDiff).toContain('infra/worker/');
+    expect(secondDiff).not.toContain('infra/shared/');
+  });
+});

@@ -1,0 +1,106 @@
+/**
+ * The per-recipe build lock: an EC2 key pair taken with CreateKeyPair (atomic per name), here
+ * against the local cloud over HTTP with the real SDK. Only the clock is simulated, so waiting
+ * an hour takes no time.
+ */
+import { DescribeKeyPairsCommand } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ec2RecipeLocks, lockName, type RecipeLockStore } from '../../src/aws/recipe-lock.js';
+import { acquireRecipeLock, RecipeLockedError, type LockClock } from '../../src/pipeline/recipe-lock.js';
+import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
+
+let t: TestCloud;
+let store: RecipeLockStore;
+beforeAll(async () => {
+  t = await startTestCloud();
+  store = ec2RecipeLocks((region) => t.ec2(region));
+});
+afterAll(() => t.close());
+
+/** A clock that moves only when someone sleeps. */
+function fakeClock(start = Date.now()): LockClock & { slept: number[] } {
+  let now = start;
+  const slept: number[] = [];
+  return {
+    slept,
+    now: () => now,
+    sleep: async (ms) => {
+      slept.push(ms);
+      now += ms;
+    },
+  };
+}
+
+const policy = (holder: string, waitMs = 0) => ({ holder, waitMs, staleAfterMs: 6 * 3_600_000 });
+const request = (recipe: string) => ({ recipe, region: 'us-east-1', fingerprint: '0123456789abcdef' });
+
+async function lockPairs(recipe: string) {
+  const { KeyPairs = [] } = await t.ec2().send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [lockName(recipe)] }] }));
+  return KeyPairs;
+}
+
+describe('recipe build lock', () => {
+  it('is an EC2 key pair named for the recipe, tagged with its holder, gone after release', async () => {
+    const release = await acquireRecipeLock(store, request('web'), policy('https://jenkins.example/job/a/1/'));
+    const [pair] = await lockPairs('web');
+    expect(pair.KeyName).toBe('bake-lock-web');
+    expect(pair.Tags).toEqual(expect.arrayContaining([{ Key: 'bake:lock-holder', Value: 'https://jenkins.example/job/a/1/' }, { Key: 'bake:lock', Value: 'web' }]));
+    await release();
+    expect(await lockPairs('web')).toEqual([]);
+  });
+
+  it('fails at once, naming the holder, when another bake holds it and no wait is asked', async () => {
+    const release = await acquireRecipeLock(store, request('api'), policy('https://jenkins.example/job/a/1/'));
+    const error = await acquireRecipeLock(store, request('api'), policy('https://jenkins.example/job/b/9/')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecipeLockedError);
+    expect((error as Error).message).toMatch(/^api is already being built by https:\/\/jenkins\.example\/job\/a\/1\/ \(since .*; lock bake-lock-api in us-east-1\); pass --lock-wait DURATION/);
+    await release();
+  });
+
+  it('waits with growing pauses and takes the lock once the holder releases it', async () => {
+    const releaseA = await acquireRecipeLock(store, request('db'), policy('job A'));
+    const clock = fakeClock();
+    const notes: string[] = [];
+    // Job A finishes while B sleeps for the third time.
+    const sleep = clock.sleep;
+    clock.sleep = async (ms) => {
+      await sleep(ms);
+      if (clock.slept.length === 3) await releaseA();
+    };
+    const releaseB = await acquireRecipeLock(store, request('db'), policy('job B', 3_600_000), { clock, note: (n) => notes.push(n) });
+    expect(clock.slept).toEqual([1_000, 2_000, 4_000]);
+    expect(notes).toEqual([expect.stringMatching(/^db is already being built by job A .*: waiting up to 1h$/)]);
+    expect((await lockPairs('db'))[0].Tags).toContainEqual({ Key: 'bake:lock-holder', Value: 'job B' });
+    await releaseB();
+  });
+
+  it('gives up after the wait, saying how long it waited', async () => {
+    const release = await acquireRecipeLock(store, request('cache'), policy('job A'));
+    const clock = fakeClock();
+    const error = await acquireRecipeLock(store, request('cache'), policy('job B', 60_000), { clock }).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/cache is already being built by job A .*gave up after waiting 1m$/);
+    expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(60_000);
+    await release();
+  });
+
+  it('takes over a lock older than the stale limit (its agent died), and never releases the new holder\'s lock by mistake', async () => {
+    await acquireRecipeLock(store, request('batch'), policy('dead agent'));
+    const later = fakeClock(Date.now() + 7 * 3_600_000);
+    const notes: string[] = [];
+    const release = await acquireRecipeLock(store, request('batch'), policy('job C'), { clock: later, note: (n) => notes.push(n) });
+    expect(notes[0]).toMatch(/^batch: taking over the build lock bake-lock-batch in us-east-1: held by dead agent since /);
+    const [pair] = await lockPairs('batch');
+    expect(pair.Tags).toContainEqual({ Key: 'bake:lock-holder', Value: 'job C' });
+    await release();
+    expect(await lockPairs('batch')).toEqual([]);
+  });
+
+  it('lets exactly one of many simultaneous takers win', async () => {
+    const attempts = await Promise.all(Array.from({ length: 8 }, (_, i) => store.tryAcquire('race', 'us-east-1', `job ${i}`, 'f')));
+    const winners = attempts.filter((a) => a.acquired);
+    expect(winners).toHaveLength(1);
+    const winner = winners[0] as { keyPairId: string };
+    for (const attempt of attempts.filter((a) => !a.acquired)) expect(attempt).toMatchObject({ acquired: false, held: { keyPairId: winner.keyPairId } });
+    await store.release('us-east-1', winner.keyPairId);
+  });
+});
