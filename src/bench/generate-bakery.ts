@@ -69,7 +69,10 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
     const file = path.join(root, 'recipes', `${name}.yaml`);
     // A third of the recipes after the first hundred are built FROM an earlier recipe.
     const base: BaseImage = i >= 100 && rand() < 0.33 ? { kind: 'recipe', recipe: recipes[pick(i)].name } : DEBIAN_FILTER;
-    const regions = rand() < 0.33 ? ['us-east-1', 'eu-west-1'] : ['us-east-1'];
+    const drawn = rand() < 0.33 ? ['us-east-1', 'eu-west-1'] : ['us-east-1'];
+    // A child is built only in regions its parent has (bake validate refuses anything else).
+    const parentRegions = base.kind === 'recipe' ? recipes.find((r) => r.name === base.recipe)!.regions : undefined;
+    const regions = parentRegions ? drawn.filter((region) => parentRegions.includes(region)) : drawn;
     const roleCount = 3 + pick(4);
     const uses = new Set<string>();
     while (uses.size < roleCount) uses.add(names[pick(names.length)]);

@@ -2,7 +2,7 @@
  * `npm run bench`: how fast `bake plan` fingerprints a large bakery, compared with the naive way
  * (read and sha256 every role file), and how many EC2 calls a plan makes. Everything happens in
  * a temp dir: a generated bakery of 1,000 recipes and 3,000 roles (60,000 files) in git, and the
- * embedded local cloud holding ~2,000 bake images.
+ * embedded local cloud holding ~2,000 bake images. Last, `--changed-since` on the same bakery.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import type { InstanceHost } from '../local-cloud/instance-host.js';
 import { baseImageId, seedRegion } from '../local-cloud/ec2-api/seed.js';
 import { StateFile } from '../local-cloud/ec2-api/state-file.js';
 import { SELF_ACCOUNT, setTags } from '../local-cloud/ec2-api/state.js';
+import { changedSince } from '../pipeline/changed-since.js';
 import { planBakery, type Plan, type PlanDeps } from '../pipeline/plan.js';
 import type { Bakery } from '../recipes/model.js';
 import { generateBakery, type BakerySize } from './generate-bakery.js';
@@ -171,6 +172,10 @@ async function main(): Promise<void> {
       const rebuilt = edited.recipes.filter((e) => e.action === 'build').length;
       const sample = edited.recipes.find((e) => e.reasons.some((r) => r.startsWith('role role-0003')));
       say(`    after editing one shared role file: ${ms(editedMs)}, ${rebuilt} to build, ${[...cloud.calls.values()].reduce((a, b) => a + b, 0)} EC2 calls; e.g. ${sample?.name}: ${sample?.reasons.join('; ')}`);
+
+      // bake plan --changed-since HEAD: the bakery at HEAD (git archive) fingerprinted against the work tree.
+      const [changes, changedMs] = await timed(() => changedSince(bakery, 'HEAD'));
+      say(`(d) --changed-since HEAD after that edit: ${ms(changedMs)} to find ${changes.changed.size} changed recipes (the plan above says ${rebuilt} to build); ratio to that plan ${(changedMs / editedMs).toFixed(2)}`);
     } finally {
       await cloud.close();
     }

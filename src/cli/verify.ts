@@ -1,15 +1,75 @@
 import { Command } from 'commander';
 import { UsageError } from '../errors/index.js';
-import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { createOutput } from '../io/output.js';
+import { selectRecipes } from '../recipes/graph.js';
+import { loadBakery } from '../recipes/load-bakery.js';
+import { requireAnsiblePlaybook, requireRoot } from '../verify/prerequisites.js';
+import { verifySummaryLines } from '../verify/verify-summary.js';
+import { destroyVerifyInstances, productionVerifyDeps, verifyRecipes, type VerifyReport } from '../verify/verify-recipe.js';
+import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
 
+interface VerifyFlags extends CommonFlags {
+  fresh?: boolean;
+  destroy?: boolean;
+  idempotence?: boolean;
+}
+
 export function verifyCommand(): Command {
-  return withCommonFlags(new Command('verify').argument('[recipes...]'), { cloud: true })
-    .description('(not built yet)')
-    .action(async (_recipes: string[], flags: CommonFlags) => {
+  return withCommonFlags(new Command('verify').argument('[recipes...]'), { cloud: false })
+    .description("provision recipes' roles into kept local instances and run their verify checks (seconds per try, not a bake)")
+    .option('--fresh', 'remove the kept instance and provision a new one from the base (proves a clean build)')
+    .option('--destroy', 'remove the kept instances (of the named recipes; all when none is named) and stop')
+    .option('--idempotence', 'run the roles twice; fail when the second run changes anything')
+    .action(async (names: string[], flags: VerifyFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
-        throw new UsageError('bake verify is not built yet');
-      });
+      await runCommand(ctx.debug, () => verify(ctx, names, flags));
     });
+}
+
+async function verify(ctx: CommandContext, names: string[], flags: VerifyFlags): Promise<number> {
+  if (flags.destroy && (flags.fresh || flags.idempotence)) throw new UsageError('--destroy removes instances; it takes neither --fresh nor --idempotence');
+  // Progress always goes to stderr (timestamped in CI), whether or not stdout carries JSON.
+  const progress = createOutput({ json: true });
+  const deps = productionVerifyDeps({ bakeryRoot: ctx.dir, log: (line) => progress.info(line) });
+
+  if (flags.destroy) {
+    requireRoot('bake verify --destroy');
+    const removed = await destroyVerifyInstances(ctx.dir, names, deps);
+    ctx.output.info(removed.length ? `removed: ${removed.join(', ')}` : 'no kept verify instance to remove');
+    ctx.output.result({ destroyed: removed });
+    return 0;
+  }
+
+  const bakery = await loadBakery(ctx.dir);
+  if (names.length === 0)
+    throw new UsageError(`name the recipes to verify (each gets a kept instance): ${bakery.recipes.map((r) => r.name).join(', ')}`);
+  const recipes = selectRecipes(bakery, names);
+  requireRoot('bake verify');
+  await requireAnsiblePlaybook();
+
+  const controller = new AbortController();
+  // A terminal Ctrl-C or Jenkins' abort: stop Ansible, then sshd; the filesystems stay.
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) return;
+    progress.warn(`${signal} received: stopping Ansible and the instance`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let reports: VerifyReport[];
+  try {
+    reports = await verifyRecipes(bakery, recipes, deps, {
+      fresh: flags.fresh,
+      idempotence: flags.idempotence,
+      signal: controller.signal,
+      progress: (line) => progress.info(line),
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  for (const line of verifySummaryLines(reports)) ctx.output.info(line);
+  ctx.output.result({ recipes: reports });
+  return reports.length === recipes.length && reports.every((report) => report.status === 'passed') ? 0 : 1;
 }

@@ -20,13 +20,25 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
   return commit;
 }
 
-/** Writes the bakery root's files at that commit into dest; false when the bakery root did not exist then. */
+/**
+ * What loading a bakery reads from a role folder: whether tasks/main.yml exists, and meta/main.yml.
+ * The role's other files only matter through their content ids, which come from `git ls-tree`,
+ * so they are not written out (60,000 role files take a minute to write on a slow disk).
+ */
+const ROLE_FILE_LOADED = /^roles\/[^/]+\/(tasks|meta)\/main\.yml$/;
+const INSIDE_A_ROLE = /^roles\/[^/]+\/./;
+
+/** Writes the bakery root's loadable files at that commit into dest; false when the bakery root did not exist then. */
 export async function extractBakeryAt(root: string, commit: string, dest: string): Promise<boolean> {
-  const tree = await git(root, ['rev-parse', '--verify', '--quiet', `${commit}:./`]).catch(() => undefined);
-  if (!tree?.stdout.trim()) return false;
+  const tree = (await git(root, ['rev-parse', '--verify', '--quiet', `${commit}:./`]).catch(() => undefined))?.stdout.trim();
+  if (!tree) return false;
   await mkdir(dest, { recursive: true });
-  // From a sub-folder, git archive would also narrow the tree to that folder's path: run it at the top.
+  // From a sub-folder, git would also narrow the tree to that folder's path: run it at the top.
   const top = (await git(root, ['rev-parse', '--show-toplevel'])).stdout.trim();
-  await git(top, ['archive', '--format=tar', tree.stdout.trim()]).pipe('tar', ['-x', '-C', dest]);
+  const listing = (await git(top, ['ls-tree', '-r', '-z', '--name-only', tree])).stdout;
+  const wanted = listing.split('\0').filter((file) => file && (ROLE_FILE_LOADED.test(file) || !INSIDE_A_ROLE.test(file)));
+  if (wanted.length === 0) return true;
+  // Paths on stdin would be nicer, but git archive takes them only as arguments: "--" keeps them paths.
+  await git(top, ['archive', '--format=tar', tree, '--', ...wanted.map((file) => `:(literal)${file}`)]).pipe('tar', ['-x', '-C', dest]);
   return true;
 }

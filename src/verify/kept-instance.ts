@@ -1,0 +1,101 @@
+/**
+ * The instance `bake verify` keeps between calls: a local-cloud chroot instance (the same
+ * debootstrap root filesystems as `--local`) whose filesystem stays under
+ * DIR/.bake/verify/<recipe>/ while its sshd runs only during a call.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { createChrootHost } from '../local-cloud/chroot-host.js';
+import { BASE_IMAGE, type InstanceEndpoint } from '../local-cloud/instance-host.js';
+import { isDirectory, removeRootfs, rootfsCacheDir } from '../local-cloud/rootfs.js';
+
+export interface SshTarget extends InstanceEndpoint {
+  /** The private key that logs in as root. */
+  privateKey: string;
+}
+
+export interface KeptInstance {
+  /**
+   * Starts sshd on the kept filesystem; makes the filesystem from the base first when there is
+   * none yet, or (fresh) after removing the old one. `created` says which happened.
+   */
+  up(options: { fresh: boolean }): Promise<{ target: SshTarget; created: boolean }>;
+  /** Removes the instance and every file of its state. False when there was nothing. */
+  destroy(): Promise<boolean>;
+  /** Stops sshd (and everything running inside); the filesystem stays. */
+  close(): Promise<void>;
+}
+
+export interface KeptInstanceOptions {
+  /** DIR/.bake/verify/<recipe> */
+  stateDir: string;
+  /** Instance name inside the state (the recipe's name). */
+  name: string;
+  /** The bakery root: the base root filesystem is the one `--local` uses (or $BAKE_ROOTFS_CACHE). */
+  bakeryRoot: string;
+  sshPort: number;
+  /** Overrides where the base root filesystem is cached. */
+  rootfsCache?: string;
+  log?: (line: string) => void;
+}
+
+/** Where `--local` keeps its state; its base root filesystem cache is shared. */
+export function localCloudStateDir(bakeryRoot: string): string {
+  return path.join(bakeryRoot, '.bake', 'local');
+}
+
+export function chrootKeptInstance(options: KeptInstanceOptions): KeptInstance {
+  const { stateDir, name } = options;
+  const privateKey = path.join(stateDir, 'id_ed25519');
+  // The chroot host's own layout (docs/local-cloud-host.md).
+  const rootfs = path.join(stateDir, 'instances', name, 'rootfs');
+  let host: ReturnType<typeof createChrootHost> | undefined;
+  const hostOf = () =>
+    (host ??= createChrootHost({
+      stateDir,
+      sshPort: options.sshPort,
+      log: options.log,
+      rootfsCache: options.rootfsCache ?? rootfsCacheDir(localCloudStateDir(options.bakeryRoot)),
+    }));
+
+  const publicKey = async () => {
+    if (!existsSync(privateKey)) {
+      await mkdir(stateDir, { recursive: true, mode: 0o755 });
+      const temp = `${privateKey}.tmp`;
+      await rm(temp, { force: true });
+      await rm(`${temp}.pub`, { force: true });
+      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `bake verify ${name}`, '-f', temp]);
+      await rename(`${temp}.pub`, `${privateKey}.pub`);
+      await rename(temp, privateKey);
+    }
+    return readFile(`${privateKey}.pub`, 'utf8');
+  };
+
+  return {
+    async up({ fresh }) {
+      const key = await publicKey();
+      const kept = await isDirectory(rootfs);
+      if (kept && fresh) await hostOf().terminate(name);
+      const created = !kept || fresh;
+      const endpoint = created
+        ? await hostOf().launch({ instanceId: name, imageId: BASE_IMAGE, authorizedKey: key })
+        : await hostOf().start(name, key);
+      return { target: { ...endpoint, privateKey }, created };
+    },
+
+    async destroy() {
+      if (!existsSync(stateDir)) return false;
+      if (existsSync(path.join(stateDir, 'instances', name))) await hostOf().terminate(name);
+      await host?.close();
+      // Whatever else is there (keys, rendered playbooks, logs); nothing runs inside any more.
+      await removeRootfs(stateDir);
+      return true;
+    },
+
+    async close() {
+      await host?.close();
+    },
+  };
+}

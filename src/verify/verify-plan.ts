@@ -1,0 +1,69 @@
+/**
+ * What `bake verify` runs, decided from the bakery alone: the recipe's chain (its ancestors
+ * root first, then itself — the order Packer bakes them, each image FROM the previous one),
+ * the variables each playbook gets, which checks cannot mean anything in a local instance, and
+ * what a kept instance still holds that the recipes no longer ask for.
+ */
+import { ancestorsOf } from '../recipes/graph.js';
+import type { Bakery, Recipe, VerifyCheck } from '../recipes/model.js';
+
+/** Root first, the recipe last. */
+export function verifyChain(bakery: Bakery, recipe: Recipe): Recipe[] {
+  return [...ancestorsOf(bakery.recipes, recipe.name), recipe];
+}
+
+/**
+ * The extra vars Packer gives the playbook of each recipe (`bake_recipe`, `bake_fingerprint`),
+ * plus `bake_verify` so a role can tell the two apart. A fingerprint needs the resolved base
+ * image (EC2); offline it is empty, as in `bake render`'s output.
+ */
+export function playbookExtraVars(recipe: Recipe): Record<string, unknown> {
+  return { bake_recipe: recipe.name, bake_fingerprint: '', bake_verify: true };
+}
+
+/**
+ * Why a check is not run in a local instance, if it is not. Nothing runs there (no systemd,
+ * no services) and the instance shares the host's network namespace: a port check would read
+ * the host's sockets and say nothing about the image. `service:` checks are fine: without a
+ * running systemd the script checks that the unit is enabled.
+ */
+export function localSkipReason(check: VerifyCheck): string | undefined {
+  if (check.kind === 'port') return 'nothing runs in a local instance (and it shares the host\'s ports): checked by bake build';
+  return undefined;
+}
+
+/** What one verify provisioned, per recipe of the chain: kept in provisioned.json. */
+export interface ProvisionRecord {
+  recipe: string;
+  /** When the instance's filesystem was made from the base (ISO 8601). */
+  createdAt: string;
+  /** The last run that completed its provisioning. */
+  provisionedAt: string;
+  chain: { recipe: string; roles: string[]; cloudInitFiles: string[] }[];
+}
+
+export function provisionRecord(recipe: Recipe, chain: readonly { recipe: Recipe; cloudInitFiles: string[] }[], createdAt: string, now: string): ProvisionRecord {
+  return {
+    recipe: recipe.name,
+    createdAt,
+    provisionedAt: now,
+    chain: chain.map((stage) => ({ recipe: stage.recipe.name, roles: stage.recipe.roles.map((r) => r.name), cloudInitFiles: stage.cloudInitFiles })),
+  };
+}
+
+/**
+ * What an earlier run put on the kept instance that the current chain no longer provisions:
+ * Ansible only adds and changes, so these stay until `--fresh`. One phrase each, for a warning.
+ */
+export function leftoversOf(previous: ProvisionRecord, current: ProvisionRecord): string[] {
+  const roles = new Set(current.chain.flatMap((stage) => stage.roles));
+  const files = new Set(current.chain.flatMap((stage) => stage.cloudInitFiles));
+  const recipes = new Set(current.chain.map((stage) => stage.recipe));
+  const out: string[] = [];
+  for (const stage of previous.chain) {
+    if (!recipes.has(stage.recipe)) out.push(`recipe ${stage.recipe}`);
+    for (const role of stage.roles) if (!roles.has(role)) out.push(`role ${role}`);
+    for (const file of stage.cloudInitFiles) if (!files.has(file)) out.push(`cloud-init file ${file}`);
+  }
+  return [...new Set(out)];
+}

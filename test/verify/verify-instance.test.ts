@@ -1,0 +1,126 @@
+/**
+ * bake verify's core against the real thing: a chroot instance of the local cloud with its own
+ * sshd, a real ansible-playbook, the verify script over real ssh. One kept instance is carried
+ * through the whole file, as a role author would use it. (--fresh, --json, SIGINT and the
+ * one-line errors are in cli-verify.test.ts.)
+ */
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
+import { loadBakery } from '../../src/recipes/load-bakery.js';
+import { destroyVerifyInstances, productionVerifyDeps, verifyRecipe, verifyStateDir, type VerifyReport } from '../../src/verify/verify-recipe.js';
+import { chrootLinksInto, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+
+const fixture = path.join(import.meta.dirname, '../fixtures/verify/bakery');
+const cache = testRootfsCache();
+// Under /tmp on purpose: the chroot host must cope with a world-writable parent.
+const root = mkdtempSync(path.join(tmpdir(), 'bake-verify-instance-'));
+const stateDir = verifyStateDir(root, 'child');
+const rootfs = path.join(stateDir, 'instances', 'child', 'rootfs');
+const deps = productionVerifyDeps({ bakeryRoot: root, sshPort: 23000 + (process.pid % 1000), rootfsCache: cache });
+const measured: Record<string, number> = {};
+
+async function verifyChild(options: { fresh?: boolean; idempotence?: boolean } = {}): Promise<VerifyReport> {
+  const bakery = await loadBakery(root);
+  return verifyRecipe(bakery, bakery.recipes.find((r) => r.name === 'child')!, deps, options);
+}
+
+function edit(file: string, from: string, to: string) {
+  const full = path.join(root, file);
+  const text = readFileSync(full, 'utf8');
+  expect(text).toContain(from);
+  writeFileSync(full, text.replace(from, to));
+}
+
+const changed = (report: VerifyReport) => Object.fromEntries(report.provision.map((run) => [run.recipe, run.changed]));
+
+beforeAll(async () => {
+  cpSync(fixture, root, { recursive: true });
+  // The first run on a machine makes the debootstrap base (about a minute); later runs find it.
+  await ensureBaseRootfs({ cacheDir: cache });
+}, 900_000);
+
+afterAll(async () => {
+  await destroyVerifyInstances(root, [], deps).catch(() => undefined);
+  console.log(`bake verify, measured (s): ${JSON.stringify(measured)}`);
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('bake verify on a kept local instance', () => {
+  let first: VerifyReport;
+
+  it("provisions the parent's roles, then the child's, and passes the child's checks", async () => {
+    first = await verifyChild();
+    measured.first = first.duration_s;
+    expect(first.status).toBe('passed');
+    expect(first.instance.created).toBe(true);
+    expect(first.chain).toEqual(['parent', 'child']);
+    expect(first.provision.map((run) => run.status)).toEqual(['ok', 'ok']);
+    expect(first.provision[0].changed_tasks).toEqual(['motd : Message of the day', 'cloud-init drop-in directory exists', 'install cloud-init 90-bake-parent-1-parent.cfg']);
+    expect(first.provision[1].changed_tasks).toContain('app : Configuration');
+    expect(first.checks.map((check) => [check.check, check.status])).toEqual([
+      ['file /etc/app/app.conf contains "port = 8080"', 'passed'],
+      ['command: grep -q "parent recipe" /etc/motd', 'passed'],
+      ['package installed: python3', 'passed'],
+      ['service running: app', 'passed'],
+      ['port listening: 8080', 'skipped'],
+    ]);
+    // The cloud-init files land where Packer's playbook puts them.
+    expect(readFileSync(path.join(rootfs, 'etc/cloud/cloud.cfg.d/90-bake-parent-1-parent.cfg'), 'utf8')).toContain('timezone: "UTC"');
+    expect(JSON.parse(readFileSync(path.join(stateDir, 'provisioned.json'), 'utf8')).chain).toEqual([
+      { recipe: 'parent', roles: ['motd'], cloudInitFiles: ['90-bake-parent-1-parent.cfg'] },
+      { recipe: 'child', roles: ['app'], cloudInitFiles: [] },
+    ]);
+  });
+
+  it('stops sshd when it returns and keeps the filesystem', () => {
+    expect(existsSync(path.join(rootfs, 'etc/app/app.conf'))).toBe(true);
+    expect(processesUsing(stateDir)).toEqual([]);
+  });
+
+  it('runs again on the same filesystem, faster, and Ansible reports nothing changed', async () => {
+    const again = await verifyChild();
+    measured.rerun = again.duration_s;
+    measured.firstReady = first.instance.ready_s;
+    measured.rerunReady = again.instance.ready_s;
+    expect(again.status).toBe('passed');
+    expect(again.instance.created).toBe(false);
+    expect(changed(again)).toEqual({ parent: 0, child: 0 });
+    // No filesystem copy, only sshd started: what is left is Ansible checking what already holds.
+    // (The whole run's time is only logged: on a shared machine it varies more than it saves.)
+    expect(again.instance.ready_s).toBeLessThan(first.instance.ready_s);
+  });
+
+  it('applies a one-line change to a role on the next run, and only that', async () => {
+    edit('roles/app/templates/app.conf.j2', 'greeting = {{ app_greeting }}', 'greeting = {{ app_greeting }}, world');
+    const report = await verifyChild();
+    measured.oneLineChange = report.duration_s;
+    expect(report.status).toBe('passed');
+    expect(changed(report)).toEqual({ parent: 0, child: 1 });
+    expect(report.provision[1].changed_tasks).toEqual(['app : Configuration']);
+    expect(readFileSync(path.join(rootfs, 'etc/app/app.conf'), 'utf8')).toContain('greeting = hello, world');
+  });
+
+  it('with --idempotence, catches a role that changes something on every run', async () => {
+    writeFileSync(
+      path.join(root, 'roles/app/tasks/main.yml'),
+      `${readFileSync(path.join(root, 'roles/app/tasks/main.yml'), 'utf8')}\n- name: Stamp the build\n  ansible.builtin.command: touch /etc/app/stamp\n`,
+    );
+    const report = await verifyChild({ idempotence: true });
+    expect(report.status).toBe('failed');
+    expect(report.idempotence).toMatchObject({ passed: false, changed: 1, changed_tasks: ['child: app : Stamp the build'] });
+    // The second run of the parent changed nothing: only the child's role is to blame.
+    expect(report.idempotence!.stages.map((run) => [run.recipe, run.changed])).toEqual([['parent', 0], ['child', 1]]);
+    expect(report.checks.every((check) => check.status !== 'failed')).toBe(true);
+  });
+
+  it('with --destroy, removes the instance and all its state, and nothing keeps running', async () => {
+    expect(await destroyVerifyInstances(root, ['child'], deps)).toEqual(['child']);
+    expect(existsSync(stateDir)).toBe(false);
+    expect(processesUsing(stateDir)).toEqual([]);
+    expect(chrootLinksInto(stateDir)).toEqual([]);
+    expect(await destroyVerifyInstances(root, ['child'], deps)).toEqual([]);
+  });
+});
