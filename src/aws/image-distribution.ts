@@ -6,7 +6,10 @@
 import {
   CopyImageCommand,
   DeregisterImageCommand,
+  DescribeImageAttributeCommand,
   DescribeImagesCommand,
+  DescribeSnapshotAttributeCommand,
+  DisableImageDeprecationCommand,
   EnableImageDeprecationCommand,
   ModifyImageAttributeCommand,
   ModifySnapshotAttributeCommand,
@@ -18,6 +21,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { CloudError } from '../errors/index.js';
 import type { DistributionEc2, ImageFacts } from '../lifecycle/distribute.js';
+import { isNoChange, sharingChange, type SharePrincipals, type SharingChange } from '../lifecycle/share-principals.js';
 import { cachedClients, cloudError } from './image-catalog.js';
 import type { AwsSettings } from './settings.js';
 import { tagImage } from './tag-image.js';
@@ -45,8 +49,54 @@ function factsOf(image: Image, region: string): ImageFacts {
     snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [])),
     tags: tagsOf(image.Tags),
     imdsSupport: image.ImdsSupport,
+    deprecationTime: image.DeprecationTime,
     createdAt: image.CreationDate ?? '',
   };
+}
+
+function launchPermissions(principals: SharePrincipals): LaunchPermission[] {
+  return [
+    ...principals.accounts.map((UserId) => ({ UserId })),
+    ...principals.organizations.map((OrganizationArn) => ({ OrganizationArn })),
+    ...principals.organizationalUnits.map((OrganizationalUnitArn) => ({ OrganizationalUnitArn })),
+  ];
+}
+
+const nobody = (): SharePrincipals => ({ accounts: [], organizations: [], organizationalUnits: [] });
+
+/** Launch permissions to add and remove, in one ModifyImageAttribute; nothing is sent when there is nothing to change. */
+async function modifyLaunchPermissions(ec2: EC2Client, imageId: string, change: SharingChange): Promise<void> {
+  if (isNoChange(change)) return;
+  const Remove = [...launchPermissions(change.remove), ...(change.removePublic ? [{ Group: 'all' as const }] : [])];
+  await ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: launchPermissions(change.add), Remove } }));
+}
+
+/**
+ * Accounts may also copy the image, which needs its snapshots' create-volume permission;
+ * organizations launch without it. With `exactly`, accounts (and the public) not wanted lose it.
+ */
+async function shareSnapshots(ec2: EC2Client, snapshotIds: string[], accounts: string[], exactly: boolean): Promise<void> {
+  for (const SnapshotId of snapshotIds) {
+    let current: string[] = [];
+    let isPublic = false;
+    if (exactly) {
+      const { CreateVolumePermissions = [] } = await ec2.send(new DescribeSnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission' }));
+      current = CreateVolumePermissions.flatMap((p) => (p.UserId ? [p.UserId] : []));
+      isPublic = CreateVolumePermissions.some((p) => p.Group === 'all');
+    }
+    const change = sharingChange({ ...nobody(), accounts: current, public: isPublic }, { ...nobody(), accounts });
+    if (isNoChange(change)) continue;
+    await ec2.send(
+      new ModifySnapshotAttributeCommand({
+        SnapshotId,
+        Attribute: 'createVolumePermission',
+        CreateVolumePermission: {
+          Add: change.add.accounts.map((UserId) => ({ UserId })),
+          Remove: [...change.remove.accounts.map((UserId) => ({ UserId })), ...(change.removePublic ? [{ Group: 'all' as const }] : [])],
+        },
+      }),
+    );
+  }
 }
 
 async function calling<T>(doing: string, call: () => Promise<T>): Promise<T> {
@@ -100,26 +150,21 @@ export function createImageDistribution(settings: AwsSettings, options: Distribu
 
     tagImage: (region, imageId, tags) => tagImage(settings, region, imageId, tags, clients(region)),
 
-    share: (region, imageId, snapshotIds, principals) =>
+    share: (region, imageId, snapshotIds, principals, { exactly }) =>
       calling(`sharing ${imageId} in ${region}`, async () => {
         const ec2 = clients(region);
-        const Add: LaunchPermission[] = [
-          ...principals.accounts.map((UserId) => ({ UserId })),
-          ...principals.organizations.map((OrganizationArn) => ({ OrganizationArn })),
-          ...principals.organizationalUnits.map((OrganizationalUnitArn) => ({ OrganizationalUnitArn })),
-        ];
-        await ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add } }));
-        // Accounts may also copy the image, which needs its snapshots; organizations launch without that.
-        if (principals.accounts.length === 0) return;
-        for (const SnapshotId of snapshotIds) {
-          await ec2.send(
-            new ModifySnapshotAttributeCommand({
-              SnapshotId,
-              Attribute: 'createVolumePermission',
-              CreateVolumePermission: { Add: principals.accounts.map((UserId) => ({ UserId })) },
-            }),
-          );
+        let current = { ...nobody(), public: false };
+        if (exactly) {
+          const { LaunchPermissions = [] } = await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
+          current = {
+            accounts: LaunchPermissions.flatMap((p) => (p.UserId ? [p.UserId] : [])),
+            organizations: LaunchPermissions.flatMap((p) => (p.OrganizationArn ? [p.OrganizationArn] : [])),
+            organizationalUnits: LaunchPermissions.flatMap((p) => (p.OrganizationalUnitArn ? [p.OrganizationalUnitArn] : [])),
+            public: LaunchPermissions.some((p) => p.Group === 'all'),
+          };
         }
+        await modifyLaunchPermissions(ec2, imageId, sharingChange(current, principals));
+        await shareSnapshots(ec2, snapshotIds, principals.accounts, exactly);
       }),
 
     requireImdsV2: (region, imageId) =>
@@ -130,6 +175,11 @@ export function createImageDistribution(settings: AwsSettings, options: Distribu
     deprecate: (region, imageId, at) =>
       calling(`setting the deprecation time of ${imageId} in ${region}`, async () => {
         await clients(region).send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: at }));
+      }),
+
+    undeprecate: (region, imageId) =>
+      calling(`removing the deprecation time of ${imageId} in ${region}`, async () => {
+        await clients(region).send(new DisableImageDeprecationCommand({ ImageId: imageId }));
       }),
 
     deregister: (region, imageId) =>

@@ -2,21 +2,25 @@
  * A lock every Jenkins agent can see without shared disk: an EC2 key pair named
  * `bake-lock-<recipe>` in the recipe's build region. CreateKeyPair is atomic per name and region
  * (the second caller gets InvalidKeyPair.Duplicate), so it works as a compare-and-set; the key
- * pair's tags say who holds it, and EC2's CreateTime how long. The private key EC2 returns is
+ * pair's tags say who holds it and when it last showed it is alive (a tag its holder refreshes
+ * while it bakes; EC2's CreateTime before the first refresh). The private key EC2 returns is
  * dropped at once: nothing ever logs in with it.
  */
-import { CreateKeyPairCommand, DeleteKeyPairCommand, DescribeKeyPairsCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { CreateKeyPairCommand, CreateTagsCommand, DeleteKeyPairCommand, DescribeKeyPairsCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { fitTagValue } from '../pipeline/build-tags.js';
 import { cloudError } from './image-catalog.js';
 
 export const LOCK_TAG = 'bake:lock';
 export const LOCK_HOLDER_TAG = 'bake:lock-holder';
+export const LOCK_ALIVE_TAG = 'bake:lock-alive';
 
 export interface LockHolder {
   /** Who holds it, for people: BUILD_URL, or user@host and pid. */
   holder: string;
   /** When it was taken (EC2's CreateTime). */
   since: Date;
+  /** When the holder last said it is alive (its heartbeat), or `since`. */
+  aliveAt: Date;
   keyPairId: string;
 }
 
@@ -25,7 +29,9 @@ export type LockAttempt = { acquired: true; keyPairId: string } | { acquired: fa
 export interface RecipeLockStore {
   /** Takes the lock if nobody holds it; otherwise says who does (undefined: it vanished meanwhile, try again). */
   tryAcquire(recipe: string, region: string, holder: string, fingerprint: string): Promise<LockAttempt>;
-  /** Removes exactly this lock (by id, so a lock taken over by someone else is never removed by mistake). */
+  /** The holder is still baking: the lock's last sign of life becomes `at`. */
+  heartbeat(region: string, keyPairId: string, at: Date): Promise<void>;
+  /** Removes exactly this lock (by id, so a lock taken over by someone else is never removed by mistake); EC2 answers a lock gone already with success. */
   release(region: string, keyPairId: string): Promise<void>;
 }
 
@@ -67,13 +73,27 @@ export function ec2RecipeLocks(clients: (region: string) => EC2Client): RecipeLo
         const pair = KeyPairs[0];
         if (!pair) return { acquired: false, held: undefined };
         const tags = Object.fromEntries((pair.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? '']));
+        const since = pair.CreateTime ?? new Date(0);
+        const beat = Date.parse(tags[LOCK_ALIVE_TAG] ?? '');
         return {
           acquired: false,
-          held: { holder: tags[LOCK_HOLDER_TAG] || 'another bake (no holder tag)', since: pair.CreateTime ?? new Date(0), keyPairId: pair.KeyPairId ?? '' },
+          held: {
+            holder: tags[LOCK_HOLDER_TAG] || 'another bake (no holder tag)',
+            since,
+            aliveAt: Number.isNaN(beat) || beat < since.getTime() ? since : new Date(beat),
+            keyPairId: pair.KeyPairId ?? '',
+          },
         };
       } catch (error) {
         if (isNotFound(error)) return { acquired: false, held: undefined };
         throw cloudError(error, `reading the build lock ${KeyName} in ${region}`);
+      }
+    },
+    async heartbeat(region, keyPairId, at) {
+      try {
+        await clients(region).send(new CreateTagsCommand({ Resources: [keyPairId], Tags: [{ Key: LOCK_ALIVE_TAG, Value: at.toISOString() }] }));
+      } catch (error) {
+        throw cloudError(error, `refreshing the build lock ${keyPairId} in ${region}`);
       }
     },
     async release(region, keyPairId) {

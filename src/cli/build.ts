@@ -42,7 +42,7 @@ export function buildCommand(): Command {
     .option('--no-pin', 'do not write the new AMI ids into tfvars')
     .option('--junit <file>', 'also write a JUnit XML report (one test case per recipe)')
     .option('--lock-wait <duration>', "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once", durationArgument, 0)
-    .option('--lock-stale-after <duration>', 'a build lock older than this was left by a dead agent and is taken over', durationArgument, 6 * 3_600_000)
+    .option('--lock-stale-after <duration>', 'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)', durationArgument, 10 * 60_000)
     .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
     .action(async (names: string[], flags: BuildFlags) => {
       const ctx = contextFrom(flags);

@@ -14,9 +14,12 @@ interface PinFlags extends CommonFlags {
   check?: boolean;
 }
 
-/** Only images of the recipe's CURRENT fingerprint are pinned: an older image is never written back. */
+/**
+ * Only images of the recipe's CURRENT fingerprint are pinned: an older image is never written
+ * back. (An image whose sharing is still to be applied has its final id already: it is pinned.)
+ */
 function imagesToPin(plan: Plan, asked: Set<string>) {
-  const notBuilt = plan.recipes.filter((r) => asked.has(r.name) && r.action === 'build');
+  const notBuilt = plan.recipes.filter((r) => asked.has(r.name) && r.missingRegions.length > 0);
   if (notBuilt.length)
     throw new CloudError(
       `no image with the current fingerprint for ${notBuilt.map((r) => `${r.name} (${r.missingRegions.join(', ') || 'all regions'})`).join(', ')}: run bake build first`,

@@ -47,11 +47,25 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 /**
  * The recipe as parsed, minus what is not part of the image: the file it lives in and where each
  * key was written (so reformatting is free), the pin targets (pinning happens after the bake),
- * the copy regions (a new region gets a copy, not a rebuild) and the cloud-init list (its own
- * component). The build region stays: it is where the base image is resolved and baked.
+ * the copy regions (a new region gets a copy, not a rebuild), sharing and deprecation (applied
+ * to the existing images: src/lifecycle/distribution-settings.ts) and the cloud-init list (its
+ * own component). The build region stays: it is where the base image is resolved and baked.
+ * IMDSv2 and KMS keys stay too: an image made IMDSv2-only cannot be turned back, and a copy's
+ * key is chosen when it is copied.
  */
 export function recipeSettings(recipe: Recipe): Record<string, unknown> {
-  const { file: _file, locations: _locations, pin: _pin, regions, cloudInit: _cloudInit, roles, verify, ...settings } = recipe;
+  const {
+    file: _file,
+    locations: _locations,
+    pin: _pin,
+    regions,
+    cloudInit: _cloudInit,
+    shareWith: _shareWith,
+    deprecateAfterDays: _deprecateAfterDays,
+    roles,
+    verify,
+    ...settings
+  } = recipe;
   return {
     ...settings,
     buildRegion: regions[0],

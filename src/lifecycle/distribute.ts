@@ -2,8 +2,10 @@
  * After Packer has baked a recipe's image in its build region (the first of `regions`), bake
  * distributes it: copies it to every other region (re-encrypted with that region's KMS key when
  * the recipe names one), tags each copy and its snapshots like the original, grants the
- * recipe's `share_with` launch permissions, makes it IMDSv2-only when Packer could not, and sets
- * its deprecation time — in every region. The EC2 calls sit behind DistributionEc2
+ * recipe's `share_with` launch permissions (revoking those no longer declared), makes it
+ * IMDSv2-only when Packer could not, and sets (or clears) its deprecation time — in every region,
+ * then tags each image `bake:distribution` with the settings it now has
+ * (src/lifecycle/distribution-settings.ts). The EC2 calls sit behind DistributionEc2
  * (src/aws/image-distribution.ts); the order, the rules and the bookkeeping are here.
  *
  * Regions are independent: one region failing does not stop the others, and the result always
@@ -11,6 +13,7 @@
  */
 import { BuildFailure } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
+import { DISTRIBUTION_TAG, distributionSettingsOf, distributionTag } from './distribution-settings.js';
 import { sharePrincipals, sharesWithAnyone, type SharePrincipals } from './share-principals.js';
 
 /** What the distribution needs to know about an image in one region. */
@@ -23,6 +26,8 @@ export interface ImageFacts {
   snapshotIds: string[];
   tags: Record<string, string>;
   imdsSupport?: string;
+  /** ISO 8601, when the image has one. */
+  deprecationTime?: string;
   createdAt: string;
 }
 
@@ -47,9 +52,15 @@ export interface DistributionEc2 {
   waitUntilAvailable(region: string, imageId: string, signal?: AbortSignal): Promise<void>;
   /** Tags the image and its snapshots; returns the snapshot ids. */
   tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<string[]>;
-  share(region: string, imageId: string, snapshotIds: string[], principals: SharePrincipals): Promise<void>;
+  /**
+   * Grants launch permissions to `principals` (and the snapshots' create-volume permission to
+   * its accounts). With `exactly`, also revokes every other one: for images that may have been
+   * shared under earlier settings; a fresh image has none to look up.
+   */
+  share(region: string, imageId: string, snapshotIds: string[], principals: SharePrincipals, options: { exactly: boolean }): Promise<void>;
   requireImdsV2(region: string, imageId: string): Promise<void>;
   deprecate(region: string, imageId: string, at: Date): Promise<void>;
+  undeprecate(region: string, imageId: string): Promise<void>;
   deregister(region: string, imageId: string): Promise<void>;
 }
 
@@ -61,6 +72,8 @@ export interface DistributionRequest {
   tags?: Record<string, string>;
   /** When the image was baked (ISO 8601): the deprecation time counts from it. Default: the image's bake:built-at. */
   builtAt?: string;
+  /** The build region's image was baked by this run: nobody can have been granted anything on it yet. */
+  bakedNow?: boolean;
   now: Date;
   /** Stops waiting for copies (the copies themselves go on in EC2 and are tagged already). */
   signal?: AbortSignal;
@@ -74,7 +87,7 @@ export interface RegionDistribution {
   imageId?: string;
   /** true when this run copied it here. */
   copied: boolean;
-  /** Steps done, in order: copied, tagged, shared, imdsv2, deprecated. */
+  /** Steps done, in order: copied, tagged, shared, imdsv2, deprecated or undeprecated, settled. */
   done: string[];
   error?: string;
   deprecateAt?: string;
@@ -110,9 +123,12 @@ export function deprecationTime(builtAt: string, days: number, now: Date): Date 
   return Number.isNaN(due.getTime()) || due < soonest ? soonest : due;
 }
 
-/** EC2 refuses `aws:` tag keys on CreateTags; an image's own tags may hold some. */
-function ownTags(tags: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.toLowerCase().startsWith('aws:')));
+/**
+ * The tags a copy gets: EC2 refuses `aws:` keys on CreateTags (an image's own tags may hold
+ * some), and `bake:distribution` is earned by each image once its own settings are applied.
+ */
+function copyTags(tags: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.toLowerCase().startsWith('aws:') && key !== DISTRIBUTION_TAG));
 }
 
 function message(error: unknown): string {
@@ -129,7 +145,8 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
   const log = async (line: string) => void (await request.log?.(line));
 
   const source = await ec2.describeImage(buildRegion, sourceId);
-  const tags = request.tags ?? ownTags(source.tags);
+  const tags = copyTags(request.tags ?? source.tags);
+  const settled = { [DISTRIBUTION_TAG]: distributionTag(distributionSettingsOf(recipe)) };
   const builtAt = request.builtAt ?? source.tags[BUILT_AT_TAG] ?? source.createdAt;
   const deprecateAt = recipe.deprecateAfterDays === undefined ? undefined : deprecationTime(builtAt, recipe.deprecateAfterDays, request.now);
 
@@ -178,10 +195,12 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
     }
     outcome.imageId = imageId;
     const facts = region === buildRegion ? source : await ec2.describeImage(region, imageId);
-    if (sharesWithAnyone(principals)) {
-      await ec2.share(region, imageId, facts.snapshotIds, principals);
+    const fresh = outcome.copied || (region === buildRegion && Boolean(request.bakedNow));
+    if (sharesWithAnyone(principals) || !fresh) {
+      await ec2.share(region, imageId, facts.snapshotIds, principals, { exactly: !fresh });
       outcome.done.push('shared');
-      await log(`shared ${imageId} in ${region} with ${recipe.shareWith.join(', ')}`);
+      const whom = sharesWithAnyone(principals) ? recipe.shareWith.join(', ') : 'nobody';
+      await log(`shared ${imageId} in ${region} with ${whom}${fresh ? '' : ' (other permissions revoked)'}`);
     }
     if (recipe.imdsv2 && facts.imdsSupport !== 'v2.0') {
       await ec2.requireImdsV2(region, imageId);
@@ -193,7 +212,13 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
       outcome.done.push('deprecated');
       outcome.deprecateAt = deprecateAt.toISOString();
       await log(`${imageId} in ${region} is deprecated from ${deprecateAt.toISOString()}`);
+    } else if (facts.deprecationTime) {
+      await ec2.undeprecate(region, imageId);
+      outcome.done.push('undeprecated');
+      await log(`${imageId} in ${region} is no longer deprecated (deprecate_after_days removed)`);
     }
+    await ec2.tagImage(region, imageId, settled);
+    outcome.done.push('settled');
   };
 
   const outcomes: RegionDistribution[] = recipe.regions.map((region) => ({ region, copied: false, done: [] }));

@@ -62,12 +62,26 @@ service_running() {
   fi
 }
 
+# BAKE_VERIFY_ROOT (tests only) puts the system the port checks look at in a folder.
 port_listening() {
-  if command -v ss >/dev/null 2>&1; then
-    ss -Hltn | awk '{print $4}' | grep -Eq "[:.]$1\\$"
+  if [ -d "\${BAKE_VERIFY_ROOT:-}/run/systemd/system" ]; then
+    # A running system: ask which ports listen.
+    if command -v ss >/dev/null 2>&1; then
+      ss -Hltn | awk '{print $4}' | grep -Eq "[:.]$1\\$"
+    else
+      netstat -ltn | awk '{print $4}' | grep -Eq "[:.]$1\\$"
+    fi
   else
-    netstat -ltn | awk '{print $4}' | grep -Eq "[:.]$1\\$"
+    # Nothing runs here (a chroot, sharing its host's network): check that a configuration listens on it.
+    port_configured "$1"
   fi
+}
+
+port_configured() {
+  root=\${BAKE_VERIFY_ROOT:-}
+  grep -rIEiqs -e "(listen|port|bind|address).*[^0-9]$1([^0-9]|$)" "$root/etc" "$root/usr/local/etc" "$root/opt" && return 0
+  echo "nothing runs here to listen (no systemd), and no file under /etc, /usr/local/etc or /opt names port $1 on a listen/port/bind/address line"
+  return 1
 }
 `;
 

@@ -33,8 +33,8 @@ export interface PlannedRecipe {
   /** The resolved base image (build region) for recipes not built from a parent. */
   baseAmi?: string;
   parent?: string;
-  /** Set when today's image exists in the build region and only other regions lack it: copy, do not bake. */
-  copyFrom?: { region: string; ami: string };
+  /** Set when today's image exists in the build region and only other regions lack it or its settings: distribute, do not bake. */
+  distributeOnly?: { region: string; ami: string };
 }
 
 export interface BuildPlan {
@@ -151,7 +151,8 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       const release = deps.lockRecipe ? await deps.lockRecipe(entry, signal) : undefined;
       try {
         // Another job may have baked this very fingerprint while we planned or waited for the lock.
-        const existing = release && deps.findImages && !options.force ? await deps.findImages(entry) : {};
+        // (Distributing is idempotent and cheap, so a distribute-only entry just goes ahead.)
+        const existing = release && deps.findImages && !options.force && !entry.distributeOnly ? await deps.findImages(entry) : {};
         if (entry.recipe.regions.every((region) => existing[region])) {
           await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(existing)}\n`);
           return { amis: existing, bakedElsewhere: true };
@@ -168,7 +169,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   };
 
   /** Copies, shares, IMDSv2, deprecation; a region failing fails the recipe, the images made stay tagged. */
-  const distribute = async (entry: PlannedRecipe, amis: Record<string, string>, signal: AbortSignal, logFile: string, baked?: { tags: Record<string, string>; builtAt: string }) => {
+  const distribute = async (entry: PlannedRecipe, amis: Record<string, string>, signal: AbortSignal, logFile: string, baked?: { tags: Record<string, string>; builtAt: string; bakedNow: true }) => {
     const missing = entry.recipe.regions.filter((region) => !amis[region]);
     // Cross-region copies can take long: an interrupted run leaves them to the next one, which copies only what is missing.
     if (signal.aborted && missing.length) throw new BuildFailure(`interrupted before copying to ${missing.join(', ')}`);
@@ -184,8 +185,9 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   };
 
   const bakeImage = async (entry: PlannedRecipe, signal: AbortSignal, logFile: string): Promise<BuiltImage> => {
-    if (entry.copyFrom && deps.distribute) {
-      await appendFile(logFile, `# bake: ${entry.copyFrom.ami} (${entry.copyFrom.region}) has this fingerprint already: copying it, not baking\n`);
+    if (entry.distributeOnly && deps.distribute) {
+      const { ami, region } = entry.distributeOnly;
+      await appendFile(logFile, `# bake: ${ami} (${region}) has this fingerprint already: distributing it, not baking\n`);
       return distribute(entry, entry.amis, signal, logFile);
     }
     const recipe = entry.recipe;
@@ -243,7 +245,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       await deps.tagImage(region, ami, tags);
       await appendFile(logFile, `# bake: tagged ${ami} in ${region} and its snapshots\n`);
     }
-    if (deps.distribute) return distribute(entry, amis, signal, logFile, { tags, builtAt });
+    if (deps.distribute) return distribute(entry, amis, signal, logFile, { tags, builtAt, bakedNow: true });
     // Checked after tagging, so that the images which do exist are recorded all the same.
     const missing = recipe.regions.filter((region) => !amis[region]);
     if (missing.length) throw new BuildFailure(`Packer's manifest has no image for ${missing.join(', ')} (${rendered.manifest})`);

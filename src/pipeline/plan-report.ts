@@ -53,7 +53,8 @@ export function planJson(plan: Plan, changes?: ChangedSince): unknown {
       baseAmi: e.baseAmi,
       ...(e.parent ? { parent: e.parent } : {}),
       missingRegions: e.missingRegions,
-      ...(e.copyFrom ? { copyFrom: e.copyFrom } : {}),
+      ...(e.unsettledRegions.length ? { unsettledRegions: e.unsettledRegions } : {}),
+      ...(e.distributeOnly ? { distributeOnly: e.distributeOnly } : {}),
       ...(levels.has(e.name) ? { level: levels.get(e.name) } : {}),
     })),
   };

@@ -12,6 +12,7 @@ import { fingerprintOf, recipeInputs, watchedFolders, type Fingerprint, type Rec
 import { noHistory, type BakeryHistory } from '../fingerprint/history.js';
 import type { BaseImage, Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
+import { DISTRIBUTION_TAG, distributionDrift, distributionSettingsOf, distributionTag } from '../lifecycle/distribution-settings.js';
 import { productionPlanDeps } from './plan-deps.js';
 
 export interface RecipePlan {
@@ -30,8 +31,13 @@ export interface RecipePlan {
   parent?: string;
   /** Regions without an image of today's fingerprint. */
   missingRegions: string[];
-  /** Today's image is in the build region and only other regions lack it: the build copies it there instead of baking. */
-  copyFrom?: { region: string; ami: string };
+  /** Regions whose image of today's fingerprint has not been given the recipe's sharing, IMDSv2 and deprecation settings. */
+  unsettledRegions: string[];
+  /**
+   * Today's image is in the build region; other regions lack it or its settings: the build copies
+   * it there and (re-)applies the settings instead of baking.
+   */
+  distributeOnly?: { region: string; ami: string };
 }
 
 export interface Plan {
@@ -142,14 +148,21 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
     const { inputs, fingerprint, base } = planned.get(recipe.name)!;
     const mine = (imagesOf.get(recipe.name) ?? []).sort(byNewest);
     const amis: Record<string, string> = {};
+    const drift = new Map<string, string>();
+    const wantedDistribution = distributionTag(distributionSettingsOf(recipe));
     for (const region of recipe.regions) {
       const image = mine.find((i) => i.region === region && i.fingerprint === fingerprint.value && i.state === 'available');
-      if (image) amis[region] = image.imageId;
+      if (!image) continue;
+      amis[region] = image.imageId;
+      const why = distributionDrift(image.tags[DISTRIBUTION_TAG], wantedDistribution);
+      if (why) drift.set(region, why);
     }
     const missingRegions = recipe.regions.filter((region) => !(region in amis));
+    const unsettledRegions = [...drift.keys()];
     const parentName = recipe.base.kind === 'recipe' ? recipe.base.recipe : undefined;
     const parentPlan = parentName ? decided.get(parentName) : undefined;
-    const parentRebuilt = parentPlan?.action === 'build';
+    // A parent that is only distributed keeps its image in the build region: the child builds on it as it is.
+    const parentRebuilt = parentPlan?.action === 'build' && !parentPlan.distributeOnly;
     const forced = Boolean(options.force) && asked.has(recipe.name);
     const reasons: string[] = [];
     if (forced) reasons.push('--force');
@@ -166,14 +179,20 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
         );
       }
     }
-    // A new region, or a copy that failed last time: the image itself is there, copying is enough.
+    // A new region, a copy that failed last time, or new sharing settings: the image itself is there, distributing it is enough.
     const buildRegionAmi = amis[recipe.regions[0]];
-    const copyFrom = !forced && missingRegions.length > 0 && buildRegionAmi ? { region: recipe.regions[0], ami: buildRegionAmi } : undefined;
-    if (copyFrom) reasons.push(`copy ${copyFrom.ami} from ${copyFrom.region} to ${missingRegions.join(', ')} (no new bake)`);
+    const distributeOnly =
+      !forced && (missingRegions.length > 0 || unsettledRegions.length > 0) && buildRegionAmi ? { region: recipe.regions[0], ami: buildRegionAmi } : undefined;
+    if (distributeOnly && missingRegions.length) {
+      reasons.push(`copy ${distributeOnly.ami} from ${distributeOnly.region} to ${missingRegions.join(', ')} (no new bake)`);
+    }
+    if (distributeOnly) {
+      for (const [region, why] of drift) reasons.push(`${why} on ${amis[region]} in ${region}: applying them (no new bake)`);
+    }
     decided.set(recipe.name, {
       name: recipe.name,
       recipe,
-      action: forced || missingRegions.length > 0 ? 'build' : 'reuse',
+      action: forced || missingRegions.length > 0 || unsettledRegions.length > 0 ? 'build' : 'reuse',
       reasons,
       fingerprint: fingerprint.value,
       inputs: fingerprint.inputs,
@@ -181,7 +200,8 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
       baseAmi: parentName ? (parentRebuilt ? '' : (parentPlan?.amis[recipe.regions[0]] ?? '')) : base.imageId,
       parent: parentName,
       missingRegions,
-      ...(copyFrom && { copyFrom }),
+      unsettledRegions,
+      ...(distributeOnly && { distributeOnly }),
     });
   }
 
@@ -191,7 +211,8 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
     const entry = decided.get(name);
     if (!entry || entry.action !== 'build') continue;
     for (let p = entry.parent; p && !asked.has(p); p = decided.get(p)?.parent) {
-      if (decided.get(p)?.action !== 'build') break;
+      const ancestor = decided.get(p);
+      if (ancestor?.action !== 'build' || ancestor.distributeOnly) break;
       neededBy.set(p, [...(neededBy.get(p) ?? []), name]);
     }
   }

@@ -13,8 +13,17 @@ export interface LockPolicy {
   holder: string;
   /** How long to wait for another bake's lock; 0 = fail at once. */
   waitMs: number;
-  /** A lock older than this was left by an agent that died: it is taken over (with a warning). */
+  /**
+   * A lock whose holder has not shown a sign of life for this long was left by an agent that
+   * died: it is taken over (with a warning). The holder refreshes its lock well within it.
+   */
   staleAfterMs: number;
+  /** How often the holder refreshes its lock. Default: a quarter of staleAfterMs, between 1 s and 1 min. */
+  heartbeatMs?: number;
+}
+
+export function heartbeatInterval(policy: LockPolicy): number {
+  return policy.heartbeatMs ?? Math.min(60_000, Math.max(1_000, Math.floor(policy.staleAfterMs / 4)));
 }
 
 export interface LockClock {
@@ -58,17 +67,18 @@ export async function acquireRecipeLock(
   for (let attempt = 0; ; attempt++) {
     if (options.signal?.aborted) throw new BuildFailure(`interrupted while waiting for the build lock ${name}`);
     const result = await store.tryAcquire(request.recipe, request.region, policy.holder, request.fingerprint);
-    if (result.acquired) {
-      return () => store.release(request.region, result.keyPairId);
-    }
+    if (result.acquired) return keepAlive(store, request.region, result.keyPairId, policy, clock, (error) => note(`${request.recipe}: could not refresh the build lock ${name}: ${error}`));
     const held = result.held;
     if (!held) {
       if (attempt >= MAX_ATTEMPTS_WITHOUT_WAITING) throw new BuildFailure(`the build lock ${name} keeps changing hands; giving up`);
       continue;
     }
-    const age = clock.now() - held.since.getTime();
-    if (age > policy.staleAfterMs) {
-      note(`${request.recipe}: taking over the build lock ${name}: held by ${held.holder} since ${held.since.toISOString()}, longer than ${formatMs(policy.staleAfterMs)}`);
+    const silence = clock.now() - held.aliveAt.getTime();
+    if (silence > policy.staleAfterMs) {
+      note(
+        `${request.recipe}: taking over the build lock ${name}: held by ${held.holder} since ${held.since.toISOString()}, ` +
+          `no sign of life since ${held.aliveAt.toISOString()} (over ${formatMs(policy.staleAfterMs)})`,
+      );
       await store.release(request.region, held.keyPairId);
       continue;
     }
@@ -88,6 +98,32 @@ export async function acquireRecipeLock(
     }
     poll = Math.min(poll * 2, MAX_POLL_MS);
   }
+}
+
+/**
+ * Refreshes the lock until it is released, so that only a holder that stopped refreshing (its
+ * agent died) is ever taken over, however long its bake takes. A failed refresh is reported, not
+ * fatal: the next one may work, and the stale limit is several refreshes long.
+ */
+function keepAlive(
+  store: RecipeLockStore,
+  region: string,
+  keyPairId: string,
+  policy: LockPolicy,
+  clock: LockClock,
+  warn: (error: string) => void,
+): () => Promise<void> {
+  let beating: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    beating = store.heartbeat(region, keyPairId, new Date(clock.now())).catch((error: unknown) => warn(error instanceof Error ? error.message : String(error)));
+  }, heartbeatInterval(policy));
+  // The timer alone never keeps the process alive: release() stops it, and an exit needs no release (the lock goes stale).
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await beating;
+    await store.release(region, keyPairId);
+  };
 }
 
 function formatMs(ms: number): string {

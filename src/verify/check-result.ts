@@ -9,8 +9,8 @@ export interface CheckResult {
   /** As the verify script names it, e.g. `package installed: nginx-light`. */
   check: string;
   kind: VerifyCheck['kind'];
-  status: 'passed' | 'failed' | 'skipped';
-  /** What the check printed when it failed (or why it was skipped, or what ssh said). */
+  status: 'passed' | 'failed';
+  /** What the check printed when it failed (or what ssh said). */
   output: string;
   duration_s: number;
   /** Where the check is written: `file:line:col`. */
@@ -36,10 +36,6 @@ export function checkResult(check: VerifyCheck, run: ScriptRun): CheckResult {
   if (output.endsWith(tail)) output = output.slice(0, -tail.length);
   if (run.exitCode === 255) output = `ssh failed: ${output}`;
   return { ...base, status: 'failed', output: output.trim() };
-}
-
-export function skippedCheck(check: VerifyCheck, reason: string): CheckResult {
-  return { check: describeCheck(check), kind: check.kind, status: 'skipped', output: reason, duration_s: 0, location: locationText(check) };
 }
 
 function locationText(check: VerifyCheck): string {

@@ -5,7 +5,7 @@
  * what a kept instance still holds that the recipes no longer ask for.
  */
 import { ancestorsOf } from '../recipes/graph.js';
-import type { Bakery, Recipe, VerifyCheck } from '../recipes/model.js';
+import type { Bakery, Recipe } from '../recipes/model.js';
 
 /** Root first, the recipe last. */
 export function verifyChain(bakery: Bakery, recipe: Recipe): Recipe[] {
@@ -19,17 +19,6 @@ export function verifyChain(bakery: Bakery, recipe: Recipe): Recipe[] {
  */
 export function playbookExtraVars(recipe: Recipe): Record<string, unknown> {
   return { bake_recipe: recipe.name, bake_fingerprint: '', bake_verify: true };
-}
-
-/**
- * Why a check is not run in a local instance, if it is not. Nothing runs there (no systemd,
- * no services) and the instance shares the host's network namespace: a port check would read
- * the host's sockets and say nothing about the image. `service:` checks are fine: without a
- * running systemd the script checks that the unit is enabled.
- */
-export function localSkipReason(check: VerifyCheck): string | undefined {
-  if (check.kind === 'port') return 'nothing runs in a local instance (and it shares the host\'s ports): checked by bake build';
-  return undefined;
 }
 
 /** What one verify provisioned, per recipe of the chain: kept in provisioned.json. */

@@ -15,10 +15,10 @@ import { ansibleRolesPath } from '../packer/template.js';
 import type { Bakery, Recipe, VerifyCheck } from '../recipes/model.js';
 import type { FailedTask } from './ansible-output.js';
 import { closeLog, openLog, runPlaybook, writeInventory, type PlaybookRequest, type PlaybookResult } from './ansible-run.js';
-import { checkResult, seconds, skippedCheck, type CheckResult, type ScriptRun } from './check-result.js';
+import { checkResult, seconds, type CheckResult, type ScriptRun } from './check-result.js';
 import { chrootKeptInstance, type KeptInstance, type SshTarget } from './kept-instance.js';
 import { runCheckOverSsh } from './ssh-check.js';
-import { leftoversOf, localSkipReason, playbookExtraVars, provisionRecord, verifyChain, type ProvisionRecord } from './verify-plan.js';
+import { leftoversOf, playbookExtraVars, provisionRecord, verifyChain, type ProvisionRecord } from './verify-plan.js';
 
 /** Port every kept instance's sshd listens on, each on its own 127.0.0.N (`--local` uses 2222). */
 export const VERIFY_SSH_PORT = 2223;
@@ -180,10 +180,9 @@ async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, op
       if (recipe.verify.length === 0) say('the recipe has no verify checks');
       for (const check of recipe.verify) {
         if (interrupted()) break;
-        const skip = localSkipReason(check);
-        const result = skip ? skippedCheck(check, skip) : checkResult(check, await deps.runCheck(target, check, options.signal));
+        const result = checkResult(check, await deps.runCheck(target, check, options.signal));
         report.checks.push(result);
-        say(`  ${result.status === 'passed' ? 'ok' : result.status === 'skipped' ? 'skipped' : 'FAILED'}: ${result.check}`);
+        say(`  ${result.status === 'passed' ? 'ok' : 'FAILED'}: ${result.check}`);
       }
     }
     report.status = verdict(report, rendered.length, interrupted());

@@ -125,6 +125,16 @@ describe('a recipe fingerprint', () => {
     expect(changedComponents(web, await fingerprint({ generator: '2' }))).toEqual(['generator']);
   });
 
+  it('ignores sharing and deprecation (applied to the existing images) but not IMDSv2 or KMS keys', async () => {
+    const a = await fingerprint();
+    const shared = await fingerprint({ recipe: (r) => ({ ...r, shareWith: ['123456789012'], deprecateAfterDays: 30 }) });
+    const imds = await fingerprint({ recipe: (r) => ({ ...r, imdsv2: !r.imdsv2 }) });
+    const kms = await fingerprint({ recipe: (r) => ({ ...r, kmsKeyIds: { 'us-east-1': 'alias/images' } }) });
+    expect(shared.value).toBe(a.value);
+    expect(imds.value).not.toBe(a.value);
+    expect(kms.value).not.toBe(a.value);
+  });
+
   it('changes with a setting of the image, and names it as a recipe change', async () => {
     const a = await fingerprint();
     const b = await fingerprint({ recipe: (r) => ({ ...r, instanceType: 't3.large' }) });

@@ -9,6 +9,7 @@ import {
   DescribeImagesCommand,
   DescribeSnapshotAttributeCommand,
   DescribeSnapshotsCommand,
+  ModifyImageAttributeCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -17,6 +18,7 @@ import { createImageDistribution } from '../../src/aws/image-distribution.js';
 import type { AwsSettings } from '../../src/aws/settings.js';
 import { tagImage } from '../../src/aws/tag-image.js';
 import { DistributionError, deprecationTime, distributeImage } from '../../src/lifecycle/distribute.js';
+import { distributionSettingsOf, distributionTag } from '../../src/lifecycle/distribution-settings.js';
 import { baseImageId } from '../../src/local-cloud/index.js';
 import { bakeTestImage } from '../local-cloud/bake-image.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
@@ -76,7 +78,7 @@ describe('distributing a baked image to its regions', () => {
     });
     const log: string[] = [];
     const started = Date.now();
-    const result = await distributeImage(ec2(), { recipe, amis: { 'us-east-1': source }, tags, builtAt, now: new Date(), log: (l) => void log.push(l) });
+    const result = await distributeImage(ec2(), { recipe, amis: { 'us-east-1': source }, tags, builtAt, bakedNow: true, now: new Date(), log: (l) => void log.push(l) });
     const elapsed = Date.now() - started;
     console.log(`copy + tag + share + imdsv2 + deprecate, 2 regions in parallel: ${elapsed} ms; EC2 calls ${JSON.stringify([...counters].map(([r, c]) => [r, c.count, Object.fromEntries(c.byOperation)]))}`);
 
@@ -84,16 +86,17 @@ describe('distributing a baked image to its regions', () => {
     expect(result.amis['us-east-1']).toBe(source);
     // A copy may keep the source's ImdsSupport (then nothing is left to set): checked on the images below.
     expect(result.regions.map((r) => [r.region, r.copied, r.done.filter((step) => step !== 'imdsv2')])).toEqual([
-      ['us-east-1', false, ['shared', 'deprecated']],
-      ['eu-west-1', true, ['copied', 'tagged', 'shared', 'deprecated']],
-      ['ap-southeast-2', true, ['copied', 'tagged', 'shared', 'deprecated']],
+      ['us-east-1', false, ['shared', 'deprecated', 'settled']],
+      ['eu-west-1', true, ['copied', 'tagged', 'shared', 'deprecated', 'settled']],
+      ['ap-southeast-2', true, ['copied', 'tagged', 'shared', 'deprecated', 'settled']],
     ]);
+    const settled = { ...tags, 'bake:distribution': distributionTag(distributionSettingsOf(recipe)) };
     const due = deprecationTime(builtAt, 90, new Date());
     for (const [region, imageId] of Object.entries(result.amis)) {
       const client = t.ec2(region);
       const [image] = (await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images!;
       expect(image.State).toBe('available');
-      expect(tagObject(image.Tags)).toEqual(tags);
+      expect(tagObject(image.Tags)).toEqual(settled);
       expect(image.ImdsSupport).toBe('v2.0');
       // EC2 keeps deprecation times to the minute (seconds cut off).
       expect(image.DeprecationTime).toBe(new Date(Math.floor(due.getTime() / 60_000) * 60_000).toISOString());
@@ -102,7 +105,7 @@ describe('distributing a baked image to its regions', () => {
       const snapshotIds = image.BlockDeviceMappings!.map((m) => m.Ebs!.SnapshotId!);
       const { Snapshots = [] } = await client.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
       for (const snapshot of Snapshots) {
-        expect(tagObject(snapshot.Tags)).toEqual(tags);
+        expect(tagObject(snapshot.Tags)).toEqual(settled);
         if (region === 'eu-west-1') expect(snapshot).toMatchObject({ Encrypted: true, KmsKeyId: 'arn:aws:kms:eu-west-1:000000000000:alias/images' });
         if (region === 'ap-southeast-2') expect(snapshot).toMatchObject({ Encrypted: true, KmsKeyId: 'alias/aws/ebs' });
         const volume = await client.send(new DescribeSnapshotAttributeCommand({ SnapshotId: snapshot.SnapshotId, Attribute: 'createVolumePermission' }));
@@ -123,9 +126,10 @@ describe('distributing a baked image to its regions', () => {
     const failure = attempt as DistributionError;
     expect(failure.message).toMatch(/^distributing ami-\w+ failed in eu-central-1 \(copying ami-\w+ from us-east-1 to eu-central-1: UnauthorizedOperation: not allowed in eu-central-1\)$/);
     expect(Object.keys(failure.amis)).toEqual(['us-east-1', 'eu-west-1']);
-    expect(failure.regions.find((r) => r.region === 'eu-west-1')).toMatchObject({ copied: true, done: ['copied', 'tagged', 'deprecated'] });
+    expect(failure.regions.find((r) => r.region === 'eu-west-1')).toMatchObject({ copied: true, done: ['copied', 'tagged', 'deprecated', 'settled'] });
+    const settled = { ...tags, 'bake:distribution': distributionTag(distributionSettingsOf(recipe)) };
     const [copy] = (await t.ec2('eu-west-1').send(new DescribeImagesCommand({ ImageIds: [failure.amis['eu-west-1']] }))).Images!;
-    expect(tagObject(copy.Tags)).toEqual(tags);
+    expect(tagObject(copy.Tags)).toEqual(settled);
 
     // The next run knows only the images (as the plan finds them by tag); tags and build time come from the source image.
     const copiesBefore = calls('eu-west-1', 'CopyImage');
@@ -133,7 +137,7 @@ describe('distributing a baked image to its regions', () => {
     expect(again.regions.map((r) => [r.region, r.copied])).toEqual([['us-east-1', false], ['eu-west-1', false], ['eu-central-1', true]]);
     expect(calls('eu-west-1', 'CopyImage')).toBe(copiesBefore);
     const [third] = (await t.ec2('eu-central-1').send(new DescribeImagesCommand({ ImageIds: [again.amis['eu-central-1']] }))).Images!;
-    expect(tagObject(third.Tags)).toEqual(tags);
+    expect(tagObject(third.Tags)).toEqual(settled);
     expect(third.DeprecationTime).toBe(copy.DeprecationTime);
   });
 
@@ -155,6 +159,46 @@ describe('distributing a baked image to its regions', () => {
     const second = await distributeImage(ec2(), { recipe, amis: { 'us-east-1': source }, tags, now: new Date(), log: (l) => void log.push(l) });
     expect(second.amis['eu-west-1']).not.toBe(failedCopy);
     expect(log).toContain(`deregistering ${failedCopy} in eu-west-1: an earlier copy that failed`);
+  });
+
+  it('applies changed settings to the existing images: revokes who is no longer listed, clears the deprecation, copies nothing', async () => {
+    const tags = { Name: 'web-4', 'bake:recipe': 'web', 'bake:fingerprint': 'f4', 'bake:built-at': new Date().toISOString() };
+    const source = await baked('web-4', tags);
+    const regions = ['us-east-1', 'eu-west-1'];
+    const before = recipeOf('/b', 'web', { kind: 'ami', ami: baseImageId('us-east-1') }, { regions, shareWith: ['111111111111', '222222222222'], deprecateAfterDays: 30 });
+    const first = await distributeImage(ec2(), { recipe: before, amis: { 'us-east-1': source }, tags, bakedNow: true, now: new Date() });
+    // Somebody made the copy public by hand: not what the recipe says.
+    await t.ec2('eu-west-1').send(new ModifyImageAttributeCommand({ ImageId: first.amis['eu-west-1'], LaunchPermission: { Add: [{ Group: 'all' }] } }));
+
+    const after = recipeOf('/b', 'web', { kind: 'ami', ami: baseImageId('us-east-1') }, { regions, shareWith: ['222222222222', ORG] });
+    const copies = calls('eu-west-1', 'CopyImage');
+    const log: string[] = [];
+    const second = await distributeImage(ec2(), { recipe: after, amis: first.amis, now: new Date(), log: (l) => void log.push(l) });
+    expect(second.amis).toEqual(first.amis);
+    expect(calls('eu-west-1', 'CopyImage')).toBe(copies);
+    expect(second.regions.map((r) => r.done)).toEqual([
+      ['shared', 'undeprecated', 'settled'],
+      ['shared', 'undeprecated', 'settled'],
+    ]);
+    expect(log).toContain(`shared ${source} in us-east-1 with 222222222222, ${ORG} (other permissions revoked)`);
+    for (const [region, imageId] of Object.entries(second.amis)) {
+      const client = t.ec2(region);
+      const [image] = (await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images!;
+      expect(image.DeprecationTime).toBeUndefined();
+      expect(tagObject(image.Tags)['bake:distribution']).toBe(distributionTag(distributionSettingsOf(after)));
+      const launch = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
+      expect(launch.LaunchPermissions).toEqual([{ UserId: '222222222222' }, { OrganizationArn: ORG }]);
+      for (const mapping of image.BlockDeviceMappings!) {
+        const volume = await client.send(new DescribeSnapshotAttributeCommand({ SnapshotId: mapping.Ebs!.SnapshotId, Attribute: 'createVolumePermission' }));
+        expect(volume.CreateVolumePermissions).toEqual([{ UserId: '222222222222' }]);
+      }
+    }
+
+    // Sharing with nobody revokes everything.
+    const alone = recipeOf('/b', 'web', { kind: 'ami', ami: baseImageId('us-east-1') }, { regions });
+    await distributeImage(ec2(), { recipe: alone, amis: first.amis, now: new Date() });
+    const launch = await t.ec2('eu-west-1').send(new DescribeImageAttributeCommand({ ImageId: first.amis['eu-west-1'], Attribute: 'launchPermission' }));
+    expect(launch.LaunchPermissions).toEqual([]);
   });
 
   it('deprecates a minute from now an image older than its deprecation age', () => {

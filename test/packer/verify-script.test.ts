@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -12,11 +12,11 @@ import { HOSTILE } from './hostile-values.js';
 const location = { file: '/srv/bakery/recipes/web.yaml', line: 30, col: 5 };
 
 /** Runs the generated script with the real /bin/sh, in a scratch directory. */
-async function runScript(checks: VerifyCheck[]) {
+async function runScript(checks: VerifyCheck[], env: Record<string, string> = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'bake-verify-'));
   const script = path.join(dir, 'verify.sh');
   await writeFile(script, renderVerifyScript(checks), { mode: 0o755 });
-  const result = await execa('sh', [script], { cwd: dir, reject: false });
+  const result = await execa('sh', [script], { cwd: dir, reject: false, env });
   return { dir, ...result };
 }
 
@@ -83,6 +83,19 @@ describe('the verify script', () => {
     );
     expect(await readdir(result.dir)).toEqual(['verify.sh']);
     expect(result.exitCode).toBe(1);
+  });
+
+  it('checks a port in the configuration where nothing runs (a chroot): a listen/port/bind/address line naming it', async () => {
+    const root = await mkdtemp(path.join(tmpdir(), 'bake-verify-port-'));
+    await mkdir(path.join(root, 'etc/nginx/sites-enabled'), { recursive: true });
+    await writeFile(path.join(root, 'etc/nginx/sites-enabled/web'), 'server {\n    listen 8080;\n    server_name example.org;\n}\n');
+    await mkdir(path.join(root, 'etc/systemd/system'), { recursive: true });
+    await writeFile(path.join(root, 'etc/systemd/system/node_exporter.service'), '[Service]\nExecStart=/usr/local/bin/node_exporter --web.listen-address=127.0.0.1:9100\n');
+    const ports = [8080, 9100, 80, 808, 443];
+    const result = await runScript(ports.map((port): VerifyCheck => ({ kind: 'port', port, location })), { BAKE_VERIFY_ROOT: root });
+    expect(result.stdout.split('\n').filter((line) => line.startsWith('bake verify ok'))).toEqual(['bake verify ok: port listening: 8080', 'bake verify ok: port listening: 9100']);
+    expect(result.stderr).toContain('bake verify FAILED: port listening: 80\nnothing runs here to listen (no systemd), and no file under /etc, /usr/local/etc or /opt names port 80');
+    expect(result.stderr.match(/bake verify FAILED/g)).toHaveLength(3);
   });
 
   it('refuses a port that is not a whole number from 1 to 65535, pointing at the check', () => {

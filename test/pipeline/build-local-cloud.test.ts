@@ -146,7 +146,7 @@ describe('buildBakery against the local cloud', () => {
     const packerRuns = await events();
     const again = await buildBakery(
       bakeryOf(root, [web]),
-      { recipes: [{ ...entry, amis: { 'us-east-1': east, 'eu-west-1': west }, copyFrom: { region: 'us-east-1', ami: east } }] },
+      { recipes: [{ ...entry, amis: { 'us-east-1': east, 'eu-west-1': west }, distributeOnly: { region: 'us-east-1', ami: east } }] },
       deps,
       { ...options, runId: 'run-2' },
     );

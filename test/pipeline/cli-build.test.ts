@@ -3,9 +3,10 @@
  * stand-in `packer` first on PATH, bake's local EC2-compatible cloud behind --endpoint.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DescribeImageAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +53,7 @@ async function bakery(name: string, script: Record<string, unknown>) {
 
 describe('bake build (CLI)', () => {
   it('builds parent then child, pins both, prints JSON and writes JUnit; a second run reuses both', async () => {
-    const { dir, env } = await bakery('ok', {});
+    const { dir, env, journal } = await bakery('ok', {});
     const junit = path.join(dir, 'junit.xml');
     const run = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', '--junit', junit], { env, reject: false });
     expect(run.stderr).not.toContain('internal error');
@@ -68,6 +69,26 @@ describe('bake build (CLI)', () => {
     const again = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
     expect(again.exitCode).toBe(0);
     expect(JSON.parse(again.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['reused', 'reused']);
+
+    // Sharing is applied to the existing image: no Packer run, the same AMI, the child untouched.
+    const packerRuns = journal().length;
+    await appendFile(path.join(dir, 'recipes', 'base.yaml'), 'share_with: ["123456789012"]\n');
+    const shared = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
+    expect(shared.stderr).toContain('base: build (share_with changed on');
+    expect(shared.exitCode).toBe(0);
+    const after = JSON.parse(shared.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
+    expect(after.map((r) => [r.name, r.status, r.amis])).toEqual([
+      ['base', 'built', report.recipes[0].amis],
+      ['web', 'reused', report.recipes[1].amis],
+    ]);
+    expect(after[0].reasons).toEqual([`share_with changed on ${report.recipes[0].amis['us-east-1']} in us-east-1: applying them (no new bake)`]);
+    expect(journal().length).toBe(packerRuns);
+    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const launch = await ec2.send(new DescribeImageAttributeCommand({ ImageId: report.recipes[0].amis['us-east-1'], Attribute: 'launchPermission' }));
+    ec2.destroy();
+    expect(launch.LaunchPermissions).toEqual([{ UserId: '123456789012' }]);
+    const settled = await execa('node', [bake, 'plan', '--dir', dir, '--endpoint', cloud.endpoint, '--detailed-exitcode'], { env, reject: false });
+    expect(settled.exitCode).toBe(0);
   });
 
   it('on SIGINT interrupts packer, pins nothing and exits 1 with what was done', async () => {

@@ -4,9 +4,9 @@
  * an hour takes no time.
  */
 import { DescribeKeyPairsCommand } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ec2RecipeLocks, lockName, type RecipeLockStore } from '../../src/aws/recipe-lock.js';
-import { acquireRecipeLock, RecipeLockedError, type LockClock } from '../../src/pipeline/recipe-lock.js';
+import { acquireRecipeLock, heartbeatInterval, RecipeLockedError, type LockClock } from '../../src/pipeline/recipe-lock.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 
 let t: TestCloud;
@@ -83,16 +83,47 @@ describe('recipe build lock', () => {
     await release();
   });
 
-  it('takes over a lock older than the stale limit (its agent died), and never releases the new holder\'s lock by mistake', async () => {
-    await acquireRecipeLock(store, request('batch'), policy('dead agent'));
+  it('takes over a lock not refreshed for the stale limit (its agent died), and never releases the new holder\'s lock by mistake', async () => {
+    // The dead agent took the lock and never refreshed it.
+    await store.tryAcquire('batch', 'us-east-1', 'dead agent', 'f');
     const later = fakeClock(Date.now() + 7 * 3_600_000);
     const notes: string[] = [];
     const release = await acquireRecipeLock(store, request('batch'), policy('job C'), { clock: later, note: (n) => notes.push(n) });
-    expect(notes[0]).toMatch(/^batch: taking over the build lock bake-lock-batch in us-east-1: held by dead agent since /);
+    expect(notes[0]).toMatch(/^batch: taking over the build lock bake-lock-batch in us-east-1: held by dead agent since \S+, no sign of life since \S+ \(over 6h\)$/);
     const [pair] = await lockPairs('batch');
     expect(pair.Tags).toContainEqual({ Key: 'bake:lock-holder', Value: 'job C' });
     await release();
     expect(await lockPairs('batch')).toEqual([]);
+  });
+
+  it('stays with a holder that keeps refreshing it, however long its bake takes', async () => {
+    const start = Date.now();
+    let holderNow = start;
+    const holderClock = { ...fakeClock(), now: () => holderNow };
+    const release = await acquireRecipeLock(store, request('long'), { ...policy('job A'), heartbeatMs: 20 }, { clock: holderClock });
+    // Seven hours into job A's bake, longer than the stale limit of 6h: its lock has been refreshed meanwhile.
+    holderNow = start + 7 * 3_600_000;
+    const refreshed = new Date(holderNow).toISOString();
+    await vi.waitFor(async () => expect((await lockPairs('long'))[0].Tags).toContainEqual({ Key: 'bake:lock-alive', Value: refreshed }), { timeout: 5_000 });
+    const error = await acquireRecipeLock(store, request('long'), policy('job B'), { clock: fakeClock(holderNow + 60_000) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecipeLockedError);
+    await release();
+    expect(await lockPairs('long')).toEqual([]);
+  });
+
+  it('reports a refresh that fails and keeps the bake going', async () => {
+    const notes: string[] = [];
+    const release = await acquireRecipeLock(store, request('gone'), { ...policy('job A'), heartbeatMs: 20 }, { note: (n) => notes.push(n) });
+    const [pair] = await lockPairs('gone');
+    await store.release('us-east-1', pair.KeyPairId!);
+    await vi.waitFor(() => expect(notes[0]).toMatch(/^gone: could not refresh the build lock bake-lock-gone in us-east-1: refreshing the build lock key-\w+ in us-east-1: InvalidKeyPair.NotFound/), { timeout: 5_000 });
+    await release();
+  });
+
+  it('refreshes every minute, or a quarter of a shorter stale limit', () => {
+    expect(heartbeatInterval(policy('a'))).toBe(60_000);
+    expect(heartbeatInterval({ ...policy('a'), staleAfterMs: 120_000 })).toBe(30_000);
+    expect(heartbeatInterval({ ...policy('a'), staleAfterMs: 1_000 })).toBe(1_000);
   });
 
   it('lets exactly one of many simultaneous takers win', async () => {

@@ -6,15 +6,13 @@ import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateImageCommand, RunInstancesCommand, StopInstancesCommand, waitUntilImageAvailable, waitUntilInstanceStopped } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageTags } from '../../src/pipeline/build-tags.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
+import { imageAsBuilt } from './image-as-built.js';
 
 const BAKE = fileURLToPath(new URL('../../bin/bake.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/fingerprint/bakery', import.meta.url));
-const WAIT = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };
 
 interface JsonPlan {
   recipes: Array<{ name: string; action: string; reasons: string[]; fingerprint: string; amis: Record<string, string>; inputs: string; baseAmi: string; level?: number }>;
@@ -52,23 +50,6 @@ function bake(...args: string[]) {
   });
 }
 
-/** Makes the image bake build would make for a planned recipe (RunInstances, CreateImage with bake's tags). */
-async function bakeImage(entry: JsonPlan['recipes'][number], source: string): Promise<string> {
-  const ec2 = t.ec2('us-east-1');
-  const run = await ec2.send(new RunInstancesCommand({ ImageId: source, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
-  const instanceId = run.Instances![0].InstanceId!;
-  await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-  await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
-  const tags = imageTags({
-    recipe: entry.name, userTags: {}, fingerprint: entry.fingerprint, gitCommit: 'unknown', baseAmi: entry.baseAmi || source, builtAt: new Date().toISOString(), inputs: entry.inputs,
-  });
-  const { ImageId } = await ec2.send(
-    new CreateImageCommand({ InstanceId: instanceId, Name: `${tags.Name}-${instanceId}`, TagSpecifications: [{ ResourceType: 'image', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }] }),
-  );
-  await waitUntilImageAvailable({ client: ec2, ...WAIT }, { ImageIds: [ImageId!] });
-  return ImageId!;
-}
-
 describe('bake plan (CLI)', () => {
   let first: JsonPlan;
 
@@ -94,8 +75,8 @@ describe('bake plan (CLI)', () => {
   });
 
   it('exits 0 with --detailed-exitcode once every image exists, and names the images it reuses', async () => {
-    const base = await bakeImage(first.recipes[0], first.recipes[0].baseAmi);
-    const web = await bakeImage(first.recipes[1], base);
+    const base = await imageAsBuilt(t.ec2('us-east-1'), first.recipes[0], first.recipes[0].baseAmi);
+    const web = await imageAsBuilt(t.ec2('us-east-1'), first.recipes[1], base);
     const run = await bake('--detailed-exitcode');
     expect(run.stderr).toBe('');
     expect(run.exitCode).toBe(0);

@@ -3,7 +3,7 @@
  * serves DescribeImages; images are made the way bake build makes them (RunInstances,
  * CreateImage with bake's tags) and the plan must find them through the real image catalog.
  */
-import { CreateImageCommand, RunInstancesCommand, StopInstancesCommand, waitUntilImageAvailable, waitUntilInstanceStopped, type EC2Client } from '@aws-sdk/client-ec2';
+import type { EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveBaseImage } from '../../src/aws/base-image.js';
 import { createImageCatalog } from '../../src/aws/image-catalog.js';
@@ -11,13 +11,12 @@ import type { AwsSettings } from '../../src/aws/settings.js';
 import { gitContentIds } from '../../src/fingerprint/content-ids.js';
 import { gitHistory } from '../../src/fingerprint/history.js';
 import { DEBIAN_ACCOUNT, baseImageId } from '../../src/local-cloud/index.js';
-import { imageTags } from '../../src/pipeline/build-tags.js';
 import { planBakery, type Plan, type PlanDeps, type RecipePlan } from '../../src/pipeline/plan.js';
 import type { Bakery } from '../../src/recipes/model.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { BakeryRepo } from './bakery-repo.js';
+import { imageAsBuilt } from './image-as-built.js';
 
-const WAIT = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };
 
 let t: TestCloud;
 let ec2: EC2Client;
@@ -51,33 +50,6 @@ function bakery(): Bakery {
   return repo.bakery({ base: { base: { kind: 'filter', name: 'debian-12-amd64-*', owners: [DEBIAN_ACCOUNT] } } });
 }
 
-/** What bake build does for one recipe in us-east-1: an instance from the source image, imaged with bake's tags. */
-async function bake(entry: RecipePlan, sourceAmi: string, commit: string): Promise<string> {
-  const run = await ec2.send(new RunInstancesCommand({ ImageId: sourceAmi, InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
-  const instanceId = run.Instances![0].InstanceId!;
-  await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-  await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
-  const tags = imageTags({
-    recipe: entry.name,
-    userTags: {},
-    fingerprint: entry.fingerprint,
-    gitCommit: commit,
-    baseAmi: entry.baseAmi || sourceAmi,
-    parentAmi: entry.parent ? sourceAmi : undefined,
-    builtAt: new Date().toISOString(),
-    inputs: entry.inputs,
-  });
-  const { ImageId } = await ec2.send(
-    new CreateImageCommand({
-      InstanceId: instanceId,
-      Name: `${tags.Name}-${instanceId}`,
-      TagSpecifications: [{ ResourceType: 'image', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
-    }),
-  );
-  await waitUntilImageAvailable({ client: ec2, ...WAIT }, { ImageIds: [ImageId!] });
-  return ImageId!;
-}
-
 const describeCalls = () => t.cloud.calls.get('DescribeImages') ?? 0;
 const entry = (p: Plan, name: string) => p.recipes.find((r) => r.name === name)!;
 
@@ -94,8 +66,8 @@ describe('bake plan against EC2', () => {
     ]);
     expect(entry(first, 'base').baseAmi).toBe(baseImageId('us-east-1'));
 
-    const baseAmi = await bake(entry(first, 'base'), entry(first, 'base').baseAmi, commit);
-    const webAmi = await bake(entry(first, 'web'), baseAmi, commit);
+    const baseAmi = await imageAsBuilt(ec2, entry(first, 'base'), entry(first, 'base').baseAmi, commit);
+    const webAmi = await imageAsBuilt(ec2, entry(first, 'web'), baseAmi, commit);
     const second = await planBakery(bakery(), bakery().recipes, deps());
     expect(second.recipes.map((r) => [r.name, r.action, r.amis])).toEqual([
       ['base', 'reuse', { 'us-east-1': baseAmi }],

@@ -8,11 +8,11 @@ const web = recipeOf('/b', 'web', { kind: 'recipe', recipe: 'base' });
 
 const reuse: RecipePlan = {
   name: 'base', recipe: base, action: 'reuse', reasons: [], fingerprint: '0123456789abcdef', inputs: 'recipe=…', baseAmi: 'ami-0123456789abcdef0',
-  amis: { 'us-east-1': 'ami-0aaaaaaaaaaaaaaaa', 'eu-west-1': 'ami-0bbbbbbbbbbbbbbbb' }, missingRegions: [],
+  amis: { 'us-east-1': 'ami-0aaaaaaaaaaaaaaaa', 'eu-west-1': 'ami-0bbbbbbbbbbbbbbbb' }, missingRegions: [], unsettledRegions: [],
 };
 const build: RecipePlan = {
   name: 'web', recipe: web, action: 'build', reasons: ['role nginx: templates/site.conf.j2 changed', 'role common: tasks/main.yml added'],
-  fingerprint: 'fedcba9876543210', inputs: 'recipe=…', baseAmi: 'ami-0aaaaaaaaaaaaaaaa', parent: 'base', amis: {}, missingRegions: ['us-east-1'],
+  fingerprint: 'fedcba9876543210', inputs: 'recipe=…', baseAmi: 'ami-0aaaaaaaaaaaaaaaa', parent: 'base', amis: {}, missingRegions: ['us-east-1'], unsettledRegions: [],
 };
 
 describe('the printed plan', () => {

@@ -173,10 +173,31 @@ describe('bake plan', () => {
     await bakeAll(repo.bakery());
     const result = await plan(repo.bakery({ base: { regions: ['us-east-1', 'eu-west-1'] } }));
     const base = entry(result, 'base');
-    expect(base).toMatchObject({ action: 'build', missingRegions: ['eu-west-1'], copyFrom: { region: 'us-east-1', ami: base.amis['us-east-1'] } });
+    expect(base).toMatchObject({ action: 'build', missingRegions: ['eu-west-1'], distributeOnly: { region: 'us-east-1', ami: base.amis['us-east-1'] } });
     expect(base.reasons).toEqual(['new region eu-west-1', `copy ${base.amis['us-east-1']} from us-east-1 to eu-west-1 (no new bake)`]);
     expect(entry(result, 'web').action).toBe('reuse');
-    expect(entry(result, 'web').copyFrom).toBeUndefined();
+    expect(entry(result, 'web').distributeOnly).toBeUndefined();
+  });
+
+  it('re-applies changed share_with and deprecation to the existing images instead of rebaking', async () => {
+    const first = await bakeAll(repo.bakery());
+    const result = await plan(repo.bakery({ base: { shareWith: ['123456789012'], deprecateAfterDays: 30 } }));
+    const base = entry(result, 'base');
+    expect(base.fingerprint).toBe(entry(first, 'base').fingerprint);
+    expect(base).toMatchObject({ action: 'build', missingRegions: [], unsettledRegions: ['us-east-1'], distributeOnly: { region: 'us-east-1', ami: base.amis['us-east-1'] } });
+    expect(base.reasons).toEqual([`share_with, deprecate_after_days changed on ${base.amis['us-east-1']} in us-east-1: applying them (no new bake)`]);
+    // The child builds FROM the same image: neither rebuilt nor held back.
+    expect(entry(result, 'web')).toMatchObject({ action: 'reuse', baseAmi: base.amis['us-east-1'] });
+    expect(entry(await plan(repo.bakery({ base: { shareWith: ['123456789012'] } }), ['web']), 'web').action).toBe('reuse');
+  });
+
+  it('finishes a distribution that stopped before its settings were confirmed', async () => {
+    await bakeAll(repo.bakery());
+    const image = catalog.images.find((i) => i.recipe === 'base')!;
+    delete image.tags['bake:distribution'];
+    const base = entry(await plan(repo.bakery()), 'base');
+    expect(base.reasons).toEqual([`sharing, IMDSv2 and deprecation not confirmed on ${image.imageId} in us-east-1: applying them (no new bake)`]);
+    expect(base.distributeOnly).toEqual({ region: 'us-east-1', ami: image.imageId });
   });
 
   it('rebuilds only the asked recipes with --force', async () => {

@@ -41,7 +41,7 @@ describe('the example bakery', () => {
 
   it('verifies nginx in the web image', async () => {
     const web = (await loadBakery(repo)).recipes.find((r) => r.name === 'web')!;
-    expect(web.verify.map((c) => c.kind)).toEqual(['package', 'file', 'command', 'service']);
+    expect(web.verify.map((c) => c.kind)).toEqual(['package', 'file', 'command', 'service', 'port', 'port']);
   });
 
   it('points every example recipe at the JSON Schema for editors', async () => {

@@ -5,7 +5,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { renderVerifyScript } from '../../src/packer/verify-script.js';
 import type { VerifyCheck } from '../../src/recipes/model.js';
-import { checkResult, skippedCheck } from '../../src/verify/check-result.js';
+import { checkResult } from '../../src/verify/check-result.js';
 import { HOSTILE } from '../packer/hostile-values.js';
 
 const location = { file: '/srv/bakery/recipes/app.yaml', line: 12, col: 5 };
@@ -43,9 +43,5 @@ describe("one check's result", () => {
   it('says when ssh itself failed', () => {
     const result = checkResult({ kind: 'command', command: 'true', location }, { exitCode: 255, stderr: 'Connection refused\n', durationMs: 10 });
     expect(result).toMatchObject({ status: 'failed', output: 'ssh failed: Connection refused' });
-  });
-
-  it('is skipped with the reason given', () => {
-    expect(skippedCheck({ kind: 'port', port: 80, location }, 'why')).toMatchObject({ check: 'port listening: 80', status: 'skipped', output: 'why' });
   });
 });

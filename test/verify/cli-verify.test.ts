@@ -97,7 +97,7 @@ describe('bake verify RECIPE', () => {
     const result = await verify('parent');
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/parent: FAILED in [\d.]+ s — provisioned parent \(0 changed\); 1\/2 checks passed/);
-    expect(result.stdout).toMatch(new RegExp(`FAILED  file exists: /etc/app-that-is-not-there.conf  \\(${recipe}:9:5\\)`));
+    expect(result.stdout).toMatch(new RegExp(`FAILED file exists: /etc/app-that-is-not-there.conf  \\(${recipe}:9:5\\)`));
     expect(result.stderr).toMatch(/still on the instance from an earlier run: cloud-init file 90-bake-parent-1-parent.cfg \(use --fresh to start clean\)/);
     writeFileSync(recipe, text);
   });

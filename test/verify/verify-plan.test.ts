@@ -1,11 +1,9 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
-import type { VerifyCheck } from '../../src/recipes/model.js';
-import { leftoversOf, localSkipReason, playbookExtraVars, provisionRecord, verifyChain, type ProvisionRecord } from '../../src/verify/verify-plan.js';
+import { leftoversOf, playbookExtraVars, provisionRecord, verifyChain, type ProvisionRecord } from '../../src/verify/verify-plan.js';
 
 const fixture = path.join(import.meta.dirname, '../fixtures/verify/bakery');
-const location = { file: '/srv/bakery/recipes/app.yaml', line: 3, col: 5 };
 
 describe('what bake verify runs', () => {
   it("provisions the recipe's ancestors first, root first, then the recipe", async () => {
@@ -19,17 +17,6 @@ describe('what bake verify runs', () => {
   it('gives each playbook the extra vars Packer gives it, and says it is a verify', async () => {
     const bakery = await loadBakery(fixture);
     expect(playbookExtraVars(bakery.recipes.find((r) => r.name === 'child')!)).toEqual({ bake_recipe: 'child', bake_fingerprint: '', bake_verify: true });
-  });
-
-  it('skips port checks, which cannot mean anything where nothing runs, and runs every other kind', () => {
-    const checks: VerifyCheck[] = [
-      { kind: 'port', port: 80, location },
-      { kind: 'service', name: 'nginx', location },
-      { kind: 'command', command: 'true', location },
-      { kind: 'file', path: '/etc/hosts', location },
-      { kind: 'package', name: 'nginx', location },
-    ];
-    expect(checks.map((check) => Boolean(localSkipReason(check)))).toEqual([true, false, false, false, false]);
   });
 });
 
