@@ -262,7 +262,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     concurrency: options.concurrency ?? 2,
     signal: options.signal,
     now: () => deps.now().getTime(),
-    onStart: (id) => progress.started(id),
+    onStart: (id) => progress.started(id, byName.get(id)?.distributeOnly ? 'distributing' : 'building'),
     onSettled: (outcome) => {
       if (outcome.status === 'built') built.set(outcome.id, outcome.value as BuiltImage);
       const result = resultOf(byName.get(outcome.id)!, outcome as NodeOutcome<BuiltImage>, bakery.root, runId);

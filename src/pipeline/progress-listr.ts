@@ -1,6 +1,6 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import type { Output } from '../io/output.js';
-import type { BuildProgress, RecipeOutcomeStatus } from './progress.js';
+import type { BuildProgress, RecipeOutcomeStatus, RecipeWork } from './progress.js';
 
 interface Deferred<T> {
   promise: Promise<T>;
@@ -14,7 +14,7 @@ function deferred<T>(): Deferred<T> {
 }
 
 interface RecipeTask {
-  started: Deferred<void>;
+  started: Deferred<RecipeWork>;
   settled: Deferred<{ status: RecipeOutcomeStatus; detail: string }>;
   // listr2's wrapper type is generic over renderers; only `title`/`output`/`skip` are used here.
   wrapper?: ListrTaskWrapper<unknown, any, any>;
@@ -41,8 +41,8 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
             const entry = tasks.get(recipe.name)!;
             entry.wrapper = wrapper;
             // Settled may come without a start (skipped because a parent failed).
-            const first = await Promise.race([entry.started.promise.then(() => 'started' as const), entry.settled.promise]);
-            if (first === 'started') wrapper.title = `${recipe.name}: building`;
+            const first = await Promise.race([entry.started.promise, entry.settled.promise]);
+            if (typeof first === 'string') wrapper.title = `${recipe.name}: ${first}`;
             const { status, detail } = await entry.settled.promise;
             if (status === 'failed' || status === 'aborted') {
               wrapper.title = `${recipe.name}: ${status}`;
@@ -65,8 +65,8 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
       );
       running = listr.run().catch(() => undefined);
     },
-    started(name) {
-      tasks.get(name)?.started.resolve();
+    started(name, doing) {
+      tasks.get(name)?.started.resolve(doing);
     },
     line(name, text) {
       const wrapper = tasks.get(name)?.wrapper;

@@ -12,8 +12,8 @@ export function createPlainProgress(output: Output): BuildProgress {
     planned(recipes) {
       for (const recipe of recipes) output.info(`${recipe.name}: ${recipe.action} (${recipe.detail})`);
     },
-    started(name) {
-      output.info(`${name}: building`);
+    started(name, doing) {
+      output.info(`${name}: ${doing}`);
     },
     line(name, text) {
       if (MILESTONE.test(text)) output.info(`${name}: ${text.trim()}`);

@@ -7,11 +7,13 @@ import { createListrProgress } from './progress-listr.js';
 import { createPlainProgress } from './progress-plain.js';
 
 export type RecipeOutcomeStatus = 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
+export type RecipeWork = 'building' | 'distributing';
 
 export interface BuildProgress {
   /** Every recipe of the plan, in order, before anything starts. */
   planned(recipes: Array<{ name: string; action: 'build' | 'reuse'; detail: string }>): void;
-  started(name: string): void;
+  /** `distributing`: today's image exists, it is only copied to regions or given its sharing settings. */
+  started(name: string, doing: RecipeWork): void;
   /** A line of the recipe's Packer output. */
   line(name: string, text: string): void;
   settled(name: string, status: RecipeOutcomeStatus, detail: string): void;

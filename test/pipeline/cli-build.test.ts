@@ -75,6 +75,7 @@ describe('bake build (CLI)', () => {
     await appendFile(path.join(dir, 'recipes', 'base.yaml'), 'share_with: ["123456789012"]\n');
     const shared = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
     expect(shared.stderr).toContain('base: build (share_with changed on');
+    expect(shared.stderr).toContain('base: distributing\n');
     expect(shared.exitCode).toBe(0);
     const after = JSON.parse(shared.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
     expect(after.map((r) => [r.name, r.status, r.amis])).toEqual([

@@ -18,15 +18,19 @@ describe('build progress', () => {
     progress.planned([
       { name: 'base', action: 'reuse', detail: 'us-east-1 ami-1' },
       { name: 'web', action: 'build', detail: 'role nginx changed' },
+      { name: 'api', action: 'build', detail: 'share_with changed on ami-3 in us-east-1: applying them (no new bake)' },
     ]);
-    progress.started('web');
+    progress.started('web', 'building');
+    progress.started('api', 'distributing');
     progress.line('web', '==> amazon-ebs.recipe: Launching a source AWS instance...');
     progress.line('web', '    amazon-ebs.recipe: TASK [nginx : install] ok');
     progress.settled('web', 'built', 'us-east-1 ami-2');
     expect(lines).toEqual([
       '2026-11-22T19:00:00.000Z base: reuse (us-east-1 ami-1)\n',
       '2026-11-22T19:00:00.000Z web: build (role nginx changed)\n',
+      '2026-11-22T19:00:00.000Z api: build (share_with changed on ami-3 in us-east-1: applying them (no new bake))\n',
       '2026-11-22T19:00:00.000Z web: building\n',
+      '2026-11-22T19:00:00.000Z api: distributing\n',
       '2026-11-22T19:00:00.000Z web: ==> amazon-ebs.recipe: Launching a source AWS instance...\n',
       '2026-11-22T19:00:00.000Z web: built us-east-1 ami-2\n',
     ]);
@@ -42,7 +46,7 @@ describe('build progress', () => {
       { name: 'db', action: 'reuse', detail: 'us-east-1 ami-1' },
       { name: 'cache', action: 'build', detail: '' },
     ]);
-    progress.started('base');
+    progress.started('base', 'building');
     progress.line('base', '==> amazon-ebs.recipe: Provisioning with Ansible...');
     progress.settled('base', 'failed', 'packer build failed');
     progress.settled('web', 'skipped', 'parent base failed');
