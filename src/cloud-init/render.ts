@@ -99,16 +99,21 @@ export async function renderCloudInitEntry(bakery: Bakery, recipe: Recipe, index
   } catch (error) {
     throw new RecipeError(`cloud-init template ${use.template}: ${(error as Error).message.split('\n')[0]}`, use.location);
   }
-  const isMultipart = /^Content-Type: multipart\//i.test(content);
-  if (!isMultipart) {
-    if (!content.startsWith('#cloud-config'))
-      throw new RecipeError(`cloud-init template ${use.template} must render to a document starting with #cloud-config (or MIME multipart)`, use.location);
-    try {
-      // cloud-init reads YAML 1.1 (PyYAML)
-      parse(content, { version: '1.1' });
-    } catch (error) {
-      throw new RecipeError(`cloud-init template ${use.template} renders invalid YAML: ${(error as Error).message.split('\n')[0]}`, use.location);
-    }
+  // The file lands in /etc/cloud/cloud.cfg.d, which cloud-init merges as YAML configuration: a
+  // MIME document there would break every boot's configuration instead of running its parts.
+  if (/^Content-Type: multipart\//i.test(content)) {
+    throw new RecipeError(
+      `cloud-init template ${use.template} renders MIME multipart, which is user-data: an image holds #cloud-config in /etc/cloud/cloud.cfg.d only (give multipart user-data at launch)`,
+      use.location,
+    );
+  }
+  if (!content.startsWith('#cloud-config'))
+    throw new RecipeError(`cloud-init template ${use.template} must render to a document starting with #cloud-config`, use.location);
+  try {
+    // cloud-init reads YAML 1.1 (PyYAML)
+    parse(content, { version: '1.1' });
+  } catch (error) {
+    throw new RecipeError(`cloud-init template ${use.template} renders invalid YAML: ${(error as Error).message.split('\n')[0]}`, use.location);
   }
   const base = path.basename(use.template).replace(/\.hbs$/, '').replace(/\.(ya?ml|cfg)$/, '');
   return { template: use.template, fileName: `90-bake-${recipe.name}-${index + 1}-${base}.cfg`, content };

@@ -78,7 +78,7 @@ describe('bake validate', () => {
     expect(result.code).toBe(1);
     expect(problemLines(result.stderr, root)).toEqual([
       `recipes/svc.yaml:5:5: cloud-init template needs-vars.yaml.hbs: "service" not defined in the recipe's vars`,
-      'recipes/svc.yaml:7:5: cloud-init template plain.txt.hbs must render to a document starting with #cloud-config (or MIME multipart)',
+      'recipes/svc.yaml:7:5: cloud-init template plain.txt.hbs must render to a document starting with #cloud-config',
     ]);
   });
 

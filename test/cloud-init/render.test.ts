@@ -57,7 +57,7 @@ describe('rendering cloud-init templates', () => {
     const rendered = await renderCloudInit(bakery, app);
     expect(rendered.map((r) => [r.template, r.fileName])).toEqual([
       ['app.yaml.hbs', '90-bake-app-1-app.cfg'],
-      ['parts/multipart.hbs', '90-bake-app-2-multipart.cfg'],
+      ['parts/hostname.yaml.hbs', '90-bake-app-2-hostname.cfg'],
     ]);
     expect(parse(rendered[0].content)).toEqual({
       write_files: [
@@ -67,8 +67,7 @@ describe('rendering cloud-init templates', () => {
       runcmd: ['echo one', 'echo two'],
       bootcmd: ['echo boot'],
     });
-    expect(rendered[1].content).toMatch(/^Content-Type: multipart\/mixed/);
-    expect(rendered[1].content).toContain('hostname: "app-1"');
+    expect(parse(rendered[1].content)).toEqual({ hostname: 'app-1' });
   });
 
   it.each(HOSTILE.map((v) => [JSON.stringify(v), v]))('keeps the YAML structure whatever a value holds: %s', async (_label, hostile) => {
@@ -108,11 +107,18 @@ describe('rendering cloud-init templates', () => {
     await expect(renderCloudInit(bakery, app)).rejects.toThrow(/"settings" not defined/);
   });
 
-  it('refuses a template that does not render to #cloud-config or MIME multipart', async () => {
+  it('refuses a template that does not render to #cloud-config', async () => {
     const { bakery, app } = await appRecipe();
     app.cloudInit = [{ template: 'no-header.yaml.hbs', vars: { host: 'a' }, location: app.cloudInit[0].location }];
-    await expect(renderCloudInit(bakery, app)).rejects.toThrow(
-      'cloud-init template no-header.yaml.hbs must render to a document starting with #cloud-config (or MIME multipart)',
+    await expect(renderCloudInit(bakery, app)).rejects.toThrow('cloud-init template no-header.yaml.hbs must render to a document starting with #cloud-config');
+  });
+
+  it('refuses MIME multipart, which cloud-init reads as user-data only, never from the image', async () => {
+    const { bakery, app } = await appRecipe();
+    app.cloudInit = [{ template: 'multipart.hbs', vars: { host: 'a' }, location: app.cloudInit[0].location }];
+    const error = await renderCloudInit(bakery, app).catch((e: unknown) => e);
+    expect((error as RecipeError).toLine()).toBe(
+      `${app.file}:5:5: cloud-init template multipart.hbs renders MIME multipart, which is user-data: an image holds #cloud-config in /etc/cloud/cloud.cfg.d only (give multipart user-data at launch)`,
     );
   });
 
