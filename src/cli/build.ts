@@ -9,11 +9,11 @@ import { writeJunit } from '../pipeline/junit.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { createProgress } from '../pipeline/progress.js';
-import { selectRecipes } from '../recipes/graph.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import { buildMetadata } from '../ci/build-metadata.js';
 import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
+import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
 import { runCommand } from './run-command.js';
 
 interface BuildFlags extends CommonFlags {
@@ -26,6 +26,7 @@ interface BuildFlags extends CommonFlags {
   lock: boolean;
   lockWait: number;
   lockStaleAfter: number;
+  changedSince?: string;
 }
 
 function positiveWhole(value: string): number {
@@ -44,6 +45,7 @@ export function buildCommand(): Command {
     .option('--lock-wait <duration>', "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once", durationArgument, 0)
     .option('--lock-stale-after <duration>', 'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)', durationArgument, 10 * 60_000)
     .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
+    .option('--changed-since <ref>', CHANGED_SINCE_HELP)
     .action(async (names: string[], flags: BuildFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, () => build(ctx, names, flags));
@@ -66,10 +68,12 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
   process.on('SIGTERM', onSignal);
   try {
     const bakery = await loadBakery(ctx.dir);
-    const recipes = selectRecipes(bakery, names);
+    const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
-    const plan = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws), { force: Boolean(flags.force) });
+    const plan = recipes.length
+      ? await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws), { force: Boolean(flags.force) })
+      : { recipes: [] };
     const { shape } = await detectPackerShape();
     const progress = createProgress(output);
     const lock = flags.lock ? { holder: ci.lockHolder, waitMs: flags.lockWait, staleAfterMs: flags.lockStaleAfter } : undefined;

@@ -1,12 +1,11 @@
 import { Command } from 'commander';
 import { withCloud } from './cloud-session.js';
-import { changedSince, narrowToChanged, type ChangedSince } from '../pipeline/changed-since.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
-import { selectRecipes } from '../recipes/graph.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
+import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
 import { runCommand } from './run-command.js';
 
 interface PlanFlags extends CommonFlags {
@@ -18,7 +17,7 @@ export function planCommand(): Command {
   return withCommonFlags(new Command('plan').argument('[recipes...]'), { cloud: true })
     .description('say per recipe whether its image is reused or must be baked, and why')
     .option('--detailed-exitcode', 'exit 2 when something would be built')
-    .option('--changed-since <ref>', 'only recipes whose inputs (roles with their dependencies, cloud-init, recipe, parent) changed since this git ref')
+    .option('--changed-since <ref>', CHANGED_SINCE_HELP)
     .action(async (names: string[], flags: PlanFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, () => plan(ctx, names, flags));
@@ -27,14 +26,7 @@ export function planCommand(): Command {
 
 async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Promise<number> {
   const bakery = await loadBakery(ctx.dir);
-  let recipes = selectRecipes(bakery, names);
-  let changes: ChangedSince | undefined;
-  if (flags.changedSince !== undefined) {
-    changes = await changedSince(bakery, flags.changedSince);
-    const narrowed = narrowToChanged(recipes, changes);
-    for (const line of narrowed.lines) ctx.output.info(line);
-    recipes = narrowed.recipes;
-  }
+  const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
   return withCloud(ctx, async ({ aws }) => {
     const result = recipes.length ? await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws)) : { recipes: [] };
     for (const line of planLines(result)) ctx.output.info(line);

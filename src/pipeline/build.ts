@@ -279,6 +279,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const report: BuildReport = { run_id: runId, recipes, interrupted, pin: { status: 'skipped' } };
 
   if (interrupted) report.pin = { status: 'skipped', reason: 'run interrupted' };
+  else if (recipes.length === 0) report.pin = { status: 'skipped', reason: 'no recipe to build' };
   else if (recipes.some((r) => r.status !== 'built' && r.status !== 'reused')) report.pin = { status: 'skipped', reason: 'a recipe failed' };
   else if (options.pin === false) report.pin = { status: 'skipped', reason: '--no-pin' };
   else {

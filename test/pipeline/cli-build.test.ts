@@ -114,6 +114,36 @@ describe('bake build (CLI)', () => {
   });
 });
 
+describe('bake build --changed-since', () => {
+  it('bakes and pins only the recipes whose inputs changed since the ref, and nothing when none did', async () => {
+    const { dir, env, journal } = await bakery('changed', {});
+    const git = (...args: string[]) => execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd: dir });
+    // New fingerprints for this test: the first test baked the fixture as it is.
+    await appendFile(path.join(dir, 'recipes', 'base.yaml'), 'instance_type: t3.large\n');
+    await git('init', '-q', '-b', 'main');
+    await git('add', '-A');
+    await git('commit', '-q', '-m', 'bakery');
+    const build = (...args: string[]) => execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], { env, reject: false });
+    expect((await build()).exitCode).toBe(0);
+
+    await appendFile(path.join(dir, 'recipes', 'web.yaml'), 'instance_type: t3.xlarge\n');
+    await git('commit', '-q', '-am', 'web: bigger');
+    const before = journal().length;
+    const run = await build('--changed-since', 'HEAD~1');
+    expect(run.exitCode).toBe(0);
+    expect(run.stderr).toContain('changed since HEAD~1');
+    const report = JSON.parse(run.stdout);
+    expect(report.recipes.map((r: { name: string; status: string }) => [r.name, r.status])).toEqual([['web', 'built']]);
+    expect(journal().slice(before).filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['web']);
+    expect(await readFile(path.join(dir, 'infra', 'amis.auto.tfvars'), 'utf8')).toContain(report.recipes[0].amis['us-east-1']);
+
+    const nothing = await build('--changed-since', 'HEAD');
+    expect(nothing.exitCode).toBe(0);
+    expect(JSON.parse(nothing.stdout)).toMatchObject({ recipes: [], pin: { status: 'skipped', reason: 'no recipe to build' } });
+    expect(nothing.stderr).toContain('no recipe');
+  });
+});
+
 describe('bake build on two agents at once (the EC2 build lock)', () => {
   it('bakes each recipe once: the second job fails at once by default, or waits and reuses with --lock-wait', async () => {
     // Two agents, no shared disk: two checkouts of the same commit, one EC2 account.
