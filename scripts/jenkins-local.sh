@@ -103,6 +103,7 @@ done <"$work/waves.txt"
 
 stage Pin
 (cd "$workspace" && bake pin --local)
+git -C "$workspace" ls-files -z --others --exclude-standard -- '*.tfvars' '*.tfvars.json' | xargs -0 -r git -C "$workspace" add --intent-to-add --
 git -C "$workspace" diff --stat >&2
 git -C "$workspace" diff >"$work/pin.diff"
 echo "jenkins-local: done; plan.json, pin.diff, reports/ and logs/ in $work" >&2

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
 # Installs what bake needs on a fresh Debian machine (run as root): Debian's packer, ansible,
 # debootstrap and OpenSSH for the local cloud, then the npm packages (which also builds dist/).
+# With --tests also what only the tests use: Groovy, to run the Jenkinsfile itself
+# (test/ci/run-jenkinsfile.groovy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+tests=false
+[ "${1:-}" = "--tests" ] && tests=true
 need=()
 for tool in packer ansible-playbook debootstrap sshd ssh-keygen rsync; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
+packages=(packer ansible-core debootstrap openssh-server openssh-client rsync ca-certificates git)
+if $tests && { ! command -v groovy >/dev/null 2>&1 || [ ! -e /usr/lib/jvm/default-java ]; }; then
+  need+=(groovy)
+  packages+=(groovy default-jre-headless)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages for: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends \
-    packer ansible-core debootstrap openssh-server openssh-client rsync ca-certificates git >/dev/null
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

@@ -1,0 +1,167 @@
+/**
+ * The repository's Jenkinsfile itself, evaluated by Groovy (test/ci/run-jenkinsfile.groovy plays
+ * Jenkins' steps; `sh` runs for real): its stages run bake's commands against the local cloud's
+ * EC2 API, with the stand-in packer, in a fresh clone per agent. What is checked is what a
+ * Jenkins user sees: stages, waves, agents, JUnit results, archived files, the pushed pins.
+ */
+import { chmod, cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
+import { noInstances } from '../local-cloud/no-instances.js';
+
+const JENKINSFILE = path.resolve('Jenkinsfile');
+const RUNNER = path.resolve('test/ci/run-jenkinsfile.groovy');
+const fixture = path.resolve('test/fixtures/pipeline/cli-bakery');
+
+interface Step {
+  event: string;
+  name?: string;
+  skipped?: boolean;
+  script?: string;
+  workspace?: string;
+  label?: string;
+  files?: string[];
+  cases?: Array<{ name: string; failed: boolean }>;
+  branches?: string[];
+  text?: string;
+  status?: string;
+  error?: string;
+}
+
+let cloud: LocalCloud;
+let work: string;
+let origin: string;
+let editing: string;
+let env: Record<string, string>;
+
+const git = (cwd: string, ...args: string[]) => execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd });
+
+beforeAll(async () => {
+  const groovy = await execa('groovy', ['--version'], { reject: false });
+  if (groovy.exitCode !== 0) throw new Error(`groovy does not run (${groovy.stderr || groovy.message}): run scripts/setup.sh --tests`);
+  work = await mkdtemp(path.join(tmpdir(), 'bake-jenkinsfile-'));
+  cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
+  const bin = path.join(work, 'bin');
+  await mkdir(bin);
+  await symlink(path.resolve('test/fixtures/pipeline/fake-packer.mjs'), path.join(bin, 'packer'));
+  // The agents run `npm ci`: bake is already built here, so that step only has to succeed.
+  await writeFile(path.join(bin, 'npm'), '#!/bin/sh\necho "npm $*"\n');
+  await chmod(path.join(bin, 'npm'), 0o755);
+
+  // The bakery repository Jenkins checks out: a bakery with bin/bake.js (this bake) at its root.
+  editing = path.join(work, 'bakery');
+  await cp(fixture, editing, { recursive: true });
+  await mkdir(path.join(editing, 'bin'));
+  await writeFile(path.join(editing, 'bin', 'bake.js'), `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(path.resolve('bin/bake.js')).href)});\n`);
+  await chmod(path.join(editing, 'bin', 'bake.js'), 0o755);
+  await writeFile(path.join(editing, '.gitignore'), '.bake/\nreports/\nplan.json\npin.diff\n');
+  await git(editing, 'init', '-q', '-b', 'main');
+  await git(editing, 'add', '-A');
+  await git(editing, 'commit', '-q', '-m', 'bakery');
+  origin = path.join(work, 'origin.git');
+  await git(work, 'clone', '-q', '--bare', editing, origin);
+  await git(editing, 'remote', 'add', 'origin', origin);
+
+  await writeFile(path.join(work, 'fake-packer.json'), '{}');
+  env = {
+    ...(process.env as Record<string, string>),
+    ...cloud.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    FAKE_PACKER_SCRIPT: path.join(work, 'fake-packer.json'),
+    FAKE_PACKER_JOURNAL: path.join(work, 'packer.ndjson'),
+    JOB_NAME: 'images/main',
+    BRANCH_NAME: 'main',
+    GIT_AUTHOR_NAME: 'jenkins',
+    GIT_AUTHOR_EMAIL: 'jenkins@example.com',
+    GIT_COMMITTER_NAME: 'jenkins',
+    GIT_COMMITTER_EMAIL: 'jenkins@example.com',
+  };
+});
+
+afterAll(async () => {
+  await cloud?.close();
+});
+
+/** One Jenkins build of origin's main: its steps, in order. */
+async function jenkinsBuild(number: number, params: Record<string, string | boolean> = {}) {
+  const dir = path.join(work, `build-${number}`);
+  const journal = path.join(work, `build-${number}.ndjson`);
+  const run = await execa('groovy', [RUNNER, JENKINSFILE, origin, dir, journal, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)], {
+    env: { ...env, BUILD_URL: `https://jenkins.example/job/images/job/main/${number}/`, BUILD_NUMBER: String(number) },
+    reject: false,
+  });
+  const steps = (await readFile(journal, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Step);
+  return { run, steps, dir };
+}
+
+const stages = (steps: Step[]) => steps.filter((s) => s.event === 'stage').map((s) => (s.skipped ? `${s.name} (skipped)` : s.name));
+const bakeCommands = (steps: Step[]) => steps.filter((s) => s.event === 'sh' && s.script!.includes('bake.js')).map((s) => `${s.workspace}: ${s.script!.trim()}`);
+
+describe('the Jenkinsfile, run by Groovy against the local cloud', () => {
+  it('validates, plans, bakes parent then child on separate agents, publishes JUnit and logs, pins and pushes', async () => {
+    const { run, steps, dir } = await jenkinsBuild(1, { PUSH_PINS: true });
+    expect(run.stderr).not.toContain('FAILURE');
+    expect(steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
+    expect(stages(steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Build wave 0', 'Build wave 1', 'Pin']);
+    expect(steps.find((s) => s.event === 'echo')?.text).toBe('bake plan: 2 to build in 2 wave(s): [[base], [web]]');
+
+    // Each recipe on its own agent: a fresh clone, its own `npm ci`, the recipe as a variable.
+    const buildSteps = bakeCommands(steps).filter((line) => line.includes(' build '));
+    expect(buildSteps).toEqual([
+      'agents/1-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml"',
+      'agents/2-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml"',
+    ]);
+    const junit = steps.filter((s) => s.event === 'junit');
+    expect(junit.map((s) => [s.workspace, s.files, s.cases])).toEqual([
+      ['agents/1-bake', ['reports/base.xml'], [{ name: 'base', failed: false }]],
+      ['agents/2-bake', ['reports/web.xml'], [{ name: 'web', failed: false }]],
+    ]);
+    const archived = steps.filter((s) => s.event === 'archive');
+    expect(archived.find((s) => s.files?.includes('plan.json'))).toBeDefined();
+    expect(archived.filter((s) => s.workspace?.startsWith('agents/')).map((s) => s.files!.length > 0)).toEqual([true, true]);
+
+    // The pin stage found both images by their tags, archived the diff (the new file included) and pushed the tfvars to the branch.
+    expect(await readFile(path.join(dir, 'workspace', 'pin.diff'), 'utf8')).toMatch(/^\+\+\+ b\/infra\/amis\.auto\.tfvars$/m);
+    await git(editing, 'pull', '-q', 'origin', 'main');
+    const { stdout: subject } = await git(editing, 'log', '-1', '--format=%s');
+    expect(subject).toBe('bake: pin AMIs from https://jenkins.example/job/images/job/main/1/');
+    const tfvars = await readFile(path.join(editing, 'infra', 'amis.auto.tfvars'), 'utf8');
+    expect(tfvars).toMatch(/base_ami = \{\n\s+us-east-1 = "ami-\w+"/);
+    expect(tfvars).toMatch(/web_ami = \{\n\s+us-east-1 = "ami-\w+"/);
+  });
+
+  it('with CHANGED_SINCE builds only what the commit touched, and skips the build stage when nothing needs building', async () => {
+    await writeFile(path.join(editing, 'recipes', 'web.yaml'), `${await readFile(path.join(editing, 'recipes', 'web.yaml'), 'utf8')}instance_type: t3.large\n`);
+    await git(editing, 'commit', '-q', '-am', 'web: larger');
+    await git(editing, 'push', '-q', 'origin', 'main');
+
+    const changed = await jenkinsBuild(2, { CHANGED_SINCE: 'HEAD~1' });
+    expect(changed.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
+    expect(stages(changed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Build wave 0', 'Pin']);
+    expect(changed.steps.find((s) => s.event === 'parallel')?.branches).toEqual(['web']);
+    expect(bakeCommands(changed.steps)[1]).toBe('workspace: ./bin/bake.js plan --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} > plan.json');
+
+    const nothing = await jenkinsBuild(3);
+    expect(nothing.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
+    expect(stages(nothing.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build (skipped)', 'Pin']);
+  });
+
+  it('fails the build, and names the stage, when a bake fails', async () => {
+    await writeFile(path.join(work, 'fake-packer.json'), JSON.stringify({ web: { fail: true } }));
+    await writeFile(path.join(editing, 'recipes', 'web.yaml'), `${await readFile(path.join(editing, 'recipes', 'web.yaml'), 'utf8')}volume_size: 20\n`);
+    await git(editing, 'commit', '-q', '-am', 'web: bigger disk');
+    await git(editing, 'push', '-q', 'origin', 'main');
+    const failed = await jenkinsBuild(4);
+    await writeFile(path.join(work, 'fake-packer.json'), '{}');
+    expect(failed.run.exitCode).toBe(1);
+    expect(failed.steps.at(-1)).toMatchObject({ event: 'result', status: 'FAILURE' });
+    expect(failed.steps.at(-1)!.error).toContain('parallel branches failed: [web:');
+    expect(stages(failed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Build wave 0']);
+    // The failed recipe's JUnit result and logs are still published (the Jenkinsfile's finally).
+    expect(failed.steps.filter((s) => s.event === 'junit').map((s) => s.cases)).toEqual([[{ name: 'web', failed: true }]]);
+  });
+});
