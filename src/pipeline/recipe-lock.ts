@@ -67,7 +67,15 @@ export async function acquireRecipeLock(
   for (let attempt = 0; ; attempt++) {
     if (options.signal?.aborted) throw new BuildFailure(`interrupted while waiting for the build lock ${name}`);
     const result = await store.tryAcquire(request.recipe, request.region, policy.holder, request.fingerprint);
-    if (result.acquired) return keepAlive(store, request.region, result.keyPairId, policy, clock, (error) => note(`${request.recipe}: could not refresh the build lock ${name}: ${error}`));
+    if (result.acquired) {
+      return keepAlive(store, request.region, result.keyPairId, policy, clock, (error) =>
+        note(
+          /InvalidKeyPair\.NotFound/.test(error)
+            ? `${request.recipe}: the build lock ${name} is gone (taken over by another job after refreshes failed, or deleted): another bake of ${request.recipe} may run at the same time`
+            : `${request.recipe}: could not refresh the build lock ${name}: ${error}`,
+        ),
+      );
+    }
     const held = result.held;
     if (!held) {
       if (attempt >= MAX_ATTEMPTS_WITHOUT_WAITING) throw new BuildFailure(`the build lock ${name} keeps changing hands; giving up`);
@@ -114,8 +122,17 @@ function keepAlive(
   warn: (error: string) => void,
 ): () => Promise<void> {
   let beating: Promise<void> = Promise.resolve();
+  let lastWarning: string | undefined;
   const timer = setInterval(() => {
-    beating = store.heartbeat(region, keyPairId, new Date(clock.now())).catch((error: unknown) => warn(error instanceof Error ? error.message : String(error)));
+    beating = store
+      .heartbeat(region, keyPairId, new Date(clock.now()))
+      .then(() => void (lastWarning = undefined))
+      .catch((error: unknown) => {
+        const text = error instanceof Error ? error.message : String(error);
+        // Once per kind of failure, not every refresh.
+        if (text !== lastWarning) warn(text);
+        lastWarning = text;
+      });
   }, heartbeatInterval(policy));
   // The timer alone never keeps the process alive: release() stops it, and an exit needs no release (the lock goes stale).
   timer.unref();
