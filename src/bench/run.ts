@@ -20,7 +20,7 @@ import { startLocalCloud } from '../local-cloud/index.js';
 import type { InstanceHost } from '../local-cloud/instance-host.js';
 import { baseImageId, seedRegion } from '../local-cloud/ec2-api/seed.js';
 import { StateFile } from '../local-cloud/ec2-api/state-file.js';
-import { DISTRIBUTION_TAG, distributionSettingsOf, distributionTag } from '../lifecycle/distribution-settings.js';
+import { DISTRIBUTION_TAG, distributionTag } from '../lifecycle/distribution-settings.js';
 import { SELF_ACCOUNT, setTags } from '../local-cloud/ec2-api/state.js';
 import { changedSince } from '../pipeline/changed-since.js';
 import { planBakery, type Plan, type PlanDeps } from '../pipeline/plan.js';
@@ -109,7 +109,7 @@ async function seedImages(stateDir: string, current: Plan, old: Plan, commit: st
     setTags(state, imageId, [
       ['Name', `${entry.name}-${entry.fingerprint}`], ['bake:recipe', entry.name], ['bake:fingerprint', entry.fingerprint],
       ['bake:git-commit', commit], ['bake:base-ami', entry.baseAmi || baseImageId(region)], ['bake:inputs', entry.inputs],
-      [DISTRIBUTION_TAG, distributionTag(distributionSettingsOf(entry.recipe))],
+      [DISTRIBUTION_TAG, distributionTag(entry.recipe)],
     ]);
   };
   current.recipes.forEach((entry, i) => {

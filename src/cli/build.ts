@@ -7,7 +7,6 @@ import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { buildExitCode, summaryLines } from '../pipeline/build-report.js';
 import { writeJunit } from '../pipeline/junit.js';
 import { planBakery } from '../pipeline/plan.js';
-import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { createProgress } from '../pipeline/progress.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import { buildMetadata } from '../ci/build-metadata.js';
@@ -71,9 +70,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
-    const plan = recipes.length
-      ? await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws), { force: Boolean(flags.force) })
-      : { recipes: [] };
+    const plan = await planBakery(bakery, recipes, { aws }, { force: Boolean(flags.force) });
     const { shape } = await detectPackerShape();
     const progress = createProgress(output);
     const lock = flags.lock ? { holder: ci.lockHolder, waitMs: flags.lockWait, staleAfterMs: flags.lockStaleAfter } : undefined;

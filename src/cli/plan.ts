@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import { withCloud } from './cloud-session.js';
 import { planBakery } from '../pipeline/plan.js';
-import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
@@ -28,7 +27,7 @@ async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Pro
   const bakery = await loadBakery(ctx.dir);
   const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
   return withCloud(ctx, async ({ aws }) => {
-    const result = recipes.length ? await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws)) : { recipes: [] };
+    const result = await planBakery(bakery, recipes, { aws });
     for (const line of planLines(result)) ctx.output.info(line);
     ctx.output.result(planJson(result, changes));
     return planExitCode(result, Boolean(flags.detailedExitcode));

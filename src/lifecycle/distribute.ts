@@ -13,7 +13,7 @@
  */
 import { BuildFailure } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
-import { DISTRIBUTION_TAG, distributionSettingsOf, distributionTag } from './distribution-settings.js';
+import { DISTRIBUTION_TAG, distributionTag } from './distribution-settings.js';
 import { sharePrincipals, sharesWithAnyone, type SharePrincipals } from './share-principals.js';
 
 /** What the distribution needs to know about an image in one region. */
@@ -146,7 +146,7 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
 
   const source = await ec2.describeImage(buildRegion, sourceId);
   const tags = copyTags(request.tags ?? source.tags);
-  const settled = { [DISTRIBUTION_TAG]: distributionTag(distributionSettingsOf(recipe)) };
+  const settled = { [DISTRIBUTION_TAG]: distributionTag(recipe) };
   const builtAt = request.builtAt ?? source.tags[BUILT_AT_TAG] ?? source.createdAt;
   const deprecateAt = recipe.deprecateAfterDays === undefined ? undefined : deprecationTime(builtAt, recipe.deprecateAfterDays, request.now);
 

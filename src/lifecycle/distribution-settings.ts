@@ -10,28 +10,23 @@
  * changed; the share list is a digest because a tag value holds at most 256 characters.
  */
 import { createHash } from 'node:crypto';
-import type { Recipe } from '../recipes/model.js';
 
 export const DISTRIBUTION_TAG = 'bake:distribution';
 
 const SHARE_HEX = 12;
 
+/** The part of a recipe (src/recipes/model.ts) the tag records: a Recipe is one. */
 export interface DistributionSettings {
-  /** Sorted principals; empty = shared with nobody. */
+  /** Principals, in any order; empty = shared with nobody. */
   shareWith: string[];
   deprecateAfterDays?: number;
   imdsv2: boolean;
 }
 
-export function distributionSettingsOf(recipe: Recipe): DistributionSettings {
-  return { shareWith: [...new Set(recipe.shareWith)].sort(), deprecateAfterDays: recipe.deprecateAfterDays, imdsv2: recipe.imdsv2 };
-}
-
-/** The `bake:distribution` tag value for these settings. */
+/** The `bake:distribution` tag value for these settings; the order of share_with does not matter. */
 export function distributionTag(settings: DistributionSettings): string {
-  const share = settings.shareWith.length
-    ? createHash('sha256').update(settings.shareWith.join('\n')).digest('hex').slice(0, SHARE_HEX)
-    : 'none';
+  const principals = [...new Set(settings.shareWith)].sort();
+  const share = principals.length ? createHash('sha256').update(principals.join('\n')).digest('hex').slice(0, SHARE_HEX) : 'none';
   const deprecate = settings.deprecateAfterDays === undefined ? 'never' : `${settings.deprecateAfterDays}d`;
   return `share=${share},deprecate=${deprecate},imdsv2=${settings.imdsv2 ? 'on' : 'off'}`;
 }

@@ -12,7 +12,7 @@ import { fingerprintOf, recipeInputs, watchedFolders, type Fingerprint, type Rec
 import { noHistory, type BakeryHistory } from '../fingerprint/history.js';
 import type { BaseImage, Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
-import { DISTRIBUTION_TAG, distributionDrift, distributionSettingsOf, distributionTag } from '../lifecycle/distribution-settings.js';
+import { DISTRIBUTION_TAG, distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
 import { productionPlanDeps } from './plan-deps.js';
 
 export interface RecipePlan {
@@ -114,6 +114,8 @@ function withAncestors(bakery: Bakery, asked: Recipe[]): Recipe[] {
 const byNewest = (a: ImageRecord, b: ImageRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
 export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanDeps | PlanSetup, options: PlanOptions = {}): Promise<Plan> {
+  // Nothing asked (`--changed-since` found no change): no git, no EC2.
+  if (recipes.length === 0) return { recipes: [] };
   const deps = 'catalog' in edges ? edges : await productionPlanDeps(bakery, edges.aws);
   const all = withAncestors(bakery, recipes);
   const asked = new Set(recipes.map((r) => r.name));
@@ -149,7 +151,7 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
     const mine = (imagesOf.get(recipe.name) ?? []).sort(byNewest);
     const amis: Record<string, string> = {};
     const drift = new Map<string, string>();
-    const wantedDistribution = distributionTag(distributionSettingsOf(recipe));
+    const wantedDistribution = distributionTag(recipe);
     for (const region of recipe.regions) {
       const image = mine.find((i) => i.region === region && i.fingerprint === fingerprint.value && i.state === 'available');
       if (!image) continue;

@@ -18,7 +18,7 @@ import { createImageDistribution } from '../../src/aws/image-distribution.js';
 import type { AwsSettings } from '../../src/aws/settings.js';
 import { tagImage } from '../../src/aws/tag-image.js';
 import { DistributionError, deprecationTime, distributeImage } from '../../src/lifecycle/distribute.js';
-import { distributionSettingsOf, distributionTag } from '../../src/lifecycle/distribution-settings.js';
+import { distributionTag } from '../../src/lifecycle/distribution-settings.js';
 import { baseImageId } from '../../src/local-cloud/index.js';
 import { bakeTestImage } from '../local-cloud/bake-image.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
@@ -90,7 +90,7 @@ describe('distributing a baked image to its regions', () => {
       ['eu-west-1', true, ['copied', 'tagged', 'shared', 'deprecated', 'settled']],
       ['ap-southeast-2', true, ['copied', 'tagged', 'shared', 'deprecated', 'settled']],
     ]);
-    const settled = { ...tags, 'bake:distribution': distributionTag(distributionSettingsOf(recipe)) };
+    const settled = { ...tags, 'bake:distribution': distributionTag(recipe) };
     const due = deprecationTime(builtAt, 90, new Date());
     for (const [region, imageId] of Object.entries(result.amis)) {
       const client = t.ec2(region);
@@ -127,7 +127,7 @@ describe('distributing a baked image to its regions', () => {
     expect(failure.message).toMatch(/^distributing ami-\w+ failed in eu-central-1 \(copying ami-\w+ from us-east-1 to eu-central-1: UnauthorizedOperation: not allowed in eu-central-1\)$/);
     expect(Object.keys(failure.amis)).toEqual(['us-east-1', 'eu-west-1']);
     expect(failure.regions.find((r) => r.region === 'eu-west-1')).toMatchObject({ copied: true, done: ['copied', 'tagged', 'deprecated', 'settled'] });
-    const settled = { ...tags, 'bake:distribution': distributionTag(distributionSettingsOf(recipe)) };
+    const settled = { ...tags, 'bake:distribution': distributionTag(recipe) };
     const [copy] = (await t.ec2('eu-west-1').send(new DescribeImagesCommand({ ImageIds: [failure.amis['eu-west-1']] }))).Images!;
     expect(tagObject(copy.Tags)).toEqual(settled);
 
@@ -188,7 +188,7 @@ describe('distributing a baked image to its regions', () => {
       const client = t.ec2(region);
       const [image] = (await client.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images!;
       expect(image.DeprecationTime).toBeUndefined();
-      expect(tagObject(image.Tags)['bake:distribution']).toBe(distributionTag(distributionSettingsOf(after)));
+      expect(tagObject(image.Tags)['bake:distribution']).toBe(distributionTag(after));
       const launch = await client.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
       expect(launch.LaunchPermissions).toEqual([{ UserId: '222222222222' }, { OrganizationArn: ORG }]);
       for (const mapping of image.BlockDeviceMappings!) {

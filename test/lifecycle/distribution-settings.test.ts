@@ -6,8 +6,9 @@ const ORG = 'arn:aws:organizations::111122223333:organization/o-a1b2c3d4e5';
 
 describe('the bake:distribution tag', () => {
   it('is the same whatever the order of share_with, and fits an EC2 tag value with hundreds of principals', () => {
-    const one = distributionTag({ shareWith: ['111111111111', ORG].sort(), deprecateAfterDays: 90, imdsv2: true });
+    const one = distributionTag({ shareWith: ['111111111111', ORG], deprecateAfterDays: 90, imdsv2: true });
     expect(one).toMatch(/^share=[0-9a-f]{12},deprecate=90d,imdsv2=on$/);
+    expect(distributionTag({ shareWith: [ORG, '111111111111', ORG], deprecateAfterDays: 90, imdsv2: true })).toBe(one);
     const many = Array.from({ length: 500 }, (_, i) => String(100000000000 + i));
     expect(distributionTag({ shareWith: many, imdsv2: false }).length).toBeLessThanOrEqual(256);
     expect(distributionTag({ shareWith: [], imdsv2: false })).toBe('share=none,deprecate=never,imdsv2=off');

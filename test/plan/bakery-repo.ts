@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { ImageCatalog, ImageRecord } from '../../src/aws/image-record.js';
-import { DISTRIBUTION_TAG, distributionSettingsOf, distributionTag } from '../../src/lifecycle/distribution-settings.js';
+import { DISTRIBUTION_TAG, distributionTag } from '../../src/lifecycle/distribution-settings.js';
 import type { Bakery, Recipe, Role } from '../../src/recipes/model.js';
 import type { RecipePlan } from '../../src/pipeline/plan.js';
 
@@ -153,7 +153,7 @@ export class MemoryCatalog implements ImageCatalog {
           'bake:git-commit': gitCommit,
           'bake:base-ami': entry.baseAmi,
           'bake:inputs': entry.inputs,
-          [DISTRIBUTION_TAG]: distributionTag(distributionSettingsOf(entry.recipe)),
+          [DISTRIBUTION_TAG]: distributionTag(entry.recipe),
           ...extraTags,
         },
       });
