@@ -2,7 +2,8 @@
 # Installs what bake needs on a fresh Debian machine (run as root): Debian's packer, ansible,
 # debootstrap and OpenSSH for the local cloud, then the npm packages (which also builds dist/).
 # With --tests also what only the tests use: Groovy, to run the Jenkinsfile itself
-# (test/ci/run-jenkinsfile.groovy).
+# (test/ci/run-jenkinsfile.groovy); Chromium, to render the HTML report headless; Graphviz, to
+# parse what `bake graph --format dot` prints.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=false
@@ -15,6 +16,14 @@ packages=(packer ansible-core debootstrap openssh-server openssh-client rsync ca
 if $tests && { ! command -v groovy >/dev/null 2>&1 || [ ! -e /usr/lib/jvm/default-java ]; }; then
   need+=(groovy)
   packages+=(groovy default-jre-headless)
+fi
+if $tests && ! command -v chromium >/dev/null 2>&1; then
+  need+=(chromium)
+  packages+=(chromium)
+fi
+if $tests && ! command -v dot >/dev/null 2>&1; then
+  need+=(dot)
+  packages+=(graphviz)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing Debian packages for: ${need[*]}"

@@ -8,6 +8,7 @@ import { pinCommand } from './pin.js';
 import { pruneCommand } from './prune.js';
 import { verifyCommand } from './verify.js';
 import { localCloudCommand } from './local-cloud.js';
+import { graphCommand } from './graph.js';
 
 export function program(): Command {
   return new Command('bake')
@@ -21,6 +22,7 @@ export function program(): Command {
     .addCommand(pinCommand())
     .addCommand(pruneCommand())
     .addCommand(verifyCommand())
+    .addCommand(graphCommand())
     .addCommand(localCloudCommand());
 }
 

@@ -1,0 +1,26 @@
+import { Command, Option } from 'commander';
+import { GRAPH_FORMATS, graphNodes, renderGraph, type GraphFormat } from '../graph/recipe-graph.js';
+import { selectRecipes } from '../recipes/graph.js';
+import { loadBakery } from '../recipes/load-bakery.js';
+import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { runCommand } from './run-command.js';
+
+interface GraphFlags extends CommonFlags {
+  format: GraphFormat;
+}
+
+export function graphCommand(): Command {
+  return withCommonFlags(new Command('graph').argument('[recipes...]'), { cloud: false })
+    .description('print the recipe DAG (which recipe is built FROM which) as Graphviz DOT or Mermaid; offline')
+    .addOption(new Option('--format <format>', 'dot or mermaid').choices(GRAPH_FORMATS).default('dot'))
+    .action(async (names: string[], flags: GraphFlags) => {
+      const ctx = contextFrom(flags);
+      await runCommand(ctx.debug, async () => {
+        const bakery = await loadBakery(ctx.dir);
+        const nodes = graphNodes(selectRecipes(bakery, names));
+        const text = renderGraph(nodes, flags.format);
+        if (ctx.output.json) ctx.output.result({ format: flags.format, recipes: nodes, text });
+        else process.stdout.write(text);
+      });
+    });
+}
