@@ -90,6 +90,7 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
       cloudInit: [{ template, vars: { service: name }, location: at }],
       tags: { team: `team-${pick(20)}` },
       pin: [],
+      ssmPins: [],
       encrypted: true,
       kmsKeyIds: {},
       imdsv2: true,

@@ -1,8 +1,8 @@
 /**
  * `bake prune`: finds bake's images in every region the bakery names, decides what may go
  * (src/lifecycle/prune-decisions.ts) and, with `apply`, deletes it region by region. What is
- * pinned is read first, from every recipe's tfvars targets whichever recipes were asked for:
- * a target that cannot be read stops the prune before anything is listed or deleted.
+ * pinned is read first, from every recipe's tfvars and SSM targets whichever recipes were asked
+ * for: a target that cannot be read stops the prune before anything is listed or deleted.
  */
 import path from 'node:path';
 import type { ImageRecord } from '../aws/image-record.js';
@@ -15,6 +15,8 @@ export interface PruneDeps {
   ec2: PruneEc2;
   /** AMI id → `file:variable` places (src/pipeline/pin.ts readPinnedAmis). */
   readPinned(files: string[]): Promise<Map<string, string[]>>;
+  /** AMI id → `ssm:REGION:NAME` places of the recipes' SSM pin targets (src/pipeline/pin-ssm.ts). Absent: no SSM pins are read. */
+  readSsmPinned?(recipes: Recipe[]): Promise<Map<string, string[]>>;
   /** Recipe → today's fingerprint, for these recipes, given the images already listed (the plan). */
   currentFingerprints(recipes: Recipe[], images: ImageRecord[]): Promise<Map<string, string>>;
   now(): Date;
@@ -69,6 +71,8 @@ export async function pruneBakery(bakery: Bakery, deps: PruneDeps, options: Prun
     throw error;
   }
   pinned = new Map([...pinned].map(([ami, places]) => [ami, places.map((place) => relativePlace(bakery.root, place))]));
+  // An SSM parameter that cannot be read stops the prune too (a CloudError), before anything is listed.
+  for (const [ami, places] of (await deps.readSsmPinned?.(bakery.recipes)) ?? []) pinned.set(ami, [...(pinned.get(ami) ?? []), ...places]);
 
   const listings = await deps.ec2.listImages(bakeryRegions(bakery));
   const images = listings.flatMap((listing) => listing.images);

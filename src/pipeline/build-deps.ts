@@ -6,6 +6,7 @@ import { cachedClients, findImagesWithFingerprint } from '../aws/image-catalog.j
 import { ec2RecipeLocks } from '../aws/recipe-lock.js';
 import type { AwsSettings } from '../aws/settings.js';
 import { tagImage } from '../aws/tag-image.js';
+import { createParameterStore } from '../aws/ssm-parameters.js';
 import { createImageDistribution } from '../aws/image-distribution.js';
 import { distributeImage } from '../lifecycle/distribute.js';
 import { lookupGitCommit } from '../git/commit.js';
@@ -17,6 +18,7 @@ import { writePackerVariables } from '../packer/variables.js';
 import type { Bakery } from '../recipes/model.js';
 import type { BuildDeps } from './build.js';
 import { pinImages } from './pin.js';
+import { pinSsmParameters } from './pin-ssm.js';
 import { acquireRecipeLock, type LockPolicy } from './recipe-lock.js';
 
 export interface ProductionBuildSetup {
@@ -36,6 +38,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
   const clients = cachedClients(setup.aws);
   const locks = ec2RecipeLocks(clients);
   const lock = setup.lock;
+  const parameterStore = createParameterStore(setup.aws);
   return {
     render: (recipe, outDir) => renderRecipe(setup.bakery, recipe, outDir, { shape: setup.shape, target: setup.target }),
     writeVariables: writePackerVariables,
@@ -44,6 +47,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     tagImage: async (region, imageId, tags) => void (await tagImage(setup.aws, region, imageId, tags)),
     distribute: (request) => distributeImage(createImageDistribution(setup.aws, { clients }), request),
     pin: (requests) => pinImages(requests, { check: false }),
+    pinParameters: (requests) => pinSsmParameters(requests, parameterStore, { check: false }),
     gitCommit: () => lookupGitCommit(setup.bakery.root, setup.env ?? process.env),
     now: () => new Date(),
     ...(lock && {

@@ -1,3 +1,4 @@
+import type { SsmPinResult } from './pin-ssm.js';
 /** What `bake build` did, per recipe: the `--json` result, the JUnit file and the summary. */
 
 export type RecipeBuildStatus = 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
@@ -24,7 +25,7 @@ export interface BuildReport {
   recipes: RecipeBuildResult[];
   /** The run was interrupted (SIGINT/SIGTERM): nothing was pinned. */
   interrupted: boolean;
-  pin: { status: 'pinned' | 'skipped' | 'failed'; reason?: string; files?: unknown };
+  pin: { status: 'pinned' | 'skipped' | 'failed'; reason?: string; files?: unknown; parameters?: SsmPinResult[] };
 }
 
 export function buildSucceeded(report: BuildReport): boolean {

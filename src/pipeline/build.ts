@@ -10,6 +10,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { SsmPinResult } from './pin-ssm.js';
 import { BakeError, BuildFailure } from '../errors/index.js';
 import type { PackerBuildRequest } from '../packer/runner.js';
 import type { PackerVariables } from '../packer/variables.js';
@@ -63,6 +64,8 @@ export interface BuildDeps {
    */
   distribute?(request: DistributionRequest): Promise<DistributionResult>;
   pin(requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<unknown>;
+  /** Writes the requests' SSM pin targets (src/pipeline/pin-ssm.ts). Absent: SSM targets are not written. */
+  pinParameters?(requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<SsmPinResult[]>;
   /**
    * Takes the recipe's cross-agent build lock (src/pipeline/recipe-lock.ts), waiting or failing
    * when another job holds it; returns its release. Absent: no lock.
@@ -285,11 +288,14 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   else {
     const requests = recipes
       .map((result) => ({ recipe: byName.get(result.name)!.recipe, amis: result.amis }))
-      .filter((request) => request.recipe.pin.length > 0);
-    if (requests.length === 0) report.pin = { status: 'skipped', reason: 'no recipe names a tfvars target' };
+      .filter((request) => request.recipe.pin.length > 0 || request.recipe.ssmPins.length > 0);
+    if (requests.length === 0) report.pin = { status: 'skipped', reason: 'no recipe names a pin target' };
     else {
       try {
-        report.pin = { status: 'pinned', files: await deps.pin(requests) };
+        const files = await deps.pin(requests.filter((r) => r.recipe.pin.length > 0));
+        const ssm = requests.filter((r) => r.recipe.ssmPins.length > 0);
+        const parameters = deps.pinParameters && ssm.length ? await deps.pinParameters(ssm) : undefined;
+        report.pin = { status: 'pinned', files, ...(parameters && { parameters }) };
         progress.note(`pinned ${requests.map((r) => r.recipe.name).join(', ')}`);
       } catch (error) {
         const reason = error instanceof BakeError ? error.toLine() : (error as Error).message;

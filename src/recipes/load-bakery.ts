@@ -99,14 +99,21 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
     ),
     cloudInit: doc.cloud_init.map((use, i) => ({ template: use.template, vars: use.vars, location: at('cloud_init', i) })),
     tags: { ...config.tags, ...doc.tags },
-    pin: doc.pin.map((target, i) => ({
-      file: path.resolve(path.dirname(source.file), target.file),
-      fileAsWritten: target.file,
-      variable: target.variable,
-      key: target.key,
-      format: target.format,
-      location: at('pin', i),
-    })),
+    pin: doc.pin.flatMap((target, i) =>
+      'ssm' in target
+        ? []
+        : [
+            {
+              file: path.resolve(path.dirname(source.file), target.file),
+              fileAsWritten: target.file,
+              variable: target.variable,
+              key: target.key,
+              format: target.format,
+              location: at('pin', i),
+            },
+          ],
+    ),
+    ssmPins: doc.pin.flatMap((target, i) => ('ssm' in target ? [{ parameter: target.ssm, location: at('pin', i) }] : [])),
     subnetId: doc.subnet_id ?? config.subnetId,
     volumeSizeGb: doc.volume_size,
     encrypted: doc.encrypted ?? config.encrypted,

@@ -42,6 +42,12 @@ export interface PinTarget {
   location: SourceLocation;
 }
 
+/** `pin: - ssm: /images/web/ami`: an SSM parameter (data type aws:ec2:image) in each of the recipe's regions, holding that region's AMI. */
+export interface SsmPinTarget {
+  parameter: string;
+  location: SourceLocation;
+}
+
 /** A smoke test run after provisioning (bake verify, and at the end of bake build). */
 export type VerifyCheck =
   | { kind: 'command'; command: string; location: SourceLocation }
@@ -63,7 +69,9 @@ export interface Recipe {
   roles: RoleUse[];
   cloudInit: CloudInitUse[];
   tags: Record<string, string>;
+  /** tfvars targets. */
   pin: PinTarget[];
+  ssmPins: SsmPinTarget[];
   subnetId?: string;
   volumeSizeGb?: number;
   encrypted: boolean;

@@ -11,6 +11,13 @@ export const baseSchema = z.union([
   z.object({ recipe: z.string().min(1) }).strict(),
 ], { error: 'exactly one of ami: ami-…, filter: {name, owners}, ssm: /parameter, recipe: name' });
 
+/** SSM's rules for a parameter name bake writes (AWS reserves the aws and ssm prefixes). */
+const ssmPinName = z
+  .string()
+  .regex(/^\/[A-Za-z0-9_.\-/]+$/, 'an SSM parameter name: /path/name, letters, digits and _.-/')
+  .max(1011)
+  .refine((name) => !/^\/(aws|ssm)/i.test(name), 'names starting with /aws or /ssm are reserved by AWS');
+
 const checkSchema = z.union([
   z.object({ command: z.string().min(1) }).strict(),
   z.object({ file: z.string().startsWith('/'), contains: z.string().optional() }).strict(),
@@ -32,14 +39,20 @@ export const recipeSchema = z
     tags: z.record(z.string(), z.string()).default({}),
     pin: z
       .array(
-        z
-          .object({
-            file: z.string().min(1),
-            variable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'not a Terraform variable name'),
-            key: z.string().optional(),
-            format: z.enum(['map', 'string']).default('map'),
-          })
-          .strict(),
+        z.union(
+          [
+            z
+              .object({
+                file: z.string().min(1),
+                variable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'not a Terraform variable name'),
+                key: z.string().optional(),
+                format: z.enum(['map', 'string']).default('map'),
+              })
+              .strict(),
+            z.object({ ssm: ssmPinName }).strict(),
+          ],
+          { error: 'a pin target is {file, variable, key?, format?} (tfvars) or {ssm: /parameter/name}' },
+        ),
       )
       .default([]),
     subnet_id: z.string().optional(),

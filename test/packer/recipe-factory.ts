@@ -18,6 +18,7 @@ export function recipe(overrides: Partial<Recipe> = {}): Recipe {
     cloudInit: [],
     tags: {},
     pin: [],
+    ssmPins: [],
     encrypted: false,
     kmsKeyIds: {},
     imdsv2: false,

@@ -15,6 +15,7 @@ export function recipeOf(root: string, name: string, base: BaseImage, extra: Par
     cloudInit: [],
     tags: { team: 'platform' },
     pin: [],
+    ssmPins: [],
     encrypted: false,
     kmsKeyIds: {},
     imdsv2: false,

@@ -82,6 +82,7 @@ export class BakeryRepo {
       cloudInit: [],
       tags: {},
       pin: [],
+      ssmPins: [],
       encrypted: false,
       kmsKeyIds: {},
       imdsv2: true,

@@ -20,6 +20,7 @@ function recipe(name: string, parent?: string, regions = ['us-east-1']): Recipe 
     cloudInit: [],
     tags: {},
     pin: [],
+    ssmPins: [],
     encrypted: true,
     kmsKeyIds: {},
     imdsv2: true,

@@ -76,6 +76,7 @@ describe('loading a recipe', () => {
       roles: [],
       cloudInit: [],
       pin: [],
+      ssmPins: [],
       verify: [],
       kmsKeyIds: {},
       shareWith: [],

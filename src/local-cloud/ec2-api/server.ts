@@ -12,7 +12,7 @@ import { Ec2ApiError } from './api-error.js';
 import { newRequestId } from './ids.js';
 import { QueryParams } from './query.js';
 import { checkRegion, seedRegion } from './seed.js';
-import { ssmResponse } from './ssm.js';
+import { SSM_WRITES, ssmResponse } from './ssm.js';
 import type { CloudState } from './state.js';
 import { errorXml, responseXml } from './xml.js';
 
@@ -102,7 +102,8 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       const target = request.headers['x-amz-target'];
       if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {
         calls.set(target, (calls.get(target) ?? 0) + 1);
-        const answer = ssmResponse(target, body, region);
+        const answer = ssmResponse(target, body, region, options.state);
+        if (answer.status === 200 && SSM_WRITES.has(target)) options.persist();
         send(answer.status, 'application/x-amz-json-1.1', JSON.stringify(answer.body));
         return;
       }

@@ -123,6 +123,19 @@ export interface SecurityGroupState {
   ingress: IpPermission[];
 }
 
+/** An SSM parameter written with PutParameter (the public ones come from seed.ts). */
+export interface ParameterState {
+  name: string;
+  region: string;
+  type: string;
+  /** `text` or `aws:ec2:image`. */
+  dataType: string;
+  value: string;
+  version: number;
+  /** ISO 8601 */
+  lastModified: string;
+}
+
 export interface CloudState {
   version: 1;
   images: ImageState[];
@@ -134,6 +147,8 @@ export interface CloudState {
   tags: Record<string, Array<[string, string]>>;
   /** Regions whose seeded resources (base image, default VPC) exist. */
   seededRegions: string[];
+  /** SSM parameters; absent in state files written before the local cloud kept any. */
+  parameters?: ParameterState[];
 }
 
 export function emptyState(): CloudState {
