@@ -20,6 +20,7 @@ export function imageRecord(image: Image, region: string): ImageRecord | undefin
     createdAt: image.CreationDate ?? '',
     state: image.State ?? 'unknown',
     snapshotIds: (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [])),
+    ...(image.DeprecationTime && { deprecationTime: image.DeprecationTime }),
     tags: { ...tags },
   };
 }
@@ -107,5 +108,21 @@ export async function findImagesWithFingerprint(
       }
     }),
   );
+  return found;
+}
+
+/** Which of these image ids exist in the region (own or shared with this account), for pins that may name a deleted image. */
+export async function existingImageIds(client: EC2Client, region: string, imageIds: string[]): Promise<Set<string>> {
+  const found = new Set<string>();
+  const ids = [...new Set(imageIds)];
+  // A filter takes at most 200 values; unlike ImageIds, a filter does not fail on an id that is gone.
+  for (let i = 0; i < ids.length; i += 200) {
+    try {
+      const { Images = [] } = await client.send(new DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }] }));
+      for (const image of Images) if (image.ImageId && image.State !== 'deregistered') found.add(image.ImageId);
+    } catch (error) {
+      throw cloudError(error, `looking for pinned images in ${region}`);
+    }
+  }
   return found;
 }

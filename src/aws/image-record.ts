@@ -11,6 +11,8 @@ export interface ImageRecord {
   createdAt: string;
   state: string;
   snapshotIds: string[];
+  /** ISO 8601, EC2's DeprecationTime, when set. */
+  deprecationTime?: string;
   tags: Record<string, string>;
 }
 

@@ -9,6 +9,7 @@ import { pruneCommand } from './prune.js';
 import { verifyCommand } from './verify.js';
 import { localCloudCommand } from './local-cloud.js';
 import { graphCommand } from './graph.js';
+import { imagesCommand } from './images.js';
 
 export function program(): Command {
   return new Command('bake')
@@ -22,6 +23,7 @@ export function program(): Command {
     .addCommand(pinCommand())
     .addCommand(pruneCommand())
     .addCommand(verifyCommand())
+    .addCommand(imagesCommand())
     .addCommand(graphCommand())
     .addCommand(localCloudCommand());
 }

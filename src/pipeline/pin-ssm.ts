@@ -7,7 +7,7 @@
 import type { ParameterStore } from '../aws/ssm-parameters.js';
 import { CloudError, RecipeError } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
-import { AMI_ID, type PinRequest } from './pin.js';
+import { AMI_ID, type PinnedValue, type PinRequest } from './pin.js';
 
 export interface SsmPinResult {
   recipe: string;
@@ -92,4 +92,14 @@ async function readByRegion(store: ParameterStore, targets: Array<{ region: stri
   for (const t of targets) names.set(t.region, [...(names.get(t.region) ?? []), t.parameter]);
   const entries = await Promise.all([...names].map(async ([region, list]) => [region, await store.read(region, list)] as const));
   return new Map(entries);
+}
+
+/** What the recipe's SSM targets hold now, per region (for `bake images`). */
+export async function readSsmPinValues(recipe: Recipe, store: ParameterStore): Promise<PinnedValue[]> {
+  const targets = recipe.ssmPins.flatMap((target) => recipe.regions.map((region) => ({ region, parameter: target.parameter })));
+  const current = await readByRegion(store, targets);
+  return targets.map(({ region, parameter }) => {
+    const value = current.get(region)?.get(parameter);
+    return { place: ssmPlace(region, parameter), region, ...(value !== undefined && AMI_ID.test(value) && { ami: value }) };
+  });
 }

@@ -154,3 +154,42 @@ function amisIn(value: unknown): string[] {
   if (value && typeof value === 'object') return Object.values(value).flatMap(amisIn);
   return [];
 }
+
+/** What one pin target holds for one region, read back (for `bake images`). */
+export interface PinnedValue {
+  /** `infra/web/amis.auto.tfvars:web_ami["eu-west-1"]`, `ssm:eu-west-1:/images/web/ami` (tfvars paths as written in the recipe's bakery). */
+  place: string;
+  region: string;
+  /** undefined: the target holds nothing for this region yet. */
+  ami?: string;
+}
+
+/**
+ * The values a recipe's tfvars targets hold now, per region they pin: a map target pins every
+ * region, a `key:` or `format: string` target the first region. Files are read once each.
+ */
+export async function readTfvarsPinValues(recipe: Recipe, label: (file: string) => string): Promise<PinnedValue[]> {
+  const parsed = new Map<string, Record<string, unknown> | undefined>();
+  const valuesOf = async (file: string) => {
+    if (!parsed.has(file)) {
+      const text = await readTfvars(file);
+      parsed.set(file, text === undefined ? undefined : isJsonTfvars(file) ? parseJsonTfvars(file, text) : await parseHclTfvars(file, text));
+    }
+    return parsed.get(file);
+  };
+  const out: PinnedValue[] = [];
+  for (const target of recipe.pin) {
+    const value = (await valuesOf(target.file))?.[target.variable];
+    const entry = (map: unknown, key: string) => (map && typeof map === 'object' && !Array.isArray(map) ? (map as Record<string, unknown>)[key] : undefined);
+    const asAmi = (v: unknown) => (typeof v === 'string' && AMI_ID.test(v) ? v : undefined);
+    const where = `${label(target.file)}:${target.variable}`;
+    if (target.key !== undefined) {
+      out.push({ place: `${where}[${JSON.stringify(target.key)}]`, region: recipe.regions[0], ami: asAmi(entry(value, target.key)) });
+    } else if (target.format === 'string') {
+      out.push({ place: where, region: recipe.regions[0], ami: asAmi(value) });
+    } else {
+      for (const region of recipe.regions) out.push({ place: `${where}[${JSON.stringify(region)}]`, region, ami: asAmi(entry(value, region)) });
+    }
+  }
+  return out;
+}

@@ -6,12 +6,13 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CopyImageCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { EC2Client } from '@aws-sdk/client-ec2';
 import { GetParameterCommand, GetParametersCommand, PutParameterCommand, SSMClient, paginateDescribeParameters } from '@aws-sdk/client-ssm';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
+import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { DEFAULT_DISTRIBUTION } from '../plan/image-as-built.js';
 
 const bake = path.resolve('bin/bake.js');
@@ -46,17 +47,7 @@ const run = (command: string, args: string[]) => execa('node', [bake, command, '
 
 const errorOf = (promise: Promise<unknown>) => promise.then(() => ({ name: 'no error', message: '' }), (error: Error) => ({ name: error.name, message: error.message }));
 
-async function copyOfBase(region: string, tags: Record<string, string>, name: string): Promise<string> {
-  const { ImageId } = await ec2(region).send(
-    new CopyImageCommand({
-      SourceImageId: baseImageId('us-east-1'),
-      SourceRegion: 'us-east-1',
-      Name: name,
-      TagSpecifications: [{ ResourceType: 'image', Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }],
-    }),
-  );
-  return ImageId!;
-}
+const copyOfBase = (region: string, tags: Record<string, string>, name: string) => taggedCopyOfBase(ec2(region), region, tags, name);
 
 describe("the local cloud's parameter store (SSM over HTTP)", () => {
   it('writes aws:ec2:image parameters only when the value is an image of that region, and versions overwrites', async () => {

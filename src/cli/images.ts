@@ -1,0 +1,30 @@
+import { Command } from 'commander';
+import { bakeryInventory } from '../images/inventory-deps.js';
+import { inventoryExitCode } from '../images/inventory.js';
+import { inventoryLines } from '../images/inventory-lines.js';
+import { selectRecipes } from '../recipes/graph.js';
+import { loadBakery } from '../recipes/load-bakery.js';
+import { withCloud } from './cloud-session.js';
+import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { runCommand } from './run-command.js';
+
+interface ImagesFlags extends CommonFlags {
+  detailedExitcode?: boolean;
+}
+
+export function imagesCommand(): Command {
+  return withCommonFlags(new Command('images').argument('[recipes...]'), { cloud: true })
+    .description("each recipe's current and older images per region: what pins them, age, deprecation, launch test, sharing; broken and stale pins")
+    .option('--detailed-exitcode', 'exit 2 when a pin names an image that no longer exists')
+    .action(async (names: string[], flags: ImagesFlags) => {
+      const ctx = contextFrom(flags);
+      await runCommand(ctx.debug, async () => {
+        const bakery = await loadBakery(ctx.dir);
+        const recipes = selectRecipes(bakery, names);
+        const inventory = await withCloud(ctx, ({ aws }) => bakeryInventory(bakery, recipes, aws, new Date()));
+        for (const line of inventoryLines(inventory)) ctx.output.info(line);
+        ctx.output.result(inventory);
+        return inventoryExitCode(inventory, Boolean(flags.detailedExitcode));
+      });
+    });
+}

@@ -1,0 +1,135 @@
+/**
+ * `bake images`: what exists for each recipe and region, what pins it, and what needs a
+ * person's attention. Pure: the listing, the pin targets' values, which pinned ids still exist
+ * and the clock come in; the inventory goes out.
+ */
+import type { ImageRecord } from '../aws/image-record.js';
+import { DISTRIBUTION_TAG, distributionTag } from '../lifecycle/distribution-settings.js';
+import type { PinnedValue } from '../pipeline/pin.js';
+import type { Recipe } from '../recipes/model.js';
+
+export const LAUNCH_TEST_TAG = 'bake:launch-test';
+const BUILT_AT_TAG = 'bake:built-at';
+
+export interface InventoryImage {
+  imageId: string;
+  region: string;
+  fingerprint: string;
+  /** Has the recipe's fingerprint of today. */
+  current: boolean;
+  state: string;
+  builtAt: string;
+  ageDays: number;
+  deprecationTime?: string;
+  /** `bake:launch-test` (passed | failed), when the image was launch-tested. */
+  launchTest?: string;
+  /** Who may launch it, as far as bake's `bake:distribution` tag confirms. */
+  sharing: string;
+  /** The pin targets naming it. */
+  pinnedBy: string[];
+}
+
+export interface InventoryRegion {
+  region: string;
+  /** The image of today's fingerprint, when built. */
+  current?: string;
+  /** Newest first. */
+  images: InventoryImage[];
+}
+
+export interface InventoryRecipe {
+  name: string;
+  fingerprint: string;
+  regions: InventoryRegion[];
+}
+
+export type AttentionKind = 'broken-pin' | 'not-pinned' | 'stale-pin';
+
+export interface Attention {
+  kind: AttentionKind;
+  recipe: string;
+  region: string;
+  place: string;
+  ami?: string;
+  message: string;
+}
+
+export interface Inventory {
+  recipes: InventoryRecipe[];
+  attention: Attention[];
+}
+
+export interface InventoryInput {
+  /** The recipes asked for, each with today's fingerprint and region → image of that fingerprint (the plan). */
+  entries: Array<{ recipe: Recipe; fingerprint: string; amis: Record<string, string> }>;
+  /** bake's images (every recipe, every region asked). */
+  images: ImageRecord[];
+  /** Recipe name → what its tfvars and SSM targets hold now. */
+  pins: Map<string, PinnedValue[]>;
+  /** Pinned ids found to exist (in bake's listing or by a direct lookup). */
+  existing: Set<string>;
+  now: Date;
+}
+
+const DAY_MS = 86_400_000;
+
+function sharingOf(recipe: Recipe, tag: string | undefined): string {
+  if (tag === undefined) return 'unconfirmed';
+  if (tag === distributionTag(recipe)) return recipe.shareWith.length ? recipe.shareWith.join(', ') : 'private';
+  const share = /(?:^|,)share=([^,]*)/.exec(tag)?.[1];
+  return share === 'none' ? 'private' : `other principals (${share ?? tag})`;
+}
+
+export function imageInventory(input: InventoryInput): Inventory {
+  const attention: Attention[] = [];
+  const byId = new Map(input.images.map((i) => [i.imageId, i]));
+  const recipes = input.entries.map(({ recipe, fingerprint, amis }): InventoryRecipe => {
+    const pins = input.pins.get(recipe.name) ?? [];
+    const regions = recipe.regions.map((region): InventoryRegion => {
+      const images = input.images
+        .filter((i) => i.recipe === recipe.name && i.region === region)
+        .map((i): InventoryImage => {
+          const builtAt = i.tags[BUILT_AT_TAG] || i.createdAt;
+          const built = Date.parse(builtAt);
+          return {
+            imageId: i.imageId,
+            region,
+            fingerprint: i.fingerprint,
+            current: i.fingerprint === fingerprint,
+            state: i.state,
+            builtAt,
+            ageDays: Number.isNaN(built) ? 0 : Math.max(0, Math.floor((input.now.getTime() - built) / DAY_MS)),
+            ...(i.deprecationTime && { deprecationTime: i.deprecationTime }),
+            ...(i.tags[LAUNCH_TEST_TAG] && { launchTest: i.tags[LAUNCH_TEST_TAG] }),
+            sharing: sharingOf(recipe, i.tags[DISTRIBUTION_TAG]),
+            pinnedBy: pins.filter((p) => p.ami === i.imageId).map((p) => p.place),
+          };
+        })
+        .sort((a, b) => (a.builtAt < b.builtAt ? 1 : a.builtAt > b.builtAt ? -1 : 0));
+      return { region, ...(amis[region] && { current: amis[region] }), images };
+    });
+    for (const pin of pins) {
+      const current = amis[pin.region];
+      const base = { recipe: recipe.name, region: pin.region, place: pin.place };
+      if (pin.ami === undefined) {
+        if (current) attention.push({ ...base, kind: 'not-pinned', message: `current image ${current} is not pinned in ${pin.place} yet (bake pin)` });
+        continue;
+      }
+      if (!input.existing.has(pin.ami)) {
+        attention.push({ ...base, kind: 'broken-pin', ami: pin.ami, message: `${pin.place} names ${pin.ami}, which no longer exists: a stack using it cannot launch` });
+      } else if (pin.ami !== current) {
+        const pinned = byId.get(pin.ami);
+        const what = pinned ? (pinned.recipe === recipe.name ? `fingerprint ${pinned.fingerprint}` : `an image of ${pinned.recipe}`) : 'not an image bake made';
+        const now = current ? `the current image is ${current} (bake pin)` : 'no image of the current fingerprint is built yet (bake build)';
+        attention.push({ ...base, kind: 'stale-pin', ami: pin.ami, message: `${pin.place} names ${pin.ami} (${what}), not the current image: ${now}` });
+      }
+    }
+    return { name: recipe.name, fingerprint, regions };
+  });
+  return { recipes, attention };
+}
+
+/** CONTRACT: with --detailed-exitcode, 2 when a pin names an image that no longer exists. */
+export function inventoryExitCode(inventory: Inventory, detailed: boolean): number {
+  return detailed && inventory.attention.some((a) => a.kind === 'broken-pin') ? 2 : 0;
+}
