@@ -64,7 +64,7 @@ stage Validate
 (cd "$workspace" && bake validate)
 
 stage Plan
-(cd "$workspace" && bake plan --local --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} >"$work/plan.json")
+(cd "$workspace" && bake plan --local --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report "$work/reports/plan.html" >"$work/plan.json")
 # One line per wave: the names of the recipes to build at that level.
 node -e '
   const plan = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
@@ -85,7 +85,7 @@ while read -r -a recipes; do
     (
       cd "$agent$inside"
       RECIPE="$recipe"
-      bake build "$RECIPE" --local --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml"
+      bake build "$RECIPE" --local --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml" --report "$work/reports/$RECIPE.html"
     ) >"$work/logs/$recipe.log" 2>&1 &
     pids+=("$!")
   done

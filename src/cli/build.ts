@@ -14,6 +14,8 @@ import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
 import { runCommand } from './run-command.js';
+import { REPORT_HELP, writeHtmlReport } from './report-file.js';
+import { buildReportModel } from '../report/report-data.js';
 
 interface BuildFlags extends CommonFlags {
   concurrency: number;
@@ -26,6 +28,7 @@ interface BuildFlags extends CommonFlags {
   lockWait: number;
   lockStaleAfter: number;
   changedSince?: string;
+  report?: string;
 }
 
 function positiveWhole(value: string): number {
@@ -45,6 +48,7 @@ export function buildCommand(): Command {
     .option('--lock-stale-after <duration>', 'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)', durationArgument, 10 * 60_000)
     .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
     .option('--changed-since <ref>', CHANGED_SINCE_HELP)
+    .option('--report <file>', REPORT_HELP)
     .action(async (names: string[], flags: BuildFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, () => build(ctx, names, flags));
@@ -87,6 +91,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     }).finally(() => progress.close());
     for (const line of summaryLines(report)) output.info(line);
     if (flags.junit) await writeJunit(path.resolve(flags.junit), report, new Date().toISOString());
+    if (flags.report) await writeHtmlReport(flags.report, buildReportModel(plan, report, new Date(), [], ctx.dir));
     output.result(report);
     return buildExitCode(report);
     });

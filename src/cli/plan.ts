@@ -6,10 +6,13 @@ import { loadBakery } from '../recipes/load-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
 import { runCommand } from './run-command.js';
+import { REPORT_HELP, writeHtmlReport } from './report-file.js';
+import { planReportModel } from '../report/report-data.js';
 
 interface PlanFlags extends CommonFlags {
   detailedExitcode?: boolean;
   changedSince?: string;
+  report?: string;
 }
 
 export function planCommand(): Command {
@@ -17,6 +20,7 @@ export function planCommand(): Command {
     .description('say per recipe whether its image is reused or must be baked, and why')
     .option('--detailed-exitcode', 'exit 2 when something would be built')
     .option('--changed-since <ref>', CHANGED_SINCE_HELP)
+    .option('--report <file>', REPORT_HELP)
     .action(async (names: string[], flags: PlanFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, () => plan(ctx, names, flags));
@@ -30,6 +34,7 @@ async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Pro
     const result = await planBakery(bakery, recipes, { aws });
     for (const line of planLines(result)) ctx.output.info(line);
     ctx.output.result(planJson(result, changes));
+    if (flags.report) await writeHtmlReport(flags.report, planReportModel(result, new Date()));
     return planExitCode(result, Boolean(flags.detailedExitcode));
   });
 }

@@ -10,6 +10,8 @@ export interface RecipeBuildResult {
   amis: Record<string, string>;
   fingerprint: string;
   duration_s: number;
+  /** When its bake (or distribution) started, ISO 8601; absent when it never started. */
+  started_at?: string;
   /** Packer's log for this recipe in this run (built, failed, aborted). */
   log?: string;
   /** Why the plan rebuilt it. */

@@ -261,11 +261,15 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     run: (signal) => bake(entry, signal),
   }));
 
+  const startedAt = new Map<string, string>();
   const outcomes = await runDag(nodes, {
     concurrency: options.concurrency ?? 2,
     signal: options.signal,
     now: () => deps.now().getTime(),
-    onStart: (id) => progress.started(id, byName.get(id)?.distributeOnly ? 'distributing' : 'building'),
+    onStart: (id) => {
+      startedAt.set(id, deps.now().toISOString());
+      progress.started(id, byName.get(id)?.distributeOnly ? 'distributing' : 'building');
+    },
     onSettled: (outcome) => {
       if (outcome.status === 'built') built.set(outcome.id, outcome.value as BuiltImage);
       const result = resultOf(byName.get(outcome.id)!, outcome as NodeOutcome<BuiltImage>, bakery.root, runId);
@@ -276,7 +280,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const recipes: RecipeBuildResult[] = plan.recipes.map((entry) =>
     entry.action === 'reuse'
       ? { name: entry.name, status: 'reused', amis: entry.amis, fingerprint: entry.fingerprint, duration_s: 0, reasons: entry.reasons }
-      : resultOf(entry, outcomes.get(entry.name)!, bakery.root, runId),
+      : { ...resultOf(entry, outcomes.get(entry.name)!, bakery.root, runId), ...(startedAt.has(entry.name) && { started_at: startedAt.get(entry.name) }) },
   );
   const interrupted = Boolean(options.signal?.aborted);
   const report: BuildReport = { run_id: runId, recipes, interrupted, pin: { status: 'skipped' } };

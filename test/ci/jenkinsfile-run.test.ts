@@ -30,6 +30,8 @@ interface Step {
   text?: string;
   status?: string;
   error?: string;
+  file?: string;
+  size?: number;
 }
 
 let cloud: LocalCloud;
@@ -112,8 +114,15 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', () => {
     // Each recipe on its own agent: a fresh clone, its own `npm ci`, the recipe as a variable.
     const buildSteps = bakeCommands(steps).filter((line) => line.includes(' build '));
     expect(buildSteps).toEqual([
-      'agents/1-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml"',
-      'agents/2-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml"',
+      'agents/1-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
+      'agents/2-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
+    ]);
+    // The HTML reports Jenkins publishes: the plan's, then one per recipe from its agent.
+    const published = steps.filter((s) => s.event === 'publishHTML');
+    expect(published.map((s) => [s.name, s.file, s.size! > 1000])).toEqual([
+      ['bake plan', 'workspace/reports/plan.html', true],
+      ['bake build base', 'agents/1-bake/reports/base.html', true],
+      ['bake build web', 'agents/2-bake/reports/web.html', true],
     ]);
     const junit = steps.filter((s) => s.event === 'junit');
     expect(junit.map((s) => [s.workspace, s.files, s.cases])).toEqual([

@@ -30,8 +30,8 @@ describe('Jenkinsfile and scripts/jenkins-local.sh', () => {
     const inScript = bakeCommands(script, /^\s*\(?(?:cd "\$\w+" && )?bake ((?!local-cloud)[a-z][^)>]*)/);
     expect(inJenkins).toEqual([
       'validate',
-      'plan --json --changed-since',
-      'build --no-pin --lock-wait --junit',
+      'plan --json --changed-since --report',
+      'build --no-pin --lock-wait --junit --report',
       'pin',
     ]);
     expect(inScript).toEqual(inJenkins);

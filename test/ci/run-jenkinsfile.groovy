@@ -181,6 +181,14 @@ abstract class PipelineScript extends Script {
     note(event: 'junit', files: files, cases: cases, workspace: relative(workspace.get()))
   }
 
+  def publishHTML(Map args) {
+    expectMode('publishHTML', ['steps'])
+    def target = args.target
+    def file = new File(new File(workspace.get(), target.reportDir as String), target.reportFiles as String)
+    if (!file.isFile() && !target.allowMissing) throw new RuntimeException("ERROR: Specified HTML directory or file ${target.reportDir}/${target.reportFiles} does not exist.")
+    note(event: 'publishHTML', name: target.reportName as String, file: file.isFile() ? relative(file) : null, size: file.isFile() ? file.length() : 0, workspace: relative(workspace.get()))
+  }
+
   def readJSON(Map args) {
     expectMode('readJSON', ['steps'])
     new JsonSlurper().parse(new File(workspace.get(), args.file))

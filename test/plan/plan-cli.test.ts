@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { imageAsBuilt } from './image-as-built.js';
+import { inChromium, nodesIn } from '../report/chromium.js';
 
 const BAKE = fileURLToPath(new URL('../../bin/bake.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/fingerprint/bakery', import.meta.url));
@@ -66,6 +67,15 @@ describe('bake plan (CLI)', () => {
     expect(first.recipes.map((r) => r.level)).toEqual([0, 1]);
     expect(first.recipes[0].fingerprint).toMatch(/^[0-9a-f]{16}$/);
     expect(first.recipes[0].baseAmi).toMatch(/^ami-/);
+  });
+
+  it('writes a self-contained HTML report with --report that a browser renders, one graph node per recipe', async () => {
+    const file = path.join(dir, 'reports', 'plan.html');
+    const run = await bake('--report', file);
+    expect(run.exitCode, run.stderr).toBe(0);
+    const { dom } = await inChromium(file);
+    expect(nodesIn(dom)).toEqual(['base:build', 'web:build']);
+    expect(dom).toContain('no previous image');
   });
 
   it('exits 0 without the flag, whatever it would build', async () => {
