@@ -152,7 +152,7 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', () => {
     expect(changed.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
     expect(stages(changed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Build wave 0', 'Pin']);
     expect(changed.steps.find((s) => s.event === 'parallel')?.branches).toEqual(['web']);
-    expect(bakeCommands(changed.steps)[1]).toBe('workspace: ./bin/bake.js plan --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} > plan.json');
+    expect(bakeCommands(changed.steps)[1]).toBe('workspace: ./bin/bake.js plan --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report reports/plan.html > plan.json');
 
     const nothing = await jenkinsBuild(3);
     expect(nothing.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
