@@ -1,6 +1,4 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import { createChrootHost } from './chroot-host.js';
+import { createBootHost, INSTANCE_SSH_PORT } from './boot-host.js';
 import { startEc2Api, type FaultRule } from './ec2-api/server.js';
 import { settleHostWork } from './ec2-api/host-queue.js';
 import { StateFile } from './ec2-api/state-file.js';
@@ -16,7 +14,7 @@ export type { FaultRule } from './ec2-api/server.js';
 export interface LocalCloud {
   /** http://127.0.0.1:PORT, serving EC2 (Query) and SSM (JSON) for every region. */
   endpoint: string;
-  /** The port every instance's sshd listens on, each on its own loopback address. */
+  /** The port every instance's sshd listens on (22), each at its own address. */
   sshPort: number;
   /** What a child process such as packer needs to reach this cloud. */
   env: Record<string, string>;
@@ -32,6 +30,7 @@ export interface LocalCloudOptions {
   /** Where state.json and the host's filesystems live: <bakery>/.bake/local. */
   stateDir: string;
   host?: InstanceHost;
+  /** The port the given host's instances listen on for SSH (default 22, as booted instances do). */
   sshPort?: number;
   /** Region for env.AWS_REGION (default us-east-1). */
   region?: string;
@@ -43,25 +42,14 @@ export interface LocalCloudOptions {
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * The chroot host, made on first use: `bake plan --local` launches nothing and should not pay
+ * The boot host, made on first use: `bake plan --local` launches nothing and should not pay
  * for (or need the privileges of) a host it never uses.
  */
-function defaultHost(stateDir: string, sshPort: number, log: (message: string) => void): InstanceHost {
+function defaultHost(stateDir: string, log: (message: string) => void): InstanceHost {
   let made: Promise<InstanceHost> | undefined;
   const host = () => {
-    made ??= Promise.resolve().then(() => createChrootHost({ stateDir, sshPort, log }));
+    made ??= Promise.resolve().then(() => createBootHost({ stateDir, log }));
     return made;
   };
   return {
@@ -72,13 +60,14 @@ function defaultHost(stateDir: string, sshPort: number, log: (message: string) =
     alias: async (imageId, newImageId) => (await host()).alias(imageId, newImageId),
     terminate: async (instanceId) => (await host()).terminate(instanceId),
     deleteImage: async (imageId) => (await host()).deleteImage(imageId),
+    consoleOutput: async (instanceId) => (await (await host()).consoleOutput?.(instanceId)) ?? '',
     close: async () => {
       if (made) await (await made).close();
     },
   };
 }
 
-/** Brings instances that were running when the last bake exited back up (their sshd died with it). */
+/** Boots instances that were running when the last bake exited (they were powered off with it). */
 async function resume(state: CloudState, host: InstanceHost, log: (message: string) => void): Promise<void> {
   // EC2 forgets terminated instances after a while; the local cloud does so at start.
   state.instances = state.instances.filter((i) => i.state !== 'terminated');
@@ -116,8 +105,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   let host: InstanceHost | undefined;
   try {
     const state = stateFile.load();
-    const sshPort = options.sshPort ?? (await freePort());
-    host = options.host ?? defaultHost(options.stateDir, sshPort, log);
+    const sshPort = options.sshPort ?? INSTANCE_SSH_PORT;
+    host = options.host ?? defaultHost(options.stateDir, log);
     await resume(state, host, log);
     stateFile.save(state);
     const faults = options.faults ?? [];

@@ -1,8 +1,8 @@
 /**
  * The machine side of the local cloud: where an "instance" really runs. The EC2 API
- * (src/local-cloud/ec2-api/) keeps the records; an InstanceHost gives them a filesystem
- * and an SSH endpoint. The real one (chroot-host.ts) copies a debootstrap root filesystem
- * and starts an sshd chrooted into it on a loopback address.
+ * (src/local-cloud/ec2-api/) keeps the records; an InstanceHost gives them a filesystem, a
+ * network and a running system. The real one (boot-host.ts) boots a Debian root filesystem
+ * with systemd-nspawn in a network namespace of its own.
  */
 export interface LaunchRequest {
   instanceId: string;
@@ -10,10 +10,12 @@ export interface LaunchRequest {
   imageId: string;
   /** OpenSSH public key line (from the key pair) that may log in. */
   authorizedKey: string;
+  /** RunInstances' UserData, decoded: cloud-init reads it at boot. */
+  userData?: Buffer;
 }
 
 export interface InstanceEndpoint {
-  /** Loopback address unique to the instance, e.g. 127.0.0.7. */
+  /** The instance's own address (its network namespace's), e.g. 198.18.0.2. */
   ip: string;
   sshPort: number;
 }
@@ -21,20 +23,22 @@ export interface InstanceEndpoint {
 export const BASE_IMAGE = 'base';
 
 export interface InstanceHost {
-  /** Copies the image's filesystem for the instance and starts its sshd. */
+  /** Makes the instance's filesystem from the image and boots it; resolves once its sshd answers. */
   launch(request: LaunchRequest): Promise<InstanceEndpoint>;
-  /** Stops sshd; the filesystem stays (StopInstances). */
+  /** Powers the instance off; the filesystem stays (StopInstances). */
   stop(instanceId: string): Promise<void>;
-  /** Starts sshd again on a stopped (or, after a restart of bake, orphaned) instance. */
+  /** Boots a stopped (or, after a restart of bake, orphaned) instance again. */
   start(instanceId: string, authorizedKey: string): Promise<InstanceEndpoint>;
   /** Keeps the instance's filesystem as a new image (CreateImage). */
   capture(instanceId: string, imageId: string): Promise<void>;
   /** The image's filesystem is also known under another id (CopyImage to another region). */
   alias(imageId: string, newImageId: string): Promise<void>;
-  /** Stops sshd and removes the instance's filesystem. */
+  /** Powers the instance off and removes its filesystem and network. */
   terminate(instanceId: string): Promise<void>;
   /** Removes an image's filesystem when no id refers to it any more (DeregisterImage). */
   deleteImage(imageId: string): Promise<void>;
-  /** Stops every sshd this host started (bake exits); filesystems stay. */
+  /** What the instance's console printed (GetConsoleOutput); hosts without a console leave it out. */
+  consoleOutput?(instanceId: string): Promise<string>;
+  /** Powers off every instance this host booted (bake exits); filesystems stay. */
   close(): Promise<void>;
 }

@@ -111,3 +111,17 @@ export function hostAptSources(etcApt = '/etc/apt'): AptSource[] {
   }
   return sources;
 }
+
+/** Host names of the mirrors an instance's apt may reach (through the host's proxy). */
+export function mirrorHosts(sources: AptSource[], extra: Array<string | undefined> = [], release = DEBIAN_RELEASE): Set<string> {
+  const uris = [...releaseSources(sources, release).map((s) => s.uri), DEFAULT_MIRROR, ...extra];
+  const hosts = new Set<string>();
+  for (const uri of uris) {
+    try {
+      if (uri) hosts.add(new URL(uri).hostname);
+    } catch {
+      // not a URL: nothing to allow
+    }
+  }
+  return hosts;
+}

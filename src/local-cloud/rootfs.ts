@@ -2,7 +2,7 @@
  * Root filesystems on the host: the debootstrap base every local image starts from, copies of
  * it for instances and images, and taking them down again without leaving mounts or processes.
  */
-import { copyFile, chmod, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -11,11 +11,38 @@ import { withPidLock } from './rootfs-lock.js';
 import { DEBIAN_RELEASE, hostAptSources, mainMirror, renderSourcesList } from './rootfs-mirror.js';
 
 /**
- * What an image needs on top of minbase: python3 for Ansible (python3-apt for its apt module),
- * sudo for `become`, certificates for https sources, iproute2 for network facts, systemd so
- * roles can enable units (nothing runs them here).
+ * What an image needs on top of minbase to boot like a Debian cloud image: systemd as init,
+ * sshd, cloud-init (python3-cffi-backend named because debootstrap does not resolve the virtual
+ * package python3-cryptography needs), dbus for hostnamectl and friends, python3 and
+ * python3-apt for Ansible, sudo for `become`, certificates for https sources, iproute2 for
+ * network facts and `ss`, procps for `ps`.
  */
-export const BASE_PACKAGES = ['python3', 'python3-apt', 'sudo', 'ca-certificates', 'openssh-sftp-server', 'iproute2', 'systemd'];
+export const BASE_PACKAGES = [
+  'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'cloud-init', 'python3-cffi-backend',
+  'python3', 'python3-apt', 'sudo', 'ca-certificates', 'iproute2', 'procps',
+];
+
+/**
+ * The base's directory name inside the cache. Bumped whenever what the base holds changes, so
+ * that code never boots a base made for another version (v1: a chroot without init or cloud-init).
+ */
+export const BASE_NAME = 'base-v2';
+
+/**
+ * cloud-init settings of every local image (a recipe's own drop-ins, `90-bake-…`, sort after
+ * and win): seed from NoCloud (the local cloud writes it before each boot), leave the network
+ * as the host configured it, let root log in with the key pair (bake's local templates log in
+ * as root), a locale that exists without locale-gen, and no RSA/DSA host keys, whose
+ * generation takes seconds per boot.
+ */
+export const LOCAL_CLOUD_CFG = `# Written by bake for its local cloud (docs/local-cloud-host.md).
+datasource_list: [NoCloud, None]
+network: {config: disabled}
+disable_root: false
+locale: C.UTF-8
+manage_etc_hosts: true
+ssh_genkeytypes: [ed25519, ecdsa]
+`;
 
 export interface BaseRootfsOptions {
   /** Directory holding `base/` (the finished filesystem) and its lock. */
@@ -36,14 +63,14 @@ export function rootfsCacheDir(stateDir: string, env: NodeJS.ProcessEnv = proces
  * ones find it done.
  */
 export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<string> {
-  const base = path.join(options.cacheDir, 'base');
+  const base = path.join(options.cacheDir, BASE_NAME);
   if (isComplete(base)) return base;
   await mkdir(options.cacheDir, { recursive: true });
   return withPidLock(
-    path.join(options.cacheDir, 'base.lock'),
+    path.join(options.cacheDir, `${BASE_NAME}.lock`),
     async () => {
       if (isComplete(base)) return base;
-      const temp = path.join(options.cacheDir, 'base.tmp');
+      const temp = path.join(options.cacheDir, `${BASE_NAME}.tmp`);
       await removeRootfs(temp);
       const sources = hostAptSources();
       const mirror = options.mirror ?? process.env.BAKE_DEBIAN_MIRROR ?? mainMirror(sources);
@@ -61,7 +88,11 @@ export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<stri
         throw new CloudError(`debootstrap ${DEBIAN_RELEASE} from ${mirror} failed: ${tail}`);
       }
       await prepareBase(temp, renderSourcesList(sources));
-      if (!isComplete(temp)) throw new CloudError(`${temp}: debootstrap finished but the root filesystem has no python3`);
+      const missing = await missingPackages(temp);
+      if (missing.length) {
+        await removeRootfs(temp);
+        throw new CloudError(`debootstrap ${DEBIAN_RELEASE} from ${mirror} left packages unconfigured: ${missing.join(', ')}`);
+      }
       await rename(temp, base);
       options.log?.(`base root filesystem ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${base}`);
       return base;
@@ -71,20 +102,37 @@ export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<stri
 }
 
 function isComplete(rootfs: string): boolean {
-  return existsSync(path.join(rootfs, 'etc/debian_version')) && existsSync(path.join(rootfs, 'usr/bin/python3'));
+  return existsSync(path.join(rootfs, 'etc/debian_version')) && existsSync(path.join(rootfs, 'etc/cloud/cloud.cfg.d/80_bake-local-cloud.cfg'));
 }
 
-/** What makes a bare debootstrap usable as an image: apt works inside, services never start. */
+/** Base packages dpkg does not list as `install ok installed` (debootstrap may exit 0 regardless). */
+async function missingPackages(rootfs: string): Promise<string[]> {
+  const status = await readFile(path.join(rootfs, 'var/lib/dpkg/status'), 'utf8').catch(() => '');
+  const installed = new Set(
+    status
+      .split(/\n\n/)
+      .filter((stanza) => /^Status: install ok installed$/m.test(stanza))
+      .map((stanza) => /^Package: (\S+)$/m.exec(stanza)?.[1]),
+  );
+  return BASE_PACKAGES.filter((name) => !installed.has(name));
+}
+
+/** What makes a bare debootstrap a bootable local image: apt through the host, cloud-init seeded locally. */
 async function prepareBase(rootfs: string, sourcesList: string): Promise<void> {
-  // invoke-rc.d asks policy-rc.d; 101 = "action not allowed", so postinst scripts leave services stopped.
-  await writeFile(path.join(rootfs, 'usr/sbin/policy-rc.d'), '#!/bin/sh\n# bake: no services start inside a local-cloud chroot\nexit 101\n', { mode: 0o755 });
+  // An instance reaches no name server (its only route is to the host); apt goes through the
+  // host's proxy, which resolves the mirror's name itself.
   await rm(path.join(rootfs, 'etc/resolv.conf'), { force: true });
-  await copyFile('/etc/resolv.conf', path.join(rootfs, 'etc/resolv.conf')).catch(() => writeFile(path.join(rootfs, 'etc/resolv.conf'), ''));
+  await writeFile(path.join(rootfs, 'etc/resolv.conf'), '# bake local cloud: an instance has no name server; apt reaches the mirror through the host\n');
   await writeFile(path.join(rootfs, 'etc/apt/sources.list'), sourcesList);
-  await writeFile(path.join(rootfs, 'etc/hostname'), 'local-cloud\n');
+  await writeFile(path.join(rootfs, 'etc/hostname'), 'localhost\n');
+  // systemd makes a machine id at first boot; one baked into the base would be every instance's.
+  await writeFile(path.join(rootfs, 'etc/machine-id'), '');
+  await rm(path.join(rootfs, 'var/lib/dbus/machine-id'), { force: true });
   // debootstrap's downloaded packages would be copied into every instance and image.
   await rm(path.join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
   await mkdir(path.join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+  // Last: its presence marks the base complete.
+  await writeFile(path.join(rootfs, 'etc/cloud/cloud.cfg.d/80_bake-local-cloud.cfg'), LOCAL_CLOUD_CFG);
   await chmod(rootfs, 0o755);
 }
 
@@ -167,7 +215,7 @@ export async function killProcessesInside(rootfs: string): Promise<void> {
 
 /** Fails early, with the reason, where debootstrap/chroot/sshd would fail obscurely. */
 export async function requireRoot(what: string): Promise<void> {
-  if (process.getuid?.() !== 0) throw new CloudError(`the local cloud's ${what} needs root (it runs debootstrap, chroot and sshd); run bake as root or in a container`);
+  if (process.getuid?.() !== 0) throw new CloudError(`the local cloud's ${what} needs root (it runs debootstrap, systemd-nspawn and ip netns); run bake as root or in a container`);
 }
 
 export async function isDirectory(file: string): Promise<boolean> {

@@ -1,13 +1,13 @@
 /**
- * The instance `bake verify` keeps between calls: a local-cloud chroot instance (the same
- * debootstrap root filesystems as `--local`) whose filesystem stays under
- * DIR/.bake/verify/<recipe>/ while its sshd runs only during a call.
+ * The instance `bake verify` keeps between calls: a booted local-cloud instance (the same
+ * debootstrap base as `--local`) whose filesystem stays under DIR/.bake/verify/<recipe>/ and
+ * which runs only during a call.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { createChrootHost } from '../local-cloud/chroot-host.js';
+import { createBootHost } from '../local-cloud/boot-host.js';
 import { BASE_IMAGE, type InstanceEndpoint } from '../local-cloud/instance-host.js';
 import { isDirectory, removeRootfs, rootfsCacheDir } from '../local-cloud/rootfs.js';
 
@@ -18,13 +18,13 @@ export interface SshTarget extends InstanceEndpoint {
 
 export interface KeptInstance {
   /**
-   * Starts sshd on the kept filesystem; makes the filesystem from the base first when there is
+   * Boots the kept filesystem; makes the filesystem from the base first when there is
    * none yet, or (fresh) after removing the old one. `created` says which happened.
    */
   up(options: { fresh: boolean }): Promise<{ target: SshTarget; created: boolean }>;
   /** Removes the instance and every file of its state. False when there was nothing. */
   destroy(): Promise<boolean>;
-  /** Stops sshd (and everything running inside); the filesystem stays. */
+  /** Powers the instance off; the filesystem stays. */
   close(): Promise<void>;
 }
 
@@ -35,7 +35,6 @@ export interface KeptInstanceOptions {
   name: string;
   /** The bakery root: the base root filesystem is the one `--local` uses (or $BAKE_ROOTFS_CACHE). */
   bakeryRoot: string;
-  sshPort: number;
   /** Overrides where the base root filesystem is cached. */
   rootfsCache?: string;
   log?: (line: string) => void;
@@ -46,16 +45,15 @@ export function localCloudStateDir(bakeryRoot: string): string {
   return path.join(bakeryRoot, '.bake', 'local');
 }
 
-export function chrootKeptInstance(options: KeptInstanceOptions): KeptInstance {
+export function bootedKeptInstance(options: KeptInstanceOptions): KeptInstance {
   const { stateDir, name } = options;
   const privateKey = path.join(stateDir, 'id_ed25519');
-  // The chroot host's own layout (docs/local-cloud-host.md).
+  // The boot host's own layout (docs/local-cloud-host.md).
   const rootfs = path.join(stateDir, 'instances', name, 'rootfs');
-  let host: ReturnType<typeof createChrootHost> | undefined;
+  let host: ReturnType<typeof createBootHost> | undefined;
   const hostOf = () =>
-    (host ??= createChrootHost({
+    (host ??= createBootHost({
       stateDir,
-      sshPort: options.sshPort,
       log: options.log,
       rootfsCache: options.rootfsCache ?? rootfsCacheDir(localCloudStateDir(options.bakeryRoot)),
     }));

@@ -16,12 +16,9 @@ import type { Bakery, Recipe, VerifyCheck } from '../recipes/model.js';
 import type { FailedTask } from './ansible-output.js';
 import { closeLog, openLog, runPlaybook, writeInventory, type PlaybookRequest, type PlaybookResult } from './ansible-run.js';
 import { checkResult, seconds, type CheckResult, type ScriptRun } from './check-result.js';
-import { chrootKeptInstance, type KeptInstance, type SshTarget } from './kept-instance.js';
+import { bootedKeptInstance, type KeptInstance, type SshTarget } from './kept-instance.js';
 import { runCheckOverSsh } from './ssh-check.js';
 import { leftoversOf, playbookExtraVars, provisionRecord, verifyChain, type ProvisionRecord } from './verify-plan.js';
-
-/** Port every kept instance's sshd listens on, each on its own 127.0.0.N (`--local` uses 2222). */
-export const VERIFY_SSH_PORT = 2223;
 
 export interface VerifyDeps {
   instance(name: string, stateDir: string): KeptInstance;
@@ -29,9 +26,9 @@ export interface VerifyDeps {
   runCheck(target: SshTarget, check: VerifyCheck, signal?: AbortSignal): Promise<ScriptRun>;
 }
 
-export function productionVerifyDeps(options: { bakeryRoot: string; sshPort?: number; rootfsCache?: string; log?: (line: string) => void }): VerifyDeps {
+export function productionVerifyDeps(options: { bakeryRoot: string; rootfsCache?: string; log?: (line: string) => void }): VerifyDeps {
   return {
-    instance: (name, stateDir) => chrootKeptInstance({ ...options, name, stateDir, sshPort: options.sshPort ?? VERIFY_SSH_PORT }),
+    instance: (name, stateDir) => bootedKeptInstance({ ...options, name, stateDir }),
     runPlaybook,
     runCheck: runCheckOverSsh,
   };

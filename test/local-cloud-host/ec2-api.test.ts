@@ -4,8 +4,10 @@ import path from 'node:path';
 import {
   CreateImageCommand,
   DescribeImagesCommand,
+  DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   EC2Client,
+  GetConsoleOutputCommand,
   ImportKeyPairCommand,
   RunInstancesCommand,
   StopInstancesCommand,
@@ -13,9 +15,9 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
-import { chrootLinksInto, makeKeyPair, processesUsing, ssh, testRootfsCache } from './instances.js';
+import { makeKeyPair, networkLeftovers, processesUsing, ssh, testRootfsCache } from './instances.js';
 
-// The local cloud as `bake --local` runs it: EC2 over HTTP, and the chroot host it loads itself.
+// The local cloud as `bake --local` runs it: EC2 over HTTP, and the boot host it loads itself.
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-local-cloud-host-'));
 let cloud: LocalCloud;
 let ec2: EC2Client;
@@ -46,9 +48,12 @@ async function until<T>(read: () => Promise<T | undefined>): Promise<T> {
 }
 
 describe('an instance run through the local EC2 API', () => {
-  it('runs on the chroot host: reachable over SSH with the imported key, captured into an image, gone when terminated', async () => {
+  it('boots on the host: UserData run by cloud-init, reachable over SSH with the imported key, captured into an image, gone when terminated', async () => {
     await ec2.send(new ImportKeyPairCommand({ KeyName: 'bake', PublicKeyMaterial: Buffer.from(keys.publicKey) }));
-    const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), KeyName: 'bake', MinCount: 1, MaxCount: 1 }));
+    const userData = '#cloud-config\nwrite_files:\n  - path: /etc/from-user-data\n    content: "given at launch\\n"\n';
+    const run = await ec2.send(
+      new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), KeyName: 'bake', MinCount: 1, MaxCount: 1, UserData: Buffer.from(userData).toString('base64') }),
+    );
     const instanceId = run.Instances![0].InstanceId!;
     const ip = await until(async () => {
       const described = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
@@ -56,7 +61,14 @@ describe('an instance run through the local EC2 API', () => {
       return instance.State?.Name === 'running' ? (instance.PublicIpAddress ?? instance.PrivateIpAddress) : undefined;
     });
     const endpoint = { ip, sshPort: cloud.sshPort };
+    expect(cloud.sshPort).toBe(22);
     expect((await ssh(keys.privateKey, endpoint, 'echo baked > /etc/through-the-api && cat /etc/debian_version')).stdout).toMatch(/^12\./);
+    const booted = await ssh(keys.privateKey, endpoint, 'cloud-init status --wait >/dev/null; cloud-init status; cat /etc/from-user-data');
+    expect(booted.stdout).toBe('status: done\ngiven at launch');
+    const attribute = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
+    expect(Buffer.from(attribute.UserData!.Value!, 'base64').toString()).toBe(userData);
+    const console = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
+    expect(Buffer.from(console.Output!, 'base64').toString()).toMatch(/Multi-User System/);
 
     await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
     // As Packer does: wait for `stopped` before imaging.
@@ -82,6 +94,6 @@ describe('an instance run through the local EC2 API', () => {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [secondId] }));
     await cloud.close();
     expect(processesUsing(stateDir)).toEqual([]);
-    expect(chrootLinksInto(stateDir)).toEqual([]);
+    expect(await networkLeftovers([ip, secondIp])).toEqual([]);
   });
 });

@@ -1,7 +1,8 @@
-/** Shared by the chroot-host tests (and the e2e): the base cache, keys, ssh and leftovers. */
+/** Shared by the boot-host tests (and the e2e): the base cache, keys, ssh and leftovers. */
 import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
+import { networkOfAddress } from '../../src/local-cloud/instance-network.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 
@@ -54,19 +55,36 @@ export function processesUsing(dir: string): string[] {
   return found;
 }
 
-/** Links in /run/bake-chroot (the chroot path for state dirs under /tmp) still leading into `dir`. */
-export function chrootLinksInto(dir: string): string[] {
+/** What is left of the networks of these instance addresses: namespaces and host addresses (none once terminated). */
+export async function networkLeftovers(ips: string[]): Promise<string[]> {
+  const namespaces = (await execa('ip', ['netns', 'list'])).stdout;
+  const addresses = (await execa('ip', ['-o', '-4', 'addr'])).stdout;
+  const found: string[] = [];
+  for (const ip of ips) {
+    const network = networkOfAddress(ip);
+    if (!network) throw new Error(`${ip} is not a local-cloud instance address`);
+    if (namespaces.split('\n').some((line) => line.split(' ')[0] === network.namespace)) found.push(`namespace ${network.namespace}`);
+    if (addresses.includes(` ${network.hostIp}/`)) found.push(`host address ${network.hostIp}`);
+  }
+  return found;
+}
+
+/** Network namespaces (and their claims) that the process `pid` created and that still exist. */
+export function networksClaimedBy(pid: number): string[] {
   let names: string[] = [];
   try {
-    names = readdirSync('/run/bake-chroot');
+    names = readdirSync('/run/bake-local-cloud');
   } catch {
     return [];
   }
-  return names.filter((name) => {
-    try {
-      return readlinkSync(path.join('/run/bake-chroot', name)).startsWith(dir);
-    } catch {
-      return false;
-    }
-  });
+  return names
+    .filter((name) => name.endsWith('.owner'))
+    .filter((name) => {
+      try {
+        return readFileSync(path.join('/run/bake-local-cloud', name), 'utf8').trim() === String(pid);
+      } catch {
+        return false;
+      }
+    })
+    .map((name) => name.replace(/\.owner$/, ''));
 }

@@ -7,6 +7,7 @@ import {
   CreateSecurityGroupCommand,
   DeleteKeyPairCommand,
   DeleteSecurityGroupCommand,
+  DescribeInstanceAttributeCommand,
   DescribeInstanceStatusCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
@@ -148,6 +149,23 @@ describe('instances in the local cloud', () => {
     } finally {
       t.host.failLaunch = false;
     }
+  });
+
+  it('hands RunInstances’ UserData to the host as the bytes given, and reads it back as EC2 does', async () => {
+    const userData = '#cloud-config\nruncmd:\n  - [sh, -c, "echo \'quoted\' $HOME"]\n';
+    const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), MinCount: 1, MaxCount: 1, UserData: Buffer.from(userData).toString('base64') }));
+    const instanceId = run.Instances![0].InstanceId!;
+    await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
+    expect(t.host.instances.get(instanceId)!.userData!.toString()).toBe(userData);
+    const attribute = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
+    expect(Buffer.from(attribute.UserData!.Value!, 'base64').toString()).toBe(userData);
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+  });
+
+  it('refuses user data that is not base64 or larger than EC2’s 16 KB', async () => {
+    const launch = (UserData: string) => ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), MinCount: 1, MaxCount: 1, UserData }));
+    await expect(launch('not base64!')).rejects.toMatchObject({ name: 'InvalidParameterValue', message: 'Invalid BASE64 encoding of user data.' });
+    await expect(launch(Buffer.alloc(16 * 1024 + 1, 'x').toString('base64'))).rejects.toMatchObject({ name: 'InvalidParameterValue', message: 'User data is limited to 16384 bytes' });
   });
 
   it('refuses what EC2 refuses: unknown image, key pair or instance, several instances at once', async () => {

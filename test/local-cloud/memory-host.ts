@@ -6,14 +6,14 @@ import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchReques
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 
 /**
- * A stand-in for the chroot host: "filesystems" are sets of files in memory, an instance
+ * A stand-in for the boot host: "filesystems" are sets of files in memory, an instance
  * gets a loopback address, and every call is recorded. Keeps the API suite in seconds.
  */
 export class MemoryHost implements InstanceHost {
   readonly calls: string[] = [];
   /** Files per image id; BASE_IMAGE starts with the Debian release file. */
   readonly images = new Map<string, Map<string, string>>([[BASE_IMAGE, new Map([['/etc/debian_version', '12.8\n']])]]);
-  readonly instances = new Map<string, { files: Map<string, string>; running: boolean; authorizedKey: string }>();
+  readonly instances = new Map<string, { files: Map<string, string>; running: boolean; authorizedKey: string; userData?: Buffer }>();
   private nextIp = 2;
   failLaunch = false;
 
@@ -24,7 +24,7 @@ export class MemoryHost implements InstanceHost {
     if (this.failLaunch) throw new Error('no room');
     const image = this.images.get(request.imageId);
     if (!image) throw new Error(`unknown image ${request.imageId}`);
-    this.instances.set(request.instanceId, { files: new Map(image), running: true, authorizedKey: request.authorizedKey });
+    this.instances.set(request.instanceId, { files: new Map(image), running: true, authorizedKey: request.authorizedKey, userData: request.userData });
     return { ip: `127.0.0.${this.nextIp++}`, sshPort: this.sshPort };
   }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
-import { chrootLinksInto, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
 
 const bake = path.resolve('bin/bake.js');
 const fixture = path.resolve('test/fixtures/verify/bakery');
@@ -83,6 +83,7 @@ describe('bake verify RECIPE', () => {
     expect(result.stderr).toMatch(/parent: provisioning parent \(motd\)/);
     expect(result.stderr).toMatch(/parent:\s+changed: motd : Message of the day/);
     expect(await leftoverProcesses(stateDir)).toEqual([]);
+    expect(networksClaimedBy(result.pid!)).toEqual([]);
   });
 
   it('exits 1 naming the failed check, and warns about what the recipe no longer provisions', async () => {
@@ -131,6 +132,7 @@ describe('bake verify RECIPE', () => {
     expect(stderr).toContain('SIGINT received: stopping Ansible and the instance');
     expect(JSON.parse(result.stdout).recipes[0].status).toBe('interrupted');
     expect(await leftoverProcesses(stateDir)).toEqual([]);
+    expect(networksClaimedBy(run.pid!)).toEqual([]);
   });
 
   it('--destroy removes the kept instance and its state, and leaves no process', async () => {
@@ -139,6 +141,6 @@ describe('bake verify RECIPE', () => {
     expect(JSON.parse(result.stdout)).toEqual({ destroyed: ['parent'] });
     expect(existsSync(stateDir)).toBe(false);
     expect(await leftoverProcesses(stateDir)).toEqual([]);
-    expect(chrootLinksInto(stateDir)).toEqual([]);
+    expect(networksClaimedBy(result.pid!)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * bake verify's core against the real thing: a chroot instance of the local cloud with its own
+ * bake verify's core against the real thing: a booted instance of the local cloud with its own
  * sshd, a real ansible-playbook, the verify script over real ssh. One kept instance is carried
  * through the whole file, as a role author would use it. (--fresh, --json, SIGINT and the
  * one-line errors are in cli-verify.test.ts.)
@@ -11,15 +11,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
 import { destroyVerifyInstances, productionVerifyDeps, verifyRecipe, verifyStateDir, type VerifyReport } from '../../src/verify/verify-recipe.js';
-import { chrootLinksInto, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
 
 const fixture = path.join(import.meta.dirname, '../fixtures/verify/bakery');
 const cache = testRootfsCache();
-// Under /tmp on purpose: the chroot host must cope with a world-writable parent.
+// Under /tmp on purpose: the boot host must cope with a world-writable parent.
 const root = mkdtempSync(path.join(tmpdir(), 'bake-verify-instance-'));
 const stateDir = verifyStateDir(root, 'child');
 const rootfs = path.join(stateDir, 'instances', 'child', 'rootfs');
-const deps = productionVerifyDeps({ bakeryRoot: root, sshPort: 23000 + (process.pid % 1000), rootfsCache: cache });
+const deps = productionVerifyDeps({ bakeryRoot: root, rootfsCache: cache });
 const measured: Record<string, number> = {};
 
 async function verifyChild(options: { fresh?: boolean; idempotence?: boolean } = {}): Promise<VerifyReport> {
@@ -120,7 +120,7 @@ describe('bake verify on a kept local instance', () => {
     expect(await destroyVerifyInstances(root, ['child'], deps)).toEqual(['child']);
     expect(existsSync(stateDir)).toBe(false);
     expect(processesUsing(stateDir)).toEqual([]);
-    expect(chrootLinksInto(stateDir)).toEqual([]);
+    expect(networksClaimedBy(process.pid)).toEqual([]);
     expect(await destroyVerifyInstances(root, ['child'], deps)).toEqual([]);
   });
 });

@@ -83,6 +83,8 @@ export interface InstanceState {
   httpTokens: string;
   /** OpenSSH public key line allowed to log in; not secret. */
   authorizedKey: string;
+  /** RunInstances' UserData as given (base64). */
+  userData?: string;
 }
 
 export interface VolumeState {

@@ -121,6 +121,7 @@ function runInstances(context: ActionContext) {
   if (root && size < root.volumeSize) {
     throw new Ec2ApiError('InvalidBlockDeviceMapping', `Volume of size ${size}GB is smaller than snapshot '${root.snapshotId}', expect size >= ${root.volumeSize}GB`);
   }
+  const userData = decodeUserData(params.get('UserData'));
   const launched = now();
   const instanceId = newId('i');
   const volumeId = newId('vol');
@@ -145,6 +146,7 @@ function runInstances(context: ActionContext) {
     rootVolumeId: volumeId,
     httpTokens: params.get('MetadataOptions.HttpTokens') ?? 'optional',
     authorizedKey: keyPair?.publicKey ?? '',
+    userData: userData?.toString('base64'),
   };
   state.instances.push(instance);
   if (instanceTags.length) setTags(state, instanceId, instanceTags);
@@ -152,7 +154,7 @@ function runInstances(context: ActionContext) {
   const hostImage = image.hostImage;
   enqueue(instanceId, async () => {
     try {
-      const endpoint = await host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey });
+      const endpoint = await host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData });
       instance.ip = endpoint.ip;
       if (instance.state === 'pending') instance.state = 'running';
     } catch (error) {
@@ -169,6 +171,20 @@ function runInstances(context: ActionContext) {
     groupSet: [],
     instancesSet: [instanceXml(state, instance)],
   };
+}
+
+/** EC2's limit on user data: 16 KB before base64. */
+const USER_DATA_MAX = 16 * 1024;
+
+/** RunInstances' UserData: base64 on the wire (the SDK and Packer encode it), the raw bytes after. */
+function decodeUserData(encoded: string | undefined): Buffer | undefined {
+  if (encoded === undefined || encoded === '') return undefined;
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
+    throw new Ec2ApiError('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
+  }
+  const bytes = Buffer.from(encoded, 'base64');
+  if (bytes.length > USER_DATA_MAX) throw new Ec2ApiError('InvalidParameterValue', `User data is limited to ${USER_DATA_MAX} bytes`);
+  return bytes;
 }
 
 function detachVolume(state: CloudState, instance: InstanceState): void {
@@ -295,10 +311,27 @@ const terminate: Transition = (context, instance) => {
   });
 };
 
-function getConsoleOutput(context: ActionContext) {
+async function getConsoleOutput(context: ActionContext) {
   const instance = findInstance(context, context.params.require('InstanceId'));
-  const text = `local cloud: ${instance.instanceId} from ${instance.imageId} is ${instance.state}${instance.ip ? ` at ${instance.ip}` : ''}\n`;
+  const console = context.host.consoleOutput ? await context.host.consoleOutput(instance.instanceId) : '';
+  const text = console || `local cloud: ${instance.instanceId} from ${instance.imageId} is ${instance.state}${instance.ip ? ` at ${instance.ip}` : ''}\n`;
   return { instanceId: instance.instanceId, timestamp: now(), output: Buffer.from(text).toString('base64') };
+}
+
+/** DescribeInstanceAttribute for userData (what a launch test reads back), instanceType and groupSet. */
+function describeInstanceAttribute(context: ActionContext) {
+  const instance = findInstance(context, context.params.require('InstanceId'));
+  const attribute = context.params.require('Attribute');
+  switch (attribute) {
+    case 'userData':
+      return { instanceId: instance.instanceId, userData: instance.userData ? { value: instance.userData } : {} };
+    case 'instanceType':
+      return { instanceId: instance.instanceId, instanceType: { value: instance.instanceType } };
+    case 'groupSet':
+      return { instanceId: instance.instanceId, groupSet: instance.securityGroupIds.map((groupId) => ({ groupId })) };
+    default:
+      throw new Ec2ApiError('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid. The local cloud answers userData, instanceType and groupSet`);
+  }
 }
 
 function modifyInstanceAttribute(context: ActionContext) {
@@ -372,6 +405,7 @@ export const instanceActions: Handlers = {
   StartInstances: (context) => changeStates(context, start),
   TerminateInstances: (context) => changeStates(context, terminate),
   GetConsoleOutput: getConsoleOutput,
+  DescribeInstanceAttribute: describeInstanceAttribute,
   ModifyInstanceAttribute: modifyInstanceAttribute,
   DescribeVolumes: describeVolumes,
   DeleteVolume: deleteVolume,

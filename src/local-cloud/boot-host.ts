@@ -1,0 +1,229 @@
+/**
+ * The local cloud's machines: an instance is a Debian root filesystem under
+ * `<stateDir>/instances/<id>/rootfs` booted by systemd-nspawn (systemd as PID 1, cloud-init,
+ * its own sshd) in a network namespace of its own. Packer, Ansible and bake reach it over SSH
+ * at its address, as they would reach an EC2 instance; apt inside reaches the Debian mirror
+ * through a caching proxy on the host's end of its veth pair.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { CloudError } from '../errors/index.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
+import { APT_PROXY_PORT, AptProxy } from './apt-proxy.js';
+import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
+import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from './instance-host.js';
+import { createInstanceNetwork, networkOfSlot, removeInstanceNetwork, removeNetworkIfAbandoned, type InstanceNetwork } from './instance-network.js';
+import { SEED_DIR, writeInstanceSeed } from './instance-seed.js';
+import { ImageStore } from './rootfs-images.js';
+import { hostAptSources, mirrorHosts } from './rootfs-mirror.js';
+import { copyRootfs, ensureBaseRootfs, isDirectory, killProcessesInside, removeRootfs, requireRoot, rootfsCacheDir, unmountUnder } from './rootfs.js';
+
+export interface BootHostOptions {
+  stateDir: string;
+  log?: (line: string) => void;
+  /** Where the debootstrap base and the apt cache are kept (default $BAKE_ROOTFS_CACHE, else <stateDir>/rootfs). */
+  rootfsCache?: string;
+}
+
+/** EC2 instances listen for SSH on 22; each local one does so at its own address. */
+export const INSTANCE_SSH_PORT = 22;
+
+interface Running {
+  container: BootedContainer;
+  network: InstanceNetwork;
+  endpoint: InstanceEndpoint;
+}
+
+export function createBootHost(options: BootHostOptions): InstanceHost {
+  const stateDir = path.resolve(options.stateDir);
+  const log = options.log ?? (() => undefined);
+  const instancesDir = path.join(stateDir, 'instances');
+  const images = new ImageStore(path.join(stateDir, 'images'));
+  const cacheDir = options.rootfsCache ? path.resolve(options.rootfsCache) : rootfsCacheDir(stateDir);
+  const proxy = new AptProxy({ cacheDir: path.join(cacheDir, 'apt-archives'), mirrorHosts: mirrorHosts(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]), log });
+  const running = new Map<string, Running>();
+  let base: Promise<string> | undefined;
+  let prepared: Promise<void> | undefined;
+
+  const files = (instanceId: string) => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(instanceId)) throw new CloudError(`not an instance id: ${JSON.stringify(instanceId)}`);
+    const dir = path.join(instancesDir, instanceId);
+    return {
+      dir,
+      rootfs: path.join(dir, 'rootfs'),
+      /** The network slot the instance last had: it gets the same address back when free. */
+      slot: path.join(dir, 'network-slot'),
+      pid: path.join(dir, 'nspawn.pid'),
+      console: path.join(dir, 'console.log'),
+    };
+  };
+
+  const recordedSlot = async (instanceId: string): Promise<number | undefined> => {
+    const text = (await readFile(files(instanceId).slot, 'utf8').catch(() => '')).trim();
+    return /^\d+$/.test(text) ? Number(text) : undefined;
+  };
+
+  /** Once per process: clean up after a bake that died (orphan containers, namespaces, half copies, mounts). */
+  const prepare = () =>
+    (prepared ??= (async () => {
+      await requireRoot('instance host');
+      await requireNspawn();
+      await mkdir(instancesDir, { recursive: true });
+      await images.sweep();
+      for (const name of await readdir(instancesDir)) {
+        const dir = path.join(instancesDir, name);
+        if (name.startsWith('.')) {
+          if (name.endsWith('.terminating')) await removeRootfs(dir);
+          continue;
+        }
+        const f = files(name);
+        await stopOrphanContainer(f.pid, f.rootfs);
+        const slot = await recordedSlot(name);
+        if (slot !== undefined) await removeNetworkIfAbandoned(networkOfSlot(slot));
+        await removeRootfs(`${f.rootfs}.tmp`);
+      }
+      await unmountUnder(stateDir);
+    })());
+
+  const baseRootfs = () => {
+    base ??= ensureBaseRootfs({ cacheDir, log });
+    // A failed debootstrap (mirror down) is retried by the next launch, not remembered.
+    base.catch(() => (base = undefined));
+    return base;
+  };
+
+  /** Network, seed, proxy, boot: until sshd answers. `userData` undefined keeps what the seed holds. */
+  async function boot(instanceId: string, authorizedKey: string, userData?: Buffer): Promise<InstanceEndpoint> {
+    const f = files(instanceId);
+    if (!(await isDirectory(f.rootfs))) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
+    await stopOrphanContainer(f.pid, f.rootfs);
+    const started = Date.now();
+    const network = await createInstanceNetwork(await recordedSlot(instanceId));
+    try {
+      await writeFileAtomic(f.slot, `${network.slot}\n`);
+      const keptUserData = userData ?? (await readFile(path.join(f.rootfs, SEED_DIR, 'user-data')).catch(() => undefined));
+      await writeInstanceSeed(f.rootfs, { instanceId, ip: network.ip, authorizedKey, userData: keptUserData, aptProxy: `${network.hostIp}:${APT_PROXY_PORT}` });
+      await proxy.listen(network.hostIp);
+      const container = await BootedContainer.boot({
+        rootfs: f.rootfs,
+        machine: network.namespace,
+        netnsPath: `/run/netns/${network.namespace}`,
+        ip: network.ip,
+        pidFile: f.pid,
+        consoleFile: f.console,
+      });
+      const endpoint = { ip: network.ip, sshPort: INSTANCE_SSH_PORT };
+      running.set(instanceId, { container, network, endpoint });
+      log(`${instanceId}: booted at ${network.ip} in ${Date.now() - started} ms`);
+      return endpoint;
+    } catch (error) {
+      await proxy.unlisten(network.hostIp);
+      await removeInstanceNetwork(network).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async function stopInstance(instanceId: string): Promise<void> {
+    const f = files(instanceId);
+    const entry = running.get(instanceId);
+    running.delete(instanceId);
+    if (entry) {
+      await entry.container.stop();
+      await proxy.unlisten(entry.network.hostIp);
+      await removeInstanceNetwork(entry.network);
+    } else {
+      await stopOrphanContainer(f.pid, f.rootfs);
+      const slot = await recordedSlot(instanceId);
+      if (slot !== undefined) await removeNetworkIfAbandoned(networkOfSlot(slot));
+    }
+    // Nothing should outlive PID 1; this is for what a crash may have left.
+    await killProcessesInside(f.rootfs);
+    await unmountUnder(f.rootfs);
+  }
+
+  const host: InstanceHost = {
+    async launch(request: LaunchRequest): Promise<InstanceEndpoint> {
+      await prepare();
+      const f = files(request.instanceId);
+      if (running.has(request.instanceId) || existsSync(f.rootfs)) throw new CloudError(`instance ${request.instanceId} already exists on this host`);
+      const source = request.imageId === BASE_IMAGE ? await baseRootfs() : await images.rootfsOf(request.imageId);
+      await mkdir(f.dir, { recursive: true, mode: 0o755 });
+      const started = Date.now();
+      await copyRootfs(source, f.rootfs);
+      log(`${request.instanceId}: root filesystem copied from ${request.imageId} in ${Date.now() - started} ms`);
+      try {
+        return await boot(request.instanceId, request.authorizedKey, request.userData ?? Buffer.alloc(0));
+      } catch (error) {
+        // The API records a failed launch as terminated and never asks again: nothing may stay behind.
+        await host.terminate(request.instanceId).catch(() => undefined);
+        throw error;
+      }
+    },
+
+    async stop(instanceId: string): Promise<void> {
+      await prepare();
+      await stopInstance(instanceId);
+    },
+
+    async start(instanceId: string, authorizedKey: string): Promise<InstanceEndpoint> {
+      await prepare();
+      const entry = running.get(instanceId);
+      if (entry) return entry.endpoint;
+      return boot(instanceId, authorizedKey);
+    },
+
+    async capture(instanceId: string, imageId: string): Promise<void> {
+      await prepare();
+      const f = files(instanceId);
+      if (!(await isDirectory(f.rootfs))) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
+      // Like CreateImage without NoReboot: the instance is stopped for a consistent copy, then booted again.
+      const wasRunning = running.has(instanceId);
+      if (wasRunning) await stopInstance(instanceId);
+      const started = Date.now();
+      try {
+        await images.capture(f.rootfs, imageId);
+        log(`${instanceId}: captured as ${imageId} in ${Date.now() - started} ms`);
+      } finally {
+        if (wasRunning) await boot(instanceId, '');
+      }
+    },
+
+    async alias(imageId: string, newImageId: string): Promise<void> {
+      await prepare();
+      if (imageId === BASE_IMAGE) throw new CloudError('the base image is shared by every region already; it needs no copy');
+      await images.alias(imageId, newImageId);
+    },
+
+    async terminate(instanceId: string): Promise<void> {
+      await prepare();
+      const f = files(instanceId);
+      await stopInstance(instanceId);
+      if (!existsSync(f.dir)) return;
+      // Renamed first so that a crash mid-removal leaves a name the next start finishes removing.
+      const doomed = path.join(instancesDir, `.${instanceId}.terminating`);
+      await rename(f.dir, doomed);
+      await removeRootfs(doomed);
+    },
+
+    async deleteImage(imageId: string): Promise<void> {
+      if (imageId === BASE_IMAGE) return;
+      await prepare();
+      await images.delete(imageId);
+    },
+
+    async consoleOutput(instanceId: string): Promise<string> {
+      const text = await readFile(files(instanceId).console).catch(() => Buffer.alloc(0));
+      // EC2 returns the most recent 64 KB.
+      return text.subarray(Math.max(0, text.length - 64 * 1024)).toString('utf8');
+    },
+
+    async close(): Promise<void> {
+      const ids = [...running.keys()];
+      await Promise.all(ids.map((id) => stopInstance(id)));
+      await proxy.close();
+      if (prepared) await unmountUnder(stateDir);
+    },
+  };
+  return host;
+}

@@ -1,0 +1,62 @@
+/**
+ * What the local cloud puts into an instance's filesystem before it boots, as EC2 hands it over
+ * through the metadata service: cloud-init's NoCloud seed (instance id, hostname, the key
+ * pair's public key, RunInstances' UserData as given), the key in root's authorized_keys, and
+ * apt's way to the mirror through the host (an instance has no other route out).
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { stringify } from 'yaml';
+
+export const SEED_DIR = 'var/lib/cloud/seed/nocloud';
+export const APT_PROXY_CONF = 'etc/apt/apt.conf.d/00bake-local-cloud-proxy';
+
+export interface InstanceSeed {
+  instanceId: string;
+  /** The instance's address; its hostname is EC2's ip-a-b-c-d form of it. */
+  ip: string;
+  /** OpenSSH public key line, or empty for an instance launched without a key pair. */
+  authorizedKey: string;
+  /** RunInstances' UserData, decoded; undefined when none was given. */
+  userData?: Buffer;
+  /** host:port of the apt proxy on the host's end of the instance's veth pair. */
+  aptProxy: string;
+}
+
+/** `meta-data`: YAML written by the yaml library, so no value can break out of its field. */
+export function renderMetaData(seed: Pick<InstanceSeed, 'instanceId' | 'ip' | 'authorizedKey'>): string {
+  const key = seed.authorizedKey.trim();
+  return stringify({
+    'instance-id': seed.instanceId,
+    'local-hostname': hostnameOf(seed.ip),
+    ...(key ? { 'public-keys': [key] } : {}),
+  });
+}
+
+export function hostnameOf(ip: string): string {
+  return `ip-${ip.replaceAll('.', '-')}`;
+}
+
+export function renderAptProxyConf(aptProxy: string): string {
+  if (!/^[\d.]+:\d+$/.test(aptProxy)) throw new Error(`not an address:port: ${aptProxy}`);
+  return `// Written by bake's local cloud at every boot: the only way out of an instance is this proxy on the host.\nAcquire::http::Proxy "http://${aptProxy}";\n`;
+}
+
+/** Writes the seed into a root filesystem that is not running. */
+export async function writeInstanceSeed(rootfs: string, seed: InstanceSeed): Promise<void> {
+  const seedDir = path.join(rootfs, SEED_DIR);
+  await mkdir(seedDir, { recursive: true, mode: 0o700 });
+  await writeFile(path.join(seedDir, 'meta-data'), renderMetaData(seed), { mode: 0o600 });
+  // NoCloud needs the file even when empty; bytes as given (cloud-init itself handles gzip and MIME).
+  await writeFile(path.join(seedDir, 'user-data'), seed.userData ?? '', { mode: 0o600 });
+  await writeFile(path.join(rootfs, APT_PROXY_CONF), renderAptProxyConf(seed.aptProxy));
+  const sshDir = path.join(rootfs, 'root/.ssh');
+  await mkdir(sshDir, { recursive: true, mode: 0o700 });
+  await chmod(sshDir, 0o700);
+  // cloud-init adds the same key from meta-data; written here too so that an image whose
+  // cloud-init is broken or disabled can still be reached and its log read.
+  const keysFile = path.join(sshDir, 'authorized_keys');
+  const present = await readFile(keysFile, 'utf8').catch(() => '');
+  const key = seed.authorizedKey.trim();
+  if (key && !present.split('\n').includes(key)) await writeFile(keysFile, `${present}${present && !present.endsWith('\n') ? '\n' : ''}${key}\n`, { mode: 0o600 });
+}
