@@ -28,13 +28,15 @@ export interface AptProxyOptions {
 }
 
 export interface AptProxyStats {
-  /** .deb files served from the cache / fetched from the mirror. */
+  /** .deb files served from the cache / fetched from the mirror, and the bytes of each. */
   hits: number;
   misses: number;
+  hitBytes: number;
+  missBytes: number;
 }
 
 export class AptProxy {
-  readonly stats: AptProxyStats = { hits: 0, misses: 0 };
+  readonly stats: AptProxyStats = { hits: 0, misses: 0, hitBytes: 0, missBytes: 0 };
   private readonly servers = new Map<string, Server>();
 
   constructor(private readonly options: AptProxyOptions) {}
@@ -97,6 +99,7 @@ export class AptProxy {
     const cached = await stat(file).catch(() => undefined);
     if (cached) {
       this.stats.hits++;
+      this.stats.hitBytes += cached.size;
       // The whole file, whatever Range apt asked for: HTTP lets a server answer a range request with 200.
       res.writeHead(200, { 'content-type': 'application/vnd.debian.binary-package', 'content-length': cached.size });
       await pipeline(createReadStream(file), res);
@@ -120,6 +123,7 @@ export class AptProxy {
       const size = (await stat(temp)).size;
       if (Number.isFinite(expected) && size !== expected) throw new Error(`short download (${size} of ${expected} bytes)`);
       await rename(temp, file);
+      this.stats.missBytes += size;
     } finally {
       await rm(temp, { force: true });
     }

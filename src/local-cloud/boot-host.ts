@@ -1,12 +1,13 @@
 /**
- * The local cloud's machines: an instance is a Debian root filesystem under
- * `<stateDir>/instances/<id>/rootfs` booted by systemd-nspawn (systemd as PID 1, cloud-init,
- * its own sshd) in a network namespace of its own. Packer, Ansible and bake reach it over SSH
+ * The local cloud's machines: an instance is a Debian root filesystem, its own upper directory
+ * over its image's read-only layers (overlayfs, mounted at `<stateDir>/instances/<id>/rootfs`
+ * while it runs), booted by systemd-nspawn (systemd as PID 1, cloud-init, its own sshd) in a
+ * network namespace of its own. Packer, Ansible and bake reach it over SSH
  * at its address, as they would reach an EC2 instance; apt inside reaches the Debian mirror
  * through a caching proxy on the host's end of its veth pair.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
@@ -15,9 +16,9 @@ import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-co
 import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from './instance-host.js';
 import { createInstanceNetwork, networkOfSlot, removeInstanceNetwork, removeNetworkIfAbandoned, type InstanceNetwork } from './instance-network.js';
 import { SEED_DIR, writeInstanceSeed } from './instance-seed.js';
-import { ImageStore } from './rootfs-images.js';
+import { ImageStore, LAYERS_FILE, readLayers } from './rootfs-images.js';
 import { hostAptSources, mirrorHosts } from './rootfs-mirror.js';
-import { copyRootfs, ensureBaseRootfs, isDirectory, killProcessesInside, removeRootfs, requireRoot, rootfsCacheDir, unmountUnder } from './rootfs.js';
+import { ensureBaseRootfs, killProcessesInside, mountOverlay, mountsUnder, removeRootfs, requireRoot, rootfsCacheDir, unmountUnder } from './rootfs.js';
 
 export interface BootHostOptions {
   stateDir: string;
@@ -39,7 +40,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const stateDir = path.resolve(options.stateDir);
   const log = options.log ?? (() => undefined);
   const instancesDir = path.join(stateDir, 'instances');
-  const images = new ImageStore(path.join(stateDir, 'images'));
+  const images = new ImageStore(path.join(stateDir, 'images'), () => layersOfInstances());
   const cacheDir = options.rootfsCache ? path.resolve(options.rootfsCache) : rootfsCacheDir(stateDir);
   const proxy = new AptProxy({ cacheDir: path.join(cacheDir, 'apt-archives'), mirrorHosts: mirrorHosts(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]), log });
   const running = new Map<string, Running>();
@@ -51,13 +52,29 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     const dir = path.join(instancesDir, instanceId);
     return {
       dir,
+      /** Where the overlay is mounted while the instance runs (empty otherwise). */
       rootfs: path.join(dir, 'rootfs'),
+      /** The instance's own changes, and overlayfs's scratch directory beside them. */
+      upper: path.join(dir, 'upper'),
+      work: path.join(dir, 'work'),
       /** The network slot the instance last had: it gets the same address back when free. */
       slot: path.join(dir, 'network-slot'),
       pid: path.join(dir, 'nspawn.pid'),
       console: path.join(dir, 'console.log'),
     };
   };
+
+  /** Whether the instance has a filesystem here (its layer list, written last at launch). */
+  const exists = (instanceId: string) => existsSync(path.join(files(instanceId).dir, LAYERS_FILE));
+
+  /** Every layer some instance of this host stands on: images keep those. */
+  async function layersOfInstances(): Promise<string[]> {
+    const layers: string[] = [];
+    for (const name of await readdir(instancesDir).catch(() => [] as string[])) {
+      if (!name.startsWith('.')) layers.push(...(await readLayers(path.join(instancesDir, name)).catch(() => [])));
+    }
+    return layers;
+  }
 
   const recordedSlot = async (instanceId: string): Promise<number | undefined> => {
     const text = (await readFile(files(instanceId).slot, 'utf8').catch(() => '')).trim();
@@ -81,7 +98,6 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         await stopOrphanContainer(f.pid, f.rootfs);
         const slot = await recordedSlot(name);
         if (slot !== undefined) await removeNetworkIfAbandoned(networkOfSlot(slot));
-        await removeRootfs(`${f.rootfs}.tmp`);
       }
       await unmountUnder(stateDir);
     })());
@@ -96,10 +112,17 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   /** Network, seed, proxy, boot: until sshd answers. `userData` undefined keeps what the seed holds. */
   async function boot(instanceId: string, authorizedKey: string, userData?: Buffer): Promise<InstanceEndpoint> {
     const f = files(instanceId);
-    if (!(await isDirectory(f.rootfs))) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
+    if (!exists(instanceId)) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
     await stopOrphanContainer(f.pid, f.rootfs);
     const started = Date.now();
-    const network = await createInstanceNetwork(await recordedSlot(instanceId));
+    if (!(await mountsUnder(f.rootfs)).includes(f.rootfs)) await mountOverlay(f, await readLayers(f.dir));
+    let network: InstanceNetwork;
+    try {
+      network = await createInstanceNetwork(await recordedSlot(instanceId));
+    } catch (error) {
+      await unmountUnder(f.rootfs);
+      throw error;
+    }
     try {
       await writeFileAtomic(f.slot, `${network.slot}\n`);
       const keptUserData = userData ?? (await readFile(path.join(f.rootfs, SEED_DIR, 'user-data')).catch(() => undefined));
@@ -120,6 +143,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     } catch (error) {
       await proxy.unlisten(network.hostIp);
       await removeInstanceNetwork(network).catch(() => undefined);
+      await unmountUnder(f.rootfs).catch(() => undefined);
       throw error;
     }
   }
@@ -137,7 +161,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       const slot = await recordedSlot(instanceId);
       if (slot !== undefined) await removeNetworkIfAbandoned(networkOfSlot(slot));
     }
-    // Nothing should outlive PID 1; this is for what a crash may have left.
+    // Nothing should outlive PID 1; this is for what a crash may have left. Unmounting the
+    // root filesystem leaves the instance's changes in its upper directory.
     await killProcessesInside(f.rootfs);
     await unmountUnder(f.rootfs);
   }
@@ -146,12 +171,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     async launch(request: LaunchRequest): Promise<InstanceEndpoint> {
       await prepare();
       const f = files(request.instanceId);
-      if (running.has(request.instanceId) || existsSync(f.rootfs)) throw new CloudError(`instance ${request.instanceId} already exists on this host`);
-      const source = request.imageId === BASE_IMAGE ? await baseRootfs() : await images.rootfsOf(request.imageId);
+      if (running.has(request.instanceId) || existsSync(f.dir)) throw new CloudError(`instance ${request.instanceId} already exists on this host`);
+      // No copy: the instance's writes go to its own upper directory over the image's layers.
+      const lowers = request.imageId === BASE_IMAGE ? [await baseRootfs()] : await images.layersOf(request.imageId);
       await mkdir(f.dir, { recursive: true, mode: 0o755 });
-      const started = Date.now();
-      await copyRootfs(source, f.rootfs);
-      log(`${request.instanceId}: root filesystem copied from ${request.imageId} in ${Date.now() - started} ms`);
+      await writeFile(path.join(f.dir, LAYERS_FILE), `${JSON.stringify(lowers)}\n`);
       try {
         return await boot(request.instanceId, request.authorizedKey, request.userData ?? Buffer.alloc(0));
       } catch (error) {
@@ -176,13 +200,13 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     async capture(instanceId: string, imageId: string): Promise<void> {
       await prepare();
       const f = files(instanceId);
-      if (!(await isDirectory(f.rootfs))) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
+      if (!exists(instanceId)) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
       // Like CreateImage without NoReboot: the instance is stopped for a consistent copy, then booted again.
       const wasRunning = running.has(instanceId);
       if (wasRunning) await stopInstance(instanceId);
       const started = Date.now();
       try {
-        await images.capture(f.rootfs, imageId);
+        await images.capture(f.upper, await readLayers(f.dir), imageId);
         log(`${instanceId}: captured as ${imageId} in ${Date.now() - started} ms`);
       } finally {
         if (wasRunning) await boot(instanceId, '');
@@ -204,6 +228,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       const doomed = path.join(instancesDir, `.${instanceId}.terminating`);
       await rename(f.dir, doomed);
       await removeRootfs(doomed);
+      // An image deregistered while this instance stood on it can go now.
+      await images.collect();
     },
 
     async deleteImage(imageId: string): Promise<void> {
@@ -222,6 +248,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       const ids = [...running.keys()];
       await Promise.all(ids.map((id) => stopInstance(id)));
       await proxy.close();
+      const { hits, misses, hitBytes, missBytes } = proxy.stats;
+      if (hits + misses) log(`apt proxy: ${hits} .deb from the cache (${(hitBytes / 1e6).toFixed(1)} MB), ${misses} downloaded (${(missBytes / 1e6).toFixed(1)} MB)`);
       if (prepared) await unmountUnder(stateDir);
     },
   };

@@ -62,6 +62,9 @@ export class BootedContainer {
       ],
       {
         stdin: 'ignore',
+        // Its own process group: a Ctrl-C meant for bake must not power the instance off under
+        // Packer, which still cleans up through the API; bake stops it when it is time.
+        detached: true,
         stdout: { file: options.consoleFile, append: true },
         stderr: { file: options.consoleFile, append: true },
         reject: false,

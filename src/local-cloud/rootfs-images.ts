@@ -1,35 +1,46 @@
 /**
- * Image filesystems under `<stateDir>/images/`. A captured image is a directory
- * `images/<imageId>/rootfs`; a copy of it (CopyImage into another region) is a symlink
- * `images/<newId> -> <imageId>`, so copies cost nothing. Deregistering the captured id while
- * copies still point at it only marks it; the files go with the last id that refers to them.
+ * Image filesystems under `<stateDir>/images/`, as overlayfs layers. A captured image is a
+ * directory `images/<imageId>/` holding `layer/` (what its build instance changed: the
+ * instance's upper directory, copied) and `layers` (JSON: every layer the image consists of,
+ * its own first, down to the debootstrap base). Layers are never written once made, so images
+ * are immutable and an instance or image costs only its own changes. A copy (CopyImage into
+ * another region) is a symlink `images/<newId> -> <imageId>`. Deregistering only marks an
+ * image while a copy, a child image or an instance still stands on its layer; the files go
+ * when the last of them does.
  */
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudError } from '../errors/index.js';
 import { copyRootfs, removeRootfs } from './rootfs.js';
 
 const DEREGISTERED = 'deregistered';
+export const LAYERS_FILE = 'layers';
 
 export class ImageStore {
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(readonly dir: string) {}
+  /** `layersInUse` lists the layers instances stand on (their own `layers` files). */
+  constructor(
+    readonly dir: string,
+    private readonly layersInUse: () => Promise<string[]> = async () => [],
+  ) {}
 
-  /** The filesystem behind an image id. */
-  async rootfsOf(imageId: string): Promise<string> {
-    return this.serially(async () => path.join(this.dir, await this.physical(imageId), 'rootfs'));
+  /** The image's layers, its own first: the lower directories of an instance launched from it. */
+  async layersOf(imageId: string): Promise<string[]> {
+    return this.serially(async () => readLayers(path.join(this.dir, await this.physical(imageId))));
   }
 
-  /** Copies an (already stopped) instance's filesystem into a new image. */
-  async capture(instanceRootfs: string, imageId: string): Promise<void> {
+  /** Keeps a stopped instance's changes (`upper`, on top of `lowers`) as a new image. */
+  async capture(upper: string, lowers: string[], imageId: string): Promise<void> {
     checkId(imageId);
     const target = path.join(this.dir, imageId);
     if (existsSync(target)) throw new CloudError(`image ${imageId} already exists on this host`);
-    // Copied outside the queue: it takes seconds, and other images need not wait for it.
+    // Copied outside the queue: other images need not wait for it. Only the instance's own
+    // changes are copied; the instance may run on and change them after the capture.
     const temp = path.join(this.dir, `.${imageId}.tmp`);
-    await copyRootfs(instanceRootfs, path.join(temp, 'rootfs'));
+    await copyRootfs(upper, path.join(temp, 'layer'));
+    await writeFile(path.join(temp, LAYERS_FILE), `${JSON.stringify([path.join(target, 'layer'), ...lowers])}\n`);
     await this.serially(() => rename(temp, target));
   }
 
@@ -49,20 +60,15 @@ export class ImageStore {
       const entry = path.join(this.dir, imageId);
       const info = await lstat(entry).catch(() => undefined);
       if (!info) return;
-      let physical = imageId;
-      if (info.isSymbolicLink()) {
-        physical = await readlink(entry);
-        await unlink(entry);
-      } else {
-        await writeFile(path.join(entry, DEREGISTERED), '');
-      }
-      if (existsSync(path.join(this.dir, physical, DEREGISTERED)) && !(await this.referrers(physical)).length) {
-        // Renamed first so that a crash mid-removal leaves a name `sweep` knows to finish.
-        const doomed = path.join(this.dir, `.${physical}.deleting`);
-        await rename(path.join(this.dir, physical), doomed);
-        await removeRootfs(doomed);
-      }
+      if (info.isSymbolicLink()) await unlink(entry);
+      else await writeFile(path.join(entry, DEREGISTERED), '');
+      await this.removeUnused();
     });
+  }
+
+  /** Removes deregistered images nothing stands on any more (after an instance is terminated). */
+  async collect(): Promise<void> {
+    await this.serially(() => this.removeUnused());
   }
 
   /** Finishes what a crash interrupted: half-made captures and half-removed images. */
@@ -73,25 +79,59 @@ export class ImageStore {
     }
   }
 
+  private async removeUnused(): Promise<void> {
+    // Repeated: removing a child image may free its parent's layer.
+    for (let removed = true; removed; ) {
+      removed = false;
+      const names = (await readdir(this.dir).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
+      const links = new Set<string>();
+      const used = new Set(await this.layersInUse());
+      for (const name of names) {
+        const entry = path.join(this.dir, name);
+        const link = await readlink(entry).catch(() => undefined);
+        if (link !== undefined) links.add(link);
+        else if (!existsSync(path.join(entry, DEREGISTERED))) for (const layer of await readLayers(entry).catch(() => [])) used.add(layer);
+      }
+      for (const name of names) {
+        const entry = path.join(this.dir, name);
+        if (!existsSync(path.join(entry, DEREGISTERED)) || links.has(name) || (await lstat(entry)).isSymbolicLink()) continue;
+        // Deregistered images still count for the layers below their own while they exist.
+        const own = path.join(entry, 'layer');
+        const standing = [...used].some((layer) => layer === own);
+        const childOf = await this.childrenOf(own, names);
+        if (standing || childOf) continue;
+        // Renamed first so that a crash mid-removal leaves a name `sweep` knows to finish.
+        const doomed = path.join(this.dir, `.${name}.deleting`);
+        await rename(entry, doomed);
+        await removeRootfs(doomed);
+        removed = true;
+        break;
+      }
+    }
+  }
+
+  /** True when another image (deregistered or not) is made of this layer. */
+  private async childrenOf(layer: string, names: string[]): Promise<boolean> {
+    for (const name of names) {
+      const entry = path.join(this.dir, name);
+      if ((await lstat(entry)).isSymbolicLink()) continue;
+      const layers = await readLayers(entry).catch(() => [] as string[]);
+      if (layers.slice(1).includes(layer)) return true;
+    }
+    return false;
+  }
+
   private async physical(imageId: string): Promise<string> {
     checkId(imageId);
     const entry = path.join(this.dir, imageId);
     const info = await lstat(entry).catch(() => undefined);
     const physical = info?.isSymbolicLink() ? await readlink(entry) : imageId;
     const dir = path.join(this.dir, physical);
-    if (!info || !existsSync(path.join(dir, 'rootfs')) || (physical === imageId && existsSync(path.join(dir, DEREGISTERED)))) {
-      throw new CloudError(`image ${imageId} has no filesystem on this host`);
+    if (!info || (physical === imageId && existsSync(path.join(dir, DEREGISTERED)))) throw new CloudError(`image ${imageId} has no filesystem on this host`);
+    if (!existsSync(path.join(dir, LAYERS_FILE))) {
+      throw new CloudError(`image ${imageId} was made by an older bake whose instances did not boot: delete .bake/local and build again`);
     }
     return physical;
-  }
-
-  private async referrers(physical: string): Promise<string[]> {
-    const names: string[] = [];
-    for (const name of await readdir(this.dir)) {
-      const link = await readlink(path.join(this.dir, name)).catch(() => undefined);
-      if (link === physical) names.push(name);
-    }
-    return names;
   }
 
   private serially<T>(work: () => Promise<T>): Promise<T> {
@@ -99,6 +139,15 @@ export class ImageStore {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/** The `layers` list of an image or instance directory; every entry must still exist. */
+export async function readLayers(dir: string): Promise<string[]> {
+  const layers = JSON.parse(await readFile(path.join(dir, LAYERS_FILE), 'utf8')) as unknown;
+  if (!Array.isArray(layers) || !layers.every((l) => typeof l === 'string' && path.isAbsolute(l))) throw new CloudError(`${path.join(dir, LAYERS_FILE)} is not a list of directories`);
+  const missing = layers.find((layer) => !existsSync(layer));
+  if (missing) throw new CloudError(`${dir} stands on ${missing}, which is gone (was the root filesystem cache deleted?)`);
+  return layers;
 }
 
 /** Image ids become directory names: nothing that could climb out of `images/`. */

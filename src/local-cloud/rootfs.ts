@@ -31,14 +31,22 @@ export const BASE_NAME = 'base-v2';
 /**
  * cloud-init settings of every local image (a recipe's own drop-ins, `90-bake-…`, sort after
  * and win): seed from NoCloud (the local cloud writes it before each boot), leave the network
- * as the host configured it, let root log in with the key pair (bake's local templates log in
- * as root), a locale that exists without locale-gen, and no RSA/DSA host keys, whose
- * generation takes seconds per boot.
+ * as the host configured it, the key pair's key for `admin` (with passwordless sudo, as on
+ * Debian's AMIs) and root, a locale that exists without locale-gen, and no RSA/DSA host keys,
+ * whose generation takes seconds per boot.
  */
 export const LOCAL_CLOUD_CFG = `# Written by bake for its local cloud (docs/local-cloud-host.md).
 datasource_list: [NoCloud, None]
 network: {config: disabled}
 disable_root: false
+system_info:
+  default_user:
+    name: admin
+    lock_passwd: true
+    gecos: Debian
+    groups: [adm, sudo]
+    sudo: ["ALL=(ALL) NOPASSWD:ALL"]
+    shell: /bin/bash
 locale: C.UTF-8
 manage_etc_hosts: true
 ssh_genkeytypes: [ed25519, ecdsa]
@@ -220,4 +228,26 @@ export async function requireRoot(what: string): Promise<void> {
 
 export async function isDirectory(file: string): Promise<boolean> {
   return stat(file).then((s) => s.isDirectory(), () => false);
+}
+
+/**
+ * Mounts an instance's root filesystem: its own `upper` directory over the image's read-only
+ * layers. Features that write references to lower layers into the upper one (redirect_dir,
+ * metacopy, index) are off, so an upper directory stays a plain layer that a captured image can
+ * stack on any host.
+ */
+export async function mountOverlay(target: { rootfs: string; upper: string; work: string }, lowers: string[]): Promise<void> {
+  // The kernel splits overlay options at commas and lowerdir at colons: a backslash escapes them.
+  const escape = (dir: string) => dir.replace(/[\\,:]/g, (c) => `\\${c}`);
+  const options = [
+    `lowerdir=${lowers.map(escape).join(':')}`,
+    `upperdir=${escape(target.upper)}`,
+    `workdir=${escape(target.work)}`,
+    'redirect_dir=off',
+    'metacopy=off',
+    'index=off',
+  ].join(',');
+  for (const dir of [target.rootfs, target.upper, target.work]) await mkdir(dir, { recursive: true, mode: 0o755 });
+  const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', options, '--', target.rootfs], { reject: false, all: true });
+  if (result.failed) throw new CloudError(`mounting the root filesystem of ${path.dirname(target.rootfs)} failed: ${String(result.all ?? result.message).trim()}`);
 }

@@ -45,8 +45,8 @@ const AMI_DESCRIPTION_MAX = 255;
 
 
 /**
- * Runs verify.sh as root whether or not the SSH user already is (the local cloud logs in as
- * root and may have no sudo). Packer fills in {{ .Path }} and {{ .Vars }}; no recipe data here.
+ * Runs verify.sh as root whether or not the SSH user already is (a recipe may log in as root,
+ * where there may be no sudo). Packer fills in {{ .Path }} and {{ .Vars }}; no recipe data here.
  */
 const VERIFY_EXECUTE_COMMAND =
   'chmod +x {{ .Path }}; if [ "$(id -u)" -eq 0 ]; then {{ .Vars }} {{ .Path }}; else sudo -n env {{ .Vars }} {{ .Path }}; fi';
@@ -124,8 +124,8 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
         }
       : null,
     instanceType: recipe.instanceType,
-    // The local cloud's sshd resolves the login user on the host, where only root is sure to exist.
-    sshUsername: target?.local ? 'root' : recipe.sshUsername,
+    // Local images have Debian's AMI user (admin) too: the same login as on EC2.
+    sshUsername: recipe.sshUsername,
     subnetId: recipe.subnetId ?? null,
     ec2Endpoint: target?.ec2Endpoint ?? null,
     local: target?.local

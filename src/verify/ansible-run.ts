@@ -51,8 +51,8 @@ export async function writeInventory(file: string, target: SshTarget): Promise<v
   const host = {
     ansible_host: target.ip,
     ansible_port: target.sshPort,
-    // Like Packer in local mode: the local cloud's sshd only lets root in.
-    ansible_user: 'root',
+    // The play becomes root (as Packer's does); the login is the image's ordinary user.
+    ansible_user: target.user,
     ansible_ssh_private_key_file: target.privateKey,
     // Every instance gets a fresh host key check-free: the address is reused by the next instance.
     ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes',

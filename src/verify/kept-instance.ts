@@ -9,12 +9,18 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { createBootHost } from '../local-cloud/boot-host.js';
 import { BASE_IMAGE, type InstanceEndpoint } from '../local-cloud/instance-host.js';
-import { isDirectory, removeRootfs, rootfsCacheDir } from '../local-cloud/rootfs.js';
+import { LAYERS_FILE } from '../local-cloud/rootfs-images.js';
+import { removeRootfs, rootfsCacheDir } from '../local-cloud/rootfs.js';
 
 export interface SshTarget extends InstanceEndpoint {
-  /** The private key that logs in as root. */
+  /** Who logs in: the local images' `admin` (passwordless sudo), as on Debian's AMIs. */
+  user: string;
+  /** The private key that logs in as `user`. */
   privateKey: string;
 }
+
+/** The login every local image has (cloud-init's default user in the base, docs/local-cloud-host.md). */
+export const LOCAL_LOGIN_USER = 'admin';
 
 export interface KeptInstance {
   /**
@@ -48,8 +54,8 @@ export function localCloudStateDir(bakeryRoot: string): string {
 export function bootedKeptInstance(options: KeptInstanceOptions): KeptInstance {
   const { stateDir, name } = options;
   const privateKey = path.join(stateDir, 'id_ed25519');
-  // The boot host's own layout (docs/local-cloud-host.md).
-  const rootfs = path.join(stateDir, 'instances', name, 'rootfs');
+  // The boot host's own layout (docs/local-cloud-host.md): `layers` marks a complete instance.
+  const instanceDir = path.join(stateDir, 'instances', name);
   let host: ReturnType<typeof createBootHost> | undefined;
   const hostOf = () =>
     (host ??= createBootHost({
@@ -74,13 +80,14 @@ export function bootedKeptInstance(options: KeptInstanceOptions): KeptInstance {
   return {
     async up({ fresh }) {
       const key = await publicKey();
-      const kept = await isDirectory(rootfs);
-      if (kept && fresh) await hostOf().terminate(name);
+      const kept = existsSync(path.join(instanceDir, LAYERS_FILE));
+      // Anything else there is half made or an older bake's chroot copy: it goes too.
+      if ((kept && fresh) || (!kept && existsSync(instanceDir))) await hostOf().terminate(name);
       const created = !kept || fresh;
       const endpoint = created
         ? await hostOf().launch({ instanceId: name, imageId: BASE_IMAGE, authorizedKey: key })
         : await hostOf().start(name, key);
-      return { target: { ...endpoint, privateKey }, created };
+      return { target: { ...endpoint, user: LOCAL_LOGIN_USER, privateKey }, created };
     },
 
     async destroy() {

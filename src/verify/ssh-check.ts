@@ -1,6 +1,6 @@
 /**
  * Runs one verify check in the instance: the verify script Packer runs, generated for that
- * check alone, fed to `sh -s` over SSH as root (as Packer's shell provisioner runs it).
+ * check alone, fed to `sh -s` over SSH and run as root (as Packer's shell provisioner runs it).
  */
 import { execa } from 'execa';
 import { renderVerifyScript } from '../packer/verify-script.js';
@@ -21,13 +21,14 @@ export function sshArguments(target: SshTarget): string[] {
     '-o', 'BatchMode=yes',
     '-o', 'ConnectTimeout=10',
     '-o', 'LogLevel=ERROR',
-    `root@${target.ip}`,
+    `${target.user}@${target.ip}`,
   ];
 }
 
 export async function runCheckOverSsh(target: SshTarget, check: VerifyCheck, signal?: AbortSignal): Promise<ScriptRun> {
   const started = Date.now();
-  const result = await execa('ssh', [...sshArguments(target), 'sh', '-s'], {
+  const asRoot = target.user === 'root' ? ['sh', '-s'] : ['sudo', '-n', 'sh', '-s'];
+  const result = await execa('ssh', [...sshArguments(target), ...asRoot], {
     input: renderVerifyScript([check]),
     reject: false,
     stripFinalNewline: false,

@@ -57,7 +57,7 @@ describe('the apt proxy on the host', () => {
     while (!(await readdir(cacheDir)).some((name) => name.endsWith('.deb'))) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(await viaProxy(url)).toEqual({ status: 200, body: 'contents of /debian/pool/main/t/tree/tree_2.1.0-1_amd64.deb' });
     expect(served.filter((u) => u.endsWith('.deb'))).toHaveLength(1);
-    expect(proxy.stats).toMatchObject({ hits: 1, misses: 1 });
+    expect(proxy.stats).toMatchObject({ hits: 1, misses: 1, hitBytes: 59, missBytes: 59 });
     expect((await readdir(cacheDir)).filter((name) => name.endsWith('.deb'))).toHaveLength(1);
   });
 
