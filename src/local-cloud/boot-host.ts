@@ -44,6 +44,12 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const cacheDir = options.rootfsCache ? path.resolve(options.rootfsCache) : rootfsCacheDir(stateDir);
   const proxy = new AptProxy({ cacheDir: path.join(cacheDir, 'apt-archives'), mirrorHosts: mirrorHosts(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]), log });
   const running = new Map<string, Running>();
+  /**
+   * Networks of instances stopped while this bake runs: kept, as EC2 keeps a stopped instance's
+   * private address, so that starting it again gives the same address. Released at terminate
+   * and when bake exits.
+   */
+  const parked = new Map<string, InstanceNetwork>();
   let base: Promise<string> | undefined;
   let prepared: Promise<void> | undefined;
 
@@ -118,7 +124,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     if (!(await mountsUnder(f.rootfs)).includes(f.rootfs)) await mountOverlay(f, await readLayers(f.dir));
     let network: InstanceNetwork;
     try {
-      network = await createInstanceNetwork(await recordedSlot(instanceId));
+      network = parked.get(instanceId) ?? (await createInstanceNetwork(await recordedSlot(instanceId)));
+      parked.delete(instanceId);
     } catch (error) {
       await unmountUnder(f.rootfs);
       throw error;
@@ -148,15 +155,20 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     }
   }
 
-  async function stopInstance(instanceId: string): Promise<void> {
+  /** Powers off; `keepNetwork` parks the instance's address for its next start (StopInstances). */
+  async function stopInstance(instanceId: string, keepNetwork = false): Promise<void> {
     const f = files(instanceId);
     const entry = running.get(instanceId);
     running.delete(instanceId);
-    if (entry) {
-      await entry.container.stop();
-      await proxy.unlisten(entry.network.hostIp);
-      await removeInstanceNetwork(entry.network);
-    } else {
+    const network = entry?.network ?? parked.get(instanceId);
+    parked.delete(instanceId);
+    if (entry) await entry.container.stop();
+    if (network) {
+      await proxy.unlisten(network.hostIp);
+      if (keepNetwork) parked.set(instanceId, network);
+      else await removeInstanceNetwork(network);
+    }
+    if (!entry) {
       await stopOrphanContainer(f.pid, f.rootfs);
       const slot = await recordedSlot(instanceId);
       if (slot !== undefined) await removeNetworkIfAbandoned(networkOfSlot(slot));
@@ -187,7 +199,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
 
     async stop(instanceId: string): Promise<void> {
       await prepare();
-      await stopInstance(instanceId);
+      await stopInstance(instanceId, true);
     },
 
     async start(instanceId: string, authorizedKey: string): Promise<InstanceEndpoint> {
@@ -203,7 +215,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       if (!exists(instanceId)) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
       // Like CreateImage without NoReboot: the instance is stopped for a consistent copy, then booted again.
       const wasRunning = running.has(instanceId);
-      if (wasRunning) await stopInstance(instanceId);
+      if (wasRunning) await stopInstance(instanceId, true);
       const started = Date.now();
       try {
         await images.capture(f.upper, await readLayers(f.dir), imageId);
@@ -245,7 +257,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     },
 
     async close(): Promise<void> {
-      const ids = [...running.keys()];
+      const ids = [...new Set([...running.keys(), ...parked.keys()])];
       await Promise.all(ids.map((id) => stopInstance(id)));
       await proxy.close();
       const { hits, misses, hitBytes, missBytes } = proxy.stats;
