@@ -71,7 +71,7 @@ describe('a booted instance of the local cloud', () => {
   it('boots systemd as PID 1 with /proc, /sys and /dev, and answers over SSH on port 22 at an address of its own', async () => {
     const started = Date.now();
     first = await host.launch({ instanceId: 'i-first', imageId: BASE_IMAGE, authorizedKey: keys.publicKey, userData: Buffer.from(userData) });
-    measured['launch from base (copy + boot until sshd answers)'] = `${Date.now() - started} ms`;
+    measured['launch from base (overlay mount + boot until sshd answers)'] = `${Date.now() - started} ms`;
     expect(first.sshPort).toBe(22);
     expect(first.ip).toMatch(/^198\.1[89]\.\d+\.\d+$/);
     const result = await ssh(keys.privateKey, first, 'cat /etc/debian_version; cat /proc/1/comm; test -e /sys/class/net/eth0 && test -c /dev/null && echo mounted; ip -o -4 addr show eth0');
