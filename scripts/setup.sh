@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what bake needs on a fresh Debian machine (run as root): Debian's packer, ansible,
-# debootstrap, systemd-nspawn (systemd-container), iproute2 and OpenSSH for the local cloud, then the npm packages (which also builds dist/).
+# debootstrap, systemd-nspawn (systemd-container), iproute2 and the OpenSSH client for the local
+# cloud, then the npm packages (which also builds dist/).
 # With --tests also what only the tests use: Groovy, to run the Jenkinsfile itself
 # (test/ci/run-jenkinsfile.groovy); Chromium, to render the HTML report headless; Graphviz, to
 # parse what `bake graph --format dot` prints.
