@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what bake needs on a fresh Debian machine (run as root): Debian's packer, ansible,
-# debootstrap, systemd-nspawn (systemd-container), iproute2 and the OpenSSH client for the local
-# cloud, then the npm packages (which also builds dist/).
+# debootstrap, systemd-nspawn (systemd-container), iproute2 and OpenSSH for the local cloud
+# (the client; the server's `sshd -t` checks the example roles), then the npm packages (which also
+# builds dist/).
 # With --tests also what only the tests use: Groovy, to run the Jenkinsfile itself
 # (test/ci/run-jenkinsfile.groovy); Chromium, to render the HTML report headless; Graphviz, to
 # parse what `bake graph --format dot` prints.
@@ -10,10 +11,10 @@ cd "$(dirname "$0")/.."
 tests=false
 [ "${1:-}" = "--tests" ] && tests=true
 need=()
-for tool in packer ansible-playbook debootstrap systemd-nspawn ip ssh ssh-keygen rsync curl; do
+for tool in packer ansible-playbook debootstrap systemd-nspawn ip ssh sshd ssh-keygen rsync curl; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
-packages=(packer ansible-core debootstrap systemd-container iproute2 openssh-client rsync curl ca-certificates git)
+packages=(packer ansible-core debootstrap systemd-container iproute2 openssh-client openssh-server rsync curl ca-certificates git)
 if $tests && { ! command -v groovy >/dev/null 2>&1 || [ ! -e /usr/lib/jvm/default-java ]; }; then
   need+=(groovy)
   packages+=(groovy default-jre-headless)
