@@ -21,6 +21,9 @@ export interface PackerVariables {
    * the root volume instead of adding a second disk. Defaults to /dev/xvda.
    */
   root_device_name?: string;
+  /** The node binary and bake's SBOM writer (src/sbom/write-sbom.ts): Ansible runs them on this machine at the end of the playbook; empty: no package manifest. */
+  node_bin?: string;
+  sbom_writer?: string;
 }
 
 export const PACKER_VARIABLE_NAMES = [
@@ -32,6 +35,8 @@ export const PACKER_VARIABLE_NAMES = [
   'base_ami',
   'parent_ami',
   'root_device_name',
+  'node_bin',
+  'sbom_writer',
 ] as const;
 
 /** Stands in for an AMI only known at build time (a parent recipe's new image, an SSM parameter). */
@@ -52,6 +57,8 @@ export function variableDefaults(recipe: Recipe, given: Partial<PackerVariables>
     base_ami: given.base_ami ?? baseAmi,
     parent_ami: given.parent_ami ?? '',
     root_device_name: given.root_device_name ?? DEFAULT_ROOT_DEVICE,
+    node_bin: given.node_bin ?? '',
+    sbom_writer: given.sbom_writer ?? '',
   };
 }
 

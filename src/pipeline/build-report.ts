@@ -1,3 +1,4 @@
+import type { KeptManifest } from '../sbom/build-manifest.js';
 import type { SsmPinResult } from './pin-ssm.js';
 /** What `bake build` did, per recipe: the `--json` result, the JUnit file and the summary. */
 
@@ -10,6 +11,8 @@ export interface RecipeBuildResult {
   amis: Record<string, string>;
   fingerprint: string;
   duration_s: number;
+  /** The image's package manifest kept with the logs, and the package changes against the previous one. */
+  packages?: KeptManifest;
   /** When its bake (or distribution) started, ISO 8601; absent when it never started. */
   started_at?: string;
   /** Packer's log for this recipe in this run (built, failed, aborted). */
@@ -48,7 +51,7 @@ export function summaryLines(report: BuildReport): string[] {
     const took = recipe.duration_s > 0 ? ` in ${formatDuration(recipe.duration_s)}` : '';
     switch (recipe.status) {
       case 'built':
-        return `  built    ${recipe.name}${took}: ${amis}`;
+        return `  built    ${recipe.name}${took}: ${amis}${packageLine(recipe.packages)}`;
       case 'reused':
         return `  reused   ${recipe.name}: ${amis}`;
       case 'failed':
@@ -66,6 +69,19 @@ export function summaryLines(report: BuildReport): string[] {
   else if (report.pin.status === 'skipped') lines.push(`build done; not pinned (${report.pin.reason ?? ''})`);
   else lines.push('build done; images pinned');
   return lines;
+}
+
+/** `; 412 packages (+1 −0 ~3 since the previous manifest: jq 1.6-2.1 added, …)` */
+function packageLine(manifest: KeptManifest | undefined): string {
+  if (!manifest) return '';
+  if (!manifest.changes) return `\n           ${manifest.packages} packages (manifest ${manifest.sbom})`;
+  const { added, removed, changed } = manifest.changes;
+  const words = [
+    ...added.map((p) => `+${p.name} ${p.version}`),
+    ...removed.map((p) => `-${p.name} ${p.version}`),
+    ...changed.map((p) => `~${p.name} ${p.before} → ${p.after}`),
+  ];
+  return `\n           ${manifest.packages} packages; since ${manifest.against}: ${words.length ? words.join(', ') : 'no package changed'}`;
 }
 
 export function formatDuration(seconds: number): string {

@@ -7,7 +7,10 @@
  * Nothing is pinned from a run that failed or was interrupted: tfvars only ever name images from
  * a fully successful run.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile, mkdir, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { keepPackageManifest, MANIFEST_FILE, type KeptManifest } from '../sbom/build-manifest.js';
+import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SsmPinResult } from './pin-ssm.js';
@@ -103,6 +106,9 @@ interface BuiltImage {
 }
 
 /** `20261122T185105Z-1a2b`: sorts by time, unique across agents starting in the same second. */
+/** bake's SBOM writer, which Ansible runs at the end of the playbook (src/packer/playbook.ts). */
+const SBOM_WRITER = fileURLToPath(new URL('../sbom/write-sbom.js', import.meta.url));
+
 export function newRunId(now: Date): string {
   return `${now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '')}-${randomBytes(2).toString('hex')}`;
 }
@@ -209,6 +215,8 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
 
     const rendered = await deps.render(recipe, workDirOf(bakery.root, runId));
     const builtAt = deps.now().toISOString();
+    // Best effort: an image baked without a manifest is still an image.
+    await rm(path.join(rendered.dir, MANIFEST_FILE), { force: true });
     const varFile = path.join(rendered.dir, `${entry.name}.pkrvars.hcl`);
     await deps.writeVariables(varFile, {
       source_ami: sourceAmi,
@@ -218,6 +226,8 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       build_url: options.buildUrl ?? '',
       base_ami: baseAmi,
       parent_ami: parentAmi ?? '',
+      node_bin: process.execPath,
+      sbom_writer: SBOM_WRITER,
     });
     await deps.runPacker({
       templateDir: rendered.dir,
@@ -248,6 +258,15 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       await deps.tagImage(region, ami, tags);
       await appendFile(logFile, `# bake: tagged ${ami} in ${region} and its snapshots\n`);
     }
+    try {
+      const manifest = await keepPackageManifest(rendered.dir, path.dirname(path.dirname(logFile)), runId, entry.name);
+      if (manifest) {
+        manifests.set(entry.name, manifest);
+        await appendFile(logFile, `# bake: package manifest ${manifest.sbom} (${manifest.packages} packages, in the image at ${IMAGE_SBOM_PATH})\n`);
+      }
+    } catch (error) {
+      await appendFile(logFile, `# bake: package manifest not kept: ${(error as Error).message}\n`);
+    }
     if (deps.distribute) return distribute(entry, amis, signal, logFile, { tags, builtAt, bakedNow: true });
     // Checked after tagging, so that the images which do exist are recorded all the same.
     const missing = recipe.regions.filter((region) => !amis[region]);
@@ -262,6 +281,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   }));
 
   const startedAt = new Map<string, string>();
+  const manifests = new Map<string, KeptManifest>();
   const outcomes = await runDag(nodes, {
     concurrency: options.concurrency ?? 2,
     signal: options.signal,
@@ -280,7 +300,11 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const recipes: RecipeBuildResult[] = plan.recipes.map((entry) =>
     entry.action === 'reuse'
       ? { name: entry.name, status: 'reused', amis: entry.amis, fingerprint: entry.fingerprint, duration_s: 0, reasons: entry.reasons }
-      : { ...resultOf(entry, outcomes.get(entry.name)!, bakery.root, runId), ...(startedAt.has(entry.name) && { started_at: startedAt.get(entry.name) }) },
+      : {
+          ...resultOf(entry, outcomes.get(entry.name)!, bakery.root, runId),
+          ...(startedAt.has(entry.name) && { started_at: startedAt.get(entry.name) }),
+          ...(manifests.has(entry.name) && { packages: manifests.get(entry.name) }),
+        },
   );
   const interrupted = Boolean(options.signal?.aborted);
   const report: BuildReport = { run_id: runId, recipes, interrupted, pin: { status: 'skipped' } };

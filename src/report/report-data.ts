@@ -69,6 +69,21 @@ export function buildReportModel(plan: Plan, report: BuildReport, now: Date, pac
       tfvars: files.map((f) => ({ file: path.relative(root, f.file) || f.file, diff: f.diff })),
       ssm: (report.pin.parameters ?? []).map((p) => ({ region: p.region, parameter: p.parameter, ...(p.before && { before: p.before }), after: p.ami, changed: p.changed })),
     },
-    packageDiffs,
+    packageDiffs: [
+      ...packageDiffs,
+      ...report.recipes.flatMap((r): PackageDiff[] =>
+        r.packages?.changes
+          ? [
+              {
+                recipe: r.name,
+                against: path.relative(root, r.packages.against ?? '') || (r.packages.against ?? ''),
+                added: r.packages.changes.added.map((p) => ({ name: p.name, arch: p.arch, after: p.version })),
+                removed: r.packages.changes.removed.map((p) => ({ name: p.name, arch: p.arch, before: p.version })),
+                changed: r.packages.changes.changed,
+              },
+            ]
+          : [],
+      ),
+    ],
   };
 }

@@ -32,12 +32,23 @@ describe('the generated playbook', () => {
       { role: 'common' },
       { role: 'node_exporter', vars: { port: 9100, flags: ['--a', '--b'] } },
     ]);
-    expect(play.tasks).toBeUndefined();
+    // Only the package manifest's tasks, which run only when the build passes bake's SBOM writer.
+    expect(play.tasks.map((task: any) => task.when)).toEqual(Array(5).fill('bake_sbom_writer | default("") | length > 0'));
+  });
+
+  it('ends by listing the installed packages, having bake write the SBOM on this machine and installing it into the image', async () => {
+    const [play] = await readAsAnsible(renderPlaybook(recipe(), []));
+    const [list, keep, write, , install] = play.tasks;
+    expect(list['ansible.builtin.command'].argv).toEqual(['dpkg-query', '-W', '-f', '${Package}\t${Version}\t${Architecture}\n']);
+    expect(keep).toMatchObject({ delegate_to: 'localhost', become: false });
+    // argv, never a shell line: paths and the recipe name cannot become shell code.
+    expect(write['ansible.builtin.command'].argv.slice(0, 3)).toEqual(['{{ bake_node }}', '{{ bake_sbom_writer }}', '{{ playbook_dir }}/packages.tsv']);
+    expect(install['ansible.builtin.copy']).toMatchObject({ src: '{{ playbook_dir }}/packages.cdx.json', dest: '/usr/share/bake/packages.cdx.json', mode: '0644' });
   });
 
   it('installs each rendered cloud-init file into /etc/cloud/cloud.cfg.d with mode 0644', async () => {
     const [play] = await readAsAnsible(renderPlaybook(recipe(), ['90-bake-web.cfg', '91-bake-extra.cfg']));
-    const copies = play.tasks.filter((task: any) => task['ansible.builtin.copy']).map((task: any) => task['ansible.builtin.copy']);
+    const copies = play.tasks.filter((task: any) => task['ansible.builtin.copy']?.dest.startsWith('/etc/cloud/')).map((task: any) => task['ansible.builtin.copy']);
     expect(copies).toEqual([
       { src: 'cloud-init/90-bake-web.cfg', dest: '/etc/cloud/cloud.cfg.d/90-bake-web.cfg', owner: 'root', group: 'root', mode: '0644' },
       { src: 'cloud-init/91-bake-extra.cfg', dest: '/etc/cloud/cloud.cfg.d/91-bake-extra.cfg', owner: 'root', group: 'root', mode: '0644' },
