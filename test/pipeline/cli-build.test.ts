@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DescribeImageAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
+import { inChromium, nodesIn } from '../report/chromium.js';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
@@ -55,7 +56,8 @@ describe('bake build (CLI)', () => {
   it('builds parent then child, pins both, prints JSON and writes JUnit; a second run reuses both', async () => {
     const { dir, env, journal } = await bakery('ok', {});
     const junit = path.join(dir, 'junit.xml');
-    const run = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', '--junit', junit], { env, reject: false });
+    const html = path.join(dir, 'reports', 'build.html');
+    const run = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', '--junit', junit, '--report', html], { env, reject: false });
     expect(run.stderr).not.toContain('internal error');
     expect(run.exitCode).toBe(0);
     const report = JSON.parse(run.stdout);
@@ -65,6 +67,11 @@ describe('bake build (CLI)', () => {
     expect(tfvars).toContain(report.recipes[1].amis['us-east-1']);
     const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(await readFile(junit, 'utf8')).testsuites.testsuite;
     expect(suite).toMatchObject({ name: 'bake build', tests: '2', failures: '0' });
+    // The HTML report, as a browser renders it: both recipes in the graph and on the timeline, the tfvars diff.
+    const { dom } = await inChromium(html);
+    expect(nodesIn(dom)).toEqual(['base:built', 'web:built']);
+    expect([...dom.matchAll(/<div class="lane" data-recipe="(\w+)">/g)].map((m) => m[1])).toEqual(['base', 'web']);
+    expect(dom).toMatch(new RegExp(`<span class="add">\\+[^<]*"${report.recipes[1].amis['us-east-1']}"`));
 
     const again = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
     expect(again.exitCode).toBe(0);
