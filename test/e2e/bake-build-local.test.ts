@@ -30,14 +30,15 @@ describe('bake build --local on the example bakery', () => {
     const web = report.recipes.find((r) => r.name === 'web')!;
     expect(Object.keys(web.amis).sort()).toEqual(['eu-west-1', 'us-east-1']);
 
-    // Each image's package manifest: kept with the build's logs, and carried in the image itself.
+    // Each image's package manifest: kept with the build's logs, and carried in the image itself
+    // (in the layer web's build wrote: the local cloud keeps images as overlayfs layers).
     const manifest = (web as { packages?: { sbom: string; packages: number } }).packages!;
     expect(manifest.sbom).toMatch(/\.bake\/logs\/[^/]+\/web\.cdx\.json$/);
     expect(manifest.packages).toBeGreaterThan(100);
     const kept = JSON.parse(await readFile(manifest.sbom, 'utf8'));
     expect(kept).toMatchObject({ bomFormat: 'CycloneDX', metadata: { component: { name: 'web' } } });
     expect(kept.components.map((c: { name: string }) => c.name)).toContain('nginx-light');
-    const inImage = JSON.parse(await readFile(path.join(dir, '.bake/local/images', web.amis['us-east-1'], 'rootfs/usr/share/bake/packages.cdx.json'), 'utf8'));
+    const inImage = JSON.parse(await readFile(path.join(dir, '.bake/local/images', web.amis['us-east-1'], 'layer/usr/share/bake/packages.cdx.json'), 'utf8'));
     expect(inImage.components).toEqual(kept.components);
 
     const pinned = await readFile(path.join(dir, 'infra/web/amis.auto.tfvars'), 'utf8');
