@@ -51,6 +51,30 @@ const AMI_DESCRIPTION_MAX = 255;
 const VERIFY_EXECUTE_COMMAND =
   'chmod +x {{ .Path }}; if [ "$(id -u)" -eq 0 ]; then {{ .Vars }} {{ .Path }}; else sudo -n env {{ .Vars }} {{ .Path }}; fi';
 
+export interface Polling {
+  delaySeconds: number;
+  maxAttempts: number;
+}
+
+/**
+ * AWS: instances start in ~30 s, stop in ~40 s and an image takes minutes, so a 5 s poll wastes
+ * at most a few seconds per wait; 720 attempts (an hour) covers a large volume's image, which
+ * the SDK's default 40 × 15 s gives up on. 8 bakes at once poll well under EC2's request limits.
+ */
+export const AWS_POLLING: Polling = { delaySeconds: 5, maxAttempts: 720 };
+/** The local cloud answers in about the time the work takes: poll every second (Packer's smallest), for up to an hour under load. */
+export const LOCAL_CLOUD_POLLING: Polling = { delaySeconds: 1, maxAttempts: 3600 };
+
+/**
+ * The builder's root volume: resized when the recipe says `volume_size`, encrypted from launch
+ * when it says `encrypted` (the image's snapshots then carry the build region's key).
+ */
+function rootVolumeOf(recipe: Recipe, region: string) {
+  const sizeGb = recipe.volumeSizeGb === undefined ? null : positiveWhole(recipe.volumeSizeGb, 'volume_size', locationOf(recipe, 'volume_size'));
+  const encryption = recipe.encrypted ? { kmsKeyId: recipe.kmsKeyIds[region] ?? null } : null;
+  return sizeGb === null && encryption === null ? null : { sizeGb, encryption };
+}
+
 export function amiNamePrefix(recipeName: string): string {
   return recipeName.replace(AMI_NAME_UNSAFE, '-').slice(0, AMI_NAME_PREFIX_MAX);
 }
@@ -132,12 +156,9 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
       ? { sshPort: positiveWhole(target.local.sshPort, 'the local ssh port', locationOf(recipe, 'name')) }
       : null,
     description: truncateCodePoints(recipe.description, AMI_DESCRIPTION_MAX),
-    encryption: recipe.encrypted ? { kmsKeyId: recipe.kmsKeyIds[region] ?? null } : null,
     imdsv2: modern && recipe.imdsv2,
-    volume:
-      recipe.volumeSizeGb === undefined
-        ? null
-        : { sizeGb: positiveWhole(recipe.volumeSizeGb, 'volume_size', locationOf(recipe, 'volume_size')) },
+    rootVolume: rootVolumeOf(recipe, region),
+    polling: target?.local ? LOCAL_CLOUD_POLLING : AWS_POLLING,
     ansibleEnvVars: [
       'ANSIBLE_HOST_KEY_CHECKING=False',
       `ANSIBLE_ROLES_PATH=${ansibleRolesPath(bakery).join(':')}`,

@@ -35,7 +35,7 @@ describe('the real Packer 1.6.6 amazon-ebs builder against the local EC2 API', (
     expect(amis()['us-east-1']).not.toBe(amis()['eu-west-1']);
   });
 
-  it('tags both AMIs and their snapshots and shares them with the named account', async () => {
+  it('tags both AMIs and their encrypted snapshots and shares them with the named account', async () => {
     for (const [region, imageId] of Object.entries(amis())) {
       const ec2 = t.ec2(region);
       const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images!;
@@ -45,6 +45,8 @@ describe('the real Packer 1.6.6 amazon-ebs builder against the local EC2 API', (
       const [snapshot] = (await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [image.BlockDeviceMappings![0].Ebs!.SnapshotId!] }))).Snapshots!;
       // Packer 1.6.6 puts the AMI's tags on its snapshots too, then snapshot_tags on top.
       expect(snapshot.Tags).toEqual(expect.arrayContaining([{ Key: 'bake:recipe', Value: 'api' }]));
+      // The launch volume was encrypted with this key: its image's snapshots are, without an encrypt_boot copy.
+      expect([snapshot.Encrypted, snapshot.KmsKeyId, image.BlockDeviceMappings![0].Ebs!.Encrypted]).toEqual([true, 'alias/bake-images', true]);
       const { LaunchPermissions } = await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
       expect(LaunchPermissions).toEqual([{ UserId: '111122223333' }]);
     }

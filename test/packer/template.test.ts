@@ -122,11 +122,27 @@ describe('the template for a recipe', () => {
     expect(legacy.metadata_options).toBeUndefined();
   });
 
-  it('encrypts with the build region key; the copies are re-encrypted by bake', async () => {
-    const source = sourceOf(await parsed(render(byName('web'), 'legacy').text));
-    expect(source.encrypt_boot).toBe(true);
-    expect(source.kms_key_id).toBe('alias/bake-images');
-    expect(source.region_kms_key_ids).toBeUndefined();
+  it('encrypts the launch volume with the build region key, so no encrypt_boot copy; the copies are re-encrypted by bake', async () => {
+    for (const shape of ['legacy', 'modern'] as const) {
+      const source = sourceOf(await parsed(render(byName('web'), shape).text));
+      expect(source.encrypt_boot).toBeUndefined();
+      expect(source.kms_key_id).toBeUndefined();
+      expect(source.region_kms_key_ids).toBeUndefined();
+      expect(source.launch_block_device_mappings).toEqual([
+        expect.objectContaining({ device_name: '${var.root_device_name}', encrypted: true, kms_key_id: 'alias/bake-images', delete_on_termination: true }),
+      ]);
+    }
+    const plain = sourceOf(await parsed(render(recipe({ encrypted: false, volumeSizeGb: undefined }), 'legacy').text));
+    expect(plain.launch_block_device_mappings).toBeUndefined();
+  });
+
+  it('polls EC2 every 5 s on AWS and every second on the local cloud, on both shapes', async () => {
+    for (const shape of ['legacy', 'modern'] as const) {
+      const aws = sourceOf(await parsed(render(byName('web'), shape).text));
+      expect(aws.aws_polling).toEqual([{ delay_seconds: 5, max_attempts: 720 }]);
+      const local = sourceOf(await parsed(render(byName('web'), shape, { ec2Endpoint: 'http://127.0.0.1:1', local: { sshPort: 2222 } }).text));
+      expect(local.aws_polling).toEqual([{ delay_seconds: 1, max_attempts: 3600 }]);
+    }
   });
 
   it('refuses a share_with entry that is neither an account nor an organization', () => {

@@ -4,6 +4,8 @@
  * [key, value] pairs so a hostile key such as `__proto__` stays an ordinary string.
  */
 export const SELF_ACCOUNT = '000000000000';
+/** What EC2 encrypts with when asked to encrypt without a key: the account's AWS-managed EBS key. */
+export const DEFAULT_EBS_KEY = 'alias/aws/ebs';
 
 export interface BlockDevice {
   deviceName: string;
@@ -12,7 +14,7 @@ export interface BlockDevice {
   volumeType: string;
   deleteOnTermination: boolean;
   encrypted: boolean;
-  /** The KMS key a copy was encrypted with (CopyImage KmsKeyId); nothing is really encrypted. */
+  /** The KMS key the snapshot is encrypted with (launch volume or CopyImage KmsKeyId); nothing is really encrypted. */
   kmsKeyId?: string;
 }
 
@@ -96,6 +98,8 @@ export interface VolumeState {
   snapshotId?: string;
   createTime: string;
   encrypted: boolean;
+  /** The KMS key an encrypted volume is (nominally) encrypted with; CreateImage passes it on to the snapshots. */
+  kmsKeyId?: string;
   attachment?: { instanceId: string; device: string; deleteOnTermination: boolean; attachTime: string };
 }
 

@@ -5,7 +5,7 @@ import { matchesFilters, paginate } from '../filters.js';
 import { enqueue } from '../host-queue.js';
 import { newId } from '../ids.js';
 import { checkRegion, seedRegion } from '../seed.js';
-import { SELF_ACCOUNT, setTags, tagsOf, type BlockDevice, type CloudState, type ImageState, type LaunchPermission } from '../state.js';
+import { DEFAULT_EBS_KEY, SELF_ACCOUNT, setTags, tagsOf, type BlockDevice, type CloudState, type ImageState, type LaunchPermission } from '../state.js';
 import type { XmlValue } from '../xml.js';
 import { checkTag, now, tagSetXml, type Handlers } from './shared.js';
 
@@ -174,7 +174,11 @@ function createImage(context: ActionContext) {
   const source = state.images.find((i) => i.imageId === instance.imageId && i.region === region);
   const rootVolume = state.volumes.find((v) => v.volumeId === instance.rootVolumeId);
   const rootDevices: BlockDevice[] = [
-    { deviceName: '/dev/xvda', volumeSize: rootVolume?.size ?? 8, volumeType: rootVolume?.volumeType ?? 'gp3', deleteOnTermination: true, encrypted: rootVolume?.encrypted ?? false },
+    {
+      deviceName: '/dev/xvda', volumeSize: rootVolume?.size ?? 8, volumeType: rootVolume?.volumeType ?? 'gp3', deleteOnTermination: true,
+      // The snapshot of an encrypted volume is encrypted with the volume's key: how an image gets encrypted without a copy.
+      encrypted: rootVolume?.encrypted ?? false, kmsKeyId: rootVolume?.kmsKeyId,
+    },
   ];
   const devices = blockDevicesFromRequest(context, rootDevices);
   const imageTags = tagsFromSpec(context, 'image');
@@ -186,7 +190,7 @@ function createImage(context: ActionContext) {
     device.snapshotId = newId('snap');
     state.snapshots.push({
       snapshotId: device.snapshotId, region, volumeId: instance.rootVolumeId, volumeSize: device.volumeSize, ownerId: SELF_ACCOUNT,
-      description: `Created by CreateImage(${instanceId}) for ${imageId}`, startTime: created, encrypted: device.encrypted,
+      description: `Created by CreateImage(${instanceId}) for ${imageId}`, startTime: created, encrypted: device.encrypted, kmsKeyId: device.kmsKeyId,
     });
     if (snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
   }
@@ -231,7 +235,7 @@ function copyImage(context: ActionContext) {
   // As EC2: a key only goes with Encrypted=true, and an encrypted source cannot be copied unencrypted.
   if (kmsKeyId && encrypted !== true) throw new Ec2ApiError('InvalidParameterDependency', 'The parameter KmsKeyId requires the parameter Encrypted to be set.');
   const devices = source.blockDevices.map((device) => {
-    const copy: BlockDevice = { ...device, encrypted: encrypted || device.encrypted, kmsKeyId: encrypted ? (kmsKeyId ?? device.kmsKeyId ?? 'alias/aws/ebs') : device.kmsKeyId };
+    const copy: BlockDevice = { ...device, encrypted: encrypted || device.encrypted, kmsKeyId: encrypted ? (kmsKeyId ?? device.kmsKeyId ?? DEFAULT_EBS_KEY) : device.kmsKeyId };
     if (device.snapshotId) {
       copy.snapshotId = newId('snap');
       state.snapshots.push({

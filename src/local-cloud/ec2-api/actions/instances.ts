@@ -3,7 +3,8 @@ import type { ActionContext } from '../action.js';
 import { matchesFilters } from '../filters.js';
 import { newId } from '../ids.js';
 import { defaultSubnetId, defaultVpcId, defaultZone } from '../seed.js';
-import { SELF_ACCOUNT, setTags, tagsOf, type CloudState, type InstanceState, type InstanceStateName } from '../state.js';
+import { DEFAULT_EBS_KEY, SELF_ACCOUNT, setTags, tagsOf, type BlockDevice, type CloudState, type InstanceState, type InstanceStateName } from '../state.js';
+import type { QueryParams } from '../query.js';
 import type { XmlValue } from '../xml.js';
 import { enqueue } from '../host-queue.js';
 import { findImage } from './images.js';
@@ -122,12 +123,13 @@ function runInstances(context: ActionContext) {
     throw new Ec2ApiError('InvalidBlockDeviceMapping', `Volume of size ${size}GB is smaller than snapshot '${root.snapshotId}', expect size >= ${root.volumeSize}GB`);
   }
   const userData = decodeUserData(params.get('UserData'));
+  const encryption = launchVolumeEncryption(requestedRoot, root);
   const launched = now();
   const instanceId = newId('i');
   const volumeId = newId('vol');
   state.volumes.push({
     volumeId, region, availabilityZone: defaultZone(region), size, volumeType: requestedRoot?.get('Ebs.VolumeType') ?? root?.volumeType ?? 'gp3',
-    snapshotId: root?.snapshotId, createTime: launched, encrypted: requestedRoot?.bool('Ebs.Encrypted') ?? root?.encrypted ?? false,
+    snapshotId: root?.snapshotId, createTime: launched, ...encryption,
     attachment: { instanceId, device: '/dev/xvda', deleteOnTermination: requestedRoot?.bool('Ebs.DeleteOnTermination') ?? true, attachTime: launched },
   });
   const instance: InstanceState = {
@@ -185,6 +187,20 @@ function decodeUserData(encoded: string | undefined): Buffer | undefined {
   const bytes = Buffer.from(encoded, 'base64');
   if (bytes.length > USER_DATA_MAX) throw new Ec2ApiError('InvalidParameterValue', `User data is limited to ${USER_DATA_MAX} bytes`);
   return bytes;
+}
+
+/**
+ * As EC2: a volume from an encrypted snapshot stays encrypted (with the snapshot's key unless
+ * the mapping names another); Encrypted=true without a key uses the account's default EBS key;
+ * a KmsKeyId needs Encrypted=true.
+ */
+function launchVolumeEncryption(requested: QueryParams | undefined, snapshot: BlockDevice | undefined): { encrypted: boolean; kmsKeyId?: string } {
+  const asked = requested?.bool('Ebs.Encrypted');
+  const key = requested?.get('Ebs.KmsKeyId');
+  if (key && asked !== true) throw new Ec2ApiError('InvalidParameterDependency', 'The parameter KmsKeyId requires the parameter Encrypted to be set.');
+  if (snapshot?.encrypted) return { encrypted: true, kmsKeyId: key ?? snapshot.kmsKeyId ?? DEFAULT_EBS_KEY };
+  if (asked) return { encrypted: true, kmsKeyId: key ?? DEFAULT_EBS_KEY };
+  return { encrypted: false };
 }
 
 function detachVolume(state: CloudState, instance: InstanceState): void {
@@ -382,6 +398,7 @@ function describeVolumes(context: ActionContext) {
         : [],
       volumeType: v.volumeType,
       encrypted: v.encrypted,
+      kmsKeyId: v.kmsKeyId,
       tagSet: tagSetXml(state, v.volumeId),
     })),
   };
