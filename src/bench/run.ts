@@ -175,7 +175,7 @@ async function main(): Promise<void> {
       const sample = edited.recipes.find((e) => e.reasons.some((r) => r.startsWith('role role-0003')));
       say(`    after editing one shared role file: ${ms(editedMs)}, ${rebuilt} to build, ${[...cloud.calls.values()].reduce((a, b) => a + b, 0)} EC2 calls; e.g. ${sample?.name}: ${sample?.reasons.join('; ')}`);
 
-      // bake plan --changed-since HEAD: the bakery at HEAD (git archive) fingerprinted against the work tree.
+      // bake plan --changed-since HEAD: HEAD's fingerprints from git's blob ids, against the work tree's.
       const [changes, changedMs] = await timed(() => changedSince(bakery, 'HEAD'));
       say(`(d) --changed-since HEAD after that edit: ${ms(changedMs)} to find ${changes.changed.size} changed recipes (the plan above says ${rebuilt} to build); ratio to that plan ${(changedMs / editedMs).toFixed(2)}`);
     } finally {

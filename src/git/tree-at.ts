@@ -1,13 +1,19 @@
 /**
- * The bakery as it was at a git ref, written out to a folder so it can be loaded like today's
- * (`bake plan --changed-since REF`). `git archive <commit>:./` takes the bakery root's tree even
- * when the bakery is a sub-folder of the repository; nothing in the clone is touched.
+ * The bakery at a git ref, as `bake plan --changed-since REF` needs it, read from what git
+ * already knows: which paths differ between REF and the work tree (`git diff --name-only`), the
+ * blob ids at REF (`git ls-tree`, in src/fingerprint/history.ts) and, only when a file that
+ * loading reads has changed, those few files' text (`git cat-file --batch`). Nothing else of
+ * REF's tree is written anywhere; nothing in the clone is touched. Paths are relative to the
+ * bakery root, which may be a sub-folder of the repository.
  */
-import { mkdir } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { execa } from 'execa';
 import { UsageError } from '../errors/index.js';
 
-const git = (root: string, args: string[]) => execa('git', args, { cwd: root, stdin: 'ignore', maxBuffer: 1024 * 1024 * 1024 });
+const git = (cwd: string, args: string[], input?: string) =>
+  // -z everywhere so that no path is quoted; stdin closed unless fed, so git never waits for a terminal.
+  execa('git', args, { cwd, input, stdin: input === undefined ? 'ignore' : undefined, maxBuffer: 1024 * 1024 * 1024, stripFinalNewline: false });
 
 /** The full commit id REF names; a clear error when this clone does not have it. */
 export async function resolveCommit(root: string, ref: string): Promise<string> {
@@ -20,25 +26,63 @@ export async function resolveCommit(root: string, ref: string): Promise<string> 
   return commit;
 }
 
-/**
- * What loading a bakery reads from a role folder: whether tasks/main.yml exists, and meta/main.yml.
- * The role's other files only matter through their content ids, which come from `git ls-tree`,
- * so they are not written out (60,000 role files take a minute to write on a slow disk).
- */
-const ROLE_FILE_LOADED = /^roles\/[^/]+\/(tasks|meta)\/main\.yml$/;
-const INSIDE_A_ROLE = /^roles\/[^/]+\/./;
+/** Whether the bakery root existed at that commit. */
+export async function bakeryExistsAt(root: string, commit: string): Promise<boolean> {
+  return Boolean((await git(root, ['rev-parse', '--verify', '--quiet', `${commit}:./`]).catch(() => undefined))?.stdout.trim());
+}
 
-/** Writes the bakery root's loadable files at that commit into dest; false when the bakery root did not exist then. */
-export async function extractBakeryAt(root: string, commit: string, dest: string): Promise<boolean> {
-  const tree = (await git(root, ['rev-parse', '--verify', '--quiet', `${commit}:./`]).catch(() => undefined))?.stdout.trim();
-  if (!tree) return false;
-  await mkdir(dest, { recursive: true });
-  // From a sub-folder, git would also narrow the tree to that folder's path: run it at the top.
-  const top = (await git(root, ['rev-parse', '--show-toplevel'])).stdout.trim();
-  const listing = (await git(top, ['ls-tree', '-r', '-z', '--name-only', tree])).stdout;
-  const wanted = listing.split('\0').filter((file) => file && (ROLE_FILE_LOADED.test(file) || !INSIDE_A_ROLE.test(file)));
-  if (wanted.length === 0) return true;
-  // Paths on stdin would be nicer, but git archive takes them only as arguments: "--" keeps them paths.
-  await git(top, ['archive', '--format=tar', tree, '--', ...wanted.map((file) => `:(literal)${file}`)]).pipe('tar', ['-x', '-C', dest]);
-  return true;
+/**
+ * Root-relative paths that differ between the commit and the work tree: changed, added and
+ * deleted tracked files (renames as both paths) and untracked files that are not ignored.
+ */
+export async function pathsChangedSince(root: string, commit: string): Promise<string[]> {
+  const [tracked, untracked] = await Promise.all([
+    git(root, ['diff', '--name-only', '-z', '--no-renames', '--relative', commit, '--', '.']),
+    git(root, ['ls-files', '-z', '-o', '--exclude-standard', '--', '.']),
+  ]);
+  return [...new Set(`${tracked.stdout}\0${untracked.stdout}`.split('\0').filter(Boolean))];
+}
+
+interface TreeEntry {
+  mode: string;
+  id: string;
+  path: string;
+}
+
+/**
+ * Writes into dest the files of the bakery at that commit that `wanted` picks (root-relative
+ * paths): one `ls-tree` to list them and one `cat-file --batch` to read them all, however many.
+ */
+export async function writeFilesAt(root: string, commit: string, dest: string, wanted: (file: string) => boolean): Promise<number> {
+  const listing = (await git(root, ['ls-tree', '-r', '-z', '--full-tree', `${commit}:./`])).stdout;
+  const entries: TreeEntry[] = [];
+  for (const record of listing.split('\0')) {
+    if (!record) continue;
+    // "<mode> <type> <id>\t<path>"; submodules (commit entries) are no files.
+    const tab = record.indexOf('\t');
+    const [mode, type, id] = record.slice(0, tab).split(' ');
+    const file = record.slice(tab + 1);
+    if (type === 'blob' && wanted(file)) entries.push({ mode, id, path: file });
+  }
+  if (entries.length === 0) return 0;
+  const batch = await execa('git', ['cat-file', '--batch'], {
+    cwd: root,
+    input: entries.map((e) => `${e.id}\n`).join(''),
+    encoding: 'buffer',
+    maxBuffer: 1024 * 1024 * 1024,
+  });
+  const out = Buffer.from(batch.stdout);
+  let at = 0;
+  for (const entry of entries) {
+    // Each answer: "<id> blob <size>\n<bytes>\n", in the order asked.
+    const headerEnd = out.indexOf(0x0a, at);
+    const size = Number(out.subarray(at, headerEnd).toString('latin1').split(' ')[2]);
+    const bytes = out.subarray(headerEnd + 1, headerEnd + 1 + size);
+    at = headerEnd + 1 + size + 1;
+    const target = path.join(dest, ...entry.path.split('/'));
+    await mkdir(path.dirname(target), { recursive: true });
+    if (entry.mode === '120000') await symlink(bytes.toString(), target);
+    else await writeFile(target, bytes);
+  }
+  return entries.length;
 }

@@ -6,14 +6,14 @@
  * children. Base images are left out on purpose: a moved `filter:` or `ssm:` base is not a git
  * change (a plain `bake plan` sees it).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BakeError } from '../errors/index.js';
 import { contentIdSourceFor } from '../fingerprint/content-ids.js';
 import { componentDigests, fingerprintOf, recipeInputs, watchedFolders, type RecipeInputs } from '../fingerprint/fingerprint.js';
 import { gitHistory } from '../fingerprint/history.js';
-import { extractBakeryAt, resolveCommit } from '../git/tree-at.js';
+import { bakeryExistsAt, pathsChangedSince, resolveCommit, writeFilesAt } from '../git/tree-at.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
 import { buildLevels } from '../recipes/graph.js';
 import { loadBakery } from '../recipes/load-bakery.js';
@@ -84,25 +84,63 @@ function differences(recipe: Recipe, was: RecipeInputs, is: RecipeInputs): strin
   return why.length ? why : ['inputs changed'];
 }
 
-/** Loads the bakery at REF from git (without touching the clone) and compares it with the work tree. */
+/**
+ * What loading a bakery reads (src/recipes/load-bakery.ts, src/roles/discover.ts): the config,
+ * the recipes, galaxy requirements, and each role's tasks/main.yml (whether it exists) and
+ * meta/main.yml. Every other file only counts through its blob id.
+ */
+const READ_BY_LOADING = /^(bake\.config\.yaml|recipes\/[^/]+\.ya?ml|roles\/requirements\.yml|roles\/[^/]+\/(tasks|meta)\/main\.yml)$/;
+
+/** A changed path that can change what the bakery loads as: a loaded file, or anything in a role folder that is not a role today (removed, or broken). */
+function changesLoading(bakery: Bakery, file: string): boolean {
+  if (READ_BY_LOADING.test(file)) return true;
+  const role = /^roles\/([^/]+)\//.exec(file)?.[1];
+  return role !== undefined && bakery.roles.get(role)?.source !== 'local';
+}
+
+/**
+ * Today's bakery fingerprinted against REF's, from git's blob ids. When no file that loading
+ * reads changed since REF (the usual case: a role or template edit), REF's bakery is today's
+ * with REF's ids; otherwise only the files loading reads are written out from git and loaded.
+ */
 export async function changedSince(bakery: Bakery, ref: string): Promise<ChangedSince> {
-  const commit = await resolveCommit(bakery.root, ref);
-  const nowIds = await (await contentIdSourceFor(bakery.root)).idsUnder(watchedFolders(bakery));
+  const root = bakery.root;
+  const commit = await resolveCommit(root, ref);
+  const [existed, changedPaths, nowIds] = await Promise.all([
+    bakeryExistsAt(root, commit),
+    pathsChangedSince(root, commit),
+    contentIdSourceFor(root).then((source) => source.idsUnder(watchedFolders(bakery))),
+  ]);
   const now = { bakery, ids: nowIds };
+  if (!existed) return { ref, commit, changed: recipesChangedBetween(undefined, now) };
+  if (changedPaths.length === 0) return { ref, commit, changed: new Map() };
+
+  let then = bakery;
+  if (changedPaths.some((file) => changesLoading(bakery, file))) {
+    const loaded = await loadBakeryAt(root, commit, ref);
+    if ('unreadable' in loaded) {
+      const all = new Map(bakery.recipes.map((r) => [r.name, [`the bakery at ${ref} does not load`]]));
+      return { ref, commit, changed: all, unreadable: loaded.unreadable };
+    }
+    then = loaded.bakery;
+  }
+  const thenIds = (await gitHistory(root, watchedFolders(then)).idsAt(commit)) ?? new Map<string, string>();
+  return { ref, commit, changed: recipesChangedBetween({ bakery: then, ids: thenIds }, now) };
+}
+
+/** The bakery at the commit, loaded from only the files loading reads, written to a scratch folder. */
+async function loadBakeryAt(root: string, commit: string, ref: string): Promise<{ bakery: Bakery } | { unreadable: string }> {
   const scratch = await mkdtemp(path.join(tmpdir(), 'bake-changed-since-'));
   try {
     const dir = path.join(scratch, 'bakery');
-    if (!(await extractBakeryAt(bakery.root, commit, dir))) return { ref, commit, changed: recipesChangedBetween(undefined, now) };
-    let then: Bakery;
+    await mkdir(dir);
+    await writeFilesAt(root, commit, dir, (file) => READ_BY_LOADING.test(file));
     try {
-      then = await loadBakery(dir);
+      // Fingerprints name role folders relative to the bakery root, so the scratch root serves as well as the real one.
+      return { bakery: await loadBakery(dir) };
     } catch (error) {
-      const reason = error instanceof BakeError ? error.toLine().split('\n')[0].replaceAll(dir, ref) : String(error);
-      const all = new Map(bakery.recipes.map((r) => [r.name, [`the bakery at ${ref} does not load`]]));
-      return { ref, commit, changed: all, unreadable: reason };
+      return { unreadable: error instanceof BakeError ? error.toLine().split('\n')[0].replaceAll(dir, ref) : String(error) };
     }
-    const thenIds = (await gitHistory(bakery.root, watchedFolders(then)).idsAt(commit)) ?? new Map<string, string>();
-    return { ref, commit, changed: recipesChangedBetween({ bakery: then, ids: thenIds }, now) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -3,6 +3,7 @@
  * REF and the work tree, exactly as the fingerprint sees them (role dependencies included).
  */
 import { mkdir, rename } from 'node:fs/promises';
+import { execa } from 'execa';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { changedSince } from '../../src/pipeline/changed-since.js';
@@ -71,6 +72,25 @@ describe('bake plan --changed-since', () => {
     const moved = await repo.commit('bakery moves to images/');
     await repo.write('images/cloud-init/web.yaml.hbs', '#cloud-config\nhostname: {{service}}-1\n');
     expect(await changed(moved, sub)).toEqual({ web: ['cloud-init changed'] });
+  });
+
+  it('works beside 80,000 files outside roles/, for a role edit and for a recipe edit', { timeout: 120_000 }, async () => {
+    // One git fast-import commits 80,000 small files under assets/ (16 distinct blobs). They stay out of
+    // the work tree (sparse checkout): writing them takes a minute on a busy disk, and REF's tree is
+    // what used to break (every path outside roles/ went to git archive as an argument).
+    const stream: string[] = [];
+    for (let n = 1; n <= 16; n++) stream.push('blob', `mark :${n}`, `data ${`asset ${n}`.length}`, `asset ${n}`);
+    stream.push('commit refs/heads/main', 'committer t <t@example.com> 0 +0000', 'data 10', '80k assets', `from ${await repo.git('rev-parse', 'HEAD')}`);
+    for (let n = 0; n < 80_000; n++) stream.push(`M 100644 :${(n % 16) + 1} assets/${Math.floor(n / 1000)}/file-${n}.txt`);
+    await execa('git', ['fast-import', '--quiet'], { cwd: repo.root, input: `${stream.join('\n')}\n` });
+    await repo.git('sparse-checkout', 'set', '--no-cone', '/*', '!/assets/');
+    await repo.git('reset', '-q', '--hard', 'main');
+    expect(Number((await execa('sh', ['-c', 'git ls-tree -r HEAD | wc -l'], { cwd: repo.root })).stdout)).toBeGreaterThan(80_000);
+
+    await repo.write('roles/nginx/templates/site.conf.j2', 'server { listen 8080; }\n');
+    expect(await changed()).toEqual({ web: ['roles changed: nginx'] });
+    await repo.write('recipes/base.yaml', FILES['recipes/base.yaml'].replace('roles: [common]', 'instance_type: t3.large\nroles: [common]'));
+    expect(await changed()).toEqual({ base: ['recipe settings changed'], web: ['roles changed: nginx', 'parent recipe base changed'] });
   });
 
   it('refuses a ref this clone does not have, in one line', async () => {
