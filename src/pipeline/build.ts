@@ -3,9 +3,15 @@
  * image; then pins every recipe's images into its tfvars targets. Every side effect (Packer,
  * EC2, tfvars, git, clock) comes in through BuildDeps, so tests substitute real local stand-ins.
  *
- * A failed recipe skips its descendants and fails the run, while independent recipes finish.
- * Nothing is pinned from a run that failed or was interrupted: tfvars only ever name images from
- * a fully successful run.
+ * Each recipe is two steps: its bake (lock, Packer, tags: one of the `concurrency` slots) and
+ * its distribution (copies to the other regions, sharing, IMDSv2, deprecation: no slot, no lock,
+ * since it only waits on EC2). A child starts as soon as its parent's image exists in the
+ * child's build region, usually right after the parent's bake, while the parent's copies go on.
+ *
+ * A recipe whose bake or distribution fails fails the run; a failed bake skips its descendants
+ * (they have no image to start from), while independent recipes finish. Nothing is pinned from a
+ * run that failed or was interrupted, and pinning waits for every distribution: tfvars only ever
+ * name images from a fully successful run.
  */
 import { appendFile, mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -103,7 +109,12 @@ interface BuiltImage {
   amis: Record<string, string>;
   /** Found after taking the lock: another job baked the same fingerprint first. */
   bakedElsewhere?: boolean;
+  /** Set when this run baked the image: what its distribution puts on the copies. */
+  baked?: { tags: Record<string, string>; builtAt: string; bakedNow: true };
 }
+
+/** The scheduler node that distributes a recipe's image; the recipe's bake node is the recipe's name. */
+const distributionNodeOf = (name: string) => `${name} (distribution)`;
 
 /** `20261122T185105Z-1a2b`: sorts by time, unique across agents starting in the same second. */
 /** bake's SBOM writer, which Ansible runs at the end of the playbook (src/packer/playbook.ts). */
@@ -160,8 +171,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       const release = deps.lockRecipe ? await deps.lockRecipe(entry, signal) : undefined;
       try {
         // Another job may have baked this very fingerprint while we planned or waited for the lock.
-        // (Distributing is idempotent and cheap, so a distribute-only entry just goes ahead.)
-        const existing = release && deps.findImages && !options.force && !entry.distributeOnly ? await deps.findImages(entry) : {};
+        const existing = release && deps.findImages && !options.force ? await deps.findImages(entry) : {};
         if (entry.recipe.regions.every((region) => existing[region])) {
           await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(existing)}\n`);
           return { amis: existing, bakedElsewhere: true };
@@ -177,28 +187,42 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     }
   };
 
-  /** Copies, shares, IMDSv2, deprecation; a region failing fails the recipe, the images made stay tagged. */
-  const distribute = async (entry: PlannedRecipe, amis: Record<string, string>, signal: AbortSignal, logFile: string, baked?: { tags: Record<string, string>; builtAt: string; bakedNow: true }) => {
-    const missing = entry.recipe.regions.filter((region) => !amis[region]);
-    // Cross-region copies can take long: an interrupted run leaves them to the next one, which copies only what is missing.
-    if (signal.aborted && missing.length) throw new BuildFailure(`interrupted before copying to ${missing.join(', ')}`);
-    const result = await deps.distribute!({
-      recipe: entry.recipe,
-      amis,
-      ...baked,
-      now: deps.now(),
-      signal,
-      log: (line) => appendFile(logFile, `# bake: ${line}\n`),
-    });
-    return { amis: result.amis };
+  /**
+   * Copies, shares, IMDSv2, deprecation; a region failing fails the recipe, the images made stay
+   * tagged. Without a distribute step, the images in Packer's manifest are all there is.
+   */
+  const distribute = async (entry: PlannedRecipe, image: BuiltImage, signal: AbortSignal): Promise<BuiltImage> => {
+    const logFile = logFileOf(bakery.root, runId, entry.name);
+    try {
+      const missing = entry.recipe.regions.filter((region) => !image.amis[region]);
+      if (image.bakedElsewhere) return image;
+      if (!deps.distribute) {
+        if (missing.length) throw new BuildFailure(`Packer's manifest has no image for ${missing.join(', ')}`);
+        return image;
+      }
+      if (entry.distributeOnly && !image.baked) {
+        const { ami, region } = entry.distributeOnly;
+        await mkdir(path.dirname(logFile), { recursive: true });
+        await appendFile(logFile, `# bake: ${ami} (${region}) has this fingerprint already: distributing it, not baking\n`);
+      }
+      // Cross-region copies can take long: an interrupted run leaves them to the next one, which copies only what is missing.
+      if (signal.aborted && missing.length) throw new BuildFailure(`interrupted before copying to ${missing.join(', ')}`);
+      const result = await deps.distribute({
+        recipe: entry.recipe,
+        amis: image.amis,
+        ...image.baked,
+        now: deps.now(),
+        signal,
+        log: (line) => appendFile(logFile, `# bake: ${line}\n`),
+      });
+      return { amis: result.amis };
+    } catch (error) {
+      await appendFile(logFile, `# bake: ${entry.name} stopped: ${oneLine(error)}\n`);
+      throw error;
+    }
   };
 
   const bakeImage = async (entry: PlannedRecipe, signal: AbortSignal, logFile: string): Promise<BuiltImage> => {
-    if (entry.distributeOnly && deps.distribute) {
-      const { ami, region } = entry.distributeOnly;
-      await appendFile(logFile, `# bake: ${ami} (${region}) has this fingerprint already: distributing it, not baking\n`);
-      return distribute(entry, entry.amis, signal, logFile);
-    }
     const recipe = entry.recipe;
     const buildRegion = recipe.regions[0];
     const parent = parentOf(entry);
@@ -267,41 +291,82 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     } catch (error) {
       await appendFile(logFile, `# bake: package manifest not kept: ${(error as Error).message}\n`);
     }
-    if (deps.distribute) return distribute(entry, amis, signal, logFile, { tags, builtAt, bakedNow: true });
     // Checked after tagging, so that the images which do exist are recorded all the same.
-    const missing = recipe.regions.filter((region) => !amis[region]);
-    if (missing.length) throw new BuildFailure(`Packer's manifest has no image for ${missing.join(', ')} (${rendered.manifest})`);
-    return { amis };
+    if (!amis[buildRegion]) throw new BuildFailure(`Packer's manifest has no image for ${buildRegion} (${rendered.manifest})`);
+    return { amis, baked: { tags, builtAt, bakedNow: true } };
   };
 
-  const nodes: DagNode<BuiltImage>[] = toBuild.map((entry) => ({
-    id: entry.name,
-    parents: [parentOf(entry)].filter((p): p is string => Boolean(p)),
-    run: (signal) => bake(entry, signal),
-  }));
+  /**
+   * The node a child waits for: its parent's bake when both build in the same region (the usual
+   * case), its parent's distribution when the child builds where only a copy will bring the image.
+   */
+  const parentNodeOf = (entry: PlannedRecipe): string[] => {
+    const parent = parentOf(entry);
+    const parentEntry = parent ? byName.get(parent) : undefined;
+    if (!parent || !parentEntry || parentEntry.action !== 'build') return parent ? [parent] : [];
+    if (parentEntry.recipe.regions[0] !== entry.recipe.regions[0]) return [distributionNodeOf(parent)];
+    // A distribute-only parent's image is in its build region already.
+    return parentEntry.distributeOnly ? [] : [parent];
+  };
 
   const startedAt = new Map<string, string>();
   const manifests = new Map<string, KeptManifest>();
-  const outcomes = await runDag(nodes, {
+  const nodes: DagNode<BuiltImage>[] = [];
+  const recipeOfNode = new Map<string, PlannedRecipe>();
+  for (const entry of toBuild) {
+    // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
+    if (!entry.distributeOnly) nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal) => bake(entry, signal) });
+    nodes.push({
+      id: distributionNodeOf(entry.name),
+      parents: entry.distributeOnly ? [] : [entry.name],
+      usesSlot: false,
+      run: (signal) => distribute(entry, built.get(entry.name) ?? { amis: entry.amis }, signal),
+    });
+    recipeOfNode.set(entry.name, entry).set(distributionNodeOf(entry.name), entry);
+  }
+
+  /** A recipe's outcome once its last step settled: the bake's if it did not build, otherwise the distribution's. */
+  const recipeOutcomes = new Map<string, NodeOutcome<BuiltImage>>();
+  const bakeOutcomes = new Map<string, NodeOutcome<BuiltImage>>();
+  const settleStep = (outcome: NodeOutcome<BuiltImage>) => {
+    const entry = recipeOfNode.get(outcome.id)!;
+    let final: NodeOutcome<BuiltImage> | undefined;
+    if (outcome.id === entry.name) {
+      bakeOutcomes.set(entry.name, outcome);
+      if (outcome.status === 'built') built.set(entry.name, outcome.value!);
+      else final = { ...outcome, id: entry.name };
+    } else if (!recipeOutcomes.has(entry.name)) {
+      const bake = bakeOutcomes.get(entry.name);
+      final = { ...outcome, id: entry.name, durationMs: (bake?.durationMs ?? 0) + outcome.durationMs, started: Boolean(bake?.started || outcome.started) };
+      if (outcome.status === 'built') {
+        final.value = { ...outcome.value!, bakedElsewhere: bake?.value?.bakedElsewhere };
+        built.set(entry.name, final.value);
+      }
+    }
+    if (!final) return;
+    recipeOutcomes.set(entry.name, final);
+    const result = resultOf(entry, final, bakery.root, runId);
+    progress.settled(entry.name, final.status, result.status === 'built' ? amiList(result.amis) : (result.error ?? ''));
+  };
+
+  await runDag(nodes, {
     concurrency: options.concurrency ?? 2,
     signal: options.signal,
     now: () => deps.now().getTime(),
     onStart: (id) => {
-      startedAt.set(id, deps.now().toISOString());
-      progress.started(id, byName.get(id)?.distributeOnly ? 'distributing' : 'building');
+      const entry = recipeOfNode.get(id)!;
+      if (id === entry.name || entry.distributeOnly) startedAt.set(entry.name, deps.now().toISOString());
+      if (id === entry.name) progress.started(id, 'building');
+      else if (entry.distributeOnly) progress.started(entry.name, 'distributing');
     },
-    onSettled: (outcome) => {
-      if (outcome.status === 'built') built.set(outcome.id, outcome.value as BuiltImage);
-      const result = resultOf(byName.get(outcome.id)!, outcome as NodeOutcome<BuiltImage>, bakery.root, runId);
-      progress.settled(outcome.id, outcome.status, result.status === 'built' ? amiList(result.amis) : (result.error ?? ''));
-    },
+    onSettled: (outcome) => settleStep(outcome as NodeOutcome<BuiltImage>),
   });
 
   const recipes: RecipeBuildResult[] = plan.recipes.map((entry) =>
     entry.action === 'reuse'
       ? { name: entry.name, status: 'reused', amis: entry.amis, fingerprint: entry.fingerprint, duration_s: 0, reasons: entry.reasons }
       : {
-          ...resultOf(entry, outcomes.get(entry.name)!, bakery.root, runId),
+          ...resultOf(entry, recipeOutcomes.get(entry.name)!, bakery.root, runId),
           ...(startedAt.has(entry.name) && { started_at: startedAt.get(entry.name) }),
           ...(manifests.has(entry.name) && { packages: manifests.get(entry.name) }),
         },

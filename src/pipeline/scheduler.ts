@@ -5,7 +5,8 @@
  * scheduler still waits for every running task to settle, so nothing is left behind.
  *
  * Parents that are not nodes of this run (e.g. a recipe that is reused, not rebuilt) count as
- * satisfied.
+ * satisfied. A node that waits on something else than this machine (a cross-region copy) can
+ * run beside the others without taking one of the `concurrency` slots.
  */
 
 export interface DagNode<T> {
@@ -13,6 +14,8 @@ export interface DagNode<T> {
   /** Ids of nodes that must succeed before this one starts. */
   parents: string[];
   run(signal: AbortSignal): Promise<T>;
+  /** False: runs as soon as its parents allow, without taking one of the `concurrency` slots. */
+  usesSlot?: boolean;
 }
 
 export type NodeStatus = 'built' | 'failed' | 'skipped' | 'aborted';
@@ -51,6 +54,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
   const outcomes = new Map<string, NodeOutcome<T>>();
   const running = new Map<string, AbortController>();
   const pending = new Set(nodes.map((node) => node.id));
+  const slotsTaken = () => [...running.keys()].filter((id) => byId.get(id)!.usesSlot !== false).length;
   const settle = (outcome: NodeOutcome<T>) => {
     outcomes.set(outcome.id, outcome);
     pending.delete(outcome.id);
@@ -89,7 +93,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
             continue;
           }
           if (!parents.every((p) => outcomes.has(p))) continue;
-          if (running.size >= concurrency) continue;
+          if (node.usesSlot !== false && slotsTaken() >= concurrency) continue;
           start(node);
         }
       }

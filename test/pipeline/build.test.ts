@@ -155,6 +155,69 @@ describe('buildBakery', () => {
     expect(pinned.map((p) => p.recipe)).toEqual(['base']);
   });
 
+  it('starts a child on its parent’s build-region image while the parent is still being copied, without a slot; pins after every copy', async () => {
+    const { root, deps, options, pinned, events } = await setup({ api: { regions: ['eu-west-1'] } });
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
+    // A child building in eu-west-1 needs the parent's copy there: it waits for the distribution.
+    const api = recipeOf(root, 'api', { kind: 'recipe', recipe: 'base' }, { regions: ['eu-west-1'] });
+    const started: string[] = [];
+    let releaseCopies!: () => void;
+    const copiesMayFinish = new Promise<void>((resolve) => (releaseCopies = resolve));
+    const baseCopied = new Promise<void>((resolve) => {
+      deps.distribute = async (request) => {
+        if (request.recipe.name !== 'base') return { amis: request.amis };
+        started.push('base distribution');
+        // Held until web has been baked: with one slot, web can only bake while base's copy is under way.
+        await copiesMayFinish;
+        resolve();
+        return { amis: { ...request.amis, 'eu-west-1': 'ami-0copy' } };
+      };
+    });
+    const webBaked = new Promise<void>((resolve) => {
+      const tagImage = deps.tagImage;
+      deps.tagImage = async (region, ami, tags) => {
+        await tagImage(region, ami, tags);
+        if (tags['bake:recipe'] === 'web') resolve();
+      };
+    });
+    const running = buildBakery(bakeryOf(root, [base, web, api]), { recipes: [planned(base), planned(web, { parent: 'base' }), planned(api, { parent: 'base' })] }, deps, {
+      ...options,
+      concurrency: 1,
+    });
+    await webBaked;
+    expect((await events()).filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['base', 'web']);
+    expect(pinned).toEqual([]);
+    releaseCopies();
+    await baseCopied;
+    const report = await running;
+
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['base', 'built'], ['web', 'built'], ['api', 'built']]);
+    const journal = await events();
+    expect(journal.filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['base', 'web', 'api']);
+    expect(journal.find((e) => e.recipe === 'api' && e.event === 'start')!.source_ami).toBe('ami-0copy');
+    expect(report.recipes[0].amis['eu-west-1']).toBe('ami-0copy');
+    expect(pinned.map((p) => p.recipe)).toEqual(['base', 'web']);
+    expect(pinned[0].amis).toEqual(report.recipes[0].amis);
+  });
+
+  it('fails the run when a parent’s copy fails, though its child (already started from the build-region image) is built; pins nothing', async () => {
+    const { root, deps, options, pinned } = await setup({});
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
+    deps.distribute = async (request) => {
+      if (request.recipe.name === 'base') throw new Error('CopyImage to eu-west-1: RequestLimitExceeded');
+      return { amis: request.amis };
+    };
+    const report = await buildBakery(bakeryOf(root, [base, web]), { recipes: [planned(base), planned(web, { parent: 'base' })] }, deps, options);
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['base', 'failed'], ['web', 'built']]);
+    expect(report.recipes[0].error).toMatch(/RequestLimitExceeded/);
+    expect(await readFile(report.recipes[0].log!, 'utf8')).toContain('# bake: base stopped: CopyImage to eu-west-1: RequestLimitExceeded');
+    expect(report.pin).toMatchObject({ status: 'skipped', reason: 'a recipe failed' });
+    expect(pinned).toEqual([]);
+    expect(buildExitCode(report)).toBe(1);
+  });
+
   it('never runs more than --concurrency packers at once', async () => {
     // a and b each wait until the other has started: they can only finish if 2 run side by side.
     const { root, deps, options, events } = await setup({ a: { waitFor: ['b'] }, b: { waitFor: ['a'] } });

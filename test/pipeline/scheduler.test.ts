@@ -83,6 +83,25 @@ describe('runDag', () => {
     expect([...outcomes.values()].every((o) => o.status === 'built')).toBe(true);
   });
 
+  it('runs a node that takes no slot beside a full set of slots, and its children wait for it', async () => {
+    const { tasks, nodes } = graph({ base: [], copy: ['base'], other: [], child: ['copy'] });
+    nodes.find((n) => n.id === 'copy')!.usesSlot = false;
+    const done = runDag(nodes, { concurrency: 1 });
+    await tasks.base.whenStarted();
+    tasks.base.succeed();
+    await tasks.copy.whenStarted();
+    await tasks.other.whenStarted();
+    await settle();
+    expect(tasks.child.started).toBe(false);
+    tasks.other.succeed();
+    await settle();
+    expect(tasks.child.started).toBe(false);
+    tasks.copy.succeed();
+    await tasks.child.whenStarted();
+    tasks.child.succeed();
+    expect([...(await done).values()].map((o) => o.status)).toEqual(['built', 'built', 'built', 'built']);
+  });
+
   it('skips the descendants of a failed node while an independent sibling still builds', async () => {
     const { tasks, nodes } = graph({ base: [], web: ['base'], 'web-canary': ['web'], db: [] });
     const done = runDag(nodes, { concurrency: 2 });
