@@ -1,7 +1,7 @@
 /**
  * The bakery at a git ref, as `bake plan --changed-since REF` needs it, read from what git
- * already knows: which paths differ between REF and the work tree (`git diff --name-only`), the
- * blob ids at REF (`git ls-tree`, in src/fingerprint/history.ts) and, only when a file that
+ * already knows: which paths differ between REF and the work tree with their blob ids at REF
+ * (`git diff --raw`), all of REF's blob ids (`git ls-tree`, src/fingerprint/history.ts) and, only when a file that
  * loading reads has changed, those few files' text (`git cat-file --batch`). Nothing else of
  * REF's tree is written anywhere; nothing in the clone is touched. Paths are relative to the
  * bakery root, which may be a sub-folder of the repository.
@@ -32,15 +32,25 @@ export async function bakeryExistsAt(root: string, commit: string): Promise<bool
 }
 
 /**
- * Root-relative paths that differ between the commit and the work tree: changed, added and
- * deleted tracked files (renames as both paths) and untracked files that are not ignored.
+ * Root-relative paths that differ between the commit and the work tree (changed, added and
+ * deleted tracked files, renames as both paths, untracked files that are not ignored), each with
+ * its blob id at the commit: undefined where the commit has no such file.
  */
-export async function pathsChangedSince(root: string, commit: string): Promise<string[]> {
+export async function pathsChangedSince(root: string, commit: string): Promise<Map<string, string | undefined>> {
   const [tracked, untracked] = await Promise.all([
-    git(root, ['diff', '--name-only', '-z', '--no-renames', '--relative', commit, '--', '.']),
+    git(root, ['diff', '--raw', '-z', '--no-abbrev', '--no-renames', '--relative', commit, '--', '.']),
     git(root, ['ls-files', '-z', '-o', '--exclude-standard', '--', '.']),
   ]);
-  return [...new Set(`${tracked.stdout}\0${untracked.stdout}`.split('\0').filter(Boolean))];
+  const changed = new Map<string, string | undefined>();
+  // Records are ":<old mode> <new mode> <old id> <new id> <status>" then the path.
+  const fields = tracked.stdout.split('\0');
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const [oldMode, , oldId] = fields[i].slice(1).split(' ');
+    // A submodule (160000) is a commit, not a file; an added file has no id at the commit.
+    changed.set(fields[i + 1], oldMode === '000000' || oldMode === '160000' ? undefined : oldId);
+  }
+  for (const file of untracked.stdout.split('\0')) if (file) changed.set(file, undefined);
+  return changed;
 }
 
 interface TreeEntry {

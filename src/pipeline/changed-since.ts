@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BakeError } from '../errors/index.js';
 import { contentIdSourceFor } from '../fingerprint/content-ids.js';
-import { componentDigests, fingerprintOf, recipeInputs, watchedFolders, type RecipeInputs } from '../fingerprint/fingerprint.js';
+import { componentDigests, fingerprintOf, recipeInputs, relativeToRoot, watchedFolders, type RecipeInputs } from '../fingerprint/fingerprint.js';
+import { roleClosureOf } from '../fingerprint/role-closure.js';
 import { gitHistory } from '../fingerprint/history.js';
 import { bakeryExistsAt, pathsChangedSince, resolveCommit, writeFilesAt } from '../git/tree-at.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
@@ -39,23 +40,35 @@ interface Fingerprinted {
   value: string;
 }
 
-function fingerprintAll(snapshot: BakerySnapshot): Map<string, Fingerprinted> {
+/** Fingerprints of the named recipes (all when not given) and of the parents they need. */
+function fingerprintAll(snapshot: BakerySnapshot, only?: Set<string>): Map<string, Fingerprinted> {
   const out = new Map<string, Fingerprinted>();
-  for (const recipe of buildLevels(snapshot.bakery.recipes).flat()) {
-    const parent = recipe.base.kind === 'recipe' ? out.get(recipe.base.recipe) : undefined;
+  const byName = new Map(snapshot.bakery.recipes.map((recipe) => [recipe.name, recipe]));
+  const visit = (recipe: Recipe): Fingerprinted => {
+    const done = out.get(recipe.name);
+    if (done) return done;
+    const parentRecipe = recipe.base.kind === 'recipe' ? byName.get(recipe.base.recipe) : undefined;
+    const parent = parentRecipe ? visit(parentRecipe) : undefined;
     // The base spec is part of the recipe's settings; what it resolves to today is not a git change.
     const inputs = recipeInputs(recipe, { bakery: snapshot.bakery, ids: snapshot.ids, baseAmi: '', parentFingerprint: parent?.value, generator: GENERATOR_VERSION });
-    out.set(recipe.name, { inputs, value: fingerprintOf(inputs).value });
-  }
+    const fingerprinted = { inputs, value: fingerprintOf(inputs).value };
+    out.set(recipe.name, fingerprinted);
+    return fingerprinted;
+  };
+  for (const recipe of buildLevels(snapshot.bakery.recipes).flat()) if (!only || only.has(recipe.name)) visit(recipe);
   return out;
 }
 
-/** Pure: which of today's recipes would fingerprint differently at REF, and why. */
-export function recipesChangedBetween(then: BakerySnapshot | undefined, now: BakerySnapshot): Map<string, string[]> {
-  const before = then ? fingerprintAll(then) : new Map<string, Fingerprinted>();
-  const after = fingerprintAll(now);
+/**
+ * Pure: which of today's recipes would fingerprint differently at REF, and why. `candidates`:
+ * the only recipes that can differ (the others are not fingerprinted at all).
+ */
+export function recipesChangedBetween(then: BakerySnapshot | undefined, now: BakerySnapshot, candidates?: Set<string>): Map<string, string[]> {
+  const before = then ? fingerprintAll(then, candidates) : new Map<string, Fingerprinted>();
+  const after = fingerprintAll(now, candidates);
   const changed = new Map<string, string[]>();
   for (const recipe of now.bakery.recipes) {
+    if (candidates && !candidates.has(recipe.name)) continue;
     const was = before.get(recipe.name);
     const is = after.get(recipe.name)!;
     if (!was) {
@@ -66,6 +79,25 @@ export function recipesChangedBetween(then: BakerySnapshot | undefined, now: Bak
     changed.set(recipe.name, differences(recipe, was.inputs, is.inputs));
   }
   return changed;
+}
+
+/**
+ * When the bakery loads the same at REF, the recipes that can differ: those reaching a role
+ * folder or cloud-init template with a changed path, and their descendants.
+ */
+export function recipesTouchedBy(bakery: Bakery, changedPaths: string[]): Set<string> {
+  const changedFolders = new Set<string>();
+  for (const file of changedPaths) for (let at = file.indexOf('/'); at > 0; at = file.indexOf('/', at + 1)) changedFolders.add(file.slice(0, at));
+  const changedFiles = new Set(changedPaths);
+  const touched = new Set<string>();
+  for (const recipe of buildLevels(bakery.recipes).flat()) {
+    const parentTouched = recipe.base.kind === 'recipe' && touched.has(recipe.base.recipe);
+    const roleTouched = () =>
+      roleClosureOf(bakery.roles, recipe.roles).some((role) => role.source === 'local' && changedFolders.has(relativeToRoot(bakery.root, role.dir)));
+    const templateTouched = () => recipe.cloudInit.some((use) => changedFiles.has(`cloud-init/${use.template}`));
+    if (parentTouched || roleTouched() || templateTouched()) touched.add(recipe.name);
+  }
+  return touched;
 }
 
 function differences(recipe: Recipe, was: RecipeInputs, is: RecipeInputs): string[] {
@@ -106,26 +138,33 @@ function changesLoading(bakery: Bakery, file: string): boolean {
 export async function changedSince(bakery: Bakery, ref: string): Promise<ChangedSince> {
   const root = bakery.root;
   const commit = await resolveCommit(root, ref);
-  const [existed, changedPaths, nowIds] = await Promise.all([
+  // Independent questions to git, asked at once.
+  const [existed, changes, nowIds] = await Promise.all([
     bakeryExistsAt(root, commit),
     pathsChangedSince(root, commit),
     contentIdSourceFor(root).then((source) => source.idsUnder(watchedFolders(bakery))),
   ]);
   const now = { bakery, ids: nowIds };
   if (!existed) return { ref, commit, changed: recipesChangedBetween(undefined, now) };
+  const changedPaths = [...changes.keys()];
   if (changedPaths.length === 0) return { ref, commit, changed: new Map() };
 
-  let then = bakery;
-  if (changedPaths.some((file) => changesLoading(bakery, file))) {
-    const loaded = await loadBakeryAt(root, commit, ref);
-    if ('unreadable' in loaded) {
-      const all = new Map(bakery.recipes.map((r) => [r.name, [`the bakery at ${ref} does not load`]]));
-      return { ref, commit, changed: all, unreadable: loaded.unreadable };
+  if (!changedPaths.some((file) => changesLoading(bakery, file))) {
+    // REF's bakery is today's with REF's blob ids where files changed: only recipes reaching those are fingerprinted.
+    const thenIds = new Map(nowIds);
+    for (const [file, id] of changes) {
+      if (id) thenIds.set(file, id);
+      else thenIds.delete(file);
     }
-    then = loaded.bakery;
+    return { ref, commit, changed: recipesChangedBetween({ bakery, ids: thenIds }, now, recipesTouchedBy(bakery, changedPaths)) };
   }
-  const thenIds = (await gitHistory(root, watchedFolders(then)).idsAt(commit)) ?? new Map<string, string>();
-  return { ref, commit, changed: recipesChangedBetween({ bakery: then, ids: thenIds }, now) };
+  const loaded = await loadBakeryAt(root, commit, ref);
+  if ('unreadable' in loaded) {
+    const all = new Map(bakery.recipes.map((r) => [r.name, [`the bakery at ${ref} does not load`]]));
+    return { ref, commit, changed: all, unreadable: loaded.unreadable };
+  }
+  const thenIds = (await gitHistory(root, watchedFolders(loaded.bakery)).idsAt(commit)) ?? new Map<string, string>();
+  return { ref, commit, changed: recipesChangedBetween({ bakery: loaded.bakery, ids: thenIds }, now) };
 }
 
 /** The bakery at the commit, loaded from only the files loading reads, written to a scratch folder. */
