@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Jenkinsfile's stages on this machine, in order and with the same bake commands,
-# against bake's local cloud instead of AWS: validate → plan → build waves (each recipe in its own
-# fresh clone, like a separate agent with no shared disk, the recipes of a wave in parallel) →
-# pin. One `bake local-cloud` plays the AWS account all "agents" share.
+# against bake's local cloud instead of AWS: validate → plan → build (each recipe in its own
+# fresh clone, like a separate agent with no shared disk, all at once, each starting when its own
+# parent's image is there) → pin. One `bake local-cloud` plays the AWS account all "agents" share.
 #
 # Usage: scripts/jenkins-local.sh [BAKERY_DIR]    (a git checkout; default: this repository)
 # Env:   CHANGED_SINCE=REF as the Jenkins parameter; BAKE_LOCK_WAIT (default 45m);
@@ -23,7 +23,7 @@ fi
 work="${JENKINS_LOCAL_WORK:-$(mktemp -d)}"
 # A kept work dir is reused: this run's files start afresh, the cloud in $work/cloud carries over
 # (as the AWS account does from one Jenkins build to the next).
-rm -rf "$work/workspace" "$work/agents" "$work/reports" "$work/logs" "$work/plan.json" "$work/waves.txt" "$work/pin.diff" "$work/cloud.env"
+rm -rf "$work/workspace" "$work/agents" "$work/reports" "$work/logs" "$work/progress" "$work/plan.json" "$work/recipes.txt" "$work/pin.diff" "$work/cloud.env"
 mkdir -p "$work/agents" "$work/reports" "$work/logs"
 export CI=true NO_COLOR=1
 export JOB_NAME="${JOB_NAME:-bake-local}" BUILD_NUMBER="${BUILD_NUMBER:-1}"
@@ -65,41 +65,74 @@ stage Validate
 
 stage Plan
 (cd "$workspace" && bake plan --local --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report "$work/reports/plan.html" >"$work/plan.json")
-# One line per wave: the names of the recipes to build at that level.
+# One line per recipe to build: its name, the parent it waits for ("-": none in this run) and what
+# of the parent it needs: "baked" (same build region) or "distributed" (its copy elsewhere).
 node -e '
   const plan = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const waves = [];
-  for (const r of plan.recipes) if (r.action === "build") (waves[r.level] ??= []).push(r.name);
-  for (const wave of waves.filter(Boolean)) console.log(wave.join(" "));
-' "$work/plan.json" >"$work/waves.txt"
-echo "jenkins-local: waves: $(tr '\n' '|' <"$work/waves.txt")" >&2
+  const building = new Map(plan.recipes.filter((r) => r.action === "build").map((r) => [r.name, r]));
+  for (const r of building.values()) {
+    const parent = r.parent && building.get(r.parent);
+    console.log([r.name, parent ? parent.name : "-", parent ? (parent.buildRegion === r.buildRegion ? "baked" : "distributed") : "-"].join(" "));
+  }
+' "$work/plan.json" >"$work/recipes.txt"
+echo "jenkins-local: to build (recipe parent needs): $(tr '\n' '|' <"$work/recipes.txt")" >&2
+
+# Like the Jenkinsfile's branches: every recipe at once, each in its own fresh clone once its own
+# parent's image is where it builds; it bakes (--no-distribute), says so, then distributes.
+mkdir -p "$work/progress"
+progress_of() { cat "$work/progress/$1" 2>/dev/null || echo waiting; }
+build_recipe() {
+  local recipe="$1" parent="$2" needs="$3" agent="$work/agents/$1"
+  if [ "$parent" != - ]; then
+    while :; do
+      case "$(progress_of "$parent")" in
+        distributed) break ;;
+        baked) [ "$needs" = baked ] && break ;;
+        copy-failed) [ "$needs" = baked ] && break
+          echo failed >"$work/progress/$recipe"; echo "jenkins-local: $recipe skipped: parent $parent failed" >&2; return 0 ;;
+        failed) echo failed >"$work/progress/$recipe"; echo "jenkins-local: $recipe skipped: parent $parent failed" >&2; return 0 ;;
+      esac
+      sleep 0.2
+    done
+  fi
+  checkout "$agent"
+  if ! (
+    cd "$agent$inside"
+    RECIPE="$recipe"
+    bake build "$RECIPE" --local --no-pin --no-distribute --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml" --report "$work/reports/$RECIPE.html"
+  ); then
+    echo failed >"$work/progress/$recipe"
+    return 1
+  fi
+  echo baked >"$work/progress/$recipe"
+  if ! (
+    cd "$agent$inside"
+    RECIPE="$recipe"
+    bake build "$RECIPE" --local --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml" --report "$work/reports/$RECIPE.html"
+  ); then
+    echo copy-failed >"$work/progress/$recipe"
+    return 1
+  fi
+  echo distributed >"$work/progress/$recipe"
+}
 
 stage Build
-wave_number=0
-while read -r -a recipes; do
-  stage "Build wave $wave_number: ${recipes[*]}"
-  pids=()
-  for recipe in "${recipes[@]}"; do
-    agent="$work/agents/$recipe"
-    checkout "$agent"
-    (
-      cd "$agent$inside"
-      RECIPE="$recipe"
-      bake build "$RECIPE" --local --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml" --report "$work/reports/$RECIPE.html"
-    ) >"$work/logs/$recipe.log" 2>&1 &
-    pids+=("$!")
-  done
-  failed=0
-  for i in "${!pids[@]}"; do
-    if ! wait "${pids[$i]}"; then
-      echo "jenkins-local: build of ${recipes[$i]} failed; its log:" >&2
-      tail -n 40 "$work/logs/${recipes[$i]}.log" >&2
-      failed=1
-    fi
-  done
-  [ "$failed" = 0 ] || exit 1
-  wave_number=$((wave_number + 1))
-done <"$work/waves.txt"
+pids=()
+names=()
+while read -r recipe parent needs; do
+  build_recipe "$recipe" "$parent" "$needs" >"$work/logs/$recipe.log" 2>&1 &
+  pids+=("$!")
+  names+=("$recipe")
+done <"$work/recipes.txt"
+failed=0
+for i in "${!pids[@]}"; do
+  if ! wait "${pids[$i]}"; then
+    echo "jenkins-local: build of ${names[$i]} failed; its log:" >&2
+    tail -n 40 "$work/logs/${names[$i]}.log" >&2
+    failed=1
+  fi
+done
+[ "$failed" = 0 ] || exit 1
 
 stage Pin
 (cd "$workspace" && bake pin --local)

@@ -22,6 +22,8 @@ interface BuildFlags extends CommonFlags {
   force?: boolean;
   /** commander's `--no-pin`: true unless the flag is given. */
   pin: boolean;
+  /** commander's `--no-distribute`: true unless the flag is given. */
+  distribute: boolean;
   junit?: string;
   /** commander's `--no-lock`: true unless the flag is given. */
   lock: boolean;
@@ -43,6 +45,7 @@ export function buildCommand(): Command {
     .option('--concurrency <n>', 'recipes baked at once', positiveWhole, 2)
     .option('--force', 'rebuild even when an image with the same fingerprint exists')
     .option('--no-pin', 'do not write the new AMI ids into tfvars')
+    .option('--no-distribute', "bake only: leave the copies to other regions and the sharing to a later run (CI starts children on the build region's image meanwhile); implies --no-pin")
     .option('--junit <file>', 'also write a JUnit XML report (one test case per recipe)')
     .option('--lock-wait <duration>', "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once", durationArgument, 0)
     .option('--lock-stale-after <duration>', 'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)', durationArgument, 10 * 60_000)
@@ -83,6 +86,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       concurrency: flags.concurrency,
       force: Boolean(flags.force),
       pin: flags.pin,
+      distribute: flags.distribute,
       signal: controller.signal,
       buildUrl: ci.buildUrl,
       jobName: ci.jobName,

@@ -93,6 +93,11 @@ export interface BuildOptions {
   force?: boolean;
   /** Pin after a successful run (default true; --no-pin). */
   pin?: boolean;
+  /**
+   * Distribute after baking (default true). --no-distribute: the build region's image only, for
+   * CI that starts the children on it and distributes in a second run; nothing is pinned then.
+   */
+  distribute?: boolean;
   /** SIGINT/SIGTERM: stop starting builds, interrupt running Packers, wait for them. */
   signal?: AbortSignal;
   runId?: string;
@@ -195,7 +200,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     const logFile = logFileOf(bakery.root, runId, entry.name);
     try {
       const missing = entry.recipe.regions.filter((region) => !image.amis[region]);
-      if (image.bakedElsewhere) return image;
+      if (image.bakedElsewhere || options.distribute === false) return image;
       if (!deps.distribute) {
         if (missing.length) throw new BuildFailure(`Packer's manifest has no image for ${missing.join(', ')}`);
         return image;
@@ -378,6 +383,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   else if (recipes.length === 0) report.pin = { status: 'skipped', reason: 'no recipe to build' };
   else if (recipes.some((r) => r.status !== 'built' && r.status !== 'reused')) report.pin = { status: 'skipped', reason: 'a recipe failed' };
   else if (options.pin === false) report.pin = { status: 'skipped', reason: '--no-pin' };
+  else if (options.distribute === false) report.pin = { status: 'skipped', reason: '--no-distribute' };
   else {
     const requests = recipes
       .map((result) => ({ recipe: byName.get(result.name)!.recipe, amis: result.amis }))

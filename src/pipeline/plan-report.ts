@@ -52,6 +52,7 @@ export function planJson(plan: Plan, changes?: ChangedSince): unknown {
       inputs: e.inputs,
       baseAmi: e.baseAmi,
       ...(e.parent ? { parent: e.parent } : {}),
+      buildRegion: e.recipe.regions[0],
       missingRegions: e.missingRegions,
       ...(e.unsettledRegions.length ? { unsettledRegions: e.unsettledRegions } : {}),
       ...(e.distributeOnly ? { distributeOnly: e.distributeOnly } : {}),

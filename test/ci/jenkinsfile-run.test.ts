@@ -61,6 +61,12 @@ beforeAll(async () => {
   await writeFile(path.join(editing, 'bin', 'bake.js'), `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(path.resolve('bin/bake.js')).href)});\n`);
   await chmod(path.join(editing, 'bin', 'bake.js'), 0o755);
   await writeFile(path.join(editing, '.gitignore'), '.bake/\nreports/\nplan.json\npin.diff\n');
+  // An independent recipe whose bake cannot end before web's has begun (the stand-in Packer's
+  // waitFor): built in waves (base and tools, then web) the run would never finish.
+  await writeFile(
+    path.join(editing, 'recipes', 'tools.yaml'),
+    'name: tools\ndescription: independent of base\nbase:\n  ssm: /aws/service/debian/release/12/latest/amd64\nregions: [us-east-1]\n',
+  );
   await git(editing, 'init', '-q', '-b', 'main');
   await git(editing, 'add', '-A');
   await git(editing, 'commit', '-q', '-m', 'bakery');
@@ -103,35 +109,50 @@ async function jenkinsBuild(number: number, params: Record<string, string | bool
 const stages = (steps: Step[]) => steps.filter((s) => s.event === 'stage').map((s) => (s.skipped ? `${s.name} (skipped)` : s.name));
 const bakeCommands = (steps: Step[]) => steps.filter((s) => s.event === 'sh' && s.script!.includes('bake.js')).map((s) => `${s.workspace}: ${s.script!.trim()}`);
 
-describe('the Jenkinsfile, run by Groovy against the local cloud', () => {
-  it('validates, plans, bakes parent then child on separate agents, publishes JUnit and logs, pins and pushes', async () => {
+// Whole Jenkins builds (a bake process per step and agent): minutes on a loaded machine.
+describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 420_000 }, () => {
+  it('starts each recipe once its own parent is baked (not a wave), one agent each, publishes JUnit and logs, pins and pushes', async () => {
+    await writeFile(path.join(work, 'fake-packer.json'), JSON.stringify({ tools: { waitFor: ['web'] } }));
     const { run, steps, dir } = await jenkinsBuild(1, { PUSH_PINS: true });
+    await writeFile(path.join(work, 'fake-packer.json'), '{}');
     expect(run.stderr).not.toContain('FAILURE');
     expect(steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
-    expect(stages(steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Build wave 0', 'Build wave 1', 'Pin']);
-    expect(steps.find((s) => s.event === 'echo')?.text).toBe('bake plan: 2 to build in 2 wave(s): [[base], [web]]');
+    expect(stages(steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Pin']);
+    expect(steps.find((s) => s.event === 'echo')?.text).toBe('bake plan: 3 to build: base, tools, web (after base)');
+    expect(steps.find((s) => s.event === 'parallel')?.branches).toEqual(['base', 'tools', 'web']);
 
-    // Each recipe on its own agent: a fresh clone, its own `npm ci`, the recipe as a variable.
+    // web's Packer started while tools' was still running, on base's new image, after base's bake.
+    const packer = (await readFile(path.join(work, 'packer.ndjson'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { recipe: string; event: string });
+    const at = (recipe: string, event: string) => packer.findIndex((e) => e.recipe === recipe && e.event === event);
+    expect(at('base', 'end')).toBeLessThan(at('web', 'start'));
+    expect(at('web', 'start')).toBeLessThan(at('tools', 'end'));
+
+    // Each recipe on its own agent: a fresh clone, its own `npm ci`, the recipe as a variable; bake, then distribute.
     const buildSteps = bakeCommands(steps).filter((line) => line.includes(' build '));
-    expect(buildSteps).toEqual([
-      'agents/1-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
-      'agents/2-bake: ./bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
-    ]);
+    const bakeThenDistribute = [
+      './bin/bake.js build "$RECIPE" --no-pin --no-distribute --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
+      './bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
+    ];
+    const agentOf = (recipe: string) => steps.find((s) => s.event === 'junit' && s.cases?.[0]?.name === recipe)!.workspace!;
+    for (const recipe of ['base', 'tools', 'web']) {
+      expect(buildSteps.filter((line) => line.startsWith(`${agentOf(recipe)}:`))).toEqual(bakeThenDistribute.map((command) => `${agentOf(recipe)}: ${command}`));
+    }
     // The HTML reports Jenkins publishes: the plan's, then one per recipe from its agent.
     const published = steps.filter((s) => s.event === 'publishHTML');
-    expect(published.map((s) => [s.name, s.file, s.size! > 1000])).toEqual([
-      ['bake plan', 'workspace/reports/plan.html', true],
-      ['bake build base', 'agents/1-bake/reports/base.html', true],
-      ['bake build web', 'agents/2-bake/reports/web.html', true],
-    ]);
+    expect(published[0]).toMatchObject({ name: 'bake plan', file: 'workspace/reports/plan.html' });
+    expect(published.slice(1).map((s) => [s.name, s.file, s.size! > 1000]).sort()).toEqual(
+      ['base', 'tools', 'web'].map((recipe) => [`bake build ${recipe}`, `${agentOf(recipe)}/reports/${recipe}.html`, true]),
+    );
     const junit = steps.filter((s) => s.event === 'junit');
-    expect(junit.map((s) => [s.workspace, s.files, s.cases])).toEqual([
-      ['agents/1-bake', ['reports/base.xml'], [{ name: 'base', failed: false }]],
-      ['agents/2-bake', ['reports/web.xml'], [{ name: 'web', failed: false }]],
+    expect(junit.map((s) => [s.files, s.cases]).sort()).toEqual([
+      [['reports/base.xml'], [{ name: 'base', failed: false }]],
+      [['reports/tools.xml'], [{ name: 'tools', failed: false }]],
+      [['reports/web.xml'], [{ name: 'web', failed: false }]],
     ]);
+    expect(new Set(junit.map((s) => s.workspace)).size).toBe(3);
     const archived = steps.filter((s) => s.event === 'archive');
     expect(archived.find((s) => s.files?.includes('plan.json'))).toBeDefined();
-    expect(archived.filter((s) => s.workspace?.startsWith('agents/')).map((s) => s.files!.length > 0)).toEqual([true, true]);
+    expect(archived.filter((s) => s.workspace?.startsWith('agents/')).map((s) => s.files!.length > 0)).toEqual([true, true, true]);
 
     // The pin stage found both images by their tags, archived the diff (the new file included) and pushed the tfvars to the branch.
     expect(await readFile(path.join(dir, 'workspace', 'pin.diff'), 'utf8')).toMatch(/^\+\+\+ b\/infra\/amis\.auto\.tfvars$/m);
@@ -150,7 +171,7 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', () => {
 
     const changed = await jenkinsBuild(2, { CHANGED_SINCE: 'HEAD~1' });
     expect(changed.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
-    expect(stages(changed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Build wave 0', 'Pin']);
+    expect(stages(changed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Pin']);
     expect(changed.steps.find((s) => s.event === 'parallel')?.branches).toEqual(['web']);
     expect(bakeCommands(changed.steps)[1]).toBe('workspace: ./bin/bake.js plan --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report reports/plan.html > plan.json');
 
@@ -169,7 +190,7 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', () => {
     expect(failed.run.exitCode).toBe(1);
     expect(failed.steps.at(-1)).toMatchObject({ event: 'result', status: 'FAILURE' });
     expect(failed.steps.at(-1)!.error).toContain('parallel branches failed: [web:');
-    expect(stages(failed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Build wave 0']);
+    expect(stages(failed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build']);
     // The failed recipe's JUnit result and logs are still published (the Jenkinsfile's finally).
     expect(failed.steps.filter((s) => s.event === 'junit').map((s) => s.cases)).toEqual([[{ name: 'web', failed: true }]]);
   });

@@ -31,6 +31,7 @@ describe('Jenkinsfile and scripts/jenkins-local.sh', () => {
     expect(inJenkins).toEqual([
       'validate',
       'plan --json --changed-since --report',
+      'build --no-pin --no-distribute --lock-wait --junit --report',
       'build --no-pin --lock-wait --junit --report',
       'pin',
     ]);

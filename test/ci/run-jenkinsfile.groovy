@@ -230,6 +230,17 @@ abstract class PipelineScript extends Script {
     try { body.call() } finally { envOverlay.set(before) }
   }
 
+  /** Jenkins polls the condition, backing off from initialRecurrencePeriod ms; here every 100 ms. */
+  def waitUntil(Map args = [:], Closure condition) {
+    expectMode('waitUntil', ['steps'])
+    def started = System.currentTimeMillis()
+    while (!condition.call()) {
+      if (System.currentTimeMillis() - started > 600_000) throw new RuntimeException('waitUntil: still false after 10 minutes')
+      Thread.sleep(100)
+    }
+    note(event: 'waited', ms: System.currentTimeMillis() - started)
+  }
+
   def parallel(Map<String, Closure> branches) {
     expectMode('parallel', ['steps'])
     note(event: 'parallel', branches: branches.keySet() as List)

@@ -1,6 +1,6 @@
 /**
  * The Jenkinsfile's stages for real, on one machine: scripts/jenkins-local.sh on the example
- * bakery — validate, plan, build waves with each recipe in its own clone (no shared disk),
+ * bakery — validate, plan, build with each recipe in its own clone (no shared disk) once its parent's image exists,
  * pin — against one shared local cloud, real Packer and Ansible. Then a commit that touches one
  * role, and the `CHANGED_SINCE` run that rebuilds exactly the recipe using it.
  */
@@ -40,7 +40,7 @@ async function runPipeline(bakery: string, work: string, extraEnv: Record<string
 }
 
 describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', () => {
-  it('bakes in waves on separate clones, pins from tags, and with CHANGED_SINCE rebuilds only what a commit touched', async () => {
+  it('bakes each recipe on its own clone once its parent is baked, pins from tags, and with CHANGED_SINCE rebuilds only what a commit touched', async () => {
     const bakery = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-'));
     const work = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-work-'));
     for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml']) await cp(path.join(repo, entry), path.join(bakery, entry), { recursive: true });
@@ -84,7 +84,7 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
     console.log(`jenkins-local, CHANGED_SINCE with one role changed: ${second.seconds.toFixed(1)} s`);
     expect(second.run.exitCode, second.run.all?.slice(-4000)).toBe(0);
     expect(second.plan.changed_since?.recipes).toEqual({ web: ['roles changed: node_exporter'], worker: ['roles changed: node_exporter'] });
-    // base is untouched and its image exists: web and worker both start in the first wave.
+    // base is untouched and its image exists: web and worker both start at once.
     expect(second.plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['web', 'build', 0], ['worker', 'build', 0]]);
     expect(existsSync(path.join(work, 'reports', 'web.xml'))).toBe(true);
     expect(existsSync(path.join(work, 'reports', 'worker.xml'))).toBe(true);
