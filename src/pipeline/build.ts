@@ -318,7 +318,14 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const manifests = new Map<string, KeptManifest>();
   const nodes: DagNode<BuiltImage>[] = [];
   const recipeOfNode = new Map<string, PlannedRecipe>();
-  for (const entry of toBuild) {
+  // Among recipes ready at once, the scheduler starts the first listed: the deepest chains of
+  // descendants first, so that a slot never goes to a leaf while a long chain waits.
+  const depth = new Map<string, number>();
+  const depthOf = (name: string): number => {
+    if (!depth.has(name)) depth.set(name, 1 + Math.max(0, ...toBuild.filter((e) => parentOf(e) === name).map((e) => depthOf(e.name))));
+    return depth.get(name)!;
+  };
+  for (const entry of [...toBuild].sort((a, b) => depthOf(b.name) - depthOf(a.name))) {
     // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
     if (!entry.distributeOnly) nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal) => bake(entry, signal) });
     nodes.push({
