@@ -59,7 +59,7 @@ function recipeModel(root: string, sim: SimRecipe): Recipe {
   return {
     name: sim.name, description: sim.name, file, regions: REGIONS, instanceType: 't3.small', sshUsername: 'admin',
     base: sim.parent ? { kind: 'recipe', recipe: sim.parent } : { kind: 'ami', ami: 'ami-0debian12' },
-    roles: [], cloudInit: [], tags: {}, pin: [], encrypted: true, kmsKeyIds: {}, imdsv2: true, shareWith: [], verify: [],
+    roles: [], cloudInit: [], tags: {}, pin: [], ssmPins: [], encrypted: true, kmsKeyIds: {}, imdsv2: true, shareWith: [], verify: [],
     locations: {},
   };
 }
