@@ -3,6 +3,7 @@ import { CloudError } from '../errors/index.js';
 import { createEc2Client } from './clients.js';
 import type { ImageCatalog, ImageRecord } from './image-record.js';
 import type { AwsSettings } from './settings.js';
+import { LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../pipeline/launch-test-step.js';
 
 export const RECIPE_TAG = 'bake:recipe';
 export const FINGERPRINT_TAG = 'bake:fingerprint';
@@ -101,7 +102,9 @@ export async function findImagesWithFingerprint(
             ],
           }),
         );
-        const newest = Images.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
+        // An image still in (or failed at) its launch test is not one to reuse.
+        const usable = Images.filter((image) => !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value));
+        const newest = usable.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
         if (newest?.ImageId) found[region] = newest.ImageId;
       } catch (error) {
         throw cloudError(error, `looking for ${recipe} images with fingerprint ${fingerprint} in ${region}`);

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import { parse } from 'yaml';
 import { RecipeError } from '../errors/index.js';
-import type { Bakery, Recipe } from '../recipes/model.js';
+import type { Bakery, CloudInitUse, Recipe } from '../recipes/model.js';
 
 export interface RenderedCloudInit {
   template: string;
@@ -80,9 +80,8 @@ export async function renderCloudInit(bakery: Bakery, recipe: Recipe): Promise<R
   return out;
 }
 
-/** One entry of the recipe's `cloud_init` (validate renders them one by one to report each problem). */
-export async function renderCloudInitEntry(bakery: Bakery, recipe: Recipe, index: number): Promise<RenderedCloudInit> {
-  const use = recipe.cloudInit[index];
+/** A template of cloud-init/ rendered with its vars: the handlebars rendering every cloud-init text goes through. */
+export async function renderCloudInitTemplate(bakery: Bakery, recipe: Recipe, use: CloudInitUse): Promise<string> {
   const folder = path.join(bakery.root, 'cloud-init');
   const file = path.resolve(folder, use.template);
   if (!file.startsWith(folder + path.sep)) throw new RecipeError(`cloud-init template ${use.template} must be a path inside cloud-init/`, use.location);
@@ -92,13 +91,27 @@ export async function renderCloudInitEntry(bakery: Bakery, recipe: Recipe, index
   } catch {
     throw new RecipeError(`cloud-init template ${use.template} not found under cloud-init/`, use.location);
   }
-  let content: string;
   try {
     const template = compileCloudInit(source);
-    content = template({ recipe: { name: recipe.name, description: recipe.description }, ...use.vars });
+    return template({ recipe: { name: recipe.name, description: recipe.description }, ...use.vars });
   } catch (error) {
     throw new RecipeError(`cloud-init template ${use.template}: ${(error as Error).message.split('\n')[0]}`, use.location);
   }
+}
+
+/** A rendered `#cloud-config` must be YAML that cloud-init (PyYAML, YAML 1.1) reads. */
+export function checkCloudConfigYaml(content: string, use: CloudInitUse): void {
+  try {
+    parse(content, { version: '1.1' });
+  } catch (error) {
+    throw new RecipeError(`cloud-init template ${use.template} renders invalid YAML: ${(error as Error).message.split('\n')[0]}`, use.location);
+  }
+}
+
+/** One entry of the recipe's `cloud_init` (validate renders them one by one to report each problem). */
+export async function renderCloudInitEntry(bakery: Bakery, recipe: Recipe, index: number): Promise<RenderedCloudInit> {
+  const use = recipe.cloudInit[index];
+  const content = await renderCloudInitTemplate(bakery, recipe, use);
   // The file lands in /etc/cloud/cloud.cfg.d, which cloud-init merges as YAML configuration: a
   // MIME document there would break every boot's configuration instead of running its parts.
   if (/^Content-Type: multipart\//i.test(content)) {
@@ -109,12 +122,7 @@ export async function renderCloudInitEntry(bakery: Bakery, recipe: Recipe, index
   }
   if (!content.startsWith('#cloud-config'))
     throw new RecipeError(`cloud-init template ${use.template} must render to a document starting with #cloud-config`, use.location);
-  try {
-    // cloud-init reads YAML 1.1 (PyYAML)
-    parse(content, { version: '1.1' });
-  } catch (error) {
-    throw new RecipeError(`cloud-init template ${use.template} renders invalid YAML: ${(error as Error).message.split('\n')[0]}`, use.location);
-  }
+  checkCloudConfigYaml(content, use);
   const base = path.basename(use.template).replace(/\.hbs$/, '').replace(/\.(ya?ml|cfg)$/, '');
   return { template: use.template, fileName: `90-bake-${recipe.name}-${index + 1}-${base}.cfg`, content };
 }

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { Bakery, Recipe } from '../recipes/model.js';
+import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Bakery, type Recipe } from '../recipes/model.js';
 import { canonicalJson } from './canonical-json.js';
 import { formatInputsTag, type ComponentDigests } from './inputs-tag.js';
 import { roleClosureOf } from './role-closure.js';
@@ -26,8 +26,8 @@ export interface RecipeInputs {
   recipe: unknown;
   /** Role name → (path inside the role → content id) for local roles, or `src@version` for galaxy roles. */
   roles: Record<string, Record<string, string> | string>;
-  /** Each cloud-init template in order: its content id (null if missing) and its vars. */
-  cloudInit: Array<{ template: string; id: string | null; vars: unknown }>;
+  /** Each cloud-init template in order: its content id (null if missing) and its vars; then the launch test's user-data templates (`launchTest: true`). */
+  cloudInit: Array<{ template: string; id: string | null; vars: unknown; launchTest?: true }>;
   /** The resolved base AMI of the build region, or `recipe:<name>` when built FROM another recipe. */
   base: string;
   /** The parent recipe's fingerprint, or null. */
@@ -64,13 +64,34 @@ export function recipeSettings(recipe: Recipe): Record<string, unknown> {
     deprecateAfterDays: _deprecateAfterDays,
     roles,
     verify,
+    launchTest,
     ...settings
   } = recipe;
+  const tested = launchTestSettings(launchTest);
   return {
     ...settings,
     buildRegion: regions[0],
     roles: roles.map(({ location: _location, ...use }) => use),
     verify: verify.map(({ location: _location, ...check }) => check),
+    ...(tested && { launchTest: tested }),
+  };
+}
+
+/**
+ * What an image's launch test proved belongs to it, like its verify checks: changed checks, user-data
+ * vars, timeout or instance type bake and test again. The default test (and opting out, which
+ * proves nothing more) adds nothing, so recipes that say nothing keep their fingerprints.
+ */
+function launchTestSettings(spec: Recipe['launchTest']): Record<string, unknown> | undefined {
+  if (!spec?.enabled) return undefined;
+  const { location: _location, enabled: _enabled, userData, checks, timeoutMs, instanceType } = spec;
+  const isDefault = userData.length === 0 && checks.length === 0 && timeoutMs === DEFAULT_LAUNCH_TEST_TIMEOUT_MS && instanceType === undefined;
+  if (isDefault) return undefined;
+  return {
+    userData: userData.map(({ location: _l, ...use }) => use),
+    checks: checks.map(({ location: _l, ...check }) => check),
+    timeoutMs,
+    ...(instanceType !== undefined && { instanceType }),
   };
 }
 
@@ -106,7 +127,15 @@ export function recipeInputs(recipe: Recipe, context: InputsContext): RecipeInpu
   return {
     recipe: recipeSettings(recipe),
     roles,
-    cloudInit: recipe.cloudInit.map((use) => ({ template: use.template, id: ids.get(`cloud-init/${use.template}`) ?? null, vars: use.vars })),
+    cloudInit: [
+      ...recipe.cloudInit.map((use) => ({ template: use.template, id: ids.get(`cloud-init/${use.template}`) ?? null, vars: use.vars })),
+      ...(recipe.launchTest?.enabled ? recipe.launchTest.userData : []).map((use) => ({
+        template: use.template,
+        id: ids.get(`cloud-init/${use.template}`) ?? null,
+        vars: use.vars,
+        launchTest: true as const,
+      })),
+    ],
     base: recipe.base.kind === 'recipe' ? `recipe:${recipe.base.recipe}` : context.baseAmi,
     parent: context.parentFingerprint ?? null,
     generator: context.generator,

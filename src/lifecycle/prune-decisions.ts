@@ -8,10 +8,12 @@
  *   - it carries its recipe's current fingerprint (what `bake build` would reuse);
  *   - it is one of the newest `keep` of its recipe in its region (by bake:built-at), which also
  *     protects recipes that are no longer in the bakery;
+ * (an image whose launch test failed has neither of those two protections, nor counts among the newest)
  *   - `--older-than` was given and it is younger than that;
  *   - it is still being created, or its build time cannot be read.
  */
 import type { ImageRecord } from '../aws/image-record.js';
+import { LAUNCH_TEST_TAG } from '../pipeline/launch-test-step.js';
 
 export const BUILT_AT_TAG = 'bake:built-at';
 
@@ -82,14 +84,21 @@ export function decidePrune(facts: PruneFacts, rules: PruneRules): PruneDecision
   for (const group of groups.values()) {
     // Newest first; an unreadable time sorts as newest, so that doubt keeps an image.
     group.sort((a, b) => (b.time ?? Infinity) - (a.time ?? Infinity) || a.image.imageId.localeCompare(b.image.imageId));
-    group.forEach(({ image, time }, index) => {
+    let rank = 0;
+    group.forEach(({ image, time }) => {
       const keepReasons: string[] = [];
       const deleteReasons: string[] = [];
       const places = facts.pinned.get(image.imageId);
       if (places?.length) keepReasons.push(`pinned in ${places.join(', ')}`);
-      if (facts.current.get(image.recipe) === image.fingerprint && image.fingerprint) keepReasons.push(`current fingerprint of ${image.recipe}`);
-      if (index < rules.keep) keepReasons.push(`newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
-      else deleteReasons.push(`not among the newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
+      // Nothing reuses or pins an image that failed its launch test: it is not one worth keeping.
+      const failedLaunchTest = image.tags[LAUNCH_TEST_TAG] === 'failed';
+      if (failedLaunchTest) deleteReasons.push('failed its launch test');
+      else {
+        const index = rank++;
+        if (facts.current.get(image.recipe) === image.fingerprint && image.fingerprint) keepReasons.push(`current fingerprint of ${image.recipe}`);
+        if (index < rules.keep) keepReasons.push(`newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
+        else deleteReasons.push(`not among the newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
+      }
       if (image.state === 'pending') keepReasons.push('still being created (pending)');
       if (time === undefined) keepReasons.push('no readable build time');
       else if (rules.olderThanMs !== undefined) {

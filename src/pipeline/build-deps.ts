@@ -20,6 +20,9 @@ import type { BuildDeps } from './build.js';
 import { pinImages } from './pin.js';
 import { pinSsmParameters } from './pin-ssm.js';
 import { acquireRecipeLock, type LockPolicy } from './recipe-lock.js';
+import { ec2TestInstanceSession } from '../aws/test-instance.js';
+import { runLaunchTest, type LaunchTestTarget } from '../launch-test/launch-test.js';
+import { sshRemoteMachine } from '../launch-test/remote.js';
 
 export interface ProductionBuildSetup {
   bakery: Bakery;
@@ -32,6 +35,11 @@ export interface ProductionBuildSetup {
   lock?: LockPolicy;
   /** Where lock waits and take-overs are told. */
   note?: (message: string) => void;
+}
+
+/** How launch tests reach their instances: SSH on port 22 as the recipe's ssh_username on EC2, the local cloud's port as root. */
+export function launchTestTarget(target: PackerTarget | undefined): LaunchTestTarget {
+  return target?.local ? { sshPort: target.local.sshPort, sshUser: 'root' } : { sshPort: 22 };
 }
 
 export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
@@ -48,6 +56,11 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     distribute: (request) => distributeImage(createImageDistribution(setup.aws, { clients }), request),
     pin: (requests) => pinImages(requests, { check: false }),
     pinParameters: (requests) => pinSsmParameters(requests, parameterStore, { check: false }),
+    launchTest: (request) =>
+      runLaunchTest(
+        { ...request, bakery: setup.bakery, target: launchTestTarget(setup.target) },
+        { session: (region) => ec2TestInstanceSession(clients(region), region), remote: sshRemoteMachine, now: () => Date.now() },
+      ),
     gitCommit: () => lookupGitCommit(setup.bakery.root, setup.env ?? process.env),
     now: () => new Date(),
     ...(lock && {

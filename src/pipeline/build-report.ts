@@ -1,6 +1,7 @@
 import type { KeptManifest } from '../sbom/build-manifest.js';
 import type { SsmPinResult } from './pin-ssm.js';
 /** What `bake build` did, per recipe: the `--json` result, the JUnit file and the summary. */
+import type { LaunchTestResult } from '../launch-test/launch-test.js';
 
 export type RecipeBuildStatus = 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
 
@@ -23,6 +24,8 @@ export interface RecipeBuildResult {
   error?: string;
   /** The last lines of the log, for a failure. */
   log_tail?: string[];
+  /** The new image's launch test (src/launch-test/), or that the recipe opted out. */
+  launch_test?: LaunchTestResult | { status: 'off'; reason: string };
 }
 
 export interface BuildReport {
@@ -51,7 +54,7 @@ export function summaryLines(report: BuildReport): string[] {
     const took = recipe.duration_s > 0 ? ` in ${formatDuration(recipe.duration_s)}` : '';
     switch (recipe.status) {
       case 'built':
-        return `  built    ${recipe.name}${took}: ${amis}${packageLine(recipe.packages)}`;
+        return `  built    ${recipe.name}${took}: ${amis}${launchTestNote(recipe)}${packageLine(recipe.packages)}`;
       case 'reused':
         return `  reused   ${recipe.name}: ${amis}`;
       case 'failed':
@@ -82,6 +85,13 @@ function packageLine(manifest: KeptManifest | undefined): string {
     ...changed.map((p) => `~${p.name} ${p.before} → ${p.after}`),
   ];
   return `\n           ${manifest.packages} packages; since ${manifest.against}: ${words.length ? words.join(', ') : 'no package changed'}`;
+}
+
+function launchTestNote(recipe: RecipeBuildResult): string {
+  const test = recipe.launch_test;
+  if (!test) return '';
+  if (test.status === 'off') return ' (no launch test: launch_test: false)';
+  return ` (launch test ${test.status}: ${test.checks.length} check${test.checks.length === 1 ? '' : 's'} in ${formatDuration(test.duration_s)})`;
 }
 
 export function formatDuration(seconds: number): string {

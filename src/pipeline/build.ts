@@ -26,6 +26,8 @@ import type { PackerVariables } from '../packer/variables.js';
 import type { DistributionRequest, DistributionResult } from '../lifecycle/distribute.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { imageTags } from './build-tags.js';
+import { launchTestEnabled, type LaunchTestResult } from '../launch-test/launch-test.js';
+import { LAUNCH_TEST_TAG, launchTestNewImage, launchTestOf } from './launch-test-step.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
 import { silentProgress, type BuildProgress } from './progress.js';
 import { runDag, type DagNode, type NodeOutcome } from './scheduler.js';
@@ -76,6 +78,11 @@ export interface BuildDeps {
   /** Writes the requests' SSM pin targets (src/pipeline/pin-ssm.ts). Absent: SSM targets are not written. */
   pinParameters?(requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<SsmPinResult[]>;
   /**
+   * Boots the build region's new image and runs its checks (src/launch-test/), before it is
+   * copied, shared or pinned. Absent: no launch tests (the recipe's `launch_test:` is not read).
+   */
+  launchTest?(request: { recipe: Recipe; region: string; imageId: string; signal: AbortSignal; log(line: string): Promise<void> }): Promise<LaunchTestResult>;
+  /**
    * Takes the recipe's cross-agent build lock (src/pipeline/recipe-lock.ts), waiting or failing
    * when another job holds it; returns its release. Absent: no lock.
    */
@@ -112,6 +119,7 @@ export interface BuildOptions {
 
 interface BuiltImage {
   amis: Record<string, string>;
+  launchTest?: LaunchTestResult;
   /** Found after taking the lock: another job baked the same fingerprint first. */
   bakedElsewhere?: boolean;
   /** Set when this run baked the image: what its distribution puts on the copies. */
@@ -271,6 +279,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     // From here on the images exist: tag them even if the run is being interrupted, because an
     // untagged bake image is invisible to plan and prune (tags are the record of what exists).
     const amis = await deps.readManifest(rendered.manifest);
+    const testing = Boolean(deps.launchTest) && launchTestEnabled(recipe);
     const tags = imageTags({
       recipe: entry.name,
       userTags: { ...bakery.config.tags, ...recipe.tags },
@@ -283,6 +292,8 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       jobName: options.jobName,
       inputs: entry.inputs,
     });
+    // Not current until its launch test passed: a run killed mid-test leaves an image plan rebuilds.
+    if (testing) tags[LAUNCH_TEST_TAG] = 'pending';
     for (const [region, ami] of Object.entries(amis)) {
       await deps.tagImage(region, ami, tags);
       await appendFile(logFile, `# bake: tagged ${ami} in ${region} and its snapshots\n`);
@@ -298,7 +309,20 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     }
     // Checked after tagging, so that the images which do exist are recorded all the same.
     if (!amis[buildRegion]) throw new BuildFailure(`Packer's manifest has no image for ${buildRegion} (${rendered.manifest})`);
-    return { amis, baked: { tags, builtAt, bakedNow: true } };
+    let launchTest: LaunchTestResult | undefined;
+    if (testing) {
+      const ami = amis[buildRegion];
+      if (signal.aborted) throw new BuildFailure(`interrupted before the launch test of ${ami}`);
+      // Before children start on it and before any copy: a failed image goes nowhere.
+      launchTest = await launchTestNewImage(recipe, buildRegion, ami, { launchTest: deps.launchTest!, tagImage: deps.tagImage }, {
+        signal,
+        log: (line) => appendFile(logFile, `# bake: ${line}\n`),
+      });
+      tags[LAUNCH_TEST_TAG] = launchTest.status;
+    } else if (recipe.launchTest && !recipe.launchTest.enabled) {
+      await appendFile(logFile, `# bake: no launch test (launch_test: false in ${entry.name}'s recipe)\n`);
+    }
+    return { amis, baked: { tags, builtAt, bakedNow: true }, launchTest };
   };
 
   /**
@@ -351,7 +375,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       const bake = bakeOutcomes.get(entry.name);
       final = { ...outcome, id: entry.name, durationMs: (bake?.durationMs ?? 0) + outcome.durationMs, started: Boolean(bake?.started || outcome.started) };
       if (outcome.status === 'built') {
-        final.value = { ...outcome.value!, bakedElsewhere: bake?.value?.bakedElsewhere };
+        final.value = { ...outcome.value!, bakedElsewhere: bake?.value?.bakedElsewhere, launchTest: bake?.value?.launchTest };
         built.set(entry.name, final.value);
       }
     }
@@ -425,14 +449,21 @@ function resultOf(entry: PlannedRecipe, outcome: NodeOutcome<BuiltImage>, root: 
       if (outcome.value!.bakedElsewhere) {
         return { ...base, status: 'reused', amis: outcome.value!.amis, reasons: [...entry.reasons, 'baked meanwhile by another job'] };
       }
-      return { ...base, status: 'built', amis: outcome.value!.amis, log };
+      return { ...base, status: 'built', amis: outcome.value!.amis, log, ...launchTestField(entry, outcome.value!.launchTest) };
     case 'skipped':
       return { ...base, status: 'skipped', amis: {}, error: outcome.reason };
     case 'aborted':
-      return { ...base, status: 'aborted', amis: {}, log, error: outcome.reason, log_tail: tailOf(outcome.error) };
+      return { ...base, status: 'aborted', amis: {}, log, error: outcome.reason, log_tail: tailOf(outcome.error), ...launchTestField(entry, launchTestOf(outcome.error)) };
     case 'failed':
-      return { ...base, status: 'failed', amis: {}, log, error: oneLine(outcome.error), log_tail: tailOf(outcome.error) };
+      return { ...base, status: 'failed', amis: {}, log, error: oneLine(outcome.error), log_tail: tailOf(outcome.error), ...launchTestField(entry, launchTestOf(outcome.error)) };
   }
+}
+
+/** The report's `launch_test`: the result, or that the recipe opted out. */
+function launchTestField(entry: PlannedRecipe, result: LaunchTestResult | undefined): Pick<RecipeBuildResult, 'launch_test'> {
+  if (result) return { launch_test: result };
+  if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled) return { launch_test: { status: 'off', reason: 'launch_test: false' } };
+  return {};
 }
 
 function oneLine(error: unknown): string {

@@ -70,22 +70,48 @@ export function junitXml(report: BuildReport, timestamp: string): string {
     if (details.length) children.push(element('system-out', {}, [details.join('\n')]));
     return element('testcase', { classname: JUNIT_SUITE, name: recipe.name, time: seconds(recipe.duration_s) }, children);
   });
+  const launchCases = report.recipes.flatMap((recipe) => launchTestCases(recipe));
   const count = (...statuses: string[]) => report.recipes.filter((r) => statuses.includes(r.status)).length;
+  const launchCount = (kind: string) => launchCases.filter((c) => c.children.some((child) => typeof child !== 'string' && child.name === kind)).length;
   const total = report.recipes.reduce((sum, r) => sum + r.duration_s, 0);
   const suite = element(
     'testsuite',
     {
       name: JUNIT_SUITE,
-      tests: report.recipes.length,
-      failures: count('failed'),
+      tests: report.recipes.length + launchCases.length,
+      failures: count('failed') + launchCount('failure'),
       errors: count('aborted'),
-      skipped: count('skipped'),
+      skipped: count('skipped') + launchCount('skipped'),
       time: seconds(total),
       timestamp,
     },
-    cases,
+    [...cases, ...launchCases],
   );
   return `<?xml version="1.0" encoding="UTF-8"?>\n${serialise(element('testsuites', { name: JUNIT_SUITE }, [suite]), '')}\n`;
+}
+
+/**
+ * A recipe's launch test as test cases of their own (class `launch test.<recipe>`): cloud-init,
+ * then one per check, so Jenkins shows which check failed on the booted machine.
+ */
+function launchTestCases(recipe: BuildReport['recipes'][number]): XmlElement[] {
+  const test = recipe.launch_test;
+  if (!test || test.status === 'off') return [];
+  const classname = `launch test.${recipe.name}`;
+  const cases: XmlElement[] = [];
+  const cloudInit = test.cloud_init;
+  const cloudInitChildren: Node[] = [];
+  if (cloudInit.status === 'error') cloudInitChildren.push(element('failure', { message: test.error ?? 'cloud-init reported an error', type: 'cloud-init' }, [cloudInit.output]));
+  else if (cloudInit.status === 'not reached') cloudInitChildren.push(element('failure', { message: test.error ?? 'not reached', type: 'launch' }, [test.error ?? 'not reached']));
+  else if (cloudInit.status === 'absent') cloudInitChildren.push(element('skipped', { message: 'the image has no cloud-init' }));
+  if (test.instance_id) cloudInitChildren.push(element('system-out', {}, [`image ${test.image} (${test.region}), instance ${test.instance_id}\n${cloudInit.output}`]));
+  cases.push(element('testcase', { classname, name: 'cloud-init', time: seconds(test.duration_s) }, cloudInitChildren));
+  for (const check of test.checks) {
+    const children: Node[] = [];
+    if (check.status === 'failed') children.push(element('failure', { message: check.check, type: check.kind }, [`${check.location}\n${check.output}`]));
+    cases.push(element('testcase', { classname, name: check.check, time: seconds(check.duration_s) }, children));
+  }
+  return cases;
 }
 
 /** Written atomically, and only once the text is well-formed XML. */

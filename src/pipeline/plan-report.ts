@@ -11,6 +11,7 @@ export function planLines(plan: Plan): string[] {
     } else {
       lines.push(`${entry.name}: build`);
       for (const reason of entry.reasons) lines.push(`  ${reason}`);
+      if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled && !entry.distributeOnly) lines.push('  no launch test (launch_test: false)');
     }
   }
   const building = plan.recipes.filter((e) => e.action === 'build').length;
@@ -57,6 +58,7 @@ export function planJson(plan: Plan, changes?: ChangedSince): unknown {
       ...(e.unsettledRegions.length ? { unsettledRegions: e.unsettledRegions } : {}),
       ...(e.distributeOnly ? { distributeOnly: e.distributeOnly } : {}),
       ...(levels.has(e.name) ? { level: levels.get(e.name) } : {}),
+      ...(e.recipe.launchTest ? { launchTest: e.recipe.launchTest.enabled } : {}),
     })),
   };
 }

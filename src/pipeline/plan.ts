@@ -14,6 +14,7 @@ import type { BaseImage, Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
 import { DISTRIBUTION_TAG, distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
 import { productionPlanDeps } from './plan-deps.js';
+import { LAUNCH_TEST_TAG, launchTestBlocksReuse, launchTestReason } from './launch-test-step.js';
 
 export interface RecipePlan {
   name: string;
@@ -153,7 +154,8 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
     const drift = new Map<string, string>();
     const wantedDistribution = distributionTag(recipe);
     for (const region of recipe.regions) {
-      const image = mine.find((i) => i.region === region && i.fingerprint === fingerprint.value && i.state === 'available');
+      // An image whose launch test failed (or never finished) is not today's image: it is baked again.
+      const image = mine.find((i) => i.region === region && i.fingerprint === fingerprint.value && i.state === 'available' && !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]));
       if (!image) continue;
       amis[region] = image.imageId;
       const why = distributionDrift(image.tags[DISTRIBUTION_TAG], wantedDistribution);
@@ -174,7 +176,9 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
       else if (missingRegions.length < recipe.regions.length) {
         for (const region of missingRegions) reasons.push(`new region ${region}`);
       } else if (newest.fingerprint === fingerprint.value) {
-        reasons.push(`image ${newest.imageId} with this fingerprint is ${newest.state}, not available`);
+        reasons.push(
+          launchTestReason(newest.imageId, newest.tags[LAUNCH_TEST_TAG]) ?? `image ${newest.imageId} with this fingerprint is ${newest.state}, not available`,
+        );
       } else {
         reasons.push(
           ...(await explainChange({ bakery, recipe, inputs, fingerprint, previous: newest, history, parentRebuilt, baseName: base.name })),

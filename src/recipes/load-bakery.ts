@@ -2,10 +2,13 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { renderCloudInitEntry } from '../cloud-init/render.js';
+import { renderUserData, renderUserDataPart } from '../launch-test/user-data.js';
 import { RecipeError, RecipeErrors } from '../errors/index.js';
 import { discoverRoles } from '../roles/discover.js';
 import { graphErrors } from './graph.js';
-import type { BaseImage, Bakery, BakeryConfig, Recipe, VerifyCheck } from './model.js';
+import { parseDuration } from '../cli/duration.js';
+import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
+import type { SourceLocation } from '../errors/index.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
 import { readYamlSource, type YamlSource } from './yaml-source.js';
 
@@ -74,18 +77,39 @@ function toBase(base: RecipeDocument['base']): BaseImage {
   return { kind: 'recipe', recipe: base.recipe };
 }
 
+type CheckDocument = RecipeDocument['verify'][number];
+
+function toCheck(check: CheckDocument, location: SourceLocation): VerifyCheck {
+  if ('command' in check) return { kind: 'command', command: check.command, location };
+  if ('file' in check) return { kind: 'file', path: check.file, contains: check.contains, location };
+  if ('package' in check) return { kind: 'package', name: check.package, location };
+  if ('service' in check) return { kind: 'service', name: check.service, location };
+  return { kind: 'port', port: check.port, location };
+}
+
+/** Absent `launch_test:` is the default test: no user-data, the verify checks, 10 minutes. */
+function toLaunchTest(source: YamlSource, doc: RecipeDocument): LaunchTestSpec {
+  const at = (...p: (string | number)[]) => source.locate(p);
+  const spec = doc.launch_test;
+  const location = spec === undefined ? source.locate(['name'], true) : source.locate(['launch_test'], true);
+  if (typeof spec === 'boolean' || spec === undefined) {
+    return { enabled: spec !== false, userData: [], checks: [], timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS, location };
+  }
+  return {
+    enabled: true,
+    userData: spec.user_data.map((use, i) => ({ template: use.template, vars: use.vars, location: at('launch_test', 'user_data', i) })),
+    checks: spec.checks.map((check, i) => toCheck(check, at('launch_test', 'checks', i))),
+    timeoutMs: spec.timeout === undefined ? DEFAULT_LAUNCH_TEST_TIMEOUT_MS : parseDuration(spec.timeout)!,
+    instanceType: spec.instance_type,
+    location,
+  };
+}
+
 function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig): Recipe {
   const at = (...p: (string | number)[]) => source.locate(p);
   const locations = Object.fromEntries(Object.keys(doc).map((key) => [key, source.locate([key], true)]));
   if ('recipe' in doc.base) locations['base.recipe'] = source.locate(['base', 'recipe']);
-  const verify: VerifyCheck[] = doc.verify.map((check, i) => {
-    const location = at('verify', i);
-    if ('command' in check) return { kind: 'command', command: check.command, location };
-    if ('file' in check) return { kind: 'file', path: check.file, contains: check.contains, location };
-    if ('package' in check) return { kind: 'package', name: check.package, location };
-    if ('service' in check) return { kind: 'service', name: check.service, location };
-    return { kind: 'port', port: check.port, location };
-  });
+  const verify: VerifyCheck[] = doc.verify.map((check, i) => toCheck(check, at('verify', i)));
   return {
     name: doc.name,
     description: doc.description,
@@ -122,6 +146,7 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
     shareWith: doc.share_with,
     deprecateAfterDays: doc.deprecate_after_days ?? config.deprecateAfterDays,
     verify,
+    launchTest: toLaunchTest(source, doc),
     locations,
   };
 }
@@ -235,6 +260,28 @@ export async function validateBakery(root: string): Promise<{ bakery: Bakery; cl
       try {
         await renderCloudInitEntry(bakery, recipe, index);
         cloudInitCount += 1;
+      } catch (error) {
+        if (error instanceof RecipeError) errors.push(error);
+        else throw error;
+      }
+    }
+    // The launch test's user-data too: a template error shows here, offline, not after a bake.
+    const userData = recipe.launchTest?.enabled ? recipe.launchTest.userData : [];
+    let partsRender = true;
+    for (const use of userData) {
+      try {
+        await renderUserDataPart(bakery, recipe, use);
+        cloudInitCount += 1;
+      } catch (error) {
+        partsRender = false;
+        if (error instanceof RecipeError) errors.push(error);
+        else throw error;
+      }
+    }
+    // Together (size, MIME), once each part renders.
+    if (partsRender && userData.length > 0) {
+      try {
+        await renderUserData(bakery, recipe, userData);
       } catch (error) {
         if (error instanceof RecipeError) errors.push(error);
         else throw error;

@@ -56,6 +56,26 @@ export type VerifyCheck =
   | { kind: 'service'; name: string; location: SourceLocation }
   | { kind: 'port'; port: number; location: SourceLocation };
 
+/** How long a launch test may take, from RunInstances to the last check, unless the recipe says. */
+export const DEFAULT_LAUNCH_TEST_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * `launch_test:`: after Packer, boot the new image with this user-data and run the recipe's
+ * verify checks plus these on the booted machine (src/launch-test/).
+ */
+export interface LaunchTestSpec {
+  /** false: `launch_test: false`, the recipe opts out (plan and build say so). */
+  enabled: boolean;
+  /** cloud-init templates under cloud-init/, rendered and passed as RunInstances UserData. */
+  userData: CloudInitUse[];
+  /** Checks that only make sense on a booted machine, run after the recipe's verify checks. */
+  checks: VerifyCheck[];
+  timeoutMs: number;
+  /** Default: the recipe's instance_type. */
+  instanceType?: string;
+  location: SourceLocation;
+}
+
 export interface Recipe {
   name: string;
   description: string;
@@ -82,6 +102,8 @@ export interface Recipe {
   /** Days after build when the AMI gets a deprecation time; undefined = never. */
   deprecateAfterDays?: number;
   verify: VerifyCheck[];
+  /** Absent (recipes made in code): no launch test. The loader always sets it. */
+  launchTest?: LaunchTestSpec;
   /** Where each top-level key was written, for error messages (`roles`, `base`, …). */
   locations: Record<string, SourceLocation>;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseDuration } from '../cli/duration.js';
 
 /** The recipe file format. Also emitted as schema/recipe.schema.json for editors. */
 const vars = z.record(z.string(), z.unknown());
@@ -26,6 +27,28 @@ const checkSchema = z.union([
   z.object({ port: z.number().int().min(1).max(65535) }).strict(),
 ], { error: 'a check is exactly one of {command}, {file, contains?}, {package}, {service}, {port}' });
 
+const cloudInitUseSchema = z.object({ template: z.string(), vars: vars.default({}) }).strict();
+
+/** `launch_test:` boots the new image before it is tagged passed, copied, shared or pinned (docs/recipes.md). */
+export const launchTestSchema = z.union(
+  [
+    // true: the default test, said out loud.
+    z.boolean(),
+    z
+      .object({
+        user_data: z.array(cloudInitUseSchema).default([]),
+        checks: z.array(checkSchema).default([]),
+        timeout: z
+          .string()
+          .refine((text) => (parseDuration(text) ?? 0) > 0, 'a duration such as 90s or 10m')
+          .optional(),
+        instance_type: z.string().min(1).optional(),
+      })
+      .strict(),
+  ],
+  { error: 'launch_test is true, false or {user_data?, checks?, timeout?, instance_type?}' },
+);
+
 export const recipeSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
@@ -35,7 +58,7 @@ export const recipeSchema = z
     instance_type: z.string().optional(),
     ssh_username: z.string().optional(),
     roles: z.array(z.union([z.string().min(1), z.object({ name: z.string().min(1), vars: vars.default({}) }).strict()], { error: 'a role is a name or {name, vars}' })).default([]),
-    cloud_init: z.array(z.object({ template: z.string(), vars: vars.default({}) }).strict()).default([]),
+    cloud_init: z.array(cloudInitUseSchema).default([]),
     tags: z.record(z.string(), z.string()).default({}),
     pin: z
       .array(
@@ -63,6 +86,7 @@ export const recipeSchema = z
     share_with: z.array(z.string().regex(/^(\d{12}|arn:aws:organizations::\d{12}:(organization|ou)\/.+)$/, 'an account id (12 digits) or an organization/OU ARN')).default([]),
     deprecate_after_days: z.number().int().positive().optional(),
     verify: z.array(checkSchema).default([]),
+    launch_test: launchTestSchema.optional(),
   })
   .strict();
 

@@ -68,6 +68,17 @@ describe('which images prune deletes', () => {
     expect(images.map((i) => result[i.imageId].action)).toEqual(['keep', 'keep', 'keep', 'keep', 'delete']);
   });
 
+  it('deletes an image that failed its launch test even when it is the newest or has the current fingerprint, unless pinned', () => {
+    const good = image('web', 'us-east-1', 5);
+    const failed = image('web', 'us-east-1', 1, { fingerprint: 'fp-today', tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(1), 'bake:launch-test': 'failed' } });
+    const pinnedFailed = image('web', 'us-east-1', 2, { tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(2), 'bake:launch-test': 'failed' } });
+    const result = decide([good, failed, pinnedFailed], { current: new Map([['web', 'fp-today']]), pinned: new Map([[pinnedFailed.imageId, ['infra/web.tfvars:web_ami']]]) }, { keep: 1 });
+    expect(result[failed.imageId]).toEqual({ action: 'delete', reasons: ['failed its launch test'] });
+    // The failed ones do not count among the newest: the older good image is still #1.
+    expect(result[good.imageId]).toEqual({ action: 'keep', reasons: ['newest 1 of web in us-east-1 (#1)'] });
+    expect(result[pinnedFailed.imageId]).toEqual({ action: 'keep', reasons: ['pinned in infra/web.tfvars:web_ami'] });
+  });
+
   it('never deletes an image any tfvars target pins, however old', () => {
     const images = [2, 3, 300].map((age) => image('web', 'us-east-1', age));
     const pinned = new Map([[images[2].imageId, ['infra/web/amis.auto.tfvars:web_ami', 'infra/shared.tfvars.json:amis']]]);

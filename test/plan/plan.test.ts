@@ -200,6 +200,31 @@ describe('bake plan', () => {
     expect(base.distributeOnly).toEqual({ region: 'us-east-1', ami: image.imageId });
   });
 
+  it('rebuilds an image that failed its launch test (and its children), and one whose launch test never finished', async () => {
+    const first = await plan(repo.bakery());
+    const failed = catalog.bake(entry(first, 'base'), 'unknown', undefined, { 'bake:launch-test': 'failed' })['us-east-1'];
+    const result = await plan(repo.bakery());
+    expect(entry(result, 'base')).toMatchObject({ action: 'build', amis: {}, reasons: [`image ${failed} with this fingerprint failed its launch test`] });
+    expect(entry(result, 'web').action).toBe('build');
+
+    catalog.images.find((i) => i.imageId === failed)!.tags['bake:launch-test'] = 'pending';
+    expect(entry(await plan(repo.bakery()), 'base').reasons).toEqual([`image ${failed} with this fingerprint has no finished launch test`]);
+
+    // A later bake of the same fingerprint that passed is today's image.
+    const passed = catalog.bake(entry(first, 'base'), 'unknown', undefined, { 'bake:launch-test': 'passed' })['us-east-1'];
+    expect(entry(await plan(repo.bakery()), 'base')).toMatchObject({ action: 'reuse', amis: { 'us-east-1': passed } });
+  });
+
+  it('keeps the fingerprint of a recipe that says nothing about its launch test, and changes it with the test’s checks', async () => {
+    const at = { file: 'recipes/base.yaml', line: 9, col: 3 };
+    const spec = { enabled: true, userData: [], checks: [], timeoutMs: 600_000, location: at };
+    const plain = entry(await plan(repo.bakery()), 'base').fingerprint;
+    expect(entry(await plan(repo.bakery({ base: { launchTest: spec } })), 'base').fingerprint).toBe(plain);
+    expect(entry(await plan(repo.bakery({ base: { launchTest: { ...spec, enabled: false } } })), 'base').fingerprint).toBe(plain);
+    const checked = { ...spec, checks: [{ kind: 'file' as const, path: '/run/app-configured', location: at }] };
+    expect(entry(await plan(repo.bakery({ base: { launchTest: checked } })), 'base').fingerprint).not.toBe(plain);
+  });
+
   it('rebuilds only the asked recipes with --force', async () => {
     const bakery = repo.bakery();
     await bakeAll(bakery);

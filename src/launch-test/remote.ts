@@ -1,0 +1,103 @@
+/**
+ * What a launch test does on the booted machine, over SSH with the temporary key: wait for sshd,
+ * wait for cloud-init, run one check. Scripts are fixed text fed to `sh -s` as root (through
+ * `sudo -n` when the image's login user is not root); no recipe value is ever part of a command line.
+ */
+import { execa } from 'execa';
+import { renderVerifyScript } from '../packer/verify-script.js';
+import type { VerifyCheck } from '../recipes/model.js';
+import type { ScriptRun } from '../verify/check-result.js';
+import type { SshTarget } from '../verify/kept-instance.js';
+import { rootShell, sshArguments } from '../verify/ssh-check.js';
+
+export interface CloudInitOutcome {
+  /** done: finished without error; error: cloud-init reported an error; absent: the image has no cloud-init. */
+  status: 'done' | 'error' | 'absent';
+  /** `cloud-init status --long`, and on error the log lines that say what went wrong. */
+  output: string;
+}
+
+export interface RemoteMachine {
+  /** Resolves once sshd lets the key in; rejects when the signal fires first. */
+  waitForSsh(target: SshTarget, signal: AbortSignal): Promise<void>;
+  cloudInit(target: SshTarget, signal: AbortSignal): Promise<CloudInitOutcome>;
+  runCheck(target: SshTarget, check: VerifyCheck, signal: AbortSignal): Promise<ScriptRun>;
+}
+
+const NO_CLOUD_INIT = 100;
+
+/** Fixed text. cloud-init's exit status: 0 done, 1 error, 2 done with recoverable errors (23.4+). */
+const CLOUD_INIT_SCRIPT = `
+if ! command -v cloud-init >/dev/null 2>&1; then
+  echo 'cloud-init is not installed in this image'
+  exit ${NO_CLOUD_INIT}
+fi
+cloud-init status --wait >/dev/null 2>&1
+rc=$?
+cloud-init status --long 2>&1
+if [ "$rc" -eq 1 ]; then
+  echo '--- /var/log/cloud-init.log (warnings and errors)'
+  grep -E ' (WARNING|ERROR|CRITICAL)|Traceback|[Ff]ailed' /var/log/cloud-init.log 2>/dev/null | tail -n 40
+  echo '--- /var/log/cloud-init-output.log (last lines)'
+  tail -n 40 /var/log/cloud-init-output.log 2>/dev/null
+fi
+exit $rc
+`;
+
+const RETRY_MS = 2_000;
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+export const sshRemoteMachine: RemoteMachine = {
+  async waitForSsh(target, signal) {
+    let last = '';
+    while (!signal.aborted) {
+      const attempt = await execa('ssh', [...sshArguments(target).map((a) => (a === 'ConnectTimeout=10' ? 'ConnectTimeout=5' : a)), 'true'], {
+        reject: false,
+        cancelSignal: signal,
+        timeout: 30_000,
+      });
+      if (attempt.exitCode === 0) return;
+      last = String(attempt.stderr).trim().split('\n').pop() ?? '';
+      await sleep(RETRY_MS, signal);
+    }
+    throw Object.assign(new Error(`sshd on ${target.ip}:${target.sshPort} never let the test key in${last ? ` (${last})` : ''}`), { aborted: true });
+  },
+
+  async cloudInit(target, signal) {
+    const result = await execa('ssh', [...sshArguments(target), ...rootShell(target)], {
+      input: CLOUD_INIT_SCRIPT,
+      reject: false,
+      cancelSignal: signal,
+      all: true,
+    });
+    if (signal.aborted) throw Object.assign(new Error('stopped while waiting for cloud-init'), { aborted: true });
+    const output = String(result.all ?? '').trim();
+    if (result.exitCode === NO_CLOUD_INIT) return { status: 'absent', output };
+    if (result.exitCode === 0 || result.exitCode === 2) return { status: 'done', output };
+    if (result.exitCode === 255) throw new Error(`ssh failed while waiting for cloud-init: ${output.split('\n').pop() ?? ''}`);
+    return { status: 'error', output };
+  },
+
+  async runCheck(target, check, signal) {
+    const started = Date.now();
+    const result = await execa('ssh', [...sshArguments(target), ...rootShell(target)], {
+      input: renderVerifyScript([check], { booted: true }),
+      reject: false,
+      stripFinalNewline: false,
+      cancelSignal: signal,
+    });
+    const exitCode = typeof result.exitCode === 'number' ? result.exitCode : signal.aborted ? 1 : 255;
+    return { exitCode, stderr: String(result.stderr), durationMs: Date.now() - started };
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * The build's launch-test step, between Packer and distribution: the new image in the build region
+ * is booted and checked (src/launch-test/) before it is copied, shared or pinned. Its outcome is
+ * recorded on the image as `bake:launch-test` (passed | failed); until then the image carries
+ * `pending`, so an image whose test never finished (a killed agent) is never taken as current.
+ */
+import { BakeError, BuildFailure } from '../errors/index.js';
+import type { LaunchTestResult } from '../launch-test/launch-test.js';
+import type { Recipe } from '../recipes/model.js';
+
+export const LAUNCH_TEST_TAG = 'bake:launch-test';
+export type LaunchTestTagValue = 'pending' | 'passed' | 'failed';
+
+/** An image with this tag value is not "today's image" for plan, build or pin. */
+export function launchTestBlocksReuse(value: string | undefined): boolean {
+  return value === 'pending' || value === 'failed';
+}
+
+/** Why the plan does not reuse an image of today's fingerprint because of its launch test. */
+export function launchTestReason(imageId: string, value: string | undefined): string | undefined {
+  if (value === 'failed') return `image ${imageId} with this fingerprint failed its launch test`;
+  if (value === 'pending') return `image ${imageId} with this fingerprint has no finished launch test`;
+  return undefined;
+}
+
+/** A launch test that did not pass: the recipe fails, and the result travels to the report. */
+export class LaunchTestFailure extends BuildFailure {
+  constructor(readonly launchTest: LaunchTestResult) {
+    super(launchTest.error ?? `launch test ${launchTest.status}`);
+  }
+}
+
+export function launchTestOf(error: unknown): LaunchTestResult | undefined {
+  return error instanceof LaunchTestFailure ? error.launchTest : undefined;
+}
+
+export interface LaunchTestStepDeps {
+  launchTest(request: { recipe: Recipe; region: string; imageId: string; signal: AbortSignal; log(line: string): Promise<void> }): Promise<LaunchTestResult>;
+  tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<void>;
+}
+
+/**
+ * Tests `imageId` (the build region's new image) and tags the outcome on it. Returns the passed
+ * result; throws LaunchTestFailure otherwise (the image keeps `failed`, or `pending` when interrupted).
+ */
+export async function launchTestNewImage(
+  recipe: Recipe,
+  region: string,
+  imageId: string,
+  deps: LaunchTestStepDeps,
+  context: { signal: AbortSignal; log(line: string): Promise<void> },
+): Promise<LaunchTestResult> {
+  let result: LaunchTestResult;
+  try {
+    result = await deps.launchTest({ recipe, region, imageId, signal: context.signal, log: context.log });
+  } catch (error) {
+    // A user-data template that does not render: nothing was launched; the image is not proven.
+    await deps.tagImage(region, imageId, { [LAUNCH_TEST_TAG]: 'failed' });
+    throw error instanceof BakeError ? error : new BuildFailure(`launch test could not run: ${(error as Error).message}`);
+  }
+  if (result.status === 'interrupted') throw new LaunchTestFailure(result);
+  await deps.tagImage(region, imageId, { [LAUNCH_TEST_TAG]: result.status });
+  await context.log(`tagged ${imageId} ${LAUNCH_TEST_TAG}=${result.status}`);
+  if (result.status !== 'passed') throw new LaunchTestFailure(result);
+  return result;
+}

@@ -1,0 +1,155 @@
+/**
+ * The launch test's one code path (EC2 API + SSH) against the local cloud with its real instance
+ * host: a temporary key pair and security group, RunInstances with IMDSv2 and user-data, SSH with
+ * the key EC2 handed out, the checks run on the instance, and everything removed afterwards — also
+ * when a check fails and when the build is interrupted mid-test.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DescribeInstancesCommand, DescribeKeyPairsCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ec2TestInstanceSession, LAUNCH_TEST_OF_TAG } from '../../src/aws/test-instance.js';
+import { runLaunchTest, type LaunchTestRequest } from '../../src/launch-test/launch-test.js';
+import { sshRemoteMachine } from '../../src/launch-test/remote.js';
+import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
+import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type LaunchTestSpec, type Recipe, type VerifyCheck } from '../../src/recipes/model.js';
+import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
+import { processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+
+const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-'));
+const root = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-bakery-'));
+const region = 'us-east-1';
+let cloud: LocalCloud;
+let ec2: EC2Client;
+const previousCache = process.env.BAKE_ROOTFS_CACHE;
+
+beforeAll(async () => {
+  process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
+  cloud = await startLocalCloud({ stateDir });
+  ec2 = new EC2Client({ region, endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  mkdirSync(path.join(root, 'cloud-init'));
+}, 900_000);
+
+afterAll(async () => {
+  ec2?.destroy();
+  await cloud?.close();
+  if (previousCache === undefined) delete process.env.BAKE_ROOTFS_CACHE;
+  else process.env.BAKE_ROOTFS_CACHE = previousCache;
+  rmSync(stateDir, { recursive: true, force: true });
+  rmSync(root, { recursive: true, force: true });
+});
+
+const at = { file: 'recipes/web.yaml', line: 20, col: 5 };
+const check = (c: Omit<VerifyCheck, 'location'>): VerifyCheck => ({ ...c, location: at }) as VerifyCheck;
+
+function recipeWith(spec: Partial<LaunchTestSpec>, verify: VerifyCheck[] = []): Recipe {
+  return recipeOf(root, 'web', { kind: 'ami', ami: baseImageId(region) }, {
+    verify,
+    launchTest: { enabled: true, userData: [], checks: [], timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS, location: at, ...spec },
+  });
+}
+
+function request(recipe: Recipe, extra: Partial<LaunchTestRequest> = {}): { request: LaunchTestRequest; lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    request: {
+      bakery: bakeryOf(root, [recipe]),
+      recipe,
+      region,
+      imageId: baseImageId(region),
+      target: { sshPort: cloud.sshPort, sshUser: 'root' },
+      log: (line) => void lines.push(line),
+      ...extra,
+    },
+  };
+}
+
+const deps = { session: (r: string) => ec2TestInstanceSession(ec2, r), remote: sshRemoteMachine, now: () => Date.now() };
+
+/** What a launch test may leave in the account: nothing but terminated instances. */
+async function leftovers(): Promise<string[]> {
+  const filter = [{ Name: 'tag-key', Values: [LAUNCH_TEST_OF_TAG] }];
+  const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ Filters: filter }));
+  const instances = Reservations.flatMap((r) => r.Instances ?? []).filter((i) => i.State?.Name !== 'terminated');
+  const { SecurityGroups = [] } = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: filter }));
+  const { KeyPairs = [] } = await ec2.send(new DescribeKeyPairsCommand({ Filters: filter }));
+  return [
+    ...instances.map((i) => `instance ${i.InstanceId} (${i.State?.Name})`),
+    ...SecurityGroups.map((g) => `security group ${g.GroupId}`),
+    ...KeyPairs.map((k) => `key pair ${k.KeyName}`),
+    ...processesUsing(path.join(stateDir, 'instances')),
+  ];
+}
+
+describe('a launch test on the local cloud', () => {
+  it('boots the image with a temporary key pair and security group, runs the checks over SSH, and removes all it made', async () => {
+    const recipe = recipeWith({ checks: [check({ kind: 'command', command: 'test "$(id -u)" = 0 && grep -q bookworm /etc/os-release' })] }, [
+      check({ kind: 'file', path: '/etc/debian_version' }),
+      check({ kind: 'package', name: 'coreutils' }),
+    ]);
+    const { request: req, lines } = request(recipe);
+    const result = await runLaunchTest(req, deps);
+
+    expect(result, lines.join('\n')).toMatchObject({ status: 'passed', image: baseImageId(region), region, instance_type: 't3.small' });
+    expect(result.instance_id).toMatch(/^i-/);
+    expect(result.checks.map((c) => [c.check, c.status])).toEqual([
+      ['file exists: /etc/debian_version', 'passed'],
+      ['package installed: coreutils', 'passed'],
+      ['command: test "$(id -u)" = 0 && grep -q bookworm /etc/os-release', 'passed'],
+    ]);
+    expect(result.cleanup_problems).toEqual([]);
+    expect(lines.join('\n')).toMatch(/launching t3\.small from ami-\w+ in us-east-1/);
+    expect(lines.join('\n')).toMatch(new RegExp(`removing ${result.instance_id}, sg-\\w+, bake-launch-test-web-\\w+`));
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails on a check that fails on the booted machine, shows its output, and still removes everything', async () => {
+    const recipe = recipeWith({ checks: [check({ kind: 'file', path: '/run/app-configured' })] }, [check({ kind: 'file', path: '/etc/debian_version' })]);
+    const { request: req, lines } = request(recipe);
+    const result = await runLaunchTest(req, deps);
+
+    expect(result.status).toBe('failed');
+    expect(result.error).toBe('1 of 2 checks failed on the booted instance: file exists: /run/app-configured');
+    expect(result.checks[1]).toMatchObject({ status: 'failed', location: 'recipes/web.yaml:20:5' });
+    expect(lines).toContain('launch test: FAILED: file exists: /run/app-configured');
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('stops when the build is interrupted mid-test and leaves no instance, security group, key pair or process behind', async () => {
+    const controller = new AbortController();
+    const recipe = recipeWith({}, [check({ kind: 'command', command: 'sleep 600' })]);
+    const { request: req, lines } = request(recipe, {
+      signal: controller.signal,
+      log: (line) => {
+        lines.push(line);
+        // The check is running on the instance: Ctrl-C now.
+        if (line.includes('waiting for cloud-init')) setTimeout(() => controller.abort(), 1_500);
+      },
+    });
+    const started = Date.now();
+    const result = await runLaunchTest(req, deps);
+
+    expect(result.status, lines.join('\n')).toBe('interrupted');
+    expect(result.error).toBe('launch test interrupted');
+    expect(Date.now() - started).toBeLessThan(300_000);
+    expect(result.cleanup_problems).toEqual([]);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails when the test gives user-data and the image has no cloud-init to apply it', async () => {
+    writeFileSync(path.join(root, 'cloud-init', 'test.yaml.hbs'), '#cloud-config\nwrite_files:\n  - path: /run/app-configured\n    content: {{env}}\n');
+    const recipe = recipeWith({ userData: [{ template: 'test.yaml.hbs', vars: { env: 'test' }, location: at }] });
+    const { request: req, lines } = request(recipe);
+    const result = await runLaunchTest(req, deps);
+    // Until local instances boot with cloud-init (issue #13, items 1-3) the base image has none.
+    if (result.cloud_init.status === 'absent') {
+      expect(result.status).toBe('failed');
+      expect(result.error).toBe('the image has no cloud-init, so the test\'s user-data cannot apply');
+    } else {
+      expect(result.status, lines.join('\n')).toBe('passed');
+    }
+    expect(await leftovers()).toEqual([]);
+  });
+});
