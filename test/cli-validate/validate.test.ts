@@ -29,7 +29,7 @@ describe('bake validate', () => {
   it('says how much it checked and exits 0 on the example bakery', async () => {
     const result = await bake('validate', '--dir', repo);
     expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/ok: 3 recipes, 5 roles, 3 cloud-init templates\n$/);
+    expect(result.stdout).toMatch(/ok: 3 recipes, 5 roles, 4 cloud-init templates\n$/);
   });
 
   it('prints {valid, recipes} with --json, human text on stderr', async () => {

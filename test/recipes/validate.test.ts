@@ -8,11 +8,11 @@ import { problems, tempBakery } from './temp-bakery.js';
 const repo = path.resolve(__dirname, '../..');
 
 describe('the example bakery', () => {
-  it('validates: three recipes, five roles, three cloud-init templates', async () => {
+  it('validates: three recipes, five roles, four cloud-init templates (one is web's launch-test user-data)', async () => {
     const { bakery, cloudInitCount } = await validateBakery(repo);
     expect(bakery.recipes.map((r) => r.name)).toEqual(['base', 'web', 'worker']);
     expect([...bakery.roles.keys()].sort()).toEqual(['common', 'hardening', 'nginx', 'node_exporter', 'worker']);
-    expect(cloudInitCount).toBe(3);
+    expect(cloudInitCount).toBe(4);
   });
 
   it('builds web and worker FROM a hardened Debian 12 base', async () => {
