@@ -11,8 +11,7 @@ import path from 'node:path';
 import type { TestInstanceSession } from '../aws/test-instance.js';
 import type { Bakery, Recipe, VerifyCheck } from '../recipes/model.js';
 import { checkResult, seconds, type CheckResult } from '../verify/check-result.js';
-import type { SshTarget } from '../verify/kept-instance.js';
-import type { CloudInitOutcome, RemoteMachine } from './remote.js';
+import type { CloudInitOutcome, RemoteMachine, SshTarget } from './remote.js';
 import { renderUserData } from './user-data.js';
 
 /** How bake reaches test instances: what differs between AWS and the local cloud. */

@@ -7,8 +7,26 @@ import { execa } from 'execa';
 import { renderVerifyScript } from '../packer/verify-script.js';
 import type { VerifyCheck } from '../recipes/model.js';
 import type { ScriptRun } from '../verify/check-result.js';
-import type { SshTarget } from '../verify/kept-instance.js';
-import { rootShell, sshArguments } from '../verify/ssh-check.js';
+import { sshArguments } from '../verify/ssh-check.js';
+
+/** A test instance as SSH reaches it: its address, port, the temporary key and the login user. */
+export interface SshTarget {
+  ip: string;
+  sshPort: number;
+  privateKey: string;
+  user: string;
+}
+
+/** bake verify's ssh options, logging in as the target's user. */
+function sshArgs(target: SshTarget, connectTimeoutSeconds = 10): string[] {
+  const args = sshArguments({ ...target }).slice(0, -1).map((arg) => (arg.startsWith('ConnectTimeout=') ? `ConnectTimeout=${connectTimeoutSeconds}` : arg));
+  return [...args, `${target.user}@${target.ip}`];
+}
+
+/** The remote command that reads a script on stdin and runs it as root. */
+function rootShell(target: SshTarget): string[] {
+  return target.user === 'root' ? ['sh', '-s'] : ['sudo', '-n', 'sh', '-s'];
+}
 
 export interface CloudInitOutcome {
   /** done: finished without error; error: cloud-init reported an error; absent: the image has no cloud-init. */
@@ -62,7 +80,7 @@ export const sshRemoteMachine: RemoteMachine = {
   async waitForSsh(target, signal) {
     let last = '';
     while (!signal.aborted) {
-      const attempt = await execa('ssh', [...sshArguments(target).map((a) => (a === 'ConnectTimeout=10' ? 'ConnectTimeout=5' : a)), 'true'], {
+      const attempt = await execa('ssh', [...sshArgs(target, 5), 'true'], {
         reject: false,
         cancelSignal: signal,
         timeout: 30_000,
@@ -75,7 +93,7 @@ export const sshRemoteMachine: RemoteMachine = {
   },
 
   async cloudInit(target, signal) {
-    const result = await execa('ssh', [...sshArguments(target), ...rootShell(target)], {
+    const result = await execa('ssh', [...sshArgs(target), ...rootShell(target)], {
       input: CLOUD_INIT_SCRIPT,
       reject: false,
       cancelSignal: signal,
@@ -91,8 +109,8 @@ export const sshRemoteMachine: RemoteMachine = {
 
   async runCheck(target, check, signal) {
     const started = Date.now();
-    const result = await execa('ssh', [...sshArguments(target), ...rootShell(target)], {
-      input: renderVerifyScript([check], { booted: true }),
+    const result = await execa('ssh', [...sshArgs(target), ...rootShell(target)], {
+      input: renderVerifyScript([check]),
       reject: false,
       stripFinalNewline: false,
       cancelSignal: signal,
