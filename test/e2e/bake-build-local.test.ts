@@ -25,8 +25,19 @@ describe('bake build --local on the example bakery', () => {
     const first = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json', '--junit', path.join(dir, 'junit.xml')], { env, reject: false });
     console.log(`bake build --local (cold): ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(first.exitCode, first.stderr.slice(-3000)).toBe(0);
-    const report = JSON.parse(first.stdout) as { recipes: { name: string; status: string; amis: Record<string, string> }[] };
+    const report = JSON.parse(first.stdout) as {
+      recipes: { name: string; status: string; amis: Record<string, string>; launch_test: { status: string; duration_s: number; checks: { check: string; status: string }[]; cloud_init: { status: string } } }[];
+    };
     expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['base', 'built'], ['web', 'built'], ['worker', 'built']]);
+    // Every image was booted and checked before it was copied and pinned.
+    for (const recipe of report.recipes) {
+      console.log(`launch test of ${recipe.name}: ${recipe.launch_test.duration_s} s (${recipe.launch_test.checks.length} checks)`);
+      expect(recipe.launch_test).toMatchObject({ status: 'passed', cloud_init: { status: 'done' } });
+    }
+    const webChecks = report.recipes.find((r) => r.name === 'web')!.launch_test.checks.map((c) => [c.check, c.status]);
+    expect(webChecks).toContainEqual(['command: test "$(curl -fsS http://127.0.0.1/server-name)" = www.test.example.com', 'passed']);
+    expect(webChecks).toContainEqual(['service running: nginx', 'passed']);
+    expect(report.recipes.find((r) => r.name === 'worker')!.launch_test.checks.map((c) => [c.check, c.status])).toContainEqual(['service running: worker', 'passed']);
     const web = report.recipes.find((r) => r.name === 'web')!;
     expect(Object.keys(web.amis).sort()).toEqual(['eu-west-1', 'us-east-1']);
 
