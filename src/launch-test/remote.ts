@@ -51,6 +51,12 @@ if ! command -v cloud-init >/dev/null 2>&1; then
   exit ${NO_CLOUD_INIT}
 fi
 cloud-init status --wait >/dev/null 2>&1
+# cloud-init 22.x reports done in the gap between its config and final stages (runcmd runs in
+# final): the boot is over when systemd says so, and then the status is final.
+if command -v systemctl >/dev/null 2>&1; then
+  systemctl is-system-running --wait >/dev/null 2>&1
+fi
+cloud-init status --wait >/dev/null 2>&1
 rc=$?
 cloud-init status --long 2>&1
 if [ "$rc" -eq 1 ]; then

@@ -7,7 +7,16 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeInstancesCommand, DescribeKeyPairsCommand, DescribeSecurityGroupsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateImageCommand,
+  DescribeInstancesCommand,
+  DescribeKeyPairsCommand,
+  DescribeSecurityGroupsCommand,
+  EC2Client,
+  StopInstancesCommand,
+  waitUntilImageAvailable,
+  waitUntilInstanceStopped,
+} from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ec2TestInstanceSession, LAUNCH_TEST_OF_TAG } from '../../src/aws/test-instance.js';
 import { runLaunchTest, type LaunchTestRequest } from '../../src/launch-test/launch-test.js';
@@ -15,7 +24,8 @@ import { sshRemoteMachine } from '../../src/launch-test/remote.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type LaunchTestSpec, type Recipe, type VerifyCheck } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
-import { processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-'));
 const root = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-bakery-'));
@@ -66,9 +76,31 @@ function request(recipe: Recipe, extra: Partial<LaunchTestRequest> = {}): { requ
   };
 }
 
+/** The base image with cloud-init taken out, made as Packer would: an instance, changed over SSH, imaged. */
+async function imageWithoutCloudInit(): Promise<string> {
+  const session = ec2TestInstanceSession(ec2, region);
+  const keyDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-key-'));
+  try {
+    const instance = await session.launch({ region, imageId: baseImageId(region), recipe: 'no-cloud-init', instanceType: 't3.micro', userData: '', sshPort: cloud.sshPort, sshInterface: 'private_ip', maxWaitSeconds: 300 });
+    const target = { ip: instance.address, sshPort: cloud.sshPort, privateKey: path.join(keyDir, 'id'), user: 'root' };
+    writeFileSync(target.privateKey, instance.privateKey, { mode: 0o600 });
+    await sshRemoteMachine.waitForSsh(target, AbortSignal.timeout(300_000));
+    const removed = await sshRemoteMachine.runCheck(target, check({ kind: 'command', command: 'rm -f "$(command -v cloud-init)" && ! command -v cloud-init' }), AbortSignal.timeout(60_000));
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [instance.instanceId] }));
+    await waitUntilInstanceStopped({ client: ec2, maxWaitTime: 300, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instance.instanceId] });
+    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instance.instanceId, Name: `no-cloud-init-${Date.now()}` }));
+    await waitUntilImageAvailable({ client: ec2, maxWaitTime: 300, minDelay: 1, maxDelay: 2 }, { ImageIds: [ImageId!] });
+    return ImageId!;
+  } finally {
+    expect(await session.cleanUp()).toEqual([]);
+    rmSync(keyDir, { recursive: true, force: true });
+  }
+}
+
 const deps = { session: (r: string) => ec2TestInstanceSession(ec2, r), remote: sshRemoteMachine, now: () => Date.now() };
 
-/** What a launch test may leave in the account: nothing but terminated instances. */
+/** What a launch test may leave behind: nothing but terminated instances (no group, key, process, mount or namespace). */
 async function leftovers(): Promise<string[]> {
   const filter = [{ Name: 'tag-key', Values: [LAUNCH_TEST_OF_TAG] }];
   const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ Filters: filter }));
@@ -80,6 +112,8 @@ async function leftovers(): Promise<string[]> {
     ...SecurityGroups.map((g) => `security group ${g.GroupId}`),
     ...KeyPairs.map((k) => `key pair ${k.KeyName}`),
     ...processesUsing(path.join(stateDir, 'instances')),
+    ...(await mountsUnder(path.join(stateDir, 'instances'))),
+    ...networksClaimedBy(process.pid).map((name) => `network ${name}`),
   ];
 }
 
@@ -138,8 +172,56 @@ describe('a launch test on the local cloud', () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it('applies the user-data at boot (write_files and runcmd) before the checks run', async () => {
+    writeFileSync(
+      path.join(root, 'cloud-init', 'applied.yaml.hbs'),
+      '#cloud-config\nwrite_files:\n  - path: /etc/app/server-name\n    content: {{server_name}}\nruncmd:\n  - [sh, -c, "echo ran > /run/runcmd-ran"]\n',
+    );
+    const recipe = recipeWith({
+      userData: [{ template: 'applied.yaml.hbs', vars: { server_name: "www.test.example.com'; rm -rf /" }, location: at }],
+      checks: [
+        check({ kind: 'file', path: '/etc/app/server-name', contains: "www.test.example.com'; rm -rf /" }),
+        check({ kind: 'file', path: '/run/runcmd-ran', contains: 'ran' }),
+      ],
+    });
+    const { request: req, lines } = request(recipe);
+    const result = await runLaunchTest(req, deps);
+    expect(result.status, lines.join('\n')).toBe('passed');
+    expect(result.cloud_init).toMatchObject({ status: 'done' });
+    expect(result.checks.map((c) => c.status)).toEqual(['passed', 'passed']);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails on a cloud-init error and shows cloud-init’s own lines about it', async () => {
+    writeFileSync(path.join(root, 'cloud-init', 'broken.yaml.hbs'), '#cloud-config\nruncmd:\n  - [sh, -c, "echo about to fail >&2; exit 3"]\n');
+    const recipe = recipeWith({ userData: [{ template: 'broken.yaml.hbs', vars: {}, location: at }] }, [check({ kind: 'file', path: '/etc/debian_version' })]);
+    const { request: req, lines } = request(recipe);
+    const result = await runLaunchTest(req, deps);
+    expect(result.status).toBe('failed');
+    expect(result.error).toBe(`cloud-init reported an error on ${result.instance_id}`);
+    expect(result.cloud_init.status).toBe('error');
+    expect(result.cloud_init.output).toMatch(/status: error/);
+    expect(result.cloud_init.output).toMatch(/scripts.user|runcmd|about to fail/);
+    expect(result.checks).toEqual([]);
+    expect(lines.some((line) => line.startsWith('launch test:   ') && /error|fail/i.test(line))).toBe(true);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('fails on a service that is enabled but not running', async () => {
+    writeFileSync(
+      path.join(root, 'cloud-init', 'unit.yaml.hbs'),
+      '#cloud-config\nwrite_files:\n  - path: /etc/systemd/system/broken.service\n    content: |\n      [Service]\n      ExecStart=/bin/false\n      [Install]\n      WantedBy=multi-user.target\nruncmd:\n  - [systemctl, enable, --now, broken.service]\n',
+    );
+    const recipe = recipeWith({ userData: [{ template: 'unit.yaml.hbs', vars: {}, location: at }], checks: [check({ kind: 'service', name: 'broken' })] });
+    const { request: req, lines } = request(recipe);
+    const result = await runLaunchTest(req, deps);
+    expect(result.status, lines.join('\n')).toBe('failed');
+    expect(result.checks.map((c) => [c.check, c.status])).toEqual([['service running: broken', 'failed']]);
+    expect(result.checks[0].output).toMatch(/not active: (failed|inactive)/);
+    expect(await leftovers()).toEqual([]);
+  });
+
   it('fails when the test gives user-data and the image has no cloud-init to apply it', async () => {
-    // An image with no cloud-init: the base with cloud-init taken out, made through the EC2 API.
     writeFileSync(path.join(root, 'cloud-init', 'test.yaml.hbs'), '#cloud-config\nwrite_files:\n  - path: /run/app-configured\n    content: {{env}}\n');
     const recipe = recipeWith({ userData: [{ template: 'test.yaml.hbs', vars: { env: 'test' }, location: at }] });
     const { request: req, lines } = request(recipe, { imageId: await imageWithoutCloudInit() });
