@@ -103,13 +103,15 @@ describe('launch tests that fail, on the local cloud', () => {
     // cloud-init is still running its command when bake is interrupted.
     await userDataCommand(dir, 'sleep 900');
     const run = execa('node', [bake, 'build', '--local', '--dir', dir], { env, reject: false });
+    let exited = false;
+    void run.finally(() => (exited = true));
     const deadline = Date.now() + 20 * 60_000;
     const logText = async () => {
       const runs = await readdir(path.join(dir, '.bake/logs')).catch(() => [] as string[]);
       return (await Promise.all(runs.map((r) => readFile(path.join(dir, '.bake/logs', r, 'app.log'), 'utf8').catch(() => '')))).join('');
     };
     while (!(await logText()).includes('waiting for cloud-init')) {
-      if (Date.now() > deadline || run.exitCode !== undefined) throw new Error(`the launch test never started:\n${(await logText()).slice(-3000)}`);
+      if (Date.now() > deadline || exited) throw new Error(`the launch test never started:\n${(await logText()).slice(-3000)}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     run.kill('SIGINT');
