@@ -7,21 +7,22 @@ import type { ImageRecord } from '../aws/image-record.js';
 import { DISTRIBUTION_TAG, distributionTag } from '../lifecycle/distribution-settings.js';
 import type { PinnedValue } from '../pipeline/pin.js';
 import type { Recipe } from '../recipes/model.js';
+import { LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../pipeline/launch-test-step.js';
 
-export const LAUNCH_TEST_TAG = 'bake:launch-test';
+export { LAUNCH_TEST_TAG };
 const BUILT_AT_TAG = 'bake:built-at';
 
 export interface InventoryImage {
   imageId: string;
   region: string;
   fingerprint: string;
-  /** Has the recipe's fingerprint of today. */
+  /** Has the recipe's fingerprint of today (and did not fail, nor still wait for, its launch test). */
   current: boolean;
   state: string;
   builtAt: string;
   ageDays: number;
   deprecationTime?: string;
-  /** `bake:launch-test` (passed | failed), when the image was launch-tested. */
+  /** `bake:launch-test` (pending | passed | failed), when the image was launch-tested. */
   launchTest?: string;
   /** Who may launch it, as far as bake's `bake:distribution` tag confirms. */
   sharing: string;
@@ -95,7 +96,7 @@ export function imageInventory(input: InventoryInput): Inventory {
             imageId: i.imageId,
             region,
             fingerprint: i.fingerprint,
-            current: i.fingerprint === fingerprint,
+            current: i.fingerprint === fingerprint && !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]),
             state: i.state,
             builtAt,
             ageDays: Number.isNaN(built) ? 0 : Math.max(0, Math.floor((input.now.getTime() - built) / DAY_MS)),

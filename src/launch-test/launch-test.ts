@@ -16,10 +16,8 @@ import { renderUserData } from './user-data.js';
 
 /** How bake reaches test instances: what differs between AWS and the local cloud. */
 export interface LaunchTestTarget {
-  /** 22 on EC2; the local cloud's sshd port. */
+  /** 22 on EC2 (and for the local cloud's booted instances). */
   sshPort: number;
-  /** The login user: the recipe's ssh_username on EC2 (root on the local cloud). */
-  sshUser?: string;
   sshInterface?: 'private_ip' | 'public_ip';
   /** CIDR allowed to SSH in; default: this agent's address towards the instance. */
   sshFrom?: string;
@@ -115,7 +113,7 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
     const keyFile = path.join(keyDir, 'id');
     await writeFile(keyFile, instance.privateKey, { mode: 0o600 });
     await chmod(keyFile, 0o600);
-    const ssh: SshTarget = { ip: instance.address, sshPort: target.sshPort, privateKey: keyFile, user: target.sshUser ?? recipe.sshUsername };
+    const ssh: SshTarget = { ip: instance.address, sshPort: target.sshPort, privateKey: keyFile, user: recipe.sshUsername };
     await log(`${instance.instanceId} is running at ${instance.address}; waiting for SSH`);
 
     await deps.remote.waitForSsh(ssh, signal);

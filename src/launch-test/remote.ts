@@ -4,28 +4,16 @@
  * `sudo -n` when the image's login user is not root); no recipe value is ever part of a command line.
  */
 import { execa } from 'execa';
-import { renderVerifyScript } from '../packer/verify-script.js';
 import type { VerifyCheck } from '../recipes/model.js';
 import type { ScriptRun } from '../verify/check-result.js';
-import { sshArguments } from '../verify/ssh-check.js';
+import type { SshTarget } from '../verify/kept-instance.js';
+import { rootShell, runCheckOverSsh, sshArguments } from '../verify/ssh-check.js';
 
-/** A test instance as SSH reaches it: its address, port, the temporary key and the login user. */
-export interface SshTarget {
-  ip: string;
-  sshPort: number;
-  privateKey: string;
-  user: string;
-}
+export type { SshTarget };
 
-/** bake verify's ssh options, logging in as the target's user. */
+/** bake verify's ssh options, with a shorter connect timeout while sshd is not up yet. */
 function sshArgs(target: SshTarget, connectTimeoutSeconds = 10): string[] {
-  const args = sshArguments({ ...target }).slice(0, -1).map((arg) => (arg.startsWith('ConnectTimeout=') ? `ConnectTimeout=${connectTimeoutSeconds}` : arg));
-  return [...args, `${target.user}@${target.ip}`];
-}
-
-/** The remote command that reads a script on stdin and runs it as root. */
-function rootShell(target: SshTarget): string[] {
-  return target.user === 'root' ? ['sh', '-s'] : ['sudo', '-n', 'sh', '-s'];
+  return sshArguments(target).map((arg) => (arg.startsWith('ConnectTimeout=') ? `ConnectTimeout=${connectTimeoutSeconds}` : arg));
 }
 
 export interface CloudInitOutcome {
@@ -113,15 +101,6 @@ export const sshRemoteMachine: RemoteMachine = {
     return { status: 'error', output };
   },
 
-  async runCheck(target, check, signal) {
-    const started = Date.now();
-    const result = await execa('ssh', [...sshArgs(target), ...rootShell(target)], {
-      input: renderVerifyScript([check]),
-      reject: false,
-      stripFinalNewline: false,
-      cancelSignal: signal,
-    });
-    const exitCode = typeof result.exitCode === 'number' ? result.exitCode : signal.aborted ? 1 : 255;
-    return { exitCode, stderr: String(result.stderr), durationMs: Date.now() - started };
-  },
+  // The same script, as root, as bake verify and Packer run it.
+  runCheck: (target, check, signal) => runCheckOverSsh(target, check, signal),
 };

@@ -37,9 +37,9 @@ export interface ProductionBuildSetup {
   note?: (message: string) => void;
 }
 
-/** How launch tests reach their instances: SSH on port 22 as the recipe's ssh_username on EC2, the local cloud's port as root. */
+/** How launch tests reach their instances: SSH as the recipe's ssh_username, on port 22 (or the local cloud's port). */
 export function launchTestTarget(target: PackerTarget | undefined): LaunchTestTarget {
-  return target?.local ? { sshPort: target.local.sshPort, sshUser: 'root' } : { sshPort: 22 };
+  return { sshPort: target?.local?.sshPort ?? 22 };
 }
 
 export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {

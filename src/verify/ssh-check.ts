@@ -25,10 +25,14 @@ export function sshArguments(target: SshTarget): string[] {
   ];
 }
 
+/** The remote command that runs a script read from stdin as root (through `sudo -n` for another login). */
+export function rootShell(target: SshTarget): string[] {
+  return target.user === 'root' ? ['sh', '-s'] : ['sudo', '-n', 'sh', '-s'];
+}
+
 export async function runCheckOverSsh(target: SshTarget, check: VerifyCheck, signal?: AbortSignal): Promise<ScriptRun> {
   const started = Date.now();
-  const asRoot = target.user === 'root' ? ['sh', '-s'] : ['sudo', '-n', 'sh', '-s'];
-  const result = await execa('ssh', [...sshArguments(target), ...asRoot], {
+  const result = await execa('ssh', [...sshArguments(target), ...rootShell(target)], {
     input: renderVerifyScript([check]),
     reject: false,
     stripFinalNewline: false,

@@ -8,14 +8,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CreateImageCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand,
   EC2Client,
-  StopInstancesCommand,
-  waitUntilImageAvailable,
-  waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ec2TestInstanceSession, LAUNCH_TEST_OF_TAG } from '../../src/aws/test-instance.js';
@@ -69,33 +65,11 @@ function request(recipe: Recipe, extra: Partial<LaunchTestRequest> = {}): { requ
       recipe,
       region,
       imageId: baseImageId(region),
-      target: { sshPort: cloud.sshPort, sshUser: 'root' },
+      target: { sshPort: cloud.sshPort },
       log: (line) => void lines.push(line),
       ...extra,
     },
   };
-}
-
-/** The base image with cloud-init taken out, made as Packer would: an instance, changed over SSH, imaged. */
-async function imageWithoutCloudInit(): Promise<string> {
-  const session = ec2TestInstanceSession(ec2, region);
-  const keyDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-key-'));
-  try {
-    const instance = await session.launch({ region, imageId: baseImageId(region), recipe: 'no-cloud-init', instanceType: 't3.micro', userData: '', sshPort: cloud.sshPort, sshInterface: 'private_ip', maxWaitSeconds: 300 });
-    const target = { ip: instance.address, sshPort: cloud.sshPort, privateKey: path.join(keyDir, 'id'), user: 'root' };
-    writeFileSync(target.privateKey, instance.privateKey, { mode: 0o600 });
-    await sshRemoteMachine.waitForSsh(target, AbortSignal.timeout(300_000));
-    const removed = await sshRemoteMachine.runCheck(target, check({ kind: 'command', command: 'rm -f "$(command -v cloud-init)" && ! command -v cloud-init' }), AbortSignal.timeout(60_000));
-    expect(removed.exitCode, removed.stderr).toBe(0);
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [instance.instanceId] }));
-    await waitUntilInstanceStopped({ client: ec2, maxWaitTime: 300, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instance.instanceId] });
-    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instance.instanceId, Name: `no-cloud-init-${Date.now()}` }));
-    await waitUntilImageAvailable({ client: ec2, maxWaitTime: 300, minDelay: 1, maxDelay: 2 }, { ImageIds: [ImageId!] });
-    return ImageId!;
-  } finally {
-    expect(await session.cleanUp()).toEqual([]);
-    rmSync(keyDir, { recursive: true, force: true });
-  }
 }
 
 const deps = { session: (r: string) => ec2TestInstanceSession(ec2, r), remote: sshRemoteMachine, now: () => Date.now() };
@@ -221,14 +195,4 @@ describe('a launch test on the local cloud', () => {
     expect(await leftovers()).toEqual([]);
   });
 
-  it('fails when the test gives user-data and the image has no cloud-init to apply it', async () => {
-    writeFileSync(path.join(root, 'cloud-init', 'test.yaml.hbs'), '#cloud-config\nwrite_files:\n  - path: /run/app-configured\n    content: {{env}}\n');
-    const recipe = recipeWith({ userData: [{ template: 'test.yaml.hbs', vars: { env: 'test' }, location: at }] });
-    const { request: req, lines } = request(recipe, { imageId: await imageWithoutCloudInit() });
-    const result = await runLaunchTest(req, deps);
-    expect(result.cloud_init.status, lines.join('\n')).toBe('absent');
-    expect(result.status).toBe('failed');
-    expect(result.error).toBe("the image has no cloud-init, so the test's user-data cannot apply");
-    expect(await leftovers()).toEqual([]);
-  });
 });

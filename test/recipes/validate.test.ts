@@ -8,7 +8,7 @@ import { problems, tempBakery } from './temp-bakery.js';
 const repo = path.resolve(__dirname, '../..');
 
 describe('the example bakery', () => {
-  it('validates: three recipes, five roles, four cloud-init templates (one is web's launch-test user-data)', async () => {
+  it('validates: three recipes, five roles, four cloud-init templates (one is web’s launch-test user-data)', async () => {
     const { bakery, cloudInitCount } = await validateBakery(repo);
     expect(bakery.recipes.map((r) => r.name)).toEqual(['base', 'web', 'worker']);
     expect([...bakery.roles.keys()].sort()).toEqual(['common', 'hardening', 'nginx', 'node_exporter', 'worker']);
