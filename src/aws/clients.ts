@@ -12,6 +12,7 @@ function common(settings: AwsSettings, region: string) {
     ...RETRIES,
     ...(settings.profile ? { profile: settings.profile } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    ...(settings.credentials ? { credentials: settings.credentials } : {}),
   };
 }
 

@@ -5,4 +5,6 @@ export interface AwsSettings {
   region?: string;
   /** EC2-compatible endpoint URL (also read from AWS_ENDPOINT_URL_EC2 by the SDK itself). */
   endpoint?: string;
+  /** Explicit keys instead of the SDK's chain: the local cloud's own, which it checks every request against. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
 }

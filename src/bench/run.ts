@@ -150,9 +150,7 @@ async function main(): Promise<void> {
     const images = await seedImages(stateDir, coldPlan, oldPlan, commit);
     const cloud = await startLocalCloud({ stateDir, host: planOnlyHost });
     try {
-      process.env.AWS_ACCESS_KEY_ID ??= cloud.env.AWS_ACCESS_KEY_ID;
-      process.env.AWS_SECRET_ACCESS_KEY ??= cloud.env.AWS_SECRET_ACCESS_KEY;
-      const aws = { endpoint: cloud.endpoint, region: 'us-east-1' };
+      const aws = { endpoint: cloud.endpoint, region: 'us-east-1', credentials: cloud.credentials };
       const deps = (): PlanDeps => ({
         catalog: createImageCatalog(aws),
         resolveBase: (base, region) => resolveBaseImage(aws, base, region),

@@ -18,27 +18,33 @@ export const SHARED_ENDPOINT_ENV = 'BAKE_LOCAL_CLOUD_ENDPOINT';
 export const SHARED_SSH_PORT_ENV = 'BAKE_LOCAL_CLOUD_SSH_PORT';
 
 /** What a process needs to use a running local cloud: the SDK's variables and the two above. */
-export function localCloudEnv(cloud: Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env'>): Record<string, string> {
+type AttachedCloud = Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env' | 'credentials'>;
+
+export function localCloudEnv(cloud: AttachedCloud): Record<string, string> {
   return { ...cloud.env, [SHARED_ENDPOINT_ENV]: cloud.endpoint, [SHARED_SSH_PORT_ENV]: String(cloud.sshPort) };
 }
 
 /** The running local cloud named by the environment, if any. */
-function sharedLocalCloud(env: NodeJS.ProcessEnv): Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env'> | undefined {
+function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
   const endpoint = env[SHARED_ENDPOINT_ENV];
   if (!endpoint) return undefined;
   const sshPort = Number(env[SHARED_SSH_PORT_ENV]);
   if (!Number.isInteger(sshPort) || sshPort <= 0) throw new UsageError(`${SHARED_ENDPOINT_ENV} is set but ${SHARED_SSH_PORT_ENV} is not a port: use the variables bake local-cloud prints`);
+  const credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '' };
+  if (!credentials.accessKeyId || !credentials.secretAccessKey) {
+    throw new UsageError(`${SHARED_ENDPOINT_ENV} is set but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not: source the file bake local-cloud --write-env wrote`);
+  }
   const region = env.AWS_REGION || 'us-east-1';
   const sdkEnv = {
-    AWS_ACCESS_KEY_ID: env.AWS_ACCESS_KEY_ID || 'local',
-    AWS_SECRET_ACCESS_KEY: env.AWS_SECRET_ACCESS_KEY || 'local',
+    AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
     AWS_ENDPOINT_URL_EC2: endpoint,
     AWS_ENDPOINT_URL_SSM: endpoint,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
-  return { endpoint, sshPort, env: sdkEnv };
+  return { endpoint, sshPort, env: sdkEnv, credentials };
 }
 
 export async function withCloud<T>(ctx: CommandContext, action: (session: CloudSession) => Promise<T>): Promise<T> {
@@ -57,12 +63,10 @@ export async function withCloud<T>(ctx: CommandContext, action: (session: CloudS
   }
 }
 
-function localSession(ctx: CommandContext, cloud: Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env'>, profileEnv: Record<string, string> | undefined): CloudSession {
-  // The SDK's credential chain must find something; the local cloud accepts any key.
-  process.env.AWS_ACCESS_KEY_ID ??= cloud.env.AWS_ACCESS_KEY_ID;
-  process.env.AWS_SECRET_ACCESS_KEY ??= cloud.env.AWS_SECRET_ACCESS_KEY;
+function localSession(ctx: CommandContext, cloud: AttachedCloud, profileEnv: Record<string, string> | undefined): CloudSession {
   return {
-    aws: { ...ctx.aws, endpoint: cloud.endpoint },
+    // The local cloud checks every signature against its own key, whatever the agent's AWS chain holds.
+    aws: { ...ctx.aws, endpoint: cloud.endpoint, credentials: cloud.credentials },
     target: { ec2Endpoint: cloud.endpoint, local: { sshPort: cloud.sshPort } },
     packerEnv: { ...profileEnv, ...cloud.env },
   };

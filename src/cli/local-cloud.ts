@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { writeFileAtomic } from '../files/write-file-atomic.js';
+import { writePrivateFile } from '../files/write-private-file.js';
 import { startLocalCloud } from '../local-cloud/index.js';
 import { localCloudEnv } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
@@ -22,23 +22,26 @@ export function localCloudCommand(): Command {
   return withCommonFlags(new Command('local-cloud'), { cloud: false })
     .description('serve the embedded local cloud (state under DIR/.bake/local) until interrupted, for several bake processes at once')
     // Not --env-file: Node 20 takes that flag for itself even after the script name.
-    .option('--write-env <file>', 'also write the variables to this file (sh syntax) once the cloud is up')
+    .option('--write-env <file>', 'write the variables, credentials included, to this file (sh syntax, 0600) once the cloud is up (default DIR/.bake/local/env)')
     .action(async (flags: LocalCloudFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
-        const cloud = await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local') });
+        const stateDir = path.join(ctx.dir, '.bake', 'local');
+        const cloud = await startLocalCloud({ stateDir });
         const stopped = new Promise<void>((resolve) => {
           process.once('SIGINT', resolve);
           process.once('SIGTERM', resolve);
         });
         try {
           const env = localCloudEnv(cloud);
-          const lines = Object.entries(env).map(([key, value]) => `export ${key}=${shellQuote(value)}`);
-          if (flags.writeEnv) await writeFileAtomic(path.resolve(flags.writeEnv), `${lines.join('\n')}\n`);
-          ctx.output.result(env);
-          if (!ctx.output.json) for (const line of lines) process.stdout.write(`${line}\n`);
-          // stdout holds only the variables (or the JSON); the note for people goes to stderr.
-          process.stderr.write(`local cloud at ${cloud.endpoint}: run bake with --local and these variables; Ctrl-C stops it\n`);
+          const exports = (entries: Array<[string, string]>) => entries.map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
+          const envFile = path.resolve(flags.writeEnv ?? path.join(stateDir, 'env'));
+          await writePrivateFile(envFile, exports(Object.entries(env)));
+          // stdout is often a build log: everything but the secret, which only the 0600 file holds.
+          const shown = Object.entries(env).filter(([key]) => key !== 'AWS_SECRET_ACCESS_KEY');
+          ctx.output.result({ ...Object.fromEntries(shown), envFile });
+          if (!ctx.output.json) process.stdout.write(exports(shown));
+          process.stderr.write(`local cloud at ${cloud.endpoint}: \`. ${shellQuote(envFile)}\` (credentials, 0600), then run bake with --local; Ctrl-C stops it\n`);
           await stopped;
         } finally {
           await cloud.close();

@@ -1,4 +1,5 @@
 import { createBootHost, INSTANCE_SSH_PORT } from './boot-host.js';
+import { loadOrCreateCredentials, type LocalCredentials } from './credentials.js';
 import { startEc2Api, type FaultRule } from './ec2-api/server.js';
 import { settleHostWork } from './ec2-api/host-queue.js';
 import { StateFile } from './ec2-api/state-file.js';
@@ -9,6 +10,7 @@ export { BASE_IMAGE, type InstanceHost } from './instance-host.js';
 export { BASE_IMAGE_NAME, DEBIAN_ACCOUNT, DEBIAN_SSM_PARAMETER, baseImageId } from './ec2-api/seed.js';
 export { SELF_ACCOUNT } from './ec2-api/state.js';
 export type { FaultRule } from './ec2-api/server.js';
+export { credentialsFileOf, type LocalCredentials } from './credentials.js';
 
 /** The embedded EC2-compatible cloud `--local` runs against. */
 export interface LocalCloud {
@@ -16,7 +18,9 @@ export interface LocalCloud {
   endpoint: string;
   /** The port every instance's sshd listens on (22), each at its own address. */
   sshPort: number;
-  /** What a child process such as packer needs to reach this cloud. */
+  /** The key every request must be signed with (made per state dir; never log it). */
+  credentials: LocalCredentials;
+  /** What a child process such as packer needs to reach this cloud, credentials included. */
   env: Record<string, string>;
   /** How often each action was called since start. */
   calls: Map<string, number>;
@@ -40,7 +44,6 @@ export interface LocalCloudOptions {
   faults?: FaultRule[];
 }
 
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /**
  * The boot host, made on first use: `bake plan --local` launches nothing and should not pay
@@ -105,12 +108,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   let host: InstanceHost | undefined;
   try {
     const state = stateFile.load();
+    const credentials = await loadOrCreateCredentials(options.stateDir);
     const sshPort = options.sshPort ?? INSTANCE_SSH_PORT;
     host = options.host ?? defaultHost(options.stateDir, log);
     await resume(state, host, log);
     stateFile.save(state);
     const faults = options.faults ?? [];
-    const api = await startEc2Api({ state, host, faults, persist: () => stateFile.save(state), log });
+    const api = await startEc2Api({ state, credentials, host, faults, persist: () => stateFile.save(state), log });
     const region = options.region ?? 'us-east-1';
     const openHost = host;
     let closed = false;
@@ -119,9 +123,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       sshPort,
       calls: api.calls,
       faults,
+      credentials,
       env: {
-        AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         AWS_REGION: region,
         AWS_DEFAULT_REGION: region,
         AWS_ENDPOINT_URL_EC2: api.endpoint,

@@ -23,10 +23,10 @@ describe("bake's AWS layer over HTTP against the local cloud", () => {
     settings = { endpoint: t.cloud.endpoint };
     home = mkdtempSync(path.join(tmpdir(), 'bake-aws-'));
     // Written before any client exists: the SDK reads the shared files once per process.
-    writeFileSync(path.join(home, 'credentials'), '[ci]\naws_access_key_id = AKIDCI\naws_secret_access_key = secret\n');
+    writeFileSync(path.join(home, 'credentials'), `[ci]\naws_access_key_id = ${t.cloud.credentials.accessKeyId}\naws_secret_access_key = ${t.cloud.credentials.secretAccessKey}\n`);
     // The SDK's standard chain, fed the way a Jenkins agent would be: environment credentials, no profile files.
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', t.cloud.credentials.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', t.cloud.credentials.secretAccessKey);
     vi.stubEnv('AWS_PROFILE', undefined as unknown as string);
     vi.stubEnv('AWS_CONFIG_FILE', path.join(home, 'config'));
     vi.stubEnv('AWS_SHARED_CREDENTIALS_FILE', path.join(home, 'credentials'));
@@ -156,8 +156,8 @@ describe("bake's AWS layer over HTTP against the local cloud", () => {
         await expect(missing.send(new DescribeImagesCommand({}))).rejects.toThrow(/credentials/);
         missing.destroy();
       } finally {
-        vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-        vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+        vi.stubEnv('AWS_ACCESS_KEY_ID', t.cloud.credentials.accessKeyId);
+        vi.stubEnv('AWS_SECRET_ACCESS_KEY', t.cloud.credentials.secretAccessKey);
       }
     });
   });

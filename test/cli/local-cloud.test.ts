@@ -2,12 +2,12 @@
  * `bake local-cloud`: one local cloud shared by several bake processes, as Jenkins agents share
  * one AWS account. A `--local` command started with its variables attaches instead of starting its own.
  */
-import { existsSync } from 'node:fs';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { chmod, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 
 const bake = path.resolve('bin/bake.js');
 const work = await mkdtemp(path.join(tmpdir(), 'bake-local-cloud-cli-'));
@@ -30,6 +30,10 @@ describe('bake local-cloud', () => {
     const env = Object.fromEntries([...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
     expect(env).toMatchObject({ BAKE_LOCAL_CLOUD_ENDPOINT: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), BAKE_LOCAL_CLOUD_SSH_PORT: expect.stringMatching(/^\d+$/) });
     expect(env.AWS_ENDPOINT_URL_EC2).toBe(env.BAKE_LOCAL_CLOUD_ENDPOINT);
+    // The credentials are in the file, readable by this user only, and the same as in the state dir.
+    expect(statSync(envFile).mode & 0o777).toBe(0o600);
+    const credentials = JSON.parse(await readFile(path.join(work, 'cloud', '.bake', 'local', 'credentials.json'), 'utf8'));
+    expect(env).toMatchObject({ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey });
 
     // Two bakeries at once against the one cloud: neither starts (nor locks) a cloud of its own.
     const bakeries = await Promise.all(
@@ -48,10 +52,38 @@ describe('bake local-cloud', () => {
       expect(existsSync(path.join(bakeries[i], '.bake', 'local'))).toBe(false);
     }
 
+    // Without the variables (or with the old well-known key) nothing gets in.
+    const stranger = await execa('node', [bake, 'plan', '--local', '--dir', bakeries[0]], {
+      reject: false,
+      env: { ...env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', CI: 'true' },
+    });
+    expect(stranger.exitCode).toBe(1);
+    expect(stranger.stderr).toMatch(/AuthFailure|not able to validate/);
+
     server.kill('SIGTERM');
     const stopped = await server;
     expect(stopped.exitCode).toBe(0);
     expect(stopped.stderr).toContain('local cloud at http://127.0.0.1:');
+    // stdout (often a build log) shows the variables but never the secret.
+    expect(stopped.stdout).toContain(`export AWS_ACCESS_KEY_ID='${credentials.accessKeyId}'`);
+    expect(stopped.stdout + stopped.stderr).not.toContain(credentials.secretAccessKey);
+  });
+
+  it('never follows a symlink planted at the --write-env path', async () => {
+    // A world-writable folder such as /tmp: another user plants a link where the env file will go.
+    const shared = await mkdtemp(path.join(tmpdir(), 'bake-shared-tmp-'));
+    await chmod(shared, 0o1777);
+    onTestFinished(() => rm(shared, { recursive: true, force: true }));
+    const loot = path.join(shared, 'loot');
+    const envFile = path.join(shared, 'cloud.env');
+    const plant = await execa('runuser', ['-u', 'nobody', '--', 'sh', '-c', `touch ${loot} && chmod 666 ${loot} && ln -s ${loot} ${envFile}`], { reject: false });
+    expect(plant.exitCode, plant.stderr).toBe(0);
+    const run = await execa('node', [bake, 'local-cloud', '--dir', path.join(work, 'cloud-planted'), '--write-env', envFile], { reject: false, env: { CI: 'true' }, timeout: 60_000 });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim()).toBe(`${envFile}: is a symbolic link; refusing to write credentials through it (remove it or choose another path)`);
+    expect(await readFile(loot, 'utf8')).toBe('');
+    expect(lstatSync(envFile).isSymbolicLink()).toBe(true);
+    expect(readdirSync(shared).sort()).toEqual(['cloud.env', 'loot']);
   });
 
   it('refuses a half-set attachment in one line', async () => {

@@ -63,7 +63,7 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
     // The images carry Jenkins' metadata (read back through the EC2 API from the kept cloud state).
     const cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud', '.bake', 'local'), host: new MemoryHost() });
     try {
-      const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+      const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
       const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['web'] }] }));
       const tags = Object.fromEntries((Images[0]?.Tags ?? []).map((t) => [t.Key, t.Value]));
       expect(tags).toMatchObject({ 'bake:job': 'images/main', 'bake:build-url': 'https://jenkins.example/job/images/7/' });

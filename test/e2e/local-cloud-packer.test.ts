@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_CREDENTIALS, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
+import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 
 const TEMPLATE = path.resolve('test/fixtures/local-cloud/ssh-build.pkr.hcl');
 
@@ -23,7 +23,7 @@ describe('packer build against the local cloud, SSH and all', () => {
   let amis: Record<string, string>;
   const clients: EC2Client[] = [];
   const ec2 = (region: string) => {
-    const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials: LOCAL_CREDENTIALS });
+    const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials: cloud.credentials });
     clients.push(client);
     return client;
   };

@@ -16,7 +16,7 @@ let cloud: LocalCloud;
 let work: string;
 const clients: EC2Client[] = [];
 const ec2 = (region: string) => {
-  const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   clients.push(client);
   return client;
 };
@@ -69,7 +69,7 @@ async function bakery(name: string, tfvars?: (amis: Record<string, string[]>) =>
   return { dir, amis };
 }
 
-const env = () => ({ ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' });
+const env = () => ({ ...process.env, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' });
 const run = (args: string[]) => execa('node', [bake, 'prune', '--endpoint', cloud.endpoint, ...args], { env: env(), reject: false });
 
 interface JsonImage {

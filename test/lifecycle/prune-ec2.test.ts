@@ -31,8 +31,8 @@ describe('bake prune against the local cloud', () => {
 
   beforeAll(async () => {
     t = await startTestCloud();
-    vi.stubEnv('AWS_ACCESS_KEY_ID', 'local');
-    vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local');
+    vi.stubEnv('AWS_ACCESS_KEY_ID', t.cloud.credentials.accessKeyId);
+    vi.stubEnv('AWS_SECRET_ACCESS_KEY', t.cloud.credentials.secretAccessKey);
     source = await bakeTestImage(t.ec2('us-east-1'), 'us-east-1', 'source');
   });
   afterAll(async () => {

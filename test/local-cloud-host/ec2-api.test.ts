@@ -28,7 +28,7 @@ beforeAll(async () => {
   process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
   keys = await makeKeyPair(stateDir);
   cloud = await startLocalCloud({ stateDir });
-  ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials, maxAttempts: 1 });
 }, 900_000);
 
 afterAll(async () => {

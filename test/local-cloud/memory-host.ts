@@ -94,7 +94,7 @@ export async function startTestCloud(host = new MemoryHost()): Promise<TestCloud
       const client = new EC2Client({
         region,
         endpoint: cloud.endpoint,
-        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        credentials: cloud.credentials,
         maxAttempts: 1,
       });
       clients.push(client);

@@ -6,9 +6,10 @@ import { CreateKeyPairCommand, CreateTagsCommand, DescribeImagesCommand, Describ
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { MemoryHost } from './memory-host.js';
+import { sendSigned } from './signed-request.js';
 
 function client(cloud: LocalCloud, region = 'us-east-1'): EC2Client {
-  return new EC2Client({ region, endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  return new EC2Client({ region, endpoint: cloud.endpoint, credentials: cloud.credentials, maxAttempts: 1 });
 }
 
 describe('local cloud state', () => {
@@ -94,21 +95,20 @@ describe('local cloud state', () => {
     const cloud = await startLocalCloud({ stateDir, host: new MemoryHost() });
     try {
       const ask = (region: string, name: string) =>
-        fetch(cloud.endpoint, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/x-amz-json-1.1',
-            'x-amz-target': 'AmazonSSM.GetParameter',
-            authorization: `AWS4-HMAC-SHA256 Credential=local/20261122/${region}/ssm/aws4_request, SignedHeaders=host, Signature=00`,
-          },
+        sendSigned({
+          endpoint: cloud.endpoint,
+          credentials: cloud.credentials,
+          region,
+          service: 'ssm',
+          headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonSSM.GetParameter' },
           body: JSON.stringify({ Name: name }),
         });
       const found = await ask('eu-west-1', '/aws/service/debian/release/12/latest/amd64');
       expect(found.status).toBe(200);
-      expect((await found.json()).Parameter.Value).toBe(baseImageId('eu-west-1'));
+      expect(JSON.parse(found.text).Parameter.Value).toBe(baseImageId('eu-west-1'));
       const missing = await ask('eu-west-1', '/aws/service/debian/release/99/latest/amd64');
       expect(missing.status).toBe(400);
-      expect((await missing.json()).__type).toBe('ParameterNotFound');
+      expect(JSON.parse(missing.text).__type).toBe('ParameterNotFound');
       expect(cloud.env).toMatchObject({ AWS_ENDPOINT_URL_EC2: cloud.endpoint, AWS_ENDPOINT_URL_SSM: cloud.endpoint, AWS_EC2_METADATA_DISABLED: 'true' });
     } finally {
       await cloud.close();

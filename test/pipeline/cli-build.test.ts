@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeImageAttributeCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { CreateKeyPairCommand, CreateTagsCommand, DeleteKeyPairCommand, DeleteTagsCommand, DescribeImageAttributeCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { inChromium, nodesIn } from '../report/chromium.js';
 import { XMLParser } from 'fast-xml-parser';
@@ -91,7 +91,7 @@ describe('bake build (CLI)', () => {
     ]);
     expect(after[0].reasons).toEqual([`share_with changed on ${report.recipes[0].amis['us-east-1']} in us-east-1: applying them (no new bake)`]);
     expect(journal().length).toBe(packerRuns);
-    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
     const launch = await ec2.send(new DescribeImageAttributeCommand({ ImageId: report.recipes[0].amis['us-east-1'], Attribute: 'launchPermission' }));
     ec2.destroy();
     expect(launch.LaunchPermissions).toEqual([{ UserId: '123456789012' }]);
@@ -151,11 +151,25 @@ describe('bake build --changed-since', () => {
   });
 });
 
+/** Resolves once the running process has written `text` to stderr. */
+function stderrContains(run: ReturnType<typeof execa>, text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    run.stderr!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes(text)) resolve();
+    });
+    run.once('exit', () => reject(new Error(`exited before saying ${JSON.stringify(text)}: ${seen}`)));
+  });
+}
+
 describe('bake build on two agents at once (the EC2 build lock)', () => {
   it('bakes each recipe once: the second job fails at once by default, or waits and reuses with --lock-wait', async () => {
     // Two agents, no shared disk: two checkouts of the same commit, one EC2 account.
-    const a = await bakery('agent-a', { base: { sleepMs: 4000 }, web: { sleepMs: 1500 } });
-    const b = await bakery('agent-b', { base: { sleepMs: 4000 }, web: { sleepMs: 1500 } });
+    // A's base bake lasts until B has failed once and is waiting: however loaded the machine, B meets the lock.
+    const baseMayFinish = path.join(work, 'base-may-finish');
+    const a = await bakery('agent-a', { base: { holdUntil: baseMayFinish }, web: { sleepMs: 1500 } });
+    const b = await bakery('agent-b', { base: { holdUntil: baseMayFinish }, web: { sleepMs: 1500 } });
     for (const dir of [a.dir, b.dir]) {
       // A recipe change both checkouts share, so this test's fingerprints are new to the cloud.
       const file = path.join(dir, 'recipes', 'base.yaml');
@@ -180,7 +194,10 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     expect(impatient.stderr).toContain('pass --lock-wait DURATION to wait for it');
     expect(JSON.parse(impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['failed', 'skipped']);
 
-    const patient = await build(b.dir, envB, '--lock-wait', '2m');
+    const waiting = build(b.dir, envB, '--lock-wait', '2m');
+    await stderrContains(waiting, 'waiting up to 2m');
+    await writeFile(baseMayFinish, '');
+    const patient = await waiting;
     const done = await first;
     expect(done.exitCode).toBe(0);
     expect(patient.exitCode).toBe(0);
@@ -194,5 +211,51 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     // One Packer run per recipe across both jobs.
     const starts = a.journal().filter((e) => e.event === 'start').map((e) => e.recipe);
     expect(starts).toEqual(['base', 'web']);
+  }, 120_000);
+
+  it('reuses, never re-reports as built, an image whose holder was between baking and distributing when this job planned', async () => {
+    // The race of issue #17 (10): under load the waiting job planned after the first job tagged its image but before it
+    // had applied its distribution settings, planned "distribute only", and later reported the first job's AMI as `built`.
+    const a = await bakery('window-a', {});
+    const b = await bakery('window-b', {});
+    for (const dir of [a.dir, b.dir]) {
+      const file = path.join(dir, 'recipes', 'base.yaml');
+      await writeFile(file, `${await readFile(file, 'utf8')}instance_type: t3.large\n`);
+    }
+    const build = (dir: string, env: Record<string, string>, ...args: string[]) =>
+      execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], { env, reject: false });
+    const first = await build(a.dir, a.env);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const baseAmi = JSON.parse(first.stdout).recipes[0].amis['us-east-1'] as string;
+
+    // Put the first job back into that window: its image tagged but not yet settled, its lock held.
+    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
+    const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [baseAmi] }))).Images!;
+    const distribution = image.Tags!.find((t) => t.Key === 'bake:distribution')!;
+    await ec2.send(new DeleteTagsCommand({ Resources: [baseAmi], Tags: [{ Key: 'bake:distribution' }] }));
+    const lock = await ec2.send(
+      new CreateKeyPairCommand({
+        KeyName: 'bake-lock-base',
+        TagSpecifications: [{ ResourceType: 'key-pair', Tags: [{ Key: 'bake:lock', Value: 'base' }, { Key: 'bake:lock-holder', Value: 'https://jenkins.example/job/images/42/' }] }],
+      }),
+    );
+
+    const waiting = build(b.dir, b.env, '--lock-wait', '2m');
+    await stderrContains(waiting, 'waiting up to 2m');
+    // The first job finishes distributing and lets go.
+    await ec2.send(new CreateTagsCommand({ Resources: [baseAmi], Tags: [distribution] }));
+    await ec2.send(new DeleteKeyPairCommand({ KeyPairId: lock.KeyPairId }));
+    ec2.destroy();
+
+    const second = await waiting;
+    expect(second.exitCode, second.stderr).toBe(0);
+    const recipes = JSON.parse(second.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
+    expect(recipes.map((r) => [r.name, r.status])).toEqual([
+      ['base', 'reused'],
+      ['web', 'reused'],
+    ]);
+    expect(recipes[0].amis).toEqual({ 'us-east-1': baseAmi });
+    expect(recipes[0].reasons).toContain('baked meanwhile by another job');
+    expect(b.journal()).toEqual([]);
   }, 120_000);
 });

@@ -41,8 +41,8 @@ function bake(...args: string[]) {
   return execa('node', [BAKE, 'plan', '--dir', dir, '--endpoint', t.cloud.endpoint, ...args], {
     reject: false,
     env: {
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ACCESS_KEY_ID: t.cloud.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: t.cloud.credentials.secretAccessKey,
       AWS_REGION: 'us-east-1',
       CI: 'true',
       // The SDK warns on Node 20 about its own future support; stderr here should hold bake's words only.

@@ -27,9 +27,9 @@ beforeAll(async () => {
   t = await startTestCloud();
   ec2 = t.ec2('us-east-1');
   aws = { endpoint: t.cloud.endpoint, region: 'us-east-1' };
-  // The SDK's default chain reads these; the local cloud accepts any key.
-  process.env.AWS_ACCESS_KEY_ID = 'local';
-  process.env.AWS_SECRET_ACCESS_KEY = 'local';
+  // The SDK's default chain reads these; the local cloud checks every signature against its key.
+  process.env.AWS_ACCESS_KEY_ID = t.cloud.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = t.cloud.credentials.secretAccessKey;
 });
 afterAll(() => t.close());
 beforeEach(async () => {

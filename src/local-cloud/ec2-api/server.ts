@@ -12,6 +12,7 @@ import { Ec2ApiError } from './api-error.js';
 import { newRequestId } from './ids.js';
 import { QueryParams } from './query.js';
 import { checkRegion, seedRegion } from './seed.js';
+import { verifySignature, type LocalCredentials } from './signature.js';
 import { SSM_WRITES, ssmResponse } from './ssm.js';
 import type { CloudState } from './state.js';
 import { errorXml, responseXml } from './xml.js';
@@ -26,6 +27,8 @@ export const ACTIONS: Record<string, Action> = {
 };
 
 const READ_ONLY = /^(Describe|Get)/;
+// SSM's JSON protocol names the same failures differently.
+const SSM_ERROR_TYPES: Record<string, string> = { AuthFailure: 'UnrecognizedClientException', SignatureDoesNotMatch: 'InvalidSignatureException' };
 const MAX_BODY = 4 * 1024 * 1024;
 
 /**
@@ -50,6 +53,8 @@ export interface FaultRule {
 
 export interface Ec2ApiOptions {
   state: CloudState;
+  /** The only key pair the endpoint accepts: every request must be SigV4-signed with it. */
+  credentials: LocalCredentials;
   host: InstanceHost;
   faults?: FaultRule[];
   /** Called after every change to the state. */
@@ -62,11 +67,6 @@ export interface Ec2Api {
   /** How often each action was called, for tests and for finding what a client needs. */
   calls: Map<string, number>;
   close(): Promise<void>;
-}
-
-/** The credential scope of a SigV4 Authorization header names the region: `Credential=AKID/date/REGION/service/aws4_request`. */
-export function regionOf(authorization: string | undefined): string | undefined {
-  return authorization?.match(/Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/[^/,\s]+\/aws4_request/)?.[1];
 }
 
 async function readBody(request: IncomingMessage): Promise<string> {
@@ -89,18 +89,22 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       response.writeHead(status, { 'content-type': type, 'x-amzn-requestid': requestId });
       response.end(body);
     };
-    const fail = (error: Ec2ApiError) => send(error.status, 'text/xml;charset=UTF-8', errorXml(error.code, error.message, requestId));
+    const target = request.headers['x-amz-target'];
+    const ssm = typeof target === 'string' && target.startsWith('AmazonSSM.');
+    const fail = (error: Ec2ApiError) =>
+      ssm
+        ? send(error.status, 'application/x-amz-json-1.1', JSON.stringify({ __type: SSM_ERROR_TYPES[error.code] ?? error.code, message: error.message }))
+        : send(error.status, 'text/xml;charset=UTF-8', errorXml(error.code, error.message, requestId));
     try {
       const body = await readBody(request);
-      const region = regionOf(request.headers.authorization);
-      if (!request.headers.authorization || !region) {
-        throw new Ec2ApiError('AuthFailure', 'AWS was not able to validate the provided access credentials (a SigV4 Authorization header is required)', 401);
-      }
+      // The region is the one the signature's credential scope names, as EC2 itself routes it.
+      const { region, service } = await verifySignature({ method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, body }, options.credentials);
+      const expectedService = ssm ? 'ssm' : 'ec2';
+      if (service !== expectedService) throw new Ec2ApiError('SignatureDoesNotMatch', `Credential should be scoped to correct service: '${expectedService}'.`, 403);
       checkRegion(region);
       if (seedRegion(options.state, region)) options.persist();
 
-      const target = request.headers['x-amz-target'];
-      if (typeof target === 'string' && target.startsWith('AmazonSSM.')) {
+      if (ssm) {
         calls.set(target, (calls.get(target) ?? 0) + 1);
         const answer = ssmResponse(target, body, region, options.state);
         if (answer.status === 200 && SSM_WRITES.has(target)) options.persist();

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, fsyncSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, fsyncSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudError } from '../../errors/index.js';
@@ -20,7 +20,9 @@ export class StateFile {
 
   /** Takes the lock, waiting up to `waitMs` for another live process to let go. */
   async lock(waitMs: number): Promise<void> {
-    mkdirSync(this.dir, { recursive: true });
+    // Private: the folder holds the cloud's credentials and its instances' filesystems.
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    chmodSync(this.dir, 0o700);
     const deadline = Date.now() + waitMs;
     for (;;) {
       try {
