@@ -85,17 +85,11 @@ async function shareSnapshots(ec2: EC2Client, snapshotIds: string[], accounts: s
       isPublic = CreateVolumePermissions.some((p) => p.Group === 'all');
     }
     const change = sharingChange({ ...nobody(), accounts: current, public: isPublic }, { ...nobody(), accounts });
-    if (isNoChange(change)) continue;
-    await ec2.send(
-      new ModifySnapshotAttributeCommand({
-        SnapshotId,
-        Attribute: 'createVolumePermission',
-        CreateVolumePermission: {
-          Add: change.add.accounts.map((UserId) => ({ UserId })),
-          Remove: [...change.remove.accounts.map((UserId) => ({ UserId })), ...(change.removePublic ? [{ Group: 'all' as const }] : [])],
-        },
-      }),
-    );
+    const remove = [...change.remove.accounts.map((UserId) => ({ UserId })), ...(change.removePublic ? [{ Group: 'all' as const }] : [])];
+    const add = change.add.accounts.map((UserId) => ({ UserId }));
+    // EC2 refuses adding and removing in one ModifySnapshotAttribute: two calls, revocations first.
+    if (remove.length) await ec2.send(new ModifySnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission', CreateVolumePermission: { Remove: remove } }));
+    if (add.length) await ec2.send(new ModifySnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: add } }));
   }
 }
 

@@ -6,10 +6,12 @@ import {
   DeregisterImageCommand,
   DescribeImageAttributeCommand,
   DescribeImagesCommand,
+  DescribeSnapshotAttributeCommand,
   DescribeSnapshotsCommand,
   DisableImageDeprecationCommand,
   EnableImageDeprecationCommand,
   ModifyImageAttributeCommand,
+  ModifySnapshotAttributeCommand,
   RunInstancesCommand,
   StopInstancesCommand,
   waitUntilImageAvailable,
@@ -156,6 +158,20 @@ describe('images in the local cloud', () => {
     await expect(ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: 'bob' }] } }))).rejects.toMatchObject({
       name: 'InvalidAMIAttributeItemValue',
     });
+  });
+
+  it('grants and revokes snapshot create-volume permission in separate calls, refusing both in one as EC2 does', async () => {
+    const imageId = await bakeImage(t, ec2, 'snapshot-shared');
+    const SnapshotId = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0].BlockDeviceMappings![0].Ebs!.SnapshotId!;
+    const modify = (CreateVolumePermission: { Add?: Array<{ UserId: string }>; Remove?: Array<{ UserId: string }> }) =>
+      ec2.send(new ModifySnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission', CreateVolumePermission }));
+    const read = async () => (await ec2.send(new DescribeSnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission' }))).CreateVolumePermissions;
+    await modify({ Add: [{ UserId: '111111111111' }] });
+    await expect(modify({ Add: [{ UserId: '222222222222' }], Remove: [{ UserId: '111111111111' }] })).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+    expect(await read()).toEqual([{ UserId: '111111111111' }]);
+    await modify({ Remove: [{ UserId: '111111111111' }] });
+    await modify({ Add: [{ UserId: '222222222222' }] });
+    expect(await read()).toEqual([{ UserId: '222222222222' }]);
   });
 
   it('sets and clears a deprecation time, rounded down to the minute', async () => {

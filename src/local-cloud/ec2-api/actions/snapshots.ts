@@ -103,6 +103,10 @@ function modifySnapshotAttribute(context: ActionContext) {
     else if (operation === 'remove') remove = remove.concat(flat);
     else throw new Ec2ApiError('InvalidParameterValue', 'OperationType must be add or remove');
   }
+  // EC2's API reference: "you can add or remove account IDs …, but you cannot do both in a single operation".
+  if (add.length && remove.length) {
+    throw new Ec2ApiError('InvalidParameterCombination', 'You cannot add and remove create volume permissions in a single ModifySnapshotAttribute call');
+  }
   const current = (snapshot.createVolumePermissions ?? []).filter((p) => !remove.includes(p));
   for (const permission of add) if (!current.includes(permission)) current.push(permission);
   snapshot.createVolumePermissions = current;
