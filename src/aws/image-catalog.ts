@@ -1,5 +1,6 @@
 import { DescribeImagesCommand, paginateDescribeImages, type EC2Client, type Image } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
+import { DISTRIBUTION_TAG } from '../lifecycle/distribution-settings.js';
 import { createEc2Client } from './clients.js';
 import type { ImageCatalog, ImageRecord } from './image-record.js';
 import type { AwsSettings } from './settings.js';
@@ -82,13 +83,19 @@ export function cachedClients(settings: AwsSettings): (region: string) => EC2Cli
  * Region → AMI of the recipe's available images with this fingerprint: one filtered
  * DescribeImages per region, for the check made once a recipe's build lock is held.
  */
+/** An image with a recipe's fingerprint, and the `bake:distribution` settings applied to it so far (none: not yet). */
+export interface FoundImage {
+  imageId: string;
+  distribution?: string;
+}
+
 export async function findImagesWithFingerprint(
   clients: (region: string) => EC2Client,
   recipe: string,
   fingerprint: string,
   regions: string[],
-): Promise<Record<string, string>> {
-  const found: Record<string, string> = {};
+): Promise<Record<string, FoundImage>> {
+  const found: Record<string, FoundImage> = {};
   await Promise.all(
     regions.map(async (region) => {
       try {
@@ -105,7 +112,7 @@ export async function findImagesWithFingerprint(
         // An image still in (or failed at) its launch test is not one to reuse.
         const usable = Images.filter((image) => !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value));
         const newest = usable.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
-        if (newest?.ImageId) found[region] = newest.ImageId;
+        if (newest?.ImageId) found[region] = { imageId: newest.ImageId, distribution: newest.Tags?.find((t) => t.Key === DISTRIBUTION_TAG)?.Value };
       } catch (error) {
         throw cloudError(error, `looking for ${recipe} images with fingerprint ${fingerprint} in ${region}`);
       }

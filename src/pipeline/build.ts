@@ -20,7 +20,9 @@ import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { SsmPinResult } from './pin-ssm.js';
+import type { FoundImage } from '../aws/image-catalog.js';
 import { BakeError, BuildFailure } from '../errors/index.js';
+import { distributionTag } from '../lifecycle/distribution-settings.js';
 import type { PackerBuildRequest } from '../packer/runner.js';
 import type { PackerVariables } from '../packer/variables.js';
 import type { DistributionRequest, DistributionResult } from '../lifecycle/distribute.js';
@@ -87,8 +89,8 @@ export interface BuildDeps {
    * when another job holds it; returns its release. Absent: no lock.
    */
   lockRecipe?(entry: PlannedRecipe, signal: AbortSignal): Promise<() => Promise<void>>;
-  /** Region → AMI of images tagged with the entry's fingerprint now (asked once the lock is held). */
-  findImages?(entry: PlannedRecipe): Promise<Record<string, string>>;
+  /** Per region, the newest image tagged with the entry's fingerprint now and its bake:distribution tag (asked once the lock is held). */
+  findImages?(entry: PlannedRecipe): Promise<Record<string, FoundImage>>;
   gitCommit(): Promise<string>;
   now(): Date;
 }
@@ -183,11 +185,20 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     try {
       const release = deps.lockRecipe ? await deps.lockRecipe(entry, signal) : undefined;
       try {
-        // Another job may have baked this very fingerprint while we planned or waited for the lock.
+        // Another job may have baked (or finished distributing) this very fingerprint while we planned or
+        // waited for the lock: the plan may have seen its image before its distribution was settled.
         const existing = release && deps.findImages && !options.force ? await deps.findImages(entry) : {};
-        if (entry.recipe.regions.every((region) => existing[region])) {
-          await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(existing)}\n`);
-          return { amis: existing, bakedElsewhere: true };
+        const regions = entry.recipe.regions;
+        const settled = !deps.distribute ? () => true : (region: string) => existing[region]?.distribution === distributionTag(entry.recipe);
+        const amis = Object.fromEntries(Object.entries(existing).map(([region, image]) => [region, image.imageId]));
+        if (regions.every((region) => existing[region] && settled(region))) {
+          await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(amis)}\n`);
+          return { amis, bakedElsewhere: true };
+        }
+        const bakedMeanwhile = existing[regions[0]];
+        if (bakedMeanwhile && !entry.distributeOnly && deps.distribute) {
+          // Its bake is done but its copies or settings are not: finish them rather than bake again.
+          return await bakeImage({ ...entry, amis, distributeOnly: { region: regions[0], ami: bakedMeanwhile.imageId } }, signal, logFile);
         }
         return await bakeImage(entry, signal, logFile);
       } finally {
