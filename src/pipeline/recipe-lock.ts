@@ -48,8 +48,14 @@ export class RecipeLockedError extends BuildFailure {}
 /** Polls start at 1 s and double up to 15 s: quick for short waits, few calls for long ones. */
 const FIRST_POLL_MS = 1_000;
 const MAX_POLL_MS = 15_000;
-/** A holder that vanished between CreateKeyPair and DescribeKeyPairs: try again, but not forever. */
-const MAX_ATTEMPTS_WITHOUT_WAITING = 20;
+/**
+ * A holder that vanished between CreateKeyPair and DescribeKeyPairs, or a stale lock whose
+ * deletion has not taken effect yet (EC2 is eventually consistent): try again after a pause
+ * that grows, but not forever, so a lock that will not go away never spins through EC2 calls.
+ */
+const MAX_CONTENDED_ATTEMPTS = 8;
+const FIRST_RETRY_MS = 250;
+const MAX_RETRY_MS = 8_000;
 
 /** Returns the function that releases the lock. */
 export async function acquireRecipeLock(
@@ -64,7 +70,17 @@ export async function acquireRecipeLock(
   const name = `${lockName(request.recipe)} in ${request.region}`;
   let poll = FIRST_POLL_MS;
   let saidWaiting = false;
-  for (let attempt = 0; ; attempt++) {
+  let contended = 0;
+  const takenOver = new Set<string>();
+  const retryAfterContention = async (what: string) => {
+    if (++contended > MAX_CONTENDED_ATTEMPTS) throw new BuildFailure(`the build lock ${name} ${what} after ${MAX_CONTENDED_ATTEMPTS} attempts; giving up`);
+    try {
+      await clock.sleep(Math.min(FIRST_RETRY_MS * 2 ** (contended - 1), MAX_RETRY_MS), options.signal);
+    } catch {
+      throw new BuildFailure(`interrupted while waiting for the build lock ${name}`);
+    }
+  };
+  for (;;) {
     if (options.signal?.aborted) throw new BuildFailure(`interrupted while waiting for the build lock ${name}`);
     const result = await store.tryAcquire(request.recipe, request.region, policy.holder, request.fingerprint);
     if (result.acquired) {
@@ -78,7 +94,7 @@ export async function acquireRecipeLock(
     }
     const held = result.held;
     if (!held) {
-      if (attempt >= MAX_ATTEMPTS_WITHOUT_WAITING) throw new BuildFailure(`the build lock ${name} keeps changing hands; giving up`);
+      await retryAfterContention('keeps changing hands');
       continue;
     }
     const silence = clock.now() - held.aliveAt.getTime();
@@ -88,6 +104,9 @@ export async function acquireRecipeLock(
           `no sign of life since ${held.aliveAt.toISOString()} (over ${formatMs(policy.staleAfterMs)})`,
       );
       await store.release(request.region, held.keyPairId);
+      // The first retry is at once: a deletion normally takes effect before the next CreateKeyPair.
+      if (takenOver.has(held.keyPairId)) await retryAfterContention(`left by ${held.holder} cannot be taken over (deleting it did not take effect)`);
+      takenOver.add(held.keyPairId);
       continue;
     }
     const waited = clock.now() - started;

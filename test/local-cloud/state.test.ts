@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { CreateKeyPairCommand, CreateTagsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
+import { processStartTime } from '../../src/files/process-identity.js';
 import { MemoryHost } from './memory-host.js';
 import { sendSigned } from './signed-request.js';
 
@@ -66,8 +67,27 @@ describe('local cloud state', () => {
     await new Promise((resolve) => dead.on('exit', resolve));
     writeFileSync(path.join(stateDir, 'lock'), `${pid}\n`);
     const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 });
-    expect(readFileSync(path.join(stateDir, 'lock'), 'utf8').trim()).toBe(String(process.pid));
+    expect(readFileSync(path.join(stateDir, 'lock'), 'utf8').trim()).toBe(`${process.pid}:${processStartTime(process.pid)}`);
     await cloud.close();
+  });
+
+  it('takes over at once a lock whose pid now belongs to an unrelated live process, and waits for the real holder', async () => {
+    // After a crash (and a reboot, or pid wrap-around) the recorded pid may be reused by anything.
+    const unrelated = spawn('sleep', ['60']);
+    try {
+      for (const recorded of [`${unrelated.pid}`, `${unrelated.pid}:1`]) {
+        writeFileSync(path.join(stateDir, 'lock'), `${recorded}\n`);
+        const started = Date.now();
+        const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 5_000 });
+        expect(Date.now() - started).toBeLessThan(5_000);
+        await cloud.close();
+      }
+      // The same live process with its own start time is a holder: wait, then refuse.
+      writeFileSync(path.join(stateDir, 'lock'), `${unrelated.pid}:${processStartTime(unrelated.pid!)}\n`);
+      await expect(startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 })).rejects.toThrow(`is in use by another bake (pid ${unrelated.pid})`);
+    } finally {
+      unrelated.kill();
+    }
   });
 
   it('refuses a state file it cannot read, with the path, instead of starting empty', async () => {

@@ -1,6 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmod, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -238,6 +239,46 @@ describe('the pin lock', () => {
     await expect(withFileLock(file, async () => 'ran', { timeoutMs: 300 })).resolves.toBe('ran');
     expect(await readdir(dir)).toEqual([]);
   });
+
+  it('takes over at once the lock of a holder on this host whose process is gone, but not one on another host', async () => {
+    const file = path.join(dir, 'amis.tfvars');
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.on('exit', resolve));
+    // Fresh (not 5 minutes old): only the holder's process being gone makes it stale.
+    await writeFile(lockFileOf(file), `${hostname()} ${dead.pid} 0a1b2c ${new Date().toISOString()}\n`);
+    const started = Date.now();
+    await expect(withFileLock(file, async () => 'ran', { timeoutMs: 20_000 })).resolves.toBe('ran');
+    expect(Date.now() - started).toBeLessThan(20_000);
+
+    // The pid of a live process that is not bake (pid reused): gone as a holder too.
+    const unrelated = spawn('sleep', ['30']);
+    try {
+      await writeFile(lockFileOf(file), `${hostname()} ${unrelated.pid} 0a1b2c ${new Date().toISOString()}\n`);
+      await expect(withFileLock(file, async () => 'ran', { timeoutMs: 20_000 })).resolves.toBe('ran');
+    } finally {
+      unrelated.kill();
+    }
+
+    await writeFile(lockFileOf(file), `another-agent ${dead.pid} 0a1b2c ${new Date().toISOString()}\n`);
+    await expect(withFileLock(file, async () => 'ran', { timeoutMs: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`is released when the holder gets ${signal}, and the holder still dies of it`, async () => {
+      const file = path.join(dir, 'amis.tfvars');
+      const script = `
+        const { withFileLock } = await import(${JSON.stringify(path.join(root, 'dist', 'files', 'lock-file.js'))});
+        await withFileLock(process.argv[1], async () => { console.log('locked'); await new Promise(() => setInterval(() => {}, 1000)); });
+      `;
+      const holder = spawn(process.execPath, ['--input-type=module', '-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve()));
+      expect(await readdir(dir)).toEqual(['amis.tfvars.bake-lock']);
+      holder.kill(signal);
+      const [, died] = (await once(holder, 'exit')) as [number | null, NodeJS.Signals | null];
+      expect(died).toBe(signal);
+      expect(await readdir(dir)).toEqual([]);
+    });
+  }
 });
 
 describe('readPinnedAmis (prune never deletes these)', () => {

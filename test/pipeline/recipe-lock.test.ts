@@ -123,6 +123,45 @@ describe('recipe build lock', () => {
     await release();
   });
 
+  it('backs off and gives up when a stale lock will not go away, instead of spinning through EC2 calls', async () => {
+    // EC2 answers DeleteKeyPair with success, but the pair is still there on the next call (eventual consistency, or a bug).
+    let calls = 0;
+    const stuck: RecipeLockStore = {
+      async tryAcquire() {
+        calls += 1;
+        if (calls > 1_000) throw new Error('spinning');
+        const dead = new Date(Date.now() - 24 * 3_600_000);
+        return { acquired: false, held: { holder: 'job that died', since: dead, aliveAt: dead, keyPairId: 'key-0dead' } };
+      },
+      heartbeat: async () => {},
+      release: async () => {},
+    };
+    const clock = fakeClock();
+    const error = await acquireRecipeLock(stuck, request('stuck'), policy('job B', 3_600_000), { clock, note: () => {} }).catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      'the build lock bake-lock-stuck in us-east-1 left by job that died cannot be taken over (deleting it did not take effect) after 8 attempts; giving up',
+    );
+    expect(calls).toBe(10);
+    expect(clock.slept).toEqual([250, 500, 1_000, 2_000, 4_000, 8_000, 8_000, 8_000]);
+  });
+
+  it('retries a holder that vanished between calls with growing pauses, a bounded number of times', async () => {
+    let calls = 0;
+    const vanishing: RecipeLockStore = {
+      async tryAcquire() {
+        calls += 1;
+        if (calls > 1_000) throw new Error('spinning');
+        return { acquired: false, held: undefined };
+      },
+      heartbeat: async () => {},
+      release: async () => {},
+    };
+    const clock = fakeClock();
+    await expect(acquireRecipeLock(vanishing, request('flaky'), policy('job B'), { clock })).rejects.toThrow('keeps changing hands after 8 attempts; giving up');
+    expect(calls).toBe(9);
+    expect(clock.slept.length).toBe(8);
+  });
+
   it('refreshes every minute, or a quarter of a shorter stale limit', () => {
     expect(heartbeatInterval(policy('a'))).toBe(60_000);
     expect(heartbeatInterval({ ...policy('a'), staleAfterMs: 120_000 })).toBe(30_000);

@@ -2,11 +2,13 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, re
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudError } from '../../errors/index.js';
+import { isRunning, ownIdentity, pidOf } from '../../files/process-identity.js';
 import { emptyState, type CloudState } from './state.js';
 
 /**
  * state.json under the state dir, replaced atomically after every mutation, and a lock file
- * holding the owner's pid so a second bake on the same bakery waits instead of clobbering it.
+ * holding the owner's pid and start time so a second bake on the same bakery waits instead of
+ * clobbering it, and a lock naming a process that is gone (or a pid reused since) is taken over.
  */
 export class StateFile {
   private readonly file: string;
@@ -27,7 +29,7 @@ export class StateFile {
     for (;;) {
       try {
         const fd = openSync(this.lockFile, 'wx');
-        writeFileSync(fd, `${process.pid}\n`);
+        writeFileSync(fd, `${ownIdentity()}\n`);
         closeSync(fd);
         this.locked = true;
         return;
@@ -35,8 +37,8 @@ export class StateFile {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       const owner = this.lockOwner();
-      if (owner === undefined || !isAlive(owner)) {
-        // A bake that crashed leaves its lock behind; its pid is gone, so the lock is stale.
+      if (owner === undefined || !isRunning(owner)) {
+        // A bake that crashed leaves its lock behind; its process is gone, so the lock is stale.
         try {
           unlinkSync(this.lockFile);
         } catch {
@@ -45,7 +47,7 @@ export class StateFile {
         continue;
       }
       if (Date.now() >= deadline) {
-        throw new CloudError(`local cloud state ${this.dir} is in use by another bake (pid ${owner}); wait for it to finish`);
+        throw new CloudError(`local cloud state ${this.dir} is in use by another bake (pid ${pidOf(owner)}); wait for it to finish`);
       }
       await sleep(200);
     }
@@ -55,7 +57,7 @@ export class StateFile {
     if (!this.locked) return;
     this.locked = false;
     try {
-      if (this.lockOwner() === process.pid) unlinkSync(this.lockFile);
+      if (this.lockOwner() === ownIdentity()) unlinkSync(this.lockFile);
     } catch {
       /* already gone */
     }
@@ -88,21 +90,12 @@ export class StateFile {
     renameSync(temp, this.file);
   }
 
-  private lockOwner(): number | undefined {
+  private lockOwner(): string | undefined {
     try {
-      const pid = Number(readFileSync(this.lockFile, 'utf8').trim());
-      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+      const owner = readFileSync(this.lockFile, 'utf8').trim();
+      return pidOf(owner) === undefined ? undefined : owner;
     } catch {
       return undefined;
     }
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
