@@ -44,7 +44,8 @@ file_contains() {
 
 package_installed() {
   if command -v dpkg-query >/dev/null 2>&1; then
-    dpkg-query -W -f='\${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+    # --: a package named like an option (--showformat=…) would otherwise list every package and pass.
+    dpkg-query -W -f='\${Status}' -- "$1" 2>/dev/null | grep -q 'install ok installed'
   elif command -v rpm >/dev/null 2>&1; then
     rpm -q -- "$1"
   else

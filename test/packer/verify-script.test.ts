@@ -87,6 +87,17 @@ describe('the verify script', () => {
     expect(result.exitCode).toBe(1);
   });
 
+  it('takes a package name that looks like an option as a name, so it cannot pass by listing every package', async () => {
+    const result = await runScript([
+      { kind: 'package', name: "--showformat=install ok installed\\n", location },
+      { kind: 'package', name: '--help', location },
+      { kind: 'package', name: 'dpkg', location },
+    ]);
+    expect(result.stdout.match(/bake verify ok/g)).toEqual(['bake verify ok']);
+    expect(result.stdout).toContain('bake verify ok: package installed: dpkg');
+    expect(result.stderr.match(/bake verify FAILED/g)).toHaveLength(2);
+  });
+
   it('passes a port only where a socket really listens (ss), never because a configuration names it', async () => {
     const server = createServer();
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
