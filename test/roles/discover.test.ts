@@ -67,6 +67,27 @@ describe('galaxy requirements', () => {
     expect(roles.get('example.d')).toMatchObject({ source: 'galaxy', version: 'v1.2.0' });
   });
 
+  it('refuses a role name that is a path, which would put the role outside roles/', async () => {
+    const root = await tempBakery({
+      'roles/requirements.yml': [
+        '- { src: example.a, name: ../../etc/cron.d, version: v1 }',
+        '- { src: example.b, name: nested/role, version: v1 }',
+        '- { src: example.c, name: .., version: v1 }',
+        '- { src: "https://example.com/x/..", version: v1 }',
+        '- { src: example.ok, name: example.ok_role-2, version: v1 }',
+        '',
+      ].join('\n'),
+    });
+    const { roles, errors } = await discoverRoles(root);
+    expect(lines(errors, root)).toEqual([
+      'roles/requirements.yml:1:27: galaxy role name "../../etc/cron.d" is not a plain name (letters, digits, _ . -; no / or ..)',
+      'roles/requirements.yml:2:27: galaxy role name "nested/role" is not a plain name (letters, digits, _ . -; no / or ..)',
+      'roles/requirements.yml:3:27: galaxy role name ".." is not a plain name (letters, digits, _ . -; no / or ..)',
+      'roles/requirements.yml:4:3: galaxy role name ".." is not a plain name (letters, digits, _ . -; no / or ..)',
+    ]);
+    expect([...roles.keys()]).toEqual(['example.ok_role-2']);
+  });
+
   it('reads the `roles:` form that sits beside `collections:`', async () => {
     const root = await tempBakery({
       'roles/requirements.yml': 'collections:\n  - name: community.general\nroles:\n  - src: example.ntp\n    version: "2.0"\n',
