@@ -33,6 +33,7 @@ import { LAUNCH_TEST_TAG, launchTestNewImage, launchTestOf } from './launch-test
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
 import { silentProgress, type BuildProgress } from './progress.js';
 import { runDag, type DagNode, type NodeOutcome } from './scheduler.js';
+import { prepareWorkDir, removeWorkDir, workDirOf } from './work-dir.js';
 
 /** The part of the plan (src/pipeline/plan.ts, RecipePlan) that the build reads. */
 export interface PlannedRecipe {
@@ -141,10 +142,6 @@ export function newRunId(now: Date): string {
 
 export function logFileOf(root: string, runId: string, recipe: string): string {
   return path.join(root, '.bake', 'logs', runId, `${recipe}.log`);
-}
-
-export function workDirOf(root: string, runId: string): string {
-  return path.join(root, '.bake', 'work', runId);
 }
 
 export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDeps, options: BuildOptions = {}): Promise<BuildReport> {
@@ -396,6 +393,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     progress.settled(entry.name, final.status, result.status === 'built' ? amiList(result.amis) : (result.error ?? ''));
   };
 
+  if (toBuild.length) await prepareWorkDir(bakery.root, runId, deps.now());
   await runDag(nodes, {
     concurrency: options.concurrency ?? 2,
     signal: options.signal,
@@ -420,6 +418,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   );
   const interrupted = Boolean(options.signal?.aborted);
   const report: BuildReport = { run_id: runId, recipes, interrupted, pin: { status: 'skipped' } };
+  if (toBuild.length && !interrupted && recipes.every((r) => r.status === 'built' || r.status === 'reused')) await removeWorkDir(bakery.root, runId);
 
   if (interrupted) report.pin = { status: 'skipped', reason: 'run interrupted' };
   else if (recipes.length === 0) report.pin = { status: 'skipped', reason: 'no recipe to build' };

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -140,6 +140,28 @@ describe('buildBakery', () => {
     expect(report.recipes[0].log).toBe(path.join(root, '.bake', 'logs', 'run-1', 'web.log'));
     expect(log).toContain('Launching a source AWS instance from');
     expect(log).not.toContain('FAKE_PACKER');
+  });
+
+  it('renders into a private .bake/work, removes a successful run\'s folder, keeps a failed one, and clears folders older than a day', async () => {
+    const { root, deps, options } = await setup({ broken: { fail: true } });
+    const work = path.join(root, '.bake', 'work');
+    await mkdir(path.join(work, 'old-run', 'web'), { recursive: true });
+    await mkdir(path.join(work, 'yesterday-noon'), { recursive: true });
+    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
+    await utimes(path.join(work, 'old-run'), twoDaysAgo, twoDaysAgo);
+    await chmod(work, 0o755);
+
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' });
+    const ok = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, { ...options, runId: 'run-ok' });
+    expect(ok.recipes[0].status).toBe('built');
+    expect((await stat(work)).mode & 0o777).toBe(0o700);
+    expect((await readdir(work)).sort()).toEqual(['yesterday-noon']);
+
+    const broken = recipeOf(root, 'broken', { kind: 'ami', ami: 'ami-0debian12' });
+    const failed = await buildBakery(bakeryOf(root, [broken]), { recipes: [planned(broken)] }, deps, { ...options, runId: 'run-failed' });
+    expect(failed.recipes[0].status).toBe('failed');
+    expect((await readdir(work)).sort()).toEqual(['run-failed', 'yesterday-noon']);
+    expect(await readdir(path.join(work, 'run-failed', 'broken'))).toContain('broken.pkr.hcl');
   });
 
   it('reports reused recipes with their current AMIs, builds a child of a reused parent from that AMI, and pins both', async () => {
