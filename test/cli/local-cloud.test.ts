@@ -3,7 +3,7 @@
  * one AWS account. A `--local` command started with its variables attaches instead of starting its own.
  */
 import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
-import { chmod, cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -84,6 +84,17 @@ describe('bake local-cloud', () => {
     expect(await readFile(loot, 'utf8')).toBe('');
     expect(lstatSync(envFile).isSymbolicLink()).toBe(true);
     expect(readdirSync(shared).sort()).toEqual(['cloud.env', 'loot']);
+  });
+
+  it('refuses a local cloud state.json of the wrong shape in one line naming the file', async () => {
+    const dir = path.join(work, 'bad-state');
+    await cp(path.resolve('test/fixtures/pipeline/cli-bakery'), dir, { recursive: true });
+    const state = path.join(dir, '.bake', 'local', 'state.json');
+    await mkdir(path.dirname(state), { recursive: true });
+    await writeFile(state, '{"version": 1, "images": {"ami-1": {}}}');
+    const run = await execa('node', [bake, 'plan', '--local', '--dir', dir], { reject: false, env: { CI: 'true' } });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([`${state}: local cloud state is not in the expected shape (images: Invalid input: expected array, received object); move it away to start afresh`]);
   });
 
   it('refuses a half-set attachment in one line', async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
@@ -48,6 +48,23 @@ describe('local cloud state', () => {
     }
   });
 
+  it('leaves state.json untouched when a run only reads', async () => {
+    const read = async () => {
+      const cloud = await startLocalCloud({ stateDir, host: new MemoryHost() });
+      const ec2 = client(cloud);
+      await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }));
+      ec2.destroy();
+      await cloud.close();
+    };
+    await read();
+    const file = path.join(stateDir, 'state.json');
+    const before = statSync(file);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await read();
+    const after = statSync(file);
+    expect([after.ino, after.mtimeMs]).toEqual([before.ino, before.mtimeMs]);
+  });
+
   it('lets one bake at a time use a state dir and says which process holds it', async () => {
     const first = await startLocalCloud({ stateDir, host: new MemoryHost() });
     try {
@@ -88,6 +105,29 @@ describe('local cloud state', () => {
     } finally {
       unrelated.kill();
     }
+  });
+
+  it('checks the shape of state.json on load and names the file and the first wrong place in one line', async () => {
+    const file = path.join(stateDir, 'state.json');
+    for (const [text, where] of [
+      ['null', 'unknown local cloud state version undefined'],
+      ['[]', 'unknown local cloud state version undefined'],
+      ['{"version": 1, "images": {}}', '(images: '],
+      ['{"version": 1, "images": [{"imageId": 5, "region": "us-east-1"}]}', '(images[0].imageId: '],
+      ['{"version": 1, "instances": [{"instanceId": "i-1", "region": "us-east-1", "state": "running"}]}', '(instances[0].authorizedKey: '],
+      ['{"version": 1, "tags": {"ami-1": [["only-a-key"]]}}', '(tags.ami-1[0]: '],
+    ]) {
+      writeFileSync(file, text);
+      const error = (await startLocalCloud({ stateDir, host: new MemoryHost() }).catch((e: unknown) => e)) as Error;
+      expect(error.constructor.name).toBe('CloudError');
+      expect(error.message).toContain(`${file}: `);
+      expect(error.message).toContain(where);
+      expect(error.message).not.toContain('\n');
+    }
+    // A field a newer bake adds is kept, not refused.
+    writeFileSync(file, '{"version": 1, "parameters": [{"name": "/x"}]}');
+    const cloud = await startLocalCloud({ stateDir, host: new MemoryHost() });
+    await cloud.close();
   });
 
   it('refuses a state file it cannot read, with the path, instead of starting empty', async () => {

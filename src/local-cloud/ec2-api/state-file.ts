@@ -3,7 +3,25 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudError } from '../../errors/index.js';
 import { isRunning, ownIdentity, pidOf } from '../../files/process-identity.js';
+import { z } from 'zod';
 import { emptyState, type CloudState } from './state.js';
+
+/**
+ * What the code relies on when it reads state.json back: each resource's id, region and state
+ * are strings it indexes by. Loose objects: fields added later (or by a newer bake) pass through.
+ */
+const resource = (id: string, extra: z.ZodRawShape = {}) => z.looseObject({ [id]: z.string(), region: z.string(), ...extra });
+const StateShape = z.looseObject({
+  version: z.literal(1),
+  images: z.array(resource('imageId', { state: z.string(), blockDevices: z.array(z.looseObject({ deviceName: z.string() })), launchPermissions: z.array(z.looseObject({ kind: z.string(), value: z.string() })) })).optional(),
+  snapshots: z.array(resource('snapshotId')).optional(),
+  instances: z.array(resource('instanceId', { state: z.string(), authorizedKey: z.string() })).optional(),
+  volumes: z.array(resource('volumeId')).optional(),
+  keyPairs: z.array(resource('keyPairId', { keyName: z.string() })).optional(),
+  securityGroups: z.array(resource('groupId', { ingress: z.array(z.looseObject({})) })).optional(),
+  tags: z.record(z.string(), z.array(z.tuple([z.string(), z.string()]))).optional(),
+  seededRegions: z.array(z.string()).optional(),
+});
 
 /**
  * state.json under the state dir, replaced atomically after every mutation, and a lock file
@@ -14,6 +32,8 @@ export class StateFile {
   private readonly file: string;
   private readonly lockFile: string;
   private locked = false;
+  /** The text on disk as last read or written: a save that would not change it writes nothing. */
+  private onDisk: string | undefined;
 
   constructor(readonly dir: string) {
     this.file = path.join(dir, 'state.json');
@@ -66,18 +86,28 @@ export class StateFile {
   load(): CloudState {
     if (!existsSync(this.file)) return emptyState();
     const text = readFileSync(this.file, 'utf8');
-    let state: CloudState;
+    this.onDisk = text;
+    let json: unknown;
     try {
-      state = JSON.parse(text) as CloudState;
+      json = JSON.parse(text);
     } catch {
       throw new CloudError(`${this.file}: local cloud state is not valid JSON; move it away to start afresh`);
     }
-    if (state.version !== 1) throw new CloudError(`${this.file}: unknown local cloud state version ${String(state.version)}`);
-    return { ...emptyState(), ...state };
+    const version = (json as { version?: unknown } | null)?.version;
+    if (version !== 1) throw new CloudError(`${this.file}: unknown local cloud state version ${JSON.stringify(version)}`);
+    const checked = StateShape.safeParse(json);
+    if (!checked.success) {
+      const issue = checked.error.issues[0];
+      const where = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('').replace(/^\./, '');
+      throw new CloudError(`${this.file}: local cloud state is not in the expected shape (${where || 'top level'}: ${issue.message}); move it away to start afresh`);
+    }
+    return { ...emptyState(), ...(checked.data as unknown as Partial<CloudState>) };
   }
 
   save(state: CloudState): void {
     const text = `${JSON.stringify(state, null, 1)}\n`;
+    // `bake plan --local` only reads: it must leave state.json (and its mtime) alone.
+    if (text === this.onDisk) return;
     const temp = path.join(this.dir, `.state.json.${process.pid}.tmp`);
     const fd = openSync(temp, 'w');
     try {
@@ -88,6 +118,7 @@ export class StateFile {
     }
     if (readFileSync(temp, 'utf8') !== text) throw new Error(`local cloud state write to ${temp} did not verify`);
     renameSync(temp, this.file);
+    this.onDisk = text;
   }
 
   private lockOwner(): string | undefined {
