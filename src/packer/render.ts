@@ -6,7 +6,8 @@
  *   verify.sh          the recipe's verify checks
  *   cloud-init/*.cfg   rendered cloud-init drop-ins the playbook installs
  */
-import { readdir, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { parse as parseYaml } from 'yaml';
@@ -68,14 +69,32 @@ async function defaultCloudInitRenderer(bakery: Bakery, recipe: Recipe): Promise
   return module.renderCloudInit(bakery, recipe);
 }
 
+/** Which cloud-init files bake wrote into a folder last time: only those may be removed as stale. */
+const WRITTEN_RECORD = '.bake-written';
+
 async function removeStale(dir: string, keep: Set<string>): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir(dir);
-  } catch {
-    return;
+  const written = await readFile(path.join(dir, WRITTEN_RECORD), 'utf8').catch(() => '');
+  const stale = written.split('\n').filter((name) => SAFE_NAME.test(name) && !keep.has(name));
+  // rm on a link removes the link itself; files bake did not write (a user's notes) stay.
+  await Promise.all(stale.map((name) => rm(path.join(dir, name), { force: true })));
+}
+
+/**
+ * The output folder may hold links someone planted (a shared --out, a checked-in folder):
+ * writing through one would replace whatever it points at. Every path bake writes is refused
+ * when it, or a folder on the way below the output folder, is a symbolic link.
+ */
+async function refuseLinks(outDir: string, targets: string[]): Promise<void> {
+  const checked = new Set<string>();
+  for (const target of targets) {
+    let current = target;
+    while (current.startsWith(`${outDir}${path.sep}`) && !checked.has(current)) {
+      checked.add(current);
+      const info = await lstat(current).catch(() => undefined);
+      if (info?.isSymbolicLink()) throw new BakeError(`${current}: is a symbolic link; bake never writes through links in its output folder (remove it)`);
+      current = path.dirname(current);
+    }
   }
-  await Promise.all(entries.filter((entry) => !keep.has(entry)).map((entry) => rm(path.join(dir, entry), { force: true })));
 }
 
 export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: string, options: RenderOptions): Promise<RenderedRecipe> {
@@ -117,8 +136,11 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
     gaps: template.gaps,
   };
 
+  const record = path.join(cloudInitDir, WRITTEN_RECORD);
+  await refuseLinks(path.resolve(outDir), [rendered.template, rendered.playbook, rendered.verifyScript, record, ...rendered.cloudInit]);
   await removeStale(cloudInitDir, names);
   for (const [i, file] of cloudInitFiles.entries()) await writeFileAtomic(rendered.cloudInit[i], file.content, { createDirectory: true });
+  if (cloudInitFiles.length || existsSync(record)) await writeFileAtomic(record, [...names].map((name) => `${name}\n`).join(''), { createDirectory: true });
   await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), { createDirectory: true, verify: (text) => void parseYaml(text) });
   await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), { createDirectory: true, mode: 0o755 });
   // Written last: a template on disk means everything it points at is there.

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, symlink, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from '@cdktf/hcl2json';
@@ -36,6 +36,7 @@ describe('renderRecipe', () => {
       sourceAmi: 'variable',
     });
     expect((await readdir(rendered.dir)).sort()).toEqual(['cloud-init', 'playbook.yml', 'verify.sh', 'web.pkr.hcl']);
+    expect((await readdir(path.join(rendered.dir, 'cloud-init'))).sort()).toEqual(['.bake-written', '90-bake-web.cfg']);
     expect(await readFile(rendered.cloudInit[0], 'utf8')).toBe('#cloud-config\nruncmd:\n  - [systemctl, restart, nginx]\n');
     expect((await stat(rendered.verifyScript)).mode & 0o777).toBe(0o755);
     expect((await stat(rendered.template)).mode & 0o777).toBe(0o644);
@@ -50,11 +51,38 @@ describe('renderRecipe', () => {
     expect((await readdir(first.dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
-  it('removes cloud-init files a recipe no longer renders', async () => {
-    await mkdir(path.join(out, 'web', 'cloud-init'), { recursive: true });
-    await writeFile(path.join(out, 'web', 'cloud-init', '80-old.cfg'), '#cloud-config\n');
+  it('removes cloud-init files it rendered before and a recipe no longer renders, and nothing it did not write', async () => {
+    const older = async (...args: Parameters<typeof renderCloudInitStandIn>) => [
+      ...(await renderCloudInitStandIn(...args)),
+      { template: 'old.yaml.hbs', fileName: '80-old.cfg', content: '#cloud-config\n' },
+    ];
+    await renderRecipe(shop, web, out, { shape: 'legacy', renderCloudInit: older });
+    const folder = path.join(out, 'web', 'cloud-init');
+    expect((await readdir(folder)).sort()).toEqual(['.bake-written', '80-old.cfg', '90-bake-web.cfg']);
+    await writeFile(path.join(folder, 'notes.cfg'), 'mine\n');
+    await writeFile(path.join(out, 'web', 'notes.txt'), 'mine too\n');
     await renderRecipe(shop, web, out, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn });
-    expect(await readdir(path.join(out, 'web', 'cloud-init'))).toEqual(['90-bake-web.cfg']);
+    expect((await readdir(folder)).sort()).toEqual(['.bake-written', '90-bake-web.cfg', 'notes.cfg']);
+    expect(await readFile(path.join(out, 'web', 'notes.txt'), 'utf8')).toBe('mine too\n');
+  });
+
+  it('never writes through a link planted in the output folder', async () => {
+    const victim = path.join(await mkdtemp(path.join(tmpdir(), 'bake-victim-')), 'passwd');
+    await writeFile(victim, 'root:x:0:0\n');
+    for (const planted of [path.join('web', 'web.pkr.hcl'), path.join('web', 'cloud-init', '90-bake-web.cfg'), path.join('web', 'playbook.yml')]) {
+      const fresh = await mkdtemp(path.join(tmpdir(), 'bake-render-links-'));
+      await mkdir(path.dirname(path.join(fresh, planted)), { recursive: true });
+      await symlink(victim, path.join(fresh, planted));
+      const error = await renderRecipe(shop, web, fresh, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BakeError);
+      expect((error as Error).message).toBe(`${path.join(fresh, planted)}: is a symbolic link; bake never writes through links in its output folder (remove it)`);
+    }
+    // A linked recipe folder leads elsewhere just the same.
+    const linkedDir = await mkdtemp(path.join(tmpdir(), 'bake-render-links-'));
+    await symlink(path.dirname(victim), path.join(linkedDir, 'web'));
+    await expect(renderRecipe(shop, web, linkedDir, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn })).rejects.toThrow(`${path.join(linkedDir, 'web')}: is a symbolic link`);
+    expect(await readFile(victim, 'utf8')).toBe('root:x:0:0\n');
+    expect(await readdir(path.dirname(victim))).toEqual(['passwd']);
   });
 
   it('refuses a cloud-init file name that could leave its folder', async () => {
