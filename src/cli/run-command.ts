@@ -1,4 +1,5 @@
 import { BakeError } from '../errors/index.js';
+import { terminalSafe } from '../io/terminal-text.js';
 
 /**
  * The one place where errors become exit codes. A BakeError is the user's to fix: one line,
@@ -10,13 +11,13 @@ export async function runCommand(debug: boolean, action: () => Promise<number | 
     process.exitCode = code ?? 0;
   } catch (error) {
     if (error instanceof BakeError) {
-      process.stderr.write(`${error.toLine()}\n`);
+      process.stderr.write(`${terminalSafe(error.toLine())}\n`);
       if (debug && error.stack) process.stderr.write(`${error.stack}\n`);
       process.exitCode = error.exitCode;
       return;
     }
     const err = error as Error;
-    process.stderr.write(`bake: internal error: ${err?.message ?? String(error)}\n`);
+    process.stderr.write(`bake: internal error: ${terminalSafe(err?.message ?? String(error))}\n`);
     if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = 1;
   }

@@ -3,6 +3,8 @@
  * human line goes to stderr; in CI (non-TTY or CI=true) lines are timestamped; colour only
  * on a TTY and never when NO_COLOR is set.
  */
+import { terminalSafe } from './terminal-text.js';
+
 export interface Output {
   readonly json: boolean;
   readonly interactive: boolean;
@@ -39,8 +41,8 @@ export function createOutput(options: OutputOptions): Output {
     json: options.json,
     interactive,
     color,
-    info: (message) => void humanStream.write(line(message)),
-    warn: (message) => void stderr.write(line(`warning: ${message}`)),
+    info: (message) => void humanStream.write(line(terminalSafe(message))),
+    warn: (message) => void stderr.write(line(`warning: ${terminalSafe(message)}`)),
     result: (value) => {
       if (options.json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
     },

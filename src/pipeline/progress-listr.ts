@@ -1,5 +1,6 @@
 import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
 import type { Output } from '../io/output.js';
+import { terminalSafe } from '../io/terminal-text.js';
 import type { BuildProgress, RecipeOutcomeStatus, RecipeWork } from './progress.js';
 
 interface Deferred<T> {
@@ -35,20 +36,20 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
       for (const recipe of recipes) tasks.set(recipe.name, { started: deferred(), settled: deferred() });
       const listr = new Listr(
         recipes.map((recipe) => ({
-          title: `${recipe.name}: ${recipe.action === 'reuse' ? 'reuse' : 'waiting'} ${recipe.detail}`,
+          title: terminalSafe(`${recipe.name}: ${recipe.action === 'reuse' ? 'reuse' : 'waiting'} ${recipe.detail}`),
           task: async (_ctx: unknown, wrapper: ListrTaskWrapper<unknown, any, any>) => {
             if (recipe.action === 'reuse') return;
             const entry = tasks.get(recipe.name)!;
             entry.wrapper = wrapper;
             // Settled may come without a start (skipped because a parent failed).
             const first = await Promise.race([entry.started.promise, entry.settled.promise]);
-            if (typeof first === 'string') wrapper.title = `${recipe.name}: ${first}`;
+            if (typeof first === 'string') wrapper.title = terminalSafe(`${recipe.name}: ${first}`);
             const { status, detail } = await entry.settled.promise;
             if (status === 'failed' || status === 'aborted') {
-              wrapper.title = `${recipe.name}: ${status}`;
+              wrapper.title = terminalSafe(`${recipe.name}: ${status}`);
               throw new Error(detail || status);
             }
-            wrapper.title = `${recipe.name}: ${status}${detail ? ` ${detail}` : ''}`;
+            wrapper.title = terminalSafe(`${recipe.name}: ${status}${detail ? ` ${detail}` : ''}`);
             if (status === 'skipped') wrapper.skip(wrapper.title);
           },
         })),
@@ -70,7 +71,7 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
     },
     line(name, text) {
       const wrapper = tasks.get(name)?.wrapper;
-      if (wrapper && text.trim()) wrapper.output = text.trim();
+      if (wrapper && text.trim()) wrapper.output = terminalSafe(text.trim());
     },
     settled(name, status, detail) {
       tasks.get(name)?.settled.resolve({ status, detail });

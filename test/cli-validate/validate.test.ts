@@ -45,6 +45,13 @@ describe('bake validate', () => {
     expect(result.stderr.trim()).toBe('unknown recipe wbe (this bakery has: base, web, worker)');
   });
 
+  it('prints control characters in names as visible escapes, not as terminal commands', async () => {
+    const result = await bake('validate', '--dir', repo, 'w\u001b]0;owned\u0007\u001b[2Jbe');
+    expect(result.code).toBe(1);
+    expect(result.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+    expect(result.stderr.trim()).toBe('unknown recipe w\\x1b]0;owned\\x07\\x1b[2Jbe (this bakery has: base, web, worker)');
+  });
+
   it('lists every problem of a broken bakery, one path:line:col line each, and exits 1', async () => {
     const root = path.join(bakeries, 'broken');
     const result = await bake('validate', '--dir', root);

@@ -9,6 +9,20 @@ function stream(isTTY: boolean) {
 const at = () => new Date('2026-11-22T19:00:00Z');
 
 describe('output', () => {
+  it('shows control characters from names and tags as visible escapes, never as terminal commands', () => {
+    const out = stream(true);
+    const output = createOutput({ json: false, env: {}, stdout: out, stderr: out, now: at });
+    // A lock holder (another job's BUILD_URL) that sets the window title, clears the screen and hides itself.
+    output.info('web is already being built by https://ci/\u001b]0;owned\u0007\u001b[2J\rok \u202eexe.txt');
+    output.warn('tag value a\u0000b\u009bc');
+    expect(out.written).toEqual([
+      'web is already being built by https://ci/\\x1b]0;owned\\x07\\x1b[2J\\x0dok \\u202eexe.txt\n',
+      'warning: tag value a\\x00b\\x9bc\n',
+    ]);
+    output.info('two lines\n\tindented');
+    expect(out.written[2]).toBe('two lines\n\tindented\n');
+  });
+
   it('on a terminal: interactive, in colour, no timestamps', () => {
     const out = stream(true);
     const output = createOutput({ json: false, env: {}, stdout: out, stderr: out, now: at });
