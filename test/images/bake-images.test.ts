@@ -16,16 +16,15 @@ import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { DEFAULT_DISTRIBUTION } from '../plan/image-as-built.js';
 
 const bake = path.resolve('bin/bake.js');
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 let cloud: LocalCloud;
 let dir: string;
 const clients: Array<EC2Client | SSMClient> = [];
 const ec2 = (region: string) => {
-  const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials });
+  const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   clients.push(client);
   return client;
 };
-const env = { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' };
+let env: NodeJS.ProcessEnv;
 const images = (...args: string[]) => execa('node', [bake, 'images', '--dir', dir, '--endpoint', cloud.endpoint, ...args], { env, reject: false });
 
 const amis: Record<string, string> = {};
@@ -34,6 +33,7 @@ const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISO
 beforeAll(async () => {
   const work = await mkdtemp(path.join(tmpdir(), 'bake-images-'));
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
+  env = { ...process.env, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' };
   dir = path.join(work, 'bakery');
   await mkdir(path.join(dir, 'recipes'), { recursive: true });
   await mkdir(path.join(dir, 'infra'), { recursive: true });
@@ -61,7 +61,7 @@ beforeAll(async () => {
     path.join(dir, 'infra', 'amis.auto.tfvars'),
     `web_ami = {\n  us-east-1 = "${amis.eastNow}"\n  eu-west-1 = "${amis.westGone}" # deleted by hand\n}\n`,
   );
-  const ssm = new SSMClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials });
+  const ssm = new SSMClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
   clients.push(ssm);
   await ssm.send(new PutParameterCommand({ Name: '/images/web/ami', Value: amis.eastOld, Type: 'String', DataType: 'aws:ec2:image' }));
 });

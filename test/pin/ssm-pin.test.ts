@@ -16,18 +16,17 @@ import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { DEFAULT_DISTRIBUTION } from '../plan/image-as-built.js';
 
 const bake = path.resolve('bin/bake.js');
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 let cloud: LocalCloud;
 let work: string;
 const clients: Array<EC2Client | SSMClient> = [];
 
 const ec2 = (region: string) => {
-  const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials });
+  const client = new EC2Client({ region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   clients.push(client);
   return client;
 };
 const ssm = (region: string) => {
-  const client = new SSMClient({ region, endpoint: cloud.endpoint, credentials });
+  const client = new SSMClient({ region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   clients.push(client);
   return client;
 };
@@ -42,7 +41,7 @@ afterAll(async () => {
   await cloud?.close();
 });
 
-const env = () => ({ ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' });
+const env = () => ({ ...process.env, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' });
 const run = (command: string, args: string[]) => execa('node', [bake, command, '--endpoint', cloud.endpoint, ...args], { env: env(), reject: false });
 
 const errorOf = (promise: Promise<unknown>) => promise.then(() => ({ name: 'no error', message: '' }), (error: Error) => ({ name: error.name, message: error.message }));
@@ -100,12 +99,12 @@ describe("the local cloud's parameter store (SSM over HTTP)", () => {
   it('keeps parameters across a restart of the local cloud', async () => {
     const stateDir = path.join(work, 'restart');
     const first = await startLocalCloud({ stateDir, host: noInstances });
-    const client = new SSMClient({ region: 'us-east-1', endpoint: first.endpoint, credentials });
+    const client = new SSMClient({ region: 'us-east-1', endpoint: first.endpoint, credentials: first.credentials });
     await client.send(new PutParameterCommand({ Name: '/kept', Value: 'hello', Type: 'String' }));
     client.destroy();
     await first.close();
     const second = await startLocalCloud({ stateDir, host: noInstances });
-    const again = new SSMClient({ region: 'us-east-1', endpoint: second.endpoint, credentials });
+    const again = new SSMClient({ region: 'us-east-1', endpoint: second.endpoint, credentials: second.credentials });
     try {
       expect((await again.send(new GetParameterCommand({ Name: '/kept' }))).Parameter).toMatchObject({ Value: 'hello', DataType: 'text' });
     } finally {
