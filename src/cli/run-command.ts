@@ -16,7 +16,13 @@ export async function runCommand(debug: boolean, action: () => Promise<number | 
       process.exitCode = error.exitCode;
       return;
     }
-    const err = error as Error;
+    const err = error as NodeJS.ErrnoException;
+    if (err?.code === 'ENOSPC' || err?.code === 'EDQUOT') {
+      // Not a bug in bake: the disk (or quota) is full. Writers remove their temporary files on the way out.
+      process.stderr.write(`${terminalSafe(err.path ? `${err.path}: ` : '')}no space left on device; free some space and run bake again\n`);
+      process.exitCode = 1;
+      return;
+    }
     process.stderr.write(`bake: internal error: ${terminalSafe(err?.message ?? String(error))}\n`);
     if (debug && err?.stack) process.stderr.write(`${err.stack}\n`);
     process.exitCode = 1;

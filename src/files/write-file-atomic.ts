@@ -42,6 +42,8 @@ export async function writeFileAtomic(file: string, text: string, options: Atomi
     await rename(temp, target);
   } catch (error) {
     await unlink(temp).catch(() => undefined);
+    // A full disk is reported against the file being written, not the temp file that is gone now.
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC' || (error as NodeJS.ErrnoException).code === 'EDQUOT') (error as NodeJS.ErrnoException).path = target;
     throw error;
   }
   await syncDirectory(path.dirname(target));

@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, fsyncSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, rmSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, fsyncSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudError } from '../../errors/index.js';
@@ -109,15 +109,21 @@ export class StateFile {
     // `bake plan --local` only reads: it must leave state.json (and its mtime) alone.
     if (text === this.onDisk) return;
     const temp = path.join(this.dir, `.state.json.${process.pid}.tmp`);
-    const fd = openSync(temp, 'w');
     try {
-      writeFileSync(fd, text);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(temp, 'w');
+      try {
+        writeFileSync(fd, text);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      if (readFileSync(temp, 'utf8') !== text) throw new Error(`local cloud state write to ${temp} did not verify`);
+      renameSync(temp, this.file);
+    } catch (error) {
+      // A full disk must not leave half a state file beside the good one.
+      rmSync(temp, { force: true });
+      throw error;
     }
-    if (readFileSync(temp, 'utf8') !== text) throw new Error(`local cloud state write to ${temp} did not verify`);
-    renameSync(temp, this.file);
     this.onDisk = text;
   }
 
