@@ -194,8 +194,8 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     expect(impatient.stderr).toContain('pass --lock-wait DURATION to wait for it');
     expect(JSON.parse(impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['failed', 'skipped']);
 
-    const waiting = build(b.dir, envB, '--lock-wait', '2m');
-    await stderrContains(waiting, 'waiting up to 2m');
+    const waiting = build(b.dir, envB, '--lock-wait', '10m');
+    await stderrContains(waiting, 'waiting up to 10m');
     await writeFile(baseMayFinish, '');
     const patient = await waiting;
     const done = await first;
@@ -207,11 +207,11 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     expect(reusedByB.map((r: { name: string; status: string; amis: Record<string, string> }) => [r.name, r.status, r.amis])).toEqual(
       builtByA.map((r: { name: string; amis: Record<string, string> }) => [r.name, 'reused', r.amis]),
     );
-    expect(patient.stderr).toMatch(/already being built by https:\/\/jenkins\.example\/job\/images\/41\/ .*: waiting up to 2m/);
+    expect(patient.stderr).toMatch(/already being built by https:\/\/jenkins\.example\/job\/images\/41\/ .*: waiting up to 10m/);
     // One Packer run per recipe across both jobs.
     const starts = a.journal().filter((e) => e.event === 'start').map((e) => e.recipe);
     expect(starts).toEqual(['base', 'web']);
-  }, 120_000);
+  }, 600_000);
 
   it('reuses, never re-reports as built, an image whose holder was between baking and distributing when this job planned', async () => {
     // The race of issue #17 (10): under load the waiting job planned after the first job tagged its image but before it
@@ -240,8 +240,8 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
       }),
     );
 
-    const waiting = build(b.dir, b.env, '--lock-wait', '2m');
-    await stderrContains(waiting, 'waiting up to 2m');
+    const waiting = build(b.dir, b.env, '--lock-wait', '10m');
+    await stderrContains(waiting, 'waiting up to 10m');
     // The first job finishes distributing and lets go.
     await ec2.send(new CreateTagsCommand({ Resources: [baseAmi], Tags: [distribution] }));
     await ec2.send(new DeleteKeyPairCommand({ KeyPairId: lock.KeyPairId }));
@@ -257,5 +257,5 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     expect(recipes[0].amis).toEqual({ 'us-east-1': baseAmi });
     expect(recipes[0].reasons).toContain('baked meanwhile by another job');
     expect(b.journal()).toEqual([]);
-  }, 120_000);
+  }, 600_000);
 });
