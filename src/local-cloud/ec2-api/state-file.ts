@@ -101,7 +101,8 @@ export class StateFile {
       const where = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('').replace(/^\./, '');
       throw new CloudError(`${this.file}: local cloud state is not in the expected shape (${where || 'top level'}: ${issue.message}); move it away to start afresh`);
     }
-    return { ...emptyState(), ...(checked.data as unknown as Partial<CloudState>) };
+    // The document as read, not zod's copy: its key order is the file's, so an unchanged state saves as the same text.
+    return { ...emptyState(), ...(json as Partial<CloudState>) };
   }
 
   save(state: CloudState): void {
