@@ -33,7 +33,7 @@ const previousCache = process.env.BAKE_ROOTFS_CACHE;
 beforeAll(async () => {
   process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
   cloud = await startLocalCloud({ stateDir });
-  ec2 = new EC2Client({ region, endpoint: cloud.endpoint, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  ec2 = new EC2Client({ region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   mkdirSync(path.join(root, 'cloud-init'));
 }, 900_000);
 
