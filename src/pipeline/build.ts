@@ -213,6 +213,34 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
    * tagged. Without a distribute step, the images in Packer's manifest are all there is.
    */
   const distribute = async (entry: PlannedRecipe, image: BuiltImage, signal: AbortSignal): Promise<BuiltImage> => {
+    const ownBake = image.baked || image.bakedElsewhere;
+    if (!entry.distributeOnly || ownBake || !deps.lockRecipe || options.distribute === false) return distributeImage(entry, image, signal);
+    // No bake of ours: the image may be another job's, still distributing. Like a bake, take the recipe's
+    // lock and look again under it, so one recipe is distributed by one job at a time and a job that
+    // planned in the other's window reuses its result instead of calling it built.
+    const logFile = logFileOf(bakery.root, runId, entry.name);
+    await mkdir(path.dirname(logFile), { recursive: true });
+    try {
+      const release = await deps.lockRecipe(entry, signal);
+      try {
+        const existing = deps.findImages && !options.force ? await deps.findImages(entry) : {};
+        const regions = entry.recipe.regions;
+        if (deps.distribute && regions.every((region) => existing[region]?.distribution === distributionTag(entry.recipe))) {
+          const amis = Object.fromEntries(regions.map((region) => [region, existing[region].imageId]));
+          await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was distributed meanwhile by another job: ${amiList(amis)}\n`);
+          return { amis, bakedElsewhere: true };
+        }
+        return await distributeImage(entry, image, signal);
+      } finally {
+        await release();
+      }
+    } catch (error) {
+      await appendFile(logFile, `# bake: ${entry.name} stopped: ${oneLine(error)}\n`);
+      throw error;
+    }
+  };
+
+  const distributeImage = async (entry: PlannedRecipe, image: BuiltImage, signal: AbortSignal): Promise<BuiltImage> => {
     const logFile = logFileOf(bakery.root, runId, entry.name);
     try {
       const missing = entry.recipe.regions.filter((region) => !image.amis[region]);
@@ -383,7 +411,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       const bake = bakeOutcomes.get(entry.name);
       final = { ...outcome, id: entry.name, durationMs: (bake?.durationMs ?? 0) + outcome.durationMs, started: Boolean(bake?.started || outcome.started) };
       if (outcome.status === 'built') {
-        final.value = { ...outcome.value!, bakedElsewhere: bake?.value?.bakedElsewhere, launchTest: bake?.value?.launchTest };
+        final.value = { ...outcome.value!, bakedElsewhere: bake?.value?.bakedElsewhere ?? outcome.value!.bakedElsewhere, launchTest: bake?.value?.launchTest };
         built.set(entry.name, final.value);
       }
     }
