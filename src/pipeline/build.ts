@@ -125,6 +125,8 @@ interface BuiltImage {
   launchTest?: LaunchTestResult;
   /** Found after taking the lock: another job baked the same fingerprint first. */
   bakedElsewhere?: boolean;
+  /** With bakedElsewhere: that job's copies or settings were not finished when we looked, so distribute it too. */
+  finishDistribution?: boolean;
   /** Set when this run baked the image: what its distribution puts on the copies. */
   baked?: { tags: Record<string, string>; builtAt: string; bakedNow: true };
 }
@@ -192,10 +194,11 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
           await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(amis)}\n`);
           return { amis, bakedElsewhere: true };
         }
-        const bakedMeanwhile = existing[regions[0]];
-        if (bakedMeanwhile && !entry.distributeOnly && deps.distribute) {
-          // Its bake is done but its copies or settings are not: finish them rather than bake again.
-          return await bakeImage({ ...entry, amis, distributeOnly: { region: regions[0], ami: bakedMeanwhile.imageId } }, signal, logFile);
+        if (existing[regions[0]] && deps.distribute) {
+          // Its bake is done but its copies or settings are not (that job may still be distributing): never
+          // bake again; the distribution step finishes them, idempotently, and the image is reported reused.
+          await appendFile(logFile, `# bake: ${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(amis)}; finishing its distribution\n`);
+          return { amis, bakedElsewhere: true, finishDistribution: true };
         }
         return await bakeImage(entry, signal, logFile);
       } finally {
@@ -244,7 +247,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     const logFile = logFileOf(bakery.root, runId, entry.name);
     try {
       const missing = entry.recipe.regions.filter((region) => !image.amis[region]);
-      if (image.bakedElsewhere || options.distribute === false) return image;
+      if ((image.bakedElsewhere && !image.finishDistribution) || options.distribute === false) return image;
       if (!deps.distribute) {
         if (missing.length) throw new BuildFailure(`Packer's manifest has no image for ${missing.join(', ')}`);
         return image;
