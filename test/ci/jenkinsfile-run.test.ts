@@ -65,7 +65,7 @@ beforeAll(async () => {
   // waitFor): built in waves (base and tools, then web) the run would never finish.
   await writeFile(
     path.join(editing, 'recipes', 'tools.yaml'),
-    'name: tools\ndescription: independent of base\nbase:\n  ssm: /aws/service/debian/release/12/latest/amd64\nregions: [us-east-1]\n',
+    'name: tools\ndescription: independent of base\nbase:\n  ssm: /aws/service/debian/release/12/latest/amd64\nregions: [us-east-1]\nlaunch_test: false\n',
   );
   await git(editing, 'init', '-q', '-b', 'main');
   await git(editing, 'add', '-A');
