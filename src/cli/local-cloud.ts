@@ -1,13 +1,11 @@
 import path from 'node:path';
 import { Command } from 'commander';
+import { shellQuote } from '../escape/shell-word.js';
 import { writePrivateFile } from '../files/write-private-file.js';
 import { startLocalCloud } from '../local-cloud/index.js';
 import { localCloudEnv } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
-
-/** POSIX single quotes: nothing inside them is special except the quote itself. */
-const shellQuote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 
 interface LocalCloudFlags extends CommonFlags {
   writeEnv?: string;

@@ -1,43 +1,8 @@
 /**
- * The one place where values become HCL2 text. Every recipe value that reaches a Packer
- * template or a var file goes through here, so no caller ever concatenates user data into HCL.
+ * HCL2 shapes Packer templates and var files are made of. Every string in them is quoted by
+ * `hclString` (src/escape/hcl-string.ts).
  */
-import { BakeError } from '../errors/index.js';
-
-const NAMED_ESCAPES: Record<string, string> = {
-  '\\': '\\\\',
-  '"': '\\"',
-  '\n': '\\n',
-  '\r': '\\r',
-  '\t': '\\t',
-};
-
-/**
- * A quoted HCL2 template string whose value is exactly `value`. Quoted strings in HCL2 are
- * templates, so besides the usual escapes the interpolation (`${`) and directive (`%{`)
- * openers are doubled — otherwise `${var.secret}` in a tag would be evaluated by Packer.
- */
-export function hclString(value: string): string {
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value)) {
-    // Unpaired surrogates have no UTF-8 form: the value could not survive the file.
-    throw new BakeError(`value ${JSON.stringify(value)} contains an unpaired UTF-16 surrogate`);
-  }
-  let out = '';
-  for (let i = 0; i < value.length; i++) {
-    const ch = value[i];
-    const next = value[i + 1];
-    if ((ch === '$' || ch === '%') && next === '{') {
-      out += ch + ch;
-    } else if (ch in NAMED_ESCAPES) {
-      out += NAMED_ESCAPES[ch];
-    } else {
-      const code = ch.charCodeAt(0);
-      // Other control characters (and DEL) would be invisible or break the line: spell them out.
-      out += code < 0x20 || code === 0x7f ? `\\u${code.toString(16).padStart(4, '0')}` : ch;
-    }
-  }
-  return `"${out}"`;
-}
+import { hclString } from '../escape/hcl-string.js';
 
 /** `["a", "b"]` — a tuple of strings on one line. */
 export function hclList(values: readonly string[]): string {

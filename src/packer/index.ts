@@ -11,5 +11,4 @@ export {
 } from './render.js';
 export { renderPackerTemplate, type PackerTemplate, type ShapeGap } from './template.js';
 export { writePackerVariables, variableDefaults, PLACEHOLDER_AMI, type PackerVariables } from './variables.js';
-export { hclString, hclList, hclMap } from './hcl.js';
-export { shellQuote } from './shell.js';
+export { hclList, hclMap } from './hcl.js';

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
-import { hclList, hclMap, hclString } from './hcl.js';
+import { hclString } from '../escape/hcl-string.js';
+import { hclList, hclMap } from './hcl.js';
 
 const engine = Handlebars.create();
 

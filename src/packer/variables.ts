@@ -6,6 +6,7 @@
 import { parse } from '@cdktf/hcl2json';
 import type { Recipe } from '../recipes/model.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
+import { fromHcl2json } from '../escape/hcl-string.js';
 import { hclAssignments } from './hcl.js';
 
 export interface PackerVariables {
@@ -83,15 +84,7 @@ export async function writePackerVariables(file: string, values: PackerVariables
     for (const name of PACKER_VARIABLE_NAMES) {
       const value = values[name];
       if (value === undefined) continue;
-      if (fromHclJson(parsed[name]) !== value) throw new Error(`variable ${name} does not read back as written`);
+      if (fromHcl2json(parsed[name]) !== value) throw new Error(`variable ${name} does not read back as written`);
     }
   } });
-}
-
-/**
- * hcl2json reports literal strings in HCL's JSON syntax, where a literal `${` is written `$${`
- * and `%{` is written `%%{`. Undo that to compare with the original value.
- */
-export function fromHclJson(value: unknown): unknown {
-  return typeof value === 'string' ? value.replace(/([$%])\1\{/g, '$1{') : value;
 }

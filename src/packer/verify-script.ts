@@ -5,7 +5,7 @@
  */
 import type { VerifyCheck } from '../recipes/model.js';
 import { RecipeError } from '../errors/index.js';
-import { shellQuote } from './shell.js';
+import { shellQuote } from '../escape/shell-word.js';
 
 /** How the script frames each check's result (bake verify reads a check's own output between them). */
 const CHECK_PASSED = 'bake verify ok: ';

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { TfvarsError } from '../errors/index.js';
 import { editHclText } from './hcl-edit.js';
-import { asParsedByHcl2json } from './hcl-literal.js';
+import { asParsedByHcl2json } from '../escape/hcl-string.js';
 import { editJsonText } from './json-edit.js';
 import { applyToParsed, groupEdits, type PinEdit } from './pin-edit.js';
 import { lineOf } from './text-layout.js';

@@ -4,7 +4,8 @@
  * around them. Pure: text in, text out; verification by the real parser is the caller's job.
  */
 import { TfvarsError } from '../errors/index.js';
-import { hclKey, hclString } from './hcl-literal.js';
+import { hclString } from '../escape/hcl-string.js';
+import { hclKey } from './hcl-literal.js';
 import { readAttributes, type HclAttribute, type HclEntry, type HclValue } from './hcl-structure.js';
 import { ScanError } from './hcl-tokens.js';
 import type { VariableEdit } from './pin-edit.js';

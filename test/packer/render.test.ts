@@ -5,7 +5,8 @@ import { parse } from '@cdktf/hcl2json';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { BakeError, RecipeError, UsageError } from '../../src/errors/index.js';
 import { renderRecipe } from '../../src/packer/render.js';
-import { packerVariablesText, writePackerVariables, fromHclJson } from '../../src/packer/variables.js';
+import { fromHcl2json } from '../../src/escape/hcl-string.js';
+import { packerVariablesText, writePackerVariables } from '../../src/packer/variables.js';
 import { bakery, recipe } from './recipe-factory.js';
 import { FIXTURE_BAKERY, representativeBakery, renderCloudInitStandIn } from './representative-recipes.js';
 import { HOSTILE } from './hostile-values.js';
@@ -125,7 +126,7 @@ describe('writePackerVariables', () => {
     const file = path.join(out, 'build.pkrvars.hcl');
     await writePackerVariables(file, values);
     const parsed = (await parse(file, await readFile(file, 'utf8'))) as Record<string, unknown>;
-    for (const [name, value] of Object.entries(values)) expect(fromHclJson(parsed[name])).toBe(value);
+    for (const [name, value] of Object.entries(values)) expect(fromHcl2json(parsed[name])).toBe(value);
 
     const template = path.join(out, 'echo.pkr.hcl');
     await writeFile(

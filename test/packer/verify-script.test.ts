@@ -8,8 +8,6 @@ import { describe, expect, it } from 'vitest';
 import type { VerifyCheck } from '../../src/recipes/model.js';
 import { RecipeError } from '../../src/errors/index.js';
 import { renderVerifyScript } from '../../src/packer/verify-script.js';
-import { shellQuote } from '../../src/packer/shell.js';
-import { HOSTILE } from './hostile-values.js';
 
 const location = { file: '/srv/bakery/recipes/web.yaml', line: 30, col: 5 };
 
@@ -21,21 +19,6 @@ async function runScript(checks: VerifyCheck[], env: Record<string, string> = {}
   const result = await execa('sh', [script], { cwd: dir, reject: false, env });
   return { dir, ...result };
 }
-
-describe('shellQuote', () => {
-  it('hands every hostile value to a command as exactly one argument, unchanged', async () => {
-    const values = [...HOSTILE, "it's", "'", "''", '$(touch pwned)', '`touch pwned`', '; touch pwned', '-n', '*'];
-    const dir = await mkdtemp(path.join(tmpdir(), 'bake-quote-'));
-    const script = `printf '%s\\0' ${values.map(shellQuote).join(' ')}`;
-    const { stdout } = await execa('sh', ['-c', script], { cwd: dir, stripFinalNewline: false });
-    expect(stdout.split('\0').slice(0, -1)).toEqual(values);
-    expect(await readdir(dir)).toEqual([]);
-  });
-
-  it('refuses a NUL character, which no argument can carry', () => {
-    expect(() => shellQuote('a\0b')).toThrow(/NUL/);
-  });
-});
 
 describe('the verify script', () => {
   it('passes when every check passes', async () => {
