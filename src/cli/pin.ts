@@ -2,7 +2,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { CloudError } from '../errors/index.js';
 import { createParameterStore } from '../aws/ssm-parameters.js';
-import { pinImages } from '../pipeline/pin.js';
+import { pinImages, pinRootsOf } from '../pipeline/pin.js';
 import { pinSsmParameters, ssmPinLine } from '../pipeline/pin-ssm.js';
 import { planBakery, type Plan } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
@@ -44,7 +44,7 @@ export function pinCommand(): Command {
           const requests = imagesToPin(plan, new Set(recipes.map((r) => r.name)));
           const store = createParameterStore(aws);
           try {
-            const files = await pinImages(requests.filter((r) => r.recipe.pin.length > 0), { check });
+            const files = await pinImages(requests.filter((r) => r.recipe.pin.length > 0), { check, roots: pinRootsOf(bakery) });
             return { results: files, parameters: await pinSsmParameters(requests, store, { check }) };
           } finally {
             store.close();

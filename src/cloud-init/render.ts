@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import Handlebars from 'handlebars';
 import { parse } from 'yaml';
 import { RecipeError } from '../errors/index.js';
+import { resolveContained } from '../files/contained-path.js';
+import { MAX_INPUT_BYTES, readInputFile, UnreadableInputError } from '../files/read-input-file.js';
 import type { Bakery, CloudInitUse, Recipe } from '../recipes/model.js';
 
 export interface RenderedCloudInit {
@@ -85,10 +86,13 @@ export async function renderCloudInitTemplate(bakery: Bakery, recipe: Recipe, us
   const folder = path.join(bakery.root, 'cloud-init');
   const file = path.resolve(folder, use.template);
   if (!file.startsWith(folder + path.sep)) throw new RecipeError(`cloud-init template ${use.template} must be a path inside cloud-init/`, use.location);
+  const where = await resolveContained(file, [bakery.root]);
+  if (!where.inside) throw new RecipeError(`cloud-init template ${use.template} ${where.reason}; templates are read only from inside the bakery`, use.location);
   let source: string;
   try {
-    source = await readFile(file, 'utf8');
-  } catch {
+    source = (await readInputFile(where.real, MAX_INPUT_BYTES)).toString('utf8');
+  } catch (error) {
+    if (error instanceof UnreadableInputError) throw new RecipeError(`cloud-init template ${use.template} ${error.reason}`, use.location);
     throw new RecipeError(`cloud-init template ${use.template} not found under cloud-init/`, use.location);
   }
   try {

@@ -5,7 +5,7 @@
  * at all). That is what lets a plan over 60,000 role files avoid reading them on every run.
  */
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 
@@ -19,15 +19,31 @@ export function blobId(bytes: Uint8Array): string {
   return createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 }
 
-/** A symlink is stored by git as a blob of its target path; hashing the same keeps both paths equal. */
-async function fileBlobId(file: string): Promise<string | undefined> {
+/**
+ * Ids of the file at `rel`, by content. A symlink counts as what it points to (Ansible reads
+ * through it, so changing the linked file must change the fingerprint): a link to a file gets
+ * that file's id, a link to a folder contributes every file under it, a dangling link its target
+ * text. Without a link the map has one entry, `rel`.
+ */
+async function pathBlobIds(root: string, rel: string, into: Map<string, string>, seen: Set<string> = new Set()): Promise<void> {
+  const file = path.join(root, rel);
+  into.delete(rel);
   try {
     const info = await lstat(file);
-    if (info.isSymbolicLink()) return blobId(Buffer.from(await readlink(file)));
-    if (!info.isFile()) return undefined;
-    return blobId(await readFile(file));
+    if (info.isFile()) return void into.set(rel, blobId(await readFile(file)));
+    if (!info.isSymbolicLink()) return;
+    const target = await stat(file).catch(() => undefined);
+    if (!target) return void into.set(rel, blobId(Buffer.from(await readlink(file))));
+    if (target.isFile()) return void into.set(rel, blobId(await readFile(file)));
+    if (!target.isDirectory()) return;
+    const real = await realpath(file);
+    if (seen.has(real)) return; // a link back up its own tree
+    seen.add(real);
+    const inside: string[] = [];
+    await walk(root, rel, inside);
+    for (const child of inside) await pathBlobIds(root, child, into, seen);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
 }
@@ -38,16 +54,12 @@ const toPosix = (p: string) => p.split(path.sep).join('/');
 async function hashFiles(root: string, relPaths: string[], into: Map<string, string>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < relPaths.length) {
-      const rel = relPaths[next++];
-      const id = await fileBlobId(path.join(root, rel));
-      if (id) into.set(rel, id);
-      else into.delete(rel);
-    }
+    while (next < relPaths.length) await pathBlobIds(root, relPaths[next++], into);
   };
   await Promise.all(Array.from({ length: Math.min(32, relPaths.length) }, worker));
 }
 
+/** Files (and links) under `rel`; readdir follows `rel` itself when it is a link to a folder. */
 async function walk(root: string, rel: string, out: string[]): Promise<void> {
   let entries;
   try {
@@ -109,7 +121,8 @@ export function gitContentIds(root: string): ContentIdSource {
           const tab = record.indexOf('\t');
           const [mode, id, stage] = record.slice(0, tab).split(' ');
           if (mode === '160000') continue; // a submodule is a commit, not a file
-          if (stage !== '0') {
+          // Git's id of a link is its target's path; the fingerprint needs what it points to.
+          if (stage !== '0' || mode === '120000') {
             conflicted.push(record.slice(tab + 1));
             continue;
           }

@@ -17,7 +17,7 @@ import type { PackerShape, PackerTarget } from '../packer/target.js';
 import { writePackerVariables } from '../packer/variables.js';
 import type { Bakery } from '../recipes/model.js';
 import type { BuildDeps } from './build.js';
-import { pinImages } from './pin.js';
+import { pinImages, pinRootsOf } from './pin.js';
 import { pinSsmParameters } from './pin-ssm.js';
 import { acquireRecipeLock, type LockPolicy } from './recipe-lock.js';
 import { ec2TestInstanceSession } from '../aws/test-instance.js';
@@ -54,7 +54,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     readManifest: (file) => readManifest(file),
     tagImage: async (region, imageId, tags) => void (await tagImage(setup.aws, region, imageId, tags)),
     distribute: (request) => distributeImage(createImageDistribution(setup.aws, { clients }), request),
-    pin: (requests) => pinImages(requests, { check: false }),
+    pin: (requests) => pinImages(requests, { check: false, roots: pinRootsOf(setup.bakery) }),
     pinParameters: (requests) => pinSsmParameters(requests, parameterStore, { check: false }),
     launchTest: (request) =>
       runLaunchTest(

@@ -3,12 +3,14 @@
  * grouped per file (several recipes may pin into one), each file is read once and changed
  * under a lock file, so two Jenkins jobs pinning into one file never lose an update.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudError, TfvarsError } from '../errors/index.js';
 import { withFileLock } from '../files/lock-file.js';
+import { MAX_INPUT_BYTES, readInputFile, UnreadableInputError } from '../files/read-input-file.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
-import type { Recipe } from '../recipes/model.js';
+import { resolveContained } from '../files/contained-path.js';
+import type { Bakery, Recipe } from '../recipes/model.js';
 import { editTfvars, isJsonTfvars, parseHclTfvars, parseJsonTfvars, type PinEdit } from '../tfvars/edit-tfvars.js';
 import { unifiedDiff } from './pin-diff.js';
 
@@ -65,11 +67,24 @@ export function pinEditsByFile(requests: PinRequest[]): Map<string, PinEdit[]> {
   return byFile;
 }
 
-export async function pinImages(requests: PinRequest[], options: { check: boolean }): Promise<PinFileResult[]> {
+export interface PinOptions {
+  check: boolean;
+  /** Folders pin may write into: the bakery root and its config's pin_roots. */
+  roots: readonly string[];
+}
+
+/** The folders a bakery's pin targets must resolve into. */
+export function pinRootsOf(bakery: Bakery): string[] {
+  return [bakery.root, ...bakery.config.pinRoots];
+}
+
+export async function pinImages(requests: PinRequest[], options: PinOptions): Promise<PinFileResult[]> {
   const results: PinFileResult[] = [];
   for (const [file, edits] of pinEditsByFile(requests)) {
-    await requireDirectory(file);
-    const pinOne = () => pinFile(file, edits, options.check);
+    // Checked again here (loading checked it too): a link may have been planted since.
+    const real = await containedTarget(file, options.roots);
+    await requireDirectory(real);
+    const pinOne = () => pinFile(real, edits, options.check);
     try {
       results.push(options.check ? await pinOne() : await withFileLock(file, pinOne));
     } catch (error) {
@@ -86,8 +101,15 @@ function asTfvarsError(file: string, error: unknown): unknown {
   return new TfvarsError(`cannot update this file (${code}: ${(error as Error).message})`, file);
 }
 
+async function containedTarget(file: string, roots: readonly string[]): Promise<string> {
+  const where = await resolveContained(file, roots);
+  if (!where.inside) throw new TfvarsError(`${where.reason}: bake pins only inside the bakery or its pin_roots (bake.config.yaml)`, file);
+  return where.real;
+}
+
 async function pinFile(file: string, edits: PinEdit[], check: boolean): Promise<PinFileResult> {
   const before = await readTfvars(file);
+  if (before !== undefined && !check) await requireWritable(file);
   const start = before ?? (isJsonTfvars(file) ? '{}\n' : NEW_HCL_FILE_HEADER);
   const edited = await editTfvars(file, start, edits);
   const changed = before === undefined || edited.changed;
@@ -99,9 +121,10 @@ async function pinFile(file: string, edits: PinEdit[], check: boolean): Promise<
 async function readTfvars(file: string): Promise<string | undefined> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(file);
+    bytes = await readInputFile(file, MAX_INPUT_BYTES);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (error instanceof UnreadableInputError) throw new TfvarsError(`${error.reason}; bake left it untouched`, file);
     throw error;
   }
   const text = bytes.toString('utf8');
@@ -110,6 +133,12 @@ async function readTfvars(file: string): Promise<string | undefined> {
     throw new TfvarsError('is not valid UTF-8; bake left it untouched', file);
   }
   return text;
+}
+
+/** A read-only file says "do not change me": replacing it by rename would ignore that (as root, even more so). */
+async function requireWritable(file: string): Promise<void> {
+  const info = await stat(file);
+  if ((info.mode & 0o222) === 0) throw new TfvarsError('is read-only; bake does not replace a read-only file (make it writable to let bake pin into it)', file);
 }
 
 async function requireDirectory(file: string): Promise<void> {

@@ -1,9 +1,11 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { renderCloudInitEntry } from '../cloud-init/render.js';
 import { renderUserData, renderUserDataPart } from '../launch-test/user-data.js';
 import { RecipeError, RecipeErrors } from '../errors/index.js';
+import { resolveContained } from '../files/contained-path.js';
+import { pathExists } from '../files/read-input-file.js';
 import { discoverRoles } from '../roles/discover.js';
 import { graphErrors } from './graph.js';
 import { parseDuration } from '../cli/duration.js';
@@ -45,7 +47,7 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
   const file = path.join(root, 'bake.config.yaml');
   let value: unknown = {};
   let source: YamlSource | undefined;
-  if (await stat(file).then(() => true, () => false)) {
+  if (await pathExists(file)) {
     try {
       source = await readYamlSource(file);
       value = source.value ?? {};
@@ -67,7 +69,19 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
     encrypted: c.encrypted,
     imdsv2: c.imdsv2,
     deprecateAfterDays: c.deprecate_after_days,
+    pinRoots: c.pin_roots.map((dir) => path.resolve(root, dir)),
   };
+}
+
+/** Pin targets must resolve (symlinks followed) into the bakery or one of its pin_roots. */
+async function pinTargetErrors(root: string, config: BakeryConfig, recipe: Recipe): Promise<RecipeError[]> {
+  const errors: RecipeError[] = [];
+  for (const target of recipe.pin) {
+    const where = await resolveContained(target.file, [root, ...config.pinRoots]);
+    if (!where.inside)
+      errors.push(new RecipeError(`pin file ${target.fileAsWritten} ${where.reason}; bake pins only inside the bakery or a folder listed in pin_roots (bake.config.yaml)`, target.location));
+  }
+  return errors;
 }
 
 function toBase(base: RecipeDocument['base']): BaseImage {
@@ -210,6 +224,7 @@ async function readBakery(root: string): Promise<{ bakery: Bakery; errors: Recip
   const files = (await readdir(recipesDir).catch(() => [] as string[])).filter((f) => /\.ya?ml$/.test(f)).sort();
   if (files.length === 0) errors.push(new RecipeError('no recipes found (expected recipes/*.yaml)', { file: recipesDir, line: 1, col: 1 }));
   const recipes: Recipe[] = [];
+  errors.push(...sameRecipeTwice(recipesDir, files));
   for (const name of files) {
     const file = path.join(recipesDir, name);
     let source: YamlSource;
@@ -233,7 +248,7 @@ async function readBakery(root: string): Promise<{ bakery: Bakery; errors: Recip
       if (!parsed.success) continue;
     }
     const recipe = toRecipe(source, parsed.data, config);
-    errors.push(...recipeRuleErrors(source, recipe));
+    errors.push(...recipeRuleErrors(source, recipe), ...(await pinTargetErrors(absoluteRoot, config, recipe)));
     recipes.push(recipe);
   }
   const { roles, errors: roleErrors } = await discoverRoles(absoluteRoot);
@@ -290,6 +305,18 @@ export async function validateBakery(root: string): Promise<{ bakery: Bakery; cl
   }
   if (errors.length) throw sorted(errors);
   return { bakery, cloudInitCount };
+}
+
+/** `web.yaml` beside `web.yml`: one of them is stale, and which one wins must not be an accident. */
+function sameRecipeTwice(recipesDir: string, files: string[]): RecipeError[] {
+  const byName = new Map<string, string[]>();
+  for (const file of files) {
+    const name = file.replace(/\.ya?ml$/, '');
+    byName.set(name, [...(byName.get(name) ?? []), file]);
+  }
+  return [...byName.values()]
+    .filter((group) => group.length > 1)
+    .map((group) => new RecipeError(`recipe ${group[0].replace(/\.ya?ml$/, '')} is defined by both ${group.join(' and ')}; delete one`, { file: path.join(recipesDir, group[1]), line: 1, col: 1 }));
 }
 
 function sorted(errors: RecipeError[]): RecipeErrors {

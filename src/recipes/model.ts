@@ -117,6 +117,8 @@ export interface BakeryConfig {
   encrypted: boolean;
   imdsv2: boolean;
   deprecateAfterDays?: number;
+  /** Absolute folders outside the bakery root that pin targets may resolve into (`pin_roots:`). */
+  pinRoots: string[];
 }
 
 export interface Role {

@@ -3,6 +3,8 @@ import { parseDuration } from '../cli/duration.js';
 
 /** The recipe file format. Also emitted as schema/recipe.schema.json for editors. */
 const vars = z.record(z.string(), z.unknown());
+// EC2 takes a deprecation time at most 10 years ahead (EnableImageDeprecation).
+const deprecateAfterDays = z.number().int().positive().max(3650, 'at most 3650 days (EC2 deprecates at most 10 years ahead)');
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region name');
 
 export const baseSchema = z.union([
@@ -84,7 +86,7 @@ export const recipeSchema = z
     kms_key_ids: z.record(z.string(), z.string()).default({}),
     imdsv2: z.boolean().optional(),
     share_with: z.array(z.string().regex(/^(\d{12}|arn:aws:organizations::\d{12}:(organization|ou)\/.+)$/, 'an account id (12 digits) or an organization/OU ARN')).default([]),
-    deprecate_after_days: z.number().int().positive().optional(),
+    deprecate_after_days: deprecateAfterDays.optional(),
     verify: z.array(checkSchema).default([]),
     launch_test: launchTestSchema.optional(),
   })
@@ -92,6 +94,7 @@ export const recipeSchema = z
 
 export const configSchema = z
   .object({
+    pin_roots: z.array(z.string().min(1)).default([]),
     regions: z.array(region).min(1).default(['us-east-1']),
     instance_type: z.string().default('t3.small'),
     ssh_username: z.string().default('admin'),
@@ -99,7 +102,7 @@ export const configSchema = z
     subnet_id: z.string().optional(),
     encrypted: z.boolean().default(true),
     imdsv2: z.boolean().default(true),
-    deprecate_after_days: z.number().int().positive().optional(),
+    deprecate_after_days: deprecateAfterDays.optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { RecipeError, type SourceLocation } from '../errors/index.js';
+import { MAX_RECIPE_BYTES, readInputFile, UnreadableInputError } from '../files/read-input-file.js';
 
 /** A parsed YAML file that can tell where any of its values was written. */
 export interface YamlSource {
@@ -11,8 +11,16 @@ export interface YamlSource {
   locate(path: (string | number)[], keyPosition?: boolean): SourceLocation;
 }
 
-export async function readYamlSource(file: string): Promise<YamlSource> {
-  const text = await readFile(file, 'utf8');
+/** Reads and parses a YAML file; anything that is not a readable YAML file is a RecipeError. */
+export async function readYamlSource(file: string, maxBytes = MAX_RECIPE_BYTES): Promise<YamlSource> {
+  let text: string;
+  try {
+    text = (await readInputFile(file, maxBytes)).toString('utf8');
+  } catch (error) {
+    if (error instanceof UnreadableInputError) throw new RecipeError(error.reason, { file, line: 1, col: 1 });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new RecipeError('does not exist', { file, line: 1, col: 1 });
+    throw error;
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number): SourceLocation => {
@@ -42,5 +50,25 @@ export async function readYamlSource(file: string): Promise<YamlSource> {
     }
     return best;
   };
-  return { file, doc, value: doc.toJS(), locate };
+  return { file, doc, value: toJS(doc, at), locate };
+}
+
+/**
+ * The document's value. The yaml package refuses to expand aliases past a limit ("billion
+ * laughs": a few lines that expand to gigabytes); that refusal is the user's error, at an alias.
+ */
+function toJS(doc: Document.Parsed, at: (offset: number) => SourceLocation): unknown {
+  try {
+    return doc.toJS();
+  } catch (error) {
+    if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
+    let where = at(0);
+    visit(doc, {
+      Alias(_key, node) {
+        if (isAlias(node) && node.range) where = at(node.range[0]);
+        return visit.BREAK;
+      },
+    });
+    throw new RecipeError('too many YAML alias expansions (a document that expands aliases this much is refused)', where);
+  }
 }

@@ -43,6 +43,29 @@ describe('content ids', () => {
     expect(fromGit.get('roles/common/files/motd')).toBe(blobId(Buffer.from('welcome, edited after staging\n')));
   });
 
+  it('follow symlinks to their content: changing the linked file or folder changes the id, committed or not', async () => {
+    repo = await BakeryRepo.create();
+    await repo.write('shared/nginx.conf', 'worker_processes 1;\n');
+    await repo.write('shared/snippets/gzip.conf', 'gzip on;\n');
+    await mkdir(path.join(repo.root, 'roles/nginx/files'), { recursive: true });
+    await symlink('../../../shared/nginx.conf', path.join(repo.root, 'roles/nginx/files/nginx.conf'));
+    await symlink('../../../shared/snippets', path.join(repo.root, 'roles/nginx/files/snippets'));
+    await symlink('.', path.join(repo.root, 'roles/nginx/files/loop'));
+    await repo.commit('links');
+    for (const source of [gitContentIds(repo.root), hashedContentIds(repo.root)]) {
+      await repo.write('shared/nginx.conf', 'worker_processes 1;\n');
+      await repo.write('shared/snippets/gzip.conf', 'gzip on;\n');
+      const before = await source.idsUnder(FOLDERS);
+      expect(before.get('roles/nginx/files/nginx.conf')).toBe(blobId(Buffer.from('worker_processes 1;\n')));
+      expect(before.get('roles/nginx/files/snippets/gzip.conf')).toBe(blobId(Buffer.from('gzip on;\n')));
+      await repo.write('shared/nginx.conf', 'worker_processes 64;\n');
+      await repo.write('shared/snippets/gzip.conf', 'gzip off;\n');
+      const after = await source.idsUnder(FOLDERS);
+      expect(after.get('roles/nginx/files/nginx.conf')).toBe(blobId(Buffer.from('worker_processes 64;\n')));
+      expect(after.get('roles/nginx/files/snippets/gzip.conf')).toBe(blobId(Buffer.from('gzip off;\n')));
+    }
+  });
+
   it('leave out files git ignores, like an Ansible .retry file', async () => {
     repo = await BakeryRepo.create();
     await repo.write('roles/nginx/site.retry', 'host1\n');

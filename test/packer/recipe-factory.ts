@@ -32,7 +32,7 @@ export function recipe(overrides: Partial<Recipe> = {}): Recipe {
 export function bakery(recipes: Recipe[], overrides: Partial<Bakery> = {}): Bakery {
   return {
     root: '/srv/bakery',
-    config: { regions: ['us-east-1'], instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: false },
+    config: { regions: ['us-east-1'], instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: false, pinRoots: [] },
     recipes,
     roles: new Map(),
     ...overrides,

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,7 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
     const web = recipe('web', ['us-east-1', 'eu-west-1'], [{ file, variable: 'web_ami' }]);
     const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-0aaaaaaaaaaaaaaa1', 'eu-west-1': 'ami-33333333' } }], {
       check: false,
+      roots: [dir],
     });
     expect(await readFile(file, 'utf8')).toBe(
       STACK.replace('ami-11111111', 'ami-0aaaaaaaaaaaaaaa1').replace('ami-22222222', 'ami-33333333'),
@@ -66,7 +67,7 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
       { recipe: recipe('worker', ['eu-west-1'], [{ file, variable: 'amis', key: 'worker' }]), amis: { 'eu-west-1': 'ami-cccccccc' } },
       { recipe: recipe('bastion', ['eu-west-1'], [{ file, variable: 'bastion_ami', format: 'string' }]), amis: { 'eu-west-1': 'ami-dddddddd' } },
     ];
-    const results = await pinImages(requests, { check: false });
+    const results = await pinImages(requests, { check: false, roots: [dir] });
     expect(results).toHaveLength(1);
     expect(await readFile(file, 'utf8')).toBe(
       'amis = {\n  web    = "ami-aaaaaaaa"\n  worker = "ami-cccccccc"\n}\nbastion_ami = "ami-dddddddd"\n',
@@ -77,7 +78,7 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
     const file = path.join(dir, 'new.auto.tfvars');
     const json = path.join(dir, 'new.auto.tfvars.json');
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }, { file: json, variable: 'web_ami' }]);
-    const results = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false });
+    const results = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] });
     expect(results.map((r) => r.changed)).toEqual([true, true]);
     expect(await readFile(file, 'utf8')).toBe(`${NEW_HCL_FILE_HEADER}\nweb_ami = {\n  us-east-1 = "ami-aaaaaaaa"\n}\n`);
     expect(await readFile(json, 'utf8')).toBe('{\n  "web_ami": {\n    "us-east-1": "ami-aaaaaaaa"\n  }\n}\n');
@@ -86,14 +87,14 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
   it('refuses a target in a directory that does not exist', async () => {
     const file = path.join(dir, 'missing', 'amis.tfvars');
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false })).rejects.toThrow(
+    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] })).rejects.toThrow(
       /does not exist; create it or fix the recipe's pin target/,
     );
   });
 
   it('refuses a region the recipe has no AMI for', async () => {
     const web = recipe('web', ['us-east-1', 'eu-west-1'], [{ file: path.join(dir, 'a.tfvars'), variable: 'web_ami' }]);
-    const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false });
+    const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] });
     await expect(attempt).rejects.toBeInstanceOf(CloudError);
     await expect(attempt).rejects.toThrow('web: no AMI in eu-west-1 to pin');
   });
@@ -103,7 +104,7 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
     await writeFile(file, STACK);
     for (const hostile of ['ami-1234567"\nx = "y', 'ami-${file("/etc/passwd")}', 'ami-ABCDEF12', 'ami-1234']) {
       const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami', format: 'string' }]);
-      const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': hostile } }], { check: false });
+      const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': hostile } }], { check: false, roots: [dir] });
       await expect(attempt).rejects.toBeInstanceOf(TfvarsError);
       await expect(attempt).rejects.toThrow(/not an AMI id/);
     }
@@ -117,7 +118,7 @@ describe('bake pin --check', () => {
     await writeFile(file, STACK);
     const before = await stat(file);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-99999999' } }], { check: true });
+    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-99999999' } }], { check: true, roots: [dir] });
     expect(result.changed).toBe(true);
     const label = path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file);
     expect(result.diff).toBe(
@@ -144,14 +145,14 @@ describe('bake pin --check', () => {
     const file = path.join(dir, 'amis.auto.tfvars');
     await writeFile(file, STACK);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-11111111' } }], { check: true });
+    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-11111111' } }], { check: true, roots: [dir] });
     expect(result).toMatchObject({ changed: false, diff: '' });
   });
 
   it('does not create a missing file, and shows it as new', async () => {
     const file = path.join(dir, 'new.tfvars');
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami', format: 'string' }]);
-    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: true });
+    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: true, roots: [dir] });
     expect(result.changed).toBe(true);
     expect(result.diff).toMatch(/^--- \/dev\/null\n\+\+\+ .*new\.tfvars\n@@ -0,0 \+1,4 @@\n/);
     expect(result.diff).toContain('+web_ami = "ami-aaaaaaaa"\n');
@@ -167,7 +168,7 @@ describe('bake pin never leaves a broken or half-written file', () => {
     await utimes(file, new Date('2024-01-01T00:00:00Z'), new Date('2024-01-01T00:00:00Z'));
     const before = await stat(file);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false });
+    const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] });
     await expect(attempt).rejects.toBeInstanceOf(TfvarsError);
     await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toMatch(
       new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: does not parse: `),
@@ -184,10 +185,67 @@ describe('bake pin never leaves a broken or half-written file', () => {
     await chmod(real, 0o640);
     await symlink('real.tfvars', link);
     const web = recipe('web', ['us-east-1'], [{ file: link, variable: 'web_ami' }]);
-    await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false });
+    await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] });
     expect((await stat(real)).mode & 0o777).toBe(0o640);
     expect(await readFile(link, 'utf8')).toContain('us-east-1 = "ami-aaaaaaaa"');
     expect((await readdir(dir)).sort()).toEqual(['amis.auto.tfvars', 'real.tfvars']);
+  });
+
+  it('refuses a symlink planted after loading that leads out of the bakery, with --check too, and leaves the target alone', async () => {
+    const outside = await mkdtemp(path.join(tmpdir(), 'bake-pin-outside-'));
+    try {
+      const victim = path.join(outside, 'victim.tfvars');
+      await writeFile(victim, 'secret = "do not print me"\n');
+      const link = path.join(dir, 'amis.auto.tfvars');
+      await symlink(victim, link);
+      const web = recipe('web', ['us-east-1'], [{ file: link, variable: 'web_ami', format: 'string' }]);
+      for (const check of [true, false]) {
+        const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check, roots: [dir] });
+        await expect(attempt).rejects.toThrow(/leads through a symbolic link to .*victim\.tfvars, outside .*: bake pins only inside the bakery or its pin_roots/);
+        await expect(attempt.catch((e: Error) => e.message)).resolves.not.toContain('do not print me');
+      }
+      expect(await readFile(victim, 'utf8')).toBe('secret = "do not print me"\n');
+      expect(await readdir(outside)).toEqual(['victim.tfvars']);
+      // The same file through its real path is allowed once its folder is a pin root.
+      const [ok] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir, outside] });
+      expect(ok.file).toBe(victim);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a read-only tfvars instead of replacing it (rename would ignore the mode, as root even more so)', async () => {
+    const file = path.join(dir, 'locked.tfvars');
+    await writeFile(file, STACK);
+    await chmod(file, 0o444);
+    const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
+    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] })).rejects.toThrow(/is read-only; bake does not replace a read-only file/);
+    expect(await readFile(file, 'utf8')).toBe(STACK);
+    expect((await stat(file)).mode & 0o777).toBe(0o444);
+    // --check only reads: it still shows what would change.
+    const [checked] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: true, roots: [dir] });
+    expect(checked.changed).toBe(true);
+  });
+
+  it('refuses a tfvars that is a FIFO, a directory or a dangling link with one line, without hanging', async () => {
+    const fifo = path.join(dir, 'fifo.tfvars');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const folder = path.join(dir, 'folder.tfvars');
+    await mkdir(folder);
+    const dangling = path.join(dir, 'dangling.tfvars');
+    await symlink('nowhere.tfvars', dangling);
+    const cases: Array<[string, RegExp]> = [
+      [fifo, /fifo\.tfvars: is not a regular file \(a FIFO, socket or device\)/],
+      [folder, /folder\.tfvars: is a directory, not a file/],
+      [dangling, /dangling\.tfvars: is a symbolic link to nothing \(dangling\)/],
+    ];
+    for (const [file, message] of cases) {
+      const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami', format: 'string' }]);
+      const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] });
+      await expect(attempt).rejects.toBeInstanceOf(TfvarsError);
+      await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toMatch(message);
+    }
+    expect((await readdir(dir)).sort()).toEqual(['dangling.tfvars', 'fifo.tfvars', 'folder.tfvars']);
   });
 
   it('refuses a file that is not UTF-8 rather than rewrite bytes it does not own', async () => {
@@ -195,7 +253,7 @@ describe('bake pin never leaves a broken or half-written file', () => {
     const bytes = Buffer.concat([Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\nweb_ami = "ami-11111111"\n')]);
     await writeFile(file, bytes);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami', format: 'string' }]);
-    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false })).rejects.toThrow(
+    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] })).rejects.toThrow(
       /not valid UTF-8/,
     );
     expect((await readFile(file)).equals(bytes)).toBe(true);

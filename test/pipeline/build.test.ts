@@ -45,7 +45,7 @@ async function setup(script: Record<string, unknown>) {
     tagImage: async (region, ami, tags) => void tagged.push({ region, ami, tags }),
     pin: async (requests) => {
       pinned.push(...requests.map((r) => ({ recipe: r.recipe.name, amis: r.amis })));
-      return pinImages(requests, { check: false });
+      return pinImages(requests, { check: false, roots: [root] });
     },
     gitCommit: () => lookupGitCommit(root, { GIT_COMMIT: '0123456789abcdef0123456789abcdef01234567' }),
     now: () => new Date(),

@@ -101,7 +101,7 @@ export class BakeryRepo {
     ]);
     return {
       root: this.root,
-      config: { regions: ['us-east-1'], instanceType: 't3.micro', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: true },
+      config: { regions: ['us-east-1'], instanceType: 't3.micro', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: true, pinRoots: [] },
       roles,
       recipes: [
         recipe('base', { roles: [{ name: 'common', vars: {}, location: at('recipes/base.yaml') }], ...overrides.base }),

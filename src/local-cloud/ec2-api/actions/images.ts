@@ -367,6 +367,9 @@ function enableImageDeprecation(context: ActionContext) {
   // Kept to the minute, as EC2 keeps it; a time in the past is refused, as EC2 refuses it.
   time.setUTCSeconds(0, 0);
   if (time.getTime() < Date.now() - 60_000) throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt cannot be in the past');
+  const latest = new Date();
+  latest.setUTCFullYear(latest.getUTCFullYear() + 10);
+  if (time.getTime() > latest.getTime()) throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt cannot be more than 10 years in the future');
   image.deprecationTime = time.toISOString();
   return { return: true };
 }
