@@ -1,4 +1,4 @@
-import { CreateTagsCommand, DescribeImagesCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import { CreateTagsCommand, DescribeImagesCommand, ModifyImageAttributeCommand, type EC2Client } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
 import { createEc2Client } from './clients.js';
 import { cloudError } from './image-catalog.js';
@@ -29,5 +29,17 @@ export async function tagImage(
     throw cloudError(error, `tagging ${imageId} in ${region}`);
   } finally {
     if (!client) ec2.destroy();
+  }
+}
+
+/** Sets an AMI's description through EC2, where no template engine reads it. */
+export async function setImageDescription(settings: AwsSettings, region: string, imageId: string, description: string): Promise<void> {
+  const ec2 = createEc2Client(settings, region);
+  try {
+    await ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, Description: { Value: description } }));
+  } catch (error) {
+    throw cloudError(error, `setting the description of ${imageId} in ${region}`);
+  } finally {
+    ec2.destroy();
   }
 }

@@ -96,6 +96,7 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
       imdsv2: true,
       shareWith: [],
       verify: [],
+      ansibleEnv: [],
       locations: { base: at },
     };
     recipes.push(recipe);

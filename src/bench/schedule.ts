@@ -59,7 +59,7 @@ function recipeModel(root: string, sim: SimRecipe): Recipe {
   return {
     name: sim.name, description: sim.name, file, regions: REGIONS, instanceType: 't3.small', sshUsername: 'admin',
     base: sim.parent ? { kind: 'recipe', recipe: sim.parent } : { kind: 'ami', ami: 'ami-0debian12' },
-    roles: [], cloudInit: [], tags: {}, pin: [], ssmPins: [], encrypted: true, kmsKeyIds: {}, imdsv2: true, shareWith: [], verify: [],
+    roles: [], cloudInit: [], tags: {}, pin: [], ssmPins: [], encrypted: true, kmsKeyIds: {}, imdsv2: true, shareWith: [], verify: [], ansibleEnv: [],
     locations: {},
   };
 }
@@ -76,7 +76,7 @@ async function bakeWallS(recipes: SimRecipe[], concurrency: number): Promise<num
   const root = await mkdtemp(path.join(tmpdir(), 'bake-bench-schedule-'));
   try {
     const models = recipes.map((r) => recipeModel(root, r));
-    const bakery: Bakery = { root, config: { regions: REGIONS, instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: true, imdsv2: true }, recipes: models, roles: new Map() };
+    const bakery: Bakery = { root, config: { regions: REGIONS, instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: true, imdsv2: true, pinRoots: [] }, recipes: models, roles: new Map() };
     const byName = new Map(recipes.map((r) => [r.name, r]));
     const manifests = new Map<string, Record<string, string>>();
     const deps: BuildDeps = {

@@ -16,7 +16,8 @@ import { BakeError, RecipeError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { CLOUD_INIT_SUBDIR, renderPlaybook } from './playbook.js';
 import type { PackerShape, PackerTarget } from './target.js';
-import { renderPackerTemplate, type ShapeGap } from './template.js';
+import { ansibleSettings, renderPackerTemplate, type ShapeGap } from './template.js';
+import { ansibleCommandScript } from './ansible-env.js';
 import { variableDefaults, type PackerVariables } from './variables.js';
 import { renderVerifyScript } from './verify-script.js';
 
@@ -49,6 +50,8 @@ export interface RenderedRecipe {
   dir: string;
   template: string;
   playbook: string;
+  /** The `ansible-playbook` Packer runs: a wrapper that scrubs the environment. */
+  ansibleCommand: string;
   verifyScript: string;
   /** Absolute paths of the rendered cloud-init files. */
   cloudInit: string[];
@@ -128,6 +131,7 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
     dir,
     template: path.join(dir, `${recipe.name}.pkr.hcl`),
     playbook: path.join(dir, 'playbook.yml'),
+    ansibleCommand: path.join(dir, 'ansible-playbook.sh'),
     verifyScript: path.join(dir, 'verify.sh'),
     cloudInit: cloudInitFiles.map((file) => path.join(cloudInitDir, file.fileName)),
     manifest: path.join(dir, 'manifest.json'),
@@ -137,12 +141,14 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
   };
 
   const record = path.join(cloudInitDir, WRITTEN_RECORD);
-  await refuseLinks(path.resolve(outDir), [rendered.template, rendered.playbook, rendered.verifyScript, record, ...rendered.cloudInit]);
+  await refuseLinks(path.resolve(outDir), [rendered.template, rendered.playbook, rendered.verifyScript, rendered.ansibleCommand, record, ...rendered.cloudInit]);
   await removeStale(cloudInitDir, names);
   for (const [i, file] of cloudInitFiles.entries()) await writeFileAtomic(rendered.cloudInit[i], file.content, { createDirectory: true });
   if (cloudInitFiles.length || existsSync(record)) await writeFileAtomic(record, [...names].map((name) => `${name}\n`).join(''), { createDirectory: true });
-  await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), { createDirectory: true, verify: (text) => void parseYaml(text) });
+  await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), { createDirectory: true, verify: (text) => void parseYaml(text, { logLevel: 'error' }) });
   await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), { createDirectory: true, mode: 0o755 });
+  const ansibleNames = [...ansibleSettings(bakery).map(([name]) => name), ...recipe.ansibleEnv];
+  await writeFileAtomic(rendered.ansibleCommand, ansibleCommandScript(ansibleNames), { createDirectory: true, mode: 0o755 });
   // Written last: a template on disk means everything it points at is there.
   await writeFileAtomic(rendered.template, template.text, { createDirectory: true, verify: async (text) => void (await parseHcl(rendered.template, text)) });
   return rendered;

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { hclString } from '../escape/hcl-string.js';
-import { hclList, hclMap } from './hcl.js';
+import { hclList, hclMap, packerString } from './hcl.js';
 
 const engine = Handlebars.create();
 
@@ -15,8 +15,14 @@ function indentOf(options: Handlebars.HelperOptions | undefined): number {
   return typeof indent === 'number' ? indent : 0;
 }
 
+// Every value through these helpers is HCL-escaped and free of Go template openers (see
+// packerString); `hclPackerTemplate` is for bake's own Go template text only.
+engine.registerHelper('hclPackerTemplate', (value: unknown) => {
+  if (typeof value !== 'string') throw new Error(`the hclPackerTemplate helper takes a string, got ${JSON.stringify(value)}`);
+  return hclString(value);
+});
 engine.registerHelper('hcl', (value: unknown) => {
-  if (typeof value === 'string') return hclString(value);
+  if (typeof value === 'string') return packerString(value);
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value === 'boolean') return String(value);
   throw new Error(`the hcl helper takes a string, number or boolean, got ${JSON.stringify(value)}`);

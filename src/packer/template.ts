@@ -41,7 +41,6 @@ export interface TemplateInput {
 const AMI_NAME_UNSAFE = /[^A-Za-z0-9()[\] ./'@_-]/g;
 // The name is <prefix>-<12 fingerprint chars>-<14 digit time>: the prefix gets what is left of 128.
 const AMI_NAME_PREFIX_MAX = 128 - 1 - 12 - 1 - 14;
-const AMI_DESCRIPTION_MAX = 255;
 
 
 /**
@@ -87,6 +86,8 @@ export function ansibleRolesPath(bakery: Bakery): string[] {
   const unusable = dirs.find((dir) => dir.includes(':'));
   // ANSIBLE_ROLES_PATH is colon-separated: such a folder would silently become two.
   if (unusable) throw new BakeError(`role folder ${unusable} contains ":", which ANSIBLE_ROLES_PATH cannot hold; move the bakery`);
+  const templated = dirs.find((dir) => dir.includes('{{'));
+  if (templated) throw new BakeError(`role folder ${templated} contains "{{", which Packer's template engine would evaluate; move the bakery`);
   return dirs;
 }
 
@@ -99,16 +100,13 @@ function positiveWhole(value: number, what: string, location: SourceLocation): n
   return value;
 }
 
-/** The bakery's and recipe's tags, minus keys that are bake's own or EC2's reserved `aws:` prefix. */
-function userTags(tags: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(tags).filter(([key]) => !key.startsWith('bake:') && !key.toLowerCase().startsWith('aws:')),
-  );
-}
-
-function truncateCodePoints(text: string, max: number): string {
-  const points = [...text];
-  return points.length <= max ? text : points.slice(0, max).join('');
+/** bake's settings for Packer's Ansible run (ansible_env_vars): names and values. */
+export function ansibleSettings(bakery: Bakery): Array<[string, string]> {
+  return [
+    ['ANSIBLE_HOST_KEY_CHECKING', 'False'],
+    ['ANSIBLE_ROLES_PATH', ansibleRolesPath(bakery).join(':')],
+    ['ANSIBLE_NOCOLOR', 'True'],
+  ];
 }
 
 export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
@@ -138,7 +136,6 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
     amiNamePrefix: amiNamePrefix(recipe.name),
     recipeName: recipe.name,
     builderName: `bake-builder-${recipe.name}`,
-    recipeTags: userTags({ ...bakery.config.tags, ...recipe.tags }),
     fromParent: recipe.base.kind === 'recipe',
     region,
     sourceAmiFilter: filter
@@ -155,15 +152,10 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
     local: target?.local
       ? { sshPort: positiveWhole(target.local.sshPort, 'the local ssh port', locationOf(recipe, 'name')) }
       : null,
-    description: truncateCodePoints(recipe.description, AMI_DESCRIPTION_MAX),
     imdsv2: modern && recipe.imdsv2,
     rootVolume: rootVolumeOf(recipe, region),
     polling: target?.local ? LOCAL_CLOUD_POLLING : AWS_POLLING,
-    ansibleEnvVars: [
-      'ANSIBLE_HOST_KEY_CHECKING=False',
-      `ANSIBLE_ROLES_PATH=${ansibleRolesPath(bakery).join(':')}`,
-      'ANSIBLE_NOCOLOR=True',
-    ],
+    ansibleEnvVars: ansibleSettings(bakery).map(([name, value]) => `${name}=${value}`),
     verifyExecuteCommand: VERIFY_EXECUTE_COMMAND,
   };
   return { text: renderTemplateFile('recipe.pkr.hcl.hbs', view), sourceAmi: filter ? 'filter' : 'variable', gaps };

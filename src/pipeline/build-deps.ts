@@ -5,7 +5,7 @@
 import { cachedClients, findImagesWithFingerprint } from '../aws/image-catalog.js';
 import { ec2RecipeLocks } from '../aws/recipe-lock.js';
 import type { AwsSettings } from '../aws/settings.js';
-import { tagImage } from '../aws/tag-image.js';
+import { setImageDescription, tagImage } from '../aws/tag-image.js';
 import { createParameterStore } from '../aws/ssm-parameters.js';
 import { createImageDistribution } from '../aws/image-distribution.js';
 import { distributeImage } from '../lifecycle/distribute.js';
@@ -53,6 +53,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     runPacker: (request) => runPackerBuild({ ...request, bin: setup.packerBin }),
     readManifest: (file) => readManifest(file),
     tagImage: async (region, imageId, tags) => void (await tagImage(setup.aws, region, imageId, tags)),
+    describeImage: (region, imageId, description) => setImageDescription(setup.aws, region, imageId, description),
     distribute: (request) => distributeImage(createImageDistribution(setup.aws, { clients }), request),
     pin: (requests) => pinImages(requests, { check: false, roots: pinRootsOf(setup.bakery) }),
     pinParameters: (requests) => pinSsmParameters(requests, parameterStore, { check: false }),

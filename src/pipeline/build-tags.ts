@@ -62,3 +62,12 @@ export function fitTagValue(value: string): string {
   const chars = [...value];
   return chars.length <= TAG_VALUE_MAX ? value : `${chars.slice(0, TAG_VALUE_MAX - 1).join('')}…`;
 }
+
+/** EC2 limit on an AMI description. */
+const AMI_DESCRIPTION_MAX = 255;
+
+/** The recipe's description as EC2 takes it (bake sets it after Packer, which would template it). */
+export function amiDescription(description: string): string {
+  const points = [...description];
+  return points.length <= AMI_DESCRIPTION_MAX ? description : points.slice(0, AMI_DESCRIPTION_MAX).join('');
+}

@@ -27,7 +27,7 @@ import type { PackerBuildRequest } from '../packer/runner.js';
 import type { PackerVariables } from '../packer/variables.js';
 import type { DistributionRequest, DistributionResult } from '../lifecycle/distribute.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
-import { imageTags } from './build-tags.js';
+import { amiDescription, imageTags } from './build-tags.js';
 import { launchTestEnabled, type LaunchTestResult } from '../launch-test/launch-test.js';
 import { LAUNCH_TEST_TAG, launchTestNewImage, launchTestOf } from './launch-test-step.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
@@ -71,6 +71,8 @@ export interface BuildDeps {
   readManifest(file: string): Promise<Record<string, string>>;
   /** Tags the image and its snapshots in one region. */
   tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<void>;
+  /** Sets the AMI's description (free text Packer would run through its template engine). */
+  describeImage?(region: string, imageId: string, description: string): Promise<void>;
   /**
    * After Packer: copies the build region's image to the recipe's other regions and applies
    * share_with, IMDSv2 and the deprecation time in every region (src/lifecycle/distribute.ts).
@@ -335,6 +337,8 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     if (testing) tags[LAUNCH_TEST_TAG] = 'pending';
     for (const [region, ami] of Object.entries(amis)) {
       await deps.tagImage(region, ami, tags);
+      // Before distribution: copies take the source image's description.
+      if (recipe.description && deps.describeImage) await deps.describeImage(region, ami, amiDescription(recipe.description));
       await appendFile(logFile, `# bake: tagged ${ami} in ${region} and its snapshots\n`);
     }
     try {

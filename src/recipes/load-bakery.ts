@@ -161,6 +161,7 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
     deprecateAfterDays: doc.deprecate_after_days ?? config.deprecateAfterDays,
     verify,
     launchTest: toLaunchTest(source, doc),
+    ansibleEnv: doc.ansible_env,
     locations,
   };
 }
@@ -186,11 +187,16 @@ function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {
         source.locate(['share_with'], true),
       ),
     );
-  for (const region of Object.keys(recipe.kmsKeyIds)) {
+  for (const [region, key] of Object.entries(recipe.kmsKeyIds)) {
+    const arnRegion = /^arn:[^:]+:kms:([^:]+):/.exec(key)?.[1];
+    if (arnRegion && arnRegion !== region)
+      errors.push(new RecipeError(`kms_key_ids.${region} is a key in ${arnRegion}: EC2 encrypts a region's copy only with a key of that region`, source.locate(['kms_key_ids', region])));
     if (!recipe.regions.includes(region)) errors.push(new RecipeError(`kms_key_ids names ${region}, which is not in regions`, source.locate(['kms_key_ids', region], true)));
   }
   return errors;
 }
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** EC2's rules for tag keys and values, plus the prefixes bake and AWS keep for themselves. */
 function tagErrors(source: YamlSource, tags: Record<string, string>): RecipeError[] {
@@ -200,6 +206,10 @@ function tagErrors(source: YamlSource, tags: Record<string, string>): RecipeErro
     if (/^(bake|aws):/i.test(key)) errors.push(new RecipeError(`tag ${key}: the bake: and aws: prefixes are reserved`, where));
     else if (key === 'Name') errors.push(new RecipeError('tag Name is set by bake (recipe, fingerprint and build time)', where));
     if ([...key].length > 128) errors.push(new RecipeError(`tag ${key.slice(0, 20)}…: keys are at most 128 characters`, where));
+    // EC2 refuses control characters in tags; found after a whole bake, it would leave the image untagged.
+    if (CONTROL.test(key)) errors.push(new RecipeError(`tag ${JSON.stringify(key)}: keys cannot hold control characters`, where));
+    if (typeof value === 'string' && CONTROL.test(value))
+      errors.push(new RecipeError(`tag ${JSON.stringify(key)}: values cannot hold control characters (${JSON.stringify(value)})`, source.locate(['tags', key])));
     if (typeof value === 'string' && [...value].length > 256) errors.push(new RecipeError(`tag ${key}: values are at most 256 characters`, source.locate(['tags', key])));
   }
   return errors;

@@ -104,6 +104,8 @@ export interface Recipe {
   verify: VerifyCheck[];
   /** Absent (recipes made in code): no launch test. The loader always sets it. */
   launchTest?: LaunchTestSpec;
+  /** Variables of the agent's environment Ansible may see besides the basic ones (`ansible_env`). */
+  ansibleEnv: string[];
   /** Where each top-level key was written, for error messages (`roles`, `base`, …). */
   locations: Record<string, SourceLocation>;
 }

@@ -5,12 +5,31 @@ import { parseDuration } from '../cli/duration.js';
 const vars = z.record(z.string(), z.unknown());
 // EC2 takes a deprecation time at most 10 years ahead (EnableImageDeprecation).
 const deprecateAfterDays = z.number().int().positive().max(3650, 'at most 3650 days (EC2 deprecates at most 10 years ahead)');
+// Formats EC2 and Packer accept; none of them admits `{{`, which Packer would evaluate.
+const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9-]+$/, 'not an EC2 instance type (family.size, e.g. t3.small)');
+const sshUsername = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/, 'not a login name (letters, digits, _ . -; at most 32)');
+const subnetId = z.string().regex(/^subnet-[0-9a-f]{8,17}$/, 'not a subnet id (subnet-…)');
+const KMS_KEY = '(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})';
+const kmsKeyId = z
+  .string()
+  .regex(
+    new RegExp(`^(?:${KMS_KEY}|alias/[A-Za-z0-9/_-]{1,250}|arn:aws[a-z-]*:kms:[a-z]{2}(?:-[a-z]+)+-\\d:\\d{12}:(?:key/${KMS_KEY}|alias/[A-Za-z0-9/_-]{1,250}))$`),
+    'not a KMS key (key id, mrk- id, alias/name, or a key or alias ARN)',
+  );
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region name');
 
 export const baseSchema = z.union([
   z.object({ ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'not an AMI id') }).strict(),
-  z.object({ filter: z.object({ name: z.string().min(1), owners: z.array(z.string()).min(1) }).strict() }).strict(),
-  z.object({ ssm: z.string().regex(/^\//, 'an SSM parameter name starts with /') }).strict(),
+  z.object({
+    filter: z
+      .object({
+        // AMI names allow only these characters; * and ? are the filter's wildcards.
+        name: z.string().regex(/^[A-Za-z0-9()[\] .\/'@_*?-]{1,128}$/, "not an AMI name pattern (letters, digits, ( ) [ ] space . / ' @ _ - and the wildcards * ?)"),
+        owners: z.array(z.string().regex(/^(\d{12}|self|amazon|aws-marketplace|aws-backup-vault)$/, 'an owner is an account id (12 digits), self, amazon or aws-marketplace')).min(1),
+      })
+      .strict(),
+  }).strict(),
+  z.object({ ssm: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,2047}$/, 'an SSM parameter name starts with / (letters, digits, _ . - /)') }).strict(),
   z.object({ recipe: z.string().min(1) }).strict(),
 ], { error: 'exactly one of ami: ami-…, filter: {name, owners}, ssm: /parameter, recipe: name' });
 
@@ -57,8 +76,8 @@ export const recipeSchema = z
     description: z.string().default(''),
     base: baseSchema,
     regions: z.array(region).min(1).optional(),
-    instance_type: z.string().optional(),
-    ssh_username: z.string().optional(),
+    instance_type: instanceType.optional(),
+    ssh_username: sshUsername.optional(),
     roles: z.array(z.union([z.string().min(1), z.object({ name: z.string().min(1), vars: vars.default({}) }).strict()], { error: 'a role is a name or {name, vars}' })).default([]),
     cloud_init: z.array(cloudInitUseSchema).default([]),
     tags: z.record(z.string(), z.string()).default({}),
@@ -80,15 +99,25 @@ export const recipeSchema = z
         ),
       )
       .default([]),
-    subnet_id: z.string().optional(),
-    volume_size: z.number().int().positive().optional(),
+    subnet_id: subnetId.optional(),
+    volume_size: z.number().int().positive().max(16384, 'at most 16384 GiB (EBS gp3)').optional(),
     encrypted: z.boolean().optional(),
-    kms_key_ids: z.record(z.string(), z.string()).default({}),
+    kms_key_ids: z.record(region, kmsKeyId).default({}),
     imdsv2: z.boolean().optional(),
-    share_with: z.array(z.string().regex(/^(\d{12}|arn:aws:organizations::\d{12}:(organization|ou)\/.+)$/, 'an account id (12 digits) or an organization/OU ARN')).default([]),
+    share_with: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\d{12}|arn:aws[a-z-]*:organizations::\d{12}:organization\/o-[a-z0-9]{10,32}|arn:aws[a-z-]*:organizations::\d{12}:ou\/o-[a-z0-9]{10,32}\/ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$/,
+            'an account id (12 digits), an organization ARN (arn:aws:organizations::<account>:organization/o-…) or an OU ARN (…:ou/o-…/ou-…-…)',
+          ),
+      )
+      .default([]),
     deprecate_after_days: deprecateAfterDays.optional(),
     verify: z.array(checkSchema).default([]),
     launch_test: launchTestSchema.optional(),
+    ansible_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
   })
   .strict();
 
@@ -96,10 +125,10 @@ export const configSchema = z
   .object({
     pin_roots: z.array(z.string().min(1)).default([]),
     regions: z.array(region).min(1).default(['us-east-1']),
-    instance_type: z.string().default('t3.small'),
-    ssh_username: z.string().default('admin'),
+    instance_type: instanceType.default('t3.small'),
+    ssh_username: sshUsername.default('admin'),
     tags: z.record(z.string(), z.string()).default({}),
-    subnet_id: z.string().optional(),
+    subnet_id: subnetId.optional(),
     encrypted: z.boolean().default(true),
     imdsv2: z.boolean().default(true),
     deprecate_after_days: deprecateAfterDays.optional(),

@@ -7,6 +7,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
+import { ansibleEnvironment } from '../packer/ansible-env.js';
 import { BakeError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { AnsibleOutputReader, type FailedTask, type RecapCounts } from './ansible-output.js';
@@ -24,6 +25,8 @@ export interface PlaybookRequest {
   extraVars: Record<string, unknown>;
   /** ANSIBLE_ROLES_PATH entries. */
   rolesPath: string[];
+  /** Variables of bake's environment passed on besides the basic ones (the recipe's ansible_env). */
+  keepEnv?: string[];
   /** Appended to: the full output. */
   log: WriteStream;
   signal?: AbortSignal;
@@ -73,7 +76,9 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
   const subprocess = execa(ANSIBLE_PLAYBOOK, args, {
     // Relative paths in the playbook (the cloud-init files) are beside it, as for Packer.
     cwd: path.dirname(request.playbook),
+    // Only what Ansible needs from the agent (and the recipe's ansible_env): no AWS credentials.
     env: {
+      ...ansibleEnvironment(process.env, request.keepEnv ?? []),
       ANSIBLE_ROLES_PATH: request.rolesPath.join(':'),
       ANSIBLE_HOST_KEY_CHECKING: 'False',
       ANSIBLE_NOCOLOR: 'True',
@@ -85,7 +90,7 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
       ANSIBLE_PIPELINING: 'True',
       PYTHONUNBUFFERED: '1',
     },
-    extendEnv: true,
+    extendEnv: false,
     stdin: 'ignore',
     all: true,
     buffer: false,

@@ -213,6 +213,7 @@ async function provisionChain(run: ChainRun, pass: string): Promise<StageRun[]> 
       inventory: run.inventory,
       extraVars: playbookExtraVars(stage.recipe),
       rolesPath: run.rolesPath,
+      keepEnv: stage.recipe.ansibleEnv,
       log: run.log,
       signal: run.signal,
       onChanged: (task) => run.say(`  changed: ${task}`),

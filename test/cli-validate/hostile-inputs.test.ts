@@ -110,6 +110,47 @@ describe('inputs that used to crash or hang bake validate', () => {
   });
 });
 
+describe('what validates must build: values Packer or EC2 would refuse after a whole bake', () => {
+  it('refuses control characters in tags, malformed KMS keys and share_with ARNs, and other formats EC2 refuses', async () => {
+    const root = await bakery({
+      'recipes/api.yaml':
+        'name: api\nbase: { ami: ami-0123456789abcdef0 }\nroles: [common]\nregions: [us-east-1, eu-west-1]\n' +
+        'tags: { team: "front\\u0007end", "k\\nx": v }\n' +
+        'kms_key_ids: { eu-west-1: "arn:aws:kms:us-east-1:123456789012:key/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f" }\n',
+      'recipes/web.yaml':
+        'name: web\nbase: { ami: ami-0123456789abcdef0 }\nroles: [common]\n' +
+        'kms_key_ids: { us-east-1: "alias/{{ .Nope }}" }\n' +
+        'share_with: ["arn:aws:organizations::123456789012:organization/../../x", "12345678901"]\n' +
+        'instance_type: "t3.{{ pwd }}"\nsubnet_id: "subnet-{{x}}"\nssh_username: "ad min"\nvolume_size: 100000\n',
+    });
+    const result = await validate(root);
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr, root)).toEqual([
+      'recipes/api.yaml:5:15: tag "team": values cannot hold control characters ("front\\u0007end")',
+      'recipes/api.yaml:5:33: tag "k\\nx": keys cannot hold control characters',
+      "recipes/api.yaml:6:27: kms_key_ids.eu-west-1 is a key in us-east-1: EC2 encrypts a region's copy only with a key of that region",
+      'recipes/web.yaml:4:27: kms_key_ids.us-east-1: not a KMS key (key id, mrk- id, alias/name, or a key or alias ARN)',
+      expect.stringMatching(/^recipes\/web\.yaml:5:14: share_with\.0: an account id \(12 digits\), an organization ARN/),
+      expect.stringMatching(/^recipes\/web\.yaml:5:74: share_with\.1: an account id \(12 digits\)/),
+      'recipes/web.yaml:6:16: instance_type: not an EC2 instance type (family.size, e.g. t3.small)',
+      'recipes/web.yaml:7:12: subnet_id: not a subnet id (subnet-…)',
+      'recipes/web.yaml:8:15: ssh_username: not a login name (letters, digits, _ . -; at most 32)',
+      'recipes/web.yaml:9:14: volume_size: at most 16384 GiB (EBS gp3)',
+    ]);
+  });
+
+  it('accepts what does build: key ids, multi-region keys, aliases and ARNs of the right region, organizations and OUs', async () => {
+    const root = await bakery({
+      'recipes/web.yaml':
+        'name: web\nbase: { ami: ami-0123456789abcdef0 }\nroles: [common]\nregions: [us-east-1, eu-west-1, eu-central-1]\n' +
+        'tags: { team: "front end ✓ {{ not evaluated }}" }\ndescription: "{{ pwd }} stays literal"\n' +
+        'kms_key_ids: { us-east-1: alias/images/web, eu-west-1: "arn:aws:kms:eu-west-1:123456789012:alias/images", eu-central-1: mrk-0123456789abcdef0123456789abcdef }\n' +
+        'share_with: ["123456789012", "arn:aws:organizations::123456789012:organization/o-abcdef1234", "arn:aws:organizations::123456789012:ou/o-abcdef1234/ou-ab12-abcdefgh"]\n',
+    });
+    expect(await validate(root)).toMatchObject({ code: 0 });
+  });
+});
+
 describe('pin targets and templates stay inside the bakery', () => {
   it('refuses pin files outside the bakery: ../ escapes, absolute paths and symlinks leading out', async () => {
     const outside = await mkdtemp(path.join(os.tmpdir(), 'bake-outside-'));

@@ -183,6 +183,18 @@ describe('images in the local cloud', () => {
     expect(await describe()).toBeUndefined();
   });
 
+  it('refuses a deprecation time more than 10 years ahead, as EC2 does', async () => {
+    const imageId = await bakeImage(t, ec2, 'deprecated-far');
+    const far = new Date();
+    far.setUTCFullYear(far.getUTCFullYear() + 10, far.getUTCMonth(), far.getUTCDate() + 2);
+    await expect(ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: far }))).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+      message: expect.stringMatching(/more than 10 years/),
+    });
+    const near = new Date(Date.now() + 3650 * 86_400_000);
+    await ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: near }));
+  });
+
   it('pages DescribeImages with MaxResults and NextToken', async () => {
     for (let i = 0; i < 6; i++) await bakeImage(t, ec2, `paged-${i}`, { 'bake:recipe': 'paged' });
     const pages: number[] = [];

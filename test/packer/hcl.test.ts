@@ -4,9 +4,21 @@ import path from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromHcl2json } from '../../src/escape/hcl-string.js';
-import { hclAssignments, hclList, hclMap } from '../../src/packer/hcl.js';
+import { hclAssignments, hclList, hclMap, packerString } from '../../src/packer/hcl.js';
 import { packerEvaluate } from './packer-cli.js';
-import { HOSTILE } from './hostile-values.js';
+import { HOSTILE_FOR_PACKER as HOSTILE } from './hostile-values.js';
+
+describe('packerString', () => {
+  it("refuses \"{{\" in anything bound for Packer, whose Go template engine would evaluate it (once or twice)", () => {
+    for (const value of ['{{ pwd }}', 'a {{- .Nope -}} b', '{{"{{"}}', '}} {{']) {
+      expect(() => packerString(value)).toThrow(/which Packer's template engine would evaluate/);
+      expect(() => hclList([value])).toThrow(/template engine/);
+      expect(() => hclMap({ k: value })).toThrow(/template engine/);
+      expect(() => hclAssignments({ v: value })).toThrow(/template engine/);
+    }
+    expect(packerString('} { }} {')).toBe('"} { }} {"');
+  });
+});
 
 describe('hostile values read back exactly', () => {
   const attributes = Object.fromEntries(HOSTILE.map((value, i) => [`v${i}`, value]));

@@ -16,3 +16,9 @@ export const HOSTILE: string[] = [
   '<<EOF\nheredoc?\nEOF',
   '',
 ];
+
+/**
+ * The hostile values that may reach Packer at all: Packer's Go template engine would evaluate
+ * `{{`, so bake refuses it there (free text goes to EC2 directly, see docs/packer.md).
+ */
+export const HOSTILE_FOR_PACKER: string[] = HOSTILE.filter((value) => !value.includes('{{'));

@@ -11,7 +11,7 @@ import { renderRecipe, type RenderOptions } from '../../src/packer/render.js';
 import { writePackerVariables } from '../../src/packer/variables.js';
 import { bakery, recipe } from './recipe-factory.js';
 import { FIXTURE_BAKERY, representativeBakery, renderCloudInitStandIn } from './representative-recipes.js';
-import { HOSTILE } from './hostile-values.js';
+import { HOSTILE_FOR_PACKER as HOSTILE } from './hostile-values.js';
 import { packerEvaluate, packerValidate } from './packer-cli.js';
 
 const NO_VALUES = { source_ami: '', fingerprint: '', git_commit: '', built_at: '', build_url: '', base_ami: '', parent_ami: '' };
@@ -75,7 +75,7 @@ describe('packer validate (Packer 1.6.6) on rendered templates', () => {
     expect(output).toMatch(/imds_support|metadata_options|ami_org_arns|required_plugins/);
   });
 
-  it('accepts a recipe full of hostile values and Packer reads every tag back exactly', async () => {
+  it('accepts a recipe full of hostile values, none of which reaches the template (bake tags through EC2)', async () => {
     const tags = Object.fromEntries(HOSTILE.filter(Boolean).map((value, i) => [`k${i} ${value}`, value]));
     const hostile = recipe({
       name: 'hostile',
@@ -90,7 +90,7 @@ describe('packer validate (Packer 1.6.6) on rendered templates', () => {
     expect(output).not.toMatch(/Error/);
     expect(exitCode).toBe(0);
     const imageTags = (await packerEvaluate(rendered.template, 'local.image_tags')) as Record<string, string>;
-    for (const [key, value] of Object.entries(tags)) expect(imageTags[key]).toBe(value);
+    for (const key of Object.keys(tags)) expect(imageTags[key]).toBeUndefined();
     expect(imageTags['bake:recipe']).toBe('hostile');
   });
 
@@ -116,7 +116,6 @@ describe('packer validate (Packer 1.6.6) on rendered templates', () => {
       'bake:parent': 'ami-0bbbbbbbbbbbbbbbb',
       'bake:built-at': '2026-11-22T10:00:00.250Z',
       'bake:build-url': 'https://jenkins.example.org/job/bake/42/',
-      team: 'frontend',
     });
     // The same name bake's pipeline gives the image: <recipe>-<fingerprint 12>-<built_at digits>.
     expect(imageTags.Name).toBe('web-3f5c0e9a7b1d-20261122100000');

@@ -10,9 +10,16 @@ import { HOSTILE } from './hostile-values.js';
 
 const location = { file: '/srv/bakery/recipes/web.yaml', line: 5, col: 5 };
 
-/** The playbook as Ansible's own YAML library (PyYAML, YAML 1.1) reads it. */
+/** The Python that runs ansible-playbook (its shebang): the one that has Ansible's modules. */
+async function ansiblePython(): Promise<string> {
+  const { stdout } = await execa('sh', ['-c', 'head -1 "$(command -v ansible-playbook)"']);
+  return stdout.replace(/^#!\s*/, '').trim().split(/\s+/)[0];
+}
+
+/** The playbook as Ansible's own YAML loader (PyYAML, YAML 1.1, with `!unsafe`) reads it. */
 async function readAsAnsible(text: string): Promise<any> {
-  const { stdout } = await execa('python3', ['-c', 'import json, sys, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))'], { input: text });
+  const script = 'import json, sys\nfrom ansible.parsing.yaml.loader import AnsibleLoader\nprint(json.dumps(AnsibleLoader(sys.stdin.read()).get_single_data()))';
+  const { stdout } = await execa(await ansiblePython(), ['-c', script], { input: text });
   return JSON.parse(stdout);
 }
 
@@ -65,11 +72,23 @@ describe('the generated playbook', () => {
       real_bool: true,
       number: 3,
       nested: { list: HOSTILE },
-      odd: 'c1 \u0085 \u0090 \ufffe lone \ud800 🍞',
+      odd: 'c1 \u0085 \u0090 \ufffe 🍞',
       'key \u007f del': 'v',
       'key: with colon': '- not a list',
     };
     const [play] = await readAsAnsible(renderPlaybook(recipe({ roles: [{ name: 'app', vars, location }] }), []));
+    expect(play.roles[0].vars).toEqual(vars);
+  });
+
+  it('refuses a lone UTF-16 surrogate, which Ansible\'s loader cannot read', () => {
+    expect(() => renderPlaybook(recipe({ roles: [{ name: 'app', vars: { v: 'lone \ud800' }, location }] }), [])).toThrow(/unpaired UTF-16 surrogate/);
+  });
+
+  it("hands every recipe value to Ansible as !unsafe data: Jinja in a role var is never evaluated", async () => {
+    const vars = { greeting: "{{ lookup('pipe','id') }}", nested: { list: ['{% raw %}x', "{{ lookup('env','HOME') }}"], n: 3 } };
+    const text = renderPlaybook(recipe({ roles: [{ name: 'app', vars, location }] }), []);
+    expect(text).toContain(`greeting: !unsafe "{{ lookup('pipe','id') }}"`);
+    const [play] = await readAsAnsible(text);
     expect(play.roles[0].vars).toEqual(vars);
   });
 

@@ -24,6 +24,7 @@ export function recipe(overrides: Partial<Recipe> = {}): Recipe {
     imdsv2: false,
     shareWith: [],
     verify: [],
+    ansibleEnv: [],
     locations: {},
     ...overrides,
   };

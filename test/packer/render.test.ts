@@ -9,7 +9,7 @@ import { fromHcl2json } from '../../src/escape/hcl-string.js';
 import { packerVariablesText, writePackerVariables } from '../../src/packer/variables.js';
 import { bakery, recipe } from './recipe-factory.js';
 import { FIXTURE_BAKERY, representativeBakery, renderCloudInitStandIn } from './representative-recipes.js';
-import { HOSTILE } from './hostile-values.js';
+import { HOSTILE_FOR_PACKER as HOSTILE } from './hostile-values.js';
 import { PACKER, packerEvaluate } from './packer-cli.js';
 import { renderBakery } from '../../src/packer/render-bakery.js';
 import { chooseShape } from '../../src/packer/shape.js';
@@ -30,13 +30,14 @@ describe('renderRecipe', () => {
       dir: path.join(out, 'web'),
       template: path.join(out, 'web', 'web.pkr.hcl'),
       playbook: path.join(out, 'web', 'playbook.yml'),
+      ansibleCommand: path.join(out, 'web', 'ansible-playbook.sh'),
       verifyScript: path.join(out, 'web', 'verify.sh'),
       cloudInit: [path.join(out, 'web', 'cloud-init', '90-bake-web.cfg')],
       manifest: path.join(out, 'web', 'manifest.json'),
       shape: 'legacy',
       sourceAmi: 'variable',
     });
-    expect((await readdir(rendered.dir)).sort()).toEqual(['cloud-init', 'playbook.yml', 'verify.sh', 'web.pkr.hcl']);
+    expect((await readdir(rendered.dir)).sort()).toEqual(['ansible-playbook.sh', 'cloud-init', 'playbook.yml', 'verify.sh', 'web.pkr.hcl']);
     expect((await readdir(path.join(rendered.dir, 'cloud-init'))).sort()).toEqual(['.bake-written', '90-bake-web.cfg']);
     expect(await readFile(rendered.cloudInit[0], 'utf8')).toBe('#cloud-config\nruncmd:\n  - [systemctl, restart, nginx]\n');
     expect((await stat(rendered.verifyScript)).mode & 0o777).toBe(0o755);

@@ -156,16 +156,23 @@ describe('the template for a recipe', () => {
     }
   });
 
-  it('tags with the bakery and recipe tags, which cannot override bake:* keys or use the aws: prefix', async () => {
-    const r = recipe({ tags: { team: 'web', 'bake:recipe': 'spoofed', 'aws:cloudformation:stack': 'x', Name: 'mine' } });
-    const b = bakery([r], { config: { ...bakery([]).config, tags: { owner: 'platform', team: 'everyone' } } });
-    const text = renderPackerTemplate({ bakery: b, recipe: r, shape: 'legacy', defaults: variableDefaults(r) }).text;
-    const userTags = (await parsed(text)).locals[0].image_tags;
-    expect(text).not.toContain('spoofed');
-    expect(text).not.toContain('aws:cloudformation');
-    expect(userTags).toContain('"owner"');
-    expect(text).toMatch(/"team" += "web"/);
-    expect(text).not.toContain('everyone');
+  it("leaves the recipe's own tags and description out of Packer's hands: bake applies them through EC2", async () => {
+    const r = recipe({ description: 'desc {{ pwd }}', tags: { team: '{{ .Nope }}', 'bake:recipe': 'spoofed' } });
+    const b = bakery([r], { config: { ...bakery([]).config, tags: { owner: 'platform' } } });
+    for (const shape of ['legacy', 'modern'] as const) {
+      const text = renderPackerTemplate({ bakery: b, recipe: r, shape, defaults: variableDefaults(r) }).text;
+      expect(text).not.toContain('{{ pwd }}');
+      expect(text).not.toContain('.Nope');
+      expect(text).not.toContain('platform');
+      expect(text).not.toContain('spoofed');
+      expect(text).not.toContain('ami_description');
+      expect((await parsed(text)).locals[0].image_tags).toContain('"bake:recipe"');
+    }
+  });
+
+  it('refuses, as a last guard, any value that would reach Packer holding "{{"', () => {
+    const r = recipe({ instanceType: 't3.{{ pwd }}' });
+    expect(() => render(r, 'legacy')).toThrow(/contains "\{\{", which Packer's template engine would evaluate/);
   });
 
   it('keeps the AMI name within EC2 rules whatever the recipe is called', async () => {
@@ -201,7 +208,7 @@ describe('hostile recipe values', () => {
       const source = sourceOf(hcl);
       expect(Object.keys(source)).not.toContain('user_data');
       expect(Object.keys(source)).not.toContain('injected');
-      expect(fromHcl2json(source.ami_description)).toBe(hostile.description);
+      expect(source.ami_description).toBeUndefined();
       expect(fromHcl2json(source.instance_type)).toBe(hostile.instanceType);
       expect(fromHcl2json(source.ssh_username)).toBe(hostile.sshUsername);
       expect(fromHcl2json(source.subnet_id)).toBe(hostile.subnetId);

@@ -21,6 +21,7 @@ export function recipeOf(root: string, name: string, base: BaseImage, extra: Par
     imdsv2: false,
     shareWith: [],
     verify: [],
+    ansibleEnv: [],
     locations: { name: { file, line: 1, col: 1 } },
     ...extra,
   };

@@ -88,6 +88,7 @@ export class BakeryRepo {
       imdsv2: true,
       shareWith: [],
       verify: [],
+      ansibleEnv: [],
       locations: { base: at(`recipes/${name}.yaml`) },
       ...fields,
     });

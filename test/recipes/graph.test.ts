@@ -26,6 +26,7 @@ function recipe(name: string, parent?: string, regions = ['us-east-1']): Recipe 
     imdsv2: true,
     shareWith: [],
     verify: [],
+    ansibleEnv: [],
     locations: parent ? { base: { ...location, col: 1 }, 'base.recipe': location, regions: { ...location, line: 4, col: 1 } } : {},
   };
 }

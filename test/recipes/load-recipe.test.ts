@@ -78,6 +78,7 @@ describe('loading a recipe', () => {
       pin: [],
       ssmPins: [],
       verify: [],
+      ansibleEnv: [],
       kmsKeyIds: {},
       shareWith: [],
     });
