@@ -1,6 +1,7 @@
 import { DescribeImagesCommand, paginateDescribeImages, type EC2Client, type Image } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
 import { DISTRIBUTION_TAG } from '../lifecycle/distribution-settings.js';
+import { isOwnImage } from '../recipes/bakery-name.js';
 import { createEc2Client } from './clients.js';
 import type { ImageCatalog, ImageRecord } from './image-record.js';
 import type { AwsSettings } from './settings.js';
@@ -9,9 +10,14 @@ import { LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../pipeline/launch-test-
 export const RECIPE_TAG = 'bake:recipe';
 export const FINGERPRINT_TAG = 'bake:fingerprint';
 
-export function imageRecord(image: Image, region: string): ImageRecord | undefined {
+function tagMap(image: Image): Record<string, string> {
   const tags: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const tag of image.Tags ?? []) if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
+  return tags;
+}
+
+export function imageRecord(image: Image, region: string): ImageRecord | undefined {
+  const tags = tagMap(image);
   if (!image.ImageId || tags[RECIPE_TAG] === undefined) return undefined;
   return {
     imageId: image.ImageId,
@@ -94,6 +100,7 @@ export async function findImagesWithFingerprint(
   recipe: string,
   fingerprint: string,
   regions: string[],
+  owner?: { bakery: string; recipes: ReadonlySet<string> },
 ): Promise<Record<string, FoundImage>> {
   const found: Record<string, FoundImage> = {};
   await Promise.all(
@@ -109,8 +116,9 @@ export async function findImagesWithFingerprint(
             ],
           }),
         );
-        // An image still in (or failed at) its launch test is not one to reuse.
-        const usable = Images.filter((image) => !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value));
+        // An image still in (or failed at) its launch test is not one to reuse; only this bakery's images count.
+        const own = owner ? Images.filter((image) => isOwnImage(tagMap(image), owner.bakery, owner.recipes)) : Images;
+        const usable = own.filter((image) => !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value));
         const newest = usable.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
         if (newest?.ImageId) found[region] = { imageId: newest.ImageId, distribution: newest.Tags?.find((t) => t.Key === DISTRIBUTION_TAG)?.Value };
       } catch (error) {

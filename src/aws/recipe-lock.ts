@@ -42,7 +42,8 @@ export function lockName(recipe: string): string {
 const isDuplicate = (error: unknown) => (error as { name?: string; Code?: string })?.name === 'InvalidKeyPair.Duplicate' || (error as { Code?: string })?.Code === 'InvalidKeyPair.Duplicate';
 const isNotFound = (error: unknown) => /InvalidKeyPair\.NotFound/.test(`${(error as { name?: string })?.name} ${(error as { Code?: string })?.Code}`);
 
-export function ec2RecipeLocks(clients: (region: string) => EC2Client): RecipeLockStore {
+/** `bakery`: the lock key pair is tagged bake:bakery like everything else a bakery creates. */
+export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: string): RecipeLockStore {
   return {
     async tryAcquire(recipe, region, holder, fingerprint) {
       const ec2 = clients(region);
@@ -59,6 +60,7 @@ export function ec2RecipeLocks(clients: (region: string) => EC2Client): RecipeLo
                   { Key: LOCK_TAG, Value: recipe },
                   { Key: LOCK_HOLDER_TAG, Value: fitTagValue(holder) },
                   { Key: 'bake:fingerprint', Value: fingerprint },
+                  ...(bakery ? [{ Key: 'bake:bakery', Value: bakery }] : []),
                 ],
               },
             ],

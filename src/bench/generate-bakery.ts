@@ -130,7 +130,7 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
   );
   return {
     root,
-    config: { regions: ['us-east-1'], instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: true, imdsv2: true, pinRoots: [] },
+    config: { regions: ['us-east-1'], instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: true, imdsv2: true, pinRoots: [], bakery: 'bake-tests', bakerySource: 'config' },
     recipes,
     roles,
   };

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
-import { withCloud } from './cloud-session.js';
+import { withCloud, noteBakeryName } from './cloud-session.js';
 import { detectPackerShape } from '../packer/shape.js';
 import { buildBakery } from '../pipeline/build.js';
 import { productionBuildDeps } from '../pipeline/build-deps.js';
@@ -74,6 +74,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
   process.on('SIGTERM', onSignal);
   try {
     const bakery = await loadBakery(ctx.dir);
+    noteBakeryName(ctx, bakery);
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {

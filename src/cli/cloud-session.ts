@@ -3,6 +3,8 @@ import type { AwsSettings } from '../aws/settings.js';
 import { UsageError } from '../errors/index.js';
 import { startLocalCloud, type LocalCloud } from '../local-cloud/index.js';
 import type { PackerTarget } from '../packer/target.js';
+import { bakeryNameNote } from '../recipes/bakery-name.js';
+import type { Bakery } from '../recipes/model.js';
 import type { CommandContext } from './context.js';
 
 /** Where a command's EC2 calls (and Packer) go: real AWS, an --endpoint, or the embedded local cloud. */
@@ -45,6 +47,12 @@ function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
     AWS_EC2_METADATA_DISABLED: 'true',
   };
   return { endpoint, sshPort, env: sdkEnv, credentials };
+}
+
+/** Says which bakery the command acts as, when the name was derived rather than configured. */
+export function noteBakeryName(ctx: CommandContext, bakery: Bakery): void {
+  const note = bakeryNameNote(bakery.config.bakery, bakery.config.bakerySource);
+  if (note) ctx.output.info(note);
 }
 
 export async function withCloud<T>(ctx: CommandContext, action: (session: CloudSession) => Promise<T>): Promise<T> {

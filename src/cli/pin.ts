@@ -8,7 +8,7 @@ import { planBakery, type Plan } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadBakery } from '../recipes/load-bakery.js';
-import { withCloud } from './cloud-session.js';
+import { withCloud, noteBakeryName } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
 
@@ -37,6 +37,7 @@ export function pinCommand(): Command {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
         const bakery = await loadBakery(ctx.dir);
+        noteBakeryName(ctx, bakery);
         const check = Boolean(flags.check);
         const recipes = selectRecipes(bakery, names).filter((r) => r.pin.length > 0 || r.ssmPins.length > 0);
         const { results, parameters } = await withCloud(ctx, async ({ aws }) => {

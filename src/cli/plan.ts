@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { withCloud } from './cloud-session.js';
+import { withCloud, noteBakeryName } from './cloud-session.js';
 import { planBakery } from '../pipeline/plan.js';
 import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
 import { loadBakery } from '../recipes/load-bakery.js';
@@ -29,6 +29,7 @@ export function planCommand(): Command {
 
 async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Promise<number> {
   const bakery = await loadBakery(ctx.dir);
+  noteBakeryName(ctx, bakery);
   const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
   return withCloud(ctx, async ({ aws }) => {
     const result = await planBakery(bakery, recipes, { aws });

@@ -4,7 +4,7 @@ import { productionPruneDeps } from '../lifecycle/prune-deps.js';
 import { pruneJson, pruneLines } from '../lifecycle/prune-report.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadBakery } from '../recipes/load-bakery.js';
-import { withCloud } from './cloud-session.js';
+import { withCloud, noteBakeryName } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { durationArgument } from './duration.js';
 import { runCommand } from './run-command.js';
@@ -34,6 +34,7 @@ export function pruneCommand(): Command {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
         const bakery = await loadBakery(ctx.dir);
+        noteBakeryName(ctx, bakery);
         const recipes = names.length ? selectRecipes(bakery, names) : undefined;
         const report = await withCloud(ctx, async ({ aws }) =>
           pruneBakery(bakery, productionPruneDeps(bakery, aws), {

@@ -36,6 +36,8 @@ export interface PruneFacts {
   current: Map<string, string>;
   /** Names of every recipe in the bakery. */
   bakeryRecipes: Set<string>;
+  /** This bakery's name: only images tagged bake:bakery with it may go. */
+  bakery?: string;
   /** Only images of these recipes are considered; undefined: all. */
   selected?: Set<string>;
 }
@@ -100,6 +102,8 @@ export function decidePrune(facts: PruneFacts, rules: PruneRules): PruneDecision
         else deleteReasons.push(`not among the newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
       }
       if (image.state === 'pending') keepReasons.push('still being created (pending)');
+      // Made before bakeries had names: which bakery made it cannot be told, so none deletes it.
+      if (image.tags['bake:bakery'] === undefined) keepReasons.push(`no bake:bakery tag (made before bakeries had names); tag it bake:bakery=${facts.bakery ?? '<bakery>'} to let prune manage it`);
       if (time === undefined) keepReasons.push('no readable build time');
       else if (rules.olderThanMs !== undefined) {
         const age = rules.now.getTime() - time;

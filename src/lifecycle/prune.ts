@@ -7,6 +7,7 @@
 import path from 'node:path';
 import type { ImageRecord } from '../aws/image-record.js';
 import type { ImageDeletion, PruneEc2 } from '../aws/prune-images.js';
+import { isOwnImage } from '../recipes/bakery-name.js';
 import { BakeError, TfvarsError } from '../errors/index.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { decidePrune, type PruneDecision } from './prune-decisions.js';
@@ -75,11 +76,13 @@ export async function pruneBakery(bakery: Bakery, deps: PruneDeps, options: Prun
   for (const [ami, places] of (await deps.readSsmPinned?.(bakery.recipes)) ?? []) pinned.set(ami, [...(pinned.get(ami) ?? []), ...places]);
 
   const listings = await deps.ec2.listImages(bakeryRegions(bakery));
-  const images = listings.flatMap((listing) => listing.images);
+  // Only this bakery's images are candidates: another team's are not even looked at.
+  const bakeryRecipes = new Set(bakery.recipes.map((r) => r.name));
+  const images = listings.flatMap((listing) => listing.images).filter((image) => isOwnImage(image.tags, bakery.config.bakery, bakeryRecipes));
   const selected = options.recipes ? new Set(options.recipes.map((r) => r.name)) : undefined;
   const current = await deps.currentFingerprints(options.recipes ?? bakery.recipes, images);
   const decisions = decidePrune(
-    { images, pinned, current, bakeryRecipes: new Set(bakery.recipes.map((r) => r.name)), selected },
+    { images, pinned, current, bakeryRecipes, selected, bakery: bakery.config.bakery },
     { keep: options.keep, olderThanMs: options.olderThanMs, olderThanLabel: options.olderThan, now: deps.now() },
   );
 

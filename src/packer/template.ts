@@ -135,6 +135,7 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
     variables: PACKER_VARIABLE_NAMES.map((name) => ({ name, value: defaults[name] })),
     amiNamePrefix: amiNamePrefix(recipe.name),
     recipeName: recipe.name,
+    bakery: bakery.config.bakery,
     builderName: `bake-builder-${recipe.name}`,
     fromParent: recipe.base.kind === 'recipe',
     region,

@@ -44,7 +44,7 @@ export function launchTestTarget(target: PackerTarget | undefined): LaunchTestTa
 
 export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
   const clients = cachedClients(setup.aws);
-  const locks = ec2RecipeLocks(clients);
+  const locks = ec2RecipeLocks(clients, setup.bakery.config.bakery);
   const lock = setup.lock;
   const parameterStore = createParameterStore(setup.aws);
   return {
@@ -67,7 +67,11 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     ...(lock && {
       lockRecipe: (entry, signal) =>
         acquireRecipeLock(locks, { recipe: entry.name, region: entry.recipe.regions[0], fingerprint: entry.fingerprint }, lock, { signal, note: setup.note }),
-      findImages: (entry) => findImagesWithFingerprint(clients, entry.name, entry.fingerprint, entry.recipe.regions),
+      findImages: (entry) =>
+        findImagesWithFingerprint(clients, entry.name, entry.fingerprint, entry.recipe.regions, {
+          bakery: setup.bakery.config.bakery,
+          recipes: new Set(setup.bakery.recipes.map((r) => r.name)),
+        }),
     }),
   };
 }

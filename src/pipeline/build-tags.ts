@@ -21,6 +21,8 @@ export interface ImageTagInput {
   jobName?: string;
   /** What went into the fingerprint, as the plan summarised it. */
   inputs?: unknown;
+  /** The bakery the image belongs to (bake:bakery). */
+  bakery?: string;
 }
 
 /** EC2 limit on a tag value. */
@@ -44,6 +46,7 @@ export function imageTags(input: ImageTagInput): Record<string, string> {
   if (input.parentAmi) tags['bake:parent'] = input.parentAmi;
   if (input.buildUrl) tags['bake:build-url'] = input.buildUrl;
   if (input.jobName) tags['bake:job'] = input.jobName;
+  if (input.bakery) tags['bake:bakery'] = input.bakery;
   const inputs = inputsTagValue(input.inputs);
   if (inputs) tags['bake:inputs'] = inputs;
   for (const key of Object.keys(tags)) tags[key] = fitTagValue(tags[key]);

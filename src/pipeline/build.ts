@@ -332,6 +332,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       buildUrl: options.buildUrl,
       jobName: options.jobName,
       inputs: entry.inputs,
+      bakery: bakery.config.bakery,
     });
     // Not current until its launch test passed: a run killed mid-test leaves an image plan rebuilds.
     if (testing) tags[LAUNCH_TEST_TAG] = 'pending';

@@ -7,6 +7,7 @@ import { RecipeError, RecipeErrors } from '../errors/index.js';
 import { resolveContained } from '../files/contained-path.js';
 import { pathExists } from '../files/read-input-file.js';
 import { discoverRoles } from '../roles/discover.js';
+import { defaultBakeryName } from './bakery-name.js';
 import { graphErrors } from './graph.js';
 import { parseDuration } from '../cli/duration.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
@@ -14,7 +15,7 @@ import type { SourceLocation } from '../errors/index.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
 import { readYamlSource, type YamlSource } from './yaml-source.js';
 
-const MAX_USER_TAGS = 50 - 10; // EC2 allows 50 tags; bake's own take up to 10
+const MAX_USER_TAGS = 50 - 13; // EC2 allows 50 tags; bake's own take up to 13
 
 function schemaErrors(source: YamlSource, error: z.ZodError): RecipeError[] {
   return error.issues.flatMap((issue) => issueErrors(source, issue as Issue, []));
@@ -60,7 +61,10 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
   if (!parsed.success && source) errors.push(...schemaErrors(source, parsed.error));
   if (parsed.success && source) errors.push(...tagErrors(source, parsed.data.tags));
   const c = parsed.success ? parsed.data : configSchema.parse({});
+  const identity = c.bakery ? { name: c.bakery, source: 'config' as const } : await defaultBakeryName(root);
   return {
+    bakery: identity.name,
+    bakerySource: identity.source,
     regions: c.regions,
     instanceType: c.instance_type,
     sshUsername: c.ssh_username,

@@ -3,6 +3,7 @@
  * these; everything downstream (render, fingerprint, plan, build, pin) reads only these types.
  */
 import type { SourceLocation } from '../errors/index.js';
+import type { BakeryNameSource } from './bakery-name.js';
 
 export type BaseImage =
   | { kind: 'ami'; ami: string }
@@ -121,6 +122,9 @@ export interface BakeryConfig {
   deprecateAfterDays?: number;
   /** Absolute folders outside the bakery root that pin targets may resolve into (`pin_roots:`). */
   pinRoots: string[];
+  /** Which bakery this is (`bakery:`, else derived): the bake:bakery tag. See src/recipes/bakery-name.ts. */
+  bakery: string;
+  bakerySource: BakeryNameSource;
 }
 
 export interface Role {

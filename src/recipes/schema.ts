@@ -123,6 +123,7 @@ export const recipeSchema = z
 
 export const configSchema = z
   .object({
+    bakery: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/, 'a bakery name: letters, digits and . _ - /, at most 128').optional(),
     pin_roots: z.array(z.string().min(1)).default([]),
     regions: z.array(region).min(1).default(['us-east-1']),
     instance_type: instanceType.default('t3.small'),

@@ -69,7 +69,7 @@ describe('bake build --local with hostile recipe values', () => {
       const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [recipe.amis['us-east-1']] }))).Images!;
       expect(image.Description).toBe(DESCRIPTION);
       const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
-      expect(tags).toMatchObject({ nope: '{{ .Nope }}', 'k {{ .Nope }}': 'v {{ timestamp }}', 'bake:recipe': 'hostile' });
+      expect(tags).toMatchObject({ nope: '{{ .Nope }}', 'k {{ .Nope }}': 'v {{ timestamp }}', 'bake:recipe': 'hostile', 'bake:bakery': path.basename(dir) });
     } finally {
       ec2.destroy();
       await cloud.close();

@@ -34,11 +34,11 @@ afterAll(async () => {
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
 
 /** A one-recipe bakery in two regions, with five images of it per region (1 to 5 days old), the oldest us-east-1 one pinned. */
-async function bakery(name: string, tfvars?: (amis: Record<string, string[]>) => string) {
-  const dir = path.join(work, name);
+async function bakery(name: string, tfvars?: (amis: Record<string, string[]>) => string, owner = name) {
+  const dir = path.join(work, owner === name ? name : `${owner}-${name}`);
   await mkdir(path.join(dir, 'recipes'), { recursive: true });
   await mkdir(path.join(dir, 'infra'), { recursive: true });
-  await writeFile(path.join(dir, 'bake.config.yaml'), 'regions: [us-east-1, eu-west-1]\nencrypted: false\n');
+  await writeFile(path.join(dir, 'bake.config.yaml'), `bakery: ${owner}\nregions: [us-east-1, eu-west-1]\nencrypted: false\n`);
   await writeFile(
     path.join(dir, 'recipes', `${name}.yaml`),
     `name: ${name}\ndescription: ${name}\nbase:\n  ami: ${baseImageId('us-east-1')}\npin:\n  - file: ../infra/amis.auto.tfvars\n    variable: ${name}_ami\n`,
@@ -50,12 +50,13 @@ async function bakery(name: string, tfvars?: (amis: Record<string, string[]>) =>
         { Key: 'bake:recipe', Value: name },
         { Key: 'bake:fingerprint', Value: `old${age}` },
         { Key: 'bake:built-at', Value: daysAgo(age * 10) },
+        { Key: 'bake:bakery', Value: owner },
       ];
       const { ImageId } = await ec2(region).send(
         new CopyImageCommand({
           SourceImageId: baseImageId('us-east-1'),
           SourceRegion: 'us-east-1',
-          Name: `${name}-${region}-${age}`,
+          Name: `${owner}-${name}-${region}-${age}`,
           TagSpecifications: [{ ResourceType: 'image', Tags }],
         }),
       );
@@ -106,6 +107,34 @@ describe('bake prune', () => {
     expect(deleted.sort()).toEqual([amis['us-east-1'][2], amis['us-east-1'][3], ...amis['eu-west-1'].slice(2)].sort());
     for (const ami of deleted) expect(await exists(amis['us-east-1'].includes(ami) ? 'us-east-1' : 'eu-west-1', ami)).toBe(false);
     expect(await exists('us-east-1', amis['us-east-1'][4])).toBe(true);
+  });
+
+  it("never touches another bakery's images, nor an untagged one from before bakeries had names", async () => {
+    const mine = await bakery('shop', undefined, 'team-a');
+    const theirs = await bakery('shop', (amis) => `shop_ami = { us-east-1 = "${amis['us-east-1'][0]}" }\n`, 'team-b');
+    const { ImageId: legacy } = await ec2('us-east-1').send(
+      new CopyImageCommand({
+        SourceImageId: baseImageId('us-east-1'),
+        SourceRegion: 'us-east-1',
+        Name: 'shop-legacy',
+        TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'bake:recipe', Value: 'shop' }, { Key: 'bake:fingerprint', Value: 'legacy' }, { Key: 'bake:built-at', Value: daysAgo(90) }] }],
+      }),
+    );
+    const applied = await run(['--dir', mine.dir, '--keep', '0', '--apply', '--json']);
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    const report = JSON.parse(applied.stdout) as { images: JsonImage[] };
+    const listed = report.images.map((i) => i.image_id);
+    for (const ami of [...theirs.amis['us-east-1'], ...theirs.amis['eu-west-1']]) {
+      expect(listed).not.toContain(ami);
+      expect(await exists(theirs.amis['us-east-1'].includes(ami) ? 'us-east-1' : 'eu-west-1', ami)).toBe(true);
+    }
+    expect(report.images.find((i) => i.image_id === legacy)).toMatchObject({
+      action: 'keep',
+      reasons: expect.arrayContaining([expect.stringMatching(/^no bake:bakery tag \(made before bakeries had names\); tag it bake:bakery=team-a to let prune manage it$/)]),
+    });
+    expect(await exists('us-east-1', legacy!)).toBe(true);
+    const deleted = report.images.filter((i) => i.status === 'deleted').map((i) => i.image_id);
+    expect(deleted.sort()).toEqual([...mine.amis['us-east-1'].slice(0, 4), ...mine.amis['eu-west-1']].sort());
   });
 
   it('refuses a duration it cannot read', async () => {

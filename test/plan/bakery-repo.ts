@@ -102,7 +102,7 @@ export class BakeryRepo {
     ]);
     return {
       root: this.root,
-      config: { regions: ['us-east-1'], instanceType: 't3.micro', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: true, pinRoots: [] },
+      config: { regions: ['us-east-1'], instanceType: 't3.micro', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: true, pinRoots: [], bakery: 'bake-tests', bakerySource: 'config' },
       roles,
       recipes: [
         recipe('base', { roles: [{ name: 'common', vars: {}, location: at('recipes/base.yaml') }], ...overrides.base }),
