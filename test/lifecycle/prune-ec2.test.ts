@@ -57,6 +57,7 @@ describe('bake prune against the local cloud', () => {
       { Key: 'bake:recipe', Value: recipe },
       { Key: 'bake:fingerprint', Value: fingerprint },
       { Key: 'bake:built-at', Value: daysAgo(ageDays) },
+      { Key: 'bake:bakery', Value: 'bake-tests' },
     ];
     const { ImageId } = await t.ec2(region).send(
       new CopyImageCommand({
