@@ -18,7 +18,7 @@ function image(recipe: string, region: string, ageDays: number, extra: Partial<I
     createdAt: daysAgo(ageDays),
     state: 'available',
     snapshotIds: [`snap-${next.toString(16).padStart(17, '0')}`],
-    tags: { 'bake:recipe': recipe, 'bake:built-at': daysAgo(ageDays) },
+    tags: { 'bake:recipe': recipe, 'bake:built-at': daysAgo(ageDays), 'bake:bakery': 'shop' },
     ...extra,
   };
 }
@@ -47,7 +47,7 @@ describe('which images prune deletes', () => {
   });
 
   it('goes by the bake:built-at tag, not by when EC2 made the image (a copy made later is as old as its bake)', () => {
-    const older = image('web', 'us-east-1', 1, { tags: { 'bake:built-at': daysAgo(20) } });
+    const older = image('web', 'us-east-1', 1, { tags: { 'bake:built-at': daysAgo(20), 'bake:bakery': 'shop' } });
     const newer = image('web', 'us-east-1', 15);
     const result = decide([older, newer], {}, { keep: 1 });
     expect(result[newer.imageId].action).toBe('keep');
@@ -115,7 +115,7 @@ describe('which images prune deletes', () => {
 
   it('keeps an image still being created and one whose build time cannot be read', () => {
     const pending = image('web', 'us-east-1', 10, { state: 'pending' });
-    const unknown = image('web', 'us-east-1', 10, { createdAt: '', tags: { 'bake:built-at': 'yesterday' } });
+    const unknown = image('web', 'us-east-1', 10, { createdAt: '', tags: { 'bake:built-at': 'yesterday', 'bake:bakery': 'shop' } });
     const old = image('web', 'us-east-1', 10);
     const result = decide([pending, unknown, old], {}, { keep: 0 });
     expect(result[pending.imageId]).toEqual({ action: 'keep', reasons: ['still being created (pending)'] });

@@ -189,7 +189,7 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     }
 
     const impatient = await build(b.dir, envB);
-    expect(impatient.exitCode).toBe(1);
+    expect(impatient.exitCode, impatient.stderr + impatient.stdout).toBe(1);
     expect(impatient.stderr).toContain('base is already being built by https://jenkins.example/job/images/41/');
     expect(impatient.stderr).toContain('pass --lock-wait DURATION to wait for it');
     expect(JSON.parse(impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['failed', 'skipped']);

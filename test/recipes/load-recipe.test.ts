@@ -20,9 +20,9 @@ describe('loading a recipe', () => {
       subnetId: 'subnet-0fedcba9876543210',
       volumeSizeGb: 16,
       encrypted: true,
-      kmsKeyIds: { 'us-east-1': 'alias/ami-us', 'eu-west-1': 'arn:aws:kms:eu-west-1:123456789012:key/abcd' },
+      kmsKeyIds: { 'us-east-1': 'alias/ami-us', 'eu-west-1': 'arn:aws:kms:eu-west-1:123456789012:key/0a1b2c3d-0a1b-0a1b-0a1b-0a1b2c3d4e5f' },
       imdsv2: false,
-      shareWith: ['123456789012', 'arn:aws:organizations::123456789012:ou/o-abc/ou-def'],
+      shareWith: ['123456789012', 'arn:aws:organizations::123456789012:ou/o-abcdef1234/ou-ab12-abcdefgh'],
       deprecateAfterDays: 30,
     });
     expect(app.roles.map((r) => [r.name, r.vars])).toEqual([
@@ -158,16 +158,16 @@ describe('refusing a bad recipe', () => {
   it('refuses more tags than EC2 leaves room for beside bake’s own', async () => {
     const tags = Array.from({ length: 41 }, (_, i) => `  t${i}: v\n`).join('');
     const root = await tempBakery({ 'recipes/many.yaml': `name: many\nbase: { ami: ami-12345678 }\ntags:\n${tags}` });
-    expect(await problems(root, loadBakery)).toEqual(['recipes/many.yaml:4:3: at most 40 tags (EC2 allows 50, bake uses the rest)']);
+    expect(await problems(root, loadBakery)).toEqual(['recipes/many.yaml:4:3: at most 37 tags (EC2 allows 50, bake uses the rest)']);
   });
 
   it('requires tag values to be strings and share_with entries to be accounts or organization ARNs', async () => {
     const root = await tempBakery({
-      'recipes/s.yaml': 'name: s\nbase: { ami: ami-12345678 }\ntags: { port: 80 }\nshare_with: ["12345", arn:aws:organizations::123456789012:organization/o-abc]\n',
+      'recipes/s.yaml': 'name: s\nbase: { ami: ami-12345678 }\ntags: { port: 80 }\nshare_with: ["12345", arn:aws:organizations::123456789012:organization/o-abcdef1234]\n',
     });
     expect(await problems(root, loadBakery)).toEqual([
       'recipes/s.yaml:3:15: tags.port: expected string, received number',
-      'recipes/s.yaml:4:14: share_with.0: an account id (12 digits) or an organization/OU ARN',
+      'recipes/s.yaml:4:14: share_with.0: an account id (12 digits), an organization ARN (arn:aws:organizations::<account>:organization/o-…) or an OU ARN (…:ou/o-…/ou-…-…)',
     ]);
   });
 
