@@ -76,7 +76,7 @@ async function bakeWallS(recipes: SimRecipe[], concurrency: number): Promise<num
   const root = await mkdtemp(path.join(tmpdir(), 'bake-bench-schedule-'));
   try {
     const models = recipes.map((r) => recipeModel(root, r));
-    const bakery: Bakery = { root, config: { regions: REGIONS, instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: true, imdsv2: true, pinRoots: [] }, recipes: models, roles: new Map() };
+    const bakery: Bakery = { root, config: { regions: REGIONS, instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: true, imdsv2: true, pinRoots: [], bakery: 'bench', bakerySource: 'config' }, recipes: models, roles: new Map() };
     const byName = new Map(recipes.map((r) => [r.name, r]));
     const manifests = new Map<string, Record<string, string>>();
     const deps: BuildDeps = {
