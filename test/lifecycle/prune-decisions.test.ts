@@ -70,8 +70,8 @@ describe('which images prune deletes', () => {
 
   it('deletes an image that failed its launch test even when it is the newest or has the current fingerprint, unless pinned', () => {
     const good = image('web', 'us-east-1', 5);
-    const failed = image('web', 'us-east-1', 1, { fingerprint: 'fp-today', tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(1), 'bake:launch-test': 'failed' } });
-    const pinnedFailed = image('web', 'us-east-1', 2, { tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(2), 'bake:launch-test': 'failed' } });
+    const failed = image('web', 'us-east-1', 1, { fingerprint: 'fp-today', tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(1), 'bake:launch-test': 'failed', 'bake:bakery': 'shop' } });
+    const pinnedFailed = image('web', 'us-east-1', 2, { tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(2), 'bake:launch-test': 'failed', 'bake:bakery': 'shop' } });
     const result = decide([good, failed, pinnedFailed], { current: new Map([['web', 'fp-today']]), pinned: new Map([[pinnedFailed.imageId, ['infra/web.tfvars:web_ami']]]) }, { keep: 1 });
     expect(result[failed.imageId]).toEqual({ action: 'delete', reasons: ['failed its launch test'] });
     // The failed ones do not count among the newest: the older good image is still #1.
