@@ -71,19 +71,23 @@ describe('bake graph', () => {
     expect(recipe.stderr.trim()).toBe('unknown recipe nope (this bakery has: base, web, worker)');
   });
 
-  it('keeps a hostile filter name inside its label in both formats', async () => {
+  it('keeps a hostile label inside its quotes in both formats', async () => {
+    // bake validate refuses such a filter name in a recipe (below); the renderer must hold it anyway.
     const hostile = 'x" ]; evil -> pwn; "\\ \n}[({|#`<b>&;';
-    const dir = await tempBakery({
-      ...minimalRole,
-      'recipes/app.yaml': `name: app\nbase:\n  filter: { name: ${JSON.stringify(hostile)}, owners: ["1"] }\nroles: [common]\n`,
-    });
-    const run = await bake('--dir', dir);
-    expect(run.exitCode).toBe(0);
-    const read = await graphviz(run.stdout);
+    const dot = renderGraph([{ name: 'app', base: `filter ${hostile}`, regions: ['us-east-1'] }], 'dot');
+    const read = await graphviz(dot);
     expect(Object.keys(read.labels)).toEqual(['app']);
     expect(read.edges).toEqual([]);
     // Graphviz keeps escapes in labels as written: undo DOT's own (\\ and \") to compare.
     expect(read.labels.app.replace(/\\(["\\])/g, '$1')).toBe(`app\\nfilter ${hostile.replace('\n', '\\n')}\\nus-east-1`);
+
+    const dir = await tempBakery({
+      ...minimalRole,
+      'recipes/app.yaml': `name: app\nbase:\n  filter: { name: ${JSON.stringify(hostile)}, owners: ["amazon"] }\nroles: [common]\n`,
+    });
+    const refused = await bake('--dir', dir);
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr.trim()).toMatch(/recipes\/app\.yaml:3:\d+: base\.filter\.name: not an AMI name pattern/);
 
     const mermaid = renderGraph([{ name: 'app', base: `filter ${hostile}`, regions: [] }], 'mermaid');
     const label = mermaid.split('\n')[1];
