@@ -3,6 +3,7 @@
  * recipe files (a filter name may hold any character), so each format's quoting is applied
  * by construction in one function per format.
  */
+import { RecipeGraph } from '../recipes/graph.js';
 import type { BaseImage, Recipe } from '../recipes/model.js';
 
 export type GraphFormat = 'dot' | 'mermaid';
@@ -31,11 +32,11 @@ export function baseLabel(base: BaseImage): string {
 }
 
 export function graphNodes(recipes: Recipe[]): GraphNode[] {
-  const names = new Set(recipes.map((r) => r.name));
+  const graph = RecipeGraph.of(recipes);
   return recipes.map((r) => ({
     name: r.name,
     base: baseLabel(r.base),
-    ...(r.base.kind === 'recipe' && names.has(r.base.recipe) && { parent: r.base.recipe }),
+    ...(graph.parentOf(r.name) && { parent: graph.parentOf(r.name)!.name }),
     regions: [...r.regions],
   }));
 }

@@ -26,6 +26,7 @@ import { distributionTag } from '../lifecycle/distribution-settings.js';
 import type { PackerBuildRequest } from '../packer/runner.js';
 import type { PackerVariables } from '../packer/variables.js';
 import type { DistributionRequest, DistributionResult } from '../lifecycle/distribute.js';
+import { parentNameOf, RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { amiDescription, imageTags } from './build-tags.js';
 import { launchTestEnabled, type LaunchTestResult } from '../launch-test/launch-test.js';
@@ -164,20 +165,11 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   );
 
   const gitCommit = toBuild.length ? await deps.gitCommit() : '';
-  const parentOf = (entry: PlannedRecipe) => entry.parent ?? (entry.recipe.base.kind === 'recipe' ? entry.recipe.base.recipe : undefined);
+  const parentOf = (entry: PlannedRecipe) => entry.parent ?? parentNameOf(entry.recipe);
+  const graph = RecipeGraph.over(plan.recipes, parentOf);
 
   /** The image the chain of parents started from: what `bake:base-ami` records. */
-  const rootBaseAmi = (entry: PlannedRecipe): string | undefined => {
-    let current = entry;
-    const seen = new Set([entry.name]);
-    for (;;) {
-      const parent = parentOf(current);
-      const parentEntry = parent ? byName.get(parent) : undefined;
-      if (!parentEntry || seen.has(parentEntry.name)) return current.baseAmi || entry.baseAmi || undefined;
-      seen.add(parentEntry.name);
-      current = parentEntry;
-    }
-  };
+  const rootBaseAmi = (entry: PlannedRecipe): string | undefined => graph.rootOf(entry.name)?.baseAmi || entry.baseAmi || undefined;
 
   const bake = async (entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage> => {
     const logFile = logFileOf(bakery.root, runId, entry.name);
@@ -388,12 +380,8 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const recipeOfNode = new Map<string, PlannedRecipe>();
   // Among recipes ready at once, the scheduler starts the first listed: the deepest chains of
   // descendants first, so that a slot never goes to a leaf while a long chain waits.
-  const depth = new Map<string, number>();
-  const depthOf = (name: string): number => {
-    if (!depth.has(name)) depth.set(name, 1 + Math.max(0, ...toBuild.filter((e) => parentOf(e) === name).map((e) => depthOf(e.name))));
-    return depth.get(name)!;
-  };
-  for (const entry of [...toBuild].sort((a, b) => depthOf(b.name) - depthOf(a.name))) {
+  const buildGraph = RecipeGraph.over(toBuild, parentOf);
+  for (const entry of [...toBuild].sort((a, b) => buildGraph.heightOf(b.name) - buildGraph.heightOf(a.name))) {
     // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
     if (!entry.distributeOnly) nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal) => bake(entry, signal) });
     nodes.push({

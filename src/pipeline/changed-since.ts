@@ -16,7 +16,7 @@ import { roleClosureOf } from '../fingerprint/role-closure.js';
 import { gitHistory } from '../fingerprint/history.js';
 import { bakeryExistsAt, pathsChangedSince, resolveCommit, writeFilesAt } from '../git/tree-at.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
-import { buildLevels } from '../recipes/graph.js';
+import { RecipeGraph } from '../recipes/graph.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 
@@ -55,7 +55,7 @@ function fingerprintAll(snapshot: BakerySnapshot, only?: Set<string>): Map<strin
     out.set(recipe.name, fingerprinted);
     return fingerprinted;
   };
-  for (const recipe of buildLevels(snapshot.bakery.recipes).flat()) if (!only || only.has(recipe.name)) visit(recipe);
+  for (const recipe of RecipeGraph.of(snapshot.bakery.recipes).inBuildOrder()) if (!only || only.has(recipe.name)) visit(recipe);
   return out;
 }
 
@@ -90,7 +90,7 @@ export function recipesTouchedBy(bakery: Bakery, changedPaths: string[]): Set<st
   for (const file of changedPaths) for (let at = file.indexOf('/'); at > 0; at = file.indexOf('/', at + 1)) changedFolders.add(file.slice(0, at));
   const changedFiles = new Set(changedPaths);
   const touched = new Set<string>();
-  for (const recipe of buildLevels(bakery.recipes).flat()) {
+  for (const recipe of RecipeGraph.of(bakery.recipes).inBuildOrder()) {
     const parentTouched = recipe.base.kind === 'recipe' && touched.has(recipe.base.recipe);
     const roleTouched = () =>
       roleClosureOf(bakery.roles, recipe.roles).some((role) => role.source === 'local' && changedFolders.has(relativeToRoot(bakery.root, role.dir)));

@@ -1,4 +1,5 @@
 /** How a plan reads: a few lines per recipe for people, and the `bake plan --json` document. */
+import { RecipeGraph } from '../recipes/graph.js';
 import type { ChangedSince } from './changed-since.js';
 import type { Plan } from './plan.js';
 
@@ -24,14 +25,11 @@ export function planLines(plan: Plan): string[] {
  * the same plan. Level 0 starts at once; CI runs one parallel stage per level (Jenkinsfile).
  */
 export function buildLevelsOf(plan: Plan): Map<string, number> {
-  const level = new Map<string, number>();
-  // plan.recipes is in DAG order: a parent's level is known before its children's.
-  for (const entry of plan.recipes) {
-    if (entry.action !== 'build') continue;
-    const parentLevel = entry.parent !== undefined ? level.get(entry.parent) : undefined;
-    level.set(entry.name, parentLevel === undefined ? 0 : parentLevel + 1);
-  }
-  return level;
+  const toBuild = RecipeGraph.over(
+    plan.recipes.filter((entry) => entry.action === 'build'),
+    (entry) => entry.parent,
+  );
+  return new Map(toBuild.recipes.map((entry) => [entry.name, toBuild.depthOf(entry.name)]));
 }
 
 /**

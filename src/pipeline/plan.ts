@@ -5,11 +5,11 @@
  */
 import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
 import type { AwsSettings } from '../aws/settings.js';
-import { RecipeError } from '../errors/index.js';
 import type { ContentIdSource } from '../fingerprint/content-ids.js';
 import { explainChange } from '../fingerprint/explain.js';
 import { fingerprintOf, recipeInputs, watchedFolders, type Fingerprint, type RecipeInputs } from '../fingerprint/fingerprint.js';
 import { noHistory, type BakeryHistory } from '../fingerprint/history.js';
+import { RecipeGraph } from '../recipes/graph.js';
 import type { BaseImage, Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
 import { DISTRIBUTION_TAG, distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
@@ -80,45 +80,13 @@ interface Planned {
   base: ResolvedBase;
 }
 
-/** The asked recipes and every recipe they are built FROM, parents first. */
-function withAncestors(bakery: Bakery, asked: Recipe[]): Recipe[] {
-  const byName = new Map(bakery.recipes.map((r) => [r.name, r]));
-  const depth = new Map<string, number>();
-  const depthOf = (recipe: Recipe, chain: string[]): number => {
-    const known = depth.get(recipe.name);
-    if (known !== undefined) return known;
-    let d = 0;
-    if (recipe.base.kind === 'recipe') {
-      const parent = byName.get(recipe.base.recipe);
-      const where = recipe.locations.base ?? { file: recipe.file, line: 1, col: 1 };
-      if (!parent) throw new RecipeError(`base recipe ${recipe.base.recipe} does not exist`, where);
-      if (chain.includes(parent.name)) throw new RecipeError(`recipes build FROM each other in a cycle: ${[...chain, parent.name].join(' → ')}`, where);
-      d = depthOf(parent, [...chain, parent.name]) + 1;
-    }
-    depth.set(recipe.name, d);
-    return d;
-  };
-  const wanted = new Set<string>();
-  for (const recipe of asked) {
-    for (let r: Recipe | undefined = recipe; r && !wanted.has(r.name); r = r.base.kind === 'recipe' ? byName.get(r.base.recipe) : undefined) {
-      wanted.add(r.name);
-    }
-  }
-  const order = new Map(bakery.recipes.map((r, i) => [r.name, i]));
-  return [...wanted]
-    .map((name) => byName.get(name) ?? asked.find((r) => r.name === name)!)
-    .map((r) => ({ r, d: depthOf(r, [r.name]) }))
-    .sort((a, b) => a.d - b.d || (order.get(a.r.name) ?? 0) - (order.get(b.r.name) ?? 0))
-    .map(({ r }) => r);
-}
-
 const byNewest = (a: ImageRecord, b: ImageRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
 export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanDeps | PlanSetup, options: PlanOptions = {}): Promise<Plan> {
   // Nothing asked (`--changed-since` found no change): no git, no EC2.
   if (recipes.length === 0) return { recipes: [] };
   const deps = 'catalog' in edges ? edges : await productionPlanDeps(bakery, edges.aws);
-  const all = withAncestors(bakery, recipes);
+  const all = RecipeGraph.of(bakery.recipes).withAncestors(recipes);
   const asked = new Set(recipes.map((r) => r.name));
   const generator = deps.generatorVersion ?? GENERATOR_VERSION;
   const history = deps.history ?? noHistory(bakery.root);

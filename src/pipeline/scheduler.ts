@@ -8,6 +8,7 @@
  * satisfied. A node that waits on something else than this machine (a cross-region copy) can
  * run beside the others without taking one of the `concurrency` slots.
  */
+import { Dag, DagCycleError } from '../recipes/dag.js';
 
 export interface DagNode<T> {
   id: string;
@@ -42,14 +43,15 @@ export interface ScheduleOptions {
   onSettled?(outcome: NodeOutcome<unknown>): void;
 }
 
-export class DagCycleError extends Error {}
+/** A cycle among the nodes: refused before anything starts (it would wait forever). */
+export { DagCycleError };
 
 export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): Promise<Map<string, NodeOutcome<T>>> {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const now = options.now ?? (() => performance.now());
   const byId = new Map(nodes.map((node) => [node.id, node]));
-  const parentsOf = new Map(nodes.map((node) => [node.id, node.parents.filter((p) => byId.has(p))]));
-  assertAcyclic(nodes, parentsOf);
+  const dag = new Dag(nodes);
+  dag.assertAcyclic();
 
   const outcomes = new Map<string, NodeOutcome<T>>();
   const running = new Map<string, AbortController>();
@@ -84,7 +86,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
             changed = true;
             continue;
           }
-          const parents = parentsOf.get(node.id)!;
+          const parents = dag.parentsOf(node.id);
           const blocker = parents.find((p) => outcomes.has(p) && outcomes.get(p)!.status !== 'built');
           if (blocker) {
             const reason = `parent ${blocker} ${outcomes.get(blocker)!.status}`;
@@ -123,16 +125,4 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
     options.signal?.addEventListener('abort', onAbort, { once: true });
     pump();
   });
-}
-
-function assertAcyclic<T>(nodes: DagNode<T>[], parentsOf: Map<string, string[]>): void {
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (id: string, trail: string[]) => {
-    if (state.get(id) === 'done') return;
-    if (state.get(id) === 'visiting') throw new DagCycleError(`cycle: ${[...trail, id].join(' → ')}`);
-    state.set(id, 'visiting');
-    for (const parent of parentsOf.get(id)!) visit(parent, [...trail, id]);
-    state.set(id, 'done');
-  };
-  for (const node of nodes) visit(node.id, []);
 }

@@ -8,7 +8,7 @@ import { resolveContained } from '../files/contained-path.js';
 import { pathExists } from '../files/read-input-file.js';
 import { discoverRoles } from '../roles/discover.js';
 import { defaultBakeryName } from './bakery-name.js';
-import { graphErrors } from './graph.js';
+import { RecipeGraph } from './graph.js';
 import { parseDuration } from '../cli/duration.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
 import type { SourceLocation } from '../errors/index.js';
@@ -272,7 +272,7 @@ async function readBakery(root: string): Promise<{ bakery: Bakery; errors: Recip
       if (!roles.has(use.name)) errors.push(new RecipeError(`unknown role ${use.name} (not under roles/ nor in roles/requirements.yml)`, use.location));
     }
   }
-  errors.push(...graphErrors(recipes));
+  errors.push(...RecipeGraph.of(recipes).errors());
   return { bakery: { root: absoluteRoot, config, recipes, roles }, errors };
 }
 

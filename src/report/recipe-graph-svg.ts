@@ -3,6 +3,7 @@
  * left of their children), coloured by what happens to it. Plain SVG, laid out here, so the
  * report needs no script or library at view time.
  */
+import { RecipeGraph } from '../recipes/graph.js';
 import { escapeHtml } from './escape-html.js';
 import type { ReportAction, ReportRecipe } from './report-model.js';
 
@@ -23,17 +24,7 @@ const GAP_Y = 22;
 const PAD = 12;
 
 export function recipeGraphSvg(recipes: ReportRecipe[]): string {
-  const byName = new Map(recipes.map((r) => [r.name, r]));
-  const depth = new Map<string, number>();
-  const depthOf = (r: ReportRecipe, seen: string[]): number => {
-    if (depth.has(r.name)) return depth.get(r.name)!;
-    const parent = r.parent ? byName.get(r.parent) : undefined;
-    const d = parent && !seen.includes(parent.name) ? depthOf(parent, [...seen, r.name]) + 1 : 0;
-    depth.set(r.name, d);
-    return d;
-  };
-  const columns: ReportRecipe[][] = [];
-  for (const r of recipes) (columns[depthOf(r, [])] ??= []).push(r);
+  const columns = RecipeGraph.over(recipes, (r) => r.parent).levels();
   const position = new Map<string, { x: number; y: number }>();
   columns.forEach((column, c) => column.forEach((r, row) => position.set(r.name, { x: PAD + c * (NODE_W + GAP_X), y: PAD + row * (NODE_H + GAP_Y) })));
   const width = PAD * 2 + Math.max(1, columns.length) * NODE_W + Math.max(0, columns.length - 1) * GAP_X;

@@ -4,12 +4,12 @@
  * the variables each playbook gets, which checks cannot mean anything in a local instance, and
  * what a kept instance still holds that the recipes no longer ask for.
  */
-import { ancestorsOf } from '../recipes/graph.js';
+import { RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 
 /** Root first, the recipe last. */
 export function verifyChain(bakery: Bakery, recipe: Recipe): Recipe[] {
-  return [...ancestorsOf(bakery.recipes, recipe.name), recipe];
+  return [...RecipeGraph.of(bakery.recipes).ancestorsOf(recipe.name), recipe];
 }
 
 /**

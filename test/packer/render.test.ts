@@ -159,7 +159,7 @@ describe('rendering a bakery (bake render)', () => {
 
   it('names the recipes the bakery has when asked for one it has not, writing nothing', async () => {
     await expect(renderBakery(shop, ['web', 'wbe'], out, { shape: 'legacy' })).rejects.toThrow(
-      new UsageError('unknown recipe wbe (the bakery has: base, debian, web)'),
+      new UsageError('unknown recipe wbe (this bakery has: base, debian, web)'),
     );
     expect(await readdir(out)).toEqual([]);
   });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildLevels } from '../../src/recipes/graph.js';
+import { RecipeGraph } from '../../src/recipes/graph.js';
 import { loadBakery, validateBakery } from '../../src/recipes/load-bakery.js';
 import { problems, tempBakery } from './temp-bakery.js';
 
@@ -17,7 +17,7 @@ describe('the example bakery', () => {
 
   it('builds web and worker FROM a hardened Debian 12 base', async () => {
     const bakery = await loadBakery(repo);
-    expect(buildLevels(bakery.recipes).map((level) => level.map((r) => r.name))).toEqual([['base'], ['web', 'worker']]);
+    expect(RecipeGraph.of(bakery.recipes).levels().map((level) => level.map((r) => r.name))).toEqual([['base'], ['web', 'worker']]);
     const base = bakery.recipes.find((r) => r.name === 'base')!;
     expect(base.base).toEqual({ kind: 'filter', name: 'debian-12-amd64-*', owners: ['136693071363'] });
     expect(base.sshUsername).toBe('admin');
