@@ -1,15 +1,18 @@
 /**
  * The real edges of `bake prune`: EC2 through the SDK (or the endpoint given), the tfvars on
- * disk and SSM pin parameters, today's fingerprints from the plan (fed the listing prune already made), the clock.
+ * disk and SSM pin parameters, today's fingerprints (from content ids and base images only, as
+ * plan computes them: src/fingerprint/fingerprint-bakery.ts), the clock.
  */
+import { resolveBaseImage } from '../aws/base-image.js';
 import { createPruneEc2 } from '../aws/prune-images.js';
 import type { AwsSettings } from '../aws/settings.js';
+import { createParameterStore } from '../aws/ssm-parameters.js';
+import { contentIdSourceFor } from '../fingerprint/content-ids.js';
+import { fingerprintBakery, readFingerprintFacts } from '../fingerprint/fingerprint-bakery.js';
+import { GENERATOR_VERSION } from '../packer/generator-version.js';
 import { readPinnedAmis } from '../pipeline/pin.js';
 import { readSsmPinnedAmis } from '../pipeline/pin-ssm.js';
-import { createParameterStore } from '../aws/ssm-parameters.js';
-import { planBakery } from '../pipeline/plan.js';
-import { productionPlanDeps } from '../pipeline/plan-deps.js';
-import type { Bakery } from '../recipes/model.js';
+import type { BaseImage, Bakery } from '../recipes/model.js';
 import type { PruneDeps } from './prune.js';
 
 export function productionPruneDeps(bakery: Bakery, aws: AwsSettings): PruneDeps {
@@ -24,10 +27,10 @@ export function productionPruneDeps(bakery: Bakery, aws: AwsSettings): PruneDeps
         store.close();
       }
     },
-    async currentFingerprints(recipes, images) {
-      const deps = await productionPlanDeps(bakery, aws);
-      const plan = await planBakery(bakery, recipes, { ...deps, catalog: { listBakedImages: async () => images } });
-      return new Map(plan.recipes.map((entry) => [entry.name, entry.fingerprint]));
+    async currentFingerprints(recipes) {
+      const sources = { contentIds: await contentIdSourceFor(bakery.root), resolveBase: (base: BaseImage, region: string) => resolveBaseImage(aws, base, region) };
+      const fingerprints = fingerprintBakery(bakery, recipes, await readFingerprintFacts(bakery, recipes, sources, GENERATOR_VERSION));
+      return new Map(recipes.map((recipe) => [recipe.name, fingerprints.get(recipe.name)!.fingerprint.value]));
     },
     now: () => new Date(),
   };

@@ -5,7 +5,6 @@
  * for: a target that cannot be read stops the prune before anything is listed or deleted.
  */
 import path from 'node:path';
-import type { ImageRecord } from '../aws/image-record.js';
 import type { ImageDeletion, PruneEc2 } from '../aws/prune-images.js';
 import { isOwnImage } from '../recipes/bakery-name.js';
 import { BakeError, TfvarsError } from '../errors/index.js';
@@ -18,8 +17,8 @@ export interface PruneDeps {
   readPinned(files: string[]): Promise<Map<string, string[]>>;
   /** AMI id → `ssm:REGION:NAME` places of the recipes' SSM pin targets (src/pipeline/pin-ssm.ts). Absent: no SSM pins are read. */
   readSsmPinned?(recipes: Recipe[]): Promise<Map<string, string[]>>;
-  /** Recipe → today's fingerprint, for these recipes, given the images already listed (the plan). */
-  currentFingerprints(recipes: Recipe[], images: ImageRecord[]): Promise<Map<string, string>>;
+  /** Recipe → today's fingerprint, for these recipes (src/fingerprint/fingerprint-bakery.ts: no plan, no image listing). */
+  currentFingerprints(recipes: Recipe[]): Promise<Map<string, string>>;
   now(): Date;
 }
 
@@ -80,7 +79,7 @@ export async function pruneBakery(bakery: Bakery, deps: PruneDeps, options: Prun
   const bakeryRecipes = new Set(bakery.recipes.map((r) => r.name));
   const images = listings.flatMap((listing) => listing.images).filter((image) => isOwnImage(image.tags, bakery.config.bakery, bakeryRecipes));
   const selected = options.recipes ? new Set(options.recipes.map((r) => r.name)) : undefined;
-  const current = await deps.currentFingerprints(options.recipes ?? bakery.recipes, images);
+  const current = await deps.currentFingerprints(options.recipes ?? bakery.recipes);
   const decisions = decidePrune(
     { images, pinned, current, bakeryRecipes, selected, bakery: bakery.config.bakery },
     { keep: options.keep, olderThanMs: options.olderThanMs, olderThanLabel: options.olderThan, now: deps.now() },

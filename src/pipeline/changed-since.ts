@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BakeError } from '../errors/index.js';
 import { contentIdSourceFor } from '../fingerprint/content-ids.js';
-import { componentDigests, fingerprintOf, recipeInputs, relativeToRoot, watchedFolders, type RecipeInputs } from '../fingerprint/fingerprint.js';
+import { componentDigests, relativeToRoot, watchedFolders, type RecipeInputs } from '../fingerprint/fingerprint.js';
+import { fingerprintBakery, type RecipeFingerprint } from '../fingerprint/fingerprint-bakery.js';
 import { roleClosureOf } from '../fingerprint/role-closure.js';
 import { gitHistory } from '../fingerprint/history.js';
 import { bakeryExistsAt, pathsChangedSince, resolveCommit, writeFilesAt } from '../git/tree-at.js';
@@ -35,28 +36,11 @@ export interface ChangedSince {
   unreadable?: string;
 }
 
-interface Fingerprinted {
-  inputs: RecipeInputs;
-  value: string;
-}
-
 /** Fingerprints of the named recipes (all when not given) and of the parents they need. */
-function fingerprintAll(snapshot: BakerySnapshot, only?: Set<string>): Map<string, Fingerprinted> {
-  const out = new Map<string, Fingerprinted>();
-  const byName = new Map(snapshot.bakery.recipes.map((recipe) => [recipe.name, recipe]));
-  const visit = (recipe: Recipe): Fingerprinted => {
-    const done = out.get(recipe.name);
-    if (done) return done;
-    const parentRecipe = recipe.base.kind === 'recipe' ? byName.get(recipe.base.recipe) : undefined;
-    const parent = parentRecipe ? visit(parentRecipe) : undefined;
-    // The base spec is part of the recipe's settings; what it resolves to today is not a git change.
-    const inputs = recipeInputs(recipe, { bakery: snapshot.bakery, ids: snapshot.ids, baseAmi: '', parentFingerprint: parent?.value, generator: GENERATOR_VERSION });
-    const fingerprinted = { inputs, value: fingerprintOf(inputs).value };
-    out.set(recipe.name, fingerprinted);
-    return fingerprinted;
-  };
-  for (const recipe of RecipeGraph.of(snapshot.bakery.recipes).inBuildOrder()) if (!only || only.has(recipe.name)) visit(recipe);
-  return out;
+function fingerprintAll(snapshot: BakerySnapshot, only?: Set<string>): Map<string, RecipeFingerprint> {
+  const recipes = snapshot.bakery.recipes.filter((recipe) => !only || only.has(recipe.name));
+  // No bases: the base spec is part of the recipe's settings; what it resolves to today is not a git change.
+  return fingerprintBakery(snapshot.bakery, recipes, { ids: snapshot.ids, generator: GENERATOR_VERSION });
 }
 
 /**
@@ -64,7 +48,7 @@ function fingerprintAll(snapshot: BakerySnapshot, only?: Set<string>): Map<strin
  * the only recipes that can differ (the others are not fingerprinted at all).
  */
 export function recipesChangedBetween(then: BakerySnapshot | undefined, now: BakerySnapshot, candidates?: Set<string>): Map<string, string[]> {
-  const before = then ? fingerprintAll(then, candidates) : new Map<string, Fingerprinted>();
+  const before = then ? fingerprintAll(then, candidates) : new Map<string, RecipeFingerprint>();
   const after = fingerprintAll(now, candidates);
   const changed = new Map<string, string[]>();
   for (const recipe of now.bakery.recipes) {
@@ -75,7 +59,7 @@ export function recipesChangedBetween(then: BakerySnapshot | undefined, now: Bak
       changed.set(recipe.name, [then ? 'new recipe' : 'the bakery did not exist there']);
       continue;
     }
-    if (was.value === is.value) continue;
+    if (was.fingerprint.value === is.fingerprint.value) continue;
     changed.set(recipe.name, differences(recipe, was.inputs, is.inputs));
   }
   return changed;

@@ -5,12 +5,11 @@
  */
 import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
 import type { AwsSettings } from '../aws/settings.js';
-import type { ContentIdSource } from '../fingerprint/content-ids.js';
 import { explainChange } from '../fingerprint/explain.js';
-import { fingerprintOf, recipeInputs, watchedFolders, type Fingerprint, type RecipeInputs } from '../fingerprint/fingerprint.js';
+import { fingerprintBakery, readFingerprintFacts, type FingerprintSources, type ResolvedBase } from '../fingerprint/fingerprint-bakery.js';
 import { noHistory, type BakeryHistory } from '../fingerprint/history.js';
 import { RecipeGraph } from '../recipes/graph.js';
-import type { BaseImage, Bakery, Recipe } from '../recipes/model.js';
+import type { Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
 import { DISTRIBUTION_TAG, distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
 import { productionPlanDeps } from './plan-deps.js';
@@ -46,17 +45,11 @@ export interface Plan {
   recipes: RecipePlan[];
 }
 
-/** A resolved base image: its id, and its name when the lookup tells it (for reasons). */
-export interface ResolvedBase {
-  imageId: string;
-  name?: string;
-}
+export type { ResolvedBase };
 
-export interface PlanDeps {
+/** What fingerprints need (content ids, base images: src/fingerprint/fingerprint-bakery.ts), and bake's images. */
+export interface PlanDeps extends FingerprintSources {
   catalog: ImageCatalog;
-  /** AMI id (or id and name) of a base image in a region: filter and SSM bases are looked up at plan time. */
-  resolveBase(base: BaseImage, region: string): Promise<string | ResolvedBase>;
-  contentIds: ContentIdSource;
   /** The bakery at older commits, for naming the files that changed. Default: none (reasons by component). */
   history?: BakeryHistory;
   /** Default: GENERATOR_VERSION. */
@@ -73,13 +66,6 @@ export interface PlanOptions {
   force?: boolean;
 }
 
-interface Planned {
-  recipe: Recipe;
-  inputs: RecipeInputs;
-  fingerprint: Fingerprint;
-  base: ResolvedBase;
-}
-
 const byNewest = (a: ImageRecord, b: ImageRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
 export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanDeps | PlanSetup, options: PlanOptions = {}): Promise<Plan> {
@@ -93,19 +79,11 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
 
   const regions = [...new Set(all.flatMap((r) => r.regions))];
   // Independent of each other: content ids (git), base images and bake's images (EC2).
-  const [ids, images] = await Promise.all([
-    deps.contentIds.idsUnder(watchedFolders(bakery)),
+  const [facts, images] = await Promise.all([
+    readFingerprintFacts(bakery, recipes, deps, generator),
     regions.length > 0 ? deps.catalog.listBakedImages(regions) : Promise.resolve([] as ImageRecord[]),
-    ...all.map((r) => resolveBaseOnce(deps, r)),
   ]);
-
-  const planned = new Map<string, Planned>();
-  for (const recipe of all) {
-    const parent = recipe.base.kind === 'recipe' ? planned.get(recipe.base.recipe) : undefined;
-    const base = await resolveBaseOnce(deps, recipe);
-    const inputs = recipeInputs(recipe, { bakery, ids, baseAmi: base.imageId, parentFingerprint: parent?.fingerprint.value, generator });
-    planned.set(recipe.name, { recipe, inputs, fingerprint: fingerprintOf(inputs), base });
-  }
+  const planned = fingerprintBakery(bakery, recipes, facts);
 
   const imagesOf = new Map<string, ImageRecord[]>();
   for (const image of images) {
@@ -198,24 +176,6 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
       return needers ? { ...entry, reasons: [`needed by ${needers.join(', ')}`, ...entry.reasons] } : entry;
     });
   return { recipes: listed };
-}
-
-/** Base lookups, once per (base, region) for the whole plan (many recipes share one base). */
-const baseCache = new WeakMap<PlanDeps, Map<string, Promise<ResolvedBase>>>();
-
-function resolveBaseOnce(deps: PlanDeps, recipe: Recipe): Promise<ResolvedBase> {
-  if (recipe.base.kind === 'recipe') return Promise.resolve({ imageId: `recipe:${recipe.base.recipe}` });
-  if (recipe.base.kind === 'ami') return Promise.resolve({ imageId: recipe.base.ami });
-  let cache = baseCache.get(deps);
-  if (!cache) baseCache.set(deps, (cache = new Map()));
-  const region = recipe.regions[0];
-  const key = JSON.stringify([recipe.base, region]);
-  let resolved = cache.get(key);
-  if (!resolved) {
-    resolved = deps.resolveBase(recipe.base, region).then((r) => (typeof r === 'string' ? { imageId: r } : r));
-    cache.set(key, resolved);
-  }
-  return resolved;
 }
 
 /** Region → AMI of today's fingerprint, per recipe: what build reuses and pin writes. */
