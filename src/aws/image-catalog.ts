@@ -1,14 +1,9 @@
 import { DescribeImagesCommand, paginateDescribeImages, type EC2Client, type Image } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
-import { DISTRIBUTION_TAG } from '../lifecycle/distribution-settings.js';
-import { isOwnImage } from '../recipes/bakery-name.js';
 import { createEc2Client } from './clients.js';
 import type { ImageCatalog, ImageRecord } from './image-record.js';
 import type { AwsSettings } from './settings.js';
-import { LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../pipeline/launch-test-step.js';
-
-export const RECIPE_TAG = 'bake:recipe';
-export const FINGERPRINT_TAG = 'bake:fingerprint';
+import { DISTRIBUTION_TAG, FINGERPRINT_TAG, LAUNCH_TEST_TAG, RECIPE_TAG, isOwnImage, launchTestBlocksReuse } from '../tags/tag-contract.js';
 
 function tagMap(image: Image): Record<string, string> {
   const tags: Record<string, string> = Object.create(null) as Record<string, string>;

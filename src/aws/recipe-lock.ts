@@ -7,12 +7,9 @@
  * dropped at once: nothing ever logs in with it.
  */
 import { CreateKeyPairCommand, CreateTagsCommand, DeleteKeyPairCommand, DescribeKeyPairsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { fitTagValue } from '../pipeline/build-tags.js';
+import { BAKERY_TAG, FINGERPRINT_TAG, LOCK_ALIVE_TAG, LOCK_HOLDER_TAG, LOCK_TAG, fitTagValue } from '../tags/tag-contract.js';
 import { cloudError } from './image-catalog.js';
 
-export const LOCK_TAG = 'bake:lock';
-export const LOCK_HOLDER_TAG = 'bake:lock-holder';
-export const LOCK_ALIVE_TAG = 'bake:lock-alive';
 
 export interface LockHolder {
   /** Who holds it, for people: BUILD_URL, or user@host and pid. */
@@ -59,8 +56,8 @@ export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: 
                 Tags: [
                   { Key: LOCK_TAG, Value: recipe },
                   { Key: LOCK_HOLDER_TAG, Value: fitTagValue(holder) },
-                  { Key: 'bake:fingerprint', Value: fingerprint },
-                  ...(bakery ? [{ Key: 'bake:bakery', Value: bakery }] : []),
+                  { Key: FINGERPRINT_TAG, Value: fingerprint },
+                  ...(bakery ? [{ Key: BAKERY_TAG, Value: bakery }] : []),
                 ],
               },
             ],

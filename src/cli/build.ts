@@ -7,7 +7,8 @@ import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { buildExitCode, summaryLines } from '../pipeline/build-report.js';
 import { writeJunit } from '../pipeline/junit.js';
 import { planBakery } from '../pipeline/plan.js';
-import { createProgress } from '../pipeline/progress.js';
+import { productionPlanDeps } from '../pipeline/plan-deps.js';
+import { createProgress } from '../pipeline/create-progress.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import { buildMetadata } from '../ci/build-metadata.js';
 import { durationArgument } from './duration.js';
@@ -78,7 +79,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
-    const plan = await planBakery(bakery, recipes, { aws }, { force: Boolean(flags.force) });
+    const plan = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws), { force: Boolean(flags.force) });
     const { shape } = await detectPackerShape();
     const progress = createProgress(output);
     const lock = flags.lock ? { holder: ci.lockHolder, waitMs: flags.lockWait, staleAfterMs: flags.lockStaleAfter } : undefined;

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { withCloud, noteBakeryName } from './cloud-session.js';
 import { planBakery } from '../pipeline/plan.js';
+import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
@@ -32,7 +33,7 @@ async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Pro
   noteBakeryName(ctx, bakery);
   const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
   return withCloud(ctx, async ({ aws }) => {
-    const result = await planBakery(bakery, recipes, { aws });
+    const result = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws));
     for (const line of planLines(result)) ctx.output.info(line);
     ctx.output.result(planJson(result, changes));
     if (flags.report) await writeHtmlReport(flags.report, planReportModel(result, new Date()));

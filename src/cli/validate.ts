@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { validateBakery } from '../recipes/load-bakery.js';
+import { validateBakery } from '../pipeline/validate.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';

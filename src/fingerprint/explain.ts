@@ -6,6 +6,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import type { ImageRecord } from '../aws/image-record.js';
+import { BASE_AMI_TAG, GIT_COMMIT_TAG, INPUTS_TAG } from '../tags/tag-contract.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { canonicalJson } from './canonical-json.js';
 import { filesOf, relativeToRoot, type Fingerprint, type RecipeInputs } from './fingerprint.js';
@@ -32,9 +33,9 @@ const FILES_PER_ROLE = 5;
 
 export async function explainChange(question: ChangeQuestion): Promise<string[]> {
   const { previous, fingerprint } = question;
-  const before = parseInputsTag(previous.tags['bake:inputs']);
+  const before = parseInputsTag(previous.tags[INPUTS_TAG]);
   const changed = (c: Component) => before === undefined || before[c] === undefined || before[c] !== fingerprint.digests[c];
-  const commit = previous.tags['bake:git-commit'] ?? '';
+  const commit = previous.tags[GIT_COMMIT_TAG] ?? '';
   const oldIds = await question.history.idsAt(commit);
   const unavailable =
     commit && commit !== 'unknown' ? `details unavailable: commit ${commit.slice(0, 12)} not in this clone` : 'details unavailable: the image records no git commit';
@@ -58,7 +59,7 @@ export async function explainChange(question: ChangeQuestion): Promise<string[]>
     else if (before) reasons.push(oldIds ? 'cloud-init vars changed' : `cloud-init changed (${unavailable})`);
   }
   if (changed('base') && question.recipe.base.kind !== 'recipe') {
-    const was = previous.tags['bake:base-ami'];
+    const was = previous.tags[BASE_AMI_TAG];
     const now = question.inputs.base;
     const named = question.baseName ? ` (${question.baseName})` : '';
     if (was && was !== now) reasons.push(`base image moved from ${was} to ${now}${named}`);

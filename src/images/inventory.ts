@@ -4,13 +4,10 @@
  * and the clock come in; the inventory goes out.
  */
 import type { ImageRecord } from '../aws/image-record.js';
-import { DISTRIBUTION_TAG, distributionTag } from '../lifecycle/distribution-settings.js';
+import { distributionTag } from '../lifecycle/distribution-settings.js';
 import type { PinnedValue } from '../pipeline/pin.js';
 import type { Recipe } from '../recipes/model.js';
-import { LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../pipeline/launch-test-step.js';
-
-export { LAUNCH_TEST_TAG };
-const BUILT_AT_TAG = 'bake:built-at';
+import { BUILT_AT_TAG, DISTRIBUTION_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
 
 export interface InventoryImage {
   imageId: string;

@@ -13,7 +13,8 @@
  */
 import { BuildFailure } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
-import { DISTRIBUTION_TAG, distributionTag } from './distribution-settings.js';
+import { BUILT_AT_TAG, DISTRIBUTION_TAG, FINGERPRINT_TAG, RECIPE_TAG, isAwsTagKey } from '../tags/tag-contract.js';
+import { distributionTag } from './distribution-settings.js';
 import { sharePrincipals, sharesWithAnyone, type SharePrincipals } from './share-principals.js';
 
 /** What the distribution needs to know about an image in one region. */
@@ -111,7 +112,6 @@ export class DistributionError extends BuildFailure {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const BUILT_AT_TAG = 'bake:built-at';
 
 /**
  * built-at + days; EC2 refuses a time in the past, so an image already older than that (a
@@ -128,7 +128,7 @@ export function deprecationTime(builtAt: string, days: number, now: Date): Date 
  * some), and `bake:distribution` is earned by each image once its own settings are applied.
  */
 function copyTags(tags: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags).filter(([key]) => !key.toLowerCase().startsWith('aws:') && key !== DISTRIBUTION_TAG));
+  return Object.fromEntries(Object.entries(tags).filter(([key]) => !isAwsTagKey(key) && key !== DISTRIBUTION_TAG));
 }
 
 function message(error: unknown): string {
@@ -164,13 +164,13 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
       tags,
     };
     const earlier = await ec2.findImageByName(region, source.name);
-    if (earlier && earlier.state !== 'failed' && earlier.tags['bake:fingerprint'] === tags['bake:fingerprint']) {
+    if (earlier && earlier.state !== 'failed' && earlier.tags[FINGERPRINT_TAG] === tags[FINGERPRINT_TAG]) {
       await log(`taking over ${earlier.imageId} in ${region}, an earlier copy of ${sourceId} (${earlier.state})`);
       return earlier.imageId;
     }
     if (earlier) {
       // A failed copy keeps its name. Only bake's own failed copy of this recipe is cleared out of the way.
-      if (earlier.state !== 'failed' || earlier.tags['bake:recipe'] !== recipe.name) {
+      if (earlier.state !== 'failed' || earlier.tags[RECIPE_TAG] !== recipe.name) {
         throw new BuildFailure(`cannot copy ${sourceId} to ${region}: the name ${source.name} is taken by ${earlier.imageId} (${earlier.state})`);
       }
       await log(`deregistering ${earlier.imageId} in ${region}: an earlier copy that failed`);

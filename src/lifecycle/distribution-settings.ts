@@ -11,8 +11,6 @@
  */
 import { createHash } from 'node:crypto';
 
-export const DISTRIBUTION_TAG = 'bake:distribution';
-
 const SHARE_HEX = 12;
 
 /** The part of a recipe (src/recipes/model.ts) the tag records: a Recipe is one. */

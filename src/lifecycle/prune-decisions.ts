@@ -13,9 +13,8 @@
  *   - it is still being created, or its build time cannot be read.
  */
 import type { ImageRecord } from '../aws/image-record.js';
-import { LAUNCH_TEST_TAG } from '../pipeline/launch-test-step.js';
+import { BAKERY_TAG, BUILT_AT_TAG, LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 
-export const BUILT_AT_TAG = 'bake:built-at';
 
 export interface PruneRules {
   /** Newest images kept per recipe and region. */
@@ -103,7 +102,7 @@ export function decidePrune(facts: PruneFacts, rules: PruneRules): PruneDecision
       }
       if (image.state === 'pending') keepReasons.push('still being created (pending)');
       // Made before bakeries had names: which bakery made it cannot be told, so none deletes it.
-      if (image.tags['bake:bakery'] === undefined) keepReasons.push(`no bake:bakery tag (made before bakeries had names); tag it bake:bakery=${facts.bakery ?? '<bakery>'} to let prune manage it`);
+      if (image.tags[BAKERY_TAG] === undefined) keepReasons.push(`no bake:bakery tag (made before bakeries had names); tag it bake:bakery=${facts.bakery ?? '<bakery>'} to let prune manage it`);
       if (time === undefined) keepReasons.push('no readable build time');
       else if (rules.olderThanMs !== undefined) {
         const age = rules.now.getTime() - time;

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import type { ImageDeletion, PruneEc2 } from '../aws/prune-images.js';
-import { isOwnImage } from '../recipes/bakery-name.js';
+import { isOwnImage } from '../tags/tag-contract.js';
 import { BakeError, TfvarsError } from '../errors/index.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { decidePrune, type PruneDecision } from './prune-decisions.js';

@@ -66,10 +66,9 @@ export interface RenderedRecipe {
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 async function defaultCloudInitRenderer(bakery: Bakery, recipe: Recipe): Promise<RenderedCloudInitFile[]> {
-  // Loaded on demand: a recipe without cloud-init never needs the renderer.
-  const specifier = '../cloud-init/render.js';
-  const module = (await import(specifier)) as { renderCloudInit: CloudInitRenderer };
-  return module.renderCloudInit(bakery, recipe);
+  // Loaded on demand: a recipe without cloud-init never loads handlebars.
+  const { renderCloudInit } = await import('../cloud-init/render.js');
+  return renderCloudInit(bakery, recipe);
 }
 
 /** Which cloud-init files bake wrote into a folder last time: only those may be removed as stale. */

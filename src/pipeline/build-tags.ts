@@ -1,8 +1,23 @@
 /**
- * The contract tags (DESIGN.md, "Tags") of one baked image. Pure: the pipeline applies them to
+ * The contract tags (src/tags/tag-contract.ts) of one baked image. Pure: the pipeline applies them to
  * the AMI and its snapshots in every region, because EC2 tags are bake's record of what exists.
  */
 import { amiNamePrefix } from '../packer/template.js';
+import {
+  BAKERY_TAG,
+  BASE_AMI_TAG,
+  BUILD_URL_TAG,
+  BUILT_AT_TAG,
+  FINGERPRINT_TAG,
+  GIT_COMMIT_TAG,
+  INPUTS_TAG,
+  JOB_TAG,
+  NAME_TAG,
+  PARENT_TAG,
+  RECIPE_TAG,
+  fitTagValue,
+  isReservedTagKey,
+} from '../tags/tag-contract.js';
 
 export interface ImageTagInput {
   recipe: string;
@@ -25,30 +40,27 @@ export interface ImageTagInput {
   bakery?: string;
 }
 
-/** EC2 limit on a tag value. */
-export const TAG_VALUE_MAX = 256;
-
 export function imageTags(input: ImageTagInput): Record<string, string> {
   const stamp = input.builtAt.replace(/\.\d+Z$/, 'Z').replace(/[- TZ:]/g, '');
   const tags: Record<string, string> = {};
   // User tags first: a recipe cannot override bake's own keys, nor use EC2's reserved aws: prefix.
   for (const [key, value] of Object.entries(input.userTags)) {
-    if (!key.startsWith('bake:') && !key.toLowerCase().startsWith('aws:')) tags[key] = value;
+    if (!isReservedTagKey(key)) tags[key] = value;
   }
   Object.assign(tags, {
-    Name: `${amiNamePrefix(input.recipe)}-${input.fingerprint.slice(0, 12)}-${stamp}`,
-    'bake:recipe': input.recipe,
-    'bake:fingerprint': input.fingerprint,
-    'bake:git-commit': input.gitCommit,
-    'bake:base-ami': input.baseAmi,
-    'bake:built-at': input.builtAt,
+    [NAME_TAG]: `${amiNamePrefix(input.recipe)}-${input.fingerprint.slice(0, 12)}-${stamp}`,
+    [RECIPE_TAG]: input.recipe,
+    [FINGERPRINT_TAG]: input.fingerprint,
+    [GIT_COMMIT_TAG]: input.gitCommit,
+    [BASE_AMI_TAG]: input.baseAmi,
+    [BUILT_AT_TAG]: input.builtAt,
   });
-  if (input.parentAmi) tags['bake:parent'] = input.parentAmi;
-  if (input.buildUrl) tags['bake:build-url'] = input.buildUrl;
-  if (input.jobName) tags['bake:job'] = input.jobName;
-  if (input.bakery) tags['bake:bakery'] = input.bakery;
+  if (input.parentAmi) tags[PARENT_TAG] = input.parentAmi;
+  if (input.buildUrl) tags[BUILD_URL_TAG] = input.buildUrl;
+  if (input.jobName) tags[JOB_TAG] = input.jobName;
+  if (input.bakery) tags[BAKERY_TAG] = input.bakery;
   const inputs = inputsTagValue(input.inputs);
-  if (inputs) tags['bake:inputs'] = inputs;
+  if (inputs) tags[INPUTS_TAG] = inputs;
   for (const key of Object.keys(tags)) tags[key] = fitTagValue(tags[key]);
   return tags;
 }
@@ -58,12 +70,6 @@ export function inputsTagValue(inputs: unknown): string | undefined {
   if (inputs === undefined || inputs === null) return undefined;
   const text = typeof inputs === 'string' ? inputs : JSON.stringify(inputs);
   return text === '' || text === '{}' || text === '[]' ? undefined : text;
-}
-
-/** EC2 refuses values over 256 characters; a long value is cut and marked rather than failing the bake. */
-export function fitTagValue(value: string): string {
-  const chars = [...value];
-  return chars.length <= TAG_VALUE_MAX ? value : `${chars.slice(0, TAG_VALUE_MAX - 1).join('')}…`;
 }
 
 /** EC2 limit on an AMI description. */

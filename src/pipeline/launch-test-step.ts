@@ -7,14 +7,7 @@
 import { BakeError, BuildFailure } from '../errors/index.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import type { Recipe } from '../recipes/model.js';
-
-export const LAUNCH_TEST_TAG = 'bake:launch-test';
-export type LaunchTestTagValue = 'pending' | 'passed' | 'failed';
-
-/** An image with this tag value is not "today's image" for plan, build or pin. */
-export function launchTestBlocksReuse(value: string | undefined): boolean {
-  return value === 'pending' || value === 'failed';
-}
+import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 
 /** Why the plan does not reuse an image of today's fingerprint because of its launch test. */
 export function launchTestReason(imageId: string, value: string | undefined): string | undefined {

@@ -6,7 +6,7 @@ import { resolveBaseImage } from '../aws/base-image.js';
 import { createImageCatalog } from '../aws/image-catalog.js';
 import type { ImageCatalog } from '../aws/image-record.js';
 import type { AwsSettings } from '../aws/settings.js';
-import { isOwnImage } from '../recipes/bakery-name.js';
+import { isOwnImage } from '../tags/tag-contract.js';
 import { gitContentIds, hashedContentIds, isGitWorkTree } from '../fingerprint/content-ids.js';
 import { gitHistory, noHistory } from '../fingerprint/history.js';
 import type { Bakery } from '../recipes/model.js';

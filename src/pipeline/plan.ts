@@ -4,16 +4,15 @@
  * one listing of bake's images per region, whatever the number of recipes.
  */
 import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
-import type { AwsSettings } from '../aws/settings.js';
 import { explainChange } from '../fingerprint/explain.js';
 import { fingerprintBakery, readFingerprintFacts, type FingerprintSources, type ResolvedBase } from '../fingerprint/fingerprint-bakery.js';
 import { noHistory, type BakeryHistory } from '../fingerprint/history.js';
 import { RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
-import { DISTRIBUTION_TAG, distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
-import { productionPlanDeps } from './plan-deps.js';
-import { LAUNCH_TEST_TAG, launchTestBlocksReuse, launchTestReason } from './launch-test-step.js';
+import { distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
+import { DISTRIBUTION_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
+import { launchTestReason } from './launch-test-step.js';
 
 export interface RecipePlan {
   name: string;
@@ -56,10 +55,8 @@ export interface PlanDeps extends FingerprintSources {
   generatorVersion?: string;
 }
 
-/** Instead of PlanDeps: plan against EC2 with these settings (what `bake build` passes). */
-export interface PlanSetup {
-  aws: AwsSettings;
-}
+/** PlanDeps made on demand (src/pipeline/plan-deps.ts): a plan of nothing touches neither git nor EC2. */
+export type PlanDepsSource = PlanDeps | (() => Promise<PlanDeps>);
 
 export interface PlanOptions {
   /** Build the asked recipes even when an image with their fingerprint exists. */
@@ -68,10 +65,10 @@ export interface PlanOptions {
 
 const byNewest = (a: ImageRecord, b: ImageRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
 
-export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanDeps | PlanSetup, options: PlanOptions = {}): Promise<Plan> {
+export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanDepsSource, options: PlanOptions = {}): Promise<Plan> {
   // Nothing asked (`--changed-since` found no change): no git, no EC2.
   if (recipes.length === 0) return { recipes: [] };
-  const deps = 'catalog' in edges ? edges : await productionPlanDeps(bakery, edges.aws);
+  const deps = typeof edges === 'function' ? await edges() : edges;
   const all = RecipeGraph.of(bakery.recipes).withAncestors(recipes);
   const asked = new Set(recipes.map((r) => r.name));
   const generator = deps.generatorVersion ?? GENERATOR_VERSION;

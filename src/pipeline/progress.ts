@@ -1,10 +1,8 @@
 /**
  * What a build shows while it runs. On a TTY, listr2 draws one task per recipe with its latest
- * Packer line; in CI (Jenkins), plain timestamped lines that read well in a console log.
+ * Packer line; in CI (Jenkins), plain timestamped lines that read well in a console log
+ * (src/pipeline/create-progress.ts picks one).
  */
-import type { Output } from '../io/output.js';
-import { createListrProgress } from './progress-listr.js';
-import { createPlainProgress } from './progress-plain.js';
 
 export type RecipeOutcomeStatus = 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
 export type RecipeWork = 'building' | 'distributing';
@@ -20,10 +18,6 @@ export interface BuildProgress {
   /** Lines about the run as a whole (pinning, interruption). */
   note(message: string): void;
   close(): Promise<void>;
-}
-
-export function createProgress(output: Output): BuildProgress {
-  return output.interactive ? createListrProgress(output) : createPlainProgress(output);
 }
 
 /** Progress that shows nothing (library use, tests). */

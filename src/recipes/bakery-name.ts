@@ -42,14 +42,3 @@ export function bakeryNameNote(name: string, source: BakeryNameSource): string |
   if (source === 'config') return undefined;
   return `bakery ${name} (from the ${source === 'git remote' ? 'git remote origin' : 'folder name'}): images, locks and builders are tagged bake:bakery=${name}; set bakery: in bake.config.yaml to fix the name`;
 }
-
-/**
- * Whether an image with these tags is this bakery's: tagged with its name, or (made before
- * bakeries had names) untagged and of one of its recipes.
- */
-export function isOwnImage(tags: Record<string, string>, bakery: string, recipes: ReadonlySet<string>): boolean {
-  const owner = tags[BAKERY_TAG];
-  return owner === undefined ? recipes.has(tags['bake:recipe'] ?? '') : owner === bakery;
-}
-
-export const BAKERY_TAG = 'bake:bakery';

@@ -1,15 +1,14 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { renderCloudInitEntry } from '../cloud-init/render.js';
-import { renderUserData, renderUserDataPart } from '../launch-test/user-data.js';
 import { RecipeError, RecipeErrors } from '../errors/index.js';
 import { resolveContained } from '../files/contained-path.js';
 import { pathExists } from '../files/read-input-file.js';
 import { discoverRoles } from '../roles/discover.js';
 import { defaultBakeryName } from './bakery-name.js';
 import { RecipeGraph } from './graph.js';
-import { parseDuration } from '../cli/duration.js';
+import { parseDuration } from './duration.js';
+import { isReservedTagKey } from '../tags/tag-contract.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
 import type { SourceLocation } from '../errors/index.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
@@ -207,7 +206,7 @@ function tagErrors(source: YamlSource, tags: Record<string, string>): RecipeErro
   const errors: RecipeError[] = [];
   for (const [key, value] of Object.entries(tags)) {
     const where = source.locate(['tags', key], true);
-    if (/^(bake|aws):/i.test(key)) errors.push(new RecipeError(`tag ${key}: the bake: and aws: prefixes are reserved`, where));
+    if (isReservedTagKey(key)) errors.push(new RecipeError(`tag ${key}: the bake: and aws: prefixes are reserved`, where));
     else if (key === 'Name') errors.push(new RecipeError('tag Name is set by bake (recipe, fingerprint and build time)', where));
     if ([...key].length > 128) errors.push(new RecipeError(`tag ${key.slice(0, 20)}…: keys are at most 128 characters`, where));
     // EC2 refuses control characters in tags; found after a whole bake, it would leave the image untagged.
@@ -225,12 +224,12 @@ function tagErrors(source: YamlSource, tags: Record<string, string>): RecipeErro
  */
 export async function loadBakery(root: string): Promise<Bakery> {
   const { bakery, errors } = await readBakery(root);
-  if (errors.length) throw sorted(errors);
+  if (errors.length) throw sortedErrors(errors);
   return bakery;
 }
 
 /** The bakery as far as it could be read, and every problem found on the way. */
-async function readBakery(root: string): Promise<{ bakery: Bakery; errors: RecipeError[] }> {
+export async function readBakery(root: string): Promise<{ bakery: Bakery; errors: RecipeError[] }> {
   const absoluteRoot = path.resolve(root);
   const errors: RecipeError[] = [];
   const config = await loadConfig(absoluteRoot, errors);
@@ -276,51 +275,6 @@ async function readBakery(root: string): Promise<{ bakery: Bakery; errors: Recip
   return { bakery: { root: absoluteRoot, config, recipes, roles }, errors };
 }
 
-/**
- * loadBakery plus every cloud-init entry rendered (what `bake validate` checks). Templates of
- * the recipes that loaded are rendered even when other files have problems, so one run
- * reports everything.
- */
-export async function validateBakery(root: string): Promise<{ bakery: Bakery; cloudInitCount: number }> {
-  const { bakery, errors } = await readBakery(root);
-  let cloudInitCount = 0;
-  for (const recipe of bakery.recipes) {
-    for (const index of recipe.cloudInit.keys()) {
-      try {
-        await renderCloudInitEntry(bakery, recipe, index);
-        cloudInitCount += 1;
-      } catch (error) {
-        if (error instanceof RecipeError) errors.push(error);
-        else throw error;
-      }
-    }
-    // The launch test's user-data too: a template error shows here, offline, not after a bake.
-    const userData = recipe.launchTest?.enabled ? recipe.launchTest.userData : [];
-    let partsRender = true;
-    for (const use of userData) {
-      try {
-        await renderUserDataPart(bakery, recipe, use);
-        cloudInitCount += 1;
-      } catch (error) {
-        partsRender = false;
-        if (error instanceof RecipeError) errors.push(error);
-        else throw error;
-      }
-    }
-    // Together (size, MIME), once each part renders.
-    if (partsRender && userData.length > 0) {
-      try {
-        await renderUserData(bakery, recipe, userData);
-      } catch (error) {
-        if (error instanceof RecipeError) errors.push(error);
-        else throw error;
-      }
-    }
-  }
-  if (errors.length) throw sorted(errors);
-  return { bakery, cloudInitCount };
-}
-
 /** `web.yaml` beside `web.yml`: one of them is stale, and which one wins must not be an accident. */
 function sameRecipeTwice(recipesDir: string, files: string[]): RecipeError[] {
   const byName = new Map<string, string[]>();
@@ -333,7 +287,8 @@ function sameRecipeTwice(recipesDir: string, files: string[]): RecipeError[] {
     .map((group) => new RecipeError(`recipe ${group[0].replace(/\.ya?ml$/, '')} is defined by both ${group.join(' and ')}; delete one`, { file: path.join(recipesDir, group[1]), line: 1, col: 1 }));
 }
 
-function sorted(errors: RecipeError[]): RecipeErrors {
+/** Every problem at once, in file and line order. */
+export function sortedErrors(errors: RecipeError[]): RecipeErrors {
   return new RecipeErrors(
     [...errors].sort((a, b) => a.location.file.localeCompare(b.location.file) || a.location.line - b.location.line || a.location.col - b.location.col),
   );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../cli/duration.js';
+import { parseDuration } from './duration.js';
 
 /** The recipe file format. Also emitted as schema/recipe.schema.json for editors. */
 const vars = z.record(z.string(), z.unknown());

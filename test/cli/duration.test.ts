@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { durationArgument, parseDuration } from '../../src/cli/duration.js';
+import { durationArgument } from '../../src/cli/duration.js';
+import { parseDuration } from '../../src/recipes/duration.js';
 
 describe('durations on the command line', () => {
   it('reads seconds to weeks, and joined parts', () => {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { combineUserData, renderUserData } from '../../src/launch-test/user-data.js';
-import { loadBakery, validateBakery } from '../../src/recipes/load-bakery.js';
+import { loadBakery } from '../../src/recipes/load-bakery.js';
+import { validateBakery } from '../../src/pipeline/validate.js';
 import { RecipeError } from '../../src/errors/index.js';
 import { minimalRole, problems, tempBakery } from '../recipes/temp-bakery.js';
 

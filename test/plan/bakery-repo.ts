@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { ImageCatalog, ImageRecord } from '../../src/aws/image-record.js';
-import { DISTRIBUTION_TAG, distributionTag } from '../../src/lifecycle/distribution-settings.js';
+import { distributionTag } from '../../src/lifecycle/distribution-settings.js';
+import { DISTRIBUTION_TAG } from '../../src/tags/tag-contract.js';
 import type { Bakery, Recipe, Role } from '../../src/recipes/model.js';
 import type { RecipePlan } from '../../src/pipeline/plan.js';
 

@@ -4,7 +4,8 @@
  * it, including `bake:distribution` for a distribution that finished.
  */
 import { CreateImageCommand, RunInstancesCommand, StopInstancesCommand, waitUntilImageAvailable, waitUntilInstanceStopped, type EC2Client } from '@aws-sdk/client-ec2';
-import { DISTRIBUTION_TAG, distributionTag } from '../../src/lifecycle/distribution-settings.js';
+import { distributionTag } from '../../src/lifecycle/distribution-settings.js';
+import { DISTRIBUTION_TAG } from '../../src/tags/tag-contract.js';
 import { imageTags } from '../../src/pipeline/build-tags.js';
 
 const WAIT = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };

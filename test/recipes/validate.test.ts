@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RecipeGraph } from '../../src/recipes/graph.js';
-import { loadBakery, validateBakery } from '../../src/recipes/load-bakery.js';
+import { loadBakery } from '../../src/recipes/load-bakery.js';
+import { validateBakery } from '../../src/pipeline/validate.js';
 import { problems, tempBakery } from './temp-bakery.js';
 
 const repo = path.resolve(__dirname, '../..');

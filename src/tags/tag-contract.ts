@@ -1,0 +1,66 @@
+/**
+ * The tag contract (docs/architecture.md, "Tags"): the keys bake writes on every image it bakes,
+ * their snapshots and its build locks. EC2 tags are bake's only record of what has been built, so
+ * every module that reads or writes one takes its key from here.
+ */
+
+export const NAME_TAG = 'Name';
+export const RECIPE_TAG = 'bake:recipe';
+export const FINGERPRINT_TAG = 'bake:fingerprint';
+export const GIT_COMMIT_TAG = 'bake:git-commit';
+export const BASE_AMI_TAG = 'bake:base-ami';
+/** The parent recipe's AMI, when built FROM another recipe. */
+export const PARENT_TAG = 'bake:parent';
+/** ISO 8601. */
+export const BUILT_AT_TAG = 'bake:built-at';
+/** Jenkins BUILD_URL. */
+export const BUILD_URL_TAG = 'bake:build-url';
+/** Jenkins JOB_NAME. */
+export const JOB_TAG = 'bake:job';
+/** Per-component digests: explain a rebuild when the old commit is gone. */
+export const INPUTS_TAG = 'bake:inputs';
+/** The share/deprecation/IMDSv2 settings applied in that region (src/lifecycle/distribution-settings.ts). */
+export const DISTRIBUTION_TAG = 'bake:distribution';
+/** Which bakery owns the image: plan, pin, prune and images never touch another bakery's. */
+export const BAKERY_TAG = 'bake:bakery';
+/** pending until the new image's launch test finished, then passed | failed. */
+export const LAUNCH_TEST_TAG = 'bake:launch-test';
+export type LaunchTestTagValue = 'pending' | 'passed' | 'failed';
+
+/** Build locks: EC2 key pairs named bake-lock-<recipe> (src/aws/recipe-lock.ts). */
+export const LOCK_TAG = 'bake:lock';
+export const LOCK_HOLDER_TAG = 'bake:lock-holder';
+export const LOCK_ALIVE_TAG = 'bake:lock-alive';
+
+/** An image with this launch-test value is not "today's image" for plan, build, pin or images. */
+export function launchTestBlocksReuse(value: string | undefined): boolean {
+  return value === 'pending' || value === 'failed';
+}
+
+/**
+ * Whether an image with these tags is this bakery's: tagged with its name, or (made before
+ * bakeries had names) untagged and of one of its recipes.
+ */
+export function isOwnImage(tags: Record<string, string>, bakery: string, recipes: ReadonlySet<string>): boolean {
+  const owner = tags[BAKERY_TAG];
+  return owner === undefined ? recipes.has(tags[RECIPE_TAG] ?? '') : owner === bakery;
+}
+
+/** `aws:` keys belong to EC2: nobody may write them, and a copy of an image does not carry them. */
+export function isAwsTagKey(key: string): boolean {
+  return key.toLowerCase().startsWith('aws:');
+}
+
+/** Keys a recipe or the bakery config may not set: bake's own and EC2's. */
+export function isReservedTagKey(key: string): boolean {
+  return /^(bake|aws):/i.test(key);
+}
+
+/** EC2 limit on a tag value. */
+export const TAG_VALUE_MAX = 256;
+
+/** EC2 refuses values over 256 characters; a long value is cut and marked rather than failing the bake. */
+export function fitTagValue(value: string): string {
+  const chars = [...value];
+  return chars.length <= TAG_VALUE_MAX ? value : `${chars.slice(0, TAG_VALUE_MAX - 1).join('')}…`;
+}
