@@ -15,6 +15,7 @@ import type { AwsSettings } from '../../src/aws/settings.js';
 import { productionPruneDeps } from '../../src/lifecycle/prune-deps.js';
 import { DEBIAN_ACCOUNT } from '../../src/local-cloud/index.js';
 import { planBakery, type Plan } from '../../src/pipeline/plan.js';
+import { productionPlanDeps } from '../../src/pipeline/plan-deps.js';
 import type { Bakery } from '../../src/recipes/model.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { BakeryRepo } from '../plan/bakery-repo.js';
@@ -70,7 +71,7 @@ const fingerprintsOf = (plan: Plan) => new Map(plan.recipes.map((entry) => [entr
 describe('the fingerprints bake prune keeps images by', () => {
   it('are the plan’s, learned without the plan’s image listing or history: only the base image lookup goes to EC2', async () => {
     // Yesterday's images of both recipes, then a role change that only web reaches.
-    const first = await planBakery(bakery(), bakery().recipes, { aws });
+    const first = await planBakery(bakery(), bakery().recipes, () => productionPlanDeps(bakery(), aws));
     const commit = await repo.git('rev-parse', 'HEAD');
     const [base, web] = first.recipes;
     const baseAmi = await imageAsBuilt(ec2, base, base.baseAmi, commit);
@@ -79,7 +80,7 @@ describe('the fingerprints bake prune keeps images by', () => {
     await repo.commit('nginx: http2');
 
     const prune = await callsOf(() => productionPruneDeps(bakery(), aws).currentFingerprints(bakery().recipes));
-    const plan = await callsOf(() => planBakery(bakery(), bakery().recipes, { aws }));
+    const plan = await callsOf(() => planBakery(bakery(), bakery().recipes, () => productionPlanDeps(bakery(), aws)));
 
     expect(plan.result.recipes.map((entry) => [entry.name, entry.action, entry.reasons])).toEqual([
       ['base', 'reuse', []],
