@@ -9,7 +9,7 @@ import { writeJunit } from '../pipeline/junit.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { createProgress } from '../pipeline/create-progress.js';
-import { loadBakery } from '../recipes/load-bakery.js';
+import { loadInstalledBakery } from './installed-bakery.js';
 import { buildMetadata } from '../ci/build-metadata.js';
 import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
@@ -74,7 +74,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const bakery = await loadBakery(ctx.dir);
+    const bakery = await loadInstalledBakery(ctx);
     noteBakeryName(ctx, bakery);
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();

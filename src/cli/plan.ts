@@ -3,7 +3,7 @@ import { withCloud, noteBakeryName } from './cloud-session.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
-import { loadBakery } from '../recipes/load-bakery.js';
+import { loadInstalledBakery } from './installed-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
 import { runCommand } from './run-command.js';
@@ -29,7 +29,7 @@ export function planCommand(): Command {
 }
 
 async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Promise<number> {
-  const bakery = await loadBakery(ctx.dir);
+  const bakery = await loadInstalledBakery(ctx);
   noteBakeryName(ctx, bakery);
   const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
   return withCloud(ctx, async ({ aws }) => {

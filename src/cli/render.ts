@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { loadBakery } from '../recipes/load-bakery.js';
+import { loadInstalledBakery } from './installed-bakery.js';
 import { chooseShape, type ShapeChoice } from '../packer/shape.js';
 import { renderBakery } from '../packer/render-bakery.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
@@ -23,7 +23,7 @@ export function renderCommand(): Command {
     .action(async (recipes: string[], flags: RenderFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
-        const bakery = await loadBakery(ctx.dir);
+        const bakery = await loadInstalledBakery(ctx);
         const { shape, version } = await chooseShape(flags.packerShape, (message) => ctx.output.warn(message));
         const rendered = await renderBakery(bakery, recipes, path.resolve(flags.out), { shape });
         for (const recipe of rendered) {

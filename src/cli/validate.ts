@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { validateBakery } from '../pipeline/validate.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { installGalaxy } from './installed-bakery.js';
 import { runCommand } from './run-command.js';
 
 export function validateCommand(): Command {
@@ -11,6 +12,7 @@ export function validateCommand(): Command {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
         const { bakery, cloudInitCount } = await validateBakery(ctx.dir);
+        await installGalaxy(ctx, bakery);
         const recipes = selectRecipes(bakery, names);
         ctx.output.info(`ok: ${recipes.length} recipes, ${bakery.roles.size} roles, ${cloudInitCount} cloud-init templates`);
         ctx.output.result({ valid: true, recipes: recipes.map((r) => r.name) });

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { UsageError } from '../errors/index.js';
 import { createOutput } from '../io/output.js';
 import { selectRecipes } from '../recipes/graph.js';
-import { loadBakery } from '../recipes/load-bakery.js';
+import { loadInstalledBakery } from './installed-bakery.js';
 import { requireAnsiblePlaybook, requireRoot } from '../verify/prerequisites.js';
 import { verifySummaryLines } from '../verify/verify-summary.js';
 import { destroyVerifyInstances, productionVerifyDeps, verifyRecipes, type VerifyReport } from '../verify/verify-recipe.js';
@@ -41,7 +41,7 @@ async function verify(ctx: CommandContext, names: string[], flags: VerifyFlags):
     return 0;
   }
 
-  const bakery = await loadBakery(ctx.dir);
+  const bakery = await loadInstalledBakery(ctx);
   if (names.length === 0)
     throw new UsageError(`name the recipes to verify (each gets a kept instance): ${bakery.recipes.map((r) => r.name).join(', ')}`);
   const recipes = selectRecipes(bakery, names);

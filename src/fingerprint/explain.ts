@@ -117,12 +117,14 @@ async function roleChanges(question: ChangeQuestion, oldIds: Map<string, string>
   const { bakery, recipe, inputs } = question;
   const reasons: string[] = [];
   let oldGalaxy: Map<string, string> | undefined;
-  for (const role of roleClosureOf(bakery.roles, recipe.roles)) {
+  for (const role of roleClosureOf(bakery.roles, [...recipe.roles, ...(recipe.boot?.roles ?? [])])) {
     const now = inputs.roles[role.name];
     if (typeof now === 'string') {
       oldGalaxy ??= await galaxyVersionsAt(question, commit);
       const was = oldGalaxy.get(role.name);
-      if (was !== undefined && was !== now) reasons.push(`role ${role.name}: ${was} → ${now}`);
+      // Then, only src@version was known; the commit it resolved to is not in git's history.
+      const nowVersion = now.replace(/ \([0-9a-f]+\)$/, '');
+      if (was !== undefined && was !== nowVersion) reasons.push(`role ${role.name}: ${was} → ${nowVersion}`);
       continue;
     }
     const old = filesOf(oldIds, relativeToRoot(bakery.root, role.dir));

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Bakery, type Recipe } from '../recipes/model.js';
+import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Bakery, type Recipe, type RoleUse } from '../recipes/model.js';
 import { canonicalJson } from './canonical-json.js';
 import { formatInputsTag, type ComponentDigests } from './inputs-tag.js';
 import { roleClosureOf } from './role-closure.js';
@@ -24,7 +24,10 @@ export const COMPONENT_HEX = 12;
 export interface RecipeInputs {
   /** The recipe's parsed settings, without where it is written, its pin targets or its copy regions. */
   recipe: unknown;
-  /** Role name → (path inside the role → content id) for local roles, or `src@version` for galaxy roles. */
+  /**
+   * Role name → (path inside the role → content id) for local roles, or `src@version (commit)`
+   * for galaxy roles; `collection:<name>` → the same for each collection.
+   */
   roles: Record<string, Record<string, string> | string>;
   /** Each cloud-init template in order: its content id (null if missing) and its vars; then the launch test's user-data templates (`launchTest: true`). */
   cloudInit: Array<{ template: string; id: string | null; vars: unknown; launchTest?: true }>;
@@ -65,15 +68,22 @@ export function recipeSettings(recipe: Recipe): Record<string, unknown> {
     roles,
     verify,
     launchTest,
+    secrets,
+    boot,
     ...settings
   } = recipe;
   const tested = launchTestSettings(launchTest);
+  const withoutLocation = ({ location: _location, ...use }: RoleUse) => use;
   return {
     ...settings,
     buildRegion: regions[0],
-    roles: roles.map(({ location: _location, ...use }) => use),
+    roles: roles.map(withoutLocation),
     verify: verify.map(({ location: _location, ...check }) => check),
     ...(tested && { launchTest: tested }),
+    // Only present when used, so recipes without them keep the fingerprints they had. A secret's
+    // name is part of what the roles see; its value and where it is read from are not.
+    ...(secrets?.length && { secrets: secrets.map((secret) => secret.name).sort() }),
+    ...(boot && { boot: { roles: boot.roles.map(withoutLocation), varsFromUserData: boot.varsFromUserData } }),
   };
 }
 
@@ -120,10 +130,11 @@ export interface InputsContext {
 export function recipeInputs(recipe: Recipe, context: InputsContext): RecipeInputs {
   const { bakery, ids } = context;
   const roles: RecipeInputs['roles'] = {};
-  for (const role of roleClosureOf(bakery.roles, recipe.roles)) {
-    roles[role.name] =
-      role.source === 'galaxy' ? `${role.src ?? role.name}@${role.version ?? ''}` : filesOf(ids, relativeToRoot(bakery.root, role.dir));
+  for (const role of roleClosureOf(bakery.roles, [...recipe.roles, ...(recipe.boot?.roles ?? [])])) {
+    roles[role.name] = role.source === 'galaxy' ? galaxyInput(role.src ?? role.name, role.version, role.commit) : filesOf(ids, relativeToRoot(bakery.root, role.dir));
   }
+  // Any role may use any collection: each one counts for every recipe.
+  for (const collection of bakery.collections ?? []) roles[`collection:${collection.name}`] = galaxyInput(collection.name, collection.version, collection.commit);
   return {
     recipe: recipeSettings(recipe),
     roles,
@@ -140,6 +151,14 @@ export function recipeInputs(recipe: Recipe, context: InputsContext): RecipeInpu
     parent: context.parentFingerprint ?? null,
     generator: context.generator,
   };
+}
+
+/**
+ * `src@version`, plus the commit a git source resolved to when bake installed it: a tag moved to
+ * another commit rebuilds the image even though requirements.yml did not change.
+ */
+export function galaxyInput(src: string, version: string | undefined, commit: string | undefined): string {
+  return `${src}@${version ?? ''}${commit ? ` (${commit})` : ''}`;
 }
 
 const folderIndexes = new WeakMap<Map<string, string>, Map<string, Record<string, string>>>();

@@ -4,6 +4,7 @@
  * on a TTY and never when NO_COLOR is set.
  */
 import { terminalSafe } from './terminal-text.js';
+import { maskSecrets } from '../secrets/mask.js';
 
 export interface Output {
   readonly json: boolean;
@@ -36,7 +37,8 @@ export function createOutput(options: OutputOptions): Output {
   const humanStream = options.json ? stderr : stdout;
   const interactive = !isCi(env, humanStream);
   const color = interactive && env.NO_COLOR === undefined && env.TERM !== 'dumb';
-  const line = (text: string) => (interactive ? `${text}\n` : `${now().toISOString()} ${text}\n`);
+  // Everything bake prints passes the secret mask (src/secrets/mask.ts).
+  const line = (text: string) => maskSecrets(interactive ? `${text}\n` : `${now().toISOString()} ${text}\n`);
   return {
     json: options.json,
     interactive,
@@ -44,7 +46,7 @@ export function createOutput(options: OutputOptions): Output {
     info: (message) => void humanStream.write(line(terminalSafe(message))),
     warn: (message) => void stderr.write(line(`warning: ${terminalSafe(message)}`)),
     result: (value) => {
-      if (options.json) stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+      if (options.json) stdout.write(maskSecrets(`${JSON.stringify(value, null, 2)}\n`));
     },
   };
 }

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createBootHost, INSTANCE_SSH_PORT } from './boot-host.js';
 import { loadOrCreateCredentials, type LocalCredentials } from './credentials.js';
 import { startEc2Api, type FaultRule } from './ec2-api/server.js';
@@ -98,6 +101,18 @@ async function resume(state: CloudState, host: InstanceHost, log: (message: stri
   }
 }
 
+/** The state directory's own key for SecureString parameters (0600), made on first use. */
+async function parameterSealingKey(stateDir: string): Promise<Buffer> {
+  const file = path.join(stateDir, 'ssm-parameters.key');
+  try {
+    return await readFile(file);
+  } catch {
+    const key = randomBytes(32);
+    await writeFile(file, key, { mode: 0o600, flag: 'wx' }).catch(async () => undefined);
+    return readFile(file);
+  }
+}
+
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const debug = process.env.BAKE_DEBUG_LOCAL_CLOUD === '1';
   const log = (message: string) => {
@@ -114,7 +129,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await resume(state, host, log);
     stateFile.save(state);
     const faults = options.faults ?? [];
-    const api = await startEc2Api({ state, credentials, host, faults, persist: () => stateFile.save(state), log });
+    const parameterKey = await parameterSealingKey(options.stateDir);
+    const api = await startEc2Api({ state, credentials, host, faults, persist: () => stateFile.save(state), log, parameterKey });
     const region = options.region ?? 'us-east-1';
     const openHost = host;
     let closed = false;

@@ -146,7 +146,7 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
   if (cloudInitFiles.length || existsSync(record)) await writeFileAtomic(record, [...names].map((name) => `${name}\n`).join(''), { createDirectory: true });
   await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), { createDirectory: true, verify: (text) => void parseYaml(text, { logLevel: 'error' }) });
   await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), { createDirectory: true, mode: 0o755 });
-  const ansibleNames = [...ansibleSettings(bakery).map(([name]) => name), ...recipe.ansibleEnv];
+  const ansibleNames = [...ansibleSettings(bakery, recipe).map(([name]) => name), ...recipe.ansibleEnv];
   await writeFileAtomic(rendered.ansibleCommand, ansibleCommandScript(ansibleNames), { createDirectory: true, mode: 0o755 });
   // Written last: a template on disk means everything it points at is there.
   await writeFileAtomic(rendered.template, template.text, { createDirectory: true, verify: async (text) => void (await parseHcl(rendered.template, text)) });

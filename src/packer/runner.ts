@@ -9,6 +9,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { BuildFailure } from '../errors/index.js';
+import { maskSecrets } from '../secrets/mask.js';
 
 export interface PackerBuildRequest {
   /** Working directory of the run: the rendered recipe's folder. */
@@ -119,15 +120,19 @@ export async function runPackerBuild(request: PackerBuildRequest): Promise<Packe
   let partial = '';
   // A chunk may end inside a multi-byte character (Ansible prints UTF-8); the decoder keeps it whole.
   const decoder = new StringDecoder('utf8');
+  // Whole lines only, each masked before anything else sees it: the log, the progress and the
+  // failure tail never hold a secret value.
+  const take = (line: string) => {
+    const masked = maskSecrets(line);
+    log.write(`${masked}\n`);
+    remember(masked);
+    request.onLine?.(masked);
+  };
   subprocess.all?.on('data', (chunk: Buffer) => {
-    log.write(chunk);
     const text = partial + decoder.write(chunk);
     const lines = text.split(/\r?\n/);
     partial = lines.pop() ?? '';
-    for (const line of lines) {
-      remember(line);
-      request.onLine?.(line);
-    }
+    lines.forEach(take);
   });
 
   const result = await subprocess;
@@ -136,10 +141,7 @@ export async function runPackerBuild(request: PackerBuildRequest): Promise<Packe
   signalGroup(subprocess.pid, 'SIGKILL');
   await groupGone(subprocess.pid, 5_000);
   partial += decoder.end();
-  if (partial) {
-    remember(partial);
-    request.onLine?.(partial);
-  }
+  if (partial) take(partial);
   const exitCode = typeof result.exitCode === 'number' ? result.exitCode : -1;
   const how = result.signal ? `killed by ${result.signal}` : `exit ${exitCode}`;
   await closeLog(log, `# ${new Date().toISOString()} packer finished: ${how}\n`);

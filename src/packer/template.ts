@@ -91,6 +91,14 @@ export function ansibleRolesPath(bakery: Bakery): string[] {
   return dirs;
 }
 
+/** Where Ansible finds the collections bake installed (src/roles/galaxy-install.ts); empty without collections/requirements.yml. */
+export function ansibleCollectionsPath(bakery: Bakery): string[] {
+  const dirs = (bakery.collections ?? []).flatMap((collection) => (collection.dir ? [collection.dir] : []));
+  const unusable = dirs.find((dir) => dir.includes(':'));
+  if (unusable) throw new BakeError(`collection folder ${unusable} contains ":", which ANSIBLE_COLLECTIONS_PATH cannot hold; set BAKE_GALAXY_CACHE elsewhere`);
+  return dirs;
+}
+
 function locationOf(recipe: Recipe, key: string): SourceLocation {
   return recipe.locations[key] ?? { file: recipe.file, line: 1, col: 1 };
 }
@@ -101,11 +109,16 @@ function positiveWhole(value: number, what: string, location: SourceLocation): n
 }
 
 /** bake's settings for Packer's Ansible run (ansible_env_vars): names and values. */
-export function ansibleSettings(bakery: Bakery): Array<[string, string]> {
+export function ansibleSettings(bakery: Bakery, recipe: Recipe): Array<[string, string]> {
+  const collectionsPath = ansibleCollectionsPath(bakery);
   return [
     ['ANSIBLE_HOST_KEY_CHECKING', 'False'],
     ['ANSIBLE_ROLES_PATH', ansibleRolesPath(bakery).join(':')],
     ['ANSIBLE_NOCOLOR', 'True'],
+    ...(collectionsPath.length ? [['ANSIBLE_COLLECTIONS_PATH', collectionsPath.join(':')] as [string, string]] : []),
+    // With secrets, module arguments (which may hold them) travel over SSH's stdin instead of
+    // being written as files on the instance.
+    ...(recipe.secrets?.length ? [['ANSIBLE_PIPELINING', 'True'] as [string, string]] : []),
   ];
 }
 
@@ -127,12 +140,15 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
   }
 
   const filter = recipe.base.kind === 'filter' ? recipe.base : undefined;
+  const hasSecrets = Boolean(recipe.secrets?.length);
 
   const view = {
     generatorVersion: GENERATOR_VERSION,
     shapeLabel: modern ? '>= 1.7 with plugins' : '1.6 (built-in builders)',
     modern,
-    variables: PACKER_VARIABLE_NAMES.map((name) => ({ name, value: defaults[name] })),
+    // secrets_file only where it is used, so other recipes' templates stay as they were.
+    variables: PACKER_VARIABLE_NAMES.filter((name) => name !== 'secrets_file' || hasSecrets).map((name) => ({ name, value: defaults[name] })),
+    secrets: hasSecrets,
     amiNamePrefix: amiNamePrefix(recipe.name),
     recipeName: recipe.name,
     bakery: bakery.config.bakery,
@@ -156,7 +172,7 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
     imdsv2: modern && recipe.imdsv2,
     rootVolume: rootVolumeOf(recipe, region),
     polling: target?.local ? LOCAL_CLOUD_POLLING : AWS_POLLING,
-    ansibleEnvVars: ansibleSettings(bakery).map(([name, value]) => `${name}=${value}`),
+    ansibleEnvVars: ansibleSettings(bakery, recipe).map(([name, value]) => `${name}=${value}`),
     verifyExecuteCommand: VERIFY_EXECUTE_COMMAND,
   };
   return { text: renderTemplateFile('recipe.pkr.hcl.hbs', view), sourceAmi: filter ? 'filter' : 'variable', gaps };

@@ -25,6 +25,11 @@ export interface PackerVariables {
   /** The node binary and bake's SBOM writer (src/sbom/write-sbom.ts): Ansible runs them on this machine at the end of the playbook; empty: no package manifest. */
   node_bin?: string;
   sbom_writer?: string;
+  /**
+   * Recipes with build-time secrets only: the private extra-vars file holding their values
+   * (src/secrets/secrets-file.ts). Only the path is ever written here.
+   */
+  secrets_file?: string;
 }
 
 export const PACKER_VARIABLE_NAMES = [
@@ -38,6 +43,7 @@ export const PACKER_VARIABLE_NAMES = [
   'root_device_name',
   'node_bin',
   'sbom_writer',
+  'secrets_file',
 ] as const;
 
 /** Stands in for an AMI only known at build time (a parent recipe's new image, an SSM parameter). */
@@ -60,6 +66,7 @@ export function variableDefaults(recipe: Recipe, given: Partial<PackerVariables>
     root_device_name: given.root_device_name ?? DEFAULT_ROOT_DEVICE,
     node_bin: given.node_bin ?? '',
     sbom_writer: given.sbom_writer ?? '',
+    secrets_file: given.secrets_file ?? '',
   };
 }
 

@@ -19,6 +19,8 @@ import type { Bakery } from '../recipes/model.js';
 import type { BuildDeps } from './build.js';
 import { pinImages, pinRootsOf } from './pin.js';
 import { pinSsmParameters } from './pin-ssm.js';
+import { readSecureParameter } from '../aws/secure-parameter.js';
+import { resolveSecrets } from '../secrets/resolve.js';
 import { acquireRecipeLock, type LockPolicy } from './recipe-lock.js';
 import { ec2TestInstanceSession } from '../aws/test-instance.js';
 import { runLaunchTest, type LaunchTestTarget } from '../launch-test/launch-test.js';
@@ -62,6 +64,8 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
         { ...request, bakery: setup.bakery, target: launchTestTarget(setup.target) },
         { session: (region) => ec2TestInstanceSession(clients(region), region), remote: sshRemoteMachine, now: () => Date.now() },
       ),
+    resolveSecrets: (recipes) =>
+      resolveSecrets(recipes, { env: setup.env ?? process.env, readParameter: (region, name) => readSecureParameter(setup.aws, region, name) }),
     gitCommit: () => lookupGitCommit(setup.bakery.root, setup.env ?? process.env),
     now: () => new Date(),
     ...(lock && {

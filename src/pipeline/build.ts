@@ -28,6 +28,8 @@ import type { PackerVariables } from '../packer/variables.js';
 import type { DistributionRequest, DistributionResult } from '../lifecycle/distribute.js';
 import { parentNameOf, RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
+import { withSecretsFile } from '../secrets/secrets-file.js';
+import type { SecretValues } from '../secrets/resolve.js';
 import { amiDescription, imageTags } from './build-tags.js';
 import { launchTestEnabled, type LaunchTestResult } from '../launch-test/launch-test.js';
 import { launchTestNewImage, launchTestOf } from './launch-test-step.js';
@@ -94,6 +96,12 @@ export interface BuildDeps {
    * when another job holds it; returns its release. Absent: no lock.
    */
   lockRecipe?(entry: PlannedRecipe, signal: AbortSignal): Promise<() => Promise<void>>;
+  /**
+   * Reads the build-time secrets of the recipes about to be baked (src/secrets/resolve.ts), all
+   * before the first Packer starts; throws RecipeErrors naming each secret that cannot be read.
+   * Absent: recipes with secrets cannot be baked.
+   */
+  resolveSecrets?(recipes: Recipe[]): Promise<Map<string, SecretValues>>;
   /** Per region, the newest image tagged with the entry's fingerprint now and its bake:distribution tag (asked once the lock is held). */
   findImages?(entry: PlannedRecipe): Promise<Record<string, FoundImage>>;
   gitCommit(): Promise<string>;
@@ -156,6 +164,9 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const byName = new Map(plan.recipes.map((entry) => [entry.name, entry]));
   const toBuild = plan.recipes.filter((entry) => entry.action === 'build');
   const built = new Map<string, BuiltImage>();
+  // A secret that cannot be read stops the run here, before any Packer starts.
+  const baking = toBuild.filter((entry) => !entry.distributeOnly).map((entry) => entry.recipe);
+  const secrets = deps.resolveSecrets && baking.some((recipe) => recipe.secrets?.length) ? await deps.resolveSecrets(baking) : new Map<string, SecretValues>();
 
   progress.planned(
     plan.recipes.map((entry) => ({
@@ -289,26 +300,36 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
     // Best effort: an image baked without a manifest is still an image.
     await rm(path.join(rendered.dir, MANIFEST_FILE), { force: true });
     const varFile = path.join(rendered.dir, `${entry.name}.pkrvars.hcl`);
-    await deps.writeVariables(varFile, {
-      source_ami: sourceAmi,
-      fingerprint: entry.fingerprint,
-      git_commit: gitCommit,
-      built_at: builtAt,
-      build_url: options.buildUrl ?? '',
-      base_ami: baseAmi,
-      parent_ami: parentAmi ?? '',
-      node_bin: process.execPath,
-      sbom_writer: SBOM_WRITER,
-    });
-    await deps.runPacker({
-      templateDir: rendered.dir,
-      templateFile: rendered.template,
-      varFile,
-      logFile,
-      env: options.packerEnv,
-      signal,
-      onLine: (line) => progress.line(entry.name, line),
-    });
+    const runPacker = async (secretsFile?: string) => {
+      await deps.writeVariables(varFile, {
+        source_ami: sourceAmi,
+        fingerprint: entry.fingerprint,
+        git_commit: gitCommit,
+        built_at: builtAt,
+        build_url: options.buildUrl ?? '',
+        base_ami: baseAmi,
+        parent_ami: parentAmi ?? '',
+        node_bin: process.execPath,
+        sbom_writer: SBOM_WRITER,
+        ...(secretsFile && { secrets_file: secretsFile }),
+      });
+      await deps.runPacker({
+        templateDir: rendered.dir,
+        templateFile: rendered.template,
+        varFile,
+        logFile,
+        env: options.packerEnv,
+        signal,
+        onLine: (line) => progress.line(entry.name, line),
+      });
+    };
+    if (recipe.secrets?.length) {
+      const values = secrets.get(entry.name);
+      if (!values) throw new BuildFailure(`the secrets of ${entry.name} were not read: this build cannot pass them to its roles`);
+      await withSecretsFile(values, runPacker);
+    } else {
+      await runPacker();
+    }
 
     // From here on the images exist: tag them even if the run is being interrupted, because an
     // untagged bake image is invisible to plan and prune (tags are the record of what exists).

@@ -105,7 +105,7 @@ function differences(recipe: Recipe, was: RecipeInputs, is: RecipeInputs): strin
  * the recipes, galaxy requirements, and each role's tasks/main.yml (whether it exists) and
  * meta/main.yml. Every other file only counts through its blob id.
  */
-const READ_BY_LOADING = /^(bake\.config\.yaml|recipes\/[^/]+\.ya?ml|roles\/requirements\.yml|roles\/[^/]+\/(tasks|meta)\/main\.yml)$/;
+const READ_BY_LOADING = /^(bake\.config\.yaml|recipes\/[^/]+\.ya?ml|roles\/requirements\.yml|collections\/requirements\.yml|roles\/[^/]+\/(tasks|meta)\/main\.yml)$/;
 
 /** A changed path that can change what the bakery loads as: a loaded file, or anything in a role folder that is not a role today (removed, or broken). */
 function changesLoading(bakery: Bakery, file: string): boolean {
@@ -115,11 +115,24 @@ function changesLoading(bakery: Bakery, file: string): boolean {
 }
 
 /**
+ * History knows which galaxy versions requirements.yml named, not which commits they resolved to
+ * back then: both sides are compared by version (a moved tag shows in a plain plan instead).
+ */
+function withoutResolvedCommits(bakery: Bakery): Bakery {
+  return {
+    ...bakery,
+    roles: new Map([...bakery.roles].map(([name, role]) => [name, { ...role, commit: undefined }])),
+    ...(bakery.collections && { collections: bakery.collections.map((collection) => ({ ...collection, commit: undefined })) }),
+  };
+}
+
+/**
  * Today's bakery fingerprinted against REF's, from git's blob ids. When no file that loading
  * reads changed since REF (the usual case: a role or template edit), REF's bakery is today's
  * with REF's ids; otherwise only the files loading reads are written out from git and loaded.
  */
-export async function changedSince(bakery: Bakery, ref: string): Promise<ChangedSince> {
+export async function changedSince(installed: Bakery, ref: string): Promise<ChangedSince> {
+  const bakery = withoutResolvedCommits(installed);
   const root = bakery.root;
   const commit = await resolveCommit(root, ref);
   // Independent questions to git, asked at once.

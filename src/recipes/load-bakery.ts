@@ -1,31 +1,34 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
-import { RecipeError, RecipeErrors } from '../errors/index.js';
+import { RecipeError, RecipeErrors, type SourceLocation } from '../errors/index.js';
 import { resolveContained } from '../files/contained-path.js';
 import { pathExists } from '../files/read-input-file.js';
-import { discoverRoles } from '../roles/discover.js';
+import { discoverRoles, readCollectionRequirements } from '../roles/discover.js';
 import { defaultBakeryName } from './bakery-name.js';
 import { RecipeGraph } from './graph.js';
 import { parseDuration } from './duration.js';
 import { isReservedTagKey } from '../tags/tag-contract.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
-import type { SourceLocation } from '../errors/index.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
 import { readYamlSource, type YamlSource } from './yaml-source.js';
 
+/** Extra vars bake passes to every play itself: a secret of that name would silently lose. */
+const RESERVED_VARIABLES = new Set(['bake_recipe', 'bake_fingerprint']);
 const MAX_USER_TAGS = 50 - 13; // EC2 allows 50 tags; bake's own take up to 13
 
 function schemaErrors(source: YamlSource, error: z.ZodError): RecipeError[] {
   return error.issues.flatMap((issue) => issueErrors(source, issue as Issue, []));
 }
 
-type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string[]; errors?: Issue[][] };
+type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string[]; errors?: Issue[][]; issues?: Issue[] };
 
 function issueErrors(source: YamlSource, issue: Issue, prefix: (string | number)[]): RecipeError[] {
   const at = [...prefix, ...(issue.path as (string | number)[])];
   if (issue.code === 'unrecognized_keys') return (issue.keys ?? []).map((key) => new RecipeError(`unknown key ${key}`, source.locate([...at, key], true)));
   const field = at.join('.');
+  // A record key that fails its pattern: zod keeps the pattern's message inside.
+  if (issue.code === 'invalid_key') return [new RecipeError(`${field}: ${issue.issues?.[0]?.message ?? issue.message}`, source.locate(at, true))];
   const missing = (issue.code === 'invalid_type' || issue.code === 'invalid_union') && at.length > 0 && valueAtPath(source.value, at) === undefined;
   if (missing) return [new RecipeError(`missing ${field}`, source.locate(at.slice(0, -1)))];
   if (issue.code === 'invalid_union' && issue.errors) {
@@ -127,6 +130,8 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
   const locations = Object.fromEntries(Object.keys(doc).map((key) => [key, source.locate([key], true)]));
   if ('recipe' in doc.base) locations['base.recipe'] = source.locate(['base', 'recipe']);
   const verify: VerifyCheck[] = doc.verify.map((check, i) => toCheck(check, at('verify', i)));
+  const roleUses = (uses: RecipeDocument['roles'], at: (i: number) => SourceLocation) =>
+    uses.map((role, i) => (typeof role === 'string' ? { name: role, vars: {}, location: at(i) } : { name: role.name, vars: role.vars, location: at(i) }));
   return {
     name: doc.name,
     description: doc.description,
@@ -135,9 +140,7 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
     regions: doc.regions ?? config.regions,
     instanceType: doc.instance_type ?? config.instanceType,
     sshUsername: doc.ssh_username ?? config.sshUsername,
-    roles: doc.roles.map((role, i) =>
-      typeof role === 'string' ? { name: role, vars: {}, location: at('roles', i) } : { name: role.name, vars: role.vars, location: at('roles', i) },
-    ),
+    roles: roleUses(doc.roles, (i) => at('roles', i)),
     cloudInit: doc.cloud_init.map((use, i) => ({ template: use.template, vars: use.vars, location: at('cloud_init', i) })),
     tags: { ...config.tags, ...doc.tags },
     pin: doc.pin.flatMap((target, i) =>
@@ -165,6 +168,11 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
     verify,
     launchTest: toLaunchTest(source, doc),
     ansibleEnv: doc.ansible_env,
+    secrets: Object.entries(doc.secrets).map(([name, from]) => ({
+      name,
+      source: 'env' in from ? { kind: 'env', variable: from.env } : { kind: 'ssm', parameter: from.ssm },
+      location: source.locate(['secrets', name], true),
+    })),
     locations,
   };
 }
@@ -190,6 +198,9 @@ function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {
         source.locate(['share_with'], true),
       ),
     );
+  for (const secret of recipe.secrets ?? []) {
+    if (RESERVED_VARIABLES.has(secret.name)) errors.push(new RecipeError(`secret ${secret.name}: the name is bake's own variable`, secret.location));
+  }
   for (const [region, key] of Object.entries(recipe.kmsKeyIds)) {
     const arnRegion = /^arn:[^:]+:kms:([^:]+):/.exec(key)?.[1];
     if (arnRegion && arnRegion !== region)
@@ -267,12 +278,14 @@ export async function readBakery(root: string): Promise<{ bakery: Bakery; errors
   const { roles, errors: roleErrors } = await discoverRoles(absoluteRoot);
   errors.push(...roleErrors);
   for (const recipe of recipes) {
-    for (const use of recipe.roles) {
+    for (const use of [...recipe.roles, ...(recipe.boot?.roles ?? [])]) {
       if (!roles.has(use.name)) errors.push(new RecipeError(`unknown role ${use.name} (not under roles/ nor in roles/requirements.yml)`, use.location));
     }
   }
+  const { collections, errors: collectionErrors } = await readCollectionRequirements(absoluteRoot);
+  errors.push(...collectionErrors);
   errors.push(...RecipeGraph.of(recipes).errors());
-  return { bakery: { root: absoluteRoot, config, recipes, roles }, errors };
+  return { bakery: { root: absoluteRoot, config, recipes, roles, ...(collections.length && { collections }) }, errors };
 }
 
 /** `web.yaml` beside `web.yml`: one of them is stale, and which one wins must not be an accident. */

@@ -77,6 +77,24 @@ export interface LaunchTestSpec {
   location: SourceLocation;
 }
 
+/** Where a build-time secret's value comes from: the environment bake runs in, or an SSM SecureString in the build region. */
+export type SecretSource = { kind: 'env'; variable: string } | { kind: 'ssm'; parameter: string };
+
+/** A build-time secret: an Ansible variable `name` for the roles; its value is never written anywhere. */
+export interface Secret {
+  name: string;
+  source: SecretSource;
+  location: SourceLocation;
+}
+
+/** Roles baked into the image with a playbook that cloud-init runs at first boot. */
+export interface BootRoles {
+  roles: RoleUse[];
+  /** The instance's variables come from the `bake_vars` key of its cloud-config user-data. */
+  varsFromUserData: boolean;
+  location: SourceLocation;
+}
+
 export interface Recipe {
   name: string;
   description: string;
@@ -107,6 +125,9 @@ export interface Recipe {
   launchTest?: LaunchTestSpec;
   /** Variables of the agent's environment Ansible may see besides the basic ones (`ansible_env`). */
   ansibleEnv: string[];
+  /** Absent or empty: none. */
+  secrets?: Secret[];
+  boot?: BootRoles;
   /** Where each top-level key was written, for error messages (`roles`, `base`, …). */
   locations: Record<string, SourceLocation>;
 }
@@ -139,6 +160,27 @@ export interface Role {
   version?: string;
   /** For galaxy roles: `src` from requirements.yml. */
   src?: string;
+  /** For galaxy roles: `scm` from requirements.yml (`git` for a git source without the `git+` prefix). */
+  scm?: string;
+  /** For galaxy roles from git: the commit the version resolved to when bake installed it. */
+  commit?: string;
+  /** For galaxy roles: the requirements.yml entry, and its `version` value, for errors. */
+  location?: SourceLocation;
+  versionLocation?: SourceLocation;
+}
+
+/** A collection from collections/requirements.yml, installed by bake into its galaxy cache. */
+export interface Collection {
+  /** As written: `acme.tools`, or a git source for `type: git`. */
+  name: string;
+  version: string;
+  type?: string;
+  source?: string;
+  /** Set once installed: the cache folder holding `ansible_collections/`, and the resolved commit for git sources. */
+  dir?: string;
+  commit?: string;
+  location: SourceLocation;
+  versionLocation?: SourceLocation;
 }
 
 export interface Bakery {
@@ -148,4 +190,6 @@ export interface Bakery {
   /** In file-name order. */
   recipes: Recipe[];
   roles: Map<string, Role>;
+  /** From collections/requirements.yml; absent or empty: none. */
+  collections?: Collection[];
 }

@@ -40,6 +40,18 @@ const ssmPinName = z
   .max(1011)
   .refine((name) => !/^\/(aws|ssm)/i.test(name), 'names starting with /aws or /ssm are reserved by AWS');
 
+/** Role names become folder names (roles/<name>, and in the image for boot roles): no `/`, no `..`. */
+export const ROLE_NAME = /^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const roleName = z.string().regex(ROLE_NAME, 'a role name is letters, digits, "_", "-" and "." (no "/" nor "..")');
+const roleUses = z.array(z.union([roleName, z.object({ name: roleName, vars: vars.default({}) }).strict()], { error: 'a role is a name or {name, vars}' }));
+
+/** An Ansible variable name: what a secret is called inside the roles. */
+const variableName = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const secretSchema = z.union([
+  z.object({ env: z.string().regex(variableName, 'not an environment variable name') }).strict(),
+  z.object({ ssm: z.string().regex(/^\//, 'an SSM parameter name starts with /') }).strict(),
+], { error: 'a secret is {env: VARIABLE} or {ssm: /parameter}' });
+
 const checkSchema = z.union([
   z.object({ command: z.string().min(1) }).strict(),
   z.object({ file: z.string().startsWith('/'), contains: z.string().optional() }).strict(),
@@ -78,7 +90,7 @@ export const recipeSchema = z
     regions: z.array(region).min(1).optional(),
     instance_type: instanceType.optional(),
     ssh_username: sshUsername.optional(),
-    roles: z.array(z.union([z.string().min(1), z.object({ name: z.string().min(1), vars: vars.default({}) }).strict()], { error: 'a role is a name or {name, vars}' })).default([]),
+    roles: roleUses.default([]),
     cloud_init: z.array(cloudInitUseSchema).default([]),
     tags: z.record(z.string(), z.string()).default({}),
     pin: z
@@ -118,6 +130,8 @@ export const recipeSchema = z
     verify: z.array(checkSchema).default([]),
     launch_test: launchTestSchema.optional(),
     ansible_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
+    /** Build-time only: each an Ansible variable for the roles, never written anywhere. */
+    secrets: z.record(z.string().regex(variableName, 'a secret name is an Ansible variable name (letters, digits, _)'), secretSchema).default({}),
   })
   .strict();
 

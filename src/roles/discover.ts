@@ -1,7 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RecipeError, type SourceLocation } from '../errors/index.js';
-import type { Role } from '../recipes/model.js';
+import type { Collection, Role } from '../recipes/model.js';
+import { ROLE_NAME } from '../recipes/schema.js';
 import { readYamlSource } from '../recipes/yaml-source.js';
 
 /**
@@ -27,6 +28,11 @@ export async function discoverRoles(root: string): Promise<{ roles: Map<string, 
   for (const name of entries) {
     if (roles.has(name)) continue;
     const dir = path.join(rolesDir, name);
+    // A folder Ansible could not tell from a path (`a..b`) is no role a recipe can name.
+    if (!ROLE_NAME.test(name)) {
+      errors.push(new RecipeError(`role folder ${JSON.stringify(name)} is not a usable role name`, { file: dir, line: 1, col: 1 }));
+      continue;
+    }
     if (!(await exists(path.join(dir, 'tasks', 'main.yml')))) {
       errors.push(new RecipeError(`role ${name} has no tasks/main.yml`, { file: dir, line: 1, col: 1 }));
       continue;
@@ -83,9 +89,11 @@ async function readRequirements(rolesDir: string, errors: RecipeError[]): Promis
     if (!Array.isArray(list)) throw new RecipeError('roles must be a list of {src, name, version}', source.locate(listPath));
     list.forEach((entry, i) => {
       const where = source.locate([...listPath, i]);
-      const req = (entry ?? {}) as { src?: unknown; name?: unknown; version?: unknown };
+      const req = (entry ?? {}) as { src?: unknown; name?: unknown; version?: unknown; scm?: unknown };
       if (typeof req.src !== 'string' || req.src === '') return errors.push(new RecipeError('a galaxy requirement needs src (and name, version)', where));
       const name = typeof req.name === 'string' ? req.name : req.src.split(/[/,]/).pop()!.replace(/\.git$/, '');
+      // The name becomes a folder (ANSIBLE_ROLES_PATH/<name>, and in images for boot roles).
+      if (!ROLE_NAME.test(name)) return errors.push(new RecipeError(`galaxy role name ${JSON.stringify(name)} cannot name a folder: no "/" nor ".."`, where));
       const version = req.version === undefined || req.version === null ? '' : String(req.version);
       // The name becomes roles/<name>: a path in it would make ansible-galaxy (and bake) reach outside roles/.
       if (!SAFE_ROLE_NAME.test(name) || name.includes('..')) {
@@ -97,13 +105,59 @@ async function readRequirements(rolesDir: string, errors: RecipeError[]): Promis
         errors.push(
           new RecipeError(`galaxy role ${name} must pin a version (a tag or commit), not ${version ? `"${version}"` : 'none'}`, version ? source.locate([...listPath, i, 'version']) : where),
         );
-      out.push({ name, dir: path.join(rolesDir, name), dependencies: [], source: 'galaxy', version, src: req.src });
+      out.push({
+        name,
+        dir: path.join(rolesDir, name),
+        dependencies: [],
+        source: 'galaxy',
+        version,
+        src: req.src,
+        ...(typeof req.scm === 'string' && { scm: req.scm }),
+        location: where,
+        versionLocation: version ? source.locate([...listPath, i, 'version']) : where,
+      });
     });
   } catch (error) {
     if (error instanceof RecipeError) errors.push(error);
     else throw error;
   }
   return out;
+}
+
+/**
+ * collections/requirements.yml: `collections:` entries `{name, version, type?, source?}`, each
+ * version pinned like a role's. bake installs them (src/roles/galaxy-install.ts).
+ */
+export async function readCollectionRequirements(root: string): Promise<{ collections: Collection[]; errors: RecipeError[] }> {
+  const file = path.join(root, 'collections', 'requirements.yml');
+  const collections: Collection[] = [];
+  const errors: RecipeError[] = [];
+  if (!(await exists(file))) return { collections, errors };
+  try {
+    const source = await readYamlSource(file);
+    const list = (source.value as { collections?: unknown } | null)?.collections ?? [];
+    if (!Array.isArray(list)) throw new RecipeError('collections must be a list of {name, version}', source.locate(['collections']));
+    list.forEach((entry, i) => {
+      const where = source.locate(['collections', i]);
+      const req = (typeof entry === 'string' ? { name: entry } : (entry ?? {})) as { name?: unknown; version?: unknown; type?: unknown; source?: unknown };
+      if (typeof req.name !== 'string' || req.name === '') return errors.push(new RecipeError('a collection needs name (and version)', where));
+      const version = req.version === undefined || req.version === null ? '' : String(req.version);
+      if (UNPINNED.has(version.toLowerCase()) || version === '*')
+        return errors.push(new RecipeError(`collection ${req.name} must pin a version (a tag, commit or release), not ${version ? `"${version}"` : 'none'}`, version ? source.locate(['collections', i, 'version']) : where));
+      collections.push({
+        name: req.name,
+        version,
+        ...(typeof req.type === 'string' && { type: req.type }),
+        ...(typeof req.source === 'string' && { source: req.source }),
+        location: where,
+        versionLocation: source.locate(['collections', i, 'version']),
+      });
+    });
+  } catch (error) {
+    if (error instanceof RecipeError) errors.push(error);
+    else throw error;
+  }
+  return { collections, errors };
 }
 
 function roleCycles(roles: Map<string, Role>, whereDependency: (role: Role, index: number) => SourceLocation): RecipeError[] {

@@ -9,6 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { ansibleEnvironment } from '../packer/ansible-env.js';
 import { BakeError } from '../errors/index.js';
+import { maskSecrets } from '../secrets/mask.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { AnsibleOutputReader, type FailedTask, type RecapCounts } from './ansible-output.js';
 import type { SshTarget } from './kept-instance.js';
@@ -23,10 +24,14 @@ export interface PlaybookRequest {
   playbook: string;
   inventory: string;
   extraVars: Record<string, unknown>;
+  /** The recipe's build-time secrets, as a private extra-vars file (src/secrets/secrets-file.ts). */
+  secretsFile?: string;
   /** ANSIBLE_ROLES_PATH entries. */
   rolesPath: string[];
   /** Variables of bake's environment passed on besides the basic ones (the recipe's ansible_env). */
   keepEnv?: string[];
+  /** ANSIBLE_COLLECTIONS_PATH entries (the collections bake installed); empty: Ansible's default. */
+  collectionsPath?: string[];
   /** Appended to: the full output. */
   log: WriteStream;
   signal?: AbortSignal;
@@ -69,7 +74,8 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
   const started = Date.now();
   const reader = new AnsibleOutputReader();
   const tail: string[] = [];
-  const args = ['-i', request.inventory, '--extra-vars', JSON.stringify(request.extraVars), request.playbook];
+  const secrets = request.secretsFile ? ['--extra-vars', `@${request.secretsFile}`] : [];
+  const args = ['-i', request.inventory, '--extra-vars', JSON.stringify(request.extraVars), ...secrets, request.playbook];
   request.log.write(`# ${new Date().toISOString()} ${ANSIBLE_PLAYBOOK} ${args.join(' ')}\n`);
   if (request.signal?.aborted) return { exitCode: -1, interrupted: true, changedTasks: [], failedTasks: [], tail, durationMs: 0 };
 
@@ -80,6 +86,7 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
     env: {
       ...ansibleEnvironment(process.env, request.keepEnv ?? []),
       ANSIBLE_ROLES_PATH: request.rolesPath.join(':'),
+      ...(request.collectionsPath?.length && { ANSIBLE_COLLECTIONS_PATH: request.collectionsPath.join(':') }),
       ANSIBLE_HOST_KEY_CHECKING: 'False',
       ANSIBLE_NOCOLOR: 'True',
       ANSIBLE_FORCE_COLOR: 'False',
@@ -103,14 +110,16 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
 
   const decoder = new StringDecoder('utf8');
   let partial = '';
-  const onLine = (line: string) => {
+  // Each line masked before anything sees it (src/secrets/mask.ts): log, progress and report.
+  const onLine = (raw: string) => {
+    const line = maskSecrets(raw);
+    request.log.write(`${line}\n`);
     tail.push(line);
     if (tail.length > 20) tail.shift();
     const changed = reader.feed(line);
     if (changed !== undefined) request.onChanged?.(changed);
   };
   subprocess.all?.on('data', (chunk: Buffer) => {
-    request.log.write(chunk);
     const lines = (partial + decoder.write(chunk)).split(/\r?\n/);
     partial = lines.pop() ?? '';
     lines.forEach(onLine);

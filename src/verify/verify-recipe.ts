@@ -11,26 +11,38 @@ import { BakeError, UsageError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { withPidLock } from '../local-cloud/rootfs-lock.js';
 import { renderRecipe } from '../packer/render.js';
-import { ansibleRolesPath } from '../packer/template.js';
+import { ansibleCollectionsPath, ansibleRolesPath } from '../packer/template.js';
 import type { Bakery, Recipe, VerifyCheck } from '../recipes/model.js';
 import type { FailedTask } from './ansible-output.js';
+import type { AwsSettings } from '../aws/settings.js';
+import { readSecureParameter } from '../aws/secure-parameter.js';
+import { resolveSecrets, type SecretValues } from '../secrets/resolve.js';
+import { withSecretsFile } from '../secrets/secrets-file.js';
 import { closeLog, openLog, runPlaybook, writeInventory, type PlaybookRequest, type PlaybookResult } from './ansible-run.js';
 import { checkResult, seconds, type CheckResult, type ScriptRun } from './check-result.js';
 import { bootedKeptInstance, type KeptInstance, type SshTarget } from './kept-instance.js';
 import { runCheckOverSsh } from './ssh-check.js';
 import { leftoversOf, playbookExtraVars, provisionRecord, verifyChain, type ProvisionRecord } from './verify-plan.js';
 
+async function noSecretReader(): Promise<never> {
+  throw new BakeError('this verify cannot read build-time secrets');
+}
+
 export interface VerifyDeps {
   instance(name: string, stateDir: string): KeptInstance;
   runPlaybook(request: PlaybookRequest): Promise<PlaybookResult>;
   runCheck(target: SshTarget, check: VerifyCheck, signal?: AbortSignal): Promise<ScriptRun>;
+  /** Reads the chain's build-time secrets (src/secrets/resolve.ts); absent: recipes with secrets cannot be verified. */
+  resolveSecrets?(recipes: Recipe[]): Promise<Map<string, SecretValues>>;
 }
 
-export function productionVerifyDeps(options: { bakeryRoot: string; rootfsCache?: string; log?: (line: string) => void }): VerifyDeps {
+export function productionVerifyDeps(options: { bakeryRoot: string; rootfsCache?: string; log?: (line: string) => void; aws?: AwsSettings }): VerifyDeps {
   return {
     instance: (name, stateDir) => bootedKeptInstance({ ...options, name, stateDir }),
     runPlaybook,
     runCheck: runCheckOverSsh,
+    resolveSecrets: (recipes) =>
+      resolveSecrets(recipes, { env: process.env, readParameter: (region, name) => readSecureParameter(options.aws ?? {}, region, name) }),
   };
 }
 
@@ -124,6 +136,8 @@ async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, op
     rendered.push({ recipe: stage, playbook: out.playbook, cloudInitFiles: out.cloudInit.map((file) => path.basename(file)) });
   }
   const rolesPath = ansibleRolesPath(bakery);
+  // Read before the instance starts: a missing secret names its recipe line and changes nothing.
+  const secrets = chain.some((stage) => stage.secrets?.length) ? await (deps.resolveSecrets ?? noSecretReader)(chain) : new Map<string, SecretValues>();
 
   const instance = deps.instance(recipe.name, stateDir);
   const report: VerifyReport = {
@@ -157,7 +171,7 @@ async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, op
     const inventory = path.join(stateDir, 'inventory.json');
     await writeInventory(inventory, target);
     log = openLog(logFile);
-    const chainRun: ChainRun = { stages: rendered, inventory, rolesPath, log, signal: options.signal, say, runPlaybook: deps.runPlaybook };
+    const chainRun: ChainRun = { stages: rendered, inventory, rolesPath, collectionsPath: ansibleCollectionsPath(bakery), log, signal: options.signal, say, runPlaybook: deps.runPlaybook, secrets };
     const runChain = (pass: string) => provisionChain(chainRun, pass);
 
     report.provision = await runChain('provisioning');
@@ -196,10 +210,12 @@ interface ChainRun {
   stages: { recipe: Recipe; playbook: string }[];
   inventory: string;
   rolesPath: string[];
+  collectionsPath: string[];
   log: WriteStream;
   signal?: AbortSignal;
   say: (line: string) => void;
   runPlaybook: VerifyDeps['runPlaybook'];
+  secrets: Map<string, SecretValues>;
 }
 
 /** One ansible-playbook run per recipe of the chain, in order; stops at the first that fails. */
@@ -208,16 +224,21 @@ async function provisionChain(run: ChainRun, pass: string): Promise<StageRun[]> 
   for (const stage of run.stages) {
     if (run.signal?.aborted) break;
     run.say(`${pass} ${stage.recipe.name} (${stage.recipe.roles.map((r) => r.name).join(', ') || 'no roles'})`);
-    const result = await run.runPlaybook({
-      playbook: stage.playbook,
-      inventory: run.inventory,
-      extraVars: playbookExtraVars(stage.recipe),
-      rolesPath: run.rolesPath,
-      keepEnv: stage.recipe.ansibleEnv,
-      log: run.log,
-      signal: run.signal,
-      onChanged: (task) => run.say(`  changed: ${task}`),
-    });
+    const play = (secretsFile?: string) =>
+      run.runPlaybook({
+        playbook: stage.playbook,
+        inventory: run.inventory,
+        extraVars: playbookExtraVars(stage.recipe),
+        secretsFile,
+        rolesPath: run.rolesPath,
+        collectionsPath: run.collectionsPath,
+        keepEnv: stage.recipe.ansibleEnv,
+        log: run.log,
+        signal: run.signal,
+        onChanged: (task) => run.say(`  changed: ${task}`),
+      });
+    const values = run.secrets.get(stage.recipe.name);
+    const result = values ? await withSecretsFile(values, play) : await play();
     const stageResult = stageRun(stage.recipe.name, result);
     runs.push(stageResult);
     run.say(`  ${stage.recipe.name}: ${stageSummary(stageResult)}`);

@@ -15,13 +15,14 @@ describe('finding roles', () => {
 
   it('takes galaxy roles from roles/requirements.yml with their pinned version, installed or not', async () => {
     const { roles } = await discoverRoles(bakery);
-    expect(roles.get('geerlingguy.docker')).toEqual({
+    expect(roles.get('geerlingguy.docker')).toMatchObject({
       name: 'geerlingguy.docker',
       dir: path.join(bakery, 'roles/geerlingguy.docker'),
       dependencies: [],
       source: 'galaxy',
       version: '7.4.1',
       src: 'geerlingguy.docker',
+      versionLocation: { file: path.join(bakery, 'roles/requirements.yml'), line: 4, col: 12 },
     });
     expect(roles.get('ansible-role-ntp')).toMatchObject({ source: 'galaxy', version: '3f2a9c1', src: 'https://github.com/example/ansible-role-ntp.git' });
   });

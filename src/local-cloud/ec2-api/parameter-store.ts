@@ -7,6 +7,7 @@
  */
 import type { CloudState, ParameterState } from './state.js';
 import { SELF_ACCOUNT } from './state.js';
+import { sealSecureString, unsealSecureString } from './secure-string.js';
 
 export class SsmApiError extends Error {
   constructor(
@@ -32,15 +33,17 @@ export function findParameter(state: CloudState, region: string, name: string): 
 
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
-export function putParameter(state: CloudState, region: string, input: Record<string, unknown>, now: Date): { Version: number; Tier: string } {
+/** `secureKey`: seals SecureString values (secure-string.ts); without it SecureString is refused. */
+export function putParameter(state: CloudState, region: string, input: Record<string, unknown>, now: Date, secureKey?: Buffer): { Version: number; Tier: string } {
   const name = str(input.Name) ?? '';
   const value = str(input.Value);
   if (!NAME.test(name)) throw new SsmApiError('ValidationException', `Parameter name ${JSON.stringify(name)} is not valid: letters, digits and _.-/ only`);
   if (RESERVED.test(name)) throw new SsmApiError('ValidationException', `No access to reserved parameter name: ${name}.`);
   if (value === undefined || value === '') throw new SsmApiError('ValidationException', 'Parameter value must not be empty');
   const type = str(input.Type) ?? 'String';
-  if (type !== 'String' && type !== 'StringList') {
-    throw new SsmApiError('ValidationException', `Parameter type ${type} is not served by the local cloud (String, StringList)`);
+  const secure = type === 'SecureString' && secureKey !== undefined;
+  if (type !== 'String' && type !== 'StringList' && !secure) {
+    throw new SsmApiError('ValidationException', `Parameter type ${type} is not served by the local cloud (String, StringList, SecureString)`);
   }
   const existing = findParameter(state, region, name);
   const dataType = str(input.DataType) ?? existing?.dataType ?? 'text';
@@ -55,12 +58,14 @@ export function putParameter(state: CloudState, region: string, input: Record<st
   if (existing && input.Overwrite !== true) {
     throw new SsmApiError('ParameterAlreadyExists', 'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.');
   }
+  if (secure && dataType !== 'text') throw new SsmApiError('ValidationException', `A SecureString parameter has data type text, not ${dataType}`);
   const lastModified = now.toISOString();
+  const stored = secure ? sealSecureString(value, secureKey) : value;
   if (existing) {
-    Object.assign(existing, { value, type, dataType, version: existing.version + 1, lastModified });
+    Object.assign(existing, { value: stored, type, dataType, version: existing.version + 1, lastModified });
     return { Version: existing.version, Tier: 'Standard' };
   }
-  storedParameters(state).push({ name, region, type, dataType, value, version: 1, lastModified });
+  storedParameters(state).push({ name, region, type, dataType, value: stored, version: 1, lastModified });
   return { Version: 1, Tier: 'Standard' };
 }
 
@@ -68,12 +73,12 @@ export function parameterArn(region: string, name: string, account = SELF_ACCOUN
   return `arn:aws:ssm:${region}:${account}:parameter${name.startsWith('/') ? '' : '/'}${name}`;
 }
 
-/** The parameter as GetParameter(s) return it. */
-export function parameterView(p: ParameterState) {
+/** The parameter as GetParameter(s) return it; a SecureString in the clear only with `decryptWith` (WithDecryption). */
+export function parameterView(p: ParameterState, decryptWith?: Buffer) {
   return {
     Name: p.name,
     Type: p.type,
-    Value: p.value,
+    Value: p.type === 'SecureString' && decryptWith ? unsealSecureString(p.value, decryptWith) : p.value,
     Version: p.version,
     LastModifiedDate: Date.parse(p.lastModified) / 1000,
     ARN: parameterArn(p.region, p.name),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { InstanceHost } from '../instance-host.js';
@@ -60,6 +61,8 @@ export interface Ec2ApiOptions {
   /** Called after every change to the state. */
   persist(): void;
   log(message: string): void;
+  /** Seals SecureString parameters; default: a key of this process only. */
+  parameterKey?: Buffer;
 }
 
 export interface Ec2Api {
@@ -82,6 +85,7 @@ async function readBody(request: IncomingMessage): Promise<string> {
 
 export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
   const calls = new Map<string, number>();
+  const parameterKey = options.parameterKey ?? randomBytes(32);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = newRequestId();
@@ -106,7 +110,7 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
 
       if (ssm) {
         calls.set(target, (calls.get(target) ?? 0) + 1);
-        const answer = ssmResponse(target, body, region, options.state);
+        const answer = ssmResponse(target, body, region, options.state, new Date(), parameterKey);
         if (answer.status === 200 && SSM_WRITES.has(target)) options.persist();
         send(answer.status, 'application/x-amz-json-1.1', JSON.stringify(answer.body));
         return;

@@ -8,9 +8,10 @@ export const SSM_WRITES = new Set(['AmazonSSM.PutParameter']);
 /**
  * The slice of SSM's JSON protocol bake needs: GetParameter(s) on the public parameters the
  * local cloud publishes (the Debian base image per region) and on the parameter store
- * (parameter-store.ts), where PutParameter and DescribeParameters serve `pin: - ssm:` targets.
+ * (parameter-store.ts), where PutParameter and DescribeParameters serve `pin: - ssm:` targets,
+ * and SecureString parameters (sealed with `secureKey`) serve build-time secrets.
  */
-export function ssmResponse(target: string, body: string, region: string, state: CloudState, now: Date = new Date()): { status: number; body: unknown } {
+export function ssmResponse(target: string, body: string, region: string, state: CloudState, now: Date = new Date(), secureKey?: Buffer): { status: number; body: unknown } {
   let input: Record<string, unknown> & { Name?: unknown; Names?: unknown };
   try {
     input = JSON.parse(body || '{}') as typeof input;
@@ -19,7 +20,7 @@ export function ssmResponse(target: string, body: string, region: string, state:
   }
   const parameter = (name: string) => {
     const stored = findParameter(state, region, name);
-    if (stored) return parameterView(stored);
+    if (stored) return parameterView(stored, input.WithDecryption === true ? secureKey : undefined);
     const value = ssmParameter(region, name);
     return value === undefined
       ? undefined
@@ -41,7 +42,7 @@ export function ssmResponse(target: string, body: string, region: string, state:
         };
       }
       case 'AmazonSSM.PutParameter':
-        return { status: 200, body: putParameter(state, region, input, now) };
+        return { status: 200, body: putParameter(state, region, input, now, secureKey) };
       case 'AmazonSSM.DescribeParameters':
         return { status: 200, body: describeParameters(state, region, input) };
       default:

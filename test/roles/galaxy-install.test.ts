@@ -1,0 +1,150 @@
+/**
+ * bake installs galaxy requirements itself, from real git repositories on this machine
+ * (`git+file://…`; public Galaxy is not reachable here) with the real ansible-galaxy.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { RecipeErrors } from '../../src/errors/index.js';
+import { fingerprintOf, recipeInputs } from '../../src/fingerprint/fingerprint.js';
+import { loadBakery } from '../../src/recipes/load-bakery.js';
+import { installGalaxyRequirements } from '../../src/roles/galaxy-install.js';
+
+let scratch: string;
+let roleRepo: string;
+let collectionRepo: string;
+const commits: Record<string, string> = {};
+
+async function git(cwd: string, ...args: string[]): Promise<string> {
+  return (await execa('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd })).stdout.trim();
+}
+
+async function files(root: string, entries: Record<string, string>): Promise<void> {
+  for (const [file, content] of Object.entries(entries)) {
+    await mkdir(path.dirname(path.join(root, file)), { recursive: true });
+    await writeFile(path.join(root, file), content);
+  }
+}
+
+beforeAll(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'bake-galaxy-'));
+  roleRepo = path.join(scratch, 'ansible-role-motd');
+  await files(roleRepo, {
+    'tasks/main.yml': '- ansible.builtin.copy: { content: "v1\\n", dest: /tmp/motd }\n',
+    'meta/main.yml': 'galaxy_info: { author: t, description: motd, license: MIT, min_ansible_version: "2.14" }\n',
+  });
+  await git(roleRepo, 'init', '-q');
+  await git(roleRepo, 'add', '-A');
+  await git(roleRepo, 'commit', '-qm', 'v1');
+  await git(roleRepo, 'tag', '-a', 'v1.0.0', '-m', 'v1.0.0');
+  commits.v1 = await git(roleRepo, 'rev-parse', 'HEAD');
+  await writeFile(path.join(roleRepo, 'tasks/main.yml'), '- ansible.builtin.copy: { content: "v2\\n", dest: /tmp/motd }\n');
+  await git(roleRepo, 'commit', '-qam', 'v2');
+  await git(roleRepo, 'tag', 'v2.0.0');
+  commits.v2 = await git(roleRepo, 'rev-parse', 'HEAD');
+
+  collectionRepo = path.join(scratch, 'acme-tools');
+  await files(collectionRepo, {
+    'galaxy.yml': 'namespace: acme\nname: tools\nversion: 1.0.0\nreadme: README.md\nauthors: [t]\n',
+    'README.md': 'acme.tools\n',
+    'roles/hello/tasks/main.yml': '- ansible.builtin.debug: { msg: hello }\n',
+  });
+  await git(collectionRepo, 'init', '-q');
+  await git(collectionRepo, 'add', '-A');
+  await git(collectionRepo, 'commit', '-qm', 'tools');
+  await git(collectionRepo, 'tag', '1.0.0');
+  commits.tools = await git(collectionRepo, 'rev-parse', 'HEAD');
+});
+
+async function bakery(roleVersion: string, extra: Record<string, string> = {}) {
+  const root = await mkdtemp(path.join(scratch, 'bakery-'));
+  await files(root, {
+    'recipes/app.yaml': 'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: [motd]\n',
+    'roles/requirements.yml': `# pinned\n- src: git+file://${roleRepo}\n  name: motd\n  version: ${roleVersion}\n`,
+    'collections/requirements.yml': `collections:\n  - name: git+file://${collectionRepo}\n    type: git\n    version: "1.0.0"\n`,
+    ...extra,
+  });
+  return root;
+}
+
+const fingerprint = (b: Awaited<ReturnType<typeof loadBakery>>) =>
+  fingerprintOf(recipeInputs(b.recipes[0], { bakery: b, ids: new Map(), baseAmi: 'ami-0123456789abcdef0', generator: 'g' })).value;
+
+describe('galaxy requirements installed by bake', () => {
+  it('installs a pinned git tag and a collection into the cache, records the commit, and the fingerprint carries it', async () => {
+    const cacheDir = path.join(scratch, 'cache-1');
+    const loaded = await loadBakery(await bakery('v1.0.0'));
+    const fetched: string[] = [];
+    await installGalaxyRequirements(loaded, { cacheDir, log: (line) => fetched.push(line) });
+    const motd = loaded.roles.get('motd')!;
+    expect(motd.commit).toBe(commits.v1);
+    expect(motd.dir.startsWith(cacheDir)).toBe(true);
+    expect(await readFile(path.join(motd.dir, 'tasks/main.yml'), 'utf8')).toContain('v1');
+    const [tools] = loaded.collections!;
+    expect(tools.commit).toBe(commits.tools);
+    expect(existsSync(path.join(tools.dir!, 'ansible_collections/acme/tools/roles/hello/tasks/main.yml'))).toBe(true);
+    expect(fetched).toEqual(['installing galaxy role motd v1.0.0', 'installing galaxy collection git+file://' + collectionRepo + ' 1.0.0']);
+    const inputs = recipeInputs(loaded.recipes[0], { bakery: loaded, ids: new Map(), baseAmi: 'ami-0123456789abcdef0', generator: 'g' });
+    expect(inputs.roles.motd).toBe(`git+file://${roleRepo}@v1.0.0 (${commits.v1})`);
+    expect(inputs.roles[`collection:git+file://${collectionRepo}`]).toBe(`git+file://${collectionRepo}@1.0.0 (${commits.tools})`);
+  });
+
+  it('runs offline from the cache with the same versions, and fetches again for a changed one', async () => {
+    const cacheDir = path.join(scratch, 'cache-2');
+    const first = await loadBakery(await bakery('v1.0.0'));
+    await installGalaxyRequirements(first, { cacheDir });
+    const before = fingerprint(first);
+
+    // The sources are gone: only the cache can answer.
+    await rename(roleRepo, `${roleRepo}.away`);
+    await rename(collectionRepo, `${collectionRepo}.away`);
+    try {
+      const again = await loadBakery(await bakery('v1.0.0'));
+      const fetched: string[] = [];
+      await installGalaxyRequirements(again, { cacheDir, log: (line) => fetched.push(line) });
+      expect(fetched).toEqual([]);
+      expect(again.roles.get('motd')!.commit).toBe(commits.v1);
+      expect(fingerprint(again)).toBe(before);
+    } finally {
+      await rename(`${roleRepo}.away`, roleRepo);
+      await rename(`${collectionRepo}.away`, collectionRepo);
+    }
+
+    const bumped = await loadBakery(await bakery('v2.0.0'));
+    const fetched: string[] = [];
+    await installGalaxyRequirements(bumped, { cacheDir, log: (line) => fetched.push(line) });
+    expect(fetched).toEqual(['installing galaxy role motd v2.0.0']);
+    expect(bumped.roles.get('motd')!.commit).toBe(commits.v2);
+    expect(await readFile(path.join(bumped.roles.get('motd')!.dir, 'tasks/main.yml'), 'utf8')).toContain('v2');
+    expect(fingerprint(bumped)).not.toBe(before);
+  });
+
+  it('names requirements.yml:line for a missing version and for an unreachable source', async () => {
+    const cacheDir = path.join(scratch, 'cache-3');
+    const missing = await loadBakery(await bakery('v9.9.9'));
+    const error = await installGalaxyRequirements(missing, { cacheDir }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecipeErrors);
+    const [line] = (error as RecipeErrors).errors.map((e) => e.toLine().replace(`${missing.root}/`, ''));
+    expect(line).toBe(`roles/requirements.yml:4:12: galaxy motd: version v9.9.9 not found in git+file://${roleRepo}`);
+
+    const root = await bakery('v1.0.0', {
+      'roles/requirements.yml': `- src: git+file://${scratch}/no-such-repo\n  name: motd\n  version: v1.0.0\n`,
+    });
+    const unreachable = await loadBakery(root);
+    const lines = await installGalaxyRequirements(unreachable, { cacheDir }).then(
+      () => [],
+      (e: RecipeErrors) => e.errors.map((x) => x.toLine().replace(`${root}/`, '')),
+    );
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^roles\/requirements\.yml:1:3: galaxy motd: cannot fetch git\+file:\/\/.*no-such-repo: .*(does not exist|not appear to be a git repository)/);
+  });
+
+  it('refuses a galaxy role name that would be a path', async () => {
+    const root = await bakery('v1.0.0', { 'roles/requirements.yml': `- src: git+file://${roleRepo}\n  name: ../motd\n  version: v1.0.0\n` });
+    const error = await loadBakery(root).catch((e: unknown) => e);
+    expect((error as RecipeErrors).errors.map((e) => e.toLine().replace(`${root}/`, ''))).toContain('roles/requirements.yml:1:3: galaxy role name "../motd" cannot name a folder: no "/" nor ".."');
+  });
+});
