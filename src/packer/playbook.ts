@@ -3,9 +3,10 @@
  * then the rendered cloud-init files installed into /etc/cloud/cloud.cfg.d/. Built as data and
  * serialised by the yaml package, so recipe values can never change the playbook's structure.
  */
-import { Document, isScalar, visit, type Node } from 'yaml';
+import { Document } from 'yaml';
 import path from 'node:path';
-import { BakeError } from '../errors/index.js';
+import { ansibleYamlText, unsafeValues } from './ansible-yaml.js';
+import { bootInstallTasks } from '../boot/boot-files.js';
 import type { Recipe } from '../recipes/model.js';
 import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
 
@@ -40,6 +41,7 @@ export function renderPlaybook(recipe: Recipe, cloudInitFiles: readonly string[]
       });
     }
   }
+  if (recipe.boot) tasks.push(...bootInstallTasks());
   tasks.push(...packageManifestTasks());
   const play: Record<string, unknown> = { name: `bake ${recipe.name}`, hosts: 'all', become: true, roles };
   if (tasks.length > 0) play.tasks = tasks;
@@ -89,53 +91,6 @@ function packageManifestTasks(): object[] {
       when,
     },
   ];
-}
-
-/**
- * Recipe values are data, never Jinja: each string is tagged `!unsafe`, which Ansible never
- * templates, so `{{ lookup('pipe', 'id') }}` in a role var reaches the role as that text instead
- * of running a command on the agent. Jinja belongs in roles.
- */
-function unsafeValues(doc: Document, vars: Record<string, unknown>): Node {
-  const node = doc.createNode(vars);
-  visit(node, {
-    Scalar(key, scalar) {
-      if (typeof scalar.value !== 'string') return;
-      // Ansible's loader refuses a \ud800 escape: such a value could never be provisioned.
-      if (/[\ud800-\udfff]/u.test(scalar.value)) throw new BakeError(`role var value ${JSON.stringify(scalar.value)} holds an unpaired UTF-16 surrogate, which Ansible cannot read`);
-      if (key !== 'key') scalar.tag = '!unsafe';
-    },
-  });
-  return node;
-}
-
-/**
- * Characters PyYAML (Ansible's reader) refuses to see raw (DEL, C1 controls, U+FFFE/U+FFFF,
- * lone surrogates) or reads as line breaks (NEL, U+2028, U+2029).
- * The yaml package writes them raw, so strings holding one
- * are forced into double quotes, where YAML's \x and \u escapes can spell them.
- */
-// With the u flag a surrogate range matches only unpaired surrogates, never half of an emoji.
-const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\ud800-\udfff\ufffe\uffff]/u;
-const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'gu');
-
-export function ansibleYamlText(doc: Document): string {
-  visit(doc, {
-    Scalar(_key, node) {
-      if (typeof node.value === 'string' && UNPRINTABLE.test(node.value)) node.type = 'QUOTE_DOUBLE';
-    },
-    Pair(_key, pair) {
-      // Keys given as plain strings are not visited as nodes: make them scalars first.
-      if (typeof pair.key === 'string') pair.key = doc.createNode(pair.key);
-      if (isScalar(pair.key) && typeof pair.key.value === 'string' && UNPRINTABLE.test(pair.key.value)) pair.key.type = 'QUOTE_DOUBLE';
-    },
-  });
-  // Only double-quoted scalars can hold these characters now (the comment is ASCII), so
-  // replacing each by its escape keeps the document's meaning.
-  return doc.toString({ lineWidth: 0 }).replace(UNPRINTABLE_ALL, (ch) => {
-    const code = ch.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
 }
 
 function asciiOnly(text: string): string {

@@ -7,7 +7,7 @@
  *   cloud-init/*.cfg   rendered cloud-init drop-ins the playbook installs
  */
 import { existsSync } from 'node:fs';
-import { lstat, readFile, rm } from 'node:fs/promises';
+import { cp, lstat, readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { parse as parseYaml } from 'yaml';
@@ -15,6 +15,8 @@ import type { Bakery, Recipe } from '../recipes/model.js';
 import { BakeError, RecipeError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { CLOUD_INIT_SUBDIR, renderPlaybook } from './playbook.js';
+import { BOOT_SUBDIR, bootPlaybook, bootScript, USER_DATA_VARS_SCRIPT } from '../boot/boot-files.js';
+import { roleClosureOf } from '../fingerprint/role-closure.js';
 import type { PackerShape, PackerTarget } from './target.js';
 import { ansibleSettings, renderPackerTemplate, type ShapeGap } from './template.js';
 import { ansibleCommandScript } from './ansible-env.js';
@@ -99,6 +101,23 @@ async function refuseLinks(outDir: string, targets: string[]): Promise<void> {
   }
 }
 
+/**
+ * `boot/` beside the playbook, copied into the image as-is: the boot playbook, the per-instance
+ * script, the user-data helper and a copy of every boot role (dependencies included). Rewritten
+ * whole on every render, so a role dropped from the recipe is gone from it.
+ */
+async function writeBootFolder(bakery: Bakery, recipe: Recipe, bootDir: string): Promise<void> {
+  await rm(bootDir, { recursive: true, force: true });
+  if (!recipe.boot) return;
+  await writeFileAtomic(path.join(bootDir, 'playbook.yml'), bootPlaybook(recipe), { createDirectory: true, verify: (text) => void parseYaml(text) });
+  await writeFileAtomic(path.join(bootDir, 'bake-boot.sh'), bootScript(recipe), { mode: 0o755 });
+  await writeFileAtomic(path.join(bootDir, 'user-data-vars.py'), USER_DATA_VARS_SCRIPT, { mode: 0o755 });
+  for (const role of roleClosureOf(bakery.roles, recipe.boot.roles)) {
+    // Role names are checked folder names (no "/" nor ".."): the copy stays inside boot/roles.
+    await cp(role.dir, path.join(bootDir, 'roles', role.name), { recursive: true, filter: (source) => path.basename(source) !== '.git' });
+  }
+}
+
 export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: string, options: RenderOptions): Promise<RenderedRecipe> {
   if (!SAFE_NAME.test(recipe.name)) {
     throw new RecipeError(
@@ -144,6 +163,7 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
   await removeStale(cloudInitDir, names);
   for (const [i, file] of cloudInitFiles.entries()) await writeFileAtomic(rendered.cloudInit[i], file.content, { createDirectory: true });
   if (cloudInitFiles.length || existsSync(record)) await writeFileAtomic(record, [...names].map((name) => `${name}\n`).join(''), { createDirectory: true });
+  await writeBootFolder(bakery, recipe, path.join(dir, BOOT_SUBDIR));
   await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), { createDirectory: true, verify: (text) => void parseYaml(text, { logLevel: 'error' }) });
   await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), { createDirectory: true, mode: 0o755 });
   const ansibleNames = [...ansibleSettings(bakery, recipe).map(([name]) => name), ...recipe.ansibleEnv];

@@ -173,6 +173,13 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
       source: 'env' in from ? { kind: 'env', variable: from.env } : { kind: 'ssm', parameter: from.ssm },
       location: source.locate(['secrets', name], true),
     })),
+    ...(doc.boot && {
+      boot: {
+        roles: roleUses(doc.boot.roles, (i) => at('boot', 'roles', i)),
+        varsFromUserData: doc.boot.vars_from_user_data,
+        location: source.locate(['boot'], true),
+      },
+    }),
     locations,
   };
 }

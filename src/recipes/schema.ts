@@ -132,6 +132,8 @@ export const recipeSchema = z
     ansible_env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')).default([]),
     /** Build-time only: each an Ansible variable for the roles, never written anywhere. */
     secrets: z.record(z.string().regex(variableName, 'a secret name is an Ansible variable name (letters, digits, _)'), secretSchema).default({}),
+    /** Roles baked into the image and re-run at first boot by cloud-init. */
+    boot: z.object({ roles: roleUses.min(1), vars_from_user_data: z.boolean().default(false) }).strict().optional(),
   })
   .strict();
 

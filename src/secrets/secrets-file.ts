@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Document, type Scalar } from 'yaml';
-import { ansibleYamlText } from '../packer/playbook.js';
+import { ansibleYamlText } from '../packer/ansible-yaml.js';
 import type { SecretValues } from './resolve.js';
 
 const PREFIX = 'bake-secrets-';
