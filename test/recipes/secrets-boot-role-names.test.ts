@@ -28,16 +28,33 @@ describe('secrets: in a recipe', () => {
   });
 });
 
+describe('boot: in a recipe', () => {
+  it('loads the roles to run at first boot', async () => {
+    const root = await tempBakery(recipe('boot:\n  roles: [common, { name: common, vars: { x: 1 } }]\n  vars_from_user_data: true\n'));
+    const [app] = (await loadBakery(root)).recipes;
+    expect(app.boot).toMatchObject({ varsFromUserData: true, roles: [{ name: 'common', vars: {} }, { name: 'common', vars: { x: 1 } }] });
+  });
+
+  it('refuses an unknown boot role, an empty list and unknown keys', async () => {
+    const root = await tempBakery(recipe('boot:\n  roles: [missing]\n'));
+    expect(await problems(root, validateBakery)).toEqual(['recipes/app.yaml:5:11: unknown role missing (not under roles/ nor in roles/requirements.yml)']);
+    const misspelt = await tempBakery(recipe('boot:\n  roles: [common]\n  vars_from_userdata: true\n'));
+    expect(await problems(misspelt, validateBakery)).toEqual(['recipes/app.yaml:6:3: unknown key vars_from_userdata']);
+    const empty = await tempBakery(recipe('boot:\n  roles: []\n'));
+    expect((await problems(empty, validateBakery))[0]).toMatch(/^recipes\/app\.yaml:5:\d+: boot\.roles: /);
+  });
+});
+
 describe('role names', () => {
   it('are refused where they would become paths: "/" and ".."', async () => {
     const root = await tempBakery({
-      'recipes/app.yaml': 'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: [common, a/b, ../../etc]\n',
+      'recipes/app.yaml': 'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: [common, a/b]\nboot:\n  roles: [../../etc]\n',
       ...minimalRole,
     });
     const lines = await problems(root, validateBakery);
     expect(lines).toEqual([
       'recipes/app.yaml:3:17: roles.1: a role name is letters, digits, "_", "-" and "." (no "/" nor "..")',
-      'recipes/app.yaml:3:22: roles.2: a role name is letters, digits, "_", "-" and "." (no "/" nor "..")',
+      'recipes/app.yaml:5:11: boot.roles.0: a role name is letters, digits, "_", "-" and "." (no "/" nor "..")',
     ]);
   });
 });
