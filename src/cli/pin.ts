@@ -7,7 +7,7 @@ import { pinSsmParameters, ssmPinLine } from '../pipeline/pin-ssm.js';
 import { planBakery, type Plan } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { selectRecipes } from '../recipes/graph.js';
-import { loadBakery } from '../recipes/load-bakery.js';
+import { loadInstalledBakery } from './installed-bakery.js';
 import { withCloud, noteBakeryName } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
@@ -36,7 +36,8 @@ export function pinCommand(): Command {
     .action(async (names: string[], flags: PinFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
-        const bakery = await loadBakery(ctx.dir);
+        // Fingerprints name galaxy roles by the commit they resolved to: the same install as build's.
+        const bakery = await loadInstalledBakery(ctx);
         noteBakeryName(ctx, bakery);
         const check = Boolean(flags.check);
         const recipes = selectRecipes(bakery, names).filter((r) => r.pin.length > 0 || r.ssmPins.length > 0);

@@ -3,7 +3,7 @@ import { pruneBakery, pruneExitCode } from '../lifecycle/prune.js';
 import { productionPruneDeps } from '../lifecycle/prune-deps.js';
 import { pruneJson, pruneLines } from '../lifecycle/prune-report.js';
 import { selectRecipes } from '../recipes/graph.js';
-import { loadBakery } from '../recipes/load-bakery.js';
+import { loadInstalledBakery } from './installed-bakery.js';
 import { withCloud, noteBakeryName } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { durationArgument } from './duration.js';
@@ -33,7 +33,8 @@ export function pruneCommand(): Command {
     .action(async (names: string[], flags: PruneFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
-        const bakery = await loadBakery(ctx.dir);
+        // Fingerprints name galaxy roles by the commit they resolved to: the same install as build's.
+        const bakery = await loadInstalledBakery(ctx);
         noteBakeryName(ctx, bakery);
         const recipes = names.length ? selectRecipes(bakery, names) : undefined;
         const report = await withCloud(ctx, async ({ aws }) =>

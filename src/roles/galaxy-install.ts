@@ -63,8 +63,7 @@ export async function installGalaxyRequirements(bakery: Bakery, options: GalaxyI
   }
   for (const collection of bakery.collections ?? []) {
     await attempt(async () => {
-      const src = collection.type === 'git' || collection.name.startsWith('git+') ? collection.name : collection.name;
-      const { dir, resolved } = await installOne(cacheDir, 'collection', { src, version: collection.version, git: isGitCollection(collection), name: collection.name, location: collection.location, versionLocation: collection.versionLocation, server: collection.source }, options);
+      const { dir, resolved } = await installOne(cacheDir, 'collection', { src: collection.name, version: collection.version, git: isGitCollection(collection), name: collection.name, location: collection.location, versionLocation: collection.versionLocation, server: collection.source }, options);
       collection.dir = dir;
       collection.commit = resolved.commit;
     });

@@ -142,6 +142,18 @@ describe('galaxy requirements installed by bake', () => {
     expect(lines[0]).toMatch(/^roles\/requirements\.yml:1:3: galaxy motd: cannot fetch git\+file:\/\/.*no-such-repo: .*(does not exist|not appear to be a git repository)/);
   });
 
+  it('bake validate installs them itself, and fails with one line at requirements.yml for a missing version', async () => {
+    const bake = path.resolve('bin/bake.js');
+    const env = { ...process.env, BAKE_GALAXY_CACHE: path.join(scratch, 'cache-cli') };
+    const good = await execa('node', [bake, 'validate', '--dir', await bakery('v2.0.0')], { env, reject: false, all: true });
+    expect(good.exitCode, good.all).toBe(0);
+    expect(good.stdout).toContain('installing galaxy role motd v2.0.0');
+    const root = await bakery('v3.0.0');
+    const bad = await execa('node', [bake, 'validate', '--dir', root], { env, reject: false });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr.trim()).toBe(`${root}/roles/requirements.yml:4:12: galaxy motd: version v3.0.0 not found in git+file://${roleRepo}`);
+  });
+
   it('refuses a galaxy role name that would be a path', async () => {
     const root = await bakery('v1.0.0', { 'roles/requirements.yml': `- src: git+file://${roleRepo}\n  name: ../motd\n  version: v1.0.0\n` });
     const error = await loadBakery(root).catch((e: unknown) => e);
