@@ -5,6 +5,7 @@
  *   playbook.yml       the Ansible playbook it runs
  *   verify.sh          the recipe's verify checks
  *   cloud-init/*.cfg   rendered cloud-init drop-ins the playbook installs
+ *   boot/              recipes with `boot:` only: what the playbook bakes in for first boot (src/boot/)
  */
 import { existsSync } from 'node:fs';
 import { cp, lstat, readdir, readFile, rm } from 'node:fs/promises';
