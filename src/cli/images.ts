@@ -3,7 +3,7 @@ import { bakeryInventory } from '../images/inventory-deps.js';
 import { inventoryExitCode } from '../images/inventory.js';
 import { inventoryLines } from '../images/inventory-lines.js';
 import { selectRecipes } from '../recipes/graph.js';
-import { loadBakery } from '../recipes/load-bakery.js';
+import { loadInstalledBakery } from './installed-bakery.js';
 import { withCloud } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
@@ -19,7 +19,8 @@ export function imagesCommand(): Command {
     .action(async (names: string[], flags: ImagesFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx.debug, async () => {
-        const bakery = await loadBakery(ctx.dir);
+        // Today's fingerprints name galaxy roles by their resolved commits: the same install as build's.
+        const bakery = await loadInstalledBakery(ctx);
         const recipes = selectRecipes(bakery, names);
         const inventory = await withCloud(ctx, ({ aws }) => bakeryInventory(bakery, recipes, aws, new Date()));
         for (const line of inventoryLines(inventory)) ctx.output.info(line);
