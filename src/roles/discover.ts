@@ -73,7 +73,6 @@ export async function discoverRoles(root: string): Promise<{ roles: Map<string, 
 }
 
 /** Branch names and the like: they move, so a build from them cannot be reproduced. */
-const SAFE_ROLE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const UNPINNED = new Set(['', 'main', 'master', 'head', 'latest', 'develop', 'development', 'trunk', 'stable']);
 
 async function readRequirements(rolesDir: string, errors: RecipeError[]): Promise<Role[]> {
@@ -92,11 +91,10 @@ async function readRequirements(rolesDir: string, errors: RecipeError[]): Promis
       const req = (entry ?? {}) as { src?: unknown; name?: unknown; version?: unknown; scm?: unknown };
       if (typeof req.src !== 'string' || req.src === '') return errors.push(new RecipeError('a galaxy requirement needs src (and name, version)', where));
       const name = typeof req.name === 'string' ? req.name : req.src.split(/[/,]/).pop()!.replace(/\.git$/, '');
-      // The name becomes a folder (ANSIBLE_ROLES_PATH/<name>, and in images for boot roles).
-      if (!ROLE_NAME.test(name)) return errors.push(new RecipeError(`galaxy role name ${JSON.stringify(name)} cannot name a folder: no "/" nor ".."`, where));
       const version = req.version === undefined || req.version === null ? '' : String(req.version);
-      // The name becomes roles/<name>: a path in it would make ansible-galaxy (and bake) reach outside roles/.
-      if (!SAFE_ROLE_NAME.test(name) || name.includes('..')) {
+      // The name becomes a folder (roles/<name>, and in images for boot roles): a path in it would
+      // make ansible-galaxy (and bake) reach outside roles/.
+      if (!ROLE_NAME.test(name)) {
         return errors.push(new RecipeError(`galaxy role name ${JSON.stringify(name)} is not a plain name (letters, digits, _ . -; no / or ..)`, typeof req.name === 'string' ? source.locate([...listPath, i, 'name']) : where));
       }
       if (out.some((role) => role.name === name)) return errors.push(new RecipeError(`galaxy role ${name} is declared twice`, where));

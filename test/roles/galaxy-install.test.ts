@@ -157,6 +157,6 @@ describe('galaxy requirements installed by bake', () => {
   it('refuses a galaxy role name that would be a path', async () => {
     const root = await bakery('v1.0.0', { 'roles/requirements.yml': `- src: git+file://${roleRepo}\n  name: ../motd\n  version: v1.0.0\n` });
     const error = await loadBakery(root).catch((e: unknown) => e);
-    expect((error as RecipeErrors).errors.map((e) => e.toLine().replace(`${root}/`, ''))).toContain('roles/requirements.yml:1:3: galaxy role name "../motd" cannot name a folder: no "/" nor ".."');
+    expect((error as RecipeErrors).errors.map((e) => e.toLine().replace(`${root}/`, ''))).toContain('roles/requirements.yml:2:9: galaxy role name "../motd" is not a plain name (letters, digits, _ . -; no / or ..)');
   });
 });
