@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadBakery, validateBakery } from '../../src/recipes/load-bakery.js';
+import { loadBakery } from '../../src/recipes/load-bakery.js';
+import { validateBakery } from '../../src/pipeline/validate.js';
 import { minimalRole, problems, tempBakery } from './temp-bakery.js';
 
 const recipe = (extra: string) => ({ 'recipes/app.yaml': `name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: [common]\n${extra}`, ...minimalRole });
