@@ -20,8 +20,8 @@ import {
 } from '@aws-sdk/client-ec2';
 import { randomUUID } from 'node:crypto';
 import { CloudError } from '../errors/index.js';
-import type { DistributionEc2, ImageFacts } from '../lifecycle/distribute.js';
-import { isNoChange, sharingChange, type SharePrincipals, type SharingChange } from '../lifecycle/share-principals.js';
+import type { DistributionEc2, ImageFacts } from './distribution-ec2.js';
+import { isNoChange, sharingChange, type SharePrincipals, type SharingChange } from './launch-permissions.js';
 import { cachedClients, cloudError } from './image-catalog.js';
 import type { AwsSettings } from './settings.js';
 import { tagImage } from './tag-image.js';

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { pruneBakery, pruneExitCode } from '../lifecycle/prune.js';
-import { productionPruneDeps } from '../lifecycle/prune-deps.js';
+import { productionPruneDeps } from '../pipeline/prune-deps.js';
 import { pruneJson, pruneLines } from '../lifecycle/prune-report.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadInstalledBakery } from './installed-bakery.js';

@@ -5,7 +5,6 @@
  * message; bidirectional overrides reorder what is shown. Each one is printed as a visible escape
  * (`\x1b`, `\x07`, `\u202e`) instead. Line breaks and tabs stay: they are bake's own layout.
  */
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
 export function terminalSafe(text: string): string {

@@ -6,7 +6,8 @@
  * IMDSv2-only when Packer could not, and sets (or clears) its deprecation time — in every region,
  * then tags each image `bake:distribution` with the settings it now has
  * (src/lifecycle/distribution-settings.ts). The EC2 calls sit behind DistributionEc2
- * (src/aws/image-distribution.ts); the order, the rules and the bookkeeping are here.
+ * (src/aws/distribution-ec2.ts, over the SDK in src/aws/image-distribution.ts); the order, the
+ * rules and the bookkeeping are here.
  *
  * Regions are independent: one region failing does not stop the others, and the result always
  * says which images exist, so the build can record (and a re-run can reuse) what was done.
@@ -15,55 +16,9 @@ import { BuildFailure } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
 import { BUILT_AT_TAG, DISTRIBUTION_TAG, FINGERPRINT_TAG, RECIPE_TAG, isAwsTagKey } from '../tags/tag-contract.js';
 import { distributionTag } from './distribution-settings.js';
-import { sharePrincipals, sharesWithAnyone, type SharePrincipals } from './share-principals.js';
-
-/** What the distribution needs to know about an image in one region. */
-export interface ImageFacts {
-  imageId: string;
-  region: string;
-  state: string;
-  name: string;
-  description?: string;
-  snapshotIds: string[];
-  tags: Record<string, string>;
-  imdsSupport?: string;
-  /** ISO 8601, when the image has one. */
-  deprecationTime?: string;
-  createdAt: string;
-}
-
-export interface CopyRequest {
-  region: string;
-  sourceRegion: string;
-  sourceImageId: string;
-  name: string;
-  description?: string;
-  /** Encrypt the copy's snapshots (with kmsKeyId, or the region's default EBS key). */
-  encrypted: boolean;
-  kmsKeyId?: string;
-  /** Put on the copy as it is created, so even a copy still pending is bake's and traceable. */
-  tags: Record<string, string>;
-}
-
-export interface DistributionEc2 {
-  describeImage(region: string, imageId: string): Promise<ImageFacts>;
-  /** The region's own image with this name (AMI names are unique per region), if any. */
-  findImageByName(region: string, name: string): Promise<ImageFacts | undefined>;
-  copyImage(request: CopyRequest): Promise<string>;
-  waitUntilAvailable(region: string, imageId: string, signal?: AbortSignal): Promise<void>;
-  /** Tags the image and its snapshots; returns the snapshot ids. */
-  tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<string[]>;
-  /**
-   * Grants launch permissions to `principals` (and the snapshots' create-volume permission to
-   * its accounts). With `exactly`, also revokes every other one: for images that may have been
-   * shared under earlier settings; a fresh image has none to look up.
-   */
-  share(region: string, imageId: string, snapshotIds: string[], principals: SharePrincipals, options: { exactly: boolean }): Promise<void>;
-  requireImdsV2(region: string, imageId: string): Promise<void>;
-  deprecate(region: string, imageId: string, at: Date): Promise<void>;
-  undeprecate(region: string, imageId: string): Promise<void>;
-  deregister(region: string, imageId: string): Promise<void>;
-}
+import type { CopyRequest, DistributionEc2 } from '../aws/distribution-ec2.js';
+import { sharesWithAnyone } from '../aws/launch-permissions.js';
+import { sharePrincipals } from '../recipes/share-principals.js';
 
 export interface DistributionRequest {
   recipe: Recipe;

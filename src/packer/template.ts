@@ -10,7 +10,7 @@ import { GENERATOR_VERSION } from './generator-version.js';
 import type { PackerShape, PackerTarget } from './target.js';
 import { PACKER_VARIABLE_NAMES, type PackerVariables } from './variables.js';
 import { renderTemplateFile } from './template-engine.js';
-import { sharePrincipals } from '../lifecycle/share-principals.js';
+import { sharePrincipals } from '../recipes/share-principals.js';
 
 /** A recipe setting the chosen Packer shape cannot express; `bake build` applies it through EC2 after Packer. */
 export interface ShapeGap {

@@ -68,7 +68,7 @@ port_listening() {
   else
     sockets=$(netstat -ltn)
   fi
-  printf '%s\n' "$sockets" | awk '{print $4}' | grep -Eq "[:.]$1\$" && return 0
+  printf '%s\n' "$sockets" | awk '{print $4}' | grep -Eq "[:.]$1$" && return 0
   echo "nothing listens on TCP port $1"
   return 1
 }

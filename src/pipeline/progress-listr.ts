@@ -1,4 +1,4 @@
-import { Listr, ListrLogger, ProcessOutput, type ListrTaskWrapper } from 'listr2';
+import { Listr, ListrLogger, ProcessOutput, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
 import type { Output } from '../io/output.js';
 import { terminalSafe } from '../io/terminal-text.js';
 import type { BuildProgress, RecipeOutcomeStatus, RecipeWork } from './progress.js';
@@ -17,8 +17,8 @@ function deferred<T>(): Deferred<T> {
 interface RecipeTask {
   started: Deferred<RecipeWork>;
   settled: Deferred<{ status: RecipeOutcomeStatus; detail: string }>;
-  // listr2's wrapper type is generic over renderers; only `title`/`output`/`skip` are used here.
-  wrapper?: ListrTaskWrapper<unknown, any, any>;
+  // The renderers createListrProgress gives Listr: a TTY's default, the simple one as fallback.
+  wrapper?: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>;
 }
 
 /**
@@ -37,7 +37,7 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
       const listr = new Listr(
         recipes.map((recipe) => ({
           title: terminalSafe(`${recipe.name}: ${recipe.action === 'reuse' ? 'reuse' : 'waiting'} ${recipe.detail}`),
-          task: async (_ctx: unknown, wrapper: ListrTaskWrapper<unknown, any, any>) => {
+          task: async (_ctx: unknown, wrapper: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
             if (recipe.action === 'reuse') return;
             const entry = tasks.get(recipe.name)!;
             entry.wrapper = wrapper;

@@ -24,7 +24,7 @@ export const baseSchema = z.union([
     filter: z
       .object({
         // AMI names allow only these characters; * and ? are the filter's wildcards.
-        name: z.string().regex(/^[A-Za-z0-9()[\] .\/'@_*?-]{1,128}$/, "not an AMI name pattern (letters, digits, ( ) [ ] space . / ' @ _ - and the wildcards * ?)"),
+        name: z.string().regex(/^[A-Za-z0-9()[\] ./'@_*?-]{1,128}$/, "not an AMI name pattern (letters, digits, ( ) [ ] space . / ' @ _ - and the wildcards * ?)"),
         owners: z.array(z.string().regex(/^(\d{12}|self|amazon|aws-marketplace|aws-backup-vault)$/, 'an owner is an account id (12 digits), self, amazon or aws-marketplace')).min(1),
       })
       .strict(),

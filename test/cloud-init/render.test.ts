@@ -2,7 +2,6 @@ import { execFile } from 'node:child_process';
 import { cp, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { RecipeError } from '../../src/errors/index.js';
@@ -10,7 +9,6 @@ import { renderCloudInit } from '../../src/cloud-init/render.js';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
 import type { Bakery, Recipe } from '../../src/recipes/model.js';
 
-const run = promisify(execFile);
 const fixture = path.resolve(__dirname, '../fixtures/cloud-init/bakery');
 
 /** The fixture bakery in a temp dir (so a test may add templates) and its `app` recipe. */

@@ -47,7 +47,9 @@ afterAll(async () => {
 });
 
 const at = { file: 'recipes/web.yaml', line: 20, col: 5 };
-const check = (c: Omit<VerifyCheck, 'location'>): VerifyCheck => ({ ...c, location: at }) as VerifyCheck;
+/** One check of any kind, less its location. */
+type UnlocatedCheck = { [K in VerifyCheck['kind']]: Omit<Extract<VerifyCheck, { kind: K }>, 'location'> }[VerifyCheck['kind']];
+const check = (c: UnlocatedCheck): VerifyCheck => ({ ...c, location: at }) as VerifyCheck;
 
 function recipeWith(spec: Partial<LaunchTestSpec>, verify: VerifyCheck[] = []): Recipe {
   return recipeOf(root, 'web', { kind: 'ami', ami: baseImageId(region) }, {

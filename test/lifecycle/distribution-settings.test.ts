@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { distributionDrift, distributionTag } from '../../src/lifecycle/distribution-settings.js';
-import { isNoChange, sharingChange } from '../../src/lifecycle/share-principals.js';
+import { isNoChange, sharingChange } from '../../src/aws/launch-permissions.js';
 
 const ORG = 'arn:aws:organizations::111122223333:organization/o-a1b2c3d4e5';
 

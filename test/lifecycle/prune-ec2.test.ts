@@ -81,7 +81,7 @@ describe('bake prune against the local cloud', () => {
   }
 
   async function snapshotExists(region: string, snapshotId: string): Promise<boolean> {
-    const { Snapshots = [] } = await t.ec2(region).send(new DescribeSnapshotsCommand({ Owners: ['self'], Filters: [{ Name: 'snapshot-id', Values: [snapshotId] }] }));
+    const { Snapshots = [] } = await t.ec2(region).send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'snapshot-id', Values: [snapshotId] }] }));
     return Snapshots.length > 0;
   }
 

@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { AwsSettings } from '../../src/aws/settings.js';
-import { productionPruneDeps } from '../../src/lifecycle/prune-deps.js';
+import { productionPruneDeps } from '../../src/pipeline/prune-deps.js';
 import { DEBIAN_ACCOUNT } from '../../src/local-cloud/index.js';
 import { planBakery, type Plan } from '../../src/pipeline/plan.js';
 import { productionPlanDeps } from '../../src/pipeline/plan-deps.js';

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, writeFile, readdir } from 'node:fs/promises';
+import { mkdtemp, writeFile, readdir } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';

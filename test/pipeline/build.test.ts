@@ -188,12 +188,12 @@ describe('buildBakery', () => {
     const copiesMayFinish = new Promise<void>((resolve) => (releaseCopies = resolve));
     const baseCopied = new Promise<void>((resolve) => {
       deps.distribute = async (request) => {
-        if (request.recipe.name !== 'base') return { amis: request.amis };
+        if (request.recipe.name !== 'base') return { amis: request.amis, regions: [] };
         started.push('base distribution');
         // Held until web has been baked: with one slot, web can only bake while base's copy is under way.
         await copiesMayFinish;
         resolve();
-        return { amis: { ...request.amis, 'eu-west-1': 'ami-0copy' } };
+        return { amis: { ...request.amis, 'eu-west-1': 'ami-0copy' }, regions: [] };
       };
     });
     const webBaked = new Promise<void>((resolve) => {
@@ -229,7 +229,7 @@ describe('buildBakery', () => {
     const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
     deps.distribute = async (request) => {
       if (request.recipe.name === 'base') throw new Error('CopyImage to eu-west-1: RequestLimitExceeded');
-      return { amis: request.amis };
+      return { amis: request.amis, regions: [] };
     };
     const report = await buildBakery(bakeryOf(root, [base, web]), { recipes: [planned(base), planned(web, { parent: 'base' })] }, deps, options);
     expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['base', 'failed'], ['web', 'built']]);

@@ -26,7 +26,7 @@ export async function imageAsBuilt(ec2: EC2Client, entry: BuiltEntry, sourceAmi:
   const instanceId = run.Instances![0].InstanceId!;
   await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
   await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
-  const tags = {
+  const tags: Record<string, string> = {
     ...imageTags({
       recipe: entry.name,
       userTags: {},

@@ -11,7 +11,7 @@ import type { AwsSettings } from '../../src/aws/settings.js';
 import { gitContentIds } from '../../src/fingerprint/content-ids.js';
 import { gitHistory } from '../../src/fingerprint/history.js';
 import { DEBIAN_ACCOUNT, baseImageId } from '../../src/local-cloud/index.js';
-import { planBakery, type Plan, type PlanDeps, type RecipePlan } from '../../src/pipeline/plan.js';
+import { planBakery, type Plan, type PlanDeps } from '../../src/pipeline/plan.js';
 import type { Bakery } from '../../src/recipes/model.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { BakeryRepo } from './bakery-repo.js';

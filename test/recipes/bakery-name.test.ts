@@ -36,7 +36,7 @@ describe('bakery identity', () => {
 
   it("lets plan see only its own images: another bakery's are invisible, untagged ones of its recipes still count", async () => {
     const image = (id: string, recipeName: string, owner?: string): ImageRecord =>
-      ({ imageId: id, region: 'us-east-1', recipe: recipeName, fingerprint: 'f', tags: { 'bake:recipe': recipeName, ...(owner ? { 'bake:bakery': owner } : {}) } }) as ImageRecord;
+      ({ imageId: id, region: 'us-east-1', name: id, recipe: recipeName, fingerprint: 'f', createdAt: '2026-11-30T00:00:00.000Z', state: 'available', snapshotIds: [], tags: { 'bake:recipe': recipeName, ...(owner ? { 'bake:bakery': owner } : {}) } });
     const all = [image('ami-mine', 'web', 'team-a'), image('ami-theirs', 'web', 'team-b'), image('ami-legacy', 'web'), image('ami-other-legacy', 'api')];
     const mine = bakery([recipe({ name: 'web' })], { config: { ...bakery([]).config, bakery: 'team-a' } });
     const seen = await ownImages({ listBakedImages: async () => all }, mine).listBakedImages(['us-east-1']);

@@ -31,7 +31,7 @@ function recipe(name: string, parent?: string, regions = ['us-east-1']): Recipe 
   };
 }
 
-const names = (recipes: Recipe[]) => recipes.map((r) => r.name);
+const names = (recipes: Array<{ name: string }>) => recipes.map((r) => r.name);
 // listed children first on purpose: order in the bakery must not decide build order
 const bakery = [recipe('api', 'web'), recipe('web', 'base'), recipe('worker', 'base'), recipe('base'), recipe('tools')];
 

@@ -71,7 +71,9 @@ describe.concurrent('bake verify refuses at once, in one line', () => {
 
 describe('bake verify RECIPE', () => {
   it('exits 0 with --json reporting each check, the changed counts and durations; progress on stderr', async () => {
-    const result = await verify('parent', '--json');
+    // The pid is the subprocess's: execa's result no longer has it once the run is over.
+    const run = verify('parent', '--json');
+    const result = await run;
     expect(result.exitCode, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout) as { recipes: Record<string, any>[] };
     expect(report.recipes).toHaveLength(1);
@@ -84,7 +86,7 @@ describe('bake verify RECIPE', () => {
     expect(result.stderr).toMatch(/parent: provisioning parent \(motd\)/);
     expect(result.stderr).toMatch(/parent:\s+changed: motd : Message of the day/);
     expect(await leftoverProcesses(stateDir)).toEqual([]);
-    expect(networksClaimedBy(result.pid!)).toEqual([]);
+    expect(networksClaimedBy(run.pid!)).toEqual([]);
   });
 
   it('exits 1 naming the failed check, and warns about what the recipe no longer provisions', async () => {
@@ -138,11 +140,12 @@ describe('bake verify RECIPE', () => {
   });
 
   it('--destroy removes the kept instance and its state, and leaves no process', async () => {
-    const result = await verify('--destroy', '--json');
+    const run = verify('--destroy', '--json');
+    const result = await run;
     expect(result.exitCode).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ destroyed: ['parent'] });
     expect(existsSync(stateDir)).toBe(false);
     expect(await leftoverProcesses(stateDir)).toEqual([]);
-    expect(networksClaimedBy(result.pid!)).toEqual([]);
+    expect(networksClaimedBy(run.pid!)).toEqual([]);
   });
 });

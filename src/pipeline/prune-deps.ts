@@ -10,10 +10,10 @@ import { createParameterStore } from '../aws/ssm-parameters.js';
 import { contentIdSourceFor } from '../fingerprint/content-ids.js';
 import { fingerprintBakery, readFingerprintFacts } from '../fingerprint/fingerprint-bakery.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
-import { readPinnedAmis } from '../pipeline/pin.js';
-import { readSsmPinnedAmis } from '../pipeline/pin-ssm.js';
+import { readPinnedAmis } from './pin.js';
+import { readSsmPinnedAmis } from './pin-ssm.js';
 import type { BaseImage, Bakery } from '../recipes/model.js';
-import type { PruneDeps } from './prune.js';
+import type { PruneDeps } from '../lifecycle/prune.js';
 
 export function productionPruneDeps(bakery: Bakery, aws: AwsSettings): PruneDeps {
   return {
