@@ -26,6 +26,8 @@ const layers = [
     folders: [
       'recipes',
       'roles',
+      'secrets',
+      'boot',
       'graph',
       'fingerprint',
       'cloud-init',

@@ -1,6 +1,6 @@
 import { BakeError } from '../errors/index.js';
 import { terminalSafe } from '../io/terminal-text.js';
-import { maskSecrets } from '../secrets/mask.js';
+import { maskSecrets } from '../io/secret-mask.js';
 
 /**
  * The one place where errors become exit codes. A BakeError is the user's to fix: one line,

@@ -4,7 +4,7 @@
  * on a TTY and never when NO_COLOR is set.
  */
 import { terminalSafe } from './terminal-text.js';
-import { maskSecrets } from '../secrets/mask.js';
+import { maskSecrets } from '../io/secret-mask.js';
 
 export interface Output {
   readonly json: boolean;
@@ -37,7 +37,7 @@ export function createOutput(options: OutputOptions): Output {
   const humanStream = options.json ? stderr : stdout;
   const interactive = !isCi(env, humanStream);
   const color = interactive && env.NO_COLOR === undefined && env.TERM !== 'dumb';
-  // Everything bake prints passes the secret mask (src/secrets/mask.ts).
+  // Everything bake prints passes the secret mask (src/io/secret-mask.ts).
   const line = (text: string) => maskSecrets(interactive ? `${text}\n` : `${now().toISOString()} ${text}\n`);
   return {
     json: options.json,

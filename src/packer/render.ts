@@ -8,7 +8,7 @@
  *   boot/              recipes with `boot:` only: what the playbook bakes in for first boot (src/boot/)
  */
 import { existsSync } from 'node:fs';
-import { cp, lstat, readdir, readFile, rm } from 'node:fs/promises';
+import { cp, lstat, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseHcl } from '@cdktf/hcl2json';
 import { parse as parseYaml } from 'yaml';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { BuildFailure } from '../errors/index.js';
-import { maskSecrets } from '../secrets/mask.js';
+import { maskSecrets } from '../io/secret-mask.js';
 
 export interface PackerBuildRequest {
   /** Working directory of the run: the rendered recipe's folder. */

@@ -5,7 +5,7 @@
  */
 import { RecipeError, RecipeErrors } from '../errors/index.js';
 import type { Recipe, Secret } from '../recipes/model.js';
-import { MIN_SECRET_LENGTH, registerSecret } from './mask.js';
+import { MIN_SECRET_LENGTH, registerSecret } from '../io/secret-mask.js';
 
 /** Secret name → value, for one recipe. Held in memory only. */
 export type SecretValues = Record<string, string>;

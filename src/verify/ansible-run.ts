@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { ansibleEnvironment } from '../packer/ansible-env.js';
 import { BakeError } from '../errors/index.js';
-import { maskSecrets } from '../secrets/mask.js';
+import { maskSecrets } from '../io/secret-mask.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { AnsibleOutputReader, type FailedTask, type RecapCounts } from './ansible-output.js';
 import type { SshTarget } from './kept-instance.js';
@@ -110,7 +110,7 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
 
   const decoder = new StringDecoder('utf8');
   let partial = '';
-  // Each line masked before anything sees it (src/secrets/mask.ts): log, progress and report.
+  // Each line masked before anything sees it (src/io/secret-mask.ts): log, progress and report.
   const onLine = (raw: string) => {
     const line = maskSecrets(raw);
     request.log.write(`${line}\n`);

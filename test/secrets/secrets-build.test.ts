@@ -4,8 +4,7 @@
  * print a secret): the values reach the run, and are masked everywhere bake writes or prints.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetParameterCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { execa } from 'execa';
@@ -21,7 +20,7 @@ import { writePackerVariables } from '../../src/packer/variables.js';
 import { buildBakery, type BuildDeps } from '../../src/pipeline/build.js';
 import { writeJunit } from '../../src/pipeline/junit.js';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
-import { forgetSecrets } from '../../src/secrets/mask.js';
+import { forgetSecrets } from '../../src/io/secret-mask.js';
 import { resolveSecrets } from '../../src/secrets/resolve.js';
 import { packerValidate } from '../packer/packer-cli.js';
 import { tempBakery } from '../recipes/temp-bakery.js';

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { forgetSecrets, registerSecret } from '../../src/secrets/mask.js';
+import { forgetSecrets, registerSecret } from '../../src/io/secret-mask.js';
 import { withSecretsFile } from '../../src/secrets/secrets-file.js';
 import { closeLog, runPlaybook } from '../../src/verify/ansible-run.js';
 
