@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
-import { networksClaimedBy, processesUsing } from '../local-cloud-host/instances.js';
+import { networksClaimedBy, processesUsing } from '../local-cloud/instances.js';
 
 const repo = path.resolve(__dirname, '../..');
 const bake = path.join(repo, 'bin/bake.js');

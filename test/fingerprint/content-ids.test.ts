@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobId, contentIdSourceFor, gitContentIds, hashedContentIds } from '../../src/fingerprint/content-ids.js';
-import { BakeryRepo } from '../plan/bakery-repo.js';
+import { BakeryRepo } from '../pipeline/bakery-repo.js';
 
 const FOLDERS = ['roles', 'cloud-init'];
 let repo: BakeryRepo | undefined;

@@ -4,7 +4,7 @@ import { hashedContentIds } from '../../src/fingerprint/content-ids.js';
 import { fingerprintOf, recipeInputs, type Fingerprint } from '../../src/fingerprint/fingerprint.js';
 import { formatInputsTag, parseInputsTag } from '../../src/fingerprint/inputs-tag.js';
 import type { Bakery, Recipe } from '../../src/recipes/model.js';
-import { BakeryRepo } from '../plan/bakery-repo.js';
+import { BakeryRepo } from '../pipeline/bakery-repo.js';
 
 let repo: BakeryRepo;
 beforeAll(async () => {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { blobId } from '../../src/fingerprint/content-ids.js';
 import { gitHistory } from '../../src/fingerprint/history.js';
-import { BakeryRepo } from '../plan/bakery-repo.js';
+import { BakeryRepo } from '../pipeline/bakery-repo.js';
 
 let repo: BakeryRepo | undefined;
 afterEach(async () => {

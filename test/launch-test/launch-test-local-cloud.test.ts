@@ -20,7 +20,7 @@ import { sshRemoteMachine } from '../../src/launch-test/remote.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type LaunchTestSpec, type Recipe, type VerifyCheck } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
-import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-'));

@@ -18,8 +18,8 @@ import { planBakery, type Plan } from '../../src/pipeline/plan.js';
 import { productionPlanDeps } from '../../src/pipeline/plan-deps.js';
 import type { Bakery } from '../../src/recipes/model.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
-import { BakeryRepo } from '../plan/bakery-repo.js';
-import { imageAsBuilt } from '../plan/image-as-built.js';
+import { BakeryRepo } from '../pipeline/bakery-repo.js';
+import { imageAsBuilt } from '../pipeline/image-as-built.js';
 
 let t: TestCloud;
 let ec2: EC2Client;

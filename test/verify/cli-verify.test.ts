@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
-import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
 
 const bake = path.resolve('bin/bake.js');
 const fixture = path.resolve('test/fixtures/verify/bakery');

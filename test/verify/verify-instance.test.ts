@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
 import { destroyVerifyInstances, productionVerifyDeps, verifyRecipe, verifyStateDir, type VerifyReport } from '../../src/verify/verify-recipe.js';
-import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud-host/instances.js';
+import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
 
 const fixture = path.join(import.meta.dirname, '../fixtures/verify/bakery');
 const cache = testRootfsCache();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { planExitCode, planJson, planLines } from '../../src/pipeline/plan-report.js';
 import type { Plan, RecipePlan } from '../../src/pipeline/plan.js';
-import { recipeOf } from '../pipeline/bakery.js';
+import { recipeOf } from './bakery.js';
 
 const base = recipeOf('/b', 'base', { kind: 'ami', ami: 'ami-0123456789abcdef0' }, { regions: ['us-east-1', 'eu-west-1'] });
 const web = recipeOf('/b', 'web', { kind: 'recipe', recipe: 'base' });

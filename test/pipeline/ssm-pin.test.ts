@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
-import { DEFAULT_DISTRIBUTION } from '../plan/image-as-built.js';
+import { DEFAULT_DISTRIBUTION } from './image-as-built.js';
 
 const bake = path.resolve('bin/bake.js');
 let cloud: LocalCloud;
