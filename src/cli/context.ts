@@ -24,7 +24,7 @@ export interface CommonFlags {
   local?: boolean;
 }
 
-/** Adds the flags every command takes (DESIGN.md, CLI contract). */
+/** Adds the flags every command takes (the CLI contract in the README; docs/architecture.md, "A new command"). */
 export function withCommonFlags(command: Command, options: { cloud: boolean }): Command {
   command
     .option('--dir <dir>', 'bakery root', '.')

@@ -33,8 +33,8 @@ export function buildLevelsOf(plan: Plan): Map<string, number> {
 }
 
 /**
- * `{"recipes": [{name, action, reasons, fingerprint, amis, inputs, baseAmi, level, ...}]}` (DESIGN.md,
- * CLI contract); `level` only on recipes to build; `changed_since` when asked with --changed-since.
+ * `{"recipes": [{name, action, reasons, fingerprint, amis, inputs, baseAmi, level, ...}]}` (the CLI contract
+ * in the README); `level` only on recipes to build; `changed_since` when asked with --changed-since.
  */
 export function planJson(plan: Plan, changes?: ChangedSince): unknown {
   const levels = buildLevelsOf(plan);

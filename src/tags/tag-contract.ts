@@ -1,5 +1,5 @@
 /**
- * The tag contract (docs/architecture.md, "Tags"): the keys bake writes on every image it bakes,
+ * The tag contract (the tag list in docs/build.md): the keys bake writes on every image it bakes,
  * their snapshots and its build locks. EC2 tags are bake's only record of what has been built, so
  * every module that reads or writes one takes its key from here.
  */
