@@ -14,6 +14,7 @@ import { buildMetadata } from '../ci/build-metadata.js';
 import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
+import { whileInterruptible } from './interrupt.js';
 import { runCommand } from './run-command.js';
 import { REPORT_HELP, writeHtmlReport } from './report-file.js';
 import { buildReportModel } from '../report/report-data.js';
@@ -61,19 +62,12 @@ export function buildCommand(): Command {
 
 async function build(ctx: CommandContext, names: string[], flags: BuildFlags): Promise<number> {
   const { output } = ctx;
-  const controller = new AbortController();
   // Jenkins "Abort" sends SIGTERM, a terminal Ctrl-C SIGINT: both stop the run the same way.
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      output.warn(`${signal} again: still waiting for Packer to clean up its instances`);
-      return;
-    }
-    output.warn(`${signal} received: starting nothing new, interrupting running Packer builds and waiting for them`);
-    controller.abort();
+  const notices = {
+    interrupted: (signal: NodeJS.Signals) => output.warn(`${signal} received: starting nothing new, interrupting running Packer builds and waiting for them`),
+    again: (signal: NodeJS.Signals) => output.warn(`${signal} again: still waiting for Packer to clean up its instances`),
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  try {
+  return whileInterruptible(notices, async (signal) => {
     const bakery = await loadInstalledBakery(ctx);
     noteBakeryName(ctx, bakery);
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
@@ -89,7 +83,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       force: Boolean(flags.force),
       pin: flags.pin,
       distribute: flags.distribute,
-      signal: controller.signal,
+      signal,
       buildUrl: ci.buildUrl,
       jobName: ci.jobName,
       packerEnv,
@@ -101,8 +95,5 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     output.result(report);
     return buildExitCode(report);
     });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+  });
 }

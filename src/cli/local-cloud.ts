@@ -5,6 +5,7 @@ import { writePrivateFile } from '../files/write-private-file.js';
 import { startLocalCloud } from '../local-cloud/index.js';
 import { localCloudEnv } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
+import { untilAborted, whileInterruptible } from './interrupt.js';
 import { runCommand } from './run-command.js';
 
 interface LocalCloudFlags extends CommonFlags {
@@ -23,13 +24,10 @@ export function localCloudCommand(): Command {
     .option('--write-env <file>', 'write the variables, credentials included, to this file (sh syntax, 0600) once the cloud is up (default DIR/.bake/local/env)')
     .action(async (flags: LocalCloudFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
+      // Ctrl-C or SIGTERM stops it: instances are shut down and the state saved before it exits.
+      await runCommand(ctx.debug, () => whileInterruptible({}, async (stop) => {
         const stateDir = path.join(ctx.dir, '.bake', 'local');
         const cloud = await startLocalCloud({ stateDir });
-        const stopped = new Promise<void>((resolve) => {
-          process.once('SIGINT', resolve);
-          process.once('SIGTERM', resolve);
-        });
         try {
           const env = localCloudEnv(cloud);
           const exports = (entries: Array<[string, string]>) => entries.map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
@@ -40,10 +38,10 @@ export function localCloudCommand(): Command {
           ctx.output.result({ ...Object.fromEntries(shown), envFile });
           if (!ctx.output.json) process.stdout.write(exports(shown));
           process.stderr.write(`local cloud at ${cloud.endpoint}: \`. ${shellQuote(envFile)}\` (credentials, 0600), then run bake with --local; Ctrl-C stops it\n`);
-          await stopped;
+          await untilAborted(stop);
         } finally {
           await cloud.close();
         }
-      });
+      }));
     });
 }

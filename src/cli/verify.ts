@@ -5,8 +5,9 @@ import { selectRecipes } from '../recipes/graph.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { requireAnsiblePlaybook, requireRoot } from '../verify/prerequisites.js';
 import { verifySummaryLines } from '../verify/verify-summary.js';
-import { destroyVerifyInstances, productionVerifyDeps, verifyRecipes, type VerifyReport } from '../verify/verify-recipe.js';
+import { destroyVerifyInstances, productionVerifyDeps, verifyRecipes } from '../verify/verify-recipe.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
+import { whileInterruptible } from './interrupt.js';
 import { runCommand } from './run-command.js';
 
 interface VerifyFlags extends CommonFlags {
@@ -48,27 +49,15 @@ async function verify(ctx: CommandContext, names: string[], flags: VerifyFlags):
   requireRoot('bake verify');
   await requireAnsiblePlaybook();
 
-  const controller = new AbortController();
   // A terminal Ctrl-C or Jenkins' abort: stop Ansible, then sshd; the filesystems stay.
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) return;
-    progress.warn(`${signal} received: stopping Ansible and the instance`);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  let reports: VerifyReport[];
-  try {
-    reports = await verifyRecipes(bakery, recipes, deps, {
+  const reports = await whileInterruptible({ interrupted: (signal) => progress.warn(`${signal} received: stopping Ansible and the instance`) }, (signal) =>
+    verifyRecipes(bakery, recipes, deps, {
       fresh: flags.fresh,
       idempotence: flags.idempotence,
-      signal: controller.signal,
+      signal,
       progress: (line) => progress.info(line),
-    });
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  }
+    }),
+  );
   for (const line of verifySummaryLines(reports)) ctx.output.info(line);
   ctx.output.result({ recipes: reports });
   return reports.length === recipes.length && reports.every((report) => report.status === 'passed') ? 0 : 1;
