@@ -13,6 +13,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { appendBuildLog } from '../pipeline/build-log.js';
 import { buildBakery, type BuildDeps, type PlannedRecipe } from '../pipeline/build.js';
 import { runDag, type DagNode } from '../pipeline/scheduler.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
@@ -88,6 +89,7 @@ async function bakeWallS(recipes: SimRecipe[], concurrency: number): Promise<num
         manifests.set(name, { [REGIONS[0]]: `ami-${name}` });
       },
       readManifest: async (name) => manifests.get(name)!,
+      appendLog: appendBuildLog,
       tagImage: async () => {},
       // The copies to the other regions run at once, as bake's distribution does.
       distribute: async (request) => {

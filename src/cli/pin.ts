@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { CloudError } from '../errors/index.js';
 import { createParameterStore } from '../aws/ssm-parameters.js';
 import { pinImages, pinRootsOf } from '../pipeline/pin.js';
 import { pinSsmParameters, ssmPinLine } from '../pipeline/pin-ssm.js';
-import { planBakery, type Plan } from '../pipeline/plan.js';
+import { imagesToPin } from '../pipeline/pin-decision.js';
+import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadInstalledBakery } from './installed-bakery.js';
@@ -14,19 +14,6 @@ import { runCommand } from './run-command.js';
 
 interface PinFlags extends CommonFlags {
   check?: boolean;
-}
-
-/**
- * Only images of the recipe's CURRENT fingerprint are pinned: an older image is never written
- * back. (An image whose sharing is still to be applied has its final id already: it is pinned.)
- */
-function imagesToPin(plan: Plan, asked: Set<string>) {
-  const notBuilt = plan.recipes.filter((r) => asked.has(r.name) && r.missingRegions.length > 0);
-  if (notBuilt.length)
-    throw new CloudError(
-      `no image with the current fingerprint for ${notBuilt.map((r) => `${r.name} (${r.missingRegions.join(', ') || 'all regions'})`).join(', ')}: run bake build first`,
-    );
-  return plan.recipes.filter((r) => asked.has(r.name)).map((r) => ({ recipe: r.recipe, amis: r.amis }));
 }
 
 export function pinCommand(): Command {

@@ -16,6 +16,7 @@ import { runPackerBuild } from '../packer/runner.js';
 import type { PackerShape, PackerTarget } from '../packer/target.js';
 import { writePackerVariables } from '../packer/variables.js';
 import type { Bakery } from '../recipes/model.js';
+import { appendBuildLog } from './build-log.js';
 import type { BuildDeps } from './build.js';
 import { pinImages, pinRootsOf } from './pin.js';
 import { pinSsmParameters } from './pin-ssm.js';
@@ -54,6 +55,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: setup.packerBin }),
     readManifest: (file) => readManifest(file),
+    appendLog: appendBuildLog,
     tagImage: async (region, imageId, tags) => void (await tagImage(setup.aws, region, imageId, tags)),
     describeImage: (region, imageId, description) => setImageDescription(setup.aws, region, imageId, description),
     distribute: (request) => distributeImage(createImageDistribution(setup.aws, { clients }), request),

@@ -8,6 +8,8 @@ import { BakeError, BuildFailure } from '../errors/index.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import type { Recipe } from '../recipes/model.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
+import type { RecipeLog } from './build-log.js';
+import type { BuildRun, PlannedRecipe } from './build-run.js';
 
 /** Why the plan does not reuse an image of today's fingerprint because of its launch test. */
 export function launchTestReason(imageId: string, value: string | undefined): string | undefined {
@@ -55,5 +57,24 @@ export async function launchTestNewImage(
   await deps.tagImage(region, imageId, { [LAUNCH_TEST_TAG]: result.status });
   await context.log(`tagged ${imageId} ${LAUNCH_TEST_TAG}=${result.status}`);
   if (result.status !== 'passed') throw new LaunchTestFailure(result);
+  return result;
+}
+
+/**
+ * The build's launch-test step for a freshly baked image: before children start on it and before
+ * any copy, so a failed image goes nowhere. `tags` (what the distribution copies) get the result.
+ */
+export async function launchTestBakedImage(
+  run: BuildRun,
+  entry: PlannedRecipe,
+  imageId: string,
+  tags: Record<string, string>,
+  signal: AbortSignal,
+  log: RecipeLog,
+): Promise<LaunchTestResult> {
+  if (signal.aborted) throw new BuildFailure(`interrupted before the launch test of ${imageId}`);
+  const region = entry.recipe.regions[0];
+  const result = await launchTestNewImage(entry.recipe, region, imageId, { launchTest: run.deps.launchTest!, tagImage: run.deps.tagImage }, { signal, log: log.note });
+  tags[LAUNCH_TEST_TAG] = result.status;
   return result;
 }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import type { LaunchTestResult } from '../../src/launch-test/launch-test.js';
+import { appendBuildLog } from '../../src/pipeline/build-log.js';
 import { readManifest } from '../../src/packer/manifest.js';
 import { renderRecipe } from '../../src/packer/render.js';
 import { runPackerBuild } from '../../src/packer/runner.js';
@@ -52,6 +53,7 @@ async function setup(launch: (imageId: string) => LaunchTestResult) {
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
     readManifest: (file) => readManifest(file),
+    appendLog: appendBuildLog,
     tagImage: async (region, ami, tags) => void events.push(`tag ${ami} ${tags['bake:launch-test'] ?? '-'}${tags['bake:recipe'] ? ' (all tags)' : ''}`),
     distribute: async (request) => {
       events.push(`distribute ${request.amis['us-east-1']} with bake:launch-test=${request.tags?.['bake:launch-test']}`);

@@ -16,6 +16,7 @@ import { tagImage } from '../../src/aws/tag-image.js';
 import { distributeImage } from '../../src/lifecycle/distribute.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
+import { appendBuildLog } from '../../src/pipeline/build-log.js';
 import { readManifest } from '../../src/packer/manifest.js';
 import { renderRecipe } from '../../src/packer/render.js';
 import { runPackerBuild } from '../../src/packer/runner.js';
@@ -64,6 +65,7 @@ function cloudDeps(extra: Partial<BuildDeps> = {}): BuildDeps {
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
     readManifest: (file) => readManifest(file),
+    appendLog: appendBuildLog,
     tagImage: async (region, ami, tags) => void (await tagImage(aws, region, ami, tags)),
     pin: async () => [],
     gitCommit: async () => 'feedc0de',

@@ -3,6 +3,9 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } fro
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { FoundImage } from '../../src/aws/image-catalog.js';
+import { distributionTag } from '../../src/lifecycle/distribution-settings.js';
+import { appendBuildLog, logFileOf } from '../../src/pipeline/build-log.js';
 import { readManifest } from '../../src/packer/manifest.js';
 import { renderRecipe } from '../../src/packer/render.js';
 import { runPackerBuild } from '../../src/packer/runner.js';
@@ -42,6 +45,7 @@ async function setup(script: Record<string, unknown>) {
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker, graceMs: 10_000 }),
     readManifest: (file) => readManifest(file),
+    appendLog: appendBuildLog,
     tagImage: async (region, ami, tags) => void tagged.push({ region, ami, tags }),
     pin: async (requests) => {
       pinned.push(...requests.map((r) => ({ recipe: r.recipe.name, amis: r.amis })));
@@ -333,5 +337,73 @@ describe('buildBakery', () => {
     expect(report.recipes[0].error).toMatch(/manifest has no image for eu-west-1/);
     expect(await readFile(report.recipes[0].log!, 'utf8')).toContain('# bake: base stopped: ');
     expect(tagged.map((t) => t.region)).toEqual(['us-east-1']);
+  });
+});
+
+describe('a recipe step under the recipe’s lock (another job may have done it meanwhile)', () => {
+  const TWO = ['us-east-1', 'eu-west-1'];
+  /** A lock that records who held it, and EC2's images of the fingerprint as another job left them. */
+  async function locked(found: Record<string, FoundImage>) {
+    const s = await setup({ base: { regions: TWO } });
+    const held: string[] = [];
+    const distributed: Array<Record<string, string>> = [];
+    s.deps.lockRecipe = async (entry) => {
+      held.push(`take ${entry.name}`);
+      return async () => void held.push(`release ${entry.name}`);
+    };
+    s.deps.findImages = async () => found;
+    s.deps.distribute = async (request) => {
+      distributed.push(request.amis);
+      return { amis: Object.fromEntries(TWO.map((region) => [region, request.amis[region] ?? `ami-copy-${region}`])) };
+    };
+    const base = recipeOf(s.root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: TWO });
+    return { ...s, base, held, distributed, settled: distributionTag(base) };
+  }
+
+  it('reuses another job’s images when they are in every region with their settings: no bake, no copy', async () => {
+    const probe = await locked({});
+    const found = Object.fromEntries(TWO.map((region) => [region, { imageId: `ami-other-${region}`, distribution: probe.settled }]));
+    const { root, base, deps, options, events, held, distributed } = await locked(found);
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
+    expect(report.recipes.map((r) => [r.status, r.amis, r.reasons.at(-1)])).toEqual([
+      ['reused', { 'us-east-1': 'ami-other-us-east-1', 'eu-west-1': 'ami-other-eu-west-1' }, 'baked meanwhile by another job'],
+    ]);
+    expect(await events()).toEqual([]);
+    expect(distributed).toEqual([]);
+    expect(held).toEqual(['take base', 'release base']);
+  });
+
+  it('finishes another job’s unfinished distribution instead of baking again', async () => {
+    const { root, base, deps, options, events, distributed } = await locked({ 'us-east-1': { imageId: 'ami-other-us-east-1' } });
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
+    expect(report.recipes[0].status).toBe('reused');
+    expect(await events()).toEqual([]);
+    expect(distributed).toEqual([{ 'us-east-1': 'ami-other-us-east-1' }]);
+    expect(await readFile(logFileOf(root, 'run-1', 'base'), 'utf8')).toContain('was baked meanwhile by another job: us-east-1 ami-other-us-east-1; finishing its distribution');
+  });
+
+  it('takes the lock for a distribute-only recipe too, and reuses a distribution another job finished', async () => {
+    const probe = await locked({});
+    const found = Object.fromEntries(TWO.map((region) => [region, { imageId: `ami-mine-${region}`, distribution: probe.settled }]));
+    const { root, base, deps, options, held, distributed } = await locked(found);
+    const entry = planned(base, { amis: { 'us-east-1': 'ami-mine-us-east-1' }, distributeOnly: { region: 'us-east-1', ami: 'ami-mine-us-east-1' } });
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [entry] }, deps, options);
+    expect(report.recipes.map((r) => [r.status, r.reasons.at(-1)])).toEqual([['reused', 'baked meanwhile by another job']]);
+    expect(distributed).toEqual([]);
+    expect(held).toEqual(['take base', 'release base']);
+    expect(await readFile(logFileOf(root, 'run-1', 'base'), 'utf8')).toContain('was distributed meanwhile by another job');
+  });
+
+  it('distributes a distribute-only recipe under the lock when nobody did', async () => {
+    const { root, base, deps, options, held, distributed } = await locked({ 'us-east-1': { imageId: 'ami-mine-us-east-1' } });
+    deps.distribute = async (request) => {
+      held.push('distributing');
+      distributed.push(request.amis);
+      return { amis: { ...request.amis, 'eu-west-1': 'ami-copy-eu-west-1' } };
+    };
+    const entry = planned(base, { amis: { 'us-east-1': 'ami-mine-us-east-1' }, distributeOnly: { region: 'us-east-1', ami: 'ami-mine-us-east-1' } });
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [entry] }, deps, options);
+    expect(report.recipes.map((r) => [r.status, r.amis])).toEqual([['built', { 'us-east-1': 'ami-mine-us-east-1', 'eu-west-1': 'ami-copy-eu-west-1' }]]);
+    expect(held).toEqual(['take base', 'distributing', 'release base']);
   });
 });

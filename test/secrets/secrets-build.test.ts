@@ -18,6 +18,7 @@ import { renderRecipe } from '../../src/packer/render.js';
 import { runPackerBuild } from '../../src/packer/runner.js';
 import { writePackerVariables } from '../../src/packer/variables.js';
 import { buildBakery, type BuildDeps } from '../../src/pipeline/build.js';
+import { appendBuildLog } from '../../src/pipeline/build-log.js';
 import { writeJunit } from '../../src/pipeline/junit.js';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
 import { forgetSecrets } from '../../src/io/secret-mask.js';
@@ -65,6 +66,7 @@ function deps(extra: Partial<BuildDeps> = {}): BuildDeps {
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
     readManifest: (file) => readManifest(file),
+    appendLog: appendBuildLog,
     tagImage: async () => undefined,
     pin: async () => [],
     gitCommit: async () => 'feedc0de',

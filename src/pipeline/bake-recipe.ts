@@ -1,0 +1,136 @@
+/**
+ * The bake step of `bake build`: one recipe through Packer in its build region, on its base image
+ * or its parent's new image; the images tagged in every region Packer made one (even when the run
+ * is being interrupted: an untagged image is invisible to plan and prune); its package manifest
+ * kept; then its launch test (src/pipeline/launch-test-step.ts) before anything is copied.
+ */
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BuildFailure } from '../errors/index.js';
+import { keepPackageManifest, MANIFEST_FILE } from '../sbom/build-manifest.js';
+import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
+import { withSecretsFile } from '../secrets/secrets-file.js';
+import { launchTestEnabled } from '../launch-test/launch-test.js';
+import type { RecipeLog } from './build-log.js';
+import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe } from './build-run.js';
+import { amiDescription, imageTags } from './build-tags.js';
+import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
+import { launchTestBakedImage } from './launch-test-step.js';
+import { workDirOf } from './work-dir.js';
+
+/** bake's SBOM writer, which Ansible runs at the end of the playbook (src/packer/playbook.ts). */
+const SBOM_WRITER = fileURLToPath(new URL('../sbom/write-sbom.js', import.meta.url));
+
+/** The image Packer starts from, and the ones the tags name. */
+interface SourceImages {
+  sourceAmi: string;
+  /** The image the chain of parents started from: what `bake:base-ami` records. */
+  baseAmi: string;
+  parentAmi?: string;
+}
+
+function sourceImagesOf(run: BuildRun, entry: PlannedRecipe): SourceImages {
+  const buildRegion = entry.recipe.regions[0];
+  const parent = parentOf(entry);
+  let sourceAmi = entry.baseAmi;
+  let parentAmi: string | undefined;
+  if (parent) {
+    const parentEntry = run.graph.get(parent);
+    const parentImages = run.built.get(parent)?.amis ?? parentEntry?.amis;
+    parentAmi = parentImages?.[buildRegion] ?? (parentEntry ? undefined : entry.baseAmi);
+    if (!parentAmi) throw new BuildFailure(`parent recipe ${parent} has no image in ${buildRegion}, where ${entry.name} is built`);
+    sourceAmi = parentAmi;
+  }
+  if (!sourceAmi) throw new BuildFailure(`no base image resolved for ${entry.name} in ${buildRegion}`);
+  const rootBaseAmi = run.graph.rootOf(entry.name)?.baseAmi || entry.baseAmi;
+  return { sourceAmi, baseAmi: rootBaseAmi || sourceAmi, parentAmi };
+}
+
+export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: AbortSignal, log: RecipeLog): Promise<BuiltImage> {
+  const { bakery, deps, options, runId } = run;
+  const recipe = entry.recipe;
+  const buildRegion = recipe.regions[0];
+  const { sourceAmi, baseAmi, parentAmi } = sourceImagesOf(run, entry);
+
+  const rendered = await deps.render(recipe, workDirOf(bakery.root, runId));
+  const builtAt = deps.now().toISOString();
+  // Best effort: an image baked without a manifest is still an image.
+  await rm(path.join(rendered.dir, MANIFEST_FILE), { force: true });
+  const varFile = path.join(rendered.dir, `${entry.name}.pkrvars.hcl`);
+  const runPacker = async (secretsFile?: string) => {
+    await deps.writeVariables(varFile, {
+      source_ami: sourceAmi,
+      fingerprint: entry.fingerprint,
+      git_commit: run.gitCommit,
+      built_at: builtAt,
+      build_url: options.buildUrl ?? '',
+      base_ami: baseAmi,
+      parent_ami: parentAmi ?? '',
+      node_bin: process.execPath,
+      sbom_writer: SBOM_WRITER,
+      ...(secretsFile && { secrets_file: secretsFile }),
+    });
+    await deps.runPacker({
+      templateDir: rendered.dir,
+      templateFile: rendered.template,
+      varFile,
+      logFile: log.file,
+      env: options.packerEnv,
+      signal,
+      onLine: (line) => run.progress.line(entry.name, line),
+    });
+  };
+  if (recipe.secrets?.length) {
+    const values = run.secrets.get(entry.name);
+    if (!values) throw new BuildFailure(`the secrets of ${entry.name} were not read: this build cannot pass them to its roles`);
+    await withSecretsFile(values, runPacker);
+  } else {
+    await runPacker();
+  }
+
+  // From here on the images exist: tag them even if the run is being interrupted, because an
+  // untagged bake image is invisible to plan and prune (tags are the record of what exists).
+  const amis = await deps.readManifest(rendered.manifest);
+  const testing = Boolean(deps.launchTest) && launchTestEnabled(recipe);
+  const tags = imageTags({
+    recipe: entry.name,
+    userTags: { ...bakery.config.tags, ...recipe.tags },
+    fingerprint: entry.fingerprint,
+    gitCommit: run.gitCommit,
+    baseAmi,
+    parentAmi,
+    builtAt,
+    buildUrl: options.buildUrl,
+    jobName: options.jobName,
+    inputs: entry.inputs,
+    bakery: bakery.config.bakery,
+  });
+  // Not current until its launch test passed: a run killed mid-test leaves an image plan rebuilds.
+  if (testing) tags[LAUNCH_TEST_TAG] = 'pending';
+  for (const [region, ami] of Object.entries(amis)) {
+    await deps.tagImage(region, ami, tags);
+    // Before distribution: copies take the source image's description.
+    if (recipe.description && deps.describeImage) await deps.describeImage(region, ami, amiDescription(recipe.description));
+    await log.note(`tagged ${ami} in ${region} and its snapshots`);
+  }
+  await keepManifest(run, entry, rendered.dir, log);
+  // Checked after tagging, so that the images which do exist are recorded all the same.
+  if (!amis[buildRegion]) throw new BuildFailure(`Packer's manifest has no image for ${buildRegion} (${rendered.manifest})`);
+  const launchTest = testing ? await launchTestBakedImage(run, entry, amis[buildRegion], tags, signal, log) : undefined;
+  if (!testing && recipe.launchTest && !recipe.launchTest.enabled) await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
+  return { amis, baked: { tags, builtAt, bakedNow: true }, launchTest };
+}
+
+/** The image's package list beside the run's logs, for the report's package diff; a failure here does not fail the bake. */
+async function keepManifest(run: BuildRun, entry: PlannedRecipe, renderedDir: string, log: RecipeLog): Promise<void> {
+  try {
+    const manifest = await keepPackageManifest(renderedDir, path.dirname(path.dirname(log.file)), run.runId, entry.name);
+    if (manifest) {
+      run.manifests.set(entry.name, manifest);
+      await log.note(`package manifest ${manifest.sbom} (${manifest.packages} packages, in the image at ${IMAGE_SBOM_PATH})`);
+    }
+  } catch (error) {
+    await log.note(`package manifest not kept: ${(error as Error).message}`);
+  }
+}
