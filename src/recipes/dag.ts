@@ -55,24 +55,8 @@ export class Dag {
 
   /** 0 for a node without parents, else one more than its deepest parent. */
   depthOf(id: string): number {
-    if (!this.depths) {
-      const depths = new Map<string, number>();
-      const visiting = new Set<string>();
-      const depth = (node: string): number => {
-        const known = depths.get(node);
-        if (known !== undefined) return known;
-        visiting.add(node);
-        // A parent still being visited closes a cycle: that edge is ignored rather than followed forever.
-        const parents = this.parentsOf(node).filter((parent) => !visiting.has(parent));
-        const value = parents.length ? 1 + Math.max(...parents.map(depth)) : 0;
-        visiting.delete(node);
-        depths.set(node, value);
-        return value;
-      };
-      for (const id of this.ids) depth(id);
-      this.depths = depths;
-    }
-    return this.depths.get(id) ?? 0;
+    this.depths ??= this.chainLengths((node) => this.parentsOf(node));
+    return (this.depths.get(id) ?? 1) - 1;
   }
 
   /** Nodes by depth: level 0 has no parent here; each node comes after all its parents' levels. */
@@ -120,23 +104,26 @@ export class Dag {
 
   /** The number of nodes on the longest chain from this node down to a leaf (1 for a leaf). */
   heightOf(id: string): number {
-    if (!this.heights) {
-      const heights = new Map<string, number>();
-      const visiting = new Set<string>();
-      const height = (node: string): number => {
-        const known = heights.get(node);
-        if (known !== undefined) return known;
-        visiting.add(node);
-        const children = this.childrenOf(node).filter((child) => !visiting.has(child));
-        const value = 1 + Math.max(0, ...children.map(height));
-        visiting.delete(node);
-        heights.set(node, value);
-        return value;
-      };
-      for (const id of this.ids) height(id);
-      this.heights = heights;
-    }
+    this.heights ??= this.chainLengths((node) => this.childrenOf(node));
     return this.heights.get(id) ?? 1;
+  }
+
+  /** Per node, the number of nodes on the longest chain that starts at it and follows `next`. */
+  private chainLengths(next: (id: string) => readonly string[]): Map<string, number> {
+    const lengths = new Map<string, number>();
+    const visiting = new Set<string>();
+    const length = (node: string): number => {
+      const known = lengths.get(node);
+      if (known !== undefined) return known;
+      visiting.add(node);
+      // A node still being visited closes a cycle: that edge is ignored rather than followed forever.
+      const value = 1 + Math.max(0, ...next(node).filter((other) => !visiting.has(other)).map(length));
+      visiting.delete(node);
+      lengths.set(node, value);
+      return value;
+    };
+    for (const id of this.ids) length(id);
+    return lengths;
   }
 
   /** The way back to `id` through its parents, starting and ending at it (`a → b → a`); undefined when it is on no cycle. */
