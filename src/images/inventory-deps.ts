@@ -8,7 +8,7 @@ import { cachedClients, existingImageIds } from '../aws/image-catalog.js';
 import type { ImageRecord } from '../aws/image-record.js';
 import type { AwsSettings } from '../aws/settings.js';
 import { createParameterStore } from '../aws/ssm-parameters.js';
-import { readTfvarsPinValues, type PinnedValue } from '../pipeline/pin.js';
+import { readTfvarsPinValues, type PinnedValue } from '../tfvars/pinned-values.js';
 import { readSsmPinValues } from '../pipeline/pin-ssm.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';

@@ -5,7 +5,7 @@
  */
 import type { ImageRecord } from '../aws/image-record.js';
 import { distributionTag } from '../lifecycle/distribution-settings.js';
-import type { PinnedValue } from '../pipeline/pin.js';
+import type { PinnedValue } from '../tfvars/pinned-values.js';
 import type { Recipe } from '../recipes/model.js';
 import { BUILT_AT_TAG, DISTRIBUTION_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
 

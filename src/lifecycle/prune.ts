@@ -13,7 +13,7 @@ import { decidePrune, type PruneDecision } from './prune-decisions.js';
 
 export interface PruneDeps {
   ec2: PruneEc2;
-  /** AMI id → `file:variable` places (src/pipeline/pin.ts readPinnedAmis). */
+  /** AMI id → `file:variable` places (src/tfvars/pinned-values.ts readPinnedAmis). */
   readPinned(files: string[]): Promise<Map<string, string[]>>;
   /** AMI id → `ssm:REGION:NAME` places of the recipes' SSM pin targets (src/pipeline/pin-ssm.ts). Absent: no SSM pins are read. */
   readSsmPinned?(recipes: Recipe[]): Promise<Map<string, string[]>>;

@@ -7,7 +7,8 @@
 import type { ParameterStore } from '../aws/ssm-parameters.js';
 import { CloudError, RecipeError } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
-import { AMI_ID, type PinnedValue, type PinRequest } from './pin.js';
+import { AMI_ID, type PinnedValue } from '../tfvars/pinned-values.js';
+import type { PinRequest } from './pin.js';
 
 export interface SsmPinResult {
   recipe: string;

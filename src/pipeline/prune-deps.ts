@@ -10,7 +10,7 @@ import { createParameterStore } from '../aws/ssm-parameters.js';
 import { contentIdSourceFor } from '../fingerprint/content-ids.js';
 import { fingerprintBakery, readFingerprintFacts } from '../fingerprint/fingerprint-bakery.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
-import { readPinnedAmis } from './pin.js';
+import { readPinnedAmis } from '../tfvars/pinned-values.js';
 import { readSsmPinnedAmis } from './pin-ssm.js';
 import type { BaseImage, Bakery } from '../recipes/model.js';
 import type { PruneDeps } from '../lifecycle/prune.js';

@@ -14,7 +14,7 @@ import { TfvarsError } from '../../src/errors/index.js';
 import { pruneBakery, pruneExitCode, type PruneDeps } from '../../src/lifecycle/prune.js';
 import { pruneLines } from '../../src/lifecycle/prune-report.js';
 import { baseImageId } from '../../src/local-cloud/index.js';
-import { readPinnedAmis } from '../../src/pipeline/pin.js';
+import { readPinnedAmis } from '../../src/tfvars/pinned-values.js';
 import { bakeTestImage } from '../local-cloud/bake-image.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';

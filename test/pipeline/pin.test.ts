@@ -8,7 +8,8 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CloudError, TfvarsError } from '../../src/errors/index.js';
 import { LockTimeoutError, lockFileOf, withFileLock } from '../../src/files/lock-file.js';
-import { NEW_HCL_FILE_HEADER, pinImages, readPinnedAmis, type PinRequest } from '../../src/pipeline/pin.js';
+import { NEW_HCL_FILE_HEADER, pinImages, type PinRequest } from '../../src/pipeline/pin.js';
+import { readPinnedAmis } from '../../src/tfvars/pinned-values.js';
 import type { PinTarget, Recipe } from '../../src/recipes/model.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
