@@ -354,7 +354,7 @@ describe('a recipe step under the recipe’s lock (another job may have done it 
     s.deps.findImages = async () => found;
     s.deps.distribute = async (request) => {
       distributed.push(request.amis);
-      return { amis: Object.fromEntries(TWO.map((region) => [region, request.amis[region] ?? `ami-copy-${region}`])) };
+      return { amis: Object.fromEntries(TWO.map((region) => [region, request.amis[region] ?? `ami-copy-${region}`])), regions: [] };
     };
     const base = recipeOf(s.root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: TWO });
     return { ...s, base, held, distributed, settled: distributionTag(base) };
@@ -399,7 +399,7 @@ describe('a recipe step under the recipe’s lock (another job may have done it 
     deps.distribute = async (request) => {
       held.push('distributing');
       distributed.push(request.amis);
-      return { amis: { ...request.amis, 'eu-west-1': 'ami-copy-eu-west-1' } };
+      return { amis: { ...request.amis, 'eu-west-1': 'ami-copy-eu-west-1' }, regions: [] };
     };
     const entry = planned(base, { amis: { 'us-east-1': 'ami-mine-us-east-1' }, distributeOnly: { region: 'us-east-1', ami: 'ami-mine-us-east-1' } });
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [entry] }, deps, options);
