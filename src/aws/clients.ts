@@ -1,15 +1,24 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { AwsSettings } from './settings.js';
 
 // EC2's API throttles bursts (DescribeImages across many regions in a CI fan-out);
 // adaptive mode backs off client-side instead of failing the build on RequestLimitExceeded.
 const RETRIES = { retryMode: 'adaptive', maxAttempts: 8 } as const;
 
+/**
+ * Against a local cloud in simulated time: the SDK's standard retry (full jitter, 100 ms doubling
+ * up to 20 s) in simulated seconds, so a throttled call costs what it would on AWS.
+ */
+function scaledRetries(timeScale: number) {
+  return { retryStrategy: new ConfiguredRetryStrategy(RETRIES.maxAttempts, (attempt) => Math.random() * Math.min(20_000, 100 * 2 ** attempt) * timeScale) };
+}
+
 function common(settings: AwsSettings, region: string) {
   return {
     region,
-    ...RETRIES,
+    ...(settings.timeScale ? scaledRetries(settings.timeScale) : RETRIES),
     ...(settings.profile ? { profile: settings.profile } : {}),
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     ...(settings.credentials ? { credentials: settings.credentials } : {}),

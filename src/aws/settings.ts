@@ -7,4 +7,9 @@ export interface AwsSettings {
   endpoint?: string;
   /** Explicit keys instead of the SDK's chain: the local cloud's own, which it checks every request against. */
   credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * The local cloud's simulated time (its latency profile's BAKE_LOCAL_TIME_SCALE): bake's waiters
+   * and retry backoffs shrink by it, so a simulated wait is polled as often as the real one would be.
+   */
+  timeScale?: number;
 }

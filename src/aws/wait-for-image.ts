@@ -18,7 +18,8 @@ export async function waitForImage(
 ): Promise<void> {
   const ec2 = client ?? createEc2Client(settings, region);
   try {
-    await waitUntilImageAvailable({ client: ec2, maxWaitTime: maxWaitSeconds, minDelay: 1, maxDelay: 15, abortSignal }, { ImageIds: [imageId] });
+    const scale = settings.timeScale ?? 1;
+    await waitUntilImageAvailable({ client: ec2, maxWaitTime: maxWaitSeconds, minDelay: 1 * scale, maxDelay: 15 * scale, abortSignal }, { ImageIds: [imageId] });
   } catch (error) {
     throw cloudError(error, `waiting for ${imageId} in ${region} to become available`);
   } finally {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { AwsSettings } from '../aws/settings.js';
 import { UsageError } from '../errors/index.js';
-import { startLocalCloud, type LocalCloud } from '../local-cloud/index.js';
+import { latencyProfileFromEnv, startLocalCloud, type LocalCloud } from '../local-cloud/index.js';
 import type { PackerTarget } from '../packer/target.js';
 import { bakeryNameNote } from '../recipes/bakery-name.js';
 import type { Bakery } from '../recipes/model.js';
@@ -20,7 +20,7 @@ export const SHARED_ENDPOINT_ENV = 'BAKE_LOCAL_CLOUD_ENDPOINT';
 export const SHARED_SSH_PORT_ENV = 'BAKE_LOCAL_CLOUD_SSH_PORT';
 
 /** What a process needs to use a running local cloud: the SDK's variables and the two above. */
-type AttachedCloud = Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env' | 'credentials'>;
+type AttachedCloud = Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env' | 'credentials' | 'latency'>;
 
 export function localCloudEnv(cloud: AttachedCloud): Record<string, string> {
   return { ...cloud.env, [SHARED_ENDPOINT_ENV]: cloud.endpoint, [SHARED_SSH_PORT_ENV]: String(cloud.sshPort) };
@@ -46,7 +46,8 @@ function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
     AWS_ENDPOINT_URL_SSM: endpoint,
     AWS_EC2_METADATA_DISABLED: 'true',
   };
-  return { endpoint, sshPort, env: sdkEnv, credentials };
+  // The variables bake local-cloud printed carry its latency profile: this process waits in the same simulated time.
+  return { endpoint, sshPort, env: sdkEnv, credentials, latency: latencyProfileFromEnv(env) };
 }
 
 /** Says which bakery the command acts as, when the name was derived rather than configured. */
@@ -74,7 +75,7 @@ export async function withCloud<T>(ctx: CommandContext, action: (session: CloudS
 function localSession(ctx: CommandContext, cloud: AttachedCloud, profileEnv: Record<string, string> | undefined): CloudSession {
   return {
     // The local cloud checks every signature against its own key, whatever the agent's AWS chain holds.
-    aws: { ...ctx.aws, endpoint: cloud.endpoint, credentials: cloud.credentials },
+    aws: { ...ctx.aws, endpoint: cloud.endpoint, credentials: cloud.credentials, ...(cloud.latency && { timeScale: cloud.latency.timeScale }) },
     target: { ec2Endpoint: cloud.endpoint, local: { sshPort: cloud.sshPort } },
     packerEnv: { ...profileEnv, ...cloud.env },
   };

@@ -5,6 +5,8 @@ import { createBootHost, INSTANCE_SSH_PORT } from './boot-host.js';
 import { loadOrCreateCredentials, type LocalCredentials } from './credentials.js';
 import { startEc2Api, type FaultRule } from './ec2-api/server.js';
 import { settleHostWork } from './ec2-api/host-queue.js';
+import { SimulatedTime } from './ec2-api/simulated-time.js';
+import { latencyProfileEnv, latencyProfileFromEnv, type LatencyProfile } from './latency-profile.js';
 import { StateFile } from './ec2-api/state-file.js';
 import type { CloudState } from './ec2-api/state.js';
 import type { InstanceHost } from './instance-host.js';
@@ -13,6 +15,7 @@ export { BASE_IMAGE, type InstanceHost } from './instance-host.js';
 export { BASE_IMAGE_NAME, DEBIAN_ACCOUNT, DEBIAN_SSM_PARAMETER, baseImageId } from './ec2-api/seed.js';
 export { SELF_ACCOUNT } from './ec2-api/state.js';
 export type { FaultRule } from './ec2-api/server.js';
+export { AWS_LATENCY, latencyProfileFromEnv, type LatencyProfile } from './latency-profile.js';
 export { credentialsFileOf, type LocalCredentials } from './credentials.js';
 
 /** The embedded EC2-compatible cloud `--local` runs against. */
@@ -27,6 +30,10 @@ export interface LocalCloud {
   env: Record<string, string>;
   /** How often each action was called since start. */
   calls: Map<string, number>;
+  /** Calls answered RequestLimitExceeded (the latency profile's throttling), per action. */
+  throttled: Map<string, number>;
+  /** The latency profile at work, if any. */
+  latency?: LatencyProfile;
   /** Failures to answer with (tests); the same array as options.faults, changeable while running. */
   faults: FaultRule[];
   /** Waits for instance work in flight, stops the endpoint and every sshd; state stays on disk. */
@@ -45,6 +52,8 @@ export interface LocalCloudOptions {
   lockWaitMs?: number;
   /** Requests to fail on purpose, e.g. `{action: 'CopyImage', region: 'eu-west-1'}` (tests). */
   faults?: FaultRule[];
+  /** How long things take (docs/local-cloud.md#latency); default from BAKE_LOCAL_LATENCY and BAKE_LOCAL_TIME_SCALE; null: none. */
+  latency?: LatencyProfile | null;
 }
 
 
@@ -118,6 +127,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const log = (message: string) => {
     if (debug) process.stderr.write(`local-cloud: ${message}\n`);
   };
+  // Read before the lock: a wrong value is the user's mistake, told before anything starts.
+  const latency = options.latency === undefined ? latencyProfileFromEnv(process.env) : (options.latency ?? undefined);
   const stateFile = new StateFile(options.stateDir);
   await stateFile.lock(options.lockWaitMs ?? 60_000);
   let host: InstanceHost | undefined;
@@ -130,7 +141,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     stateFile.save(state);
     const faults = options.faults ?? [];
     const parameterKey = await parameterSealingKey(options.stateDir);
-    const api = await startEc2Api({ state, credentials, host, faults, persist: () => stateFile.save(state), log, parameterKey });
+    const time = new SimulatedTime(latency);
+    const api = await startEc2Api({ state, credentials, host, time, faults, persist: () => stateFile.save(state), log, parameterKey });
     const region = options.region ?? 'us-east-1';
     const openHost = host;
     let closed = false;
@@ -138,6 +150,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       endpoint: api.endpoint,
       sshPort,
       calls: api.calls,
+      throttled: time.throttled,
+      latency,
       faults,
       credentials,
       env: {
@@ -148,11 +162,14 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         AWS_ENDPOINT_URL_EC2: api.endpoint,
         AWS_ENDPOINT_URL_SSM: api.endpoint,
         AWS_EC2_METADATA_DISABLED: 'true',
+        ...latencyProfileEnv(latency),
       },
       async close() {
         if (closed) return;
         closed = true;
         try {
+          // Simulated waits end now: instance work finishes, images still pending stay so.
+          time.close();
           await settleHostWork();
           await api.close();
           await openHost.close();

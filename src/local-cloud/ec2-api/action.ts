@@ -1,5 +1,6 @@
 import type { InstanceHost } from '../instance-host.js';
 import type { QueryParams } from './query.js';
+import type { SimulatedTime } from './simulated-time.js';
 import type { CloudState } from './state.js';
 import type { XmlValue } from './xml.js';
 
@@ -9,6 +10,8 @@ export interface ActionContext {
   region: string;
   state: CloudState;
   host: InstanceHost;
+  /** How long things take (the latency profile; without one, nothing waits). */
+  time: SimulatedTime;
   /** Saves the state; for work that finishes after the response (an instance booting, an image being captured). */
   persist(): void;
   /** Debug line (BAKE_DEBUG_LOCAL_CLOUD=1); never key material. */

@@ -14,6 +14,7 @@ import { newRequestId } from './ids.js';
 import { QueryParams } from './query.js';
 import { checkRegion, seedRegion } from './seed.js';
 import { verifySignature, type LocalCredentials } from './signature.js';
+import { SimulatedTime } from './simulated-time.js';
 import { SSM_WRITES, ssmResponse } from './ssm.js';
 import type { CloudState } from './state.js';
 import { errorXml, responseXml } from './xml.js';
@@ -57,6 +58,8 @@ export interface Ec2ApiOptions {
   /** The only key pair the endpoint accepts: every request must be SigV4-signed with it. */
   credentials: LocalCredentials;
   host: InstanceHost;
+  /** The latency profile at work; absent: nothing waits, nothing is throttled. */
+  time?: SimulatedTime;
   faults?: FaultRule[];
   /** Called after every change to the state. */
   persist(): void;
@@ -86,6 +89,7 @@ async function readBody(request: IncomingMessage): Promise<string> {
 export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
   const calls = new Map<string, number>();
   const parameterKey = options.parameterKey ?? randomBytes(32);
+  const time = options.time ?? new SimulatedTime(undefined);
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const requestId = newRequestId();
@@ -110,6 +114,7 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
 
       if (ssm) {
         calls.set(target, (calls.get(target) ?? 0) + 1);
+        await time.answer();
         const answer = ssmResponse(target, body, region, options.state, new Date(), parameterKey);
         if (answer.status === 200 && SSM_WRITES.has(target)) options.persist();
         send(answer.status, 'application/x-amz-json-1.1', JSON.stringify(answer.body));
@@ -126,8 +131,11 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
         throw new Ec2ApiError('InvalidAction', `The action ${action} is not valid for this web service.`);
       }
       options.log(`${region} ${action} ${debugParams(params)}`);
+      await time.answer();
+      // EC2's status for a full bucket: 503, which the SDKs (and Packer's aws-sdk-go) retry with backoff.
+      if (!time.admit(region, action)) throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       injectFault(options.faults, action, region, params);
-      const context: ActionContext = { params, region, state: options.state, host: options.host, persist: options.persist, log: options.log };
+      const context: ActionContext = { params, region, state: options.state, host: options.host, time, persist: options.persist, log: options.log };
       const result = await handler(context);
       if (!READ_ONLY.test(action)) options.persist();
       send(200, 'text/xml;charset=UTF-8', responseXml(action, requestId, result));

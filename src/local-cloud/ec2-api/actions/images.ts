@@ -201,12 +201,14 @@ function createImage(context: ActionContext) {
   };
   state.images.push(image);
   if (imageTags.length) setTags(state, imageId, imageTags);
-  // Capturing copies a filesystem; the image stays pending until it is done, as on AWS.
-  enqueue(instanceId, () =>
-    context.host.capture(instanceId, imageId).then(
-      () => settle(context, image, undefined),
-      (error: Error) => settle(context, image, `capture failed: ${error.message}`),
-    ),
+  // Capturing copies a filesystem; the image stays pending until it is done, as on AWS (with a
+  // latency profile, at least as long as EC2's snapshot of a volume that size takes).
+  const snapshotting = context.time.wait(((context.time.profile?.createImageS ?? 0) * Math.max(8, rootVolume?.size ?? 8)) / 8);
+  // Only the capture holds the instance's queue: it may be terminated while the snapshot completes.
+  const captured = new Promise<void>((resolve, reject) => enqueue(instanceId, () => context.host.capture(instanceId, imageId).then(resolve, reject)));
+  Promise.all([captured, snapshotting]).then(
+    ([, elapsed]) => void (elapsed && settle(context, image, undefined)),
+    (error: Error) => settle(context, image, `capture failed: ${error.message}`),
   );
   return { imageId };
 }
@@ -258,8 +260,10 @@ function copyImage(context: ActionContext) {
   const snapshotTags = tagsFromSpec(context, 'snapshot');
   for (const device of devices) if (device.snapshotId && snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
   const copied = image.hostImage === BASE_IMAGE ? Promise.resolve() : context.host.alias(source.hostImage, imageId);
+  const size = Math.max(8, ...source.blockDevices.map((d) => d.volumeSize));
+  const copying = context.time.wait(((context.time.profile?.copyImageS ?? 0) * size) / 8);
   copied.then(
-    () => settle(context, image, undefined),
+    async () => void ((await copying) && settle(context, image, undefined)),
     (error: Error) => settle(context, image, `copy failed: ${error.message}`),
   );
   return { imageId };

@@ -154,11 +154,12 @@ function runInstances(context: ActionContext) {
   if (instanceTags.length) setTags(state, instanceId, instanceTags);
   if (volumeTags.length) setTags(state, volumeId, volumeTags);
   const hostImage = image.hostImage;
+  const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
   enqueue(instanceId, async () => {
     try {
-      const endpoint = await host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData });
+      const [endpoint] = await Promise.all([host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData }), pending]);
       instance.ip = endpoint.ip;
-      if (instance.state === 'pending') instance.state = 'running';
+      if (instance.state === 'pending') becomeRunning(context, instance);
     } catch (error) {
       context.log(`launch of ${instanceId} failed: ${(error as Error).message}`);
       instance.state = 'terminated';
@@ -258,16 +259,25 @@ function describeInstances(context: ActionContext) {
 function describeInstanceStatus(context: ActionContext) {
   const all = context.params.bool('IncludeAllInstances') ?? false;
   const instances = selectInstances(context).filter((i) => all || i.state === 'running');
-  const ok = (i: InstanceState) => (i.state === 'running' ? 'ok' : 'not-applicable');
+  // With a latency profile, status checks pass sshReadyS after running (instances resumed at start pass at once).
+  const reachable = (i: InstanceState) => i.state === 'running' && (context.time.reachableAt.get(i.instanceId) ?? 0) <= Date.now();
+  const ok = (i: InstanceState) => (reachable(i) ? 'ok' : i.state === 'running' ? 'initializing' : 'not-applicable');
+  const check = (i: InstanceState) => ({ status: ok(i), details: [{ name: 'reachability', status: reachable(i) ? 'passed' : 'initializing' }] });
   return {
     instanceStatusSet: instances.map((i) => ({
       instanceId: i.instanceId,
       availabilityZone: i.availabilityZone,
       instanceState: stateXml(i.state),
-      systemStatus: { status: ok(i), details: [{ name: 'reachability', status: i.state === 'running' ? 'passed' : 'initializing' }] },
-      instanceStatus: { status: ok(i), details: [{ name: 'reachability', status: i.state === 'running' ? 'passed' : 'initializing' }] },
+      systemStatus: check(i),
+      instanceStatus: check(i),
     })),
   };
+}
+
+/** Running from now; its status checks pass (sshd answers) the profile's sshReadyS later. */
+function becomeRunning(context: ActionContext, instance: InstanceState): void {
+  instance.state = 'running';
+  context.time.reachableAt.set(instance.instanceId, context.time.after(context.time.profile?.sshReadyS ?? 0));
 }
 
 type Transition = (context: ActionContext, instance: InstanceState) => void;
@@ -289,8 +299,10 @@ const stop: Transition = (context, instance) => {
   if (instance.state === 'stopped' || instance.state === 'stopping') return;
   if (instance.state !== 'running') throw new Ec2ApiError('IncorrectInstanceState', `This instance '${instance.instanceId}' is not in a state from which it can be stopped.`);
   instance.state = 'stopping';
+  const stopping = context.time.wait(context.time.profile?.stoppingS ?? 0);
   enqueue(instance.instanceId, async () => {
     await context.host.stop(instance.instanceId).catch((error: Error) => context.log(`stop of ${instance.instanceId}: ${error.message}`));
+    await stopping;
     if (instance.state === 'stopping') instance.state = 'stopped';
     context.persist();
   });
@@ -300,11 +312,12 @@ const start: Transition = (context, instance) => {
   if (instance.state === 'running' || instance.state === 'pending') return;
   if (instance.state !== 'stopped') throw new Ec2ApiError('IncorrectInstanceState', `The instance '${instance.instanceId}' is not in a state from which it can be started.`);
   instance.state = 'pending';
+  const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
   enqueue(instance.instanceId, async () => {
     try {
-      const endpoint = await context.host.start(instance.instanceId, instance.authorizedKey);
+      const [endpoint] = await Promise.all([context.host.start(instance.instanceId, instance.authorizedKey), pending]);
       instance.ip = endpoint.ip;
-      if (instance.state === 'pending') instance.state = 'running';
+      if (instance.state === 'pending') becomeRunning(context, instance);
     } catch (error) {
       context.log(`start of ${instance.instanceId} failed: ${(error as Error).message}`);
       if (instance.state === 'pending') {
@@ -319,8 +332,11 @@ const start: Transition = (context, instance) => {
 const terminate: Transition = (context, instance) => {
   if (instance.state === 'terminated' || instance.state === 'shutting-down') return;
   instance.state = 'shutting-down';
+  const shuttingDown = context.time.wait(context.time.profile?.shuttingDownS ?? 0);
   enqueue(instance.instanceId, async () => {
     await context.host.terminate(instance.instanceId).catch((error: Error) => context.log(`terminate of ${instance.instanceId}: ${error.message}`));
+    await shuttingDown;
+    context.time.reachableAt.delete(instance.instanceId);
     instance.state = 'terminated';
     detachVolume(context.state, instance);
     context.persist();
