@@ -27,7 +27,7 @@ import { changedSince } from '../pipeline/changed-since.js';
 import { planBakery, type Plan, type PlanDeps } from '../pipeline/plan.js';
 import type { Bakery } from '../recipes/model.js';
 import { generateBakery, type BakerySize } from './generate-bakery.js';
-import { scheduleBench } from './schedule.js';
+import { simulatedAwsBench } from './simulated-aws.js';
 
 const SIZE: BakerySize = {
   recipes: Number(process.env.BAKE_BENCH_RECIPES ?? 1000),
@@ -181,7 +181,7 @@ async function main(): Promise<void> {
     } finally {
       await cloud.close();
     }
-    await scheduleBench(say);
+    await simulatedAwsBench(say);
     say(`peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   } finally {
     await rm(dir, { recursive: true, force: true, maxRetries: 5 });

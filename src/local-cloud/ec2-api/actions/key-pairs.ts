@@ -1,4 +1,5 @@
-import { createHash, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, generateKeyPair, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { Ec2ApiError } from '../api-error.js';
 import type { ActionContext } from '../action.js';
 import { matchesFilters } from '../filters.js';
@@ -91,7 +92,9 @@ function store(context: ActionContext, keyName: string, publicKey: string): KeyP
   return keyPair;
 }
 
-function createKeyPair(context: ActionContext) {
+const generateRsaKeyPair = promisify(generateKeyPair);
+
+async function createKeyPair(context: ActionContext) {
   const keyName = context.params.require('KeyName');
   checkName(context, keyName);
   const type = context.params.get('KeyType') || 'rsa';
@@ -99,11 +102,14 @@ function createKeyPair(context: ActionContext) {
   let publicKey: string;
   if (type === 'rsa') {
     // PKCS#1 PEM ("BEGIN RSA PRIVATE KEY") is what EC2 hands out and what Packer's Go ssh client parses.
-    const pair = generateKeyPairSync('rsa', {
+    // Generated off the event loop: an RSA key takes long enough to stall every other request.
+    const pair = await generateRsaKeyPair('rsa', {
       modulusLength: 2048,
       publicKeyEncoding: { type: 'spki', format: 'pem' },
       privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
     });
+    // Another request may have taken the name meanwhile.
+    checkName(context, keyName);
     keyMaterial = pair.privateKey;
     publicKey = openSshPublicKey(createPublicKey(pair.publicKey));
   } else if (type === 'ed25519') {
