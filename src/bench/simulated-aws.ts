@@ -22,6 +22,7 @@ import type { AwsSettings } from '../aws/settings.js';
 import { AWS_LATENCY, startLocalCloud, type InstanceHost, type LatencyProfile } from '../local-cloud/index.js';
 import { AWS_POLLING } from '../packer/template.js';
 import { buildBakery } from '../pipeline/build.js';
+import { silentProgress } from '../pipeline/progress.js';
 import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
@@ -136,7 +137,10 @@ export async function simulatedAwsBench(say: (line: string) => void): Promise<vo
       const lag = monitorEventLoopDelay({ resolution: 10 });
       lag.enable();
       const started = Date.now();
-      const report = await buildBakery(bakery, plan, deps, { concurrency: CONCURRENCY, pin: false });
+      const marks = new Map<string, { started?: number; settled?: number }>();
+      const mark = (name: string, what: 'started' | 'settled') => marks.set(name, { ...marks.get(name), [what]: Date.now() });
+      const progress = { ...silentProgress, started: (name: string) => mark(name, 'started'), settled: (name: string) => mark(name, 'settled') };
+      const report = await buildBakery(bakery, plan, deps, { concurrency: CONCURRENCY, pin: false, progress });
       lag.disable();
       const wallS = (Date.now() - started) / 1000 / TIME_SCALE;
       const failed = report.recipes.filter((r) => r.status !== 'built');
@@ -148,7 +152,13 @@ export async function simulatedAwsBench(say: (line: string) => void): Promise<vo
       };
       const ideal = longestChainS(recipes, bakeS);
       const overheadS = recipes.reduce((total, r) => total + measured(r) - bakeS(r), 0) / recipes.length;
-      if (process.env.BAKE_BENCH_DEBUG) for (const r of recipes) say(`      ${r.name} bake ${measured(r).toFixed(0)} s, figures ${bakeS(r)} s`);
+      const at = (ms: number | undefined) => (ms === undefined ? '?' : (((ms - started) / 1000) / TIME_SCALE).toFixed(0));
+      if (process.env.BAKE_BENCH_DEBUG) {
+        for (const r of recipes) {
+          const run = packer.runs.get(r.name)!;
+          say(`      ${r.name} (parent ${r.parent ?? '-'}) started ${at(marks.get(r.name)?.started)}, packer ${at(run.start)}–${at(run.end)} (${measured(r).toFixed(0)} s, figures ${bakeS(r)} s), settled ${at(marks.get(r.name)?.settled)}`);
+        }
+      }
       const serial = recipes.reduce((total, r) => total + measured(r) + AWS_LATENCY.copyImageS, 0);
       const calls = [...cloud.calls.values()].reduce((a, b) => a + b, 0);
       const throttled = [...cloud.throttled.values()].reduce((a, b) => a + b, 0);

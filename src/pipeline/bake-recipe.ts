@@ -17,10 +17,17 @@ import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe } from './
 import { amiDescription, imageTags } from './build-tags.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 import { launchTestBakedImage } from './launch-test-step.js';
+import type { Slot } from './scheduler.js';
 import { workDirOf } from './work-dir.js';
 
 /** bake's SBOM writer, which Ansible runs at the end of the playbook (src/packer/playbook.ts). */
 const SBOM_WRITER = fileURLToPath(new URL('../sbom/write-sbom.js', import.meta.url));
+
+/**
+ * Packer saying it stops the build instance (both shapes, `==>` marks Packer's own lines): from
+ * here on the bake only waits for EC2 (stop, snapshot, terminate), so it gives its slot back.
+ */
+const PACKER_STOPPING = /^==> [^:]+: (Stopping the source instance|Waiting for the instance to stop)/;
 
 /** The image Packer starts from, and the ones the tags name. */
 interface SourceImages {
@@ -47,7 +54,7 @@ function sourceImagesOf(run: BuildRun, entry: PlannedRecipe): SourceImages {
   return { sourceAmi, baseAmi: rootBaseAmi || sourceAmi, parentAmi };
 }
 
-export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: AbortSignal, log: RecipeLog): Promise<BuiltImage> {
+export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: AbortSignal, log: RecipeLog, slot: Slot): Promise<BuiltImage> {
   const { bakery, deps, options, runId } = run;
   const recipe = entry.recipe;
   const buildRegion = recipe.regions[0];
@@ -78,7 +85,10 @@ export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: Ab
       logFile: log.file,
       env: options.packerEnv,
       signal,
-      onLine: (line) => run.progress.line(entry.name, line),
+      onLine: (line) => {
+        if (PACKER_STOPPING.test(line)) slot.release();
+        run.progress.line(entry.name, line);
+      },
     });
   };
   if (recipe.secrets?.length) {
@@ -117,6 +127,8 @@ export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: Ab
   await keepManifest(run, entry, rendered.dir, log);
   // Checked after tagging, so that the images which do exist are recorded all the same.
   if (!amis[buildRegion]) throw new BuildFailure(`Packer's manifest has no image for ${buildRegion} (${rendered.manifest})`);
+  // A test instance is a machine of ours again: it runs within a slot.
+  if (testing) await slot.take();
   const launchTest = testing ? await launchTestBakedImage(run, entry, amis[buildRegion], tags, signal, log) : undefined;
   if (!testing && recipe.launchTest && !recipe.launchTest.enabled) await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
   return { amis, baked: { tags, builtAt, bakedNow: true }, launchTest };

@@ -3,7 +3,9 @@
  * image; then pins every recipe's images into its tfvars targets. Every side effect (Packer,
  * EC2, tfvars, git, clock) comes in through BuildDeps, so tests substitute real local stand-ins.
  *
- * Each recipe is two steps: its bake (lock, Packer, tags: one of the `concurrency` slots) and
+ * Each recipe is two steps: its bake (lock, Packer, tags: one of the `concurrency` slots, held
+ * until Packer stops the build instance; the snapshot and termination are only waits on EC2, and
+ * a launch test takes a slot again) and
  * its distribution (copies to the other regions, sharing, IMDSv2, deprecation: no slot, no lock,
  * since it only waits on EC2). A child starts as soon as its parent's image exists in the
  * child's build region, usually right after the parent's bake, while the parent's copies go on.
@@ -29,7 +31,7 @@ import { distributeRecipe } from './distribute-recipe.js';
 import { launchTestOf } from './launch-test-step.js';
 import { decidePin, pinAfterBuild } from './pin-decision.js';
 import { silentProgress } from './progress.js';
-import { runDag, type DagNode, type NodeOutcome } from './scheduler.js';
+import { runDag, type DagNode, type NodeOutcome, type Slot } from './scheduler.js';
 import { prepareWorkDir, removeWorkDir } from './work-dir.js';
 
 export type { BuildDeps, BuildOptions, BuildPlan, PlannedRecipe, RenderedForBuild } from './build-run.js';
@@ -75,7 +77,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const { built, manifests } = run;
 
   /** Bake step: under the recipe's lock; another job's image of this fingerprint is reused, or only its distribution finished. */
-  const bake = async (entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage> => {
+  const bake = async (entry: PlannedRecipe, signal: AbortSignal, slot: Slot): Promise<BuiltImage> => {
     const log = logOf(run, entry.name);
     await log.note(`run ${runId}, recipe ${entry.name}, fingerprint ${entry.fingerprint}`);
     return underRecipeLock(run, entry, signal, 'baked', async (found) => {
@@ -86,7 +88,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
         await log.note(`${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(amis)}; finishing its distribution`);
         return { amis, bakedElsewhere: true, finishDistribution: true };
       }
-      return bakeRecipe(run, entry, signal, log);
+      return bakeRecipe(run, entry, signal, log, slot);
     });
   };
 
@@ -130,7 +132,7 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const buildGraph = RecipeGraph.over(toBuild, parentOf);
   for (const entry of [...toBuild].sort((a, b) => buildGraph.heightOf(b.name) - buildGraph.heightOf(a.name))) {
     // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
-    if (!entry.distributeOnly) nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal) => bake(entry, signal) });
+    if (!entry.distributeOnly) nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal, slot) => bake(entry, signal, slot) });
     nodes.push({
       id: distributionNodeOf(entry.name),
       parents: entry.distributeOnly ? [] : [entry.name],

@@ -6,7 +6,9 @@
  *
  * Parents that are not nodes of this run (e.g. a recipe that is reused, not rebuilt) count as
  * satisfied. A node that waits on something else than this machine (a cross-region copy) can
- * run beside the others without taking one of the `concurrency` slots.
+ * run beside the others without taking one of the `concurrency` slots; a node that only waits
+ * for part of its run (a bake while EC2 snapshots its stopped instance) gives its slot back for
+ * that part, and takes one again, before any node not yet started, when it needs it.
  */
 import { Dag, DagCycleError } from '../recipes/dag.js';
 
@@ -14,9 +16,17 @@ export interface DagNode<T> {
   id: string;
   /** Ids of nodes that must succeed before this one starts. */
   parents: string[];
-  run(signal: AbortSignal): Promise<T>;
+  run(signal: AbortSignal, slot: Slot): Promise<T>;
   /** False: runs as soon as its parents allow, without taking one of the `concurrency` slots. */
   usesSlot?: boolean;
+}
+
+/** A running node's hold on one of the `concurrency` slots. */
+export interface Slot {
+  /** Gives the slot back while the node goes on running (no-op when it holds none). */
+  release(): void;
+  /** Takes a slot again (waiting for one); resolves at once if it holds one, or when the run is interrupted. */
+  take(): Promise<void>;
 }
 
 export type NodeStatus = 'built' | 'failed' | 'skipped' | 'aborted';
@@ -56,7 +66,9 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
   const outcomes = new Map<string, NodeOutcome<T>>();
   const running = new Map<string, AbortController>();
   const pending = new Set(nodes.map((node) => node.id));
-  const slotsTaken = () => [...running.keys()].filter((id) => byId.get(id)!.usesSlot !== false).length;
+  // Nodes holding a slot, and running nodes waiting to take one back (served before new nodes start).
+  const holding = new Set<string>();
+  const waitingForSlot: Array<{ id: string; grant: () => void }> = [];
   const settle = (outcome: NodeOutcome<T>) => {
     outcomes.set(outcome.id, outcome);
     pending.delete(outcome.id);
@@ -66,6 +78,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
   return new Promise((resolve) => {
     const onAbort = () => {
       for (const controller of running.values()) controller.abort(options.signal?.reason);
+      for (const waiter of waitingForSlot.splice(0)) waiter.grant();
       pump();
     };
     const finish = () => {
@@ -74,6 +87,11 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
     };
 
     const pump = () => {
+      while (waitingForSlot.length && holding.size < concurrency) {
+        const waiter = waitingForSlot.shift()!;
+        holding.add(waiter.id);
+        waiter.grant();
+      }
       // Repeat until nothing changes: a skip can unblock (skip) a node visited earlier in the pass.
       let changed = true;
       while (changed) {
@@ -95,7 +113,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
             continue;
           }
           if (!parents.every((p) => outcomes.has(p))) continue;
-          if (node.usesSlot !== false && slotsTaken() >= concurrency) continue;
+          if (node.usesSlot !== false && (holding.size >= concurrency || waitingForSlot.length)) continue;
           start(node);
         }
       }
@@ -105,17 +123,31 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
     const start = (node: DagNode<T>) => {
       const controller = new AbortController();
       running.set(node.id, controller);
+      if (node.usesSlot !== false) holding.add(node.id);
+      const slot: Slot = {
+        release: () => {
+          if (holding.delete(node.id)) pump();
+        },
+        take: () =>
+          holding.has(node.id) || options.signal?.aborted || !running.has(node.id)
+            ? Promise.resolve()
+            : new Promise<void>((grant) => {
+                waitingForSlot.push({ id: node.id, grant });
+                pump();
+              }),
+      };
       options.onStart?.(node.id);
       const startedAt = now();
       // A task that throws synchronously is a failed task, not a crashed scheduler.
       Promise.resolve()
-        .then(() => node.run(controller.signal))
+        .then(() => node.run(controller.signal, slot))
         .then(
           (value) => ({ status: 'built' as const, value }),
           (error: unknown) => ({ status: controller.signal.aborted ? ('aborted' as const) : ('failed' as const), error }),
         )
         .then((result) => {
           running.delete(node.id);
+          holding.delete(node.id);
           const reason = result.status === 'aborted' ? 'run interrupted' : undefined;
           settle({ id: node.id, ...result, reason, durationMs: now() - startedAt, started: true });
           pump();

@@ -253,6 +253,16 @@ describe('buildBakery', () => {
     expect(maxConcurrent(await events())).toBe(2);
   });
 
+  it('gives a bake’s slot back once Packer stops its instance: the next bake starts while the first one’s image is still being made', async () => {
+    // With one slot, web's Packer only ends after db's started: db must start without waiting for web's end.
+    const { root, deps, options, events } = await setup({ web: { stopsBeforeWaiting: true, waitFor: ['db'] }, db: {} });
+    const web = recipeOf(root, 'web', { kind: 'ami', ami: 'ami-0debian12' });
+    const db = recipeOf(root, 'db', { kind: 'ami', ami: 'ami-0debian12' });
+    const report = await buildBakery(bakeryOf(root, [web, db]), { recipes: [planned(web), planned(db)] }, deps, { ...options, concurrency: 1 });
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['web', 'built'], ['db', 'built']]);
+    expect((await events()).map((e) => `${e.recipe} ${e.event}`).slice(0, 2)).toEqual(['web start', 'db start']);
+  }, 60_000);
+
   it('a failure skips the failed recipe’s children, lets a sibling finish, pins nothing and exits 1', async () => {
     const { root, deps, options, pinned, tagged } = await setup({ base: { fail: true } });
     const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DagCycleError, runDag, type DagNode } from '../../src/pipeline/scheduler.js';
+import { DagCycleError, runDag, type DagNode, type Slot } from '../../src/pipeline/scheduler.js';
 
 /** A task the test finishes by hand, so ordering is decided by the test, not by timers. */
 class ManualTask {
@@ -8,9 +8,11 @@ class ManualTask {
   private resolveRun!: (value: string) => void;
   private rejectRun!: (error: unknown) => void;
   private startedWaiters: Array<() => void> = [];
-  readonly run = (signal: AbortSignal): Promise<string> => {
+  slot?: Slot;
+  readonly run = (signal: AbortSignal, slot: Slot): Promise<string> => {
     this.started = true;
     this.signal = signal;
+    this.slot = slot;
     for (const waiter of this.startedWaiters) waiter();
     return new Promise((resolve, reject) => {
       this.resolveRun = resolve;
@@ -100,6 +102,43 @@ describe('runDag', () => {
     await tasks.child.whenStarted();
     tasks.child.succeed();
     expect([...(await done).values()].map((o) => o.status)).toEqual(['built', 'built', 'built', 'built']);
+  });
+
+  it('starts the next node when a running one gives its slot back, and serves that one first when it wants a slot again', async () => {
+    const { tasks, nodes } = graph({ a: [], b: [], c: [] });
+    const done = runDag(nodes, { concurrency: 1 });
+    await tasks.a.whenStarted();
+    await settle();
+    expect(tasks.b.started).toBe(false);
+    // a waits for EC2 now (its instance is stopped): b may run.
+    tasks.a.slot!.release();
+    await tasks.b.whenStarted();
+    // a needs a machine again (a launch test): it gets the next free slot, before c starts.
+    let aHasSlot = false;
+    void tasks.a.slot!.take().then(() => (aHasSlot = true));
+    await settle();
+    expect(aHasSlot).toBe(false);
+    tasks.b.succeed();
+    await settle();
+    expect(aHasSlot).toBe(true);
+    expect(tasks.c.started).toBe(false);
+    tasks.a.succeed();
+    await tasks.c.whenStarted();
+    tasks.c.succeed();
+    expect([...(await done).values()].map((o) => o.status)).toEqual(['built', 'built', 'built']);
+  });
+
+  it('lets a node waiting to take a slot back go on when the run is interrupted', async () => {
+    const { tasks, nodes } = graph({ a: [], b: [] });
+    const controller = new AbortController();
+    const done = runDag(nodes, { concurrency: 1, signal: controller.signal });
+    await tasks.a.whenStarted();
+    tasks.a.slot!.release();
+    await tasks.b.whenStarted();
+    const taken = tasks.a.slot!.take();
+    controller.abort();
+    await taken;
+    expect([...(await done).values()].map((o) => o.status)).toEqual(['aborted', 'aborted']);
   });
 
   it('skips the descendants of a failed node while an independent sibling still builds', async () => {
