@@ -19,7 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import { cachedClients } from '../aws/image-catalog.js';
 import type { AwsSettings } from '../aws/settings.js';
-import { AWS_LATENCY, startLocalCloud, type InstanceHost, type LatencyProfile } from '../local-cloud/index.js';
+import { AWS_LATENCY, startLocalCloud, type InstanceHost, type LatencyProfile, type LocalCloud } from '../local-cloud/index.js';
 import { AWS_POLLING } from '../packer/template.js';
 import { buildBakery } from '../pipeline/build.js';
 import { silentProgress } from '../pipeline/progress.js';
@@ -30,12 +30,12 @@ import { loadBakery } from '../recipes/load-bakery.js';
 import type { TokenBucket } from '../local-cloud/latency-profile.js';
 import { standInPacker, type StandInBake } from './stand-in-packer.js';
 
-/** Real seconds per simulated second (0.02: a simulated hour in 72 s). */
-const TIME_SCALE = Number(process.env.BAKE_BENCH_TIME_SCALE ?? 0.02);
+/** Real seconds per simulated second (0.05: a simulated hour in 3 minutes; smaller makes this machine's own delays count 1/scale times). */
+const TIME_SCALE = Number(process.env.BAKE_BENCH_TIME_SCALE ?? 0.05);
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-2', 'us-west-2'];
 const CONCURRENCY = Number(process.env.BAKE_BENCH_CONCURRENCY ?? 8);
-/** EC2's buckets divided by this: the bench's 30 recipes must meet throttling, as a busy account does. */
-const THROTTLE_SHRINK = Number(process.env.BAKE_BENCH_THROTTLE_SHRINK ?? 10);
+/** EC2's bucket sizes divided by this: the bench's 30 recipes must meet throttling, as a busy account does. */
+const THROTTLE_SHRINK = Number(process.env.BAKE_BENCH_THROTTLE_SHRINK ?? 20);
 
 interface SimRecipe {
   name: string;
@@ -59,7 +59,8 @@ export function simulatedBakery(): SimRecipe[] {
   return recipes;
 }
 
-const shrink = (bucket: TokenBucket): TokenBucket => ({ burst: bucket.burst / THROTTLE_SHRINK, refillPerSecond: bucket.refillPerSecond / THROTTLE_SHRINK });
+// Smaller bursts, EC2's own refill rates: bursts are refused, the steady rate is not.
+const shrink = (bucket: TokenBucket): TokenBucket => ({ burst: bucket.burst / THROTTLE_SHRINK, refillPerSecond: bucket.refillPerSecond });
 
 function benchProfile(): LatencyProfile {
   const { throttle } = AWS_LATENCY;
@@ -110,68 +111,89 @@ async function writeBakery(root: string, recipes: SimRecipe[]): Promise<void> {
 
 const minutes = (seconds: number) => `${(seconds / 60).toFixed(1)} min`;
 
+interface BuildRun {
+  wallS: number;
+  /** Simulated seconds each recipe's Packer ran. */
+  bakeS: Map<string, number>;
+  calls: Map<string, number>;
+  throttled: Map<string, number>;
+  lag: { meanMs: number; p99Ms: number };
+  built: number;
+}
+
+/** Plans and builds the bakery as `bake build` does (lock, render, tag, distribute), the stand-in Packer baking. */
+async function planAndBuild(root: string, cloud: LocalCloud, recipes: SimRecipe[], say: (line: string) => void): Promise<BuildRun> {
+  const bakery = await loadBakery(root);
+  const aws: AwsSettings = { endpoint: cloud.endpoint, credentials: cloud.credentials, region: REGIONS[0], timeScale: TIME_SCALE };
+  const plan = await planBakery(bakery, bakery.recipes, await productionPlanDeps(bakery, aws));
+  const packer = standInPacker({
+    clients: cachedClients(aws),
+    bakes: new Map(recipes.map((r): [string, StandInBake] => [r.name, { region: REGIONS[0], provisionS: r.provisionS }])),
+    pollSeconds: AWS_POLLING.delaySeconds,
+    timeScale: TIME_SCALE,
+  });
+  const deps = {
+    ...productionBuildDeps({ bakery, aws, shape: 'legacy', target: { ec2Endpoint: cloud.endpoint }, lock: { holder: 'bench', waitMs: 0, staleAfterMs: 10 * 60_000 } }),
+    runPacker: packer.runPacker,
+  };
+  const callsBefore = new Map(cloud.calls);
+  const throttledBefore = new Map(cloud.throttled);
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
+  const started = Date.now();
+  const marks = new Map<string, { started?: number; settled?: number }>();
+  const mark = (name: string, what: 'started' | 'settled') => marks.set(name, { ...marks.get(name), [what]: Date.now() });
+  const progress = { ...silentProgress, started: (name: string) => mark(name, 'started'), settled: (name: string) => mark(name, 'settled') };
+  const report = await buildBakery(bakery, plan, deps, { concurrency: CONCURRENCY, pin: false, progress });
+  lag.disable();
+  const wallS = (Date.now() - started) / 1000 / TIME_SCALE;
+  const failed = report.recipes.filter((r) => r.status !== 'built');
+  if (failed.length) throw new Error(`bench build failed: ${failed.map((r) => `${r.name} ${r.status} ${r.error ?? ''}`).join('; ')}`);
+  const simS = (ms: number) => ms / 1000 / TIME_SCALE;
+  const bakes = new Map(recipes.map((r) => [r.name, simS(packer.runs.get(r.name)!.end - packer.runs.get(r.name)!.start)]));
+  if (process.env.BAKE_BENCH_DEBUG) {
+    const at = (ms: number | undefined) => (ms === undefined ? '?' : simS(ms - started).toFixed(0));
+    for (const r of recipes) {
+      const run = packer.runs.get(r.name)!;
+      say(`      ${r.name} (parent ${r.parent ?? '-'}) started ${at(marks.get(r.name)?.started)}, packer ${at(run.start)}–${at(run.end)} (${bakes.get(r.name)!.toFixed(0)} s, figures ${bakeS(r)} s), settled ${at(marks.get(r.name)?.settled)}`);
+    }
+  }
+  const since = (now: Map<string, number>, before: Map<string, number>) =>
+    new Map([...now].map(([action, n]): [string, number] => [action, n - (before.get(action) ?? 0)]).filter(([, n]) => n > 0));
+  return {
+    wallS, bakeS: bakes, calls: since(cloud.calls, callsBefore), throttled: since(cloud.throttled, throttledBefore),
+    lag: { meanMs: lag.mean / 1e6, p99Ms: lag.percentile(99) / 1e6 }, built: report.recipes.length,
+  };
+}
+
+const total = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
+const listed = (counts: Map<string, number>, top = 6) => [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([action, n]) => `${action} ${n}`).join(', ');
+
 export async function simulatedAwsBench(say: (line: string) => void): Promise<void> {
   const recipes = simulatedBakery();
   // In memory when it can be: the local cloud fsyncs state.json on every change, a disk's cost that
-  // AWS does not have and that, 50 times magnified by the time scale, would count as simulated seconds.
+  // AWS does not have and that, magnified by the time scale, would count as simulated seconds.
   const root = await mkdtemp(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'bake-bench-aws-'));
   try {
     await writeBakery(root, recipes);
-    const bakery = await loadBakery(root);
-    const profile = benchProfile();
-    const cloud = await startLocalCloud({ stateDir: path.join(root, '.bake', 'local'), host: paperHost, latency: profile });
+    const cloud = await startLocalCloud({ stateDir: path.join(root, '.bake', 'local'), host: paperHost, latency: benchProfile() });
     try {
-      const aws: AwsSettings = { endpoint: cloud.endpoint, credentials: cloud.credentials, region: REGIONS[0], timeScale: TIME_SCALE };
-      const plan = await planBakery(bakery, bakery.recipes, await productionPlanDeps(bakery, aws));
-      const packer = standInPacker({
-        clients: cachedClients(aws),
-        bakes: new Map(recipes.map((r): [string, StandInBake] => [r.name, { region: REGIONS[0], provisionS: r.provisionS }])),
-        pollSeconds: AWS_POLLING.delaySeconds,
-        timeScale: TIME_SCALE,
-      });
-      const deps = {
-        ...productionBuildDeps({ bakery, aws, shape: 'legacy', target: { ec2Endpoint: cloud.endpoint }, lock: { holder: 'bench', waitMs: 0, staleAfterMs: 10 * 60_000 } }),
-        runPacker: packer.runPacker,
-      };
-      cloud.calls.clear();
-      const lag = monitorEventLoopDelay({ resolution: 10 });
-      lag.enable();
-      const started = Date.now();
-      const marks = new Map<string, { started?: number; settled?: number }>();
-      const mark = (name: string, what: 'started' | 'settled') => marks.set(name, { ...marks.get(name), [what]: Date.now() });
-      const progress = { ...silentProgress, started: (name: string) => mark(name, 'started'), settled: (name: string) => mark(name, 'settled') };
-      const report = await buildBakery(bakery, plan, deps, { concurrency: CONCURRENCY, pin: false, progress });
-      lag.disable();
-      const wallS = (Date.now() - started) / 1000 / TIME_SCALE;
-      const failed = report.recipes.filter((r) => r.status !== 'built');
-      if (failed.length) throw new Error(`bench build failed: ${failed.map((r) => `${r.name} ${r.status} ${r.error ?? ''}`).join('; ')}`);
-
-      const measured = (r: SimRecipe) => {
-        const run = packer.runs.get(r.name)!;
-        return (run.end - run.start) / 1000 / TIME_SCALE;
-      };
       const ideal = longestChainS(recipes, bakeS);
-      const overheadS = recipes.reduce((total, r) => total + measured(r) - bakeS(r), 0) / recipes.length;
-      const at = (ms: number | undefined) => (ms === undefined ? '?' : (((ms - started) / 1000) / TIME_SCALE).toFixed(0));
-      if (process.env.BAKE_BENCH_DEBUG) {
-        for (const r of recipes) {
-          const run = packer.runs.get(r.name)!;
-          say(`      ${r.name} (parent ${r.parent ?? '-'}) started ${at(marks.get(r.name)?.started)}, packer ${at(run.start)}–${at(run.end)} (${measured(r).toFixed(0)} s, figures ${bakeS(r)} s), settled ${at(marks.get(r.name)?.settled)}`);
-        }
-      }
-      const serial = recipes.reduce((total, r) => total + measured(r) + AWS_LATENCY.copyImageS, 0);
-      const calls = [...cloud.calls.values()].reduce((a, b) => a + b, 0);
-      const throttled = [...cloud.throttled.values()].reduce((a, b) => a + b, 0);
-      const top = [...cloud.calls.entries()].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([action, n]) => `${action} ${n}`).join(', ');
-      const throttledBy = [...cloud.throttled.entries()].map(([action, n]) => `${action} ${n}`).join(', ');
       say(`(e) simulated AWS build: ${recipes.length} recipes, 4 levels, ${REGIONS.length} regions, concurrency ${CONCURRENCY}; bake's plan and build over HTTP against the local cloud`);
-      say(`    with BAKE_LOCAL_LATENCY=aws (1 simulated s = ${TIME_SCALE * 1000} ms; EC2's token buckets / ${THROTTLE_SHRINK}); Packer is a stand-in making Packer's EC2 calls (30 real Packer runs would take too long)`);
-      say(`    bake build ${minutes(wallS)}; ideal (longest chain of bakes by the public figures + its copy) ${minutes(ideal)}; ratio ${(wallS / ideal).toFixed(3)}; all ${report.recipes.length} built`);
-      say(`    one bake took ${overheadS.toFixed(0)} simulated s more than its figures on average (Packer's ${AWS_POLLING.delaySeconds} s polls, API latency, throttling, this machine's load)`);
-      say(`    serial rebuild-everything loop (each bake then its copies, measured bakes) ${minutes(serial)}`);
-      say(`    Jenkins, one agent per bake (measured bakes): each stage on its own parent ${minutes(longestChainS(recipes, measured))}, in waves ${minutes(jenkinsWavesS(recipes, measured))}`);
-      say(`    this process's event loop was late by ${(lag.mean / 1e6).toFixed(0)} ms on average, p99 ${(lag.percentile(99) / 1e6).toFixed(0)} ms (× ${(1 / TIME_SCALE).toFixed(0)} in simulated time; BAKE_BENCH_TIME_SCALE=0.05 halves this on a loaded machine)`);
-      say(`    EC2 calls ${calls} (${top}, …); throttled ${throttled}${throttledBy ? ` (${throttledBy})` : ''}, retried by the SDK`);
+      say(`    with BAKE_LOCAL_LATENCY=aws (1 simulated s = ${TIME_SCALE * 1000} ms; EC2's token bucket sizes / ${THROTTLE_SHRINK}); Packer is a stand-in making Packer's EC2 calls (30 real Packer runs would take too long)`);
+      say(`    ideal (longest chain of bakes by the public figures + its copy) ${minutes(ideal)}`);
+      // The first build knows no bake times; the second (a role every recipe uses changed) plans with the first one's.
+      for (const label of ['first build (no bake times known)', 'rebuild of everything after a role change (last bake times known)']) {
+        if (label.startsWith('rebuild')) await writeFile(path.join(root, 'roles', 'motd', 'tasks', 'main.yml'), stringify([{ name: 'motd', 'ansible.builtin.copy': { dest: '/etc/motd', content: 'baked again\n' } }]));
+        const run = await planAndBuild(root, cloud, recipes, say);
+        const measured = (r: SimRecipe) => run.bakeS.get(r.name)!;
+        const overheadS = recipes.reduce((sum, r) => sum + measured(r) - bakeS(r), 0) / recipes.length;
+        say(`    ${label}: bake build ${minutes(run.wallS)}, ratio to the ideal ${(run.wallS / ideal).toFixed(3)}; all ${run.built} built`);
+        say(`      a bake took ${overheadS.toFixed(0)} simulated s more than its figures on average (Packer's ${AWS_POLLING.delaySeconds} s polls, API latency, throttling, this machine's load: its event loop was late by ${run.lag.meanMs.toFixed(0)} ms on average, p99 ${run.lag.p99Ms.toFixed(0)} ms, × ${(1 / TIME_SCALE).toFixed(0)} in simulated time)`);
+        say(`      serial rebuild-everything loop (each measured bake, then its copies) ${minutes(recipes.reduce((sum, r) => sum + measured(r) + AWS_LATENCY.copyImageS, 0))}`);
+        say(`      Jenkins, one agent per bake (measured bakes): each stage on its own parent ${minutes(longestChainS(recipes, measured))}, in waves ${minutes(jenkinsWavesS(recipes, measured))}`);
+        say(`      EC2 calls ${total(run.calls)} (${listed(run.calls)}, …); throttled ${total(run.throttled)}${run.throttled.size ? ` (${listed(run.throttled, 20)})` : ''}, retried by the SDK`);
+      }
     } finally {
       await cloud.close();
     }

@@ -34,6 +34,8 @@ export interface PlannedRecipe {
   parent?: string;
   /** Set when today's image exists in the build region and only other regions lack it or its settings: distribute, do not bake. */
   distributeOnly?: { region: string; ami: string };
+  /** Seconds the recipe's last bake took (plan: from its newest image's tags), to start the longest chains first. */
+  lastBakeSeconds?: number;
 }
 
 export interface BuildPlan {

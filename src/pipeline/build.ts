@@ -127,10 +127,19 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const startedAt = new Map<string, string>();
   const nodes: DagNode<BuiltImage>[] = [];
   const recipeOfNode = new Map<string, PlannedRecipe>();
-  // Among recipes ready at once, the scheduler starts the first listed: the deepest chains of
-  // descendants first, so that a slot never goes to a leaf while a long chain waits.
+  // Among recipes ready at once, the scheduler starts the first listed: the longest chains of
+  // descendants first, so that a slot never goes to a leaf while a long chain waits. A chain's
+  // length is its bakes' last durations (a recipe never baked counts as a typical one); with no
+  // durations known at all, its height (recipes on it).
   const buildGraph = RecipeGraph.over(toBuild, parentOf);
-  for (const entry of [...toBuild].sort((a, b) => buildGraph.heightOf(b.name) - buildGraph.heightOf(a.name))) {
+  const known = toBuild.flatMap((e) => (e.lastBakeSeconds ? [e.lastBakeSeconds] : [])).sort((x, y) => x - y);
+  const typical = known.length ? known[Math.floor(known.length / 2)] : 1;
+  const chain = new Map<string, number>();
+  const chainOf = (entry: PlannedRecipe): number => {
+    if (!chain.has(entry.name)) chain.set(entry.name, (entry.lastBakeSeconds ?? typical) + Math.max(0, ...buildGraph.childrenOf(entry.name).map(chainOf)));
+    return chain.get(entry.name)!;
+  };
+  for (const entry of [...toBuild].sort((x, y) => chainOf(y) - chainOf(x))) {
     // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
     if (!entry.distributeOnly) nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal, slot) => bake(entry, signal, slot) });
     nodes.push({

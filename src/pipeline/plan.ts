@@ -37,6 +37,11 @@ export interface RecipePlan {
    * it there and (re-)applies the settings instead of baking.
    */
   distributeOnly?: { region: string; ami: string };
+  /**
+   * How long the recipe's last bake ran until its image was created (seconds from its
+   * bake:built-at to the image's CreationDate, build region): the build starts the longest chains first.
+   */
+  lastBakeSeconds?: number;
 }
 
 export interface Plan {
@@ -113,6 +118,7 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
     const forced = Boolean(options.force) && asked.has(recipe.name);
     const reasons: string[] = [];
     if (forced) reasons.push('--force');
+    const lastBakeSeconds = bakeSecondsOf(mine.find((i) => i.region === recipe.regions[0]));
     if (missingRegions.length > 0) {
       const newest = mine.find((i) => i.region === recipe.regions[0]) ?? mine[0];
       if (!newest) reasons.push('no previous image');
@@ -151,6 +157,7 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
       missingRegions,
       unsettledRegions,
       ...(distributeOnly && { distributeOnly }),
+      ...(lastBakeSeconds !== undefined && { lastBakeSeconds }),
     });
   }
 
@@ -178,4 +185,11 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
 /** Region → AMI of today's fingerprint, per recipe: what build reuses and pin writes. */
 export function currentImages(plan: Plan): Map<string, Record<string, string>> {
   return new Map(plan.recipes.map((entry) => [entry.name, { ...entry.amis }]));
+}
+
+/** Seconds from a bake's start (bake:built-at) to its image's creation; undefined when either is missing. */
+function bakeSecondsOf(image: ImageRecord | undefined): number | undefined {
+  if (!image) return undefined;
+  const seconds = (Date.parse(image.createdAt) - Date.parse(image.tags['bake:built-at'] ?? '')) / 1000;
+  return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
 }

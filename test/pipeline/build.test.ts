@@ -263,6 +263,26 @@ describe('buildBakery', () => {
     expect((await events()).map((e) => `${e.recipe} ${e.event}`).slice(0, 2)).toEqual(['web start', 'db start']);
   }, 60_000);
 
+  it('starts the longest chain of last bake times first when slots are short', async () => {
+    // Listed first and as deep, quick has the shorter chain: 60 s against slow's 100 s + its child's 500 s.
+    const { root, deps, options, events } = await setup({});
+    const quick = recipeOf(root, 'quick', { kind: 'ami', ami: 'ami-0debian12' });
+    const slow = recipeOf(root, 'slow', { kind: 'ami', ami: 'ami-0debian12' });
+    const child = recipeOf(root, 'child', { kind: 'recipe', recipe: 'slow' });
+    const quickChild = recipeOf(root, 'quick-child', { kind: 'recipe', recipe: 'quick' });
+    const plan = {
+      recipes: [
+        planned(quick, { lastBakeSeconds: 60 }),
+        planned(slow, { lastBakeSeconds: 100 }),
+        planned(quickChild, { parent: 'quick', lastBakeSeconds: 60 }),
+        planned(child, { parent: 'slow', lastBakeSeconds: 500 }),
+      ],
+    };
+    const report = await buildBakery(bakeryOf(root, [quick, slow, quickChild, child]), plan, deps, { ...options, concurrency: 1 });
+    expect(report.recipes.every((r) => r.status === 'built')).toBe(true);
+    expect((await events()).filter((e) => e.event === 'start').map((e) => e.recipe)[0]).toBe('slow');
+  }, 60_000);
+
   it('a failure skips the failed recipe’s children, lets a sibling finish, pins nothing and exits 1', async () => {
     const { root, deps, options, pinned, tagged } = await setup({ base: { fail: true } });
     const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });

@@ -89,6 +89,18 @@ describe('bake plan', () => {
     expect(entry(result, 'web')).toMatchObject({ action: 'build', reasons: ['role nginx: templates/site.conf.j2 changed'] });
   });
 
+  it('tells how long each recipe’s last bake ran (bake:built-at to the image’s creation), and nothing for one never built or without the tag', async () => {
+    const bakery = repo.bakery();
+    expect(entry(await plan(bakery), 'web').lastBakeSeconds).toBeUndefined();
+    await bakeAll(bakery);
+    const web = catalog.images.find((i) => i.recipe === 'web')!;
+    web.tags['bake:built-at'] = new Date(Date.parse(web.createdAt) - 754_000).toISOString();
+    await repo.write('roles/nginx/tasks/main.yml', '- name: nginx\n  ansible.builtin.apt:\n    name: nginx-full\n');
+    const result = await plan(bakery);
+    expect(entry(result, 'web')).toMatchObject({ action: 'build', lastBakeSeconds: 754 });
+    expect(entry(result, 'base').lastBakeSeconds).toBeUndefined();
+  });
+
   it('sees uncommitted edits too: the work tree is what would be baked', async () => {
     const bakery = repo.bakery();
     await bakeAll(bakery);
