@@ -30,8 +30,8 @@ import { loadBakery } from '../recipes/load-bakery.js';
 import type { TokenBucket } from '../local-cloud/latency-profile.js';
 import { standInPacker, type StandInBake } from './stand-in-packer.js';
 
-/** Real seconds per simulated second (0.05: a simulated hour in 3 minutes; smaller makes this machine's own delays count 1/scale times). */
-const TIME_SCALE = Number(process.env.BAKE_BENCH_TIME_SCALE ?? 0.05);
+/** Real seconds per simulated second (0.03: a simulated hour in 108 s; smaller makes this machine's own delays count 1/scale times). */
+const TIME_SCALE = Number(process.env.BAKE_BENCH_TIME_SCALE ?? 0.03);
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-2', 'us-west-2'];
 const CONCURRENCY = Number(process.env.BAKE_BENCH_CONCURRENCY ?? 8);
 /** EC2's bucket sizes divided by this: the bench's 30 recipes must meet throttling, as a busy account does. */
