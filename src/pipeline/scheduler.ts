@@ -59,7 +59,6 @@ export { DagCycleError };
 export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): Promise<Map<string, NodeOutcome<T>>> {
   const concurrency = Math.max(1, Math.floor(options.concurrency));
   const now = options.now ?? (() => performance.now());
-  const byId = new Map(nodes.map((node) => [node.id, node]));
   const dag = new Dag(nodes);
   dag.assertAcyclic();
 
