@@ -72,7 +72,7 @@ node -e '
   const building = new Map(plan.recipes.filter((r) => r.action === "build").map((r) => [r.name, r]));
   for (const r of building.values()) {
     const parent = r.parent && building.get(r.parent);
-    console.log([r.name, parent ? parent.name : "-", parent ? (parent.buildRegion === r.buildRegion ? "baked" : "distributed") : "-"].join(" "));
+    console.log([r.name, parent ? parent.name : "-", parent ? (parent.build_region === r.build_region ? "baked" : "distributed") : "-"].join(" "));
   }
 ' "$work/plan.json" >"$work/recipes.txt"
 echo "jenkins-local: to build (recipe parent needs): $(tr '\n' '|' <"$work/recipes.txt")" >&2

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
+import { createOutput } from '../io/output.js';
 import { resolveBaseImage } from '../aws/base-image.js';
 import { createImageCatalog } from '../aws/image-catalog.js';
 import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
@@ -38,7 +39,9 @@ const SIZE: BakerySize = {
 // The SDK's notice about its future Node support would interleave with the numbers.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const say = (line: string) => process.stdout.write(`${line}\n`);
+// The numbers are the answer: stdout, as they are (no timestamps).
+const output = createOutput({ json: false });
+const say = (line: string) => output.text(`${line}\n`);
 const ms = (t: number) => `${t.toFixed(0)} ms`;
 
 async function timed<T>(body: () => Promise<T>): Promise<[T, number]> {

@@ -56,7 +56,7 @@ export function buildCommand(): Command {
     .option('--report <file>', REPORT_HELP)
     .action(async (names: string[], flags: BuildFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, () => build(ctx, names, flags));
+      await runCommand(ctx, () => build(ctx, names, flags));
     });
 }
 

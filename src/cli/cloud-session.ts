@@ -53,7 +53,12 @@ function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
 /** Says which bakery the command acts as, when the name was derived rather than configured. */
 export function noteBakeryName(ctx: CommandContext, bakery: Bakery): void {
   const note = bakeryNameNote(bakery.config.bakery, bakery.config.bakerySource);
-  if (note) ctx.output.info(note);
+  if (note) ctx.output.note(note);
+}
+
+/** BAKE_DEBUG_LOCAL_CLOUD=1: the embedded local cloud's debug lines, on stderr through the output host. */
+export function localCloudLog(ctx: CommandContext, env: NodeJS.ProcessEnv = process.env): ((message: string) => void) | undefined {
+  return env.BAKE_DEBUG_LOCAL_CLOUD === '1' ? (message) => ctx.output.progress(`local-cloud: ${message}`) : undefined;
 }
 
 export async function withCloud<T>(ctx: CommandContext, action: (session: CloudSession) => Promise<T>): Promise<T> {
@@ -64,7 +69,7 @@ export async function withCloud<T>(ctx: CommandContext, action: (session: CloudS
   }
   const shared = sharedLocalCloud(process.env);
   if (shared) return action(localSession(ctx, shared, profileEnv));
-  const cloud = await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local') });
+  const cloud = await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local'), log: localCloudLog(ctx) });
   try {
     return await action(localSession(ctx, cloud, profileEnv));
   } finally {

@@ -43,7 +43,7 @@ export function withCommonFlags(command: Command, options: { cloud: boolean }): 
 export function contextFrom(flags: CommonFlags): CommandContext {
   return {
     dir: path.resolve(flags.dir ?? '.'),
-    output: createOutput({ json: Boolean(flags.json) }),
+    output: createOutput({ json: Boolean(flags.json), debug: Boolean(flags.debug) }),
     aws: { profile: flags.profile, region: flags.region, endpoint: flags.endpoint },
     local: Boolean(flags.local),
     debug: Boolean(flags.debug),

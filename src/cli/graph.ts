@@ -15,12 +15,12 @@ export function graphCommand(): Command {
     .addOption(new Option('--format <format>', 'dot or mermaid').choices(GRAPH_FORMATS).default('dot'))
     .action(async (names: string[], flags: GraphFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
+      await runCommand(ctx, async () => {
         const bakery = await loadBakery(ctx.dir);
         const nodes = graphNodes(selectRecipes(bakery, names));
         const text = renderGraph(nodes, flags.format);
-        if (ctx.output.json) ctx.output.result({ format: flags.format, recipes: nodes, text });
-        else process.stdout.write(text);
+        ctx.output.result({ format: flags.format, recipes: nodes, text });
+        ctx.output.text(text);
       });
     });
 }

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { bakeryInventory } from '../images/inventory-deps.js';
 import { inventoryExitCode } from '../images/inventory.js';
+import { inventoryJson } from '../images/inventory-json.js';
 import { inventoryLines } from '../images/inventory-lines.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadInstalledBakery } from './installed-bakery.js';
@@ -18,13 +19,13 @@ export function imagesCommand(): Command {
     .option('--detailed-exitcode', 'exit 2 when a pin names an image that no longer exists')
     .action(async (names: string[], flags: ImagesFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
+      await runCommand(ctx, async () => {
         // Today's fingerprints name galaxy roles by their resolved commits: the same install as build's.
         const bakery = await loadInstalledBakery(ctx);
         const recipes = selectRecipes(bakery, names);
         const inventory = await withCloud(ctx, ({ aws }) => bakeryInventory(bakery, recipes, aws, new Date()));
         for (const line of inventoryLines(inventory)) ctx.output.info(line);
-        ctx.output.result(inventory);
+        ctx.output.result(inventoryJson(inventory));
         return inventoryExitCode(inventory, Boolean(flags.detailedExitcode));
       });
     });

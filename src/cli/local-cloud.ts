@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { shellQuote } from '../escape/shell-word.js';
 import { writePrivateFile } from '../files/write-private-file.js';
 import { startLocalCloud } from '../local-cloud/index.js';
-import { localCloudEnv } from './cloud-session.js';
+import { localCloudEnv, localCloudLog } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { untilAborted, whileInterruptible } from './interrupt.js';
 import { runCommand } from './run-command.js';
@@ -25,9 +25,9 @@ export function localCloudCommand(): Command {
     .action(async (flags: LocalCloudFlags) => {
       const ctx = contextFrom(flags);
       // Ctrl-C or SIGTERM stops it: instances are shut down and the state saved before it exits.
-      await runCommand(ctx.debug, () => whileInterruptible({}, async (stop) => {
+      await runCommand(ctx, () => whileInterruptible({}, async (stop) => {
         const stateDir = path.join(ctx.dir, '.bake', 'local');
-        const cloud = await startLocalCloud({ stateDir });
+        const cloud = await startLocalCloud({ stateDir, log: localCloudLog(ctx) });
         try {
           const env = localCloudEnv(cloud);
           const exports = (entries: Array<[string, string]>) => entries.map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
@@ -35,9 +35,9 @@ export function localCloudCommand(): Command {
           await writePrivateFile(envFile, exports(Object.entries(env)));
           // stdout is often a build log: everything but the secret, which only the 0600 file holds.
           const shown = Object.entries(env).filter(([key]) => key !== 'AWS_SECRET_ACCESS_KEY');
-          ctx.output.result({ ...Object.fromEntries(shown), envFile });
-          if (!ctx.output.json) process.stdout.write(exports(shown));
-          process.stderr.write(`local cloud at ${cloud.endpoint}: \`. ${shellQuote(envFile)}\` (credentials, 0600), then run bake with --local; Ctrl-C stops it\n`);
+          ctx.output.result({ endpoint: cloud.endpoint, env: Object.fromEntries(shown), env_file: envFile });
+          ctx.output.text(exports(shown));
+          ctx.output.progress(`local cloud at ${cloud.endpoint}: \`. ${shellQuote(envFile)}\` (credentials, 0600), then run bake with --local; Ctrl-C stops it`);
           await untilAborted(stop);
         } finally {
           await cloud.close();

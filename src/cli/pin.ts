@@ -22,7 +22,7 @@ export function pinCommand(): Command {
     .option('--check', 'change nothing; print a diff and exit 2 when a file or SSM parameter would change')
     .action(async (names: string[], flags: PinFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
+      await runCommand(ctx, async () => {
         // Fingerprints name galaxy roles by the commit they resolved to: the same install as build's.
         const bakery = await loadInstalledBakery(ctx);
         noteBakeryName(ctx, bakery);

@@ -24,7 +24,7 @@ export function planCommand(): Command {
     .option('--report <file>', REPORT_HELP)
     .action(async (names: string[], flags: PlanFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, () => plan(ctx, names, flags));
+      await runCommand(ctx, () => plan(ctx, names, flags));
     });
 }
 

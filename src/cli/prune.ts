@@ -32,7 +32,7 @@ export function pruneCommand(): Command {
     .option('--apply', 'deregister the images and delete their snapshots (default: only list them)')
     .action(async (names: string[], flags: PruneFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
+      await runCommand(ctx, async () => {
         // Fingerprints name galaxy roles by the commit they resolved to: the same install as build's.
         const bakery = await loadInstalledBakery(ctx);
         noteBakeryName(ctx, bakery);

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { chooseShape, type ShapeChoice } from '../packer/shape.js';
 import { renderBakery } from '../packer/render-bakery.js';
+import { renderJson } from '../packer/render-json.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
 
@@ -22,7 +23,7 @@ export function renderCommand(): Command {
     )
     .action(async (recipes: string[], flags: RenderFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
+      await runCommand(ctx, async () => {
         const bakery = await loadInstalledBakery(ctx);
         const { shape, version } = await chooseShape(flags.packerShape, (message) => ctx.output.warn(message));
         const rendered = await renderBakery(bakery, recipes, path.resolve(flags.out), { shape });
@@ -30,7 +31,7 @@ export function renderCommand(): Command {
           ctx.output.info(`rendered ${recipe.recipe} → ${path.relative(process.cwd(), recipe.template) || recipe.template}`);
           for (const gap of recipe.gaps) ctx.output.warn(`${recipe.recipe}: ${gap.setting}: ${gap.detail}`);
         }
-        ctx.output.result({ shape, packerVersion: version ?? null, recipes: rendered });
+        ctx.output.result(renderJson(shape, version, rendered));
       });
     });
 }

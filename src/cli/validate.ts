@@ -10,7 +10,7 @@ export function validateCommand(): Command {
     .description('check recipes, roles and cloud-init templates (offline); every problem as path:line:col')
     .action(async (names: string[], flags: CommonFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, async () => {
+      await runCommand(ctx, async () => {
         const { bakery, cloudInitCount } = await validateBakery(ctx.dir);
         await installGalaxy(ctx, bakery);
         const recipes = selectRecipes(bakery, names);

@@ -1,6 +1,5 @@
 import { Command } from 'commander';
 import { UsageError } from '../errors/index.js';
-import { createOutput } from '../io/output.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { requireAnsiblePlaybook, requireRoot } from '../verify/prerequisites.js';
@@ -24,15 +23,13 @@ export function verifyCommand(): Command {
     .option('--idempotence', 'run the roles twice; fail when the second run changes anything')
     .action(async (names: string[], flags: VerifyFlags) => {
       const ctx = contextFrom(flags);
-      await runCommand(ctx.debug, () => verify(ctx, names, flags));
+      await runCommand(ctx, () => verify(ctx, names, flags));
     });
 }
 
 async function verify(ctx: CommandContext, names: string[], flags: VerifyFlags): Promise<number> {
   if (flags.destroy && (flags.fresh || flags.idempotence)) throw new UsageError('--destroy removes instances; it takes neither --fresh nor --idempotence');
-  // Progress always goes to stderr (timestamped in CI), whether or not stdout carries JSON.
-  const progress = createOutput({ json: true });
-  const deps = productionVerifyDeps({ bakeryRoot: ctx.dir, log: (line) => progress.info(line) });
+  const deps = productionVerifyDeps({ bakeryRoot: ctx.dir, log: (line) => ctx.output.progress(line) });
 
   if (flags.destroy) {
     requireRoot('bake verify --destroy');
@@ -50,12 +47,12 @@ async function verify(ctx: CommandContext, names: string[], flags: VerifyFlags):
   await requireAnsiblePlaybook();
 
   // A terminal Ctrl-C or Jenkins' abort: stop Ansible, then sshd; the filesystems stay.
-  const reports = await whileInterruptible({ interrupted: (signal) => progress.warn(`${signal} received: stopping Ansible and the instance`) }, (signal) =>
+  const reports = await whileInterruptible({ interrupted: (signal) => ctx.output.warn(`${signal} received: stopping Ansible and the instance`) }, (signal) =>
     verifyRecipes(bakery, recipes, deps, {
       fresh: flags.fresh,
       idempotence: flags.idempotence,
       signal,
-      progress: (line) => progress.info(line),
+      progress: (line) => ctx.output.progress(line),
     }),
   );
   for (const line of verifySummaryLines(reports)) ctx.output.info(line);

@@ -1,27 +1,50 @@
 /**
- * Where bake's words go. With --json the machine-readable result owns stdout and every
- * human line goes to stderr; in CI (non-TTY or CI=true) lines are timestamped; colour only
- * on a TTY and never when NO_COLOR is set.
+ * The output host: every word bake prints goes through here, and this is the only module that
+ * writes to the process's streams. Streams by kind:
+ *
+ * - the result: with --json one JSON document on stdout; without, the command's answer for
+ *   people (`info` lines, or `text` such as graph's DOT) on stdout;
+ * - everything about the run rather than its answer (progress, notes, warnings, errors, debug
+ *   text) on stderr, so stdout can be piped or redirected and holds only the answer.
+ *
+ * With --json, `info` lines go to stderr too: stdout is the JSON document alone. In CI (not a
+ * TTY, or CI=true) lines are timestamped; colour only on a TTY and never when NO_COLOR is set.
  */
 import { terminalSafe } from './terminal-text.js';
-import { maskSecrets } from '../io/secret-mask.js';
+import { maskSecrets } from './secret-mask.js';
+
+type Stream = NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean };
 
 export interface Output {
   readonly json: boolean;
+  /** Progress is drawn live (listr2) rather than written as lines. */
   readonly interactive: boolean;
   readonly color: boolean;
-  /** A line for people. */
+  /** A line of the command's answer for people (a plan's recipes, pin's files). */
   info(message: string): void;
+  /** What bake is doing now (a recipe started, a Packer milestone). */
+  progress(message: string): void;
+  /** Something bake decided that the user may want to know (a default it took). */
+  note(message: string): void;
   warn(message: string): void;
-  /** The command's result: JSON on stdout with --json, otherwise nothing (commands print their own summary via info). */
+  /** A one-line error, as it is (`path:line:col: message`): no timestamp, so tools can parse it. */
+  error(message: string): void;
+  /** Text shown only with --debug (stack traces). */
+  debug(text: string): void;
+  /** The machine-readable result: JSON on stdout with --json, nothing otherwise. */
   result(value: unknown): void;
+  /** Text that is itself the answer (graph's DOT, local-cloud's exports): stdout as is, without --json only. */
+  text(content: string): void;
+  /** Where live progress (listr2) draws: stderr. */
+  readonly screen: Stream;
 }
 
 export interface OutputOptions {
   json: boolean;
+  debug?: boolean;
   env?: NodeJS.ProcessEnv;
-  stdout?: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean };
-  stderr?: NodeJS.WriteStream | { write(s: string): unknown; isTTY?: boolean };
+  stdout?: Stream;
+  stderr?: Stream;
   now?: () => Date;
 }
 
@@ -34,19 +57,30 @@ export function createOutput(options: OutputOptions): Output {
   const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const now = options.now ?? (() => new Date());
-  const humanStream = options.json ? stderr : stdout;
-  const interactive = !isCi(env, humanStream);
+  const answerStream = options.json ? stderr : stdout;
+  const interactive = !isCi(env, stderr);
   const color = interactive && env.NO_COLOR === undefined && env.TERM !== 'dumb';
-  // Everything bake prints passes the secret mask (src/io/secret-mask.ts).
-  const line = (text: string) => maskSecrets(interactive ? `${text}\n` : `${now().toISOString()} ${text}\n`);
+  // Everything bake prints passes the secret mask (src/io/secret-mask.ts), here and nowhere else.
+  const write = (stream: Stream, text: string) => void stream.write(maskSecrets(text));
+  const line = (text: string) => (interactive ? `${text}\n` : `${now().toISOString()} ${text}\n`);
   return {
     json: options.json,
     interactive,
     color,
-    info: (message) => void humanStream.write(line(terminalSafe(message))),
-    warn: (message) => void stderr.write(line(`warning: ${terminalSafe(message)}`)),
+    screen: stderr,
+    info: (message) => write(answerStream, line(terminalSafe(message))),
+    progress: (message) => write(stderr, line(terminalSafe(message))),
+    note: (message) => write(stderr, line(`note: ${terminalSafe(message)}`)),
+    warn: (message) => write(stderr, line(`warning: ${terminalSafe(message)}`)),
+    error: (message) => write(stderr, `${terminalSafe(message)}\n`),
+    debug: (text) => {
+      if (options.debug) write(stderr, text.endsWith('\n') ? text : `${text}\n`);
+    },
     result: (value) => {
-      if (options.json) stdout.write(maskSecrets(`${JSON.stringify(value, null, 2)}\n`));
+      if (options.json) write(stdout, `${JSON.stringify(value, null, 2)}\n`);
+    },
+    text: (content) => {
+      if (!options.json) write(stdout, content);
     },
   };
 }

@@ -54,6 +54,8 @@ export interface LocalCloudOptions {
   faults?: FaultRule[];
   /** How long things take (docs/local-cloud.md#latency); default from BAKE_LOCAL_LATENCY and BAKE_LOCAL_TIME_SCALE; null: none. */
   latency?: LatencyProfile | null;
+  /** Debug lines (every call: region, action, parameter names; never key material); none by default. */
+  log?: (message: string) => void;
 }
 
 
@@ -123,10 +125,7 @@ async function parameterSealingKey(stateDir: string): Promise<Buffer> {
 }
 
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
-  const debug = process.env.BAKE_DEBUG_LOCAL_CLOUD === '1';
-  const log = (message: string) => {
-    if (debug) process.stderr.write(`local-cloud: ${message}\n`);
-  };
+  const log = options.log ?? (() => {});
   // Read before the lock: a wrong value is the user's mistake, told before anything starts.
   const latency = options.latency === undefined ? latencyProfileFromEnv(process.env) : (options.latency ?? undefined);
   const stateFile = new StateFile(options.stateDir);

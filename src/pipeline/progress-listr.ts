@@ -28,8 +28,8 @@ interface RecipeTask {
 export function createListrProgress(output: Output, screen?: NodeJS.WriteStream): BuildProgress {
   const tasks = new Map<string, RecipeTask>();
   let running: Promise<unknown> = Promise.resolve();
-  const stream = screen ?? (output.json ? process.stderr : process.stdout);
-  const processOutput = new ProcessOutput(stream, screen ?? process.stderr);
+  const stream = (screen ?? output.screen) as NodeJS.WriteStream;
+  const processOutput = new ProcessOutput(stream, stream);
 
   return {
     planned(recipes) {
@@ -77,7 +77,7 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
       tasks.get(name)?.settled.resolve({ status, detail });
     },
     note(message) {
-      output.info(message);
+      output.note(message);
     },
     async close() {
       for (const entry of tasks.values()) entry.settled.resolve({ status: 'aborted', detail: '' });

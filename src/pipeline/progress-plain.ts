@@ -10,19 +10,19 @@ const MILESTONE = /^\s*==> /;
 export function createPlainProgress(output: Output): BuildProgress {
   return {
     planned(recipes) {
-      for (const recipe of recipes) output.info(`${recipe.name}: ${recipe.action} (${recipe.detail})`);
+      for (const recipe of recipes) output.progress(`${recipe.name}: ${recipe.action} (${recipe.detail})`);
     },
     started(name, doing) {
-      output.info(`${name}: ${doing}`);
+      output.progress(`${name}: ${doing}`);
     },
     line(name, text) {
-      if (MILESTONE.test(text)) output.info(`${name}: ${text.trim()}`);
+      if (MILESTONE.test(text)) output.progress(`${name}: ${text.trim()}`);
     },
     settled(name, status, detail) {
-      output.info(`${name}: ${status}${detail ? ` ${detail}` : ''}`);
+      output.progress(`${name}: ${status}${detail ? ` ${detail}` : ''}`);
     },
     note(message) {
-      output.info(message);
+      output.note(message);
     },
     close: async () => {},
   };

@@ -6,6 +6,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createOutput } from '../io/output.js';
 import { recipeJsonSchema } from './schema.js';
 
 export async function writeRecipeSchema(root: string): Promise<string> {
@@ -19,5 +20,5 @@ export async function writeRecipeSchema(root: string): Promise<string> {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-  console.log(`wrote ${await writeRecipeSchema(root)}`);
+  createOutput({ json: false }).text(`wrote ${await writeRecipeSchema(root)}\n`);
 }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const bake = path.resolve('bin/bake.js');
 const work = await mkdtemp(path.join(tmpdir(), 'bake-local-cloud-cli-'));
@@ -48,7 +49,7 @@ describe('bake local-cloud', () => {
     );
     for (const [i, plan] of plans.entries()) {
       expect(plan.exitCode, plan.stderr).toBe(0);
-      expect(JSON.parse(plan.stdout).recipes.map((r: { name: string; action: string }) => `${r.name} ${r.action}`)).toEqual(['base build', 'web build']);
+      expect(parseJsonOutput('plan', plan.stdout).recipes.map((r: { name: string; action: string }) => `${r.name} ${r.action}`)).toEqual(['base build', 'web build']);
       expect(existsSync(path.join(bakeries[i], '.bake', 'local'))).toBe(false);
     }
 
@@ -67,6 +68,20 @@ describe('bake local-cloud', () => {
     // stdout (often a build log) shows the variables but never the secret.
     expect(stopped.stdout).toContain(`export AWS_ACCESS_KEY_ID='${credentials.accessKeyId}'`);
     expect(stopped.stdout + stopped.stderr).not.toContain(credentials.secretAccessKey);
+  });
+
+  it('with --json prints the endpoint, the variables but the secret, and the env file', async () => {
+    const envFile = path.join(work, 'json-cloud.env');
+    const server = execa('node', [bake, 'local-cloud', '--json', '--dir', path.join(work, 'json-cloud'), '--write-env', envFile], { reject: false, env: { CI: 'true' } });
+    await waitForFile(envFile, server);
+    server.kill('SIGTERM');
+    const stopped = await server;
+    expect(stopped.exitCode, stopped.stderr).toBe(0);
+    const printed = parseJsonOutput('local-cloud', stopped.stdout);
+    expect(printed.env_file).toBe(envFile);
+    expect(printed.env.AWS_ENDPOINT_URL_EC2).toBe(printed.endpoint);
+    expect(printed.env.AWS_SECRET_ACCESS_KEY).toBeUndefined();
+    expect(stopped.stderr).toContain(`local cloud at ${printed.endpoint}`);
   });
 
   it('never follows a symlink planted at the --write-env path', async () => {

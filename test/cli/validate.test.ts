@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 // Runs the built CLI (`npm test` builds first), the way Jenkins does.
 const run = promisify(execFile);
@@ -35,7 +36,7 @@ describe('bake validate', () => {
   it('prints {valid, recipes} with --json, human text on stderr', async () => {
     const result = await bake('validate', '--dir', repo, '--json', 'web', 'base');
     expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ valid: true, recipes: ['base', 'web'] });
+    expect(parseJsonOutput('validate', result.stdout)).toEqual({ valid: true, recipes: ['base', 'web'] });
     expect(result.stderr).toMatch(/ok: 2 recipes/);
   });
 

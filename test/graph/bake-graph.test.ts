@@ -7,6 +7,7 @@ import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { renderGraph, type GraphNode } from '../../src/graph/recipe-graph.js';
 import { minimalRole, tempBakery } from '../recipes/temp-bakery.js';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const BAKE = fileURLToPath(new URL('../../bin/bake.js', import.meta.url));
 const EXAMPLE = fileURLToPath(new URL('../..', import.meta.url));
@@ -57,7 +58,7 @@ describe('bake graph', () => {
   it('gives the graph as JSON with --json, and limits it to the named recipes', async () => {
     const run = await bake('--dir', EXAMPLE, '--json', 'web');
     expect(run.exitCode).toBe(0);
-    const result = JSON.parse(run.stdout) as { recipes: GraphNode[]; text: string };
+    const result = parseJsonOutput('graph', run.stdout) as { recipes: GraphNode[]; text: string };
     expect(result.recipes).toEqual([{ name: 'web', base: 'recipe base', regions: ['us-east-1', 'eu-west-1'] }]);
     expect(result.text).toContain('"web"');
   });

@@ -9,11 +9,11 @@ import { DeregisterImageCommand, EC2Client, EnableImageDeprecationCommand } from
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Inventory } from '../../src/images/inventory.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { DEFAULT_DISTRIBUTION } from '../pipeline/image-as-built.js';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const bake = path.resolve('bin/bake.js');
 let cloud: LocalCloud;
@@ -43,7 +43,7 @@ beforeAll(async () => {
     `name: web\nbase:\n  ami: ${baseImageId('us-east-1')}\npin:\n  - file: ../infra/amis.auto.tfvars\n    variable: web_ami\n  - ssm: /images/web/ami\n`,
   );
   const plan = await execa('node', [bake, 'plan', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env });
-  const { fingerprint } = (JSON.parse(plan.stdout) as { recipes: Array<{ fingerprint: string }> }).recipes[0];
+  const { fingerprint } = (parseJsonOutput('plan', plan.stdout) as { recipes: Array<{ fingerprint: string }> }).recipes[0];
   const tags = (fp: string, age: number, extra: Record<string, string> = {}) => ({
     'bake:recipe': 'web',
     'bake:fingerprint': fp,
@@ -75,18 +75,18 @@ describe('bake images', () => {
   it('lists current and older images per region with what pins each, and what needs attention', async () => {
     const run = await images('--json');
     expect(run.exitCode, run.stderr).toBe(0);
-    const inventory = JSON.parse(run.stdout) as Inventory;
+    const inventory = parseJsonOutput('images', run.stdout);
     const [web] = inventory.recipes;
     const east = web.regions.find((r) => r.region === 'us-east-1')!;
     expect(east.current).toBe(amis.eastNow);
-    expect(east.images.map((i) => [i.imageId, i.current, i.ageDays, i.launchTest, i.sharing, i.pinnedBy])).toEqual([
+    expect(east.images.map((i) => [i.image_id, i.current, i.age_days, i.launch_test, i.sharing, i.pinned_by])).toEqual([
       [amis.eastNow, true, 1, 'passed', 'private', ['infra/amis.auto.tfvars:web_ami["us-east-1"]']],
       [amis.eastOld, false, 40, 'failed', 'private', ['ssm:us-east-1:/images/web/ami']],
     ]);
-    expect(east.images[1].deprecationTime).toMatch(/^2027-03-01T00:00:00/);
+    expect(east.images[1].deprecation_time).toMatch(/^2027-03-01T00:00:00/);
     const west = web.regions.find((r) => r.region === 'eu-west-1')!;
-    expect(west.images.map((i) => i.imageId)).toEqual([amis.westNow]);
-    expect(west.images[0].pinnedBy).toEqual([]);
+    expect(west.images.map((i) => i.image_id)).toEqual([amis.westNow]);
+    expect(west.images[0].pinned_by).toEqual([]);
 
     expect(inventory.attention.map((a) => [a.kind, a.region, a.place, a.ami ?? null])).toEqual([
       ['broken-pin', 'eu-west-1', 'infra/amis.auto.tfvars:web_ami["eu-west-1"]', amis.westGone],
@@ -116,6 +116,6 @@ describe('bake images', () => {
     await writeFile(path.join(dir, 'infra', 'amis.auto.tfvars'), `web_ami = {\n  us-east-1 = "${amis.eastNow}"\n  eu-west-1 = "${amis.westNow}"\n}\n`);
     const run = await images('--detailed-exitcode', '--json');
     expect(run.exitCode, run.stderr).toBe(0);
-    expect((JSON.parse(run.stdout) as Inventory).attention.map((a) => a.kind)).toEqual(['stale-pin', 'not-pinned']);
+    expect((parseJsonOutput('images', run.stdout)).attention.map((a) => a.kind)).toEqual(['stale-pin', 'not-pinned']);
   });
 });

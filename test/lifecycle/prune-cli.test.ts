@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const bake = path.resolve('bin/bake.js');
 let cloud: LocalCloud;
@@ -101,7 +102,7 @@ describe('bake prune', () => {
 
     const applied = await run(['--dir', dir, '--keep', '2', '--older-than', '25d', '--apply', '--json']);
     expect(applied.exitCode, applied.stderr).toBe(0);
-    const report = JSON.parse(applied.stdout) as { apply: boolean; keep: number; older_than: string; images: JsonImage[] };
+    const report = parseJsonOutput('prune', applied.stdout) as { apply: boolean; keep: number; older_than: string; images: JsonImage[] };
     expect(report).toMatchObject({ apply: true, keep: 2, older_than: '25d' });
     const deleted = report.images.filter((i) => i.status === 'deleted').map((i) => i.image_id);
     expect(deleted.sort()).toEqual([amis['us-east-1'][2], amis['us-east-1'][3], ...amis['eu-west-1'].slice(2)].sort());
@@ -159,6 +160,6 @@ describe('bake prune', () => {
     await writeFile(path.join(dir, 'recipes', 'solo.yaml'), `name: solo\ndescription: solo\nbase:\n  ami: ${baseImageId('us-east-1')}\nregions: [us-east-1]\n`);
     const result = await execa('node', [bake, 'prune', '--local', '--dir', dir, '--json'], { env: env(), reject: false });
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ apply: false, keep: 3, older_than: null, regions: [{ region: 'us-east-1', images: 0 }], images: [] });
+    expect(parseJsonOutput('prune', result.stdout)).toEqual({ apply: false, keep: 3, older_than: null, regions: [{ region: 'us-east-1', images: 0 }], images: [] });
   });
 });

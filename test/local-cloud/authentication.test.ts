@@ -151,14 +151,9 @@ describe('local cloud authentication', () => {
 
   it('never writes the secret to the debug log', async () => {
     const logged: string[] = [];
-    vi.stubEnv('BAKE_DEBUG_LOCAL_CLOUD', '1');
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
-      logged.push(String(chunk));
-      return true;
-    });
     const stateDir = path.join(t.stateDir, 'debug');
-    try {
-      const cloud = await startLocalCloud({ stateDir, host: new MemoryHost() });
+    {
+      const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), log: (line) => logged.push(line) });
       const ec2 = (secretAccessKey: string) => new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { ...cloud.credentials, secretAccessKey }, maxAttempts: 1 });
       await ec2(cloud.credentials.secretAccessKey).send(new ImportKeyPairCommand({ KeyName: 'k', PublicKeyMaterial: Buffer.from(PUBLIC_KEY) }));
       await ec2('x').send(new ImportKeyPairCommand({ KeyName: 'j', PublicKeyMaterial: Buffer.from(PUBLIC_KEY) })).catch(() => undefined);
@@ -167,9 +162,6 @@ describe('local cloud authentication', () => {
       expect(log).toContain('ImportKeyPair');
       expect(log).toContain('SignatureDoesNotMatch');
       expect(log).not.toContain(cloud.credentials.secretAccessKey);
-    } finally {
-      spy.mockRestore();
-      vi.unstubAllEnvs();
     }
   });
 });

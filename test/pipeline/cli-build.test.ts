@@ -13,6 +13,7 @@ import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const bake = path.resolve('bin/bake.js');
 const fixture = path.resolve('test/fixtures/pipeline/cli-bakery');
@@ -60,7 +61,7 @@ describe('bake build (CLI)', () => {
     const run = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', '--junit', junit, '--report', html], { env, reject: false });
     expect(run.stderr).not.toContain('internal error');
     expect(run.exitCode).toBe(0);
-    const report = JSON.parse(run.stdout);
+    const report = parseJsonOutput('build', run.stdout);
     expect(report.recipes.map((r: { name: string; status: string }) => `${r.name} ${r.status}`)).toEqual(['base built', 'web built']);
     const tfvars = await readFile(path.join(dir, 'infra', 'amis.auto.tfvars'), 'utf8');
     expect(tfvars).toContain(report.recipes[0].amis['us-east-1']);
@@ -75,7 +76,7 @@ describe('bake build (CLI)', () => {
 
     const again = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
     expect(again.exitCode).toBe(0);
-    expect(JSON.parse(again.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['reused', 'reused']);
+    expect(parseJsonOutput('build', again.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['reused', 'reused']);
 
     // Sharing is applied to the existing image: no Packer run, the same AMI, the child untouched.
     const packerRuns = journal().length;
@@ -84,7 +85,7 @@ describe('bake build (CLI)', () => {
     expect(shared.stderr).toContain('base: build (share_with changed on');
     expect(shared.stderr).toContain('base: distributing\n');
     expect(shared.exitCode).toBe(0);
-    const after = JSON.parse(shared.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
+    const after = parseJsonOutput('build', shared.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
     expect(after.map((r) => [r.name, r.status, r.amis])).toEqual([
       ['base', 'built', report.recipes[0].amis],
       ['web', 'reused', report.recipes[1].amis],
@@ -111,7 +112,7 @@ describe('bake build (CLI)', () => {
     run.kill('SIGINT');
     const result = await run;
     expect(result.exitCode).toBe(1);
-    const report = JSON.parse(result.stdout);
+    const report = parseJsonOutput('build', result.stdout);
     expect(report.interrupted).toBe(true);
     expect(report.recipes.map((r: { status: string }) => r.status)).toEqual(['aborted', 'aborted']);
     expect(journal().map((e) => `${e.recipe} ${e.event}`)).toEqual(['base start', 'base interrupt']);
@@ -139,14 +140,14 @@ describe('bake build --changed-since', () => {
     const run = await build('--changed-since', 'HEAD~1');
     expect(run.exitCode).toBe(0);
     expect(run.stderr).toContain('changed since HEAD~1');
-    const report = JSON.parse(run.stdout);
+    const report = parseJsonOutput('build', run.stdout);
     expect(report.recipes.map((r: { name: string; status: string }) => [r.name, r.status])).toEqual([['web', 'built']]);
     expect(journal().slice(before).filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['web']);
     expect(await readFile(path.join(dir, 'infra', 'amis.auto.tfvars'), 'utf8')).toContain(report.recipes[0].amis['us-east-1']);
 
     const nothing = await build('--changed-since', 'HEAD');
     expect(nothing.exitCode).toBe(0);
-    expect(JSON.parse(nothing.stdout)).toMatchObject({ recipes: [], pin: { status: 'skipped', reason: 'no recipe to build' } });
+    expect(parseJsonOutput('build', nothing.stdout)).toMatchObject({ recipes: [], pin: { status: 'skipped', reason: 'no recipe to build' } });
     expect(nothing.stderr).toContain('no recipe');
   });
 });
@@ -192,7 +193,7 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     expect(impatient.exitCode, impatient.stderr + impatient.stdout).toBe(1);
     expect(impatient.stderr).toContain('base is already being built by https://jenkins.example/job/images/41/');
     expect(impatient.stderr).toContain('pass --lock-wait DURATION to wait for it');
-    expect(JSON.parse(impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['failed', 'skipped']);
+    expect(parseJsonOutput('build', impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['failed', 'skipped']);
 
     const waiting = build(b.dir, envB, '--lock-wait', '10m');
     await stderrContains(waiting, 'waiting up to 10m');
@@ -201,8 +202,8 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     const done = await first;
     expect(done.exitCode).toBe(0);
     expect(patient.exitCode).toBe(0);
-    const builtByA = JSON.parse(done.stdout).recipes;
-    const reusedByB = JSON.parse(patient.stdout).recipes;
+    const builtByA = parseJsonOutput('build', done.stdout).recipes;
+    const reusedByB = parseJsonOutput('build', patient.stdout).recipes;
     expect(builtByA.map((r: { status: string }) => r.status)).toEqual(['built', 'built']);
     expect(reusedByB.map((r: { name: string; status: string; amis: Record<string, string> }) => [r.name, r.status, r.amis])).toEqual(
       builtByA.map((r: { name: string; amis: Record<string, string> }) => [r.name, 'reused', r.amis]),
@@ -226,7 +227,7 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
       execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], { env, reject: false });
     const first = await build(a.dir, a.env);
     expect(first.exitCode, first.stderr).toBe(0);
-    const baseAmi = JSON.parse(first.stdout).recipes[0].amis['us-east-1'] as string;
+    const baseAmi = parseJsonOutput('build', first.stdout).recipes[0].amis['us-east-1'] as string;
 
     // Put the first job back into that window: its image tagged but not yet settled, its lock held.
     const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
@@ -249,7 +250,7 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
 
     const second = await waiting;
     expect(second.exitCode, second.stderr).toBe(0);
-    const recipes = JSON.parse(second.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
+    const recipes = parseJsonOutput('build', second.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
     expect(recipes.map((r) => [r.name, r.status])).toEqual([
       ['base', 'reused'],
       ['web', 'reused'],

@@ -11,12 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { imageAsBuilt } from './image-as-built.js';
 import { inChromium, nodesIn } from '../report/chromium.js';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const BAKE = fileURLToPath(new URL('../../bin/bake.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/fingerprint/bakery', import.meta.url));
 
 interface JsonPlan {
-  recipes: Array<{ name: string; action: string; reasons: string[]; fingerprint: string; amis: Record<string, string>; inputs: string; baseAmi: string; level?: number }>;
+  recipes: Array<{ name: string; action: string; reasons: string[]; fingerprint: string; amis: Record<string, string>; inputs: string; base_ami: string; level?: number }>;
   changed_since?: { ref: string; commit: string; recipes: Record<string, string[]> };
 }
 
@@ -58,7 +59,7 @@ describe('bake plan (CLI)', () => {
     const run = await bake('--json', '--detailed-exitcode');
     expect(run.stderr).toContain('base: build');
     expect(run.exitCode).toBe(2);
-    first = JSON.parse(run.stdout) as JsonPlan;
+    first = parseJsonOutput('plan', run.stdout) as JsonPlan;
     expect(first.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([
       ['base', 'build', ['no previous image']],
       ['web', 'build', ['no previous image']],
@@ -66,7 +67,7 @@ describe('bake plan (CLI)', () => {
     // Build waves for CI: web waits for base, which is built in the same run.
     expect(first.recipes.map((r) => r.level)).toEqual([0, 1]);
     expect(first.recipes[0].fingerprint).toMatch(/^[0-9a-f]{16}$/);
-    expect(first.recipes[0].baseAmi).toMatch(/^ami-/);
+    expect(first.recipes[0].base_ami).toMatch(/^ami-/);
   });
 
   it('writes a self-contained HTML report with --report that a browser renders, one graph node per recipe', async () => {
@@ -85,7 +86,7 @@ describe('bake plan (CLI)', () => {
   });
 
   it('exits 0 with --detailed-exitcode once every image exists, and names the images it reuses', async () => {
-    const base = await imageAsBuilt(t.ec2('us-east-1'), first.recipes[0], first.recipes[0].baseAmi);
+    const base = await imageAsBuilt(t.ec2('us-east-1'), first.recipes[0], first.recipes[0].base_ami);
     const web = await imageAsBuilt(t.ec2('us-east-1'), first.recipes[1], base);
     const run = await bake('--detailed-exitcode');
     expect(run.stderr).toBe('');
@@ -97,12 +98,12 @@ describe('bake plan (CLI)', () => {
   it('with --changed-since plans only the recipes whose inputs changed since the ref', async () => {
     const unchanged = await bake('--changed-since', 'HEAD', '--json');
     expect(unchanged.exitCode).toBe(0);
-    expect(JSON.parse(unchanged.stdout)).toMatchObject({ changed_since: { ref: 'HEAD', recipes: {} }, recipes: [] });
+    expect(parseJsonOutput('plan', unchanged.stdout)).toMatchObject({ changed_since: { ref: 'HEAD', recipes: {} }, recipes: [] });
 
     await appendFile(path.join(dir, 'roles/nginx/tasks/main.yml'), '# a one-line change\n');
     const run = await bake('--changed-since', 'HEAD', '--json', '--detailed-exitcode');
     expect(run.exitCode).toBe(2);
-    const plan = JSON.parse(run.stdout) as JsonPlan;
+    const plan = parseJsonOutput('plan', run.stdout) as JsonPlan;
     expect(plan.changed_since?.recipes).toEqual({ web: ['roles changed: nginx'] });
     // base is unchanged and its image exists: only web is planned, and it starts the first wave.
     expect(plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['web', 'build', 0]]);

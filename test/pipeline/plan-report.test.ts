@@ -28,7 +28,7 @@ describe('the printed plan', () => {
 
   it('is JSON with the contract fields and without the parsed recipe', () => {
     const json = planJson({ recipes: [build] }) as { recipes: Array<Record<string, unknown>> };
-    expect(Object.keys(json.recipes[0])).toEqual(['name', 'action', 'reasons', 'fingerprint', 'amis', 'inputs', 'baseAmi', 'parent', 'buildRegion', 'missingRegions', 'level']);
+    expect(Object.keys(json.recipes[0])).toEqual(['name', 'action', 'reasons', 'fingerprint', 'amis', 'inputs', 'base_ami', 'parent', 'build_region', 'missing_regions', 'level']);
   });
 
   it('gives each recipe to build its wave: a child after a parent built in the same plan, at once over a reused one', () => {

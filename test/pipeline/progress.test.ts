@@ -37,9 +37,11 @@ describe('build progress', () => {
   });
 
   it('on a terminal follows every recipe to its end, including ones that never start', async () => {
-    const output = { json: true, interactive: true, color: false, info() {}, warn() {}, result() {} };
     const screen: string[] = [];
-    const progress = createListrProgress(output, new Writable({ write: (chunk, _enc, done) => (screen.push(String(chunk)), done()) }) as NodeJS.WriteStream);
+    const terminal = Object.assign(new Writable({ write: (chunk, _enc, done) => (screen.push(String(chunk)), done()) }), { isTTY: true });
+    const output = createOutput({ json: true, env: {}, stdout: { write: () => true }, stderr: terminal });
+    expect(output.interactive).toBe(true);
+    const progress = createListrProgress(output);
     progress.planned([
       { name: 'base', action: 'build', detail: '' },
       { name: 'web', action: 'build', detail: '' },

@@ -14,6 +14,7 @@ import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-c
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { DEFAULT_DISTRIBUTION } from './image-as-built.js';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const bake = path.resolve('bin/bake.js');
 let cloud: LocalCloud;
@@ -129,7 +130,7 @@ describe('bake pin and bake prune with `pin: - ssm:` targets', () => {
     );
     const plan = await run('plan', ['--dir', dir, '--json']);
     expect(plan.exitCode, plan.stderr).toBe(0);
-    const [web] = (JSON.parse(plan.stdout) as { recipes: Array<{ fingerprint: string }> }).recipes;
+    const [web] = (parseJsonOutput('plan', plan.stdout) as { recipes: Array<{ fingerprint: string }> }).recipes;
     for (const region of ['us-east-1', 'eu-west-1']) {
       current[region] = await copyOfBase(region, { 'bake:recipe': 'web', 'bake:fingerprint': web.fingerprint, 'bake:distribution': DEFAULT_DISTRIBUTION }, `web-${region}-now`);
     }
@@ -140,7 +141,7 @@ describe('bake pin and bake prune with `pin: - ssm:` targets', () => {
     const check = await run('pin', ['--dir', dir, '--check', '--json']);
     expect(check.exitCode, check.stderr).toBe(2);
     expect(check.stderr).toContain(`ssm us-east-1 /images/web/ami: (none) → ${current['us-east-1']} (would change)`);
-    const result = JSON.parse(check.stdout) as { parameters: Array<{ region: string; parameter: string; ami: string; changed: boolean }> };
+    const result = parseJsonOutput('pin', check.stdout) as { parameters: Array<{ region: string; parameter: string; ami: string; changed: boolean }> };
     expect(result.parameters.map((p) => [p.region, p.parameter, p.ami, p.changed])).toEqual([
       ['us-east-1', '/images/web/ami', current['us-east-1'], true],
       ['eu-west-1', '/images/web/ami', current['eu-west-1'], true],
@@ -170,7 +171,7 @@ describe('bake pin and bake prune with `pin: - ssm:` targets', () => {
   it('bake prune keeps the image an SSM parameter names, and says which', async () => {
     const prune = await run('prune', ['--dir', dir, '--keep', '0', '--apply', '--json']);
     expect(prune.exitCode, prune.stderr).toBe(0);
-    const report = JSON.parse(prune.stdout) as { images: Array<{ image_id: string; status: string; reasons: string[] }> };
+    const report = parseJsonOutput('prune', prune.stdout) as { images: Array<{ image_id: string; status: string; reasons: string[] }> };
     const kept = report.images.find((i) => i.image_id === older)!;
     expect(kept.status).toBe('kept');
     expect(kept.reasons.join('; ')).toContain('pinned in ssm:eu-west-1:/images/web/ami');

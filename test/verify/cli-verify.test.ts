@@ -10,6 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
 import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
+import { parseJsonOutput } from '../schema/json-schemas.js';
 
 const bake = path.resolve('bin/bake.js');
 const fixture = path.resolve('test/fixtures/verify/bakery');
@@ -75,7 +76,7 @@ describe('bake verify RECIPE', () => {
     const run = verify('parent', '--json');
     const result = await run;
     expect(result.exitCode, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as { recipes: Record<string, any>[] };
+    const report = parseJsonOutput('verify', result.stdout) as { recipes: Record<string, any>[] };
     expect(report.recipes).toHaveLength(1);
     const [parent] = report.recipes;
     expect(parent).toMatchObject({ name: 'parent', status: 'passed', chain: ['parent'], instance: { created: true, state_dir: stateDir } });
@@ -112,7 +113,7 @@ describe('bake verify RECIPE', () => {
     writeFileSync(path.join(changes, 'etc', 'left-by-hand'), 'a snowflake\n');
     const result = await verify('parent', '--fresh', '--json');
     expect(result.exitCode, result.stderr).toBe(0);
-    const [parent] = JSON.parse(result.stdout).recipes;
+    const [parent] = parseJsonOutput('verify', result.stdout).recipes;
     expect(parent).toMatchObject({ status: 'passed', instance: { created: true }, leftovers: [] });
     expect(parent.provision[0].changed).toBe(2);
     expect(existsSync(path.join(changes, 'etc', 'left-by-hand'))).toBe(false);
@@ -134,7 +135,7 @@ describe('bake verify RECIPE', () => {
     const result = await run;
     expect(result.exitCode).toBe(1);
     expect(stderr).toContain('SIGINT received: stopping Ansible and the instance');
-    expect(JSON.parse(result.stdout).recipes[0].status).toBe('interrupted');
+    expect(parseJsonOutput('verify', result.stdout).recipes[0].status).toBe('interrupted');
     expect(await leftoverProcesses(stateDir)).toEqual([]);
     expect(networksClaimedBy(run.pid!)).toEqual([]);
   });
@@ -143,7 +144,7 @@ describe('bake verify RECIPE', () => {
     const run = verify('--destroy', '--json');
     const result = await run;
     expect(result.exitCode).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ destroyed: ['parent'] });
+    expect(parseJsonOutput('verify', result.stdout)).toEqual({ destroyed: ['parent'] });
     expect(existsSync(stateDir)).toBe(false);
     expect(await leftoverProcesses(stateDir)).toEqual([]);
     expect(networksClaimedBy(run.pid!)).toEqual([]);

@@ -1,0 +1,29 @@
+/** `bake images --json`: the inventory in the snake_case keys of every --json document (schema/images.schema.json). */
+import type { Inventory } from './inventory.js';
+
+export function inventoryJson(inventory: Inventory): unknown {
+  return {
+    recipes: inventory.recipes.map((recipe) => ({
+      name: recipe.name,
+      fingerprint: recipe.fingerprint,
+      regions: recipe.regions.map((region) => ({
+        region: region.region,
+        ...(region.current ? { current: region.current } : {}),
+        images: region.images.map((image) => ({
+          image_id: image.imageId,
+          region: image.region,
+          fingerprint: image.fingerprint,
+          current: image.current,
+          state: image.state,
+          built_at: image.builtAt,
+          age_days: image.ageDays,
+          ...(image.deprecationTime ? { deprecation_time: image.deprecationTime } : {}),
+          ...(image.launchTest ? { launch_test: image.launchTest } : {}),
+          sharing: image.sharing,
+          pinned_by: image.pinnedBy,
+        })),
+      })),
+    })),
+    attention: inventory.attention.map((a) => ({ kind: a.kind, recipe: a.recipe, region: a.region, place: a.place, ...(a.ami ? { ami: a.ami } : {}), message: a.message })),
+  };
+}
