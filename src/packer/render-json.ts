@@ -12,6 +12,7 @@ export function renderJson(shape: PackerShape, packerVersion: string | undefined
       template: recipe.template,
       playbook: recipe.playbook,
       verify_script: recipe.verifyScript,
+      ansible_command: recipe.ansibleCommand,
       cloud_init: recipe.cloudInit,
       manifest: recipe.manifest,
       shape: recipe.shape,

@@ -20,7 +20,7 @@ describe('bake render --json', () => {
       expect(printed.recipes.map((r: { recipe: string }) => r.recipe)).toEqual(['base', 'web']);
       for (const recipe of printed.recipes) {
         expect(recipe.shape).toBe(shape);
-        for (const file of [recipe.template, recipe.playbook, recipe.verify_script, ...recipe.cloud_init]) expect(existsSync(file), file).toBe(true);
+        for (const file of [recipe.template, recipe.playbook, recipe.verify_script, recipe.ansible_command, ...recipe.cloud_init]) expect(existsSync(file), file).toBe(true);
       }
       expect(run.stderr).toMatch(/rendered base → /);
     });
