@@ -11,5 +11,5 @@ export async function loadInstalledBakery(ctx: CommandContext): Promise<Bakery> 
 }
 
 export async function installGalaxy(ctx: CommandContext, bakery: Bakery): Promise<void> {
-  await installGalaxyRequirements(bakery, { log: (line) => ctx.output.info(line) });
+  await installGalaxyRequirements(bakery, { log: (line) => ctx.output.progress(line) });
 }
