@@ -15,6 +15,19 @@ import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { DEFAULT_DISTRIBUTION } from '../pipeline/image-as-built.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
 
+/** `bake images --json` (schema/images.schema.json). */
+interface ImagesJson {
+  recipes: Array<{
+    name: string;
+    regions: Array<{
+      region: string;
+      current?: string;
+      images: Array<{ image_id: string; current: boolean; age_days: number; launch_test?: string; sharing: string; pinned_by: string[]; deprecation_time?: string }>;
+    }>;
+  }>;
+  attention: Array<{ kind: string; recipe: string; region: string; place: string; ami?: string; message: string }>;
+}
+
 const bake = path.resolve('bin/bake.js');
 let cloud: LocalCloud;
 let dir: string;
@@ -75,7 +88,7 @@ describe('bake images', () => {
   it('lists current and older images per region with what pins each, and what needs attention', async () => {
     const run = await images('--json');
     expect(run.exitCode, run.stderr).toBe(0);
-    const inventory = parseJsonOutput('images', run.stdout);
+    const inventory = parseJsonOutput<ImagesJson>('images', run.stdout);
     const [web] = inventory.recipes;
     const east = web.regions.find((r) => r.region === 'us-east-1')!;
     expect(east.current).toBe(amis.eastNow);
@@ -116,6 +129,6 @@ describe('bake images', () => {
     await writeFile(path.join(dir, 'infra', 'amis.auto.tfvars'), `web_ami = {\n  us-east-1 = "${amis.eastNow}"\n  eu-west-1 = "${amis.westNow}"\n}\n`);
     const run = await images('--detailed-exitcode', '--json');
     expect(run.exitCode, run.stderr).toBe(0);
-    expect((parseJsonOutput('images', run.stdout)).attention.map((a) => a.kind)).toEqual(['stale-pin', 'not-pinned']);
+    expect((parseJsonOutput<ImagesJson>('images', run.stdout)).attention.map((a) => a.kind)).toEqual(['stale-pin', 'not-pinned']);
   });
 });

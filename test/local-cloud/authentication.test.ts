@@ -11,7 +11,7 @@ import { DescribeKeyPairsCommand, DescribeRegionsCommand, EC2Client, ImportKeyPa
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { execa } from 'execa';
 import { XMLParser } from 'fast-xml-parser';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialsFileOf, startLocalCloud } from '../../src/local-cloud/index.js';
 import { MemoryHost, startTestCloud, type TestCloud } from './memory-host.js';
 import { sendSigned, signRequest } from './signed-request.js';

@@ -86,8 +86,10 @@ describe('bake plan (CLI)', () => {
   });
 
   it('exits 0 with --detailed-exitcode once every image exists, and names the images it reuses', async () => {
-    const base = await imageAsBuilt(t.ec2('us-east-1'), first.recipes[0], first.recipes[0].base_ami);
-    const web = await imageAsBuilt(t.ec2('us-east-1'), first.recipes[1], base);
+    // The plan's JSON entry, as the build would record it (base_ami is the JSON spelling of baseAmi).
+    const built = (entry: JsonPlan['recipes'][number]) => ({ ...entry, baseAmi: entry.base_ami });
+    const base = await imageAsBuilt(t.ec2('us-east-1'), built(first.recipes[0]), first.recipes[0].base_ami);
+    const web = await imageAsBuilt(t.ec2('us-east-1'), built(first.recipes[1]), base);
     const run = await bake('--detailed-exitcode');
     // stderr holds only the note naming the bakery (this one configures no name); the plan is on stdout.
     expect(run.stderr).toMatch(/^\S+ note: bakery \S+ \(from the [^)]+\)[^\n]*$/);
