@@ -30,6 +30,10 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import type { PackerBuildRequest } from '../packer/runner.js';
+import { createOutput } from '../io/output.js';
+
+/** BAKE_BENCH_DEBUG=RECIPE: that recipe's stand-in lines, timed, on stderr through the output host. */
+const benchDebug = createOutput({ json: false, debug: true });
 
 export interface StandInBake {
   /** The recipe's build region. */
@@ -79,7 +83,7 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
     const say = async (line: string) => {
       const text = `==> amazon-ebs.recipe: ${line}`;
       request.onLine?.(text);
-      if (process.env.BAKE_BENCH_DEBUG === recipe) process.stderr.write(`${((Date.now() - start) / 1000 / options.timeScale).toFixed(1)} ${text}\n`);
+      if (process.env.BAKE_BENCH_DEBUG === recipe) benchDebug.debug(`${((Date.now() - start) / 1000 / options.timeScale).toFixed(1)} ${text}`);
       await appendFile(request.logFile, `${text}\n`);
     };
     const name = `packer_${randomBytes(8).toString('hex')}`;
