@@ -8,11 +8,21 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
+  CreateImageCommand,
+  DeleteKeyPairCommand,
   DescribeInstancesCommand,
   DescribeKeyPairsCommand,
   DescribeSecurityGroupsCommand,
   EC2Client,
+  ImportKeyPairCommand,
+  RunInstancesCommand,
+  StopInstancesCommand,
+  TerminateInstancesCommand,
+  waitUntilImageAvailable,
+  waitUntilInstanceRunning,
+  waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ec2TestInstanceSession, LAUNCH_TEST_OF_TAG } from '../../src/aws/test-instance.js';
 import { runLaunchTest, type LaunchTestRequest } from '../../src/launch-test/launch-test.js';
@@ -20,7 +30,7 @@ import { sshRemoteMachine } from '../../src/launch-test/remote.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type LaunchTestSpec, type Recipe, type VerifyCheck } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
-import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
+import { makeKeyPair, networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-'));
@@ -91,6 +101,35 @@ async function leftovers(): Promise<string[]> {
     ...(await mountsUnder(path.join(stateDir, 'instances'))),
     ...networksClaimedBy(process.pid).map((name) => `network ${name}`),
   ];
+}
+
+const WAIT = { maxWaitTime: 300, minDelay: 1, maxDelay: 2 };
+
+/** An image made from the Debian base with cloud-init purged (dpkg, offline), as a team's own base image might be. */
+async function imageWithoutCloudInit(): Promise<string> {
+  const keys = await makeKeyPair(mkdtempSync(path.join(tmpdir(), 'bake-no-cloud-init-')));
+  await ec2.send(new ImportKeyPairCommand({ KeyName: 'no-cloud-init', PublicKeyMaterial: Buffer.from(keys.publicKey) }));
+  const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId(region), KeyName: 'no-cloud-init', MinCount: 1, MaxCount: 1 }));
+  const instanceId = run.Instances![0].InstanceId!;
+  try {
+    await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
+    const [instance] = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances!;
+    const sshTo = ['-i', keys.privateKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `admin@${instance.PublicIpAddress}`];
+    let purged = await execa('ssh', [...sshTo, 'sudo dpkg --purge cloud-init'], { reject: false, all: true });
+    for (let attempt = 0; purged.exitCode === 255 && attempt < 60; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      purged = await execa('ssh', [...sshTo, 'sudo dpkg --purge cloud-init'], { reject: false, all: true });
+    }
+    expect(purged.exitCode, purged.all).toBe(0);
+    await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
+    await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
+    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'debian-without-cloud-init' }));
+    await waitUntilImageAvailable({ client: ec2, ...WAIT }, { ImageIds: [ImageId!] });
+    return ImageId!;
+  } finally {
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    await ec2.send(new DeleteKeyPairCommand({ KeyName: 'no-cloud-init' }));
+  }
 }
 
 describe('a launch test on the local cloud', () => {
@@ -197,4 +236,23 @@ describe('a launch test on the local cloud', () => {
     expect(await leftovers()).toEqual([]);
   });
 
+  it('runs the checks on an image without cloud-init, and fails a test whose user-data could not apply there', async () => {
+    const imageId = await imageWithoutCloudInit();
+    // Without cloud-init nothing gives the login user the launch key: such images are reached as root,
+    // whose key the instance host (EC2's metadata in the local cloud) writes itself.
+    const asRoot = (spec: Partial<LaunchTestSpec>): Recipe => ({ ...recipeWith({ timeoutMs: 300_000, ...spec }), sshUsername: 'root' });
+    const plain = request(asRoot({ checks: [check({ kind: 'command', command: '! command -v cloud-init' })] }), { imageId });
+    const passed = await runLaunchTest(plain.request, deps);
+    expect(passed.status, plain.lines.join('\n')).toBe('passed');
+    expect(passed.cloud_init).toMatchObject({ status: 'absent', output: expect.stringContaining('cloud-init is not installed in this image') });
+    expect(passed.checks.map((c) => c.status)).toEqual(['passed']);
+
+    writeFileSync(path.join(root, 'cloud-init', 'marker.yaml.hbs'), '#cloud-config\nwrite_files:\n  - path: /run/marker\n    content: x\n');
+    const withUserData = request(asRoot({ userData: [{ template: 'marker.yaml.hbs', vars: {}, location: at }], checks: [check({ kind: 'file', path: '/run/marker' })] }), { imageId });
+    const failed = await runLaunchTest(withUserData.request, deps);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toBe("the image has no cloud-init, so the test's user-data cannot apply");
+    expect(failed.checks).toEqual([]);
+    expect(await leftovers()).toEqual([]);
+  }, 900_000);
 });
