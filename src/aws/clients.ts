@@ -12,7 +12,12 @@ const RETRIES = { retryMode: 'adaptive', maxAttempts: 8 } as const;
  * up to 20 s) in simulated seconds, so a throttled call costs what it would on AWS.
  */
 function scaledRetries(timeScale: number) {
-  return { retryStrategy: new ConfiguredRetryStrategy(RETRIES.maxAttempts, (attempt) => Math.random() * Math.min(20_000, 100 * 2 ** attempt) * timeScale) };
+  return {
+    retryStrategy: new ConfiguredRetryStrategy(
+      RETRIES.maxAttempts,
+      (attempt) => Math.random() * Math.min(20_000, 100 * 2 ** attempt) * timeScale,
+    ),
+  };
 }
 
 function common(settings: AwsSettings, region: string) {

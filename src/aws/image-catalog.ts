@@ -3,7 +3,14 @@ import { CloudError } from '../errors/index.js';
 import { createEc2Client } from './clients.js';
 import type { ImageCatalog, ImageRecord } from './image-record.js';
 import type { AwsSettings } from './settings.js';
-import { DISTRIBUTION_TAG, FINGERPRINT_TAG, LAUNCH_TEST_TAG, RECIPE_TAG, isOwnImage, launchTestBlocksReuse } from '../tags/tag-contract.js';
+import {
+  DISTRIBUTION_TAG,
+  FINGERPRINT_TAG,
+  LAUNCH_TEST_TAG,
+  RECIPE_TAG,
+  isOwnImage,
+  launchTestBlocksReuse,
+} from '../tags/tag-contract.js';
 
 function tagMap(image: Image): Record<string, string> {
   const tags: Record<string, string> = Object.create(null) as Record<string, string>;
@@ -59,7 +66,10 @@ export function cloudError(error: unknown, doing: string): CloudError {
  * The EC2 side of "what has been built": one paginated DescribeImages per region (own images
  * carrying a bake:recipe tag), regions in parallel. Clients are made once per region and kept.
  */
-export function createImageCatalog(settings: AwsSettings, clients: (region: string) => EC2Client = cachedClients(settings)): ImageCatalog {
+export function createImageCatalog(
+  settings: AwsSettings,
+  clients: (region: string) => EC2Client = cachedClients(settings),
+): ImageCatalog {
   return {
     async listBakedImages(regions) {
       const lists = await Promise.all([...new Set(regions)].map((region) => listRegion(clients(region), region)));
@@ -113,9 +123,15 @@ export async function findImagesWithFingerprint(
         );
         // An image still in (or failed at) its launch test is not one to reuse; only this bakery's images count.
         const own = owner ? Images.filter((image) => isOwnImage(tagMap(image), owner.bakery, owner.recipes)) : Images;
-        const usable = own.filter((image) => !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value));
+        const usable = own.filter(
+          (image) => !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value),
+        );
         const newest = usable.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
-        if (newest?.ImageId) found[region] = { imageId: newest.ImageId, distribution: newest.Tags?.find((t) => t.Key === DISTRIBUTION_TAG)?.Value };
+        if (newest?.ImageId)
+          found[region] = {
+            imageId: newest.ImageId,
+            distribution: newest.Tags?.find((t) => t.Key === DISTRIBUTION_TAG)?.Value,
+          };
       } catch (error) {
         throw cloudError(error, `looking for ${recipe} images with fingerprint ${fingerprint} in ${region}`);
       }
@@ -131,7 +147,9 @@ export async function existingImageIds(client: EC2Client, region: string, imageI
   // A filter takes at most 200 values; unlike ImageIds, a filter does not fail on an id that is gone.
   for (let i = 0; i < ids.length; i += 200) {
     try {
-      const { Images = [] } = await client.send(new DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }] }));
+      const { Images = [] } = await client.send(
+        new DescribeImagesCommand({ Filters: [{ Name: 'image-id', Values: ids.slice(i, i + 200) }] }),
+      );
       for (const image of Images) if (image.ImageId && image.State !== 'deregistered') found.add(image.ImageId);
     } catch (error) {
       throw cloudError(error, `looking for pinned images in ${region}`);

@@ -68,28 +68,57 @@ const nobody = (): SharePrincipals => ({ accounts: [], organizations: [], organi
 async function modifyLaunchPermissions(ec2: EC2Client, imageId: string, change: SharingChange): Promise<void> {
   if (isNoChange(change)) return;
   const Remove = [...launchPermissions(change.remove), ...(change.removePublic ? [{ Group: 'all' as const }] : [])];
-  await ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: launchPermissions(change.add), Remove } }));
+  await ec2.send(
+    new ModifyImageAttributeCommand({
+      ImageId: imageId,
+      LaunchPermission: { Add: launchPermissions(change.add), Remove },
+    }),
+  );
 }
 
 /**
  * Accounts may also copy the image, which needs its snapshots' create-volume permission;
  * organizations launch without it. With `exactly`, accounts (and the public) not wanted lose it.
  */
-async function shareSnapshots(ec2: EC2Client, snapshotIds: string[], accounts: string[], exactly: boolean): Promise<void> {
+async function shareSnapshots(
+  ec2: EC2Client,
+  snapshotIds: string[],
+  accounts: string[],
+  exactly: boolean,
+): Promise<void> {
   for (const SnapshotId of snapshotIds) {
     let current: string[] = [];
     let isPublic = false;
     if (exactly) {
-      const { CreateVolumePermissions = [] } = await ec2.send(new DescribeSnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission' }));
+      const { CreateVolumePermissions = [] } = await ec2.send(
+        new DescribeSnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission' }),
+      );
       current = CreateVolumePermissions.flatMap((p) => (p.UserId ? [p.UserId] : []));
       isPublic = CreateVolumePermissions.some((p) => p.Group === 'all');
     }
     const change = sharingChange({ ...nobody(), accounts: current, public: isPublic }, { ...nobody(), accounts });
-    const remove = [...change.remove.accounts.map((UserId) => ({ UserId })), ...(change.removePublic ? [{ Group: 'all' as const }] : [])];
+    const remove = [
+      ...change.remove.accounts.map((UserId) => ({ UserId })),
+      ...(change.removePublic ? [{ Group: 'all' as const }] : []),
+    ];
     const add = change.add.accounts.map((UserId) => ({ UserId }));
     // EC2 refuses adding and removing in one ModifySnapshotAttribute: two calls, revocations first.
-    if (remove.length) await ec2.send(new ModifySnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission', CreateVolumePermission: { Remove: remove } }));
-    if (add.length) await ec2.send(new ModifySnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission', CreateVolumePermission: { Add: add } }));
+    if (remove.length)
+      await ec2.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId,
+          Attribute: 'createVolumePermission',
+          CreateVolumePermission: { Remove: remove },
+        }),
+      );
+    if (add.length)
+      await ec2.send(
+        new ModifySnapshotAttributeCommand({
+          SnapshotId,
+          Attribute: 'createVolumePermission',
+          CreateVolumePermission: { Add: add },
+        }),
+      );
   }
 }
 
@@ -140,7 +169,8 @@ export function createImageDistribution(settings: AwsSettings, options: Distribu
         return ImageId;
       }),
 
-    waitUntilAvailable: (region, imageId, signal) => waitForImage(settings, region, imageId, maxWait, clients(region), signal),
+    waitUntilAvailable: (region, imageId, signal) =>
+      waitForImage(settings, region, imageId, maxWait, clients(region), signal),
 
     tagImage: (region, imageId, tags) => tagImage(settings, region, imageId, tags, clients(region)),
 
@@ -149,11 +179,15 @@ export function createImageDistribution(settings: AwsSettings, options: Distribu
         const ec2 = clients(region);
         let current = { ...nobody(), public: false };
         if (exactly) {
-          const { LaunchPermissions = [] } = await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }));
+          const { LaunchPermissions = [] } = await ec2.send(
+            new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }),
+          );
           current = {
             accounts: LaunchPermissions.flatMap((p) => (p.UserId ? [p.UserId] : [])),
             organizations: LaunchPermissions.flatMap((p) => (p.OrganizationArn ? [p.OrganizationArn] : [])),
-            organizationalUnits: LaunchPermissions.flatMap((p) => (p.OrganizationalUnitArn ? [p.OrganizationalUnitArn] : [])),
+            organizationalUnits: LaunchPermissions.flatMap((p) =>
+              p.OrganizationalUnitArn ? [p.OrganizationalUnitArn] : [],
+            ),
             public: LaunchPermissions.some((p) => p.Group === 'all'),
           };
         }
@@ -163,7 +197,9 @@ export function createImageDistribution(settings: AwsSettings, options: Distribu
 
     requireImdsV2: (region, imageId) =>
       calling(`setting ImdsSupport on ${imageId} in ${region}`, async () => {
-        await clients(region).send(new ModifyImageAttributeCommand({ ImageId: imageId, ImdsSupport: { Value: 'v2.0' } }));
+        await clients(region).send(
+          new ModifyImageAttributeCommand({ ImageId: imageId, ImdsSupport: { Value: 'v2.0' } }),
+        );
       }),
 
     deprecate: (region, imageId, at) =>

@@ -29,15 +29,23 @@ export interface ImageDeletion {
 export interface PruneEc2 {
   listImages(regions: string[]): Promise<RegionListing[]>;
   /** Deletes `doomed` in one region; `others` are the region's images that stay (their snapshots are spared). */
-  deleteImages(region: string, doomed: Array<{ imageId: string; snapshotIds: string[] }>, others: ImageRecord[]): Promise<ImageDeletion[]>;
+  deleteImages(
+    region: string,
+    doomed: Array<{ imageId: string; snapshotIds: string[] }>,
+    others: ImageRecord[],
+  ): Promise<ImageDeletion[]>;
 }
 
 // Deletions in one region at once: enough to prune hundreds of images in seconds, gentle on EC2's rate limits.
 const PARALLEL_DELETES = 4;
 
-const errorCode = (error: unknown) => (error as { Code?: string; name?: string }).Code ?? (error as { name?: string }).name ?? '';
+const errorCode = (error: unknown) =>
+  (error as { Code?: string; name?: string }).Code ?? (error as { name?: string }).name ?? '';
 
-export function createPruneEc2(settings: AwsSettings, clients: (region: string) => EC2Client = cachedClients(settings)): PruneEc2 {
+export function createPruneEc2(
+  settings: AwsSettings,
+  clients: (region: string) => EC2Client = cachedClients(settings),
+): PruneEc2 {
   return {
     listImages: (regions) =>
       Promise.all(
@@ -55,14 +63,25 @@ export function createPruneEc2(settings: AwsSettings, clients: (region: string) 
       // Snapshot → the images still registered that use it.
       const users = new Map<string, Set<string>>();
       for (const image of [...others, ...doomed]) {
-        for (const snapshot of image.snapshotIds) users.set(snapshot, (users.get(snapshot) ?? new Set()).add(image.imageId));
+        for (const snapshot of image.snapshotIds)
+          users.set(snapshot, (users.get(snapshot) ?? new Set()).add(image.imageId));
       }
       const deleteOne = async (image: { imageId: string; snapshotIds: string[] }): Promise<ImageDeletion> => {
-        const outcome: ImageDeletion = { imageId: image.imageId, region, status: 'deleted', snapshotsDeleted: [], snapshotsKept: {} };
+        const outcome: ImageDeletion = {
+          imageId: image.imageId,
+          region,
+          status: 'deleted',
+          snapshotsDeleted: [],
+          snapshotsKept: {},
+        };
         try {
           await ec2.send(new DeregisterImageCommand({ ImageId: image.imageId }));
         } catch (error) {
-          return { ...outcome, status: 'failed', error: cloudError(error, `deregistering ${image.imageId} in ${region}`).message };
+          return {
+            ...outcome,
+            status: 'failed',
+            error: cloudError(error, `deregistering ${image.imageId} in ${region}`).message,
+          };
         }
         for (const snapshot of image.snapshotIds) users.get(snapshot)?.delete(image.imageId);
         const failures: string[] = [];

@@ -6,10 +6,22 @@
  * while it bakes; EC2's CreateTime before the first refresh). The private key EC2 returns is
  * dropped at once: nothing ever logs in with it.
  */
-import { CreateKeyPairCommand, CreateTagsCommand, DeleteKeyPairCommand, DescribeKeyPairsCommand, type EC2Client } from '@aws-sdk/client-ec2';
-import { BAKERY_TAG, FINGERPRINT_TAG, LOCK_ALIVE_TAG, LOCK_HOLDER_TAG, LOCK_TAG, fitTagValue } from '../tags/tag-contract.js';
+import {
+  CreateKeyPairCommand,
+  CreateTagsCommand,
+  DeleteKeyPairCommand,
+  DescribeKeyPairsCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
+import {
+  BAKERY_TAG,
+  FINGERPRINT_TAG,
+  LOCK_ALIVE_TAG,
+  LOCK_HOLDER_TAG,
+  LOCK_TAG,
+  fitTagValue,
+} from '../tags/tag-contract.js';
 import { cloudError } from './image-catalog.js';
-
 
 export interface LockHolder {
   /** Who holds it, for people: BUILD_URL, or user@host and pid. */
@@ -36,8 +48,11 @@ export function lockName(recipe: string): string {
   return `bake-lock-${recipe}`;
 }
 
-const isDuplicate = (error: unknown) => (error as { name?: string; Code?: string })?.name === 'InvalidKeyPair.Duplicate' || (error as { Code?: string })?.Code === 'InvalidKeyPair.Duplicate';
-const isNotFound = (error: unknown) => /InvalidKeyPair\.NotFound/.test(`${(error as { name?: string })?.name} ${(error as { Code?: string })?.Code}`);
+const isDuplicate = (error: unknown) =>
+  (error as { name?: string; Code?: string })?.name === 'InvalidKeyPair.Duplicate' ||
+  (error as { Code?: string })?.Code === 'InvalidKeyPair.Duplicate';
+const isNotFound = (error: unknown) =>
+  /InvalidKeyPair\.NotFound/.test(`${(error as { name?: string })?.name} ${(error as { Code?: string })?.Code}`);
 
 /** `bakery`: the lock key pair is tagged bake:bakery like everything else a bakery creates. */
 export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: string): RecipeLockStore {
@@ -90,7 +105,9 @@ export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: 
     },
     async heartbeat(region, keyPairId, at) {
       try {
-        await clients(region).send(new CreateTagsCommand({ Resources: [keyPairId], Tags: [{ Key: LOCK_ALIVE_TAG, Value: at.toISOString() }] }));
+        await clients(region).send(
+          new CreateTagsCommand({ Resources: [keyPairId], Tags: [{ Key: LOCK_ALIVE_TAG, Value: at.toISOString() }] }),
+        );
       } catch (error) {
         throw cloudError(error, `refreshing the build lock ${keyPairId} in ${region}`);
       }

@@ -27,17 +27,30 @@ export function createParameterStore(settings: AwsSettings): ParameterStore & { 
       const unique = [...new Set(names)];
       for (let i = 0; i < unique.length; i += GET_PARAMETERS_LIMIT) {
         try {
-          const { Parameters = [] } = await client(region).send(new GetParametersCommand({ Names: unique.slice(i, i + GET_PARAMETERS_LIMIT) }));
+          const { Parameters = [] } = await client(region).send(
+            new GetParametersCommand({ Names: unique.slice(i, i + GET_PARAMETERS_LIMIT) }),
+          );
           for (const p of Parameters) if (p.Name && p.Value !== undefined) values.set(p.Name, p.Value);
         } catch (error) {
-          throw cloudError(error, `reading SSM parameters ${unique.slice(i, i + GET_PARAMETERS_LIMIT).join(', ')} in ${region}`);
+          throw cloudError(
+            error,
+            `reading SSM parameters ${unique.slice(i, i + GET_PARAMETERS_LIMIT).join(', ')} in ${region}`,
+          );
         }
       }
       return values;
     },
     async writeImage(region, name, ami) {
       try {
-        await client(region).send(new PutParameterCommand({ Name: name, Value: ami, Type: 'String', DataType: 'aws:ec2:image', Overwrite: true }));
+        await client(region).send(
+          new PutParameterCommand({
+            Name: name,
+            Value: ami,
+            Type: 'String',
+            DataType: 'aws:ec2:image',
+            Overwrite: true,
+          }),
+        );
       } catch (error) {
         throw cloudError(error, `writing SSM parameter ${name} in ${region}`);
       }

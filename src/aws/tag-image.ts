@@ -1,4 +1,9 @@
-import { CreateTagsCommand, DescribeImagesCommand, ModifyImageAttributeCommand, type EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  ModifyImageAttributeCommand,
+  type EC2Client,
+} from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
 import { createEc2Client } from './clients.js';
 import { cloudError } from './image-catalog.js';
@@ -33,7 +38,12 @@ export async function tagImage(
 }
 
 /** Sets an AMI's description through EC2, where no template engine reads it. */
-export async function setImageDescription(settings: AwsSettings, region: string, imageId: string, description: string): Promise<void> {
+export async function setImageDescription(
+  settings: AwsSettings,
+  region: string,
+  imageId: string,
+  description: string,
+): Promise<void> {
   const ec2 = createEc2Client(settings, region);
   try {
     await ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, Description: { Value: description } }));

@@ -85,7 +85,8 @@ function tagsFor(recipe: string, name: string): Tag[] {
   ];
 }
 
-const errorCode = (error: unknown) => String((error as { Code?: string })?.Code ?? (error as { name?: string })?.name ?? '');
+const errorCode = (error: unknown) =>
+  String((error as { Code?: string })?.Code ?? (error as { name?: string })?.name ?? '');
 
 export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInstanceSession {
   const made: TestInstanceSession['made'] = {};
@@ -102,7 +103,11 @@ export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInst
       // bake never learnt); the abort is looked at between them.
       try {
         const key = await ec2.send(
-          new CreateKeyPairCommand({ KeyName: name, KeyType: 'ed25519', TagSpecifications: [{ ResourceType: 'key-pair', Tags: tagsFor(request.recipe, name) }] }),
+          new CreateKeyPairCommand({
+            KeyName: name,
+            KeyType: 'ed25519',
+            TagSpecifications: [{ ResourceType: 'key-pair', Tags: tagsFor(request.recipe, name) }],
+          }),
         );
         made.keyName = name;
         if (!key.KeyMaterial) throw new CloudError(`CreateKeyPair ${name} returned no private key`);
@@ -144,25 +149,42 @@ export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInst
         stopIfAborted();
 
         await waitUntilInstanceRunning(
-          { client: ec2, maxWaitTime: Math.max(1, request.maxWaitSeconds), minDelay: 1, maxDelay: 5, abortSignal: request.signal },
+          {
+            client: ec2,
+            maxWaitTime: Math.max(1, request.maxWaitSeconds),
+            minDelay: 1,
+            maxDelay: 5,
+            abortSignal: request.signal,
+          },
           { InstanceIds: [instanceId] },
         );
         const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }));
         const instance = Reservations[0]?.Instances?.[0];
         const address = request.sshInterface === 'public_ip' ? instance?.PublicIpAddress : instance?.PrivateIpAddress;
-        if (!address) throw new CloudError(`instance ${instanceId} has no ${request.sshInterface === 'public_ip' ? 'public' : 'private'} IP address to reach it over SSH`);
+        if (!address)
+          throw new CloudError(
+            `instance ${instanceId} has no ${request.sshInterface === 'public_ip' ? 'public' : 'private'} IP address to reach it over SSH`,
+          );
 
         const from = request.sshFrom ?? `${await sourceAddressTowards(address, request.sshPort)}/32`;
         await ec2.send(
           new AuthorizeSecurityGroupIngressCommand({
             GroupId: group.GroupId,
-            IpPermissions: [{ IpProtocol: 'tcp', FromPort: request.sshPort, ToPort: request.sshPort, IpRanges: [{ CidrIp: from, Description: 'bake launch test: SSH from the build agent' }] }],
+            IpPermissions: [
+              {
+                IpProtocol: 'tcp',
+                FromPort: request.sshPort,
+                ToPort: request.sshPort,
+                IpRanges: [{ CidrIp: from, Description: 'bake launch test: SSH from the build agent' }],
+              },
+            ],
           }),
         );
         return { instanceId, address, privateKey: key.KeyMaterial };
       } catch (error) {
         if (error instanceof CloudError) throw error;
-        if ((error as Error)?.name === 'AbortError' || request.signal?.aborted) throw new CloudError('launch test interrupted');
+        if ((error as Error)?.name === 'AbortError' || request.signal?.aborted)
+          throw new CloudError('launch test interrupted');
         throw cloudError(error, `launching a test instance of ${request.imageId} in ${region}`);
       }
     },
@@ -191,7 +213,10 @@ export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInst
         await attempt(`terminating ${instanceId}`, async () => {
           await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
           // The security group can only go once no instance uses it.
-          await waitUntilInstanceTerminated({ client: ec2, maxWaitTime: 600, minDelay: 1, maxDelay: 10 }, { InstanceIds: [instanceId] });
+          await waitUntilInstanceTerminated(
+            { client: ec2, maxWaitTime: 600, minDelay: 1, maxDelay: 10 },
+            { InstanceIds: [instanceId] },
+          );
           made.instanceId = undefined;
         });
       }

@@ -19,7 +19,10 @@ export async function waitForImage(
   const ec2 = client ?? createEc2Client(settings, region);
   try {
     const scale = settings.timeScale ?? 1;
-    await waitUntilImageAvailable({ client: ec2, maxWaitTime: maxWaitSeconds, minDelay: 1 * scale, maxDelay: 15 * scale, abortSignal }, { ImageIds: [imageId] });
+    await waitUntilImageAvailable(
+      { client: ec2, maxWaitTime: maxWaitSeconds, minDelay: 1 * scale, maxDelay: 15 * scale, abortSignal },
+      { ImageIds: [imageId] },
+    );
   } catch (error) {
     throw cloudError(error, `waiting for ${imageId} in ${region} to become available`);
   } finally {

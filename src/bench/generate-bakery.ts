@@ -25,21 +25,47 @@ function random(seed: number): () => number {
 
 function roleFiles(name: string, index: number, dependencies: string[], count: number): Record<string, string> {
   const files: Record<string, string> = {
-    'meta/main.yml': stringify({ galaxy_info: { author: 'platform', description: `${name} role`, min_ansible_version: '2.14' }, dependencies }),
-    'defaults/main.yml': stringify({ [`${name.replace(/-/g, '_')}_enabled`]: true, [`${name.replace(/-/g, '_')}_port`]: 8000 + (index % 1000) }),
-    'handlers/main.yml': stringify([{ name: `restart ${name}`, 'ansible.builtin.service': { name, state: 'restarted' } }]),
+    'meta/main.yml': stringify({
+      galaxy_info: { author: 'platform', description: `${name} role`, min_ansible_version: '2.14' },
+      dependencies,
+    }),
+    'defaults/main.yml': stringify({
+      [`${name.replace(/-/g, '_')}_enabled`]: true,
+      [`${name.replace(/-/g, '_')}_port`]: 8000 + (index % 1000),
+    }),
+    'handlers/main.yml': stringify([
+      { name: `restart ${name}`, 'ansible.builtin.service': { name, state: 'restarted' } },
+    ]),
     'tasks/main.yml': stringify([
-      { name: `install ${name}`, 'ansible.builtin.apt': { name: [name, 'ca-certificates'], state: 'present', update_cache: true } },
-      { name: `configure ${name}`, 'ansible.builtin.template': { src: `${name}.conf.j2`, dest: `/etc/${name}/${name}.conf`, mode: '0644' }, notify: `restart ${name}` },
+      {
+        name: `install ${name}`,
+        'ansible.builtin.apt': { name: [name, 'ca-certificates'], state: 'present', update_cache: true },
+      },
+      {
+        name: `configure ${name}`,
+        'ansible.builtin.template': { src: `${name}.conf.j2`, dest: `/etc/${name}/${name}.conf`, mode: '0644' },
+        notify: `restart ${name}`,
+      },
       { name: `enable ${name}`, 'ansible.builtin.service': { name, enabled: true } },
     ]),
-    'vars/main.yml': stringify({ [`${name.replace(/-/g, '_')}_user`]: name, [`${name.replace(/-/g, '_')}_limits`]: { nofile: 65536, nproc: 4096 } }),
+    'vars/main.yml': stringify({
+      [`${name.replace(/-/g, '_')}_user`]: name,
+      [`${name.replace(/-/g, '_')}_limits`]: { nofile: 65536, nproc: 4096 },
+    }),
     'README.md': `# ${name}\n\nInstalls and configures ${name}. Variables are in defaults/main.yml.\n`,
   };
   for (let i = 0; Object.keys(files).length < count; i++) {
     const kind = i % 3;
-    if (kind === 0) files[`templates/${name}-${i}.conf.j2`] = `# managed by ansible\n[${name}]\nlisten = {{ ${name.replace(/-/g, '_')}_port }}\nworkers = ${1 + (i % 8)}\n`;
-    else if (kind === 1) files[`tasks/part-${i}.yml`] = stringify([{ name: `step ${i} of ${name}`, 'ansible.builtin.lineinfile': { path: `/etc/${name}/extra.conf`, line: `option_${i} = on`, create: true } }]);
+    if (kind === 0)
+      files[`templates/${name}-${i}.conf.j2`] =
+        `# managed by ansible\n[${name}]\nlisten = {{ ${name.replace(/-/g, '_')}_port }}\nworkers = ${1 + (i % 8)}\n`;
+    else if (kind === 1)
+      files[`tasks/part-${i}.yml`] = stringify([
+        {
+          name: `step ${i} of ${name}`,
+          'ansible.builtin.lineinfile': { path: `/etc/${name}/extra.conf`, line: `option_${i} = on`, create: true },
+        },
+      ]);
     else files[`files/${name}-${i}.txt`] = `${name} static file ${i}\n`.repeat(4);
   }
   return files;
@@ -58,17 +84,24 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
     if (i >= 100 && rand() < 0.3) dependencies.add(names[50 + pick(i - 50)]);
     const dir = path.join(root, 'roles', name);
     roles.set(name, { name, dir, dependencies: [...dependencies], source: 'local' });
-    for (const [file, text] of Object.entries(roleFiles(name, i, [...dependencies], size.filesPerRole))) writes.push([path.join(dir, file), text]);
+    for (const [file, text] of Object.entries(roleFiles(name, i, [...dependencies], size.filesPerRole)))
+      writes.push([path.join(dir, file), text]);
   });
   const templates = Array.from({ length: 10 }, (_, i) => `service-${i}.yaml.hbs`);
-  templates.forEach((t, i) => writes.push([path.join(root, 'cloud-init', t), `#cloud-config\nhostname: {{service}}-${i}\nruncmd:\n  - [systemctl, restart, "{{service}}"]\n`]));
+  templates.forEach((t, i) =>
+    writes.push([
+      path.join(root, 'cloud-init', t),
+      `#cloud-config\nhostname: {{service}}-${i}\nruncmd:\n  - [systemctl, restart, "{{service}}"]\n`,
+    ]),
+  );
 
   const recipes: Recipe[] = [];
   for (let i = 0; i < size.recipes; i++) {
     const name = `recipe-${String(i).padStart(4, '0')}`;
     const file = path.join(root, 'recipes', `${name}.yaml`);
     // A third of the recipes after the first hundred are built FROM an earlier recipe.
-    const base: BaseImage = i >= 100 && rand() < 0.33 ? { kind: 'recipe', recipe: recipes[pick(i)].name } : DEBIAN_FILTER;
+    const base: BaseImage =
+      i >= 100 && rand() < 0.33 ? { kind: 'recipe', recipe: recipes[pick(i)].name } : DEBIAN_FILTER;
     const drawn = rand() < 0.33 ? ['us-east-1', 'eu-west-1'] : ['us-east-1'];
     // A child is built only in regions its parent has (bake validate refuses anything else).
     const parentRegions = base.kind === 'recipe' ? recipes.find((r) => r.name === base.recipe)!.regions : undefined;
@@ -101,7 +134,11 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
     };
     recipes.push(recipe);
     const yamlBase =
-      base.kind === 'recipe' ? { recipe: base.recipe } : base.kind === 'filter' ? { filter: { name: base.name, owners: base.owners } } : base;
+      base.kind === 'recipe'
+        ? { recipe: base.recipe }
+        : base.kind === 'filter'
+          ? { filter: { name: base.name, owners: base.owners } }
+          : base;
     writes.push([
       file,
       stringify({
@@ -130,7 +167,17 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
   );
   return {
     root,
-    config: { regions: ['us-east-1'], instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: true, imdsv2: true, pinRoots: [], bakery: 'bake-tests', bakerySource: 'config' },
+    config: {
+      regions: ['us-east-1'],
+      instanceType: 't3.small',
+      sshUsername: 'admin',
+      tags: {},
+      encrypted: true,
+      imdsv2: true,
+      pinRoots: [],
+      bakery: 'bake-tests',
+      bakerySource: 'config',
+    },
     recipes,
     roles,
   };

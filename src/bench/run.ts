@@ -64,7 +64,10 @@ async function hashEveryRoleFile(root: string): Promise<number> {
   let next = 0;
   await Promise.all(
     Array.from({ length: 32 }, async () => {
-      while (next < files.length) createHash('sha256').update(await readFile(files[next++])).digest('hex');
+      while (next < files.length)
+        createHash('sha256')
+          .update(await readFile(files[next++]))
+          .digest('hex');
     }),
   );
   return files.length;
@@ -107,13 +110,28 @@ async function seedImages(stateDir: string, current: Plan, old: Plan, commit: st
   const add = (entry: Plan['recipes'][number], region: string, created: string) => {
     const imageId = `ami-${(++n).toString(16).padStart(17, '0')}`;
     state.images.push({
-      imageId, region, name: `${entry.name}-${entry.fingerprint}-${n}`, ownerId: SELF_ACCOUNT, state: 'available', creationDate: created,
-      architecture: 'x86_64', virtualizationType: 'hvm', rootDeviceType: 'ebs', rootDeviceName: '/dev/xvda', enaSupport: true,
-      blockDevices: [], launchPermissions: [], hostImage: 'base',
+      imageId,
+      region,
+      name: `${entry.name}-${entry.fingerprint}-${n}`,
+      ownerId: SELF_ACCOUNT,
+      state: 'available',
+      creationDate: created,
+      architecture: 'x86_64',
+      virtualizationType: 'hvm',
+      rootDeviceType: 'ebs',
+      rootDeviceName: '/dev/xvda',
+      enaSupport: true,
+      blockDevices: [],
+      launchPermissions: [],
+      hostImage: 'base',
     });
     setTags(state, imageId, [
-      ['Name', `${entry.name}-${entry.fingerprint}`], ['bake:recipe', entry.name], ['bake:fingerprint', entry.fingerprint],
-      ['bake:git-commit', commit], ['bake:base-ami', entry.baseAmi || baseImageId(region)], ['bake:inputs', entry.inputs],
+      ['Name', `${entry.name}-${entry.fingerprint}`],
+      ['bake:recipe', entry.name],
+      ['bake:fingerprint', entry.fingerprint],
+      ['bake:git-commit', commit],
+      ['bake:base-ami', entry.baseAmi || baseImageId(region)],
+      ['bake:inputs', entry.inputs],
       [DISTRIBUTION_TAG, distributionTag(entry.recipe)],
     ]);
   };
@@ -130,7 +148,12 @@ async function main(): Promise<void> {
   try {
     say(`bake plan bench: ${SIZE.recipes} recipes, ${SIZE.roles} roles × ${SIZE.filesPerRole} files, in ${dir}`);
     const [bakery, generateMs] = await timed(() => generateBakery(dir, SIZE));
-    const env = { GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@example.com', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@example.com' };
+    const env = {
+      GIT_AUTHOR_NAME: 'bench',
+      GIT_AUTHOR_EMAIL: 'bench@example.com',
+      GIT_COMMITTER_NAME: 'bench',
+      GIT_COMMITTER_EMAIL: 'bench@example.com',
+    };
     const [, gitMs] = await timed(async () => {
       await execa('git', ['init', '-q', '-b', 'main'], { cwd: dir });
       await execa('git', ['add', '-A'], { cwd: dir, env });
@@ -144,9 +167,13 @@ async function main(): Promise<void> {
 
     const [coldPlan, coldMs] = await timed(() => planBakery(bakery, bakery.recipes, offlineDeps(bakery)));
     const [, warmMs] = await timed(() => planBakery(bakery, bakery.recipes, offlineDeps(bakery)));
-    say(`(b) plan fingerprinting (git blob ids, ${coldPlan.recipes.length} recipes): cold ${ms(coldMs)} (first plan in this process), warm ${ms(warmMs)} (again, same process)`);
+    say(
+      `(b) plan fingerprinting (git blob ids, ${coldPlan.recipes.length} recipes): cold ${ms(coldMs)} (first plan in this process), warm ${ms(warmMs)} (again, same process)`,
+    );
     say(`    ratio plan/baseline: cold ${(coldMs / baselineMs).toFixed(2)}, warm ${(warmMs / baselineMs).toFixed(2)}`);
-    const [, hashedMs] = await timed(() => planBakery(bakery, bakery.recipes, { ...offlineDeps(bakery), contentIds: hashedContentIds(dir) }));
+    const [, hashedMs] = await timed(() =>
+      planBakery(bakery, bakery.recipes, { ...offlineDeps(bakery), contentIds: hashedContentIds(dir) }),
+    );
     say(`    same plan hashing every file instead of asking git (a bakery outside git): ${ms(hashedMs)}`);
 
     const oldPlan = await planBakery(bakery, bakery.recipes, offlineDeps(bakery, 'old-generator'));
@@ -166,8 +193,12 @@ async function main(): Promise<void> {
       const calls = [...cloud.calls.entries()].map(([action, count]) => `${action} ×${count}`).join(', ');
       const total = [...cloud.calls.values()].reduce((a, b) => a + b, 0);
       const building = ec2Plan.recipes.filter((e) => e.action === 'build');
-      say(`(c) plan against the local cloud (real EC2 API over HTTP) holding ${images} bake images: ${ms(ec2Ms)}, ${total} EC2 calls (${calls})`);
-      say(`    ${building.length} to build, ${ec2Plan.recipes.length - building.length} to reuse; e.g. ${building[0]?.name}: ${building[0]?.reasons.join('; ')}`);
+      say(
+        `(c) plan against the local cloud (real EC2 API over HTTP) holding ${images} bake images: ${ms(ec2Ms)}, ${total} EC2 calls (${calls})`,
+      );
+      say(
+        `    ${building.length} to build, ${ec2Plan.recipes.length - building.length} to reuse; e.g. ${building[0]?.name}: ${building[0]?.reasons.join('; ')}`,
+      );
 
       // One shared role edited (not committed): which recipes does it rebuild, and how fast is that plan?
       const shared = path.join(dir, 'roles', 'role-0003', 'defaults', 'main.yml');
@@ -176,11 +207,15 @@ async function main(): Promise<void> {
       const [edited, editedMs] = await timed(() => planBakery(bakery, bakery.recipes, deps()));
       const rebuilt = edited.recipes.filter((e) => e.action === 'build').length;
       const sample = edited.recipes.find((e) => e.reasons.some((r) => r.startsWith('role role-0003')));
-      say(`    after editing one shared role file: ${ms(editedMs)}, ${rebuilt} to build, ${[...cloud.calls.values()].reduce((a, b) => a + b, 0)} EC2 calls; e.g. ${sample?.name}: ${sample?.reasons.join('; ')}`);
+      say(
+        `    after editing one shared role file: ${ms(editedMs)}, ${rebuilt} to build, ${[...cloud.calls.values()].reduce((a, b) => a + b, 0)} EC2 calls; e.g. ${sample?.name}: ${sample?.reasons.join('; ')}`,
+      );
 
       // bake plan --changed-since HEAD: HEAD's fingerprints from git's blob ids, against the work tree's.
       const [changes, changedMs] = await timed(() => changedSince(bakery, 'HEAD'));
-      say(`(d) --changed-since HEAD after that edit: ${ms(changedMs)} to find ${changes.changed.size} changed recipes (the plan above says ${rebuilt} to build); ratio to that plan ${(changedMs / editedMs).toFixed(2)}`);
+      say(
+        `(d) --changed-since HEAD after that edit: ${ms(changedMs)} to find ${changes.changed.size} changed recipes (the plan above says ${rebuilt} to build); ratio to that plan ${(changedMs / editedMs).toFixed(2)}`,
+      );
     } finally {
       await cloud.close();
     }

@@ -19,7 +19,13 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { stringify } from 'yaml';
 import { cachedClients } from '../aws/image-catalog.js';
 import type { AwsSettings } from '../aws/settings.js';
-import { AWS_LATENCY, startLocalCloud, type InstanceHost, type LatencyProfile, type LocalCloud } from '../local-cloud/index.js';
+import {
+  AWS_LATENCY,
+  startLocalCloud,
+  type InstanceHost,
+  type LatencyProfile,
+  type LocalCloud,
+} from '../local-cloud/index.js';
 import { AWS_POLLING } from '../packer/template.js';
 import { buildBakery } from '../pipeline/build.js';
 import { silentProgress } from '../pipeline/progress.js';
@@ -53,25 +59,45 @@ export function simulatedBakery(): SimRecipe[] {
     const parents = recipes.filter((r) => r.level === level - 1);
     for (let i = 0; i < count; i++) {
       const provisionS = 120 + ((n * 97) % 361);
-      recipes.push({ name: `r${String(n++).padStart(2, '0')}`, parent: parents.length ? parents[i % parents.length].name : undefined, level, provisionS });
+      recipes.push({
+        name: `r${String(n++).padStart(2, '0')}`,
+        parent: parents.length ? parents[i % parents.length].name : undefined,
+        level,
+        provisionS,
+      });
     }
   });
   return recipes;
 }
 
 // Smaller bursts, EC2's own refill rates: bursts are refused, the steady rate is not.
-const shrink = (bucket: TokenBucket): TokenBucket => ({ burst: bucket.burst / THROTTLE_SHRINK, refillPerSecond: bucket.refillPerSecond });
+const shrink = (bucket: TokenBucket): TokenBucket => ({
+  burst: bucket.burst / THROTTLE_SHRINK,
+  refillPerSecond: bucket.refillPerSecond,
+});
 
 function benchProfile(): LatencyProfile {
   const { throttle } = AWS_LATENCY;
   return {
-    ...AWS_LATENCY, name: 'aws', timeScale: TIME_SCALE,
-    throttle: { 'non-mutating': shrink(throttle['non-mutating']), mutating: shrink(throttle.mutating), 'resource-intensive': shrink(throttle['resource-intensive']) },
+    ...AWS_LATENCY,
+    name: 'aws',
+    timeScale: TIME_SCALE,
+    throttle: {
+      'non-mutating': shrink(throttle['non-mutating']),
+      mutating: shrink(throttle.mutating),
+      'resource-intensive': shrink(throttle['resource-intensive']),
+    },
   };
 }
 
 /** One bake by the public figures: pending, SSH, provisioning, stop, CreateImage, terminate. */
-const bakeS = (r: SimRecipe) => AWS_LATENCY.pendingS + AWS_LATENCY.sshReadyS + r.provisionS + AWS_LATENCY.stoppingS + AWS_LATENCY.createImageS + AWS_LATENCY.shuttingDownS;
+const bakeS = (r: SimRecipe) =>
+  AWS_LATENCY.pendingS +
+  AWS_LATENCY.sshReadyS +
+  r.provisionS +
+  AWS_LATENCY.stoppingS +
+  AWS_LATENCY.createImageS +
+  AWS_LATENCY.shuttingDownS;
 
 /** The longest chain of bakes (by `duration`), then the last one's copies. */
 function longestChainS(recipes: SimRecipe[], duration: (r: SimRecipe) => number): number {
@@ -83,7 +109,11 @@ function longestChainS(recipes: SimRecipe[], duration: (r: SimRecipe) => number)
 /** Jenkins in waves (one agent per bake): each level waits for the slowest bake and copies of the one before. */
 function jenkinsWavesS(recipes: SimRecipe[], duration: (r: SimRecipe) => number): number {
   const levels = [...new Set(recipes.map((r) => r.level))].sort();
-  return levels.reduce((total, level) => total + Math.max(...recipes.filter((r) => r.level === level).map((r) => duration(r) + AWS_LATENCY.copyImageS)), 0);
+  return levels.reduce(
+    (total, level) =>
+      total + Math.max(...recipes.filter((r) => r.level === level).map((r) => duration(r) + AWS_LATENCY.copyImageS)),
+    0,
+  );
 }
 
 /** Instances without machines: the stand-in Packer provisions nothing, so nothing needs to boot. */
@@ -101,11 +131,20 @@ const paperHost: InstanceHost = {
 async function writeBakery(root: string, recipes: SimRecipe[]): Promise<void> {
   await mkdir(path.join(root, 'recipes'), { recursive: true });
   await mkdir(path.join(root, 'roles', 'motd', 'tasks'), { recursive: true });
-  await writeFile(path.join(root, 'bake.config.yaml'), stringify({ regions: REGIONS, instance_type: 't3.small', ssh_username: 'admin', imdsv2: true }));
-  await writeFile(path.join(root, 'roles', 'motd', 'tasks', 'main.yml'), stringify([{ name: 'motd', 'ansible.builtin.copy': { dest: '/etc/motd', content: 'baked\n' } }]));
+  await writeFile(
+    path.join(root, 'bake.config.yaml'),
+    stringify({ regions: REGIONS, instance_type: 't3.small', ssh_username: 'admin', imdsv2: true }),
+  );
+  await writeFile(
+    path.join(root, 'roles', 'motd', 'tasks', 'main.yml'),
+    stringify([{ name: 'motd', 'ansible.builtin.copy': { dest: '/etc/motd', content: 'baked\n' } }]),
+  );
   for (const r of recipes) {
     const base = r.parent ? { recipe: r.parent } : { filter: { name: 'debian-12-amd64-*', owners: ['136693071363'] } };
-    await writeFile(path.join(root, 'recipes', `${r.name}.yaml`), stringify({ name: r.name, description: `level ${r.level}`, base, roles: ['motd'], launch_test: false }));
+    await writeFile(
+      path.join(root, 'recipes', `${r.name}.yaml`),
+      stringify({ name: r.name, description: `level ${r.level}`, base, roles: ['motd'], launch_test: false }),
+    );
   }
 }
 
@@ -122,18 +161,36 @@ interface BuildRun {
 }
 
 /** Plans and builds the bakery as `bake build` does (lock, render, tag, distribute), the stand-in Packer baking. */
-async function planAndBuild(root: string, cloud: LocalCloud, recipes: SimRecipe[], say: (line: string) => void): Promise<BuildRun> {
+async function planAndBuild(
+  root: string,
+  cloud: LocalCloud,
+  recipes: SimRecipe[],
+  say: (line: string) => void,
+): Promise<BuildRun> {
   const bakery = await loadBakery(root);
-  const aws: AwsSettings = { endpoint: cloud.endpoint, credentials: cloud.credentials, region: REGIONS[0], timeScale: TIME_SCALE };
+  const aws: AwsSettings = {
+    endpoint: cloud.endpoint,
+    credentials: cloud.credentials,
+    region: REGIONS[0],
+    timeScale: TIME_SCALE,
+  };
   const plan = await planBakery(bakery, bakery.recipes, await productionPlanDeps(bakery, aws));
   const packer = standInPacker({
     clients: cachedClients(aws),
-    bakes: new Map(recipes.map((r): [string, StandInBake] => [r.name, { region: REGIONS[0], provisionS: r.provisionS }])),
+    bakes: new Map(
+      recipes.map((r): [string, StandInBake] => [r.name, { region: REGIONS[0], provisionS: r.provisionS }]),
+    ),
     pollSeconds: AWS_POLLING.delaySeconds,
     timeScale: TIME_SCALE,
   });
   const deps = {
-    ...productionBuildDeps({ bakery, aws, shape: 'legacy', target: { ec2Endpoint: cloud.endpoint }, lock: { holder: 'bench', waitMs: 0, staleAfterMs: 10 * 60_000 } }),
+    ...productionBuildDeps({
+      bakery,
+      aws,
+      shape: 'legacy',
+      target: { ec2Endpoint: cloud.endpoint },
+      lock: { holder: 'bench', waitMs: 0, staleAfterMs: 10 * 60_000 },
+    }),
     runPacker: packer.runPacker,
   };
   const callsBefore = new Map(cloud.calls);
@@ -142,32 +199,53 @@ async function planAndBuild(root: string, cloud: LocalCloud, recipes: SimRecipe[
   lag.enable();
   const started = Date.now();
   const marks = new Map<string, { started?: number; settled?: number }>();
-  const mark = (name: string, what: 'started' | 'settled') => marks.set(name, { ...marks.get(name), [what]: Date.now() });
-  const progress = { ...silentProgress, started: (name: string) => mark(name, 'started'), settled: (name: string) => mark(name, 'settled') };
+  const mark = (name: string, what: 'started' | 'settled') =>
+    marks.set(name, { ...marks.get(name), [what]: Date.now() });
+  const progress = {
+    ...silentProgress,
+    started: (name: string) => mark(name, 'started'),
+    settled: (name: string) => mark(name, 'settled'),
+  };
   const report = await buildBakery(bakery, plan, deps, { concurrency: CONCURRENCY, pin: false, progress });
   lag.disable();
   const wallS = (Date.now() - started) / 1000 / TIME_SCALE;
   const failed = report.recipes.filter((r) => r.status !== 'built');
-  if (failed.length) throw new Error(`bench build failed: ${failed.map((r) => `${r.name} ${r.status} ${r.error ?? ''}`).join('; ')}`);
+  if (failed.length)
+    throw new Error(`bench build failed: ${failed.map((r) => `${r.name} ${r.status} ${r.error ?? ''}`).join('; ')}`);
   const simS = (ms: number) => ms / 1000 / TIME_SCALE;
-  const bakes = new Map(recipes.map((r) => [r.name, simS(packer.runs.get(r.name)!.end - packer.runs.get(r.name)!.start)]));
+  const bakes = new Map(
+    recipes.map((r) => [r.name, simS(packer.runs.get(r.name)!.end - packer.runs.get(r.name)!.start)]),
+  );
   if (process.env.BAKE_BENCH_DEBUG) {
     const at = (ms: number | undefined) => (ms === undefined ? '?' : simS(ms - started).toFixed(0));
     for (const r of recipes) {
       const run = packer.runs.get(r.name)!;
-      say(`      ${r.name} (parent ${r.parent ?? '-'}) started ${at(marks.get(r.name)?.started)}, packer ${at(run.start)}–${at(run.end)} (${bakes.get(r.name)!.toFixed(0)} s, figures ${bakeS(r)} s), settled ${at(marks.get(r.name)?.settled)}`);
+      say(
+        `      ${r.name} (parent ${r.parent ?? '-'}) started ${at(marks.get(r.name)?.started)}, packer ${at(run.start)}–${at(run.end)} (${bakes.get(r.name)!.toFixed(0)} s, figures ${bakeS(r)} s), settled ${at(marks.get(r.name)?.settled)}`,
+      );
     }
   }
   const since = (now: Map<string, number>, before: Map<string, number>) =>
-    new Map([...now].map(([action, n]): [string, number] => [action, n - (before.get(action) ?? 0)]).filter(([, n]) => n > 0));
+    new Map(
+      [...now].map(([action, n]): [string, number] => [action, n - (before.get(action) ?? 0)]).filter(([, n]) => n > 0),
+    );
   return {
-    wallS, bakeS: bakes, calls: since(cloud.calls, callsBefore), throttled: since(cloud.throttled, throttledBefore),
-    lag: { meanMs: lag.mean / 1e6, p99Ms: lag.percentile(99) / 1e6 }, built: report.recipes.length,
+    wallS,
+    bakeS: bakes,
+    calls: since(cloud.calls, callsBefore),
+    throttled: since(cloud.throttled, throttledBefore),
+    lag: { meanMs: lag.mean / 1e6, p99Ms: lag.percentile(99) / 1e6 },
+    built: report.recipes.length,
   };
 }
 
 const total = (counts: Map<string, number>) => [...counts.values()].reduce((a, b) => a + b, 0);
-const listed = (counts: Map<string, number>, top = 6) => [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, top).map(([action, n]) => `${action} ${n}`).join(', ');
+const listed = (counts: Map<string, number>, top = 6) =>
+  [...counts.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([action, n]) => `${action} ${n}`)
+    .join(', ');
 
 export async function simulatedAwsBench(say: (line: string) => void): Promise<void> {
   const recipes = simulatedBakery();
@@ -176,23 +254,48 @@ export async function simulatedAwsBench(say: (line: string) => void): Promise<vo
   const root = await mkdtemp(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'bake-bench-aws-'));
   try {
     await writeBakery(root, recipes);
-    const cloud = await startLocalCloud({ stateDir: path.join(root, '.bake', 'local'), host: paperHost, latency: benchProfile() });
+    const cloud = await startLocalCloud({
+      stateDir: path.join(root, '.bake', 'local'),
+      host: paperHost,
+      latency: benchProfile(),
+    });
     try {
       const ideal = longestChainS(recipes, bakeS);
-      say(`(e) simulated AWS build: ${recipes.length} recipes, 4 levels, ${REGIONS.length} regions, concurrency ${CONCURRENCY}; bake's plan and build over HTTP against the local cloud`);
-      say(`    with BAKE_LOCAL_LATENCY=aws (1 simulated s = ${TIME_SCALE * 1000} ms; EC2's token bucket sizes / ${THROTTLE_SHRINK}); Packer is a stand-in making Packer's EC2 calls (30 real Packer runs would take too long)`);
+      say(
+        `(e) simulated AWS build: ${recipes.length} recipes, 4 levels, ${REGIONS.length} regions, concurrency ${CONCURRENCY}; bake's plan and build over HTTP against the local cloud`,
+      );
+      say(
+        `    with BAKE_LOCAL_LATENCY=aws (1 simulated s = ${TIME_SCALE * 1000} ms; EC2's token bucket sizes / ${THROTTLE_SHRINK}); Packer is a stand-in making Packer's EC2 calls (30 real Packer runs would take too long)`,
+      );
       say(`    ideal (longest chain of bakes by the public figures + its copy) ${minutes(ideal)}`);
       // The first build knows no bake times; the second (a role every recipe uses changed) plans with the first one's.
-      for (const label of ['first build (no bake times known)', 'rebuild of everything after a role change (last bake times known)']) {
-        if (label.startsWith('rebuild')) await writeFile(path.join(root, 'roles', 'motd', 'tasks', 'main.yml'), stringify([{ name: 'motd', 'ansible.builtin.copy': { dest: '/etc/motd', content: 'baked again\n' } }]));
+      for (const label of [
+        'first build (no bake times known)',
+        'rebuild of everything after a role change (last bake times known)',
+      ]) {
+        if (label.startsWith('rebuild'))
+          await writeFile(
+            path.join(root, 'roles', 'motd', 'tasks', 'main.yml'),
+            stringify([{ name: 'motd', 'ansible.builtin.copy': { dest: '/etc/motd', content: 'baked again\n' } }]),
+          );
         const run = await planAndBuild(root, cloud, recipes, say);
         const measured = (r: SimRecipe) => run.bakeS.get(r.name)!;
         const overheadS = recipes.reduce((sum, r) => sum + measured(r) - bakeS(r), 0) / recipes.length;
-        say(`    ${label}: bake build ${minutes(run.wallS)}, ratio to the ideal ${(run.wallS / ideal).toFixed(3)}; all ${run.built} built`);
-        say(`      a bake took ${overheadS.toFixed(0)} simulated s more than its figures on average (Packer's ${AWS_POLLING.delaySeconds} s polls, API latency, throttling, this machine's load: its event loop was late by ${run.lag.meanMs.toFixed(0)} ms on average, p99 ${run.lag.p99Ms.toFixed(0)} ms, × ${(1 / TIME_SCALE).toFixed(0)} in simulated time)`);
-        say(`      serial rebuild-everything loop (each measured bake, then its copies) ${minutes(recipes.reduce((sum, r) => sum + measured(r) + AWS_LATENCY.copyImageS, 0))}`);
-        say(`      Jenkins, one agent per bake (measured bakes): each stage on its own parent ${minutes(longestChainS(recipes, measured))}, in waves ${minutes(jenkinsWavesS(recipes, measured))}`);
-        say(`      EC2 calls ${total(run.calls)} (${listed(run.calls)}, …); throttled ${total(run.throttled)}${run.throttled.size ? ` (${listed(run.throttled, 20)})` : ''}, retried by the SDK`);
+        say(
+          `    ${label}: bake build ${minutes(run.wallS)}, ratio to the ideal ${(run.wallS / ideal).toFixed(3)}; all ${run.built} built`,
+        );
+        say(
+          `      a bake took ${overheadS.toFixed(0)} simulated s more than its figures on average (Packer's ${AWS_POLLING.delaySeconds} s polls, API latency, throttling, this machine's load: its event loop was late by ${run.lag.meanMs.toFixed(0)} ms on average, p99 ${run.lag.p99Ms.toFixed(0)} ms, × ${(1 / TIME_SCALE).toFixed(0)} in simulated time)`,
+        );
+        say(
+          `      serial rebuild-everything loop (each measured bake, then its copies) ${minutes(recipes.reduce((sum, r) => sum + measured(r) + AWS_LATENCY.copyImageS, 0))}`,
+        );
+        say(
+          `      Jenkins, one agent per bake (measured bakes): each stage on its own parent ${minutes(longestChainS(recipes, measured))}, in waves ${minutes(jenkinsWavesS(recipes, measured))}`,
+        );
+        say(
+          `      EC2 calls ${total(run.calls)} (${listed(run.calls)}, …); throttled ${total(run.throttled)}${run.throttled.size ? ` (${listed(run.throttled, 20)})` : ''}, retried by the SDK`,
+        );
       }
     } finally {
       await cloud.close();

@@ -83,27 +83,39 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
     const say = async (line: string) => {
       const text = `==> amazon-ebs.recipe: ${line}`;
       request.onLine?.(text);
-      if (process.env.BAKE_BENCH_DEBUG === recipe) benchDebug.debug(`${((Date.now() - start) / 1000 / options.timeScale).toFixed(1)} ${text}`);
+      if (process.env.BAKE_BENCH_DEBUG === recipe)
+        benchDebug.debug(`${((Date.now() - start) / 1000 / options.timeScale).toFixed(1)} ${text}`);
       await appendFile(request.logFile, `${text}\n`);
     };
     const name = `packer_${randomBytes(8).toString('hex')}`;
 
     await say('Prevalidating AMI Name...');
     const { Images = [] } = await ec2.send(new DescribeImagesCommand({ ImageIds: [sourceAmi] }));
-    if (Images[0]?.State !== 'available') throw new Error(`stand-in packer: source ${sourceAmi} is not available in ${bake.region}`);
+    if (Images[0]?.State !== 'available')
+      throw new Error(`stand-in packer: source ${sourceAmi} is not available in ${bake.region}`);
     await say(`Found Image ID: ${sourceAmi}`);
     await say(`Creating temporary keypair: ${name}`);
     // As bake's template for Packer 1.11+ asks (temporary_key_pair_type = "ed25519").
     await ec2.send(new CreateKeyPairCommand({ KeyName: name, KeyType: 'ed25519' }));
     await say('Creating temporary security group for this instance...');
-    const { GroupId } = await ec2.send(new CreateSecurityGroupCommand({ GroupName: name, Description: 'Temporary group for Packer' }));
+    const { GroupId } = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: name, Description: 'Temporary group for Packer' }),
+    );
     await ec2.send(
-      new AuthorizeSecurityGroupIngressCommand({ GroupId, IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }),
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId,
+        IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }],
+      }),
     );
     await say('Launching a source AWS instance...');
     const run = await ec2.send(
       new RunInstancesCommand({
-        ImageId: sourceAmi, InstanceType: 't3.small', MinCount: 1, MaxCount: 1, KeyName: name, SecurityGroupIds: [GroupId!],
+        ImageId: sourceAmi,
+        InstanceType: 't3.small',
+        MinCount: 1,
+        MaxCount: 1,
+        KeyName: name,
+        SecurityGroupIds: [GroupId!],
         TagSpecifications: [{ ResourceType: 'instance', Tags: [{ Key: 'Name', Value: 'Packer Builder' }] }],
       }),
     );
@@ -126,7 +138,17 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
       await say(`AMI: ${ImageId}`);
       await say('Waiting for AMI to become ready...');
       await waitUntilImageAvailable(wait, { ImageIds: [ImageId!] });
-      const manifest = { builds: [{ name: 'recipe', builder_type: 'amazon-ebs', artifact_id: `${bake.region}:${ImageId}`, packer_run_uuid: name }], last_run_uuid: name };
+      const manifest = {
+        builds: [
+          {
+            name: 'recipe',
+            builder_type: 'amazon-ebs',
+            artifact_id: `${bake.region}:${ImageId}`,
+            packer_run_uuid: name,
+          },
+        ],
+        last_run_uuid: name,
+      };
       await writeFile(path.join(request.templateDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
     } finally {
       await say('Terminating the source AWS instance...');

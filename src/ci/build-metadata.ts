@@ -14,11 +14,16 @@ export interface BuildMetadata {
   lockHolder: string;
 }
 
-export function buildMetadata(env: NodeJS.ProcessEnv = process.env, machine = { host: safeHost(), user: safeUser(), pid: process.pid }): BuildMetadata {
+export function buildMetadata(
+  env: NodeJS.ProcessEnv = process.env,
+  machine = { host: safeHost(), user: safeUser(), pid: process.pid },
+): BuildMetadata {
   const buildUrl = env.BUILD_URL?.trim() || undefined;
   const jobName = env.JOB_NAME?.trim() || undefined;
   const buildNumber = env.BUILD_NUMBER?.trim();
-  const lockHolder = buildUrl ?? (jobName && buildNumber ? `${jobName} #${buildNumber}` : `${machine.user}@${machine.host} (pid ${machine.pid})`);
+  const lockHolder =
+    buildUrl ??
+    (jobName && buildNumber ? `${jobName} #${buildNumber}` : `${machine.user}@${machine.host} (pid ${machine.pid})`);
   return { buildUrl, jobName, lockHolder };
 }
 

@@ -47,10 +47,23 @@ export function buildCommand(): Command {
     .option('--concurrency <n>', 'recipes baked at once', positiveWhole, 2)
     .option('--force', 'rebuild even when an image with the same fingerprint exists')
     .option('--no-pin', 'do not write the new AMI ids into tfvars')
-    .option('--no-distribute', "bake only: leave the copies to other regions and the sharing to a later run (CI starts children on the build region's image meanwhile); implies --no-pin")
+    .option(
+      '--no-distribute',
+      "bake only: leave the copies to other regions and the sharing to a later run (CI starts children on the build region's image meanwhile); implies --no-pin",
+    )
     .option('--junit <file>', 'also write a JUnit XML report (one test case per recipe)')
-    .option('--lock-wait <duration>', "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once", durationArgument, 0)
-    .option('--lock-stale-after <duration>', 'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)', durationArgument, 10 * 60_000)
+    .option(
+      '--lock-wait <duration>',
+      "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once",
+      durationArgument,
+      0,
+    )
+    .option(
+      '--lock-stale-after <duration>',
+      'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)',
+      durationArgument,
+      10 * 60_000,
+    )
     .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
     .option('--changed-since <ref>', CHANGED_SINCE_HELP)
     .option('--report <file>', REPORT_HELP)
@@ -64,8 +77,10 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
   const { output } = ctx;
   // Jenkins "Abort" sends SIGTERM, a terminal Ctrl-C SIGINT: both stop the run the same way.
   const notices = {
-    interrupted: (signal: NodeJS.Signals) => output.warn(`${signal} received: starting nothing new, interrupting running Packer builds and waiting for them`),
-    again: (signal: NodeJS.Signals) => output.warn(`${signal} again: still waiting for Packer to clean up its instances`),
+    interrupted: (signal: NodeJS.Signals) =>
+      output.warn(`${signal} received: starting nothing new, interrupting running Packer builds and waiting for them`),
+    again: (signal: NodeJS.Signals) =>
+      output.warn(`${signal} again: still waiting for Packer to clean up its instances`),
   };
   return whileInterruptible(notices, async (signal) => {
     const bakery = await loadInstalledBakery(ctx);
@@ -73,27 +88,31 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
-    const plan = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws), { force: Boolean(flags.force) });
-    const { shape } = await detectPackerShape();
-    const progress = createProgress(output);
-    const lock = flags.lock ? { holder: ci.lockHolder, waitMs: flags.lockWait, staleAfterMs: flags.lockStaleAfter } : undefined;
-    const deps = productionBuildDeps({ bakery, aws, shape, target, lock, note: (message) => progress.note(message) });
-    const report = await buildBakery(bakery, plan, deps, {
-      concurrency: flags.concurrency,
-      force: Boolean(flags.force),
-      pin: flags.pin,
-      distribute: flags.distribute,
-      signal,
-      buildUrl: ci.buildUrl,
-      jobName: ci.jobName,
-      packerEnv,
-      progress,
-    }).finally(() => progress.close());
-    for (const line of summaryLines(report)) output.info(line);
-    if (flags.junit) await writeJunit(path.resolve(flags.junit), report, new Date().toISOString());
-    if (flags.report) await writeHtmlReport(flags.report, buildReportModel(plan, report, new Date(), [], ctx.dir));
-    output.result(report);
-    return buildExitCode(report);
+      const plan = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws), {
+        force: Boolean(flags.force),
+      });
+      const { shape } = await detectPackerShape();
+      const progress = createProgress(output);
+      const lock = flags.lock
+        ? { holder: ci.lockHolder, waitMs: flags.lockWait, staleAfterMs: flags.lockStaleAfter }
+        : undefined;
+      const deps = productionBuildDeps({ bakery, aws, shape, target, lock, note: (message) => progress.note(message) });
+      const report = await buildBakery(bakery, plan, deps, {
+        concurrency: flags.concurrency,
+        force: Boolean(flags.force),
+        pin: flags.pin,
+        distribute: flags.distribute,
+        signal,
+        buildUrl: ci.buildUrl,
+        jobName: ci.jobName,
+        packerEnv,
+        progress,
+      }).finally(() => progress.close());
+      for (const line of summaryLines(report)) output.info(line);
+      if (flags.junit) await writeJunit(path.resolve(flags.junit), report, new Date().toISOString());
+      if (flags.report) await writeHtmlReport(flags.report, buildReportModel(plan, report, new Date(), [], ctx.dir));
+      output.result(report);
+      return buildExitCode(report);
     });
   });
 }

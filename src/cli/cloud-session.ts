@@ -31,10 +31,15 @@ function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
   const endpoint = env[SHARED_ENDPOINT_ENV];
   if (!endpoint) return undefined;
   const sshPort = Number(env[SHARED_SSH_PORT_ENV]);
-  if (!Number.isInteger(sshPort) || sshPort <= 0) throw new UsageError(`${SHARED_ENDPOINT_ENV} is set but ${SHARED_SSH_PORT_ENV} is not a port: use the variables bake local-cloud prints`);
+  if (!Number.isInteger(sshPort) || sshPort <= 0)
+    throw new UsageError(
+      `${SHARED_ENDPOINT_ENV} is set but ${SHARED_SSH_PORT_ENV} is not a port: use the variables bake local-cloud prints`,
+    );
   const credentials = { accessKeyId: env.AWS_ACCESS_KEY_ID ?? '', secretAccessKey: env.AWS_SECRET_ACCESS_KEY ?? '' };
   if (!credentials.accessKeyId || !credentials.secretAccessKey) {
-    throw new UsageError(`${SHARED_ENDPOINT_ENV} is set but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not: source the file bake local-cloud --write-env wrote`);
+    throw new UsageError(
+      `${SHARED_ENDPOINT_ENV} is set but AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY are not: source the file bake local-cloud --write-env wrote`,
+    );
   }
   const region = env.AWS_REGION || 'us-east-1';
   const sdkEnv = {
@@ -57,7 +62,10 @@ export function noteBakeryName(ctx: CommandContext, bakery: Bakery): void {
 }
 
 /** BAKE_DEBUG_LOCAL_CLOUD=1: the embedded local cloud's debug lines, on stderr through the output host. */
-export function localCloudLog(ctx: CommandContext, env: NodeJS.ProcessEnv = process.env): ((message: string) => void) | undefined {
+export function localCloudLog(
+  ctx: CommandContext,
+  env: NodeJS.ProcessEnv = process.env,
+): ((message: string) => void) | undefined {
   return env.BAKE_DEBUG_LOCAL_CLOUD === '1' ? (message) => ctx.output.progress(`local-cloud: ${message}`) : undefined;
 }
 
@@ -77,10 +85,19 @@ export async function withCloud<T>(ctx: CommandContext, action: (session: CloudS
   }
 }
 
-function localSession(ctx: CommandContext, cloud: AttachedCloud, profileEnv: Record<string, string> | undefined): CloudSession {
+function localSession(
+  ctx: CommandContext,
+  cloud: AttachedCloud,
+  profileEnv: Record<string, string> | undefined,
+): CloudSession {
   return {
     // The local cloud checks every signature against its own key, whatever the agent's AWS chain holds.
-    aws: { ...ctx.aws, endpoint: cloud.endpoint, credentials: cloud.credentials, ...(cloud.latency && { timeScale: cloud.latency.timeScale }) },
+    aws: {
+      ...ctx.aws,
+      endpoint: cloud.endpoint,
+      credentials: cloud.credentials,
+      ...(cloud.latency && { timeScale: cloud.latency.timeScale }),
+    },
     target: { ec2Endpoint: cloud.endpoint, local: { sshPort: cloud.sshPort } },
     packerEnv: { ...profileEnv, ...cloud.env },
   };

@@ -15,7 +15,9 @@ interface ImagesFlags extends CommonFlags {
 
 export function imagesCommand(): Command {
   return withCommonFlags(new Command('images').argument('[recipes...]'), { cloud: true })
-    .description("each recipe's current and older images per region: what pins them, age, deprecation, launch test, sharing; broken and stale pins")
+    .description(
+      "each recipe's current and older images per region: what pins them, age, deprecation, launch test, sharing; broken and stale pins",
+    )
     .option('--detailed-exitcode', 'exit 2 when a pin names an image that no longer exists')
     .action(async (names: string[], flags: ImagesFlags) => {
       const ctx = contextFrom(flags);

@@ -14,7 +14,10 @@ export interface InterruptNotices {
   again?(signal: NodeJS.Signals): void;
 }
 
-export async function whileInterruptible<T>(notices: InterruptNotices, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function whileInterruptible<T>(
+  notices: InterruptNotices,
+  work: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
     if (controller.signal.aborted) {
@@ -34,5 +37,7 @@ export async function whileInterruptible<T>(notices: InterruptNotices, work: (si
 
 /** Resolves once the signal is aborted (for a command whose work is to wait for Ctrl-C). */
 export function untilAborted(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+  return new Promise((resolve) =>
+    signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+  );
 }

@@ -18,30 +18,42 @@ interface LocalCloudFlags extends CommonFlags {
  * attaches to it instead of starting its own.
  */
 export function localCloudCommand(): Command {
-  return withCommonFlags(new Command('local-cloud'), { cloud: false })
-    .description('serve the embedded local cloud (state under DIR/.bake/local) until interrupted, for several bake processes at once')
-    // Not --env-file: Node 20 takes that flag for itself even after the script name.
-    .option('--write-env <file>', 'write the variables, credentials included, to this file (sh syntax, 0600) once the cloud is up (default DIR/.bake/local/env)')
-    .action(async (flags: LocalCloudFlags) => {
-      const ctx = contextFrom(flags);
-      // Ctrl-C or SIGTERM stops it: instances are shut down and the state saved before it exits.
-      await runCommand(ctx, () => whileInterruptible({}, async (stop) => {
-        const stateDir = path.join(ctx.dir, '.bake', 'local');
-        const cloud = await startLocalCloud({ stateDir, log: localCloudLog(ctx) });
-        try {
-          const env = localCloudEnv(cloud);
-          const exports = (entries: Array<[string, string]>) => entries.map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
-          const envFile = path.resolve(flags.writeEnv ?? path.join(stateDir, 'env'));
-          await writePrivateFile(envFile, exports(Object.entries(env)));
-          // stdout is often a build log: everything but the secret, which only the 0600 file holds.
-          const shown = Object.entries(env).filter(([key]) => key !== 'AWS_SECRET_ACCESS_KEY');
-          ctx.output.result({ endpoint: cloud.endpoint, env: Object.fromEntries(shown), env_file: envFile });
-          ctx.output.text(exports(shown));
-          ctx.output.progress(`local cloud at ${cloud.endpoint}: \`. ${shellQuote(envFile)}\` (credentials, 0600), then run bake with --local; Ctrl-C stops it`);
-          await untilAborted(stop);
-        } finally {
-          await cloud.close();
-        }
-      }));
-    });
+  return (
+    withCommonFlags(new Command('local-cloud'), { cloud: false })
+      .description(
+        'serve the embedded local cloud (state under DIR/.bake/local) until interrupted, for several bake processes at once',
+      )
+      // Not --env-file: Node 20 takes that flag for itself even after the script name.
+      .option(
+        '--write-env <file>',
+        'write the variables, credentials included, to this file (sh syntax, 0600) once the cloud is up (default DIR/.bake/local/env)',
+      )
+      .action(async (flags: LocalCloudFlags) => {
+        const ctx = contextFrom(flags);
+        // Ctrl-C or SIGTERM stops it: instances are shut down and the state saved before it exits.
+        await runCommand(ctx, () =>
+          whileInterruptible({}, async (stop) => {
+            const stateDir = path.join(ctx.dir, '.bake', 'local');
+            const cloud = await startLocalCloud({ stateDir, log: localCloudLog(ctx) });
+            try {
+              const env = localCloudEnv(cloud);
+              const exports = (entries: Array<[string, string]>) =>
+                entries.map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
+              const envFile = path.resolve(flags.writeEnv ?? path.join(stateDir, 'env'));
+              await writePrivateFile(envFile, exports(Object.entries(env)));
+              // stdout is often a build log: everything but the secret, which only the 0600 file holds.
+              const shown = Object.entries(env).filter(([key]) => key !== 'AWS_SECRET_ACCESS_KEY');
+              ctx.output.result({ endpoint: cloud.endpoint, env: Object.fromEntries(shown), env_file: envFile });
+              ctx.output.text(exports(shown));
+              ctx.output.progress(
+                `local cloud at ${cloud.endpoint}: \`. ${shellQuote(envFile)}\` (credentials, 0600), then run bake with --local; Ctrl-C stops it`,
+              );
+              await untilAborted(stop);
+            } finally {
+              await cloud.close();
+            }
+          }),
+        );
+      })
+  );
 }

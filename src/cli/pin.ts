@@ -18,7 +18,9 @@ interface PinFlags extends CommonFlags {
 
 export function pinCommand(): Command {
   return withCommonFlags(new Command('pin').argument('[recipes...]'), { cloud: true })
-    .description("write each recipe's current AMI ids into its tfvars targets (layout and comments kept) and SSM parameters")
+    .description(
+      "write each recipe's current AMI ids into its tfvars targets (layout and comments kept) and SSM parameters",
+    )
     .option('--check', 'change nothing; print a diff and exit 2 when a file or SSM parameter would change')
     .action(async (names: string[], flags: PinFlags) => {
       const ctx = contextFrom(flags);
@@ -33,7 +35,10 @@ export function pinCommand(): Command {
           const requests = imagesToPin(plan, new Set(recipes.map((r) => r.name)));
           const store = createParameterStore(aws);
           try {
-            const files = await pinImages(requests.filter((r) => r.recipe.pin.length > 0), { check, roots: pinRootsOf(bakery) });
+            const files = await pinImages(
+              requests.filter((r) => r.recipe.pin.length > 0),
+              { check, roots: pinRootsOf(bakery) },
+            );
             return { results: files, parameters: await pinSsmParameters(requests, store, { check }) };
           } finally {
             store.close();
@@ -45,7 +50,10 @@ export function pinCommand(): Command {
           ctx.output.info(`${where}: ${result.changed ? (check ? 'would change' : 'pinned') : 'up to date'}`);
         }
         for (const parameter of parameters) ctx.output.info(ssmPinLine(parameter, check));
-        ctx.output.result({ files: results.map((r) => ({ file: r.file, changed: r.changed, edits: r.edits })), parameters });
+        ctx.output.result({
+          files: results.map((r) => ({ file: r.file, changed: r.changed, edits: r.edits })),
+          parameters,
+        });
         return check && (results.some((r) => r.changed) || parameters.some((p) => p.changed)) ? 2 : 0;
       });
     });

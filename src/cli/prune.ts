@@ -17,7 +17,8 @@ interface PruneFlags extends CommonFlags {
 
 function wholeNumber(value: string): number {
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('expected a whole number (0 or more)');
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('expected a whole number (0 or more)');
   return n;
 }
 
@@ -25,10 +26,14 @@ export function pruneCommand(): Command {
   return withCommonFlags(new Command('prune').argument('[recipes...]'), { cloud: true })
     .description('list (default) or delete old AMIs and their snapshots; never one a tfvars target pins')
     .option('--keep <n>', 'newest images kept per recipe and region', wholeNumber, 3)
-    .option('--older-than <duration>', 'only delete images built longer ago than this (12h, 30d, 2w)', (value: string) => ({
-      ms: durationArgument(value),
-      label: value.trim(),
-    }))
+    .option(
+      '--older-than <duration>',
+      'only delete images built longer ago than this (12h, 30d, 2w)',
+      (value: string) => ({
+        ms: durationArgument(value),
+        label: value.trim(),
+      }),
+    )
     .option('--apply', 'deregister the images and delete their snapshots (default: only list them)')
     .action(async (names: string[], flags: PruneFlags) => {
       const ctx = contextFrom(flags);

@@ -7,7 +7,8 @@ import { selectRecipes } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import type { CommandContext } from './context.js';
 
-export const CHANGED_SINCE_HELP = 'only recipes whose inputs (roles with their dependencies, cloud-init, recipe, parent) changed since this git ref';
+export const CHANGED_SINCE_HELP =
+  'only recipes whose inputs (roles with their dependencies, cloud-init, recipe, parent) changed since this git ref';
 
 export async function recipesToWorkOn(
   ctx: CommandContext,

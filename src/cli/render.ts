@@ -14,10 +14,15 @@ interface RenderFlags extends CommonFlags {
 
 export function renderCommand(): Command {
   return withCommonFlags(new Command('render').argument('[recipes...]'), { cloud: false })
-    .description('write each recipe\'s Packer template, playbook, verify script and cloud-init files to OUT/<recipe>/ (offline)')
+    .description(
+      "write each recipe's Packer template, playbook, verify script and cloud-init files to OUT/<recipe>/ (offline)",
+    )
     .requiredOption('--out <dir>', 'where to write OUT/<recipe>/')
     .addOption(
-      new Option('--packer-shape <shape>', 'template shape: legacy (Packer 1.6), modern (>= 1.7, plugins) or auto (ask packer)')
+      new Option(
+        '--packer-shape <shape>',
+        'template shape: legacy (Packer 1.6), modern (>= 1.7, plugins) or auto (ask packer)',
+      )
         .choices(['legacy', 'modern', 'auto'])
         .default('auto'),
     )
@@ -28,7 +33,9 @@ export function renderCommand(): Command {
         const { shape, version } = await chooseShape(flags.packerShape, (message) => ctx.output.warn(message));
         const rendered = await renderBakery(bakery, recipes, path.resolve(flags.out), { shape });
         for (const recipe of rendered) {
-          ctx.output.info(`rendered ${recipe.recipe} → ${path.relative(process.cwd(), recipe.template) || recipe.template}`);
+          ctx.output.info(
+            `rendered ${recipe.recipe} → ${path.relative(process.cwd(), recipe.template) || recipe.template}`,
+          );
           for (const gap of recipe.gaps) ctx.output.warn(`${recipe.recipe}: ${gap.setting}: ${gap.detail}`);
         }
         ctx.output.result(renderJson(shape, version, rendered));

@@ -14,7 +14,9 @@ export function validateCommand(): Command {
         const { bakery, cloudInitCount } = await validateBakery(ctx.dir);
         await installGalaxy(ctx, bakery);
         const recipes = selectRecipes(bakery, names);
-        ctx.output.info(`ok: ${recipes.length} recipes, ${bakery.roles.size} roles, ${cloudInitCount} cloud-init templates`);
+        ctx.output.info(
+          `ok: ${recipes.length} recipes, ${bakery.roles.size} roles, ${cloudInitCount} cloud-init templates`,
+        );
         ctx.output.result({ valid: true, recipes: recipes.map((r) => r.name) });
       });
     });

@@ -17,7 +17,9 @@ interface VerifyFlags extends CommonFlags {
 
 export function verifyCommand(): Command {
   return withCommonFlags(new Command('verify').argument('[recipes...]'), { cloud: false })
-    .description("provision recipes' roles into kept local instances and run their verify checks (seconds per try, not a bake)")
+    .description(
+      "provision recipes' roles into kept local instances and run their verify checks (seconds per try, not a bake)",
+    )
     .option('--fresh', 'remove the kept instance and provision a new one from the base (proves a clean build)')
     .option('--destroy', 'remove the kept instances (of the named recipes; all when none is named) and stop')
     .option('--idempotence', 'run the roles twice; fail when the second run changes anything')
@@ -28,7 +30,8 @@ export function verifyCommand(): Command {
 }
 
 async function verify(ctx: CommandContext, names: string[], flags: VerifyFlags): Promise<number> {
-  if (flags.destroy && (flags.fresh || flags.idempotence)) throw new UsageError('--destroy removes instances; it takes neither --fresh nor --idempotence');
+  if (flags.destroy && (flags.fresh || flags.idempotence))
+    throw new UsageError('--destroy removes instances; it takes neither --fresh nor --idempotence');
   const deps = productionVerifyDeps({ bakeryRoot: ctx.dir, log: (line) => ctx.output.progress(line) });
 
   if (flags.destroy) {
@@ -41,19 +44,23 @@ async function verify(ctx: CommandContext, names: string[], flags: VerifyFlags):
 
   const bakery = await loadInstalledBakery(ctx);
   if (names.length === 0)
-    throw new UsageError(`name the recipes to verify (each gets a kept instance): ${bakery.recipes.map((r) => r.name).join(', ')}`);
+    throw new UsageError(
+      `name the recipes to verify (each gets a kept instance): ${bakery.recipes.map((r) => r.name).join(', ')}`,
+    );
   const recipes = selectRecipes(bakery, names);
   requireRoot('bake verify');
   await requireAnsiblePlaybook();
 
   // A terminal Ctrl-C or Jenkins' abort: stop Ansible, then sshd; the filesystems stay.
-  const reports = await whileInterruptible({ interrupted: (signal) => ctx.output.warn(`${signal} received: stopping Ansible and the instance`) }, (signal) =>
-    verifyRecipes(bakery, recipes, deps, {
-      fresh: flags.fresh,
-      idempotence: flags.idempotence,
-      signal,
-      progress: (line) => ctx.output.progress(line),
-    }),
+  const reports = await whileInterruptible(
+    { interrupted: (signal) => ctx.output.warn(`${signal} received: stopping Ansible and the instance`) },
+    (signal) =>
+      verifyRecipes(bakery, recipes, deps, {
+        fresh: flags.fresh,
+        idempotence: flags.idempotence,
+        signal,
+        progress: (line) => ctx.output.progress(line),
+      }),
   );
   for (const line of verifySummaryLines(reports)) ctx.output.info(line);
   ctx.output.result({ recipes: reports });

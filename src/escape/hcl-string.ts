@@ -42,7 +42,9 @@ export function hclString(value: string): string {
     throw new BakeError(`value ${JSON.stringify(value)} contains an unpaired UTF-16 surrogate, which no file can hold`);
   }
   if (value.normalize('NFC') !== value) {
-    throw new BakeError(`value ${JSON.stringify(value)} is not in Unicode normalization form C, and HCL would read it as ${JSON.stringify(value.normalize('NFC'))}: write it composed`);
+    throw new BakeError(
+      `value ${JSON.stringify(value)} is not in Unicode normalization form C, and HCL would read it as ${JSON.stringify(value.normalize('NFC'))}: write it composed`,
+    );
   }
   let out = '';
   for (let i = 0; i < value.length; i++) {

@@ -14,7 +14,9 @@ export function shellQuote(value: string): string {
   }
   if (LONE_SURROGATE.test(value)) {
     // No UTF-8 form: the script would carry U+FFFD, a different argument than the one asked for.
-    throw new BakeError(`value ${JSON.stringify(value)} contains an unpaired UTF-16 surrogate, which no shell argument can hold`);
+    throw new BakeError(
+      `value ${JSON.stringify(value)} contains an unpaired UTF-16 surrogate, which no shell argument can hold`,
+    );
   }
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }

@@ -6,9 +6,7 @@
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 
-export type Containment =
-  | { inside: true; real: string }
-  | { inside: false; real: string; reason: string };
+export type Containment = { inside: true; real: string } | { inside: false; real: string; reason: string };
 
 /**
  * The real path of `file` (which may not exist yet: then its nearest existing parent is
@@ -19,11 +17,14 @@ export async function resolveContained(file: string, roots: readonly string[]): 
   try {
     real = await realPathOf(path.resolve(file));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ELOOP') return { inside: false, real: file, reason: 'is a loop of symbolic links' };
+    if ((error as NodeJS.ErrnoException).code === 'ELOOP')
+      return { inside: false, real: file, reason: 'is a loop of symbolic links' };
     throw error;
   }
   if (real === undefined) return { inside: false, real: file, reason: 'is a symbolic link to nothing (dangling)' };
-  const realRoots = await Promise.all(roots.map(async (root) => (await realPathOf(path.resolve(root))) ?? path.resolve(root)));
+  const realRoots = await Promise.all(
+    roots.map(async (root) => (await realPathOf(path.resolve(root))) ?? path.resolve(root)),
+  );
   if (realRoots.some((root) => isWithin(real, root))) return { inside: true, real };
   const how = real === path.resolve(file) ? 'is' : 'leads through a symbolic link to';
   return { inside: false, real, reason: `${how} ${real}, outside ${realRoots.join(' and ')}` };
@@ -41,7 +42,13 @@ async function realPathOf(absolute: string): Promise<string | undefined> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
-    if (await lstat(absolute).then((s) => s.isSymbolicLink(), () => false)) return undefined;
+    if (
+      await lstat(absolute).then(
+        (s) => s.isSymbolicLink(),
+        () => false,
+      )
+    )
+      return undefined;
     const parent = path.dirname(absolute);
     if (parent === absolute) return absolute;
     const realParent = await realPathOf(parent);

@@ -38,8 +38,13 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Buf
   try {
     const info = await handle.stat();
     if (info.isDirectory()) throw new UnreadableInputError(file, 'is a directory, not a file');
-    if (!info.isFile()) throw new UnreadableInputError(file, 'is not a regular file (a FIFO, socket or device); bake reads only plain files');
-    if (info.size > maxBytes) throw new UnreadableInputError(file, `is ${info.size} bytes; bake reads at most ${maxBytes}`);
+    if (!info.isFile())
+      throw new UnreadableInputError(
+        file,
+        'is not a regular file (a FIFO, socket or device); bake reads only plain files',
+      );
+    if (info.size > maxBytes)
+      throw new UnreadableInputError(file, `is ${info.size} bytes; bake reads at most ${maxBytes}`);
     // Read at most one byte past the limit: a file growing while it is read cannot bypass it.
     const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
@@ -47,7 +52,8 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Buf
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length > maxBytes) throw new UnreadableInputError(file, `is over ${maxBytes} bytes; bake reads at most ${maxBytes}`);
+      if (length > maxBytes)
+        throw new UnreadableInputError(file, `is over ${maxBytes} bytes; bake reads at most ${maxBytes}`);
     }
     return buffer.subarray(0, length);
   } finally {
@@ -58,7 +64,10 @@ export async function readInputFile(file: string, maxBytes: number): Promise<Buf
 async function openError(file: string, error: NodeJS.ErrnoException): Promise<Error> {
   switch (error.code) {
     case 'ENOENT': {
-      const link = await lstat(file).then((s) => s.isSymbolicLink(), () => false);
+      const link = await lstat(file).then(
+        (s) => s.isSymbolicLink(),
+        () => false,
+      );
       return link ? new UnreadableInputError(file, 'is a symbolic link to nothing (dangling)') : error;
     }
     case 'ELOOP':
@@ -75,5 +84,8 @@ async function openError(file: string, error: NodeJS.ErrnoException): Promise<Er
 
 /** True when something (a file, a directory, even a dangling link) is at `file`. */
 export async function pathExists(file: string): Promise<boolean> {
-  return lstat(file).then(() => true, () => false);
+  return lstat(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -25,7 +25,10 @@ export async function writeFileAtomic(file: string, text: string, options: Atomi
     (s) => s.mode & 0o7777,
     () => options.mode,
   );
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.bake-${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  const temp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.bake-${process.pid}-${randomBytes(4).toString('hex')}.tmp`,
+  );
   const bytes = Buffer.from(text, 'utf8');
   try {
     const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode ?? 0o666);
@@ -43,7 +46,8 @@ export async function writeFileAtomic(file: string, text: string, options: Atomi
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     // A full disk is reported against the file being written, not the temp file that is gone now.
-    if ((error as NodeJS.ErrnoException).code === 'ENOSPC' || (error as NodeJS.ErrnoException).code === 'EDQUOT') (error as NodeJS.ErrnoException).path = target;
+    if ((error as NodeJS.ErrnoException).code === 'ENOSPC' || (error as NodeJS.ErrnoException).code === 'EDQUOT')
+      (error as NodeJS.ErrnoException).path = target;
     throw error;
   }
   await syncDirectory(path.dirname(target));

@@ -15,11 +15,22 @@ export class PrivateFileError extends BakeError {}
 
 export async function writePrivateFile(file: string, text: string): Promise<void> {
   const existing = await lstat(file).catch(() => undefined);
-  if (existing?.isSymbolicLink()) throw new PrivateFileError(`${file}: is a symbolic link; refusing to write credentials through it (remove it or choose another path)`);
-  if (existing && !existing.isFile()) throw new PrivateFileError(`${file}: is not a regular file; refusing to write credentials there`);
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.bake-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  if (existing?.isSymbolicLink())
+    throw new PrivateFileError(
+      `${file}: is a symbolic link; refusing to write credentials through it (remove it or choose another path)`,
+    );
+  if (existing && !existing.isFile())
+    throw new PrivateFileError(`${file}: is not a regular file; refusing to write credentials there`);
+  const temp = path.join(
+    path.dirname(file),
+    `.${path.basename(file)}.bake-${process.pid}-${randomBytes(6).toString('hex')}.tmp`,
+  );
   try {
-    const handle = await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+    const handle = await open(
+      temp,
+      constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+      0o600,
+    );
     try {
       await handle.writeFile(text);
       await handle.chmod(0o600);
@@ -31,6 +42,8 @@ export async function writePrivateFile(file: string, text: string): Promise<void
   } catch (error) {
     await unlink(temp).catch(() => undefined);
     if (error instanceof BakeError) throw error;
-    throw new PrivateFileError(`${file}: cannot write: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new PrivateFileError(
+      `${file}: cannot write: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
   }
 }

@@ -25,7 +25,12 @@ export function blobId(bytes: Uint8Array): string {
  * that file's id, a link to a folder contributes every file under it, a dangling link its target
  * text. Without a link the map has one entry, `rel`.
  */
-async function pathBlobIds(root: string, rel: string, into: Map<string, string>, seen: Set<string> = new Set()): Promise<void> {
+async function pathBlobIds(
+  root: string,
+  rel: string,
+  into: Map<string, string>,
+  seen: Set<string> = new Set(),
+): Promise<void> {
   const file = path.join(root, rel);
   into.delete(rel);
   try {
@@ -92,7 +97,12 @@ export function hashedContentIds(root: string): ContentIdSource {
 
 async function git(root: string, args: string[]): Promise<string> {
   // stdin ignored so git never waits for a terminal; -z everywhere so no path is quoted.
-  const { stdout } = await execa('git', args, { cwd: root, stdin: 'ignore', maxBuffer: 1024 * 1024 * 1024, stripFinalNewline: false });
+  const { stdout } = await execa('git', args, {
+    cwd: root,
+    stdin: 'ignore',
+    maxBuffer: 1024 * 1024 * 1024,
+    stripFinalNewline: false,
+  });
   return stdout;
 }
 

@@ -34,24 +34,33 @@ const FILES_PER_ROLE = 5;
 export async function explainChange(question: ChangeQuestion): Promise<string[]> {
   const { previous, fingerprint } = question;
   const before = parseInputsTag(previous.tags[INPUTS_TAG]);
-  const changed = (c: Component) => before === undefined || before[c] === undefined || before[c] !== fingerprint.digests[c];
+  const changed = (c: Component) =>
+    before === undefined || before[c] === undefined || before[c] !== fingerprint.digests[c];
   const commit = previous.tags[GIT_COMMIT_TAG] ?? '';
   const oldIds = await question.history.idsAt(commit);
   const unavailable =
-    commit && commit !== 'unknown' ? `details unavailable: commit ${commit.slice(0, 12)} not in this clone` : 'details unavailable: the image records no git commit';
+    commit && commit !== 'unknown'
+      ? `details unavailable: commit ${commit.slice(0, 12)} not in this clone`
+      : 'details unavailable: the image records no git commit';
   const reasons: string[] = [];
 
   let keys: string[] | undefined;
   if (changed('recipe')) {
     keys = await changedSettings(question, commit);
     if (keys?.length) reasons.push(`recipe settings changed: ${keys.join(', ')}`);
-    else if (before) reasons.push(keys ? 'recipe settings changed (bakery-wide defaults)' : `recipe settings changed (${oldIds ? 'details unavailable' : unavailable})`);
+    else if (before)
+      reasons.push(
+        keys
+          ? 'recipe settings changed (bakery-wide defaults)'
+          : `recipe settings changed (${oldIds ? 'details unavailable' : unavailable})`,
+      );
   }
   if (changed('roles')) {
     const details = oldIds ? await roleChanges(question, oldIds, commit) : undefined;
     if (details?.length) reasons.push(...details);
     // A role added to or dropped from the recipe's list is already said by "recipe settings changed: roles".
-    else if (before && !keys?.includes('roles')) reasons.push(oldIds ? 'roles changed' : `roles changed (${unavailable})`);
+    else if (before && !keys?.includes('roles'))
+      reasons.push(oldIds ? 'roles changed' : `roles changed (${unavailable})`);
   }
   if (changed('cloudInit')) {
     const details = oldIds ? cloudInitChanges(question, oldIds) : undefined;
@@ -68,7 +77,9 @@ export async function explainChange(question: ChangeQuestion): Promise<string[]>
   if (before && changed('generator')) reasons.push("bake's template generator changed");
   if (question.recipe.base.kind === 'recipe' && (question.parentRebuilt || (before && changed('parent')))) {
     const parent = question.recipe.base.recipe;
-    reasons.push(question.parentRebuilt ? `parent ${parent} is rebuilt` : `parent ${parent} changed since the newest image`);
+    reasons.push(
+      question.parentRebuilt ? `parent ${parent} is rebuilt` : `parent ${parent} changed since the newest image`,
+    );
   }
   if (reasons.length === 0) {
     reasons.push(

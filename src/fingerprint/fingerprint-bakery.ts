@@ -43,20 +43,38 @@ export interface RecipeFingerprint {
 }
 
 /** Content ids and base images for these recipes and their ancestors, asked for at once. */
-export async function readFingerprintFacts(bakery: Bakery, recipes: readonly Recipe[], sources: FingerprintSources, generator: string): Promise<FingerprintFacts> {
+export async function readFingerprintFacts(
+  bakery: Bakery,
+  recipes: readonly Recipe[],
+  sources: FingerprintSources,
+  generator: string,
+): Promise<FingerprintFacts> {
   const all = RecipeGraph.of(bakery.recipes).withAncestors(recipes);
-  const [ids, ...bases] = await Promise.all([sources.contentIds.idsUnder(watchedFolders(bakery)), ...all.map((recipe) => resolveBaseOnce(sources, recipe))]);
+  const [ids, ...bases] = await Promise.all([
+    sources.contentIds.idsUnder(watchedFolders(bakery)),
+    ...all.map((recipe) => resolveBaseOnce(sources, recipe)),
+  ]);
   return { ids, bases: new Map(all.map((recipe, i) => [recipe.name, bases[i]])), generator };
 }
 
 /** Pure: recipe name → fingerprint, for these recipes and their ancestors, in build order (parents first). */
-export function fingerprintBakery(bakery: Bakery, recipes: readonly Recipe[], facts: FingerprintFacts): Map<string, RecipeFingerprint> {
+export function fingerprintBakery(
+  bakery: Bakery,
+  recipes: readonly Recipe[],
+  facts: FingerprintFacts,
+): Map<string, RecipeFingerprint> {
   const out = new Map<string, RecipeFingerprint>();
   for (const recipe of RecipeGraph.of(bakery.recipes).withAncestors(recipes)) {
     const parentName = parentNameOf(recipe);
     const parent = parentName === undefined ? undefined : out.get(parentName);
     const base = facts.bases?.get(recipe.name) ?? { imageId: '' };
-    const inputs = recipeInputs(recipe, { bakery, ids: facts.ids, baseAmi: base.imageId, parentFingerprint: parent?.fingerprint.value, generator: facts.generator });
+    const inputs = recipeInputs(recipe, {
+      bakery,
+      ids: facts.ids,
+      baseAmi: base.imageId,
+      parentFingerprint: parent?.fingerprint.value,
+      generator: facts.generator,
+    });
     out.set(recipe.name, { recipe, inputs, fingerprint: fingerprintOf(inputs), base });
   }
   return out;

@@ -95,7 +95,11 @@ export function recipeSettings(recipe: Recipe): Record<string, unknown> {
 function launchTestSettings(spec: Recipe['launchTest']): Record<string, unknown> | undefined {
   if (!spec?.enabled) return undefined;
   const { location: _location, enabled: _enabled, userData, checks, timeoutMs, instanceType } = spec;
-  const isDefault = userData.length === 0 && checks.length === 0 && timeoutMs === DEFAULT_LAUNCH_TEST_TIMEOUT_MS && instanceType === undefined;
+  const isDefault =
+    userData.length === 0 &&
+    checks.length === 0 &&
+    timeoutMs === DEFAULT_LAUNCH_TEST_TIMEOUT_MS &&
+    instanceType === undefined;
   if (isDefault) return undefined;
   return {
     userData: userData.map(({ location: _l, ...use }) => use),
@@ -131,15 +135,23 @@ export function recipeInputs(recipe: Recipe, context: InputsContext): RecipeInpu
   const { bakery, ids } = context;
   const roles: RecipeInputs['roles'] = {};
   for (const role of roleClosureOf(bakery.roles, [...recipe.roles, ...(recipe.boot?.roles ?? [])])) {
-    roles[role.name] = role.source === 'galaxy' ? galaxyInput(role.src ?? role.name, role.version, role.commit) : filesOf(ids, relativeToRoot(bakery.root, role.dir));
+    roles[role.name] =
+      role.source === 'galaxy'
+        ? galaxyInput(role.src ?? role.name, role.version, role.commit)
+        : filesOf(ids, relativeToRoot(bakery.root, role.dir));
   }
   // Any role may use any collection: each one counts for every recipe.
-  for (const collection of bakery.collections ?? []) roles[`collection:${collection.name}`] = galaxyInput(collection.name, collection.version, collection.commit);
+  for (const collection of bakery.collections ?? [])
+    roles[`collection:${collection.name}`] = galaxyInput(collection.name, collection.version, collection.commit);
   return {
     recipe: recipeSettings(recipe),
     roles,
     cloudInit: [
-      ...recipe.cloudInit.map((use) => ({ template: use.template, id: ids.get(`cloud-init/${use.template}`) ?? null, vars: use.vars })),
+      ...recipe.cloudInit.map((use) => ({
+        template: use.template,
+        id: ids.get(`cloud-init/${use.template}`) ?? null,
+        vars: use.vars,
+      })),
       ...(recipe.launchTest?.enabled ? recipe.launchTest.userData : []).map((use) => ({
         template: use.template,
         id: ids.get(`cloud-init/${use.template}`) ?? null,

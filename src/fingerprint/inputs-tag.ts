@@ -23,10 +23,12 @@ export function formatInputsTag(digests: ComponentDigests): string {
 /** The components an image's tag records; undefined for an image tagged before bake:inputs existed. */
 export function parseInputsTag(value: string | undefined): Partial<ComponentDigests> | undefined {
   if (!value) return undefined;
-  const byKey = new Map(value.split(',').map((pair) => {
-    const eq = pair.indexOf('=');
-    return [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()] as const;
-  }));
+  const byKey = new Map(
+    value.split(',').map((pair) => {
+      const eq = pair.indexOf('=');
+      return [pair.slice(0, eq).trim(), pair.slice(eq + 1).trim()] as const;
+    }),
+  );
   const digests: Partial<ComponentDigests> = {};
   for (const c of COMPONENTS) {
     const digest = byKey.get(TAG_KEYS[c]);

@@ -5,7 +5,10 @@
 import { RecipeError, type SourceLocation } from '../errors/index.js';
 import type { Role } from '../recipes/model.js';
 
-export function roleClosureOf(roles: Map<string, Role>, uses: Array<{ name: string; location?: SourceLocation }>): Role[] {
+export function roleClosureOf(
+  roles: Map<string, Role>,
+  uses: Array<{ name: string; location?: SourceLocation }>,
+): Role[] {
   const seen = new Map<string, Role>();
   const visit = (name: string, location: SourceLocation | undefined) => {
     if (seen.has(name)) return;

@@ -13,22 +13,34 @@ import { UsageError } from '../errors/index.js';
 
 const git = (cwd: string, args: string[], input?: string) =>
   // -z everywhere so that no path is quoted; stdin closed unless fed, so git never waits for a terminal.
-  execa('git', args, { cwd, input, stdin: input === undefined ? 'ignore' : undefined, maxBuffer: 1024 * 1024 * 1024, stripFinalNewline: false });
+  execa('git', args, {
+    cwd,
+    input,
+    stdin: input === undefined ? 'ignore' : undefined,
+    maxBuffer: 1024 * 1024 * 1024,
+    stripFinalNewline: false,
+  });
 
 /** The full commit id REF names; a clear error when this clone does not have it. */
 export async function resolveCommit(root: string, ref: string): Promise<string> {
   // "--end-of-options" keeps a ref that starts with "-" from being read as a flag.
-  const result = await git(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]).catch(() => undefined);
+  const result = await git(root, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`]).catch(
+    () => undefined,
+  );
   const commit = result?.stdout.trim();
   if (!commit) {
-    throw new UsageError(`--changed-since ${ref}: no such commit in this clone (a shallow clone may need "git fetch --deepen" or "--unshallow")`);
+    throw new UsageError(
+      `--changed-since ${ref}: no such commit in this clone (a shallow clone may need "git fetch --deepen" or "--unshallow")`,
+    );
   }
   return commit;
 }
 
 /** Whether the bakery root existed at that commit. */
 export async function bakeryExistsAt(root: string, commit: string): Promise<boolean> {
-  return Boolean((await git(root, ['rev-parse', '--verify', '--quiet', `${commit}:./`]).catch(() => undefined))?.stdout.trim());
+  return Boolean(
+    (await git(root, ['rev-parse', '--verify', '--quiet', `${commit}:./`]).catch(() => undefined))?.stdout.trim(),
+  );
 }
 
 /**
@@ -63,7 +75,12 @@ interface TreeEntry {
  * Writes into dest the files of the bakery at that commit that `wanted` picks (root-relative
  * paths): one `ls-tree` to list them and one `cat-file --batch` to read them all, however many.
  */
-export async function writeFilesAt(root: string, commit: string, dest: string, wanted: (file: string) => boolean): Promise<number> {
+export async function writeFilesAt(
+  root: string,
+  commit: string,
+  dest: string,
+  wanted: (file: string) => boolean,
+): Promise<number> {
   const listing = (await git(root, ['ls-tree', '-r', '-z', '--full-tree', `${commit}:./`])).stdout;
   const entries: TreeEntry[] = [];
   for (const record of listing.split('\0')) {

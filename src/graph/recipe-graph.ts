@@ -43,7 +43,10 @@ export function graphNodes(recipes: Recipe[]): GraphNode[] {
 
 /** A DOT double-quoted string: backslash and quote escaped, line breaks as DOT's `\n`. */
 export function dotString(text: string): string {
-  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r?\n|\r/g, '\\n')}"`;
+  return `"${text
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\r?\n|\r/g, '\\n')}"`;
 }
 
 /**
@@ -51,7 +54,10 @@ export function dotString(text: string): string {
  * characters its labels interpret are written as entity codes (`#34;`, `#60;` …).
  */
 export function mermaidLabel(lines: string[]): string {
-  const code = (text: string) => text.replace(/[#"<>&`[\]{}()|;]|\r\n|\r|\n/g, (ch) => (ch.startsWith('\r') || ch === '\n' ? ' ' : `#${ch.charCodeAt(0)};`));
+  const code = (text: string) =>
+    text.replace(/[#"<>&`[\]{}()|;]|\r\n|\r|\n/g, (ch) =>
+      ch.startsWith('\r') || ch === '\n' ? ' ' : `#${ch.charCodeAt(0)};`,
+    );
   return `"${lines.map(code).join('<br/>')}"`;
 }
 
@@ -65,7 +71,9 @@ export function renderGraph(nodes: GraphNode[], format: GraphFormat): string {
 function dotGraph(nodes: GraphNode[]): string {
   const lines = ['digraph recipes {', '  rankdir=LR;', '  node [shape=box, style=rounded];'];
   for (const node of nodes) {
-    lines.push(`  ${dotString(node.name)} [label=${dotString(`${node.name}\n${node.base}\n${node.regions.join(', ')}`)}];`);
+    lines.push(
+      `  ${dotString(node.name)} [label=${dotString(`${node.name}\n${node.base}\n${node.regions.join(', ')}`)}];`,
+    );
   }
   for (const node of nodes) if (node.parent) lines.push(`  ${dotString(node.parent)} -> ${dotString(node.name)};`);
   lines.push('}');

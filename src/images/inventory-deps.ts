@@ -15,7 +15,12 @@ import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { imageInventory, type Inventory } from './inventory.js';
 
-export async function bakeryInventory(bakery: Bakery, recipes: Recipe[], aws: AwsSettings, now: Date): Promise<Inventory> {
+export async function bakeryInventory(
+  bakery: Bakery,
+  recipes: Recipe[],
+  aws: AwsSettings,
+  now: Date,
+): Promise<Inventory> {
   const deps = await productionPlanDeps(bakery, aws);
   let listed: Promise<ImageRecord[]> | undefined;
   const catalog = { listBakedImages: (regions: string[]) => (listed ??= deps.catalog.listBakedImages(regions)) };
@@ -31,7 +36,11 @@ export async function bakeryInventory(bakery: Bakery, recipes: Recipe[], aws: Aw
   const store = createParameterStore(aws);
   const pins = new Map<string, PinnedValue[]>();
   try {
-    for (const { recipe } of entries) pins.set(recipe.name, [...(await readTfvarsPinValues(recipe, label)), ...(await readSsmPinValues(recipe, store))]);
+    for (const { recipe } of entries)
+      pins.set(recipe.name, [
+        ...(await readTfvarsPinValues(recipe, label)),
+        ...(await readSsmPinValues(recipe, store)),
+      ]);
   } finally {
     store.close();
   }
@@ -39,10 +48,12 @@ export async function bakeryInventory(bakery: Bakery, recipes: Recipe[], aws: Aw
   const existing = new Set(images.filter((i) => i.state !== 'deregistered').map((i) => i.imageId));
   const unknownByRegion = new Map<string, string[]>();
   for (const pin of [...pins.values()].flat()) {
-    if (pin.ami && !existing.has(pin.ami)) unknownByRegion.set(pin.region, [...(unknownByRegion.get(pin.region) ?? []), pin.ami]);
+    if (pin.ami && !existing.has(pin.ami))
+      unknownByRegion.set(pin.region, [...(unknownByRegion.get(pin.region) ?? []), pin.ami]);
   }
   const clients = cachedClients(aws);
-  for (const [region, ids] of unknownByRegion) for (const id of await existingImageIds(clients(region), region, ids)) existing.add(id);
+  for (const [region, ids] of unknownByRegion)
+    for (const id of await existingImageIds(clients(region), region, ids)) existing.add(id);
 
   return imageInventory({ entries, images, pins, existing, now });
 }

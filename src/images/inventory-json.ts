@@ -24,6 +24,13 @@ export function inventoryJson(inventory: Inventory): unknown {
         })),
       })),
     })),
-    attention: inventory.attention.map((a) => ({ kind: a.kind, recipe: a.recipe, region: a.region, place: a.place, ...(a.ami ? { ami: a.ami } : {}), message: a.message })),
+    attention: inventory.attention.map((a) => ({
+      kind: a.kind,
+      recipe: a.recipe,
+      region: a.region,
+      place: a.place,
+      ...(a.ami ? { ami: a.ami } : {}),
+      message: a.message,
+    })),
   };
 }

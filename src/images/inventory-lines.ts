@@ -3,14 +3,21 @@ import type { Inventory } from './inventory.js';
 /** Columns padded to their widest cell, so the table reads on a terminal and in a CI log alike. */
 export function tableLines(rows: string[][]): string[] {
   const widths = rows[0].map((_, col) => Math.max(...rows.map((row) => row[col].length)));
-  return rows.map((row) => row.map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ').trimEnd());
+  return rows.map((row) =>
+    row
+      .map((cell, col) => (col === row.length - 1 ? cell : cell.padEnd(widths[col])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 export function inventoryLines(inventory: Inventory): string[] {
   const lines: string[] = [];
   for (const recipe of inventory.recipes) {
     lines.push(`${recipe.name} (fingerprint ${recipe.fingerprint})`);
-    const rows = [['  REGION', 'IMAGE', '', 'FINGERPRINT', 'AGE', 'DEPRECATES', 'LAUNCH TEST', 'SHARED WITH', 'PINNED BY']];
+    const rows = [
+      ['  REGION', 'IMAGE', '', 'FINGERPRINT', 'AGE', 'DEPRECATES', 'LAUNCH TEST', 'SHARED WITH', 'PINNED BY'],
+    ];
     for (const region of recipe.regions) {
       if (region.images.length === 0) rows.push([`  ${region.region}`, '(none)', '', '', '', '', '', '', '']);
       for (const image of region.images) {
@@ -31,9 +38,12 @@ export function inventoryLines(inventory: Inventory): string[] {
   }
   if (inventory.attention.length) {
     lines.push('needs attention:');
-    for (const a of inventory.attention) lines.push(`  ${a.kind === 'broken-pin' ? 'BROKEN' : a.kind === 'stale-pin' ? 'stale ' : 'unpinned'}  ${a.recipe} ${a.region}: ${a.message}`);
+    for (const a of inventory.attention)
+      lines.push(
+        `  ${a.kind === 'broken-pin' ? 'BROKEN' : a.kind === 'stale-pin' ? 'stale ' : 'unpinned'}  ${a.recipe} ${a.region}: ${a.message}`,
+      );
   } else {
-    lines.push('nothing needs attention: every pin names its recipe\'s current image');
+    lines.push("nothing needs attention: every pin names its recipe's current image");
   }
   return lines;
 }

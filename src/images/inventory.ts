@@ -110,16 +110,37 @@ export function imageInventory(input: InventoryInput): Inventory {
       const current = amis[pin.region];
       const base = { recipe: recipe.name, region: pin.region, place: pin.place };
       if (pin.ami === undefined) {
-        if (current) attention.push({ ...base, kind: 'not-pinned', message: `current image ${current} is not pinned in ${pin.place} yet (bake pin)` });
+        if (current)
+          attention.push({
+            ...base,
+            kind: 'not-pinned',
+            message: `current image ${current} is not pinned in ${pin.place} yet (bake pin)`,
+          });
         continue;
       }
       if (!input.existing.has(pin.ami)) {
-        attention.push({ ...base, kind: 'broken-pin', ami: pin.ami, message: `${pin.place} names ${pin.ami}, which no longer exists: a stack using it cannot launch` });
+        attention.push({
+          ...base,
+          kind: 'broken-pin',
+          ami: pin.ami,
+          message: `${pin.place} names ${pin.ami}, which no longer exists: a stack using it cannot launch`,
+        });
       } else if (pin.ami !== current) {
         const pinned = byId.get(pin.ami);
-        const what = pinned ? (pinned.recipe === recipe.name ? `fingerprint ${pinned.fingerprint}` : `an image of ${pinned.recipe}`) : 'not an image bake made';
-        const now = current ? `the current image is ${current} (bake pin)` : 'no image of the current fingerprint is built yet (bake build)';
-        attention.push({ ...base, kind: 'stale-pin', ami: pin.ami, message: `${pin.place} names ${pin.ami} (${what}), not the current image: ${now}` });
+        const what = pinned
+          ? pinned.recipe === recipe.name
+            ? `fingerprint ${pinned.fingerprint}`
+            : `an image of ${pinned.recipe}`
+          : 'not an image bake made';
+        const now = current
+          ? `the current image is ${current} (bake pin)`
+          : 'no image of the current fingerprint is built yet (bake build)';
+        attention.push({
+          ...base,
+          kind: 'stale-pin',
+          ami: pin.ami,
+          message: `${pin.place} names ${pin.ami} (${what}), not the current image: ${now}`,
+        });
       }
     }
     return { name: recipe.name, fingerprint, regions };

@@ -23,7 +23,9 @@ export function registerSecret(value: string): void {
   for (const line of value.split(/\r?\n/)) if (line.trim().length >= MIN_SECRET_LENGTH) forms.add(line.trim());
   for (const form of forms) if (form.length >= MIN_SECRET_LENGTH) known.add(form);
   // Longest first, so a value is masked whole rather than around a shorter form inside it.
-  const escaped = [...known].sort((a, b) => b.length - a.length).map((form) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const escaped = [...known]
+    .sort((a, b) => b.length - a.length)
+    .map((form) => form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   pattern = new RegExp(escaped.join('|'), 'g');
 }
 

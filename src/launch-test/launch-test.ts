@@ -95,7 +95,9 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
   const session = deps.session(region);
   const keyDir = await mkdtemp(path.join(tmpdir(), 'bake-launch-test-'));
   try {
-    await log(`launching ${instanceType} from ${imageId} in ${region}${result.user_data.length ? ` with user-data ${result.user_data.join(', ')}` : ''}`);
+    await log(
+      `launching ${instanceType} from ${imageId} in ${region}${result.user_data.length ? ` with user-data ${result.user_data.join(', ')}` : ''}`,
+    );
     const instance = await session.launch({
       region,
       imageId,
@@ -113,7 +115,12 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
     const keyFile = path.join(keyDir, 'id');
     await writeFile(keyFile, instance.privateKey, { mode: 0o600 });
     await chmod(keyFile, 0o600);
-    const ssh: SshTarget = { ip: instance.address, sshPort: target.sshPort, privateKey: keyFile, user: recipe.sshUsername };
+    const ssh: SshTarget = {
+      ip: instance.address,
+      sshPort: target.sshPort,
+      privateKey: keyFile,
+      user: recipe.sshUsername,
+    };
     await log(`${instance.instanceId} is running at ${instance.address}; waiting for SSH`);
 
     await deps.remote.waitForSsh(ssh, signal);
@@ -139,7 +146,8 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
     }
     if (signal.aborted) throw new Error(why());
     const failed = result.checks.filter((c) => c.status === 'failed');
-    if (failed.length) result.error = `${failed.length} of ${result.checks.length} checks failed on the booted instance: ${failed.map((c) => c.check).join('; ')}`;
+    if (failed.length)
+      result.error = `${failed.length} of ${result.checks.length} checks failed on the booted instance: ${failed.map((c) => c.check).join('; ')}`;
     else result.status = 'passed';
     return result;
   } catch (error) {
@@ -147,7 +155,9 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
       result.status = 'interrupted';
       result.error = 'launch test interrupted';
     } else {
-      result.error = timeout.aborted ? `launch test ${why()}` : `launch test stopped: ${(error as Error).message.split('\n')[0]}`;
+      result.error = timeout.aborted
+        ? `launch test ${why()}`
+        : `launch test stopped: ${(error as Error).message.split('\n')[0]}`;
     }
     if (result.instance_id && result.cloud_init.status === 'not reached') {
       const console = await session.consoleOutput();
@@ -159,7 +169,9 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
     }
     return result;
   } finally {
-    await log(`removing ${[session.made.instanceId, session.made.securityGroupId, session.made.keyName].filter(Boolean).join(', ') || 'nothing (nothing was made)'}`);
+    await log(
+      `removing ${[session.made.instanceId, session.made.securityGroupId, session.made.keyName].filter(Boolean).join(', ') || 'nothing (nothing was made)'}`,
+    );
     result.cleanup_problems = await session.cleanUp();
     for (const problem of result.cleanup_problems) await log(`LEFT BEHIND: ${problem}`);
     await rm(keyDir, { recursive: true, force: true });

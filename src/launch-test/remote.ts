@@ -13,7 +13,9 @@ export type { SshTarget };
 
 /** bake verify's ssh options, with a shorter connect timeout while sshd is not up yet. */
 function sshArgs(target: SshTarget, connectTimeoutSeconds = 10): string[] {
-  return sshArguments(target).map((arg) => (arg.startsWith('ConnectTimeout=') ? `ConnectTimeout=${connectTimeoutSeconds}` : arg));
+  return sshArguments(target).map((arg) =>
+    arg.startsWith('ConnectTimeout=') ? `ConnectTimeout=${connectTimeoutSeconds}` : arg,
+  );
 }
 
 export interface CloudInitOutcome {
@@ -83,7 +85,10 @@ export const sshRemoteMachine: RemoteMachine = {
       last = String(attempt.stderr).trim().split('\n').pop() ?? '';
       await sleep(RETRY_MS, signal);
     }
-    throw Object.assign(new Error(`sshd on ${target.ip}:${target.sshPort} never let the test key in${last ? ` (${last})` : ''}`), { aborted: true });
+    throw Object.assign(
+      new Error(`sshd on ${target.ip}:${target.sshPort} never let the test key in${last ? ` (${last})` : ''}`),
+      { aborted: true },
+    );
   },
 
   async cloudInit(target, signal) {
@@ -97,7 +102,8 @@ export const sshRemoteMachine: RemoteMachine = {
     const output = String(result.all ?? '').trim();
     if (result.exitCode === NO_CLOUD_INIT) return { status: 'absent', output };
     if (result.exitCode === 0 || result.exitCode === 2) return { status: 'done', output };
-    if (result.exitCode === 255) throw new Error(`ssh failed while waiting for cloud-init: ${output.split('\n').pop() ?? ''}`);
+    if (result.exitCode === 255)
+      throw new Error(`ssh failed while waiting for cloud-init: ${output.split('\n').pop() ?? ''}`);
     return { status: 'error', output };
   },
 

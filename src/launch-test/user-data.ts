@@ -37,7 +37,11 @@ function partType(content: string, use: CloudInitUse): string {
   );
 }
 
-export async function renderUserDataPart(bakery: Bakery, recipe: Recipe, use: CloudInitUse): Promise<RenderedUserDataPart> {
+export async function renderUserDataPart(
+  bakery: Bakery,
+  recipe: Recipe,
+  use: CloudInitUse,
+): Promise<RenderedUserDataPart> {
   const content = await renderCloudInitTemplate(bakery, recipe, use);
   const contentType = partType(content, use);
   if (contentType === 'text/cloud-config') checkCloudConfigYaml(content, use);
@@ -51,7 +55,10 @@ export async function renderUserData(bakery: Bakery, recipe: Recipe, uses: reado
   const text = combineUserData(parts, uses);
   const bytes = Buffer.byteLength(text);
   if (bytes > USER_DATA_MAX_BYTES) {
-    throw new RecipeError(`launch_test user_data renders to ${bytes} bytes; EC2 takes at most ${USER_DATA_MAX_BYTES}`, uses[0].location);
+    throw new RecipeError(
+      `launch_test user_data renders to ${bytes} bytes; EC2 takes at most ${USER_DATA_MAX_BYTES}`,
+      uses[0].location,
+    );
   }
   return text;
 }
@@ -62,7 +69,10 @@ export function combineUserData(parts: readonly RenderedUserDataPart[], uses: re
   const nested = parts.findIndex((part) => part.contentType === 'multipart');
   if (nested >= 0) {
     const where = uses[nested]?.location ?? { file: parts[nested].template, line: 1, col: 1 };
-    throw new RecipeError(`launch_test user_data template ${parts[nested].template} renders MIME multipart: give it alone, or give its parts as separate templates`, where);
+    throw new RecipeError(
+      `launch_test user_data template ${parts[nested].template} renders MIME multipart: give it alone, or give its parts as separate templates`,
+      where,
+    );
   }
   // A boundary that occurs in no part, so no part can end the document early.
   let boundary: string;

@@ -95,7 +95,10 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
   const { recipe } = request;
   const buildRegion = recipe.regions[0];
   const sourceId = request.amis[buildRegion];
-  if (!sourceId) throw new BuildFailure(`${recipe.name} has no image in its build region ${buildRegion} to copy to the other regions`);
+  if (!sourceId)
+    throw new BuildFailure(
+      `${recipe.name} has no image in its build region ${buildRegion} to copy to the other regions`,
+    );
   const principals = sharePrincipals(recipe);
   const log = async (line: string) => void (await request.log?.(line));
 
@@ -103,7 +106,10 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
   const tags = copyTags(request.tags ?? source.tags);
   const settled = { [DISTRIBUTION_TAG]: distributionTag(recipe) };
   const builtAt = request.builtAt ?? source.tags[BUILT_AT_TAG] ?? source.createdAt;
-  const deprecateAt = recipe.deprecateAfterDays === undefined ? undefined : deprecationTime(builtAt, recipe.deprecateAfterDays, request.now);
+  const deprecateAt =
+    recipe.deprecateAfterDays === undefined
+      ? undefined
+      : deprecationTime(builtAt, recipe.deprecateAfterDays, request.now);
 
   /** Copies into the region; a copy left by an earlier run under the same name is taken over instead of failing on the duplicate name. */
   const copyTo = async (region: string, outcome: RegionDistribution): Promise<string> => {
@@ -126,7 +132,9 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
     if (earlier) {
       // A failed copy keeps its name. Only bake's own failed copy of this recipe is cleared out of the way.
       if (earlier.state !== 'failed' || earlier.tags[RECIPE_TAG] !== recipe.name) {
-        throw new BuildFailure(`cannot copy ${sourceId} to ${region}: the name ${source.name} is taken by ${earlier.imageId} (${earlier.state})`);
+        throw new BuildFailure(
+          `cannot copy ${sourceId} to ${region}: the name ${source.name} is taken by ${earlier.imageId} (${earlier.state})`,
+        );
       }
       await log(`deregistering ${earlier.imageId} in ${region}: an earlier copy that failed`);
       await ec2.deregister(region, earlier.imageId);
@@ -134,7 +142,9 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
     const imageId = await ec2.copyImage(copy);
     outcome.copied = true;
     outcome.done.push('copied');
-    await log(`copying ${sourceId} (${buildRegion}) to ${region} as ${imageId}${kmsKeyId ? ` encrypted with ${kmsKeyId}` : recipe.encrypted ? ' encrypted with the default EBS key' : ''}`);
+    await log(
+      `copying ${sourceId} (${buildRegion}) to ${region} as ${imageId}${kmsKeyId ? ` encrypted with ${kmsKeyId}` : recipe.encrypted ? ' encrypted with the default EBS key' : ''}`,
+    );
     return imageId;
   };
 

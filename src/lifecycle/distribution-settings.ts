@@ -24,12 +24,18 @@ export interface DistributionSettings {
 /** The `bake:distribution` tag value for these settings; the order of share_with does not matter. */
 export function distributionTag(settings: DistributionSettings): string {
   const principals = [...new Set(settings.shareWith)].sort();
-  const share = principals.length ? createHash('sha256').update(principals.join('\n')).digest('hex').slice(0, SHARE_HEX) : 'none';
+  const share = principals.length
+    ? createHash('sha256').update(principals.join('\n')).digest('hex').slice(0, SHARE_HEX)
+    : 'none';
   const deprecate = settings.deprecateAfterDays === undefined ? 'never' : `${settings.deprecateAfterDays}d`;
   return `share=${share},deprecate=${deprecate},imdsv2=${settings.imdsv2 ? 'on' : 'off'}`;
 }
 
-const SETTING_NAMES: Record<string, string> = { share: 'share_with', deprecate: 'deprecate_after_days', imdsv2: 'imdsv2' };
+const SETTING_NAMES: Record<string, string> = {
+  share: 'share_with',
+  deprecate: 'deprecate_after_days',
+  imdsv2: 'imdsv2',
+};
 
 function parts(tag: string): Map<string, string> {
   return new Map(tag.split(',').map((part) => part.split('=', 2) as [string, string]));
@@ -43,6 +49,8 @@ export function distributionDrift(applied: string | undefined, wanted: string): 
   if (applied === wanted) return undefined;
   if (applied === undefined) return 'sharing, IMDSv2 and deprecation not confirmed';
   const before = parts(applied);
-  const changed = [...parts(wanted)].filter(([key, value]) => before.get(key) !== value).map(([key]) => SETTING_NAMES[key] ?? key);
+  const changed = [...parts(wanted)]
+    .filter(([key, value]) => before.get(key) !== value)
+    .map(([key]) => SETTING_NAMES[key] ?? key);
   return `${changed.length ? changed.join(', ') : 'distribution settings'} changed`;
 }

@@ -15,7 +15,6 @@
 import type { ImageRecord } from '../aws/image-record.js';
 import { BAKERY_TAG, BUILT_AT_TAG, LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 
-
 export interface PruneRules {
   /** Newest images kept per recipe and region. */
   keep: number;
@@ -96,13 +95,21 @@ export function decidePrune(facts: PruneFacts, rules: PruneRules): PruneDecision
       if (failedLaunchTest) deleteReasons.push('failed its launch test');
       else {
         const index = rank++;
-        if (facts.current.get(image.recipe) === image.fingerprint && image.fingerprint) keepReasons.push(`current fingerprint of ${image.recipe}`);
-        if (index < rules.keep) keepReasons.push(`newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
-        else deleteReasons.push(`not among the newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
+        if (facts.current.get(image.recipe) === image.fingerprint && image.fingerprint)
+          keepReasons.push(`current fingerprint of ${image.recipe}`);
+        if (index < rules.keep)
+          keepReasons.push(`newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`);
+        else
+          deleteReasons.push(
+            `not among the newest ${rules.keep} of ${image.recipe} in ${image.region} (#${index + 1})`,
+          );
       }
       if (image.state === 'pending') keepReasons.push('still being created (pending)');
       // Made before bakeries had names: which bakery made it cannot be told, so none deletes it.
-      if (image.tags[BAKERY_TAG] === undefined) keepReasons.push(`no bake:bakery tag (made before bakeries had names); tag it bake:bakery=${facts.bakery ?? '<bakery>'} to let prune manage it`);
+      if (image.tags[BAKERY_TAG] === undefined)
+        keepReasons.push(
+          `no bake:bakery tag (made before bakeries had names); tag it bake:bakery=${facts.bakery ?? '<bakery>'} to let prune manage it`,
+        );
       if (time === undefined) keepReasons.push('no readable build time');
       else if (rules.olderThanMs !== undefined) {
         const age = rules.now.getTime() - time;
@@ -127,6 +134,10 @@ export function decidePrune(facts: PruneFacts, rules: PruneRules): PruneDecision
     });
   }
   return decisions.sort(
-    (a, b) => a.recipe.localeCompare(b.recipe) || a.region.localeCompare(b.region) || b.builtAt.localeCompare(a.builtAt) || a.imageId.localeCompare(b.imageId),
+    (a, b) =>
+      a.recipe.localeCompare(b.recipe) ||
+      a.region.localeCompare(b.region) ||
+      b.builtAt.localeCompare(a.builtAt) ||
+      a.imageId.localeCompare(b.imageId),
   );
 }

@@ -10,7 +10,9 @@ const STATUS_WORD: Record<PrunedImage['status'], string> = {
 
 function pad(rows: string[][]): string[] {
   const widths = rows[0].map((_, column) => Math.max(...rows.map((row) => row[column].length)));
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]))).join('  '));
+  return rows.map((row) =>
+    row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]))).join('  '),
+  );
 }
 
 export function pruneLines(report: PruneReport): string[] {
@@ -34,14 +36,17 @@ export function pruneLines(report: PruneReport): string[] {
     if (image.error) lines.push(`    ${image.error}`);
     const snapshots = image.snapshotsDeleted ?? [];
     if (image.status === 'deleted' && snapshots.length) lines.push(`    snapshots deleted: ${snapshots.join(', ')}`);
-    for (const [snapshot, why] of Object.entries(image.snapshotsKept ?? {})) lines.push(`    snapshot ${snapshot} kept: ${why}`);
+    for (const [snapshot, why] of Object.entries(image.snapshotsKept ?? {}))
+      lines.push(`    snapshot ${snapshot} kept: ${why}`);
   });
   const count = (status: PrunedImage['status']) => report.images.filter((i) => i.status === status).length;
   if (!report.apply) {
     lines.push(`dry run: ${count('would-delete')} would be deleted, ${count('kept')} kept; --apply deletes them`);
   } else {
     const snapshots = report.images.reduce((n, i) => n + (i.snapshotsDeleted?.length ?? 0), 0);
-    lines.push(`${count('deleted')} deleted (${snapshots} snapshots), ${count('failed')} failed, ${count('kept')} kept`);
+    lines.push(
+      `${count('deleted')} deleted (${snapshots} snapshots), ${count('failed')} failed, ${count('kept')} kept`,
+    );
   }
   return lines;
 }
@@ -66,7 +71,9 @@ export function pruneJson(report: PruneReport): unknown {
       snapshots: image.snapshotIds,
       ...(image.error ? { error: image.error } : {}),
       ...(image.snapshotsDeleted ? { snapshots_deleted: image.snapshotsDeleted } : {}),
-      ...(image.snapshotsKept && Object.keys(image.snapshotsKept).length ? { snapshots_kept: image.snapshotsKept } : {}),
+      ...(image.snapshotsKept && Object.keys(image.snapshotsKept).length
+        ? { snapshots_kept: image.snapshotsKept }
+        : {}),
     })),
   };
 }

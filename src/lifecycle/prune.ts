@@ -59,25 +59,33 @@ function relativePlace(root: string, place: string): string {
 }
 
 export async function pruneBakery(bakery: Bakery, deps: PruneDeps, options: PruneOptions): Promise<PruneReport> {
-  if (!Number.isInteger(options.keep) || options.keep < 0) throw new BakeError(`--keep must be a whole number of 0 or more, got ${options.keep}`);
+  if (!Number.isInteger(options.keep) || options.keep < 0)
+    throw new BakeError(`--keep must be a whole number of 0 or more, got ${options.keep}`);
   const pinFiles = bakery.recipes.flatMap((recipe) => recipe.pin.map((target) => target.file));
   let pinned: Map<string, string[]>;
   try {
     pinned = await deps.readPinned(pinFiles);
   } catch (error) {
     if (error instanceof TfvarsError) {
-      throw new TfvarsError(`${error.message}; bake prune deletes nothing while it cannot tell what is pinned`, error.file, error.line);
+      throw new TfvarsError(
+        `${error.message}; bake prune deletes nothing while it cannot tell what is pinned`,
+        error.file,
+        error.line,
+      );
     }
     throw error;
   }
   pinned = new Map([...pinned].map(([ami, places]) => [ami, places.map((place) => relativePlace(bakery.root, place))]));
   // An SSM parameter that cannot be read stops the prune too (a CloudError), before anything is listed.
-  for (const [ami, places] of (await deps.readSsmPinned?.(bakery.recipes)) ?? []) pinned.set(ami, [...(pinned.get(ami) ?? []), ...places]);
+  for (const [ami, places] of (await deps.readSsmPinned?.(bakery.recipes)) ?? [])
+    pinned.set(ami, [...(pinned.get(ami) ?? []), ...places]);
 
   const listings = await deps.ec2.listImages(bakeryRegions(bakery));
   // Only this bakery's images are candidates: another team's are not even looked at.
   const bakeryRecipes = new Set(bakery.recipes.map((r) => r.name));
-  const images = listings.flatMap((listing) => listing.images).filter((image) => isOwnImage(image.tags, bakery.config.bakery, bakeryRecipes));
+  const images = listings
+    .flatMap((listing) => listing.images)
+    .filter((image) => isOwnImage(image.tags, bakery.config.bakery, bakeryRecipes));
   const selected = options.recipes ? new Set(options.recipes.map((r) => r.name)) : undefined;
   const current = await deps.currentFingerprints(options.recipes ?? bakery.recipes);
   const decisions = decidePrune(
@@ -93,7 +101,13 @@ export async function pruneBakery(bakery: Bakery, deps: PruneDeps, options: Prun
         .map((listing) => {
           const doomed = decisions.filter((d) => d.region === listing.region && d.action === 'delete');
           const gone = new Set(doomed.map((d) => d.imageId));
-          return doomed.length ? deps.ec2.deleteImages(listing.region, doomed, listing.images.filter((i) => !gone.has(i.imageId))) : [];
+          return doomed.length
+            ? deps.ec2.deleteImages(
+                listing.region,
+                doomed,
+                listing.images.filter((i) => !gone.has(i.imageId)),
+              )
+            : [];
         }),
     );
     for (const outcome of perRegion.flat()) outcomes.set(`${outcome.region}/${outcome.imageId}`, outcome);
@@ -103,7 +117,11 @@ export async function pruneBakery(bakery: Bakery, deps: PruneDeps, options: Prun
     apply: options.apply,
     keep: options.keep,
     ...(options.olderThan ? { olderThan: options.olderThan } : {}),
-    regions: listings.map((l) => ({ region: l.region, images: l.images.length, ...(l.error ? { error: l.error } : {}) })),
+    regions: listings.map((l) => ({
+      region: l.region,
+      images: l.images.length,
+      ...(l.error ? { error: l.error } : {}),
+    })),
     images: decisions.map((decision): PrunedImage => {
       if (decision.action === 'keep') return { ...decision, status: 'kept' };
       const outcome = outcomes.get(`${decision.region}/${decision.imageId}`);

@@ -9,15 +9,37 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  request as httpRequest,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import path from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
 
 export const APT_PROXY_PORT = 3142;
 
 /** Request headers worth passing to the mirror; the rest is hop-by-hop or the client's business. */
-const FORWARDED_HEADERS = ['user-agent', 'accept', 'range', 'if-range', 'if-modified-since', 'if-none-match', 'cache-control'];
-const RETURNED_HEADERS = ['content-type', 'content-length', 'last-modified', 'etag', 'content-range', 'accept-ranges', 'date'];
+const FORWARDED_HEADERS = [
+  'user-agent',
+  'accept',
+  'range',
+  'if-range',
+  'if-modified-since',
+  'if-none-match',
+  'cache-control',
+];
+const RETURNED_HEADERS = [
+  'content-type',
+  'content-length',
+  'last-modified',
+  'etag',
+  'content-range',
+  'accept-ranges',
+  'date',
+];
 
 export interface AptProxyOptions {
   /** Where downloaded .deb files are kept (shared between bakes; created when missing). */
@@ -79,7 +101,10 @@ export class AptProxy {
       return refuse(400, 'bake apt proxy: absolute http:// URLs only');
     }
     if (url.protocol !== 'http:' || !this.options.mirrorHosts.has(url.hostname)) {
-      return refuse(403, `bake apt proxy: only the Debian mirror (${[...this.options.mirrorHosts].join(', ')}) is reachable from a local instance`);
+      return refuse(
+        403,
+        `bake apt proxy: only the Debian mirror (${[...this.options.mirrorHosts].join(', ')}) is reachable from a local instance`,
+      );
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'bake apt proxy: GET and HEAD only');
     try {
@@ -121,7 +146,8 @@ export class AptProxy {
       await finished(keep);
       const expected = Number(upstream.headers['content-length']);
       const size = (await stat(temp)).size;
-      if (Number.isFinite(expected) && size !== expected) throw new Error(`short download (${size} of ${expected} bytes)`);
+      if (Number.isFinite(expected) && size !== expected)
+        throw new Error(`short download (${size} of ${expected} bytes)`);
       await rename(temp, file);
       this.stats.missBytes += size;
     } finally {

@@ -14,11 +14,26 @@ import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { APT_PROXY_PORT, AptProxy } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
 import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from './instance-host.js';
-import { createInstanceNetwork, networkOfSlot, removeInstanceNetwork, removeNetworkIfAbandoned, type InstanceNetwork } from './instance-network.js';
+import {
+  createInstanceNetwork,
+  networkOfSlot,
+  removeInstanceNetwork,
+  removeNetworkIfAbandoned,
+  type InstanceNetwork,
+} from './instance-network.js';
 import { SEED_DIR, writeInstanceSeed } from './instance-seed.js';
 import { ImageStore, LAYERS_FILE, readLayers } from './rootfs-images.js';
 import { hostAptSources, mirrorHosts } from './rootfs-mirror.js';
-import { ensureBaseRootfs, killProcessesInside, mountOverlay, mountsUnder, removeRootfs, requireRoot, rootfsCacheDir, unmountUnder } from './rootfs.js';
+import {
+  ensureBaseRootfs,
+  killProcessesInside,
+  mountOverlay,
+  mountsUnder,
+  removeRootfs,
+  requireRoot,
+  rootfsCacheDir,
+  unmountUnder,
+} from './rootfs.js';
 
 export interface BootHostOptions {
   stateDir: string;
@@ -42,7 +57,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const instancesDir = path.join(stateDir, 'instances');
   const images = new ImageStore(path.join(stateDir, 'images'), () => layersOfInstances());
   const cacheDir = options.rootfsCache ? path.resolve(options.rootfsCache) : rootfsCacheDir(stateDir);
-  const proxy = new AptProxy({ cacheDir: path.join(cacheDir, 'apt-archives'), mirrorHosts: mirrorHosts(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]), log });
+  const proxy = new AptProxy({
+    cacheDir: path.join(cacheDir, 'apt-archives'),
+    mirrorHosts: mirrorHosts(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]),
+    log,
+  });
   const running = new Map<string, Running>();
   /**
    * Networks of instances stopped while this bake runs: kept, as EC2 keeps a stopped instance's
@@ -54,7 +73,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   let prepared: Promise<void> | undefined;
 
   const files = (instanceId: string) => {
-    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(instanceId)) throw new CloudError(`not an instance id: ${JSON.stringify(instanceId)}`);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(instanceId))
+      throw new CloudError(`not an instance id: ${JSON.stringify(instanceId)}`);
     const dir = path.join(instancesDir, instanceId);
     return {
       dir,
@@ -132,8 +152,15 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     }
     try {
       await writeFileAtomic(f.slot, `${network.slot}\n`);
-      const keptUserData = userData ?? (await readFile(path.join(f.rootfs, SEED_DIR, 'user-data')).catch(() => undefined));
-      await writeInstanceSeed(f.rootfs, { instanceId, ip: network.ip, authorizedKey, userData: keptUserData, aptProxy: `${network.hostIp}:${APT_PROXY_PORT}` });
+      const keptUserData =
+        userData ?? (await readFile(path.join(f.rootfs, SEED_DIR, 'user-data')).catch(() => undefined));
+      await writeInstanceSeed(f.rootfs, {
+        instanceId,
+        ip: network.ip,
+        authorizedKey,
+        userData: keptUserData,
+        aptProxy: `${network.hostIp}:${APT_PROXY_PORT}`,
+      });
       await proxy.listen(network.hostIp);
       const container = await BootedContainer.boot({
         rootfs: f.rootfs,
@@ -183,7 +210,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     async launch(request: LaunchRequest): Promise<InstanceEndpoint> {
       await prepare();
       const f = files(request.instanceId);
-      if (running.has(request.instanceId) || existsSync(f.dir)) throw new CloudError(`instance ${request.instanceId} already exists on this host`);
+      if (running.has(request.instanceId) || existsSync(f.dir))
+        throw new CloudError(`instance ${request.instanceId} already exists on this host`);
       // No copy: the instance's writes go to its own upper directory over the image's layers.
       const lowers = request.imageId === BASE_IMAGE ? [await baseRootfs()] : await images.layersOf(request.imageId);
       await mkdir(f.dir, { recursive: true, mode: 0o755 });
@@ -227,7 +255,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
 
     async alias(imageId: string, newImageId: string): Promise<void> {
       await prepare();
-      if (imageId === BASE_IMAGE) throw new CloudError('the base image is shared by every region already; it needs no copy');
+      if (imageId === BASE_IMAGE)
+        throw new CloudError('the base image is shared by every region already; it needs no copy');
       await images.alias(imageId, newImageId);
     },
 
@@ -261,7 +290,10 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await Promise.all(ids.map((id) => stopInstance(id)));
       await proxy.close();
       const { hits, misses, hitBytes, missBytes } = proxy.stats;
-      if (hits + misses) log(`apt proxy: ${hits} .deb from the cache (${(hitBytes / 1e6).toFixed(1)} MB), ${misses} downloaded (${(missBytes / 1e6).toFixed(1)} MB)`);
+      if (hits + misses)
+        log(
+          `apt proxy: ${hits} .deb from the cache (${(hitBytes / 1e6).toFixed(1)} MB), ${misses} downloaded (${(missBytes / 1e6).toFixed(1)} MB)`,
+        );
       if (prepared) await unmountUnder(stateDir);
     },
   };

@@ -41,7 +41,10 @@ export class BootedContainer {
 
   /** Boots and resolves once the instance's sshd greets on port 22; rejects with the console's last lines if boot fails. */
   static async boot(options: ContainerStart): Promise<BootedContainer> {
-    const consoleStart = await stat(options.consoleFile).then((s) => s.size, () => 0);
+    const consoleStart = await stat(options.consoleFile).then(
+      (s) => s.size,
+      () => 0,
+    );
     const child = execa(
       NSPAWN,
       [
@@ -86,9 +89,13 @@ export class BootedContainer {
       if (exited || Date.now() > deadline) {
         if (!exited) await stopProcessTree(pid, POWEROFF_GRACE_MS, child);
         await rm(options.pidFile, { force: true });
-        const tail = (await readFile(options.consoleFile).catch(() => Buffer.alloc(0))).subarray(consoleStart).toString('utf8');
+        const tail = (await readFile(options.consoleFile).catch(() => Buffer.alloc(0)))
+          .subarray(consoleStart)
+          .toString('utf8');
         const lines = tail.trim().split(/\r?\n/).slice(-4).join(' | ');
-        throw new CloudError(`instance at ${options.ip} ${exited ? 'stopped while booting' : 'did not answer on port 22 in time'}: ${lines || 'no console output'}`);
+        throw new CloudError(
+          `instance at ${options.ip} ${exited ? 'stopped while booting' : 'did not answer on port 22 in time'}: ${lines || 'no console output'}`,
+        );
       }
       await sleep(250);
     }
@@ -110,7 +117,8 @@ export async function stopOrphanContainer(pidFile: string, rootfs: string): Prom
   const pid = Number.parseInt((await readFile(pidFile, 'utf8').catch(() => '')).trim(), 10);
   if (Number.isInteger(pid) && isAlive(pid)) {
     const command = await commandLineOf(pid);
-    if (command.includes(NSPAWN) && command.includes(`--directory=${rootfs} `)) await stopProcessTree(pid, POWEROFF_GRACE_MS);
+    if (command.includes(NSPAWN) && command.includes(`--directory=${rootfs} `))
+      await stopProcessTree(pid, POWEROFF_GRACE_MS);
   }
   await rm(pidFile, { force: true });
 }
@@ -118,5 +126,8 @@ export async function stopOrphanContainer(pidFile: string, rootfs: string): Prom
 /** Fails early with the package to install when the host has no systemd-nspawn. */
 export async function requireNspawn(): Promise<void> {
   const found = await execa(NSPAWN, ['--version'], { reject: false });
-  if (found.failed) throw new CloudError(`the local cloud boots instances with ${NSPAWN}, which is not installed (apt-get install systemd-container, or scripts/setup.sh)`);
+  if (found.failed)
+    throw new CloudError(
+      `the local cloud boots instances with ${NSPAWN}, which is not installed (apt-get install systemd-container, or scripts/setup.sh)`,
+    );
 }

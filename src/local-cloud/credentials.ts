@@ -14,7 +14,9 @@ import type { LocalCredentials } from './ec2-api/signature.js';
 
 export type { LocalCredentials } from './ec2-api/signature.js';
 
-const CredentialsFile = z.object({ accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/), secretAccessKey: z.string().min(32) }).strict();
+const CredentialsFile = z
+  .object({ accessKeyId: z.string().regex(/^[A-Z0-9]{16,128}$/), secretAccessKey: z.string().min(32) })
+  .strict();
 
 export function credentialsFileOf(stateDir: string): string {
   return path.join(stateDir, 'credentials.json');
@@ -30,7 +32,9 @@ export async function loadOrCreateCredentials(stateDir: string): Promise<LocalCr
   }
   // Anyone else who can read the key can do what the cloud's owner can: refuse rather than serve.
   if ((info.mode & 0o077) !== 0 || (process.getuid && info.uid !== process.getuid())) {
-    throw new CloudError(`${file}: local cloud credentials must be 0600 and owned by this user; delete the file to make new ones`);
+    throw new CloudError(
+      `${file}: local cloud credentials must be 0600 and owned by this user; delete the file to make new ones`,
+    );
   }
   const parsed = CredentialsFile.safeParse(parseJson(await readFile(file, 'utf8')));
   if (!parsed.success) throw new CloudError(`${file}: not local cloud credentials; delete the file to make new ones`);

@@ -58,7 +58,6 @@ export interface LocalCloudOptions {
   log?: (message: string) => void;
 }
 
-
 /**
  * The boot host, made on first use: `bake plan --local` launches nothing and should not pay
  * for (or need the privileges of) a host it never uses.
@@ -91,7 +90,9 @@ async function resume(state: CloudState, host: InstanceHost, log: (message: stri
   for (const instance of state.instances) {
     if (instance.state === 'stopping') instance.state = 'stopped';
     if (instance.state === 'shutting-down') {
-      await host.terminate(instance.instanceId).catch((error: Error) => log(`terminate ${instance.instanceId}: ${error.message}`));
+      await host
+        .terminate(instance.instanceId)
+        .catch((error: Error) => log(`terminate ${instance.instanceId}: ${error.message}`));
       instance.state = 'terminated';
     }
     if (instance.state === 'running' || instance.state === 'pending') {
@@ -141,7 +142,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const faults = options.faults ?? [];
     const parameterKey = await parameterSealingKey(options.stateDir);
     const time = new SimulatedTime(latency);
-    const api = await startEc2Api({ state, credentials, host, time, faults, persist: () => stateFile.save(state), log, parameterKey });
+    const api = await startEc2Api({
+      state,
+      credentials,
+      host,
+      time,
+      faults,
+      persist: () => stateFile.save(state),
+      log,
+      parameterKey,
+    });
     const region = options.region ?? 'us-east-1';
     const openHost = host;
     let closed = false;

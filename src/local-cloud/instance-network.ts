@@ -41,7 +41,14 @@ export interface InstanceNetwork {
 export function networkOfSlot(slot: number): InstanceNetwork {
   if (!Number.isInteger(slot) || slot < 0 || slot >= POOL_SLOTS) throw new CloudError(`no network slot ${slot}`);
   const base = POOL_START + slot * 4;
-  return { slot, namespace: `bake-${slot}`, hostInterface: `bake${slot}h`, hostIp: ipOf(base + 1), ip: ipOf(base + 2), prefixLength: 30 };
+  return {
+    slot,
+    namespace: `bake-${slot}`,
+    hostInterface: `bake${slot}h`,
+    hostIp: ipOf(base + 1),
+    ip: ipOf(base + 2),
+    prefixLength: 30,
+  };
 }
 
 /** The network an instance address belongs to, if it is one of the pool's. */
@@ -76,23 +83,29 @@ export function overlaps(cidr: string, slot: number): boolean {
  */
 export async function createInstanceNetwork(preferredSlot?: number): Promise<InstanceNetwork> {
   await mkdir(CLAIMS_DIR, { recursive: true, mode: 0o755 });
-  const network = await withPidLock(path.join(CLAIMS_DIR, 'network.lock'), async () => {
-    const routes = await hostRoutes();
-    const free = (slot: number) => !routes.some((cidr) => overlaps(cidr, slot));
-    const candidates = preferredSlot === undefined ? [] : [preferredSlot];
-    for (let slot = 0; slot < POOL_SLOTS; slot++) {
-      if (slot !== preferredSlot) candidates.push(slot);
-      for (const candidate of candidates.splice(0)) {
-        if (!free(candidate)) continue;
-        const net = networkOfSlot(candidate);
-        if (existsSync(path.join(NETNS_DIR, net.namespace)) && !(await reclaimAbandoned(net))) continue;
-        await ip('netns', 'add', net.namespace);
-        await writeFile(claimFile(net), `${process.pid}\n`);
-        return net;
+  const network = await withPidLock(
+    path.join(CLAIMS_DIR, 'network.lock'),
+    async () => {
+      const routes = await hostRoutes();
+      const free = (slot: number) => !routes.some((cidr) => overlaps(cidr, slot));
+      const candidates = preferredSlot === undefined ? [] : [preferredSlot];
+      for (let slot = 0; slot < POOL_SLOTS; slot++) {
+        if (slot !== preferredSlot) candidates.push(slot);
+        for (const candidate of candidates.splice(0)) {
+          if (!free(candidate)) continue;
+          const net = networkOfSlot(candidate);
+          if (existsSync(path.join(NETNS_DIR, net.namespace)) && !(await reclaimAbandoned(net))) continue;
+          await ip('netns', 'add', net.namespace);
+          await writeFile(claimFile(net), `${process.pid}\n`);
+          return net;
+        }
       }
-    }
-    throw new CloudError('no free network slot for a local instance in 198.18.0.0/15 (terminate some local instances)');
-  }, { timeoutMs: 60_000 });
+      throw new CloudError(
+        'no free network slot for a local instance in 198.18.0.0/15 (terminate some local instances)',
+      );
+    },
+    { timeoutMs: 60_000 },
+  );
   try {
     await ip('link', 'add', network.hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', network.namespace);
     await ip('addr', 'add', `${network.hostIp}/${network.prefixLength}`, 'dev', network.hostInterface);
@@ -163,5 +176,6 @@ async function hostRoutes(): Promise<string[]> {
 
 async function ip(...args: string[]): Promise<void> {
   const result = await execa('ip', args, { reject: false, all: true });
-  if (result.failed) throw new CloudError(`ip ${args.join(' ')} failed: ${String(result.all ?? result.message).trim()}`);
+  if (result.failed)
+    throw new CloudError(`ip ${args.join(' ')} failed: ${String(result.all ?? result.message).trim()}`);
 }

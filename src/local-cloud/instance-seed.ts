@@ -58,5 +58,6 @@ export async function writeInstanceSeed(rootfs: string, seed: InstanceSeed): Pro
   const keysFile = path.join(sshDir, 'authorized_keys');
   const present = await readFile(keysFile, 'utf8').catch(() => '');
   const key = seed.authorizedKey.trim();
-  if (key && !present.split('\n').includes(key)) await writeFile(keysFile, `${present}${present && !present.endsWith('\n') ? '\n' : ''}${key}\n`, { mode: 0o600 });
+  if (key && !present.split('\n').includes(key))
+    await writeFile(keysFile, `${present}${present && !present.endsWith('\n') ? '\n' : ''}${key}\n`, { mode: 0o600 });
 }

@@ -74,14 +74,20 @@ export function latencyProfileFromEnv(env: NodeJS.ProcessEnv): LatencyProfile | 
   const name = env[LATENCY_ENV]?.trim() ?? '';
   const scaleText = env[TIME_SCALE_ENV]?.trim() ?? '';
   if (name === '' || name === 'none') {
-    if (scaleText !== '') throw new UsageError(`${TIME_SCALE_ENV} is set but ${LATENCY_ENV} is not: set ${LATENCY_ENV}=aws too`);
+    if (scaleText !== '')
+      throw new UsageError(`${TIME_SCALE_ENV} is set but ${LATENCY_ENV} is not: set ${LATENCY_ENV}=aws too`);
     return undefined;
   }
   const figures = Object.hasOwn(PROFILES, name) ? PROFILES[name] : undefined;
-  if (!figures) throw new UsageError(`${LATENCY_ENV}=${JSON.stringify(name)} is not a latency profile: use ${Object.keys(PROFILES).join(', ')} or none`);
+  if (!figures)
+    throw new UsageError(
+      `${LATENCY_ENV}=${JSON.stringify(name)} is not a latency profile: use ${Object.keys(PROFILES).join(', ')} or none`,
+    );
   const timeScale = scaleText === '' ? 1 : Number(scaleText);
   if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 1000) {
-    throw new UsageError(`${TIME_SCALE_ENV}=${JSON.stringify(scaleText)} is not a time scale: a positive number, e.g. 0.01 (1 simulated second = 10 ms)`);
+    throw new UsageError(
+      `${TIME_SCALE_ENV}=${JSON.stringify(scaleText)} is not a time scale: a positive number, e.g. 0.01 (1 simulated second = 10 ms)`,
+    );
   }
   return { name, timeScale, ...figures };
 }
@@ -92,7 +98,15 @@ export function latencyProfileEnv(profile: LatencyProfile | undefined): Record<s
 }
 
 // EC2's "resource-intensive" list, as far as the local cloud serves those actions.
-const RESOURCE_INTENSIVE = new Set(['RunInstances', 'StartInstances', 'StopInstances', 'TerminateInstances', 'CreateImage', 'CopyImage', 'RegisterImage']);
+const RESOURCE_INTENSIVE = new Set([
+  'RunInstances',
+  'StartInstances',
+  'StopInstances',
+  'TerminateInstances',
+  'CreateImage',
+  'CopyImage',
+  'RegisterImage',
+]);
 
 export function actionClassOf(action: string): ActionClass {
   if (RESOURCE_INTENSIVE.has(action)) return 'resource-intensive';

@@ -75,13 +75,14 @@ export class ImageStore {
   async sweep(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     for (const name of await readdir(this.dir)) {
-      if (name.startsWith('.') && (name.endsWith('.tmp') || name.endsWith('.deleting'))) await removeRootfs(path.join(this.dir, name));
+      if (name.startsWith('.') && (name.endsWith('.tmp') || name.endsWith('.deleting')))
+        await removeRootfs(path.join(this.dir, name));
     }
   }
 
   private async removeUnused(): Promise<void> {
     // Repeated: removing a child image may free its parent's layer.
-    for (let removed = true; removed; ) {
+    for (let removed = true; removed;) {
       removed = false;
       const names = (await readdir(this.dir).catch(() => [] as string[])).filter((name) => !name.startsWith('.'));
       const links = new Set<string>();
@@ -90,11 +91,13 @@ export class ImageStore {
         const entry = path.join(this.dir, name);
         const link = await readlink(entry).catch(() => undefined);
         if (link !== undefined) links.add(link);
-        else if (!existsSync(path.join(entry, DEREGISTERED))) for (const layer of await readLayers(entry).catch(() => [])) used.add(layer);
+        else if (!existsSync(path.join(entry, DEREGISTERED)))
+          for (const layer of await readLayers(entry).catch(() => [])) used.add(layer);
       }
       for (const name of names) {
         const entry = path.join(this.dir, name);
-        if (!existsSync(path.join(entry, DEREGISTERED)) || links.has(name) || (await lstat(entry)).isSymbolicLink()) continue;
+        if (!existsSync(path.join(entry, DEREGISTERED)) || links.has(name) || (await lstat(entry)).isSymbolicLink())
+          continue;
         // Deregistered images still count for the layers below their own while they exist.
         const own = path.join(entry, 'layer');
         const standing = [...used].some((layer) => layer === own);
@@ -127,9 +130,12 @@ export class ImageStore {
     const info = await lstat(entry).catch(() => undefined);
     const physical = info?.isSymbolicLink() ? await readlink(entry) : imageId;
     const dir = path.join(this.dir, physical);
-    if (!info || (physical === imageId && existsSync(path.join(dir, DEREGISTERED)))) throw new CloudError(`image ${imageId} has no filesystem on this host`);
+    if (!info || (physical === imageId && existsSync(path.join(dir, DEREGISTERED))))
+      throw new CloudError(`image ${imageId} has no filesystem on this host`);
     if (!existsSync(path.join(dir, LAYERS_FILE))) {
-      throw new CloudError(`image ${imageId} was made by an older bake whose instances did not boot: delete .bake/local and build again`);
+      throw new CloudError(
+        `image ${imageId} was made by an older bake whose instances did not boot: delete .bake/local and build again`,
+      );
     }
     return physical;
   }
@@ -144,9 +150,11 @@ export class ImageStore {
 /** The `layers` list of an image or instance directory; every entry must still exist. */
 export async function readLayers(dir: string): Promise<string[]> {
   const layers = JSON.parse(await readFile(path.join(dir, LAYERS_FILE), 'utf8')) as unknown;
-  if (!Array.isArray(layers) || !layers.every((l) => typeof l === 'string' && path.isAbsolute(l))) throw new CloudError(`${path.join(dir, LAYERS_FILE)} is not a list of directories`);
+  if (!Array.isArray(layers) || !layers.every((l) => typeof l === 'string' && path.isAbsolute(l)))
+    throw new CloudError(`${path.join(dir, LAYERS_FILE)} is not a list of directories`);
   const missing = layers.find((layer) => !existsSync(layer));
-  if (missing) throw new CloudError(`${dir} stands on ${missing}, which is gone (was the root filesystem cache deleted?)`);
+  if (missing)
+    throw new CloudError(`${dir} stands on ${missing}, which is gone (was the root filesystem cache deleted?)`);
   return layers;
 }
 

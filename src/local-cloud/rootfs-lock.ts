@@ -7,7 +7,11 @@
 import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { CloudError } from '../errors/index.js';
 
-export async function withPidLock<T>(lockFile: string, action: () => Promise<T>, options: { timeoutMs?: number; onWait?: (holder: number) => void } = {}): Promise<T> {
+export async function withPidLock<T>(
+  lockFile: string,
+  action: () => Promise<T>,
+  options: { timeoutMs?: number; onWait?: (holder: number) => void } = {},
+): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? 30 * 60_000);
   let told = false;
   for (;;) {
@@ -25,7 +29,10 @@ export async function withPidLock<T>(lockFile: string, action: () => Promise<T>,
     }
     if (!told) options.onWait?.(holder);
     told = true;
-    if (Date.now() >= deadline) throw new CloudError(`${lockFile}: process ${holder} has held this lock too long; remove the file if it is not running`);
+    if (Date.now() >= deadline)
+      throw new CloudError(
+        `${lockFile}: process ${holder} has held this lock too long; remove the file if it is not running`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   try {

@@ -113,7 +113,11 @@ export function hostAptSources(etcApt = '/etc/apt'): AptSource[] {
 }
 
 /** Host names of the mirrors an instance's apt may reach (through the host's proxy). */
-export function mirrorHosts(sources: AptSource[], extra: Array<string | undefined> = [], release = DEBIAN_RELEASE): Set<string> {
+export function mirrorHosts(
+  sources: AptSource[],
+  extra: Array<string | undefined> = [],
+  release = DEBIAN_RELEASE,
+): Set<string> {
   const uris = [...releaseSources(sources, release).map((s) => s.uri), DEFAULT_MIRROR, ...extra];
   const hosts = new Set<string>();
   for (const uri of uris) {

@@ -18,8 +18,18 @@ import { DEBIAN_RELEASE, hostAptSources, mainMirror, renderSourcesList } from '.
  * network facts and `ss`, procps for `ps`.
  */
 export const BASE_PACKAGES = [
-  'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'cloud-init', 'python3-cffi-backend',
-  'python3', 'python3-apt', 'sudo', 'ca-certificates', 'iproute2', 'procps',
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'openssh-server',
+  'cloud-init',
+  'python3-cffi-backend',
+  'python3',
+  'python3-apt',
+  'sudo',
+  'ca-certificates',
+  'iproute2',
+  'procps',
 ];
 
 /**
@@ -91,7 +101,11 @@ export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<stri
         { reject: false, all: true, env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}` } },
       );
       if (result.failed) {
-        const tail = String(result.all ?? result.message).trim().split('\n').slice(-5).join(' | ');
+        const tail = String(result.all ?? result.message)
+          .trim()
+          .split('\n')
+          .slice(-5)
+          .join(' | ');
         await removeRootfs(temp);
         throw new CloudError(`debootstrap ${DEBIAN_RELEASE} from ${mirror} failed: ${tail}`);
       }
@@ -99,7 +113,9 @@ export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<stri
       const missing = await missingPackages(temp);
       if (missing.length) {
         await removeRootfs(temp);
-        throw new CloudError(`debootstrap ${DEBIAN_RELEASE} from ${mirror} left packages unconfigured: ${missing.join(', ')}`);
+        throw new CloudError(
+          `debootstrap ${DEBIAN_RELEASE} from ${mirror} left packages unconfigured: ${missing.join(', ')}`,
+        );
       }
       await rename(temp, base);
       options.log?.(`base root filesystem ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${base}`);
@@ -110,7 +126,10 @@ export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<stri
 }
 
 function isComplete(rootfs: string): boolean {
-  return existsSync(path.join(rootfs, 'etc/debian_version')) && existsSync(path.join(rootfs, 'etc/cloud/cloud.cfg.d/80_bake-local-cloud.cfg'));
+  return (
+    existsSync(path.join(rootfs, 'etc/debian_version')) &&
+    existsSync(path.join(rootfs, 'etc/cloud/cloud.cfg.d/80_bake-local-cloud.cfg'))
+  );
 }
 
 /** Base packages dpkg does not list as `install ok installed` (debootstrap may exit 0 regardless). */
@@ -130,7 +149,10 @@ async function prepareBase(rootfs: string, sourcesList: string): Promise<void> {
   // An instance reaches no name server (its only route is to the host); apt goes through the
   // host's proxy, which resolves the mirror's name itself.
   await rm(path.join(rootfs, 'etc/resolv.conf'), { force: true });
-  await writeFile(path.join(rootfs, 'etc/resolv.conf'), '# bake local cloud: an instance has no name server; apt reaches the mirror through the host\n');
+  await writeFile(
+    path.join(rootfs, 'etc/resolv.conf'),
+    '# bake local cloud: an instance has no name server; apt reaches the mirror through the host\n',
+  );
   await writeFile(path.join(rootfs, 'etc/apt/sources.list'), sourcesList);
   await writeFile(path.join(rootfs, 'etc/hostname'), 'localhost\n');
   // systemd makes a machine id at first boot; one baked into the base would be every instance's.
@@ -152,7 +174,13 @@ export async function copyRootfs(from: string, to: string): Promise<void> {
   const result = await execa('cp', ['-a', '--reflink=auto', '--', from, temp], { reject: false, all: true });
   if (result.failed) {
     await removeRootfs(temp);
-    throw new CloudError(`copying ${from} to ${to} failed: ${String(result.all ?? result.message).trim().split('\n').slice(-3).join(' | ')}`);
+    throw new CloudError(
+      `copying ${from} to ${to} failed: ${String(result.all ?? result.message)
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' | ')}`,
+    );
   }
   await rename(temp, to);
 }
@@ -178,7 +206,9 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .split('\n')
     .filter(Boolean)
     // Field 5 is the mount point, with space, tab, newline and backslash as octal escapes.
-    .map((line) => line.split(' ')[4].replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))))
+    .map((line) =>
+      line.split(' ')[4].replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8))),
+    )
     .filter((point) => point === root || point.startsWith(`${root}/`));
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
@@ -223,11 +253,17 @@ export async function killProcessesInside(rootfs: string): Promise<void> {
 
 /** Fails early, with the reason, where debootstrap/chroot/sshd would fail obscurely. */
 export async function requireRoot(what: string): Promise<void> {
-  if (process.getuid?.() !== 0) throw new CloudError(`the local cloud's ${what} needs root (it runs debootstrap, systemd-nspawn and ip netns); run bake as root or in a container`);
+  if (process.getuid?.() !== 0)
+    throw new CloudError(
+      `the local cloud's ${what} needs root (it runs debootstrap, systemd-nspawn and ip netns); run bake as root or in a container`,
+    );
 }
 
 export async function isDirectory(file: string): Promise<boolean> {
-  return stat(file).then((s) => s.isDirectory(), () => false);
+  return stat(file).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }
 
 /**
@@ -236,7 +272,10 @@ export async function isDirectory(file: string): Promise<boolean> {
  * metacopy, index) are off, so an upper directory stays a plain layer that a captured image can
  * stack on any host.
  */
-export async function mountOverlay(target: { rootfs: string; upper: string; work: string }, lowers: string[]): Promise<void> {
+export async function mountOverlay(
+  target: { rootfs: string; upper: string; work: string },
+  lowers: string[],
+): Promise<void> {
   // The kernel splits overlay options at commas and lowerdir at colons: a backslash escapes them.
   const escape = (dir: string) => dir.replace(/[\\,:]/g, (c) => `\\${c}`);
   const options = [
@@ -248,6 +287,12 @@ export async function mountOverlay(target: { rootfs: string; upper: string; work
     'index=off',
   ].join(',');
   for (const dir of [target.rootfs, target.upper, target.work]) await mkdir(dir, { recursive: true, mode: 0o755 });
-  const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', options, '--', target.rootfs], { reject: false, all: true });
-  if (result.failed) throw new CloudError(`mounting the root filesystem of ${path.dirname(target.rootfs)} failed: ${String(result.all ?? result.message).trim()}`);
+  const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', options, '--', target.rootfs], {
+    reject: false,
+    all: true,
+  });
+  if (result.failed)
+    throw new CloudError(
+      `mounting the root filesystem of ${path.dirname(target.rootfs)} failed: ${String(result.all ?? result.message).trim()}`,
+    );
 }

@@ -23,7 +23,8 @@ export function ansibleYamlText(doc: Document): string {
     Pair(_key, pair) {
       // Keys given as plain strings are not visited as nodes: make them scalars first.
       if (typeof pair.key === 'string') pair.key = doc.createNode(pair.key);
-      if (isScalar(pair.key) && typeof pair.key.value === 'string' && UNPRINTABLE.test(pair.key.value)) pair.key.type = 'QUOTE_DOUBLE';
+      if (isScalar(pair.key) && typeof pair.key.value === 'string' && UNPRINTABLE.test(pair.key.value))
+        pair.key.type = 'QUOTE_DOUBLE';
     },
   });
   // Only double-quoted scalars can hold these characters now (the comment is ASCII), so
@@ -45,7 +46,10 @@ export function unsafeValues(doc: Document, vars: Record<string, unknown>): Node
     Scalar(key, scalar) {
       if (typeof scalar.value !== 'string') return;
       // Ansible's loader refuses a \ud800 escape: such a value could never be provisioned.
-      if (/[\ud800-\udfff]/u.test(scalar.value)) throw new BakeError(`role var value ${JSON.stringify(scalar.value)} holds an unpaired UTF-16 surrogate, which Ansible cannot read`);
+      if (/[\ud800-\udfff]/u.test(scalar.value))
+        throw new BakeError(
+          `role var value ${JSON.stringify(scalar.value)} holds an unpaired UTF-16 surrogate, which Ansible cannot read`,
+        );
       if (key !== 'key') scalar.tag = '!unsafe';
     },
   });

@@ -15,7 +15,8 @@ import { hclString } from '../escape/hcl-string.js';
  * that excludes it; this is the last guard.
  */
 export function packerString(value: string): string {
-  if (value.includes('{{')) throw new BakeError(`value ${JSON.stringify(value)} contains "{{", which Packer's template engine would evaluate`);
+  if (value.includes('{{'))
+    throw new BakeError(`value ${JSON.stringify(value)} contains "{{", which Packer's template engine would evaluate`);
   return hclString(value);
 }
 

@@ -69,25 +69,49 @@ function packageManifestTasks(): object[] {
     },
     {
       name: 'keep the package list beside the playbook',
-      'ansible.builtin.copy': { content: '{{ bake_installed_packages.stdout }}\n', dest: '{{ playbook_dir }}/packages.tsv', mode: '0644' },
+      'ansible.builtin.copy': {
+        content: '{{ bake_installed_packages.stdout }}\n',
+        dest: '{{ playbook_dir }}/packages.tsv',
+        mode: '0644',
+      },
       ...local,
     },
     {
       name: 'write the package manifest (CycloneDX SBOM)',
       'ansible.builtin.command': {
-        argv: ['{{ bake_node }}', '{{ bake_sbom_writer }}', '{{ playbook_dir }}/packages.tsv', '{{ playbook_dir }}/packages.cdx.json', '{{ bake_recipe }}', '{{ bake_fingerprint }}', '{{ bake_built_at }}'],
+        argv: [
+          '{{ bake_node }}',
+          '{{ bake_sbom_writer }}',
+          '{{ playbook_dir }}/packages.tsv',
+          '{{ playbook_dir }}/packages.cdx.json',
+          '{{ bake_recipe }}',
+          '{{ bake_fingerprint }}',
+          '{{ bake_built_at }}',
+        ],
       },
       changed_when: true,
       ...local,
     },
     {
       name: 'package manifest directory exists',
-      'ansible.builtin.file': { path: path.posix.dirname(IMAGE_SBOM_PATH), state: 'directory', owner: 'root', group: 'root', mode: '0755' },
+      'ansible.builtin.file': {
+        path: path.posix.dirname(IMAGE_SBOM_PATH),
+        state: 'directory',
+        owner: 'root',
+        group: 'root',
+        mode: '0755',
+      },
       when,
     },
     {
       name: 'install the package manifest into the image',
-      'ansible.builtin.copy': { src: '{{ playbook_dir }}/packages.cdx.json', dest: IMAGE_SBOM_PATH, owner: 'root', group: 'root', mode: '0644' },
+      'ansible.builtin.copy': {
+        src: '{{ playbook_dir }}/packages.cdx.json',
+        dest: IMAGE_SBOM_PATH,
+        owner: 'root',
+        group: 'root',
+        mode: '0644',
+      },
       when,
     },
   ];

@@ -2,7 +2,11 @@
 import type { RenderedRecipe } from './render.js';
 import type { PackerShape } from './target.js';
 
-export function renderJson(shape: PackerShape, packerVersion: string | undefined, rendered: readonly RenderedRecipe[]): unknown {
+export function renderJson(
+  shape: PackerShape,
+  packerVersion: string | undefined,
+  rendered: readonly RenderedRecipe[],
+): unknown {
   return {
     shape,
     packer_version: packerVersion ?? null,

@@ -96,7 +96,10 @@ async function refuseLinks(outDir: string, targets: string[]): Promise<void> {
     while (current.startsWith(`${outDir}${path.sep}`) && !checked.has(current)) {
       checked.add(current);
       const info = await lstat(current).catch(() => undefined);
-      if (info?.isSymbolicLink()) throw new BakeError(`${current}: is a symbolic link; bake never writes through links in its output folder (remove it)`);
+      if (info?.isSymbolicLink())
+        throw new BakeError(
+          `${current}: is a symbolic link; bake never writes through links in its output folder (remove it)`,
+        );
       current = path.dirname(current);
     }
   }
@@ -110,16 +113,27 @@ async function refuseLinks(outDir: string, targets: string[]): Promise<void> {
 async function writeBootFolder(bakery: Bakery, recipe: Recipe, bootDir: string): Promise<void> {
   await rm(bootDir, { recursive: true, force: true });
   if (!recipe.boot) return;
-  await writeFileAtomic(path.join(bootDir, 'playbook.yml'), bootPlaybook(recipe), { createDirectory: true, verify: (text) => void parseYaml(text) });
+  await writeFileAtomic(path.join(bootDir, 'playbook.yml'), bootPlaybook(recipe), {
+    createDirectory: true,
+    verify: (text) => void parseYaml(text),
+  });
   await writeFileAtomic(path.join(bootDir, 'bake-boot.sh'), bootScript(recipe), { mode: 0o755 });
   await writeFileAtomic(path.join(bootDir, 'user-data-vars.py'), USER_DATA_VARS_SCRIPT, { mode: 0o755 });
   for (const role of roleClosureOf(bakery.roles, recipe.boot.roles)) {
     // Role names are checked folder names (no "/" nor ".."): the copy stays inside boot/roles.
-    await cp(role.dir, path.join(bootDir, 'roles', role.name), { recursive: true, filter: (source) => path.basename(source) !== '.git' });
+    await cp(role.dir, path.join(bootDir, 'roles', role.name), {
+      recursive: true,
+      filter: (source) => path.basename(source) !== '.git',
+    });
   }
 }
 
-export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: string, options: RenderOptions): Promise<RenderedRecipe> {
+export async function renderRecipe(
+  bakery: Bakery,
+  recipe: Recipe,
+  outDir: string,
+  options: RenderOptions,
+): Promise<RenderedRecipe> {
   if (!SAFE_NAME.test(recipe.name)) {
     throw new RecipeError(
       `recipe name ${JSON.stringify(recipe.name)} cannot name a folder: use letters, digits, ".", "_" and "-"`,
@@ -129,11 +143,14 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
   const dir = path.resolve(outDir, recipe.name);
   const cloudInitDir = path.join(dir, CLOUD_INIT_SUBDIR);
 
-  const cloudInitFiles = recipe.cloudInit.length > 0 ? await (options.renderCloudInit ?? defaultCloudInitRenderer)(bakery, recipe) : [];
+  const cloudInitFiles =
+    recipe.cloudInit.length > 0 ? await (options.renderCloudInit ?? defaultCloudInitRenderer)(bakery, recipe) : [];
   const names = new Set<string>();
   for (const file of cloudInitFiles) {
     if (!SAFE_NAME.test(file.fileName) || names.has(file.fileName)) {
-      throw new BakeError(`cloud-init template ${file.template} renders to an unusable or duplicate file name ${JSON.stringify(file.fileName)}`);
+      throw new BakeError(
+        `cloud-init template ${file.template} renders to an unusable or duplicate file name ${JSON.stringify(file.fileName)}`,
+      );
     }
     names.add(file.fileName);
   }
@@ -160,16 +177,37 @@ export async function renderRecipe(bakery: Bakery, recipe: Recipe, outDir: strin
   };
 
   const record = path.join(cloudInitDir, WRITTEN_RECORD);
-  await refuseLinks(path.resolve(outDir), [rendered.template, rendered.playbook, rendered.verifyScript, rendered.ansibleCommand, record, ...rendered.cloudInit]);
+  await refuseLinks(path.resolve(outDir), [
+    rendered.template,
+    rendered.playbook,
+    rendered.verifyScript,
+    rendered.ansibleCommand,
+    record,
+    ...rendered.cloudInit,
+  ]);
   await removeStale(cloudInitDir, names);
-  for (const [i, file] of cloudInitFiles.entries()) await writeFileAtomic(rendered.cloudInit[i], file.content, { createDirectory: true });
-  if (cloudInitFiles.length || existsSync(record)) await writeFileAtomic(record, [...names].map((name) => `${name}\n`).join(''), { createDirectory: true });
+  for (const [i, file] of cloudInitFiles.entries())
+    await writeFileAtomic(rendered.cloudInit[i], file.content, { createDirectory: true });
+  if (cloudInitFiles.length || existsSync(record))
+    await writeFileAtomic(record, [...names].map((name) => `${name}\n`).join(''), { createDirectory: true });
   await writeBootFolder(bakery, recipe, path.join(dir, BOOT_SUBDIR));
-  await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), { createDirectory: true, verify: (text) => void parseYaml(text, { logLevel: 'error' }) });
-  await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), { createDirectory: true, mode: 0o755 });
+  await writeFileAtomic(rendered.playbook, renderPlaybook(recipe, [...names]), {
+    createDirectory: true,
+    verify: (text) => void parseYaml(text, { logLevel: 'error' }),
+  });
+  await writeFileAtomic(rendered.verifyScript, renderVerifyScript(recipe.verify), {
+    createDirectory: true,
+    mode: 0o755,
+  });
   const ansibleNames = [...ansibleSettings(bakery, recipe).map(([name]) => name), ...recipe.ansibleEnv];
-  await writeFileAtomic(rendered.ansibleCommand, ansibleCommandScript(ansibleNames), { createDirectory: true, mode: 0o755 });
+  await writeFileAtomic(rendered.ansibleCommand, ansibleCommandScript(ansibleNames), {
+    createDirectory: true,
+    mode: 0o755,
+  });
   // Written last: a template on disk means everything it points at is there.
-  await writeFileAtomic(rendered.template, template.text, { createDirectory: true, verify: async (text) => void (await parseHcl(rendered.template, text)) });
+  await writeFileAtomic(rendered.template, template.text, {
+    createDirectory: true,
+    verify: async (text) => void (await parseHcl(rendered.template, text)),
+  });
   return rendered;
 }

@@ -18,7 +18,8 @@ function indentOf(options: Handlebars.HelperOptions | undefined): number {
 // Every value through these helpers is HCL-escaped and free of Go template openers (see
 // packerString); `hclPackerTemplate` is for bake's own Go template text only.
 engine.registerHelper('hclPackerTemplate', (value: unknown) => {
-  if (typeof value !== 'string') throw new Error(`the hclPackerTemplate helper takes a string, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'string')
+    throw new Error(`the hclPackerTemplate helper takes a string, got ${JSON.stringify(value)}`);
   return hclString(value);
 });
 engine.registerHelper('hcl', (value: unknown) => {

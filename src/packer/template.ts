@@ -42,7 +42,6 @@ const AMI_NAME_UNSAFE = /[^A-Za-z0-9()[\] ./'@_-]/g;
 // The name is <prefix>-<12 fingerprint chars>-<14 digit time>: the prefix gets what is left of 128.
 const AMI_NAME_PREFIX_MAX = 128 - 1 - 12 - 1 - 14;
 
-
 /**
  * Runs verify.sh as root whether or not the SSH user already is (a recipe may log in as root,
  * where there may be no sudo). Packer fills in {{ .Path }} and {{ .Vars }}; no recipe data here.
@@ -69,7 +68,10 @@ export const LOCAL_CLOUD_POLLING: Polling = { delaySeconds: 1, maxAttempts: 3600
  * when it says `encrypted` (the image's snapshots then carry the build region's key).
  */
 function rootVolumeOf(recipe: Recipe, region: string) {
-  const sizeGb = recipe.volumeSizeGb === undefined ? null : positiveWhole(recipe.volumeSizeGb, 'volume_size', locationOf(recipe, 'volume_size'));
+  const sizeGb =
+    recipe.volumeSizeGb === undefined
+      ? null
+      : positiveWhole(recipe.volumeSizeGb, 'volume_size', locationOf(recipe, 'volume_size'));
   const encryption = recipe.encrypted ? { kmsKeyId: recipe.kmsKeyIds[region] ?? null } : null;
   return sizeGb === null && encryption === null ? null : { sizeGb, encryption };
 }
@@ -85,9 +87,13 @@ export function ansibleRolesPath(bakery: Bakery): string[] {
   const dirs = [local, ...[...new Set(others)].sort()];
   const unusable = dirs.find((dir) => dir.includes(':'));
   // ANSIBLE_ROLES_PATH is colon-separated: such a folder would silently become two.
-  if (unusable) throw new BakeError(`role folder ${unusable} contains ":", which ANSIBLE_ROLES_PATH cannot hold; move the bakery`);
+  if (unusable)
+    throw new BakeError(`role folder ${unusable} contains ":", which ANSIBLE_ROLES_PATH cannot hold; move the bakery`);
   const templated = dirs.find((dir) => dir.includes('{{'));
-  if (templated) throw new BakeError(`role folder ${templated} contains "{{", which Packer's template engine would evaluate; move the bakery`);
+  if (templated)
+    throw new BakeError(
+      `role folder ${templated} contains "{{", which Packer's template engine would evaluate; move the bakery`,
+    );
   return dirs;
 }
 
@@ -95,7 +101,10 @@ export function ansibleRolesPath(bakery: Bakery): string[] {
 export function ansibleCollectionsPath(bakery: Bakery): string[] {
   const dirs = (bakery.collections ?? []).flatMap((collection) => (collection.dir ? [collection.dir] : []));
   const unusable = dirs.find((dir) => dir.includes(':'));
-  if (unusable) throw new BakeError(`collection folder ${unusable} contains ":", which ANSIBLE_COLLECTIONS_PATH cannot hold; set BAKE_GALAXY_CACHE elsewhere`);
+  if (unusable)
+    throw new BakeError(
+      `collection folder ${unusable} contains ":", which ANSIBLE_COLLECTIONS_PATH cannot hold; set BAKE_GALAXY_CACHE elsewhere`,
+    );
   return dirs;
 }
 
@@ -104,7 +113,8 @@ function locationOf(recipe: Recipe, key: string): SourceLocation {
 }
 
 function positiveWhole(value: number, what: string, location: SourceLocation): number {
-  if (!Number.isInteger(value) || value < 1) throw new RecipeError(`${what} must be a whole number above 0, got ${value}`, location);
+  if (!Number.isInteger(value) || value < 1)
+    throw new RecipeError(`${what} must be a whole number above 0, got ${value}`, location);
   return value;
 }
 
@@ -135,7 +145,8 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
   if (!modern && recipe.imdsv2) {
     gaps.push({
       setting: 'imdsv2',
-      detail: 'Packer 1.6.6 cannot mark the AMI IMDSv2-only; bake build sets ImdsSupport=v2.0 on the image after Packer',
+      detail:
+        'Packer 1.6.6 cannot mark the AMI IMDSv2-only; bake build sets ImdsSupport=v2.0 on the image after Packer',
     });
   }
 
@@ -147,7 +158,10 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
     shapeLabel: modern ? '>= 1.7 with plugins' : '1.6 (built-in builders)',
     modern,
     // secrets_file only where it is used, so other recipes' templates stay as they were.
-    variables: PACKER_VARIABLE_NAMES.filter((name) => name !== 'secrets_file' || hasSecrets).map((name) => ({ name, value: defaults[name] })),
+    variables: PACKER_VARIABLE_NAMES.filter((name) => name !== 'secrets_file' || hasSecrets).map((name) => ({
+      name,
+      value: defaults[name],
+    })),
     secrets: hasSecrets,
     amiNamePrefix: amiNamePrefix(recipe.name),
     recipeName: recipe.name,

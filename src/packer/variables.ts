@@ -86,12 +86,15 @@ export function packerVariablesText(values: PackerVariables): string {
  */
 export async function writePackerVariables(file: string, values: PackerVariables): Promise<void> {
   const text = packerVariablesText(values);
-  await writeFileAtomic(file, text, { createDirectory: true, verify: async (written) => {
-    const parsed = (await parse(file, written)) as Record<string, unknown>;
-    for (const name of PACKER_VARIABLE_NAMES) {
-      const value = values[name];
-      if (value === undefined) continue;
-      if (fromHcl2json(parsed[name]) !== value) throw new Error(`variable ${name} does not read back as written`);
-    }
-  } });
+  await writeFileAtomic(file, text, {
+    createDirectory: true,
+    verify: async (written) => {
+      const parsed = (await parse(file, written)) as Record<string, unknown>;
+      for (const name of PACKER_VARIABLE_NAMES) {
+        const value = values[name];
+        if (value === undefined) continue;
+        if (fromHcl2json(parsed[name]) !== value) throw new Error(`variable ${name} does not read back as written`);
+      }
+    },
+  });
 }

@@ -87,7 +87,9 @@ export function describeCheck(check: VerifyCheck): string {
     case 'command':
       return `command: ${check.command}`;
     case 'file':
-      return check.contains === undefined ? `file exists: ${check.path}` : `file ${check.path} contains ${JSON.stringify(check.contains)}`;
+      return check.contains === undefined
+        ? `file exists: ${check.path}`
+        : `file ${check.path} contains ${JSON.stringify(check.contains)}`;
     case 'package':
       return `package installed: ${check.name}`;
     case 'service':

@@ -46,7 +46,8 @@ function sourceImagesOf(run: BuildRun, entry: PlannedRecipe): SourceImages {
     const parentEntry = run.graph.get(parent);
     const parentImages = run.built.get(parent)?.amis ?? parentEntry?.amis;
     parentAmi = parentImages?.[buildRegion] ?? (parentEntry ? undefined : entry.baseAmi);
-    if (!parentAmi) throw new BuildFailure(`parent recipe ${parent} has no image in ${buildRegion}, where ${entry.name} is built`);
+    if (!parentAmi)
+      throw new BuildFailure(`parent recipe ${parent} has no image in ${buildRegion}, where ${entry.name} is built`);
     sourceAmi = parentAmi;
   }
   if (!sourceAmi) throw new BuildFailure(`no base image resolved for ${entry.name} in ${buildRegion}`);
@@ -54,7 +55,13 @@ function sourceImagesOf(run: BuildRun, entry: PlannedRecipe): SourceImages {
   return { sourceAmi, baseAmi: rootBaseAmi || sourceAmi, parentAmi };
 }
 
-export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: AbortSignal, log: RecipeLog, slot: Slot): Promise<BuiltImage> {
+export async function bakeRecipe(
+  run: BuildRun,
+  entry: PlannedRecipe,
+  signal: AbortSignal,
+  log: RecipeLog,
+  slot: Slot,
+): Promise<BuiltImage> {
   const { bakery, deps, options, runId } = run;
   const recipe = entry.recipe;
   const buildRegion = recipe.regions[0];
@@ -93,7 +100,8 @@ export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: Ab
   };
   if (recipe.secrets?.length) {
     const values = run.secrets.get(entry.name);
-    if (!values) throw new BuildFailure(`the secrets of ${entry.name} were not read: this build cannot pass them to its roles`);
+    if (!values)
+      throw new BuildFailure(`the secrets of ${entry.name} were not read: this build cannot pass them to its roles`);
     await withSecretsFile(values, runPacker);
   } else {
     await runPacker();
@@ -121,26 +129,36 @@ export async function bakeRecipe(run: BuildRun, entry: PlannedRecipe, signal: Ab
   for (const [region, ami] of Object.entries(amis)) {
     await deps.tagImage(region, ami, tags);
     // Before distribution: copies take the source image's description.
-    if (recipe.description && deps.describeImage) await deps.describeImage(region, ami, amiDescription(recipe.description));
+    if (recipe.description && deps.describeImage)
+      await deps.describeImage(region, ami, amiDescription(recipe.description));
     await log.note(`tagged ${ami} in ${region} and its snapshots`);
   }
   await keepManifest(run, entry, rendered.dir, log);
   // Checked after tagging, so that the images which do exist are recorded all the same.
-  if (!amis[buildRegion]) throw new BuildFailure(`Packer's manifest has no image for ${buildRegion} (${rendered.manifest})`);
+  if (!amis[buildRegion])
+    throw new BuildFailure(`Packer's manifest has no image for ${buildRegion} (${rendered.manifest})`);
   // A test instance is a machine of ours again: it runs within a slot.
   if (testing) await slot.take();
   const launchTest = testing ? await launchTestBakedImage(run, entry, amis[buildRegion], tags, signal, log) : undefined;
-  if (!testing && recipe.launchTest && !recipe.launchTest.enabled) await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
+  if (!testing && recipe.launchTest && !recipe.launchTest.enabled)
+    await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
   return { amis, baked: { tags, builtAt, bakedNow: true }, launchTest };
 }
 
 /** The image's package list beside the run's logs, for the report's package diff; a failure here does not fail the bake. */
 async function keepManifest(run: BuildRun, entry: PlannedRecipe, renderedDir: string, log: RecipeLog): Promise<void> {
   try {
-    const manifest = await keepPackageManifest(renderedDir, path.dirname(path.dirname(log.file)), run.runId, entry.name);
+    const manifest = await keepPackageManifest(
+      renderedDir,
+      path.dirname(path.dirname(log.file)),
+      run.runId,
+      entry.name,
+    );
     if (manifest) {
       run.manifests.set(entry.name, manifest);
-      await log.note(`package manifest ${manifest.sbom} (${manifest.packages} packages, in the image at ${IMAGE_SBOM_PATH})`);
+      await log.note(
+        `package manifest ${manifest.sbom} (${manifest.packages} packages, in the image at ${IMAGE_SBOM_PATH})`,
+      );
     }
   } catch (error) {
     await log.note(`package manifest not kept: ${(error as Error).message}`);

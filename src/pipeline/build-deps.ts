@@ -51,7 +51,8 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
   const lock = setup.lock;
   const parameterStore = createParameterStore(setup.aws);
   return {
-    render: (recipe, outDir) => renderRecipe(setup.bakery, recipe, outDir, { shape: setup.shape, target: setup.target }),
+    render: (recipe, outDir) =>
+      renderRecipe(setup.bakery, recipe, outDir, { shape: setup.shape, target: setup.target }),
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: setup.packerBin }),
     readManifest: (file) => readManifest(file),
@@ -64,15 +65,27 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     launchTest: (request) =>
       runLaunchTest(
         { ...request, bakery: setup.bakery, target: launchTestTarget(setup.target) },
-        { session: (region) => ec2TestInstanceSession(clients(region), region), remote: sshRemoteMachine, now: () => Date.now() },
+        {
+          session: (region) => ec2TestInstanceSession(clients(region), region),
+          remote: sshRemoteMachine,
+          now: () => Date.now(),
+        },
       ),
     resolveSecrets: (recipes) =>
-      resolveSecrets(recipes, { env: setup.env ?? process.env, readParameter: (region, name) => readSecureParameter(setup.aws, region, name) }),
+      resolveSecrets(recipes, {
+        env: setup.env ?? process.env,
+        readParameter: (region, name) => readSecureParameter(setup.aws, region, name),
+      }),
     gitCommit: () => lookupGitCommit(setup.bakery.root, setup.env ?? process.env),
     now: () => new Date(),
     ...(lock && {
       lockRecipe: (entry, signal) =>
-        acquireRecipeLock(locks, { recipe: entry.name, region: entry.recipe.regions[0], fingerprint: entry.fingerprint }, lock, { signal, note: setup.note }),
+        acquireRecipeLock(
+          locks,
+          { recipe: entry.name, region: entry.recipe.regions[0], fingerprint: entry.fingerprint },
+          lock,
+          { signal, note: setup.note },
+        ),
       findImages: (entry) =>
         findImagesWithFingerprint(clients, entry.name, entry.fingerprint, entry.recipe.regions, {
           bakery: setup.bakery.config.bakery,

@@ -37,7 +37,11 @@ export interface BuildReport {
 }
 
 export function buildSucceeded(report: BuildReport): boolean {
-  return !report.interrupted && report.pin.status !== 'failed' && report.recipes.every((r) => r.status === 'built' || r.status === 'reused');
+  return (
+    !report.interrupted &&
+    report.pin.status !== 'failed' &&
+    report.recipes.every((r) => r.status === 'built' || r.status === 'reused')
+  );
 }
 
 /** CONTRACT: 0 when everything was built or reused (and pinned unless --no-pin), 1 otherwise. */
@@ -98,5 +102,7 @@ export function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
-  return m < 60 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+  return m < 60
+    ? `${m}m${String(s % 60).padStart(2, '0')}s`
+    : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }

@@ -74,7 +74,13 @@ export interface BuildDeps {
    * Boots the build region's new image and runs its checks (src/launch-test/), before it is
    * copied, shared or pinned. Absent: no launch tests (the recipe's `launch_test:` is not read).
    */
-  launchTest?(request: { recipe: Recipe; region: string; imageId: string; signal: AbortSignal; log(line: string): Promise<void> }): Promise<LaunchTestResult>;
+  launchTest?(request: {
+    recipe: Recipe;
+    region: string;
+    imageId: string;
+    signal: AbortSignal;
+    log(line: string): Promise<void>;
+  }): Promise<LaunchTestResult>;
   /**
    * Takes the recipe's cross-agent build lock (src/pipeline/recipe-lock.ts), waiting or failing
    * when another job holds it; returns its release. Absent: no lock.
@@ -176,10 +182,13 @@ export async function underRecipeLock(
     const release = deps.lockRecipe ? await deps.lockRecipe(entry, signal) : undefined;
     try {
       const found = release && deps.findImages && !options.force ? await deps.findImages(entry) : {};
-      const settled = (region: string) => Boolean(found[region]) && (!deps.distribute || found[region].distribution === distributionTag(entry.recipe));
+      const settled = (region: string) =>
+        Boolean(found[region]) && (!deps.distribute || found[region].distribution === distributionTag(entry.recipe));
       if (entry.recipe.regions.every(settled)) {
         const amis = Object.fromEntries(entry.recipe.regions.map((region) => [region, found[region].imageId]));
-        await log.note(`${entry.name} ${entry.fingerprint} was ${doneMeanwhile} meanwhile by another job: ${amiList(amis)}`);
+        await log.note(
+          `${entry.name} ${entry.fingerprint} was ${doneMeanwhile} meanwhile by another job: ${amiList(amis)}`,
+        );
         return { amis, bakedElsewhere: true };
       }
       return await step(found);

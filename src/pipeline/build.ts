@@ -26,7 +26,19 @@ import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { bakeRecipe } from './bake-recipe.js';
 import { logFileOf } from './build-log.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
-import { amiList, logOf, noteStopped, oneLine, underRecipeLock, type BuildDeps, type BuildOptions, type BuildPlan, type BuildRun, type BuiltImage, type PlannedRecipe } from './build-run.js';
+import {
+  amiList,
+  logOf,
+  noteStopped,
+  oneLine,
+  underRecipeLock,
+  type BuildDeps,
+  type BuildOptions,
+  type BuildPlan,
+  type BuildRun,
+  type BuiltImage,
+  type PlannedRecipe,
+} from './build-run.js';
 import { distributeRecipe } from './distribute-recipe.js';
 import { launchTestOf } from './launch-test-step.js';
 import { decidePin, pinAfterBuild } from './pin-decision.js';
@@ -41,10 +53,18 @@ const distributionNodeOf = (name: string) => `${name} (distribution)`;
 
 /** `20261122T185105Z-1a2b`: sorts by time, unique across agents starting in the same second. */
 export function newRunId(now: Date): string {
-  return `${now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '')}-${randomBytes(2).toString('hex')}`;
+  return `${now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/[-:]/g, '')}-${randomBytes(2).toString('hex')}`;
 }
 
-export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDeps, options: BuildOptions = {}): Promise<BuildReport> {
+export async function buildBakery(
+  bakery: Bakery,
+  plan: BuildPlan,
+  deps: BuildDeps,
+  options: BuildOptions = {},
+): Promise<BuildReport> {
   const progress = options.progress ?? silentProgress;
   const runId = options.runId ?? newRunId(deps.now());
   const toBuild = plan.recipes.filter((entry) => entry.action === 'build');
@@ -52,7 +72,10 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const graph = RecipeGraph.over(plan.recipes, parentOf);
   // A secret that cannot be read stops the run here, before any Packer starts.
   const baking = toBuild.filter((entry) => !entry.distributeOnly).map((entry) => entry.recipe);
-  const secrets = deps.resolveSecrets && baking.some((recipe) => recipe.secrets?.length) ? await deps.resolveSecrets(baking) : new Map<string, SecretValues>();
+  const secrets =
+    deps.resolveSecrets && baking.some((recipe) => recipe.secrets?.length)
+      ? await deps.resolveSecrets(baking)
+      : new Map<string, SecretValues>();
 
   progress.planned(
     plan.recipes.map((entry) => ({
@@ -85,7 +108,9 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
         // Its bake is done but its copies or settings are not (that job may still be distributing): never
         // bake again; the distribution step finishes them, idempotently, and the image is reported reused.
         const amis = Object.fromEntries(Object.entries(found).map(([region, image]) => [region, image.imageId]));
-        await log.note(`${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(amis)}; finishing its distribution`);
+        await log.note(
+          `${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(amis)}; finishing its distribution`,
+        );
         return { amis, bakedElsewhere: true, finishDistribution: true };
       }
       return bakeRecipe(run, entry, signal, log, slot);
@@ -136,12 +161,17 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
   const typical = known.length ? known[Math.floor(known.length / 2)] : 1;
   const chain = new Map<string, number>();
   const chainOf = (entry: PlannedRecipe): number => {
-    if (!chain.has(entry.name)) chain.set(entry.name, (entry.lastBakeSeconds ?? typical) + Math.max(0, ...buildGraph.childrenOf(entry.name).map(chainOf)));
+    if (!chain.has(entry.name))
+      chain.set(
+        entry.name,
+        (entry.lastBakeSeconds ?? typical) + Math.max(0, ...buildGraph.childrenOf(entry.name).map(chainOf)),
+      );
     return chain.get(entry.name)!;
   };
   for (const entry of [...toBuild].sort((x, y) => chainOf(y) - chainOf(x))) {
     // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
-    if (!entry.distributeOnly) nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal, slot) => bake(entry, signal, slot) });
+    if (!entry.distributeOnly)
+      nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal, slot) => bake(entry, signal, slot) });
     nodes.push({
       id: distributionNodeOf(entry.name),
       parents: entry.distributeOnly ? [] : [entry.name],
@@ -163,9 +193,18 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
       else final = { ...outcome, id: entry.name };
     } else if (!recipeOutcomes.has(entry.name)) {
       const bake = bakeOutcomes.get(entry.name);
-      final = { ...outcome, id: entry.name, durationMs: (bake?.durationMs ?? 0) + outcome.durationMs, started: Boolean(bake?.started || outcome.started) };
+      final = {
+        ...outcome,
+        id: entry.name,
+        durationMs: (bake?.durationMs ?? 0) + outcome.durationMs,
+        started: Boolean(bake?.started || outcome.started),
+      };
       if (outcome.status === 'built') {
-        final.value = { ...outcome.value!, bakedElsewhere: bake?.value?.bakedElsewhere ?? outcome.value!.bakedElsewhere, launchTest: bake?.value?.launchTest };
+        final.value = {
+          ...outcome.value!,
+          bakedElsewhere: bake?.value?.bakedElsewhere ?? outcome.value!.bakedElsewhere,
+          launchTest: bake?.value?.launchTest,
+        };
         built.set(entry.name, final.value);
       }
     }
@@ -191,7 +230,14 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
 
   const recipes: RecipeBuildResult[] = plan.recipes.map((entry) =>
     entry.action === 'reuse'
-      ? { name: entry.name, status: 'reused', amis: entry.amis, fingerprint: entry.fingerprint, duration_s: 0, reasons: entry.reasons }
+      ? {
+          name: entry.name,
+          status: 'reused',
+          amis: entry.amis,
+          fingerprint: entry.fingerprint,
+          duration_s: 0,
+          reasons: entry.reasons,
+        }
       : {
           ...resultOf(entry, recipeOutcomes.get(entry.name)!, bakery.root, runId),
           ...(startedAt.has(entry.name) && { started_at: startedAt.get(entry.name) }),
@@ -199,12 +245,22 @@ export async function buildBakery(bakery: Bakery, plan: BuildPlan, deps: BuildDe
         },
   );
   const interrupted = Boolean(options.signal?.aborted);
-  if (toBuild.length && !interrupted && recipes.every((r) => r.status === 'built' || r.status === 'reused')) await removeWorkDir(bakery.root, runId);
-  const decision = decidePin(recipes, (name) => graph.get(name)!.recipe, { interrupted, pin: options.pin, distribute: options.distribute });
+  if (toBuild.length && !interrupted && recipes.every((r) => r.status === 'built' || r.status === 'reused'))
+    await removeWorkDir(bakery.root, runId);
+  const decision = decidePin(recipes, (name) => graph.get(name)!.recipe, {
+    interrupted,
+    pin: options.pin,
+    distribute: options.distribute,
+  });
   return { run_id: runId, recipes, interrupted, pin: await pinAfterBuild(run, decision) };
 }
 
-function resultOf(entry: PlannedRecipe, outcome: NodeOutcome<BuiltImage>, root: string, runId: string): RecipeBuildResult {
+function resultOf(
+  entry: PlannedRecipe,
+  outcome: NodeOutcome<BuiltImage>,
+  root: string,
+  runId: string,
+): RecipeBuildResult {
   const base = {
     name: entry.name,
     fingerprint: entry.fingerprint,
@@ -215,22 +271,53 @@ function resultOf(entry: PlannedRecipe, outcome: NodeOutcome<BuiltImage>, root: 
   switch (outcome.status) {
     case 'built':
       if (outcome.value!.bakedElsewhere) {
-        return { ...base, status: 'reused', amis: outcome.value!.amis, reasons: [...entry.reasons, 'baked meanwhile by another job'] };
+        return {
+          ...base,
+          status: 'reused',
+          amis: outcome.value!.amis,
+          reasons: [...entry.reasons, 'baked meanwhile by another job'],
+        };
       }
-      return { ...base, status: 'built', amis: outcome.value!.amis, log, ...launchTestField(entry, outcome.value!.launchTest) };
+      return {
+        ...base,
+        status: 'built',
+        amis: outcome.value!.amis,
+        log,
+        ...launchTestField(entry, outcome.value!.launchTest),
+      };
     case 'skipped':
       return { ...base, status: 'skipped', amis: {}, error: outcome.reason };
     case 'aborted':
-      return { ...base, status: 'aborted', amis: {}, log, error: outcome.reason, log_tail: tailOf(outcome.error), ...launchTestField(entry, launchTestOf(outcome.error)) };
+      return {
+        ...base,
+        status: 'aborted',
+        amis: {},
+        log,
+        error: outcome.reason,
+        log_tail: tailOf(outcome.error),
+        ...launchTestField(entry, launchTestOf(outcome.error)),
+      };
     case 'failed':
-      return { ...base, status: 'failed', amis: {}, log, error: oneLine(outcome.error), log_tail: tailOf(outcome.error), ...launchTestField(entry, launchTestOf(outcome.error)) };
+      return {
+        ...base,
+        status: 'failed',
+        amis: {},
+        log,
+        error: oneLine(outcome.error),
+        log_tail: tailOf(outcome.error),
+        ...launchTestField(entry, launchTestOf(outcome.error)),
+      };
   }
 }
 
 /** The report's `launch_test`: the result, or that the recipe opted out. */
-function launchTestField(entry: PlannedRecipe, result: LaunchTestResult | undefined): Pick<RecipeBuildResult, 'launch_test'> {
+function launchTestField(
+  entry: PlannedRecipe,
+  result: LaunchTestResult | undefined,
+): Pick<RecipeBuildResult, 'launch_test'> {
   if (result) return { launch_test: result };
-  if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled) return { launch_test: { status: 'off', reason: 'launch_test: false' } };
+  if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled)
+    return { launch_test: { status: 'off', reason: 'launch_test: false' } };
   return {};
 }
 

@@ -47,7 +47,11 @@ function fingerprintAll(snapshot: BakerySnapshot, only?: Set<string>): Map<strin
  * Pure: which of today's recipes would fingerprint differently at REF, and why. `candidates`:
  * the only recipes that can differ (the others are not fingerprinted at all).
  */
-export function recipesChangedBetween(then: BakerySnapshot | undefined, now: BakerySnapshot, candidates?: Set<string>): Map<string, string[]> {
+export function recipesChangedBetween(
+  then: BakerySnapshot | undefined,
+  now: BakerySnapshot,
+  candidates?: Set<string>,
+): Map<string, string[]> {
   const before = then ? fingerprintAll(then, candidates) : new Map<string, RecipeFingerprint>();
   const after = fingerprintAll(now, candidates);
   const changed = new Map<string, string[]>();
@@ -71,13 +75,16 @@ export function recipesChangedBetween(then: BakerySnapshot | undefined, now: Bak
  */
 export function recipesTouchedBy(bakery: Bakery, changedPaths: string[]): Set<string> {
   const changedFolders = new Set<string>();
-  for (const file of changedPaths) for (let at = file.indexOf('/'); at > 0; at = file.indexOf('/', at + 1)) changedFolders.add(file.slice(0, at));
+  for (const file of changedPaths)
+    for (let at = file.indexOf('/'); at > 0; at = file.indexOf('/', at + 1)) changedFolders.add(file.slice(0, at));
   const changedFiles = new Set(changedPaths);
   const touched = new Set<string>();
   for (const recipe of RecipeGraph.of(bakery.recipes).inBuildOrder()) {
     const parentTouched = recipe.base.kind === 'recipe' && touched.has(recipe.base.recipe);
     const roleTouched = () =>
-      roleClosureOf(bakery.roles, recipe.roles).some((role) => role.source === 'local' && changedFolders.has(relativeToRoot(bakery.root, role.dir)));
+      roleClosureOf(bakery.roles, recipe.roles).some(
+        (role) => role.source === 'local' && changedFolders.has(relativeToRoot(bakery.root, role.dir)),
+      );
     const templateTouched = () => recipe.cloudInit.some((use) => changedFiles.has(`cloud-init/${use.template}`));
     if (parentTouched || roleTouched() || templateTouched()) touched.add(recipe.name);
   }
@@ -105,7 +112,8 @@ function differences(recipe: Recipe, was: RecipeInputs, is: RecipeInputs): strin
  * the recipes, galaxy requirements, and each role's tasks/main.yml (whether it exists) and
  * meta/main.yml. Every other file only counts through its blob id.
  */
-const READ_BY_LOADING = /^(bake\.config\.yaml|recipes\/[^/]+\.ya?ml|roles\/requirements\.yml|collections\/requirements\.yml|roles\/[^/]+\/(tasks|meta)\/main\.yml)$/;
+const READ_BY_LOADING =
+  /^(bake\.config\.yaml|recipes\/[^/]+\.ya?ml|roles\/requirements\.yml|collections\/requirements\.yml|roles\/[^/]+\/(tasks|meta)\/main\.yml)$/;
 
 /** A changed path that can change what the bakery loads as: a loaded file, or anything in a role folder that is not a role today (removed, or broken). */
 function changesLoading(bakery: Bakery, file: string): boolean {
@@ -122,7 +130,9 @@ function withoutResolvedCommits(bakery: Bakery): Bakery {
   return {
     ...bakery,
     roles: new Map([...bakery.roles].map(([name, role]) => [name, { ...role, commit: undefined }])),
-    ...(bakery.collections && { collections: bakery.collections.map((collection) => ({ ...collection, commit: undefined })) }),
+    ...(bakery.collections && {
+      collections: bakery.collections.map((collection) => ({ ...collection, commit: undefined })),
+    }),
   };
 }
 
@@ -153,7 +163,11 @@ export async function changedSince(installed: Bakery, ref: string): Promise<Chan
       if (id) thenIds.set(file, id);
       else thenIds.delete(file);
     }
-    return { ref, commit, changed: recipesChangedBetween({ bakery, ids: thenIds }, now, recipesTouchedBy(bakery, changedPaths)) };
+    return {
+      ref,
+      commit,
+      changed: recipesChangedBetween({ bakery, ids: thenIds }, now, recipesTouchedBy(bakery, changedPaths)),
+    };
   }
   const loaded = await loadBakeryAt(root, commit, ref);
   if ('unreadable' in loaded) {
@@ -165,7 +179,11 @@ export async function changedSince(installed: Bakery, ref: string): Promise<Chan
 }
 
 /** The bakery at the commit, loaded from only the files loading reads, written to a scratch folder. */
-async function loadBakeryAt(root: string, commit: string, ref: string): Promise<{ bakery: Bakery } | { unreadable: string }> {
+async function loadBakeryAt(
+  root: string,
+  commit: string,
+  ref: string,
+): Promise<{ bakery: Bakery } | { unreadable: string }> {
   const scratch = await mkdtemp(path.join(tmpdir(), 'bake-changed-since-'));
   try {
     const dir = path.join(scratch, 'bakery');
@@ -175,7 +193,9 @@ async function loadBakeryAt(root: string, commit: string, ref: string): Promise<
       // Fingerprints name role folders relative to the bakery root, so the scratch root serves as well as the real one.
       return { bakery: await loadBakery(dir) };
     } catch (error) {
-      return { unreadable: error instanceof BakeError ? error.toLine().split('\n')[0].replaceAll(dir, ref) : String(error) };
+      return {
+        unreadable: error instanceof BakeError ? error.toLine().split('\n')[0].replaceAll(dir, ref) : String(error),
+      };
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
@@ -185,8 +205,11 @@ async function loadBakeryAt(root: string, commit: string, ref: string): Promise<
 /** The asked recipes narrowed to the changed ones, and the lines that say so. */
 export function narrowToChanged(recipes: Recipe[], changes: ChangedSince): { recipes: Recipe[]; lines: string[] } {
   const kept = recipes.filter((r) => changes.changed.has(r.name));
-  const lines = [`changed since ${changes.ref} (${changes.commit.slice(0, 12)}): ${kept.length ? kept.map((r) => r.name).join(', ') : 'no recipe'}`];
-  if (changes.unreadable) lines.push(`  the bakery at ${changes.ref} does not load (${changes.unreadable}): every recipe counts as changed`);
+  const lines = [
+    `changed since ${changes.ref} (${changes.commit.slice(0, 12)}): ${kept.length ? kept.map((r) => r.name).join(', ') : 'no recipe'}`,
+  ];
+  if (changes.unreadable)
+    lines.push(`  the bakery at ${changes.ref} does not load (${changes.unreadable}): every recipe counts as changed`);
   for (const recipe of kept) lines.push(`  ${recipe.name}: ${changes.changed.get(recipe.name)!.join('; ')}`);
   return { recipes: kept, lines };
 }

@@ -8,7 +8,13 @@ import { BuildFailure } from '../errors/index.js';
 import type { RecipeLog } from './build-log.js';
 import type { BuildRun, BuiltImage, PlannedRecipe } from './build-run.js';
 
-export async function distributeRecipe(run: BuildRun, entry: PlannedRecipe, image: BuiltImage, signal: AbortSignal, log: RecipeLog): Promise<BuiltImage> {
+export async function distributeRecipe(
+  run: BuildRun,
+  entry: PlannedRecipe,
+  image: BuiltImage,
+  signal: AbortSignal,
+  log: RecipeLog,
+): Promise<BuiltImage> {
   const { deps, options } = run;
   const missing = entry.recipe.regions.filter((region) => !image.amis[region]);
   if ((image.bakedElsewhere && !image.finishDistribution) || options.distribute === false) return image;

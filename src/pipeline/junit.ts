@@ -21,7 +21,8 @@ function element(name: string, attrs: XmlElement['attrs'] = {}, children: Node[]
 }
 
 /** Characters XML 1.0 cannot carry at all (ANSI escapes from tools, NULs): made visible instead. */
-const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const NOT_XML =
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 export function escapeXmlText(text: string): string {
   return text
@@ -33,7 +34,12 @@ export function escapeXmlText(text: string): string {
 
 export function escapeXmlAttribute(text: string): string {
   // Newlines and tabs in attributes would be normalised to spaces by parsers; keep them as references.
-  return escapeXmlText(text).replace(/"/g, '&quot;').replace(/'/g, '&apos;').replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+  return escapeXmlText(text)
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
+    .replace(/\n/g, '&#10;')
+    .replace(/\r/g, '&#13;')
+    .replace(/\t/g, '&#9;');
 }
 
 function serialise(node: Node, indent: string): string {
@@ -57,22 +63,35 @@ export function junitXml(report: BuildReport, timestamp: string): string {
     const children: Node[] = [];
     const details = [
       recipe.log ? `log: ${recipe.log}` : undefined,
-      Object.keys(recipe.amis).length ? `amis: ${Object.entries(recipe.amis).map(([r, a]) => `${r}=${a}`).join(' ')}` : undefined,
+      Object.keys(recipe.amis).length
+        ? `amis: ${Object.entries(recipe.amis)
+            .map(([r, a]) => `${r}=${a}`)
+            .join(' ')}`
+        : undefined,
       recipe.reasons.length ? `reasons: ${recipe.reasons.join('; ')}` : undefined,
     ].filter((line): line is string => Boolean(line));
     if (recipe.status === 'failed' || recipe.status === 'aborted') {
       const tail = recipe.log_tail?.length ? `\n${recipe.log_tail.join('\n')}` : '';
       const kind = recipe.status === 'failed' ? 'failure' : 'error';
-      children.push(element(kind, { message: recipe.error ?? recipe.status, type: recipe.status }, [`${recipe.error ?? recipe.status}${tail}`]));
+      children.push(
+        element(kind, { message: recipe.error ?? recipe.status, type: recipe.status }, [
+          `${recipe.error ?? recipe.status}${tail}`,
+        ]),
+      );
     } else if (recipe.status === 'skipped') {
       children.push(element('skipped', { message: recipe.error ?? 'skipped' }));
     }
     if (details.length) children.push(element('system-out', {}, [details.join('\n')]));
-    return element('testcase', { classname: JUNIT_SUITE, name: recipe.name, time: seconds(recipe.duration_s) }, children);
+    return element(
+      'testcase',
+      { classname: JUNIT_SUITE, name: recipe.name, time: seconds(recipe.duration_s) },
+      children,
+    );
   });
   const launchCases = report.recipes.flatMap((recipe) => launchTestCases(recipe));
   const count = (...statuses: string[]) => report.recipes.filter((r) => statuses.includes(r.status)).length;
-  const launchCount = (kind: string) => launchCases.filter((c) => c.children.some((child) => typeof child !== 'string' && child.name === kind)).length;
+  const launchCount = (kind: string) =>
+    launchCases.filter((c) => c.children.some((child) => typeof child !== 'string' && child.name === kind)).length;
   const total = report.recipes.reduce((sum, r) => sum + r.duration_s, 0);
   const suite = element(
     'testsuite',
@@ -101,14 +120,31 @@ function launchTestCases(recipe: BuildReport['recipes'][number]): XmlElement[] {
   const cases: XmlElement[] = [];
   const cloudInit = test.cloud_init;
   const cloudInitChildren: Node[] = [];
-  if (cloudInit.status === 'error') cloudInitChildren.push(element('failure', { message: test.error ?? 'cloud-init reported an error', type: 'cloud-init' }, [cloudInit.output]));
-  else if (cloudInit.status === 'not reached') cloudInitChildren.push(element('failure', { message: test.error ?? 'not reached', type: 'launch' }, [test.error ?? 'not reached']));
-  else if (cloudInit.status === 'absent') cloudInitChildren.push(element('skipped', { message: 'the image has no cloud-init' }));
-  if (test.instance_id) cloudInitChildren.push(element('system-out', {}, [`image ${test.image} (${test.region}), instance ${test.instance_id}\n${cloudInit.output}`]));
+  if (cloudInit.status === 'error')
+    cloudInitChildren.push(
+      element('failure', { message: test.error ?? 'cloud-init reported an error', type: 'cloud-init' }, [
+        cloudInit.output,
+      ]),
+    );
+  else if (cloudInit.status === 'not reached')
+    cloudInitChildren.push(
+      element('failure', { message: test.error ?? 'not reached', type: 'launch' }, [test.error ?? 'not reached']),
+    );
+  else if (cloudInit.status === 'absent')
+    cloudInitChildren.push(element('skipped', { message: 'the image has no cloud-init' }));
+  if (test.instance_id)
+    cloudInitChildren.push(
+      element('system-out', {}, [
+        `image ${test.image} (${test.region}), instance ${test.instance_id}\n${cloudInit.output}`,
+      ]),
+    );
   cases.push(element('testcase', { classname, name: 'cloud-init', time: seconds(test.duration_s) }, cloudInitChildren));
   for (const check of test.checks) {
     const children: Node[] = [];
-    if (check.status === 'failed') children.push(element('failure', { message: check.check, type: check.kind }, [`${check.location}\n${check.output}`]));
+    if (check.status === 'failed')
+      children.push(
+        element('failure', { message: check.check, type: check.kind }, [`${check.location}\n${check.output}`]),
+      );
     cases.push(element('testcase', { classname, name: check.check, time: seconds(check.duration_s) }, children));
   }
   return cases;

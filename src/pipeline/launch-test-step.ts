@@ -30,7 +30,13 @@ export function launchTestOf(error: unknown): LaunchTestResult | undefined {
 }
 
 export interface LaunchTestStepDeps {
-  launchTest(request: { recipe: Recipe; region: string; imageId: string; signal: AbortSignal; log(line: string): Promise<void> }): Promise<LaunchTestResult>;
+  launchTest(request: {
+    recipe: Recipe;
+    region: string;
+    imageId: string;
+    signal: AbortSignal;
+    log(line: string): Promise<void>;
+  }): Promise<LaunchTestResult>;
   tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<void>;
 }
 
@@ -51,7 +57,9 @@ export async function launchTestNewImage(
   } catch (error) {
     // A user-data template that does not render: nothing was launched; the image is not proven.
     await deps.tagImage(region, imageId, { [LAUNCH_TEST_TAG]: 'failed' });
-    throw error instanceof BakeError ? error : new BuildFailure(`launch test could not run: ${(error as Error).message}`);
+    throw error instanceof BakeError
+      ? error
+      : new BuildFailure(`launch test could not run: ${(error as Error).message}`);
   }
   if (result.status === 'interrupted') throw new LaunchTestFailure(result);
   await deps.tagImage(region, imageId, { [LAUNCH_TEST_TAG]: result.status });
@@ -74,7 +82,13 @@ export async function launchTestBakedImage(
 ): Promise<LaunchTestResult> {
   if (signal.aborted) throw new BuildFailure(`interrupted before the launch test of ${imageId}`);
   const region = entry.recipe.regions[0];
-  const result = await launchTestNewImage(entry.recipe, region, imageId, { launchTest: run.deps.launchTest!, tagImage: run.deps.tagImage }, { signal, log: log.note });
+  const result = await launchTestNewImage(
+    entry.recipe,
+    region,
+    imageId,
+    { launchTest: run.deps.launchTest!, tagImage: run.deps.tagImage },
+    { signal, log: log.note },
+  );
   tags[LAUNCH_TEST_TAG] = result.status;
   return result;
 }

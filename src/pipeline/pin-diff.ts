@@ -6,8 +6,16 @@ import { createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
  */
 export function unifiedDiff(label: string, before: string | undefined, after: string): string {
   if (before === after) return '';
-  return createTwoFilesPatch(before === undefined ? '/dev/null' : label, label, before ?? '', after, undefined, undefined, {
-    context: 3,
-    headerOptions: FILE_HEADERS_ONLY,
-  });
+  return createTwoFilesPatch(
+    before === undefined ? '/dev/null' : label,
+    label,
+    before ?? '',
+    after,
+    undefined,
+    undefined,
+    {
+      context: 3,
+      headerOptions: FILE_HEADERS_ONLY,
+    },
+  );
 }

@@ -34,10 +34,22 @@ export function ssmPinWrites(requests: PinRequest[]): SsmPinWrite[] {
     for (const target of recipe.ssmPins) {
       for (const region of recipe.regions) {
         const ami = amis[region];
-        if (ami === undefined) throw new CloudError(`${recipe.name}: no AMI in ${region} to pin into SSM parameter ${target.parameter}; build it first`);
-        if (!AMI_ID.test(ami)) throw new CloudError(`refusing to pin ${JSON.stringify(ami)} into SSM parameter ${target.parameter}: not an AMI id`);
-        const other = writes.find((w) => w.region === region && w.parameter === target.parameter && w.recipe !== recipe.name);
-        if (other) throw new RecipeError(`SSM parameter ${target.parameter} is pinned by both ${other.recipe} and ${recipe.name}`, target.location);
+        if (ami === undefined)
+          throw new CloudError(
+            `${recipe.name}: no AMI in ${region} to pin into SSM parameter ${target.parameter}; build it first`,
+          );
+        if (!AMI_ID.test(ami))
+          throw new CloudError(
+            `refusing to pin ${JSON.stringify(ami)} into SSM parameter ${target.parameter}: not an AMI id`,
+          );
+        const other = writes.find(
+          (w) => w.region === region && w.parameter === target.parameter && w.recipe !== recipe.name,
+        );
+        if (other)
+          throw new RecipeError(
+            `SSM parameter ${target.parameter} is pinned by both ${other.recipe} and ${recipe.name}`,
+            target.location,
+          );
         writes.push({ recipe: recipe.name, region, parameter: target.parameter, ami });
       }
     }
@@ -46,7 +58,11 @@ export function ssmPinWrites(requests: PinRequest[]): SsmPinWrite[] {
 }
 
 /** Reads every target first, then (unless `check`) writes only the parameters whose value differs. */
-export async function pinSsmParameters(requests: PinRequest[], store: ParameterStore, options: { check: boolean }): Promise<SsmPinResult[]> {
+export async function pinSsmParameters(
+  requests: PinRequest[],
+  store: ParameterStore,
+  options: { check: boolean },
+): Promise<SsmPinResult[]> {
   const writes = ssmPinWrites(requests);
   const current = await readByRegion(store, writes);
   const results = writes.map((w): SsmPinResult => {
@@ -54,7 +70,8 @@ export async function pinSsmParameters(requests: PinRequest[], store: ParameterS
     return { ...w, ...(before !== undefined && { before }), changed: before !== w.ami };
   });
   if (!options.check) {
-    for (const result of results.filter((r) => r.changed)) await store.writeImage(result.region, result.parameter, result.ami);
+    for (const result of results.filter((r) => r.changed))
+      await store.writeImage(result.region, result.parameter, result.ami);
   }
   return results;
 }
@@ -71,7 +88,9 @@ export function ssmPinLine(result: SsmPinResult, check: boolean): string {
  * for `bake prune` (never delete what a stack reads) and `bake images`.
  */
 export async function readSsmPinnedAmis(recipes: Recipe[], store: ParameterStore): Promise<Map<string, string[]>> {
-  const targets = recipes.flatMap((recipe) => recipe.ssmPins.flatMap((target) => recipe.regions.map((region) => ({ region, parameter: target.parameter }))));
+  const targets = recipes.flatMap((recipe) =>
+    recipe.ssmPins.flatMap((target) => recipe.regions.map((region) => ({ region, parameter: target.parameter }))),
+  );
   const current = await readByRegion(store, targets);
   const pinned = new Map<string, string[]>();
   for (const [region, values] of current) {
@@ -88,19 +107,30 @@ export async function readSsmPinnedAmis(recipes: Recipe[], store: ParameterStore
 
 export const ssmPlace = (region: string, parameter: string) => `ssm:${region}:${parameter}`;
 
-async function readByRegion(store: ParameterStore, targets: Array<{ region: string; parameter: string }>): Promise<Map<string, Map<string, string>>> {
+async function readByRegion(
+  store: ParameterStore,
+  targets: Array<{ region: string; parameter: string }>,
+): Promise<Map<string, Map<string, string>>> {
   const names = new Map<string, string[]>();
   for (const t of targets) names.set(t.region, [...(names.get(t.region) ?? []), t.parameter]);
-  const entries = await Promise.all([...names].map(async ([region, list]) => [region, await store.read(region, list)] as const));
+  const entries = await Promise.all(
+    [...names].map(async ([region, list]) => [region, await store.read(region, list)] as const),
+  );
   return new Map(entries);
 }
 
 /** What the recipe's SSM targets hold now, per region (for `bake images`). */
 export async function readSsmPinValues(recipe: Recipe, store: ParameterStore): Promise<PinnedValue[]> {
-  const targets = recipe.ssmPins.flatMap((target) => recipe.regions.map((region) => ({ region, parameter: target.parameter })));
+  const targets = recipe.ssmPins.flatMap((target) =>
+    recipe.regions.map((region) => ({ region, parameter: target.parameter })),
+  );
   const current = await readByRegion(store, targets);
   return targets.map(({ region, parameter }) => {
     const value = current.get(region)?.get(parameter);
-    return { place: ssmPlace(region, parameter), region, ...(value !== undefined && AMI_ID.test(value) && { ami: value }) };
+    return {
+      place: ssmPlace(region, parameter),
+      region,
+      ...(value !== undefined && AMI_ID.test(value) && { ami: value }),
+    };
   });
 }

@@ -101,7 +101,11 @@ function asTfvarsError(file: string, error: unknown): unknown {
 
 async function containedTarget(file: string, roots: readonly string[]): Promise<string> {
   const where = await resolveContained(file, roots);
-  if (!where.inside) throw new TfvarsError(`${where.reason}: bake pins only inside the bakery or its pin_roots (bake.config.yaml)`, file);
+  if (!where.inside)
+    throw new TfvarsError(
+      `${where.reason}: bake pins only inside the bakery or its pin_roots (bake.config.yaml)`,
+      file,
+    );
   return where.real;
 }
 
@@ -117,7 +121,11 @@ async function pinFile(file: string, edits: PinEdit[], check: boolean): Promise<
 
 async function requireWritable(file: string): Promise<void> {
   const info = await stat(file);
-  if ((info.mode & 0o222) === 0) throw new TfvarsError('is read-only; bake does not replace a read-only file (make it writable to let bake pin into it)', file);
+  if ((info.mode & 0o222) === 0)
+    throw new TfvarsError(
+      'is read-only; bake does not replace a read-only file (make it writable to let bake pin into it)',
+      file,
+    );
 }
 
 async function requireDirectory(file: string): Promise<void> {

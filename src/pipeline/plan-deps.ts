@@ -16,7 +16,10 @@ import type { PlanDeps } from './plan.js';
 /** The catalog as this bakery sees it: its own images only (src/recipes/bakery-name.ts). */
 export function ownImages(catalog: ImageCatalog, bakery: Bakery): ImageCatalog {
   const recipes = new Set(bakery.recipes.map((r) => r.name));
-  return { listBakedImages: async (regions) => (await catalog.listBakedImages(regions)).filter((image) => isOwnImage(image.tags, bakery.config.bakery, recipes)) };
+  return {
+    listBakedImages: async (regions) =>
+      (await catalog.listBakedImages(regions)).filter((image) => isOwnImage(image.tags, bakery.config.bakery, recipes)),
+  };
 }
 
 export async function productionPlanDeps(bakery: Bakery, aws: AwsSettings): Promise<PlanDeps> {

@@ -12,7 +12,8 @@ export function planLines(plan: Plan): string[] {
     } else {
       lines.push(`${entry.name}: build`);
       for (const reason of entry.reasons) lines.push(`  ${reason}`);
-      if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled && !entry.distributeOnly) lines.push('  no launch test (launch_test: false)');
+      if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled && !entry.distributeOnly)
+        lines.push('  no launch test (launch_test: false)');
     }
   }
   const building = plan.recipes.filter((e) => e.action === 'build').length;

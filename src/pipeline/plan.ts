@@ -5,7 +5,12 @@
  */
 import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
 import { explainChange } from '../fingerprint/explain.js';
-import { fingerprintBakery, readFingerprintFacts, type FingerprintSources, type ResolvedBase } from '../fingerprint/fingerprint-bakery.js';
+import {
+  fingerprintBakery,
+  readFingerprintFacts,
+  type FingerprintSources,
+  type ResolvedBase,
+} from '../fingerprint/fingerprint-bakery.js';
 import { noHistory, type BakeryHistory } from '../fingerprint/history.js';
 import { RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
@@ -68,9 +73,15 @@ export interface PlanOptions {
   force?: boolean;
 }
 
-const byNewest = (a: ImageRecord, b: ImageRecord) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0);
+const byNewest = (a: ImageRecord, b: ImageRecord) =>
+  a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0;
 
-export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanDepsSource, options: PlanOptions = {}): Promise<Plan> {
+export async function planBakery(
+  bakery: Bakery,
+  recipes: Recipe[],
+  edges: PlanDepsSource,
+  options: PlanOptions = {},
+): Promise<Plan> {
   // Nothing asked (`--changed-since` found no change): no git, no EC2.
   if (recipes.length === 0) return { recipes: [] };
   const deps = typeof edges === 'function' ? await edges() : edges;
@@ -103,7 +114,13 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
     const wantedDistribution = distributionTag(recipe);
     for (const region of recipe.regions) {
       // An image whose launch test failed (or never finished) is not today's image: it is baked again.
-      const image = mine.find((i) => i.region === region && i.fingerprint === fingerprint.value && i.state === 'available' && !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]));
+      const image = mine.find(
+        (i) =>
+          i.region === region &&
+          i.fingerprint === fingerprint.value &&
+          i.state === 'available' &&
+          !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]),
+      );
       if (!image) continue;
       amis[region] = image.imageId;
       const why = distributionDrift(image.tags[DISTRIBUTION_TAG], wantedDistribution);
@@ -126,23 +143,38 @@ export async function planBakery(bakery: Bakery, recipes: Recipe[], edges: PlanD
         for (const region of missingRegions) reasons.push(`new region ${region}`);
       } else if (newest.fingerprint === fingerprint.value) {
         reasons.push(
-          launchTestReason(newest.imageId, newest.tags[LAUNCH_TEST_TAG]) ?? `image ${newest.imageId} with this fingerprint is ${newest.state}, not available`,
+          launchTestReason(newest.imageId, newest.tags[LAUNCH_TEST_TAG]) ??
+            `image ${newest.imageId} with this fingerprint is ${newest.state}, not available`,
         );
       } else {
         reasons.push(
-          ...(await explainChange({ bakery, recipe, inputs, fingerprint, previous: newest, history, parentRebuilt, baseName: base.name })),
+          ...(await explainChange({
+            bakery,
+            recipe,
+            inputs,
+            fingerprint,
+            previous: newest,
+            history,
+            parentRebuilt,
+            baseName: base.name,
+          })),
         );
       }
     }
     // A new region, a copy that failed last time, or new sharing settings: the image itself is there, distributing it is enough.
     const buildRegionAmi = amis[recipe.regions[0]];
     const distributeOnly =
-      !forced && (missingRegions.length > 0 || unsettledRegions.length > 0) && buildRegionAmi ? { region: recipe.regions[0], ami: buildRegionAmi } : undefined;
+      !forced && (missingRegions.length > 0 || unsettledRegions.length > 0) && buildRegionAmi
+        ? { region: recipe.regions[0], ami: buildRegionAmi }
+        : undefined;
     if (distributeOnly && missingRegions.length) {
-      reasons.push(`copy ${distributeOnly.ami} from ${distributeOnly.region} to ${missingRegions.join(', ')} (no new bake)`);
+      reasons.push(
+        `copy ${distributeOnly.ami} from ${distributeOnly.region} to ${missingRegions.join(', ')} (no new bake)`,
+      );
     }
     if (distributeOnly) {
-      for (const [region, why] of drift) reasons.push(`${why} on ${amis[region]} in ${region}: applying them (no new bake)`);
+      for (const [region, why] of drift)
+        reasons.push(`${why} on ${amis[region]} in ${region}: applying them (no new bake)`);
     }
     decided.set(recipe.name, {
       name: recipe.name,

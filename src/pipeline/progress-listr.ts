@@ -1,4 +1,11 @@
-import { Listr, ListrLogger, ProcessOutput, type DefaultRenderer, type ListrTaskWrapper, type SimpleRenderer } from 'listr2';
+import {
+  Listr,
+  ListrLogger,
+  ProcessOutput,
+  type DefaultRenderer,
+  type ListrTaskWrapper,
+  type SimpleRenderer,
+} from 'listr2';
 import type { Output } from '../io/output.js';
 import { terminalSafe } from '../io/terminal-text.js';
 import type { BuildProgress, RecipeOutcomeStatus, RecipeWork } from './progress.js';
@@ -37,7 +44,10 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
       const listr = new Listr(
         recipes.map((recipe) => ({
           title: terminalSafe(`${recipe.name}: ${recipe.action === 'reuse' ? 'reuse' : 'waiting'} ${recipe.detail}`),
-          task: async (_ctx: unknown, wrapper: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>) => {
+          task: async (
+            _ctx: unknown,
+            wrapper: ListrTaskWrapper<unknown, typeof DefaultRenderer, typeof SimpleRenderer>,
+          ) => {
             if (recipe.action === 'reuse') return;
             const entry = tasks.get(recipe.name)!;
             entry.wrapper = wrapper;
@@ -58,7 +68,9 @@ export function createListrProgress(output: Output, screen?: NodeJS.WriteStream)
           exitOnError: false,
           // listr2 falls back to line-by-line output when stdout is not a terminal (`--json` piped,
           // stderr on a terminal): that fallback must write where the rest of bake's words go too.
-          fallbackRendererOptions: { logger: new ListrLogger({ processOutput, useIcons: true } as ConstructorParameters<typeof ListrLogger>[0]) },
+          fallbackRendererOptions: {
+            logger: new ListrLogger({ processOutput, useIcons: true } as ConstructorParameters<typeof ListrLogger>[0]),
+          },
           registerSignalListeners: false,
           rendererOptions: { collapseErrors: false, showErrorMessage: true, collapseSkips: false },
           processOutput,

@@ -28,8 +28,15 @@ export function productionPruneDeps(bakery: Bakery, aws: AwsSettings): PruneDeps
       }
     },
     async currentFingerprints(recipes) {
-      const sources = { contentIds: await contentIdSourceFor(bakery.root), resolveBase: (base: BaseImage, region: string) => resolveBaseImage(aws, base, region) };
-      const fingerprints = fingerprintBakery(bakery, recipes, await readFingerprintFacts(bakery, recipes, sources, GENERATOR_VERSION));
+      const sources = {
+        contentIds: await contentIdSourceFor(bakery.root),
+        resolveBase: (base: BaseImage, region: string) => resolveBaseImage(aws, base, region),
+      };
+      const fingerprints = fingerprintBakery(
+        bakery,
+        recipes,
+        await readFingerprintFacts(bakery, recipes, sources, GENERATOR_VERSION),
+      );
       return new Map(recipes.map((recipe) => [recipe.name, fingerprints.get(recipe.name)!.fingerprint.value]));
     },
     now: () => new Date(),

@@ -73,7 +73,8 @@ export async function acquireRecipeLock(
   let contended = 0;
   const takenOver = new Set<string>();
   const retryAfterContention = async (what: string) => {
-    if (++contended > MAX_CONTENDED_ATTEMPTS) throw new BuildFailure(`the build lock ${name} ${what} after ${MAX_CONTENDED_ATTEMPTS} attempts; giving up`);
+    if (++contended > MAX_CONTENDED_ATTEMPTS)
+      throw new BuildFailure(`the build lock ${name} ${what} after ${MAX_CONTENDED_ATTEMPTS} attempts; giving up`);
     try {
       await clock.sleep(Math.min(FIRST_RETRY_MS * 2 ** (contended - 1), MAX_RETRY_MS), options.signal);
     } catch {
@@ -105,14 +106,19 @@ export async function acquireRecipeLock(
       );
       await store.release(request.region, held.keyPairId);
       // The first retry is at once: a deletion normally takes effect before the next CreateKeyPair.
-      if (takenOver.has(held.keyPairId)) await retryAfterContention(`left by ${held.holder} cannot be taken over (deleting it did not take effect)`);
+      if (takenOver.has(held.keyPairId))
+        await retryAfterContention(`left by ${held.holder} cannot be taken over (deleting it did not take effect)`);
       takenOver.add(held.keyPairId);
       continue;
     }
     const waited = clock.now() - started;
     const who = `${request.recipe} is already being built by ${held.holder} (since ${held.since.toISOString()}; lock ${name})`;
     if (waited >= policy.waitMs) {
-      throw new RecipeLockedError(policy.waitMs > 0 ? `${who}; gave up after waiting ${formatMs(waited)}` : `${who}; pass --lock-wait DURATION to wait for it`);
+      throw new RecipeLockedError(
+        policy.waitMs > 0
+          ? `${who}; gave up after waiting ${formatMs(waited)}`
+          : `${who}; pass --lock-wait DURATION to wait for it`,
+      );
     }
     if (!saidWaiting) {
       note(`${who}: waiting up to ${formatMs(policy.waitMs)}`);

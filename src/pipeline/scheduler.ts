@@ -99,7 +99,13 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
         for (const node of nodes) {
           if (!pending.has(node.id) || running.has(node.id)) continue;
           if (options.signal?.aborted) {
-            settle({ id: node.id, status: 'aborted', reason: 'run interrupted before it started', durationMs: 0, started: false });
+            settle({
+              id: node.id,
+              status: 'aborted',
+              reason: 'run interrupted before it started',
+              durationMs: 0,
+              started: false,
+            });
             changed = true;
             continue;
           }
@@ -142,7 +148,10 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
         .then(() => node.run(controller.signal, slot))
         .then(
           (value) => ({ status: 'built' as const, value }),
-          (error: unknown) => ({ status: controller.signal.aborted ? ('aborted' as const) : ('failed' as const), error }),
+          (error: unknown) => ({
+            status: controller.signal.aborted ? ('aborted' as const) : ('failed' as const),
+            error,
+          }),
         )
         .then((result) => {
           running.delete(node.id);

@@ -21,7 +21,8 @@ export async function prepareWorkDir(root: string, runId: string, now: Date): Pr
   for (const name of await readdir(base)) {
     if (name === runId) continue;
     const info = await lstat(path.join(base, name)).catch(() => undefined);
-    if (info && now.getTime() - info.mtimeMs > KEEP_FAILED_RUNS_MS) await rm(path.join(base, name), { recursive: true, force: true });
+    if (info && now.getTime() - info.mtimeMs > KEEP_FAILED_RUNS_MS)
+      await rm(path.join(base, name), { recursive: true, force: true });
   }
 }
 

@@ -13,7 +13,10 @@ const engine = Handlebars.create();
 let compiled: HandlebarsTemplateDelegate | undefined;
 
 function template(): HandlebarsTemplateDelegate {
-  compiled ??= engine.compile(readFileSync(new URL('../../templates/report/report.html.hbs', import.meta.url), 'utf8'), { strict: false });
+  compiled ??= engine.compile(
+    readFileSync(new URL('../../templates/report/report.html.hbs', import.meta.url), 'utf8'),
+    { strict: false },
+  );
   return compiled;
 }
 
@@ -28,7 +31,18 @@ function timeline(model: ReportModel) {
     const waves = model.recipes.filter((r) => r.wave !== undefined);
     return {
       lanes: [],
-      note: waves.length ? `waves: ${[...new Set(waves.map((r) => r.wave))].sort().map((w) => `${w}: ${waves.filter((r) => r.wave === w).map((r) => r.name).join(', ')}`).join(' · ')}` : 'nothing to bake',
+      note: waves.length
+        ? `waves: ${[...new Set(waves.map((r) => r.wave))]
+            .sort()
+            .map(
+              (w) =>
+                `${w}: ${waves
+                  .filter((r) => r.wave === w)
+                  .map((r) => r.name)
+                  .join(', ')}`,
+            )
+            .join(' · ')}`
+        : 'nothing to bake',
     };
   }
   const start = Math.min(...started.map((r) => Date.parse(r.startedAt!)));
@@ -54,7 +68,15 @@ function diffLines(diff: string) {
   return diff
     .replace(/\n$/, '')
     .split('\n')
-    .map((text) => ({ text, class: text.startsWith('+') && !text.startsWith('+++') ? 'add' : text.startsWith('-') && !text.startsWith('---') ? 'del' : '' }));
+    .map((text) => ({
+      text,
+      class:
+        text.startsWith('+') && !text.startsWith('+++')
+          ? 'add'
+          : text.startsWith('-') && !text.startsWith('---')
+            ? 'del'
+            : '',
+    }));
 }
 
 export function renderHtmlReport(model: ReportModel): string {
@@ -67,7 +89,10 @@ export function renderHtmlReport(model: ReportModel): string {
     generatedAt: model.generatedAt,
     summary: [...counts].map(([action, n]) => `${n} ${action}`).join(', ') || 'no recipe',
     graphSvg: recipeGraphSvg(model.recipes),
-    legend: [...counts.keys()].map((action) => ({ action, colour: ACTION_COLOURS[action as keyof typeof ACTION_COLOURS] })),
+    legend: [...counts.keys()].map((action) => ({
+      action,
+      colour: ACTION_COLOURS[action as keyof typeof ACTION_COLOURS],
+    })),
     recipes: model.recipes.map((r) => ({
       ...r,
       colour: ACTION_COLOURS[r.action],

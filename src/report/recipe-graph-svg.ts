@@ -26,9 +26,16 @@ const PAD = 12;
 export function recipeGraphSvg(recipes: ReportRecipe[]): string {
   const columns = RecipeGraph.over(recipes, (r) => r.parent).levels();
   const position = new Map<string, { x: number; y: number }>();
-  columns.forEach((column, c) => column.forEach((r, row) => position.set(r.name, { x: PAD + c * (NODE_W + GAP_X), y: PAD + row * (NODE_H + GAP_Y) })));
+  columns.forEach((column, c) =>
+    column.forEach((r, row) =>
+      position.set(r.name, { x: PAD + c * (NODE_W + GAP_X), y: PAD + row * (NODE_H + GAP_Y) }),
+    ),
+  );
   const width = PAD * 2 + Math.max(1, columns.length) * NODE_W + Math.max(0, columns.length - 1) * GAP_X;
-  const height = PAD * 2 + Math.max(1, ...columns.map((c) => c.length)) * NODE_H + Math.max(0, Math.max(1, ...columns.map((c) => c.length)) - 1) * GAP_Y;
+  const height =
+    PAD * 2 +
+    Math.max(1, ...columns.map((c) => c.length)) * NODE_H +
+    Math.max(0, Math.max(1, ...columns.map((c) => c.length)) - 1) * GAP_Y;
 
   const edges = recipes.flatMap((r) => {
     const from = r.parent ? position.get(r.parent) : undefined;
@@ -39,7 +46,9 @@ export function recipeGraphSvg(recipes: ReportRecipe[]): string {
     const x2 = to.x;
     const y2 = to.y + NODE_H / 2;
     const mid = (x1 + x2) / 2;
-    return [`<path class="edge" d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 6},${y2}" marker-end="url(#arrow)"/>`];
+    return [
+      `<path class="edge" d="M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2 - 6},${y2}" marker-end="url(#arrow)"/>`,
+    ];
   });
   const nodes = recipes.map((r) => {
     const { x, y } = position.get(r.name)!;

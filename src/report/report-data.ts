@@ -39,7 +39,13 @@ function launchTestOf(result: unknown): ReportRecipe['launchTest'] {
   return { result: String(v.status ?? v.result ?? ''), checks };
 }
 
-export function buildReportModel(plan: Plan, report: BuildReport, now: Date, packageDiffs: PackageDiff[] = [], root = process.cwd()): ReportModel {
+export function buildReportModel(
+  plan: Plan,
+  report: BuildReport,
+  now: Date,
+  packageDiffs: PackageDiff[] = [],
+  root = process.cwd(),
+): ReportModel {
   const fromPlan = new Map(planRecipes(plan).map((r) => [r.name, r]));
   const recipes = report.recipes.map((result): ReportRecipe => {
     const planned = fromPlan.get(result.name);
@@ -67,7 +73,13 @@ export function buildReportModel(plan: Plan, report: BuildReport, now: Date, pac
       status: report.pin.status,
       ...(report.pin.reason && { reason: report.pin.reason }),
       tfvars: files.map((f) => ({ file: path.relative(root, f.file) || f.file, diff: f.diff })),
-      ssm: (report.pin.parameters ?? []).map((p) => ({ region: p.region, parameter: p.parameter, ...(p.before && { before: p.before }), after: p.ami, changed: p.changed })),
+      ssm: (report.pin.parameters ?? []).map((p) => ({
+        region: p.region,
+        parameter: p.parameter,
+        ...(p.before && { before: p.before }),
+        after: p.ami,
+        changed: p.changed,
+      })),
     },
     packageDiffs: [
       ...packageDiffs,

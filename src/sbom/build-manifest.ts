@@ -18,7 +18,12 @@ export interface KeptManifest {
   changes?: PackageChanges;
 }
 
-export async function keepPackageManifest(renderDir: string, logsRoot: string, runId: string, recipe: string): Promise<KeptManifest | undefined> {
+export async function keepPackageManifest(
+  renderDir: string,
+  logsRoot: string,
+  runId: string,
+  recipe: string,
+): Promise<KeptManifest | undefined> {
   const made = path.join(renderDir, MANIFEST_FILE);
   if (!(await stat(made).catch(() => undefined))?.isFile()) return undefined;
   const kept = path.join(logsRoot, runId, `${recipe}.cdx.json`);
@@ -32,7 +37,10 @@ export async function keepPackageManifest(renderDir: string, logsRoot: string, r
 
 /** Run ids sort by time (`YYYYMMDD-HHMMSS-…`): the newest earlier run that kept this recipe's manifest. */
 async function previousManifest(logsRoot: string, runId: string, recipe: string): Promise<string | undefined> {
-  const runs = (await readdir(logsRoot).catch(() => [] as string[])).filter((run) => run !== runId && run < runId).sort().reverse();
+  const runs = (await readdir(logsRoot).catch(() => [] as string[]))
+    .filter((run) => run !== runId && run < runId)
+    .sort()
+    .reverse();
   for (const run of runs) {
     const file = path.join(logsRoot, run, `${recipe}.cdx.json`);
     if ((await stat(file).catch(() => undefined))?.isFile()) return file;

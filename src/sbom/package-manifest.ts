@@ -22,13 +22,15 @@ export function parseDpkgList(text: string): InstalledPackage[] {
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
     const [name, version, arch, ...rest] = line.split('\t');
-    if (!name || !version || !arch || rest.length) throw new Error(`unexpected dpkg-query line: ${JSON.stringify(line)}`);
+    if (!name || !version || !arch || rest.length)
+      throw new Error(`unexpected dpkg-query line: ${JSON.stringify(line)}`);
     packages.push({ name, version, arch });
   }
   return packages.sort(byNameArch);
 }
 
-const byNameArch = (a: InstalledPackage, b: InstalledPackage) => a.name.localeCompare(b.name) || a.arch.localeCompare(b.arch);
+const byNameArch = (a: InstalledPackage, b: InstalledPackage) =>
+  a.name.localeCompare(b.name) || a.arch.localeCompare(b.arch);
 
 /** Package URL of a Debian package (purl spec: version and qualifiers percent-encoded). */
 export function debPurl(p: InstalledPackage): string {
@@ -49,7 +51,14 @@ export function packageSbom(packages: InstalledPackage[], subject: SbomSubject):
     bomRef: `image:${subject.recipe}@${subject.fingerprint}`,
   });
   for (const p of packages) {
-    bom.components.add(new Models.Component(Enums.ComponentType.Library, p.name, { version: p.version, purl: debPurl(p), bomRef: debPurl(p), properties: new Models.PropertyRepository([new Models.Property('bake:arch', p.arch)]) }));
+    bom.components.add(
+      new Models.Component(Enums.ComponentType.Library, p.name, {
+        version: p.version,
+        purl: debPurl(p),
+        bomRef: debPurl(p),
+        properties: new Models.PropertyRepository([new Models.Property('bake:arch', p.arch)]),
+      }),
+    );
   }
   const serializer = new Serialize.JsonSerializer(new Serialize.JSON.Normalize.Factory(Spec.Spec1dot5));
   return `${serializer.serialize(bom, { sortLists: true, space: 2 })}\n`;
@@ -77,9 +86,14 @@ export function packagesFromSbom(text: string, where: string): InstalledPackage[
     throw new Error(`${where}: not JSON (${(error as Error).message})`);
   }
   const parsed = sbomSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`${where}: not a CycloneDX SBOM (${parsed.error.issues[0]?.message ?? 'invalid'})`);
+  if (!parsed.success)
+    throw new Error(`${where}: not a CycloneDX SBOM (${parsed.error.issues[0]?.message ?? 'invalid'})`);
   return parsed.data.components
-    .map((c) => ({ name: c.name, version: c.version, arch: c.properties.find((p) => p.name === 'bake:arch')?.value ?? '' }))
+    .map((c) => ({
+      name: c.name,
+      version: c.version,
+      arch: c.properties.find((p) => p.name === 'bake:arch')?.value ?? '',
+    }))
     .sort(byNameArch);
 }
 
@@ -98,7 +112,9 @@ export function packageChanges(before: InstalledPackage[], after: InstalledPacka
     removed: before.filter((p) => !now.has(key(p))),
     changed: after.flatMap((p) => {
       const was = old.get(key(p));
-      return was && was.version !== p.version ? [{ name: p.name, arch: p.arch, before: was.version, after: p.version }] : [];
+      return was && was.version !== p.version
+        ? [{ name: p.name, arch: p.arch, before: was.version, after: p.version }]
+        : [];
     }),
   };
 }

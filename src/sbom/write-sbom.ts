@@ -14,5 +14,8 @@ if (!input || !sbomFile || !recipe) {
   process.exit(2);
 }
 const packages = parseDpkgList(readFileSync(input, 'utf8'));
-await writeFileAtomic(sbomFile, packageSbom(packages, { recipe, fingerprint: fingerprint ?? '', builtAt: builtAt || new Date().toISOString() }));
+await writeFileAtomic(
+  sbomFile,
+  packageSbom(packages, { recipe, fingerprint: fingerprint ?? '', builtAt: builtAt || new Date().toISOString() }),
+);
 output.text(`${packages.length} packages\n`);

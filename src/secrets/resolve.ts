@@ -17,7 +17,10 @@ export interface SecretSources {
 }
 
 /** Recipe name → its secrets' values; recipes without secrets are left out. */
-export async function resolveSecrets(recipes: readonly Recipe[], sources: SecretSources): Promise<Map<string, SecretValues>> {
+export async function resolveSecrets(
+  recipes: readonly Recipe[],
+  sources: SecretSources,
+): Promise<Map<string, SecretValues>> {
   const resolved = new Map<string, SecretValues>();
   const errors: RecipeError[] = [];
   for (const recipe of recipes) {
@@ -52,11 +55,18 @@ async function readSecret(secret: Secret, region: string, sources: SecretSources
       value = await sources.readParameter(region, source.parameter);
     } catch (error) {
       // The SDK's message names the parameter at most, never a value.
-      throw new RecipeError(`secret ${secret.name}: cannot read ${where}: ${(error as Error).name}: ${(error as Error).message}`, secret.location);
+      throw new RecipeError(
+        `secret ${secret.name}: cannot read ${where}: ${(error as Error).name}: ${(error as Error).message}`,
+        secret.location,
+      );
     }
   }
-  if (value === undefined || value === '') throw new RecipeError(`secret ${secret.name}: ${where} is not set`, secret.location);
+  if (value === undefined || value === '')
+    throw new RecipeError(`secret ${secret.name}: ${where} is not set`, secret.location);
   if (value.trim().length < MIN_SECRET_LENGTH)
-    throw new RecipeError(`secret ${secret.name}: the value in ${where} is shorter than ${MIN_SECRET_LENGTH} characters, too short to mask in output`, secret.location);
+    throw new RecipeError(
+      `secret ${secret.name}: the value in ${where} is shorter than ${MIN_SECRET_LENGTH} characters, too short to mask in output`,
+      secret.location,
+    );
   return value;
 }

@@ -37,7 +37,11 @@ export function secretsVarsText(values: SecretValues): string {
 }
 
 /** Runs `action` with the path of a 0600 extra-vars file holding the values; the file is gone when it returns. */
-export async function withSecretsFile<T>(values: SecretValues, action: (file: string) => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+export async function withSecretsFile<T>(
+  values: SecretValues,
+  action: (file: string) => Promise<T>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<T> {
   const base = privateBase(env);
   await sweepAbandoned(base);
   // mkdtemp makes the directory 0700.

@@ -44,7 +44,10 @@ export async function editTfvars(
 }
 
 function notVerified(fileName: string, why: string): TfvarsError {
-  return new TfvarsError(`bake refused its own edit, ${why}; the file was left untouched (a bug in bake, please report it)`, fileName);
+  return new TfvarsError(
+    `bake refused its own edit, ${why}; the file was left untouched (a bug in bake, please report it)`,
+    fileName,
+  );
 }
 
 /** Top-level values of an HCL tfvars file, as @cdktf/hcl2json reads them. */
@@ -76,7 +79,11 @@ export function parseJsonTfvars(fileName: string, text: string): Record<string, 
     const position = /position (\d+)/.exec(message);
     const line = /line (\d+)/.exec(message);
     const at = line ? Number(line[1]) : position ? lineOf(text, Number(position[1])) : undefined;
-    throw new TfvarsError(`does not parse as JSON: ${message.replace(/ in JSON at .*$/, '')}; bake left it untouched`, fileName, at);
+    throw new TfvarsError(
+      `does not parse as JSON: ${message.replace(/ in JSON at .*$/, '')}; bake left it untouched`,
+      fileName,
+      at,
+    );
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
     throw new TfvarsError('a .tfvars.json file must hold one JSON object', fileName, 1);

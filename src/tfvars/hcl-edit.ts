@@ -40,7 +40,12 @@ export function editHclText(file: string, text: string, variables: VariableEdit[
       const value = attribute.value;
       if (value.kind !== 'string') {
         const what = value.kind === 'object' ? 'a map' : value.description;
-        throw refuse(file, text, attribute.nameStart, `${edit.variable} is ${what}; its pin target writes a plain string (format: string)`);
+        throw refuse(
+          file,
+          text,
+          attribute.nameStart,
+          `${edit.variable} is ${what}; its pin target writes a plain string (format: string)`,
+        );
       }
       if (value.literal !== edit.value) {
         splices.push({ start: value.token.start, end: value.token.end, text: hclString(edit.value) });
@@ -75,7 +80,12 @@ function editMap(
     }
     if (entry.value.kind !== 'string') {
       const what = entry.value.kind === 'object' ? 'a map' : entry.value.description;
-      throw refuse(file, text, entry.keyStart, `${name}.${entry.key} is ${what}; bake only edits a map of plain strings`);
+      throw refuse(
+        file,
+        text,
+        entry.keyStart,
+        `${name}.${entry.key} is ${what}; bake only edits a map of plain strings`,
+      );
     }
   }
   const splices: Splice[] = [];
@@ -83,7 +93,12 @@ function editMap(
   for (const [key, value] of entries) {
     const found = object.entries.filter((e) => e.key === key);
     if (found.length > 1) {
-      throw refuse(file, text, found[1].keyStart, `${name} sets "${key}" more than once; bake will not guess which one to pin`);
+      throw refuse(
+        file,
+        text,
+        found[1].keyStart,
+        `${name} sets "${key}" more than once; bake will not guess which one to pin`,
+      );
     }
     const current = found[0]?.value;
     if (!current) missing.push([key, value]);
@@ -128,7 +143,8 @@ function insertEntries(
   }
 
   const splices: Splice[] = [];
-  const indent = last && startsLine(text, last.keyStart) ? indentOf(text, last.keyStart) : indentOf(text, object.close.start) + unit;
+  const indent =
+    last && startsLine(text, last.keyStart) ? indentOf(text, last.keyStart) : indentOf(text, object.close.start) + unit;
   const separator = last?.separator.text ?? '=';
   const after = last ? gapAfter(text, last) : ' ';
   const comma = last?.comma ? ',' : '';

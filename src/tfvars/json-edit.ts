@@ -44,17 +44,27 @@ export function editJsonText(file: string, text: string, variables: VariableEdit
     const value = member.value;
     if (edit.kind === 'string') {
       if (value.kind !== 'string') {
-        throw refuse(member.keyStart, `${edit.variable} is ${describe(value)}; its pin target writes a plain string (format: string)`);
+        throw refuse(
+          member.keyStart,
+          `${edit.variable} is ${describe(value)}; its pin target writes a plain string (format: string)`,
+        );
       }
-      if (value.value !== edit.value) splices.push({ start: value.start, end: value.end, text: JSON.stringify(edit.value) });
+      if (value.value !== edit.value)
+        splices.push({ start: value.start, end: value.end, text: JSON.stringify(edit.value) });
       continue;
     }
     if (value.kind !== 'object') {
-      throw refuse(member.keyStart, `${edit.variable} is ${describe(value)}; bake only edits a map of plain strings here`);
+      throw refuse(
+        member.keyStart,
+        `${edit.variable} is ${describe(value)}; bake only edits a map of plain strings here`,
+      );
     }
     for (const entry of value.members) {
       if (entry.value.kind !== 'string') {
-        throw refuse(entry.keyStart, `${edit.variable}.${entry.key} is ${describe(entry.value)}; bake only edits a map of plain strings`);
+        throw refuse(
+          entry.keyStart,
+          `${edit.variable}.${entry.key} is ${describe(entry.value)}; bake only edits a map of plain strings`,
+        );
       }
     }
     const missing: NewMember[] = [];
@@ -123,7 +133,9 @@ function insertMembers(
     const body = members.map((m) => `${indent}${line(m, indent, true)}`).join(`,${eol}`);
     return [{ start: object.start, end: object.end, text: `{${eol}${body}${eol}${objectIndent}}` }];
   }
-  return [{ start: object.start, end: object.end, text: `{${members.map((m) => line(m, '', false)).join(`,${comma}`)}}` }];
+  return [
+    { start: object.start, end: object.end, text: `{${members.map((m) => line(m, '', false)).join(`,${comma}`)}}` },
+  ];
 }
 
 function renderValue(edit: VariableEdit, indent: string, multiline: boolean, style: JsonStyle): string {

@@ -77,22 +77,35 @@ export async function readTfvarsPinValues(recipe: Recipe, label: (file: string) 
   const valuesOf = async (file: string) => {
     if (!parsed.has(file)) {
       const text = await readTfvars(file);
-      parsed.set(file, text === undefined ? undefined : isJsonTfvars(file) ? parseJsonTfvars(file, text) : await parseHclTfvars(file, text));
+      parsed.set(
+        file,
+        text === undefined
+          ? undefined
+          : isJsonTfvars(file)
+            ? parseJsonTfvars(file, text)
+            : await parseHclTfvars(file, text),
+      );
     }
     return parsed.get(file);
   };
   const out: PinnedValue[] = [];
   for (const target of recipe.pin) {
     const value = (await valuesOf(target.file))?.[target.variable];
-    const entry = (map: unknown, key: string) => (map && typeof map === 'object' && !Array.isArray(map) ? (map as Record<string, unknown>)[key] : undefined);
+    const entry = (map: unknown, key: string) =>
+      map && typeof map === 'object' && !Array.isArray(map) ? (map as Record<string, unknown>)[key] : undefined;
     const asAmi = (v: unknown) => (typeof v === 'string' && AMI_ID.test(v) ? v : undefined);
     const where = `${label(target.file)}:${target.variable}`;
     if (target.key !== undefined) {
-      out.push({ place: `${where}[${JSON.stringify(target.key)}]`, region: recipe.regions[0], ami: asAmi(entry(value, target.key)) });
+      out.push({
+        place: `${where}[${JSON.stringify(target.key)}]`,
+        region: recipe.regions[0],
+        ami: asAmi(entry(value, target.key)),
+      });
     } else if (target.format === 'string') {
       out.push({ place: where, region: recipe.regions[0], ami: asAmi(value) });
     } else {
-      for (const region of recipe.regions) out.push({ place: `${where}[${JSON.stringify(region)}]`, region, ami: asAmi(entry(value, region)) });
+      for (const region of recipe.regions)
+        out.push({ place: `${where}[${JSON.stringify(region)}]`, region, ami: asAmi(entry(value, region)) });
     }
   }
   return out;

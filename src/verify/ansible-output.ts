@@ -35,7 +35,9 @@ const RECAP_LINE = /^(\S+)\s+:\s+((?:[a-z]+=\d+\s*)+)$/;
 function failureMessage(result: string): string {
   try {
     const parsed = JSON.parse(result) as Record<string, unknown>;
-    const text = [parsed.msg, parsed.stderr, parsed.stdout].find((value) => typeof value === 'string' && value.trim() !== '');
+    const text = [parsed.msg, parsed.stderr, parsed.stdout].find(
+      (value) => typeof value === 'string' && value.trim() !== '',
+    );
     if (typeof text === 'string') return text.trim();
   } catch {
     // not JSON: keep the text as printed

@@ -67,7 +67,9 @@ export async function writeInventory(file: string, target: SshTarget): Promise<v
     // Every local instance is the Debian 12 debootstrap, where it is: skips a discovery round trip per run.
     ansible_python_interpreter: '/usr/bin/python3',
   };
-  await writeFileAtomic(file, `${JSON.stringify({ all: { hosts: { [INVENTORY_HOST]: host } } }, null, 2)}\n`, { createDirectory: true });
+  await writeFileAtomic(file, `${JSON.stringify({ all: { hosts: { [INVENTORY_HOST]: host } } }, null, 2)}\n`, {
+    createDirectory: true,
+  });
 }
 
 export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookResult> {
@@ -75,9 +77,17 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
   const reader = new AnsibleOutputReader();
   const tail: string[] = [];
   const secrets = request.secretsFile ? ['--extra-vars', `@${request.secretsFile}`] : [];
-  const args = ['-i', request.inventory, '--extra-vars', JSON.stringify(request.extraVars), ...secrets, request.playbook];
+  const args = [
+    '-i',
+    request.inventory,
+    '--extra-vars',
+    JSON.stringify(request.extraVars),
+    ...secrets,
+    request.playbook,
+  ];
   request.log.write(`# ${new Date().toISOString()} ${ANSIBLE_PLAYBOOK} ${args.join(' ')}\n`);
-  if (request.signal?.aborted) return { exitCode: -1, interrupted: true, changedTasks: [], failedTasks: [], tail, durationMs: 0 };
+  if (request.signal?.aborted)
+    return { exitCode: -1, interrupted: true, changedTasks: [], failedTasks: [], tail, durationMs: 0 };
 
   const subprocess = execa(ANSIBLE_PLAYBOOK, args, {
     // Relative paths in the playbook (the cloud-init files) are beside it, as for Packer.
@@ -127,9 +137,12 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
   const result = await subprocess;
   partial += decoder.end();
   if (partial) onLine(partial);
-  if (result.code === 'ENOENT') throw new BakeError(`${ANSIBLE_PLAYBOOK} not found on PATH: install ansible-core (scripts/setup.sh does)`);
+  if (result.code === 'ENOENT')
+    throw new BakeError(`${ANSIBLE_PLAYBOOK} not found on PATH: install ansible-core (scripts/setup.sh does)`);
   const exitCode = typeof result.exitCode === 'number' ? result.exitCode : -1;
-  request.log.write(`# ${new Date().toISOString()} ${ANSIBLE_PLAYBOOK} finished: ${result.signal ? `killed by ${result.signal}` : `exit ${exitCode}`}\n`);
+  request.log.write(
+    `# ${new Date().toISOString()} ${ANSIBLE_PLAYBOOK} finished: ${result.signal ? `killed by ${result.signal}` : `exit ${exitCode}`}\n`,
+  );
   return {
     exitCode,
     interrupted: Boolean(request.signal?.aborted),

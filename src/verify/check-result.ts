@@ -26,7 +26,12 @@ export interface ScriptRun {
 
 export function checkResult(check: VerifyCheck, run: ScriptRun): CheckResult {
   const description = describeCheck(check);
-  const base = { check: description, kind: check.kind, duration_s: seconds(run.durationMs), location: locationText(check) };
+  const base = {
+    check: description,
+    kind: check.kind,
+    duration_s: seconds(run.durationMs),
+    location: locationText(check),
+  };
   if (run.exitCode === 0) return { ...base, status: 'passed', output: '' };
   // The script frames a failure as: its FAILED line, the check's own output, the closing line.
   let output = run.stderr;

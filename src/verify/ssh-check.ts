@@ -13,14 +13,22 @@ const CHECK_TIMEOUT_MS = 5 * 60_000;
 
 export function sshArguments(target: SshTarget): string[] {
   return [
-    '-i', target.privateKey,
-    '-p', String(target.sshPort),
-    '-o', 'StrictHostKeyChecking=no',
-    '-o', 'UserKnownHostsFile=/dev/null',
-    '-o', 'IdentitiesOnly=yes',
-    '-o', 'BatchMode=yes',
-    '-o', 'ConnectTimeout=10',
-    '-o', 'LogLevel=ERROR',
+    '-i',
+    target.privateKey,
+    '-p',
+    String(target.sshPort),
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    'LogLevel=ERROR',
     `${target.user}@${target.ip}`,
   ];
 }
@@ -41,6 +49,8 @@ export async function runCheckOverSsh(target: SshTarget, check: VerifyCheck, sig
   });
   // A check that timed out failed; no exit code at all otherwise means ssh never ran it.
   const exitCode = result.timedOut ? 1 : typeof result.exitCode === 'number' ? result.exitCode : 255;
-  const stderr = result.timedOut ? `timed out after ${CHECK_TIMEOUT_MS / 1000} s\n${result.stderr}` : String(result.stderr);
+  const stderr = result.timedOut
+    ? `timed out after ${CHECK_TIMEOUT_MS / 1000} s\n${result.stderr}`
+    : String(result.stderr);
   return { exitCode, stderr, durationMs: Date.now() - started };
 }

@@ -31,12 +31,21 @@ export interface ProvisionRecord {
   chain: { recipe: string; roles: string[]; cloudInitFiles: string[] }[];
 }
 
-export function provisionRecord(recipe: Recipe, chain: readonly { recipe: Recipe; cloudInitFiles: string[] }[], createdAt: string, now: string): ProvisionRecord {
+export function provisionRecord(
+  recipe: Recipe,
+  chain: readonly { recipe: Recipe; cloudInitFiles: string[] }[],
+  createdAt: string,
+  now: string,
+): ProvisionRecord {
   return {
     recipe: recipe.name,
     createdAt,
     provisionedAt: now,
-    chain: chain.map((stage) => ({ recipe: stage.recipe.name, roles: stage.recipe.roles.map((r) => r.name), cloudInitFiles: stage.cloudInitFiles })),
+    chain: chain.map((stage) => ({
+      recipe: stage.recipe.name,
+      roles: stage.recipe.roles.map((r) => r.name),
+      cloudInitFiles: stage.cloudInitFiles,
+    })),
   };
 }
 

@@ -18,7 +18,14 @@ import type { AwsSettings } from '../aws/settings.js';
 import { readSecureParameter } from '../aws/secure-parameter.js';
 import { resolveSecrets, type SecretValues } from '../secrets/resolve.js';
 import { withSecretsFile } from '../secrets/secrets-file.js';
-import { closeLog, openLog, runPlaybook, writeInventory, type PlaybookRequest, type PlaybookResult } from './ansible-run.js';
+import {
+  closeLog,
+  openLog,
+  runPlaybook,
+  writeInventory,
+  type PlaybookRequest,
+  type PlaybookResult,
+} from './ansible-run.js';
 import { checkResult, seconds, type CheckResult, type ScriptRun } from './check-result.js';
 import { bootedKeptInstance, type KeptInstance, type SshTarget } from './kept-instance.js';
 import { runCheckOverSsh } from './ssh-check.js';
@@ -36,13 +43,21 @@ export interface VerifyDeps {
   resolveSecrets?(recipes: Recipe[]): Promise<Map<string, SecretValues>>;
 }
 
-export function productionVerifyDeps(options: { bakeryRoot: string; rootfsCache?: string; log?: (line: string) => void; aws?: AwsSettings }): VerifyDeps {
+export function productionVerifyDeps(options: {
+  bakeryRoot: string;
+  rootfsCache?: string;
+  log?: (line: string) => void;
+  aws?: AwsSettings;
+}): VerifyDeps {
   return {
     instance: (name, stateDir) => bootedKeptInstance({ ...options, name, stateDir }),
     runPlaybook,
     runCheck: runCheckOverSsh,
     resolveSecrets: (recipes) =>
-      resolveSecrets(recipes, { env: process.env, readParameter: (region, name) => readSecureParameter(options.aws ?? {}, region, name) }),
+      resolveSecrets(recipes, {
+        env: process.env,
+        readParameter: (region, name) => readSecureParameter(options.aws ?? {}, region, name),
+      }),
   };
 }
 
@@ -106,12 +121,22 @@ async function withRecipeLock<T>(bakeryRoot: string, name: string, action: () =>
   });
 }
 
-export async function verifyRecipe(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, options: VerifyOptions = {}): Promise<VerifyReport> {
+export async function verifyRecipe(
+  bakery: Bakery,
+  recipe: Recipe,
+  deps: VerifyDeps,
+  options: VerifyOptions = {},
+): Promise<VerifyReport> {
   return withRecipeLock(bakery.root, recipe.name, () => verifyLocked(bakery, recipe, deps, options));
 }
 
 /** Each recipe in turn, on its own instance; an interruption stops before the next one. */
-export async function verifyRecipes(bakery: Bakery, recipes: readonly Recipe[], deps: VerifyDeps, options: VerifyOptions = {}): Promise<VerifyReport[]> {
+export async function verifyRecipes(
+  bakery: Bakery,
+  recipes: readonly Recipe[],
+  deps: VerifyDeps,
+  options: VerifyOptions = {},
+): Promise<VerifyReport[]> {
   const reports: VerifyReport[] = [];
   for (const recipe of recipes) {
     if (options.signal?.aborted) break;
@@ -120,7 +145,12 @@ export async function verifyRecipes(bakery: Bakery, recipes: readonly Recipe[], 
   return reports;
 }
 
-async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, options: VerifyOptions): Promise<VerifyReport> {
+async function verifyLocked(
+  bakery: Bakery,
+  recipe: Recipe,
+  deps: VerifyDeps,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
   const started = Date.now();
   const say = (line: string) => options.progress?.(`${recipe.name}: ${line}`);
   const stateDir = verifyStateDir(bakery.root, recipe.name);
@@ -133,11 +163,17 @@ async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, op
   const rendered: { recipe: Recipe; playbook: string; cloudInitFiles: string[] }[] = [];
   for (const stage of chain) {
     const out = await renderRecipe(bakery, stage, path.join(stateDir, 'render'), { shape: 'legacy' });
-    rendered.push({ recipe: stage, playbook: out.playbook, cloudInitFiles: out.cloudInit.map((file) => path.basename(file)) });
+    rendered.push({
+      recipe: stage,
+      playbook: out.playbook,
+      cloudInitFiles: out.cloudInit.map((file) => path.basename(file)),
+    });
   }
   const rolesPath = ansibleRolesPath(bakery);
   // Read before the instance starts: a missing secret names its recipe line and changes nothing.
-  const secrets = chain.some((stage) => stage.secrets?.length) ? await (deps.resolveSecrets ?? noSecretReader)(chain) : new Map<string, SecretValues>();
+  const secrets = chain.some((stage) => stage.secrets?.length)
+    ? await (deps.resolveSecrets ?? noSecretReader)(chain)
+    : new Map<string, SecretValues>();
 
   const instance = deps.instance(recipe.name, stateDir);
   const report: VerifyReport = {
@@ -157,7 +193,12 @@ async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, op
     say(options.fresh ? 'making a fresh instance from the base root filesystem' : 'starting the kept instance');
     const upSince = Date.now();
     const { target, created } = await instance.up({ fresh: Boolean(options.fresh) });
-    report.instance = { created, address: `${target.ip}:${target.sshPort}`, state_dir: stateDir, ready_s: seconds(Date.now() - upSince) };
+    report.instance = {
+      created,
+      address: `${target.ip}:${target.sshPort}`,
+      state_dir: stateDir,
+      ready_s: seconds(Date.now() - upSince),
+    };
     say(`${created ? 'new instance' : 'kept instance'} at ${report.instance.address}`);
 
     // A new filesystem holds nothing an earlier record speaks of, even if this run fails.
@@ -166,17 +207,29 @@ async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, op
     const now = new Date().toISOString();
     const record = provisionRecord(recipe, rendered, previous?.createdAt ?? now, now);
     report.leftovers = previous ? leftoversOf(previous, record) : [];
-    if (report.leftovers.length) say(`still on the instance from an earlier run: ${report.leftovers.join(', ')} (use --fresh to start clean)`);
+    if (report.leftovers.length)
+      say(`still on the instance from an earlier run: ${report.leftovers.join(', ')} (use --fresh to start clean)`);
 
     const inventory = path.join(stateDir, 'inventory.json');
     await writeInventory(inventory, target);
     log = openLog(logFile);
-    const chainRun: ChainRun = { stages: rendered, inventory, rolesPath, collectionsPath: ansibleCollectionsPath(bakery), log, signal: options.signal, say, runPlaybook: deps.runPlaybook, secrets };
+    const chainRun: ChainRun = {
+      stages: rendered,
+      inventory,
+      rolesPath,
+      collectionsPath: ansibleCollectionsPath(bakery),
+      log,
+      signal: options.signal,
+      say,
+      runPlaybook: deps.runPlaybook,
+      secrets,
+    };
     const runChain = (pass: string) => provisionChain(chainRun, pass);
 
     report.provision = await runChain('provisioning');
     const provisioned = chainComplete(report.provision, rendered.length);
-    if (provisioned) await writeFileAtomic(recordFile, `${JSON.stringify(record, null, 2)}\n`, { createDirectory: true });
+    if (provisioned)
+      await writeFileAtomic(recordFile, `${JSON.stringify(record, null, 2)}\n`, { createDirectory: true });
 
     if (provisioned && options.idempotence && !interrupted()) {
       const stages = await runChain('idempotence: running again');
@@ -184,7 +237,12 @@ async function verifyLocked(bakery: Bakery, recipe: Recipe, deps: VerifyDeps, op
       const changed = stages.reduce((sum, run) => sum + run.changed, 0);
       const complete = chainComplete(stages, rendered.length);
       report.idempotence = { passed: complete && changed === 0, changed, changed_tasks: changedTasks, stages };
-      if (complete) say(changed === 0 ? 'idempotent: the second run changed nothing' : `NOT idempotent: the second run changed ${changed}: ${changedTasks.join('; ')}`);
+      if (complete)
+        say(
+          changed === 0
+            ? 'idempotent: the second run changed nothing'
+            : `NOT idempotent: the second run changed ${changed}: ${changedTasks.join('; ')}`,
+        );
     }
 
     if (provisioned && !interrupted()) {
@@ -244,7 +302,8 @@ async function provisionChain(run: ChainRun, pass: string): Promise<StageRun[]> 
     run.say(`  ${stage.recipe.name}: ${stageSummary(stageResult)}`);
     for (const failure of stageResult.failed_tasks) run.say(`  failed: ${failure.task}: ${failure.message}`);
     // A failure outside any task (a syntax error, a missing role): Ansible's last words say which.
-    if (stageResult.status === 'failed' && stageResult.failed_tasks.length === 0) for (const line of result.tail.slice(-5)) run.say(`  ${line}`);
+    if (stageResult.status === 'failed' && stageResult.failed_tasks.length === 0)
+      for (const line of result.tail.slice(-5)) run.say(`  ${line}`);
     if (stageResult.status !== 'ok') break;
   }
   return runs;
@@ -255,9 +314,17 @@ function chainComplete(runs: readonly StageRun[], chainLength: number): boolean 
 }
 
 /** Passed only when the whole chain ran, the second run (if asked) changed nothing and no check failed. */
-export function verdict(report: Pick<VerifyReport, 'provision' | 'idempotence' | 'checks'>, chainLength: number, interrupted: boolean): VerifyReport['status'] {
+export function verdict(
+  report: Pick<VerifyReport, 'provision' | 'idempotence' | 'checks'>,
+  chainLength: number,
+  interrupted: boolean,
+): VerifyReport['status'] {
   if (interrupted) return 'interrupted';
-  return chainComplete(report.provision, chainLength) && (report.idempotence?.passed ?? true) && report.checks.every((check) => check.status !== 'failed') ? 'passed' : 'failed';
+  return chainComplete(report.provision, chainLength) &&
+    (report.idempotence?.passed ?? true) &&
+    report.checks.every((check) => check.status !== 'failed')
+    ? 'passed'
+    : 'failed';
 }
 
 function stageRun(recipe: string, result: PlaybookResult): StageRun {
@@ -290,7 +357,11 @@ async function readRecord(file: string): Promise<ProvisionRecord | undefined> {
  * `--destroy`: the named kept instances (none named = every one of the bakery), stopped and
  * removed with all their state. Returns the names that had something to remove.
  */
-export async function destroyVerifyInstances(bakeryRoot: string, names: readonly string[], deps: Pick<VerifyDeps, 'instance'>): Promise<string[]> {
+export async function destroyVerifyInstances(
+  bakeryRoot: string,
+  names: readonly string[],
+  deps: Pick<VerifyDeps, 'instance'>,
+): Promise<string[]> {
   const all = names.length > 0 ? [...names] : await keptNames(bakeryRoot);
   const removed: string[] = [];
   for (const name of all) {
@@ -304,5 +375,8 @@ export async function destroyVerifyInstances(bakeryRoot: string, names: readonly
 
 async function keptNames(bakeryRoot: string): Promise<string[]> {
   const entries = await readdir(verifyRoot(bakeryRoot), { withFileTypes: true }).catch(() => []);
-  return entries.filter((entry) => entry.isDirectory() && SAFE_NAME.test(entry.name)).map((entry) => entry.name).sort();
+  return entries
+    .filter((entry) => entry.isDirectory() && SAFE_NAME.test(entry.name))
+    .map((entry) => entry.name)
+    .sort();
 }

@@ -28,7 +28,8 @@ async function bootBakery(varsFromUserData: boolean) {
     ].join('\n'),
     'roles/app_config/meta/main.yml': 'dependencies: [app_base]\n',
     'roles/app_config/defaults/main.yml': 'app_env: baked\napp_out: /etc/app.conf\n',
-    'roles/app_config/tasks/main.yml': '- ansible.builtin.copy: { content: "env={{ app_env }} port={{ app_port }}\\n", dest: "{{ app_out }}", mode: "0644" }\n',
+    'roles/app_config/tasks/main.yml':
+      '- ansible.builtin.copy: { content: "env={{ app_env }} port={{ app_port }}\\n", dest: "{{ app_out }}", mode: "0644" }\n',
     'roles/app_base/tasks/main.yml': '- ansible.builtin.debug: { msg: base }\n',
   });
 }
@@ -43,14 +44,27 @@ describe('boot roles, rendered', () => {
     expect(existsSync(path.join(boot, 'roles/app_base/tasks/main.yml'))).toBe(true);
     expect(statSync(path.join(boot, 'bake-boot.sh')).mode & 0o111).not.toBe(0);
     const [play] = parse(await readFile(path.join(boot, 'playbook.yml'), 'utf8')) as Array<Record<string, unknown>>;
-    expect(play).toMatchObject({ hosts: 'localhost', connection: 'local', vars_files: ['/run/bake-boot/vars.yml'], roles: [{ role: 'app_config', vars: { app_port: 8080 } }] });
+    expect(play).toMatchObject({
+      hosts: 'localhost',
+      connection: 'local',
+      vars_files: ['/run/bake-boot/vars.yml'],
+      roles: [{ role: 'app_config', vars: { app_port: 8080 } }],
+    });
 
-    const [build] = parse(await readFile(rendered.playbook, 'utf8')) as Array<{ tasks: Array<Record<string, Record<string, unknown>>> }>;
+    const [build] = parse(await readFile(rendered.playbook, 'utf8')) as Array<{
+      tasks: Array<Record<string, Record<string, unknown>>>;
+    }>;
     const copies = build.tasks.flatMap((task) => (task['ansible.builtin.copy'] ? [task['ansible.builtin.copy']] : []));
     expect(copies).toContainEqual(expect.objectContaining({ src: 'boot/', dest: `${BOOT_DIR}/` }));
-    expect(copies).toContainEqual(expect.objectContaining({ src: 'boot/bake-boot.sh', dest: BOOT_SCRIPT, mode: '0755' }));
+    expect(copies).toContainEqual(
+      expect.objectContaining({ src: 'boot/bake-boot.sh', dest: BOOT_SCRIPT, mode: '0755' }),
+    );
     expect(build.tasks.some((task) => task['ansible.builtin.apt']?.name === 'ansible-core')).toBe(true);
-    const check = await execa('ansible-playbook', ['--syntax-check', rendered.playbook], { reject: false, all: true, env: { ANSIBLE_ROLES_PATH: path.join(root, 'roles') } });
+    const check = await execa('ansible-playbook', ['--syntax-check', rendered.playbook], {
+      reject: false,
+      all: true,
+      env: { ANSIBLE_ROLES_PATH: path.join(root, 'roles') },
+    });
     expect(check.exitCode, check.all).toBe(0);
   });
 
@@ -62,12 +76,18 @@ describe('boot roles, rendered', () => {
     const scratch = await mkdtemp(path.join(tmpdir(), 'bake-boot-run-'));
     const out = path.join(scratch, 'app.conf');
     const cloudConfig = path.join(scratch, 'cloud-config.txt');
-    await writeFile(cloudConfig, `#cloud-config\nruncmd: [echo hi]\nbake_vars:\n  app_env: "test {{ lookup('pipe', 'id') }}"\n  app_out: ${JSON.stringify(out)}\n`);
+    await writeFile(
+      cloudConfig,
+      `#cloud-config\nruncmd: [echo hi]\nbake_vars:\n  app_env: "test {{ lookup('pipe', 'id') }}"\n  app_out: ${JSON.stringify(out)}\n`,
+    );
     const vars = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig]);
     const varsFile = path.join(scratch, 'vars.yml');
     await writeFile(varsFile, vars.stdout);
     // The baked playbook reads /run/bake-boot/vars.yml, where the instance's script writes; here it reads the scratch copy.
-    const playbook = (await readFile(path.join(boot, 'playbook.yml'), 'utf8')).replace('/run/bake-boot/vars.yml', varsFile);
+    const playbook = (await readFile(path.join(boot, 'playbook.yml'), 'utf8')).replace(
+      '/run/bake-boot/vars.yml',
+      varsFile,
+    );
     await writeFile(path.join(boot, 'playbook.yml'), playbook);
     const play = await execa('ansible-playbook', ['-i', 'localhost,', '-c', 'local', path.join(boot, 'playbook.yml')], {
       reject: false,
@@ -77,7 +97,10 @@ describe('boot roles, rendered', () => {
     expect(play.exitCode, play.all).toBe(0);
     expect(await readFile(out, 'utf8')).toBe(`env=test {{ lookup('pipe', 'id') }} port=8080\n`);
 
-    const noUserData = await execa('python3', [path.join(boot, 'user-data-vars.py'), path.join(scratch, 'missing.txt')]);
+    const noUserData = await execa('python3', [
+      path.join(boot, 'user-data-vars.py'),
+      path.join(scratch, 'missing.txt'),
+    ]);
     expect(noUserData.stdout).toBe('');
     await writeFile(cloudConfig, '#cloud-config\nbake_vars: { "bad-name": 1 }\n');
     const bad = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig], { reject: false });
@@ -86,7 +109,10 @@ describe('boot roles, rendered', () => {
   });
 
   it('leaves recipes without boot: as they were', async () => {
-    const root = await tempBakery({ 'recipes/app.yaml': 'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: [r]\n', 'roles/r/tasks/main.yml': '- ansible.builtin.debug: { msg: r }\n' });
+    const root = await tempBakery({
+      'recipes/app.yaml': 'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: [r]\n',
+      'roles/r/tasks/main.yml': '- ansible.builtin.debug: { msg: r }\n',
+    });
     const bakery = await loadBakery(root);
     const rendered = await renderRecipe(bakery, bakery.recipes[0], path.join(root, 'out'), { shape: 'legacy' });
     expect(existsSync(path.join(rendered.dir, 'boot'))).toBe(false);

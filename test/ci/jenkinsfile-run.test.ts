@@ -40,11 +40,13 @@ let origin: string;
 let editing: string;
 let env: Record<string, string>;
 
-const git = (cwd: string, ...args: string[]) => execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd });
+const git = (cwd: string, ...args: string[]) =>
+  execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd });
 
 beforeAll(async () => {
   const groovy = await execa('groovy', ['--version'], { reject: false });
-  if (groovy.exitCode !== 0) throw new Error(`groovy does not run (${groovy.stderr || groovy.message}): run scripts/setup.sh --tests`);
+  if (groovy.exitCode !== 0)
+    throw new Error(`groovy does not run (${groovy.stderr || groovy.message}): run scripts/setup.sh --tests`);
   work = await mkdtemp(path.join(tmpdir(), 'bake-jenkinsfile-'));
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
   const bin = path.join(work, 'bin');
@@ -58,7 +60,10 @@ beforeAll(async () => {
   editing = path.join(work, 'bakery');
   await cp(fixture, editing, { recursive: true });
   await mkdir(path.join(editing, 'bin'));
-  await writeFile(path.join(editing, 'bin', 'bake.js'), `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(path.resolve('bin/bake.js')).href)});\n`);
+  await writeFile(
+    path.join(editing, 'bin', 'bake.js'),
+    `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(path.resolve('bin/bake.js')).href)});\n`,
+  );
   await chmod(path.join(editing, 'bin', 'bake.js'), 0o755);
   await writeFile(path.join(editing, '.gitignore'), '.bake/\nreports/\nplan.json\npin.diff\n');
   // An independent recipe whose bake cannot end before web's has begun (the stand-in Packer's
@@ -98,16 +103,31 @@ afterAll(async () => {
 async function jenkinsBuild(number: number, params: Record<string, string | boolean> = {}) {
   const dir = path.join(work, `build-${number}`);
   const journal = path.join(work, `build-${number}.ndjson`);
-  const run = await execa('groovy', [RUNNER, JENKINSFILE, origin, dir, journal, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)], {
-    env: { ...env, BUILD_URL: `https://jenkins.example/job/images/job/main/${number}/`, BUILD_NUMBER: String(number) },
-    reject: false,
-  });
-  const steps = (await readFile(journal, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Step);
+  const run = await execa(
+    'groovy',
+    [RUNNER, JENKINSFILE, origin, dir, journal, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)],
+    {
+      env: {
+        ...env,
+        BUILD_URL: `https://jenkins.example/job/images/job/main/${number}/`,
+        BUILD_NUMBER: String(number),
+      },
+      reject: false,
+    },
+  );
+  const steps = (await readFile(journal, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Step);
   return { run, steps, dir };
 }
 
-const stages = (steps: Step[]) => steps.filter((s) => s.event === 'stage').map((s) => (s.skipped ? `${s.name} (skipped)` : s.name));
-const bakeCommands = (steps: Step[]) => steps.filter((s) => s.event === 'sh' && s.script!.includes('bake.js')).map((s) => `${s.workspace}: ${s.script!.trim()}`);
+const stages = (steps: Step[]) =>
+  steps.filter((s) => s.event === 'stage').map((s) => (s.skipped ? `${s.name} (skipped)` : s.name));
+const bakeCommands = (steps: Step[]) =>
+  steps
+    .filter((s) => s.event === 'sh' && s.script!.includes('bake.js'))
+    .map((s) => `${s.workspace}: ${s.script!.trim()}`);
 
 // Whole Jenkins builds (a bake process per step and agent): minutes on a loaded machine.
 describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 420_000 }, () => {
@@ -122,7 +142,10 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     expect(steps.find((s) => s.event === 'parallel')?.branches).toEqual(['base', 'tools', 'web']);
 
     // web's Packer started while tools' was still running, on base's new image, after base's bake.
-    const packer = (await readFile(path.join(work, 'packer.ndjson'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { recipe: string; event: string });
+    const packer = (await readFile(path.join(work, 'packer.ndjson'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { recipe: string; event: string });
     const at = (recipe: string, event: string) => packer.findIndex((e) => e.recipe === recipe && e.event === event);
     expect(at('base', 'end')).toBeLessThan(at('web', 'start'));
     expect(at('web', 'start')).toBeLessThan(at('tools', 'end'));
@@ -133,15 +156,27 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
       './bin/bake.js build "$RECIPE" --no-pin --no-distribute --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
       './bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
     ];
-    const agentOf = (recipe: string) => steps.find((s) => s.event === 'junit' && s.cases?.[0]?.name === recipe)!.workspace!;
+    const agentOf = (recipe: string) =>
+      steps.find((s) => s.event === 'junit' && s.cases?.[0]?.name === recipe)!.workspace!;
     for (const recipe of ['base', 'tools', 'web']) {
-      expect(buildSteps.filter((line) => line.startsWith(`${agentOf(recipe)}:`))).toEqual(bakeThenDistribute.map((command) => `${agentOf(recipe)}: ${command}`));
+      expect(buildSteps.filter((line) => line.startsWith(`${agentOf(recipe)}:`))).toEqual(
+        bakeThenDistribute.map((command) => `${agentOf(recipe)}: ${command}`),
+      );
     }
     // The HTML reports Jenkins publishes: the plan's, then one per recipe from its agent.
     const published = steps.filter((s) => s.event === 'publishHTML');
     expect(published[0]).toMatchObject({ name: 'bake plan', file: 'workspace/reports/plan.html' });
-    expect(published.slice(1).map((s) => [s.name, s.file, s.size! > 1000]).sort()).toEqual(
-      ['base', 'tools', 'web'].map((recipe) => [`bake build ${recipe}`, `${agentOf(recipe)}/reports/${recipe}.html`, true]),
+    expect(
+      published
+        .slice(1)
+        .map((s) => [s.name, s.file, s.size! > 1000])
+        .sort(),
+    ).toEqual(
+      ['base', 'tools', 'web'].map((recipe) => [
+        `bake build ${recipe}`,
+        `${agentOf(recipe)}/reports/${recipe}.html`,
+        true,
+      ]),
     );
     const junit = steps.filter((s) => s.event === 'junit');
     expect(junit.map((s) => [s.files, s.cases]).sort()).toEqual([
@@ -152,10 +187,16 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     expect(new Set(junit.map((s) => s.workspace)).size).toBe(3);
     const archived = steps.filter((s) => s.event === 'archive');
     expect(archived.find((s) => s.files?.includes('plan.json'))).toBeDefined();
-    expect(archived.filter((s) => s.workspace?.startsWith('agents/')).map((s) => s.files!.length > 0)).toEqual([true, true, true]);
+    expect(archived.filter((s) => s.workspace?.startsWith('agents/')).map((s) => s.files!.length > 0)).toEqual([
+      true,
+      true,
+      true,
+    ]);
 
     // The pin stage found both images by their tags, archived the diff (the new file included) and pushed the tfvars to the branch.
-    expect(await readFile(path.join(dir, 'workspace', 'pin.diff'), 'utf8')).toMatch(/^\+\+\+ b\/infra\/amis\.auto\.tfvars$/m);
+    expect(await readFile(path.join(dir, 'workspace', 'pin.diff'), 'utf8')).toMatch(
+      /^\+\+\+ b\/infra\/amis\.auto\.tfvars$/m,
+    );
     await git(editing, 'pull', '-q', 'origin', 'main');
     const { stdout: subject } = await git(editing, 'log', '-1', '--format=%s');
     expect(subject).toBe('bake: pin AMIs from https://jenkins.example/job/images/job/main/1/');
@@ -165,7 +206,10 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
   });
 
   it('with CHANGED_SINCE builds only what the commit touched, and skips the build stage when nothing needs building', async () => {
-    await writeFile(path.join(editing, 'recipes', 'web.yaml'), `${await readFile(path.join(editing, 'recipes', 'web.yaml'), 'utf8')}instance_type: t3.large\n`);
+    await writeFile(
+      path.join(editing, 'recipes', 'web.yaml'),
+      `${await readFile(path.join(editing, 'recipes', 'web.yaml'), 'utf8')}instance_type: t3.large\n`,
+    );
     await git(editing, 'commit', '-q', '-am', 'web: larger');
     await git(editing, 'push', '-q', 'origin', 'main');
 
@@ -173,7 +217,9 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     expect(changed.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
     expect(stages(changed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Pin']);
     expect(changed.steps.find((s) => s.event === 'parallel')?.branches).toEqual(['web']);
-    expect(bakeCommands(changed.steps)[1]).toBe('workspace: ./bin/bake.js plan --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report reports/plan.html > plan.json');
+    expect(bakeCommands(changed.steps)[1]).toBe(
+      'workspace: ./bin/bake.js plan --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report reports/plan.html > plan.json',
+    );
 
     const nothing = await jenkinsBuild(3);
     expect(nothing.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
@@ -182,7 +228,10 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
 
   it('fails the build, and names the stage, when a bake fails', async () => {
     await writeFile(path.join(work, 'fake-packer.json'), JSON.stringify({ web: { fail: true } }));
-    await writeFile(path.join(editing, 'recipes', 'web.yaml'), `${await readFile(path.join(editing, 'recipes', 'web.yaml'), 'utf8')}volume_size: 20\n`);
+    await writeFile(
+      path.join(editing, 'recipes', 'web.yaml'),
+      `${await readFile(path.join(editing, 'recipes', 'web.yaml'), 'utf8')}volume_size: 20\n`,
+    );
     await git(editing, 'commit', '-q', '-am', 'web: bigger disk');
     await git(editing, 'push', '-q', 'origin', 'main');
     const failed = await jenkinsBuild(4);
@@ -192,6 +241,8 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     expect(failed.steps.at(-1)!.error).toContain('parallel branches failed: [web:');
     expect(stages(failed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build']);
     // The failed recipe's JUnit result and logs are still published (the Jenkinsfile's finally).
-    expect(failed.steps.filter((s) => s.event === 'junit').map((s) => s.cases)).toEqual([[{ name: 'web', failed: true }]]);
+    expect(failed.steps.filter((s) => s.event === 'junit').map((s) => s.cases)).toEqual([
+      [{ name: 'web', failed: true }],
+    ]);
   });
 });

@@ -9,14 +9,17 @@ describe('SIGINT and SIGTERM during a command', () => {
     const told: string[] = [];
     const listening = () => [process.listenerCount('SIGINT'), process.listenerCount('SIGTERM')];
     const before = listening();
-    const result = await whileInterruptible({ interrupted: (s) => told.push(`stopping (${s})`), again: (s) => told.push(`still stopping (${s})`) }, async (signal) => {
-      expect(listening()).toEqual(before.map((n) => n + 1));
-      expect(signal.aborted).toBe(false);
-      deliver('SIGTERM');
-      expect(signal.aborted).toBe(true);
-      deliver('SIGINT');
-      return 'wound down';
-    });
+    const result = await whileInterruptible(
+      { interrupted: (s) => told.push(`stopping (${s})`), again: (s) => told.push(`still stopping (${s})`) },
+      async (signal) => {
+        expect(listening()).toEqual(before.map((n) => n + 1));
+        expect(signal.aborted).toBe(false);
+        deliver('SIGTERM');
+        expect(signal.aborted).toBe(true);
+        deliver('SIGINT');
+        return 'wound down';
+      },
+    );
     expect(result).toBe('wound down');
     expect(told).toEqual(['stopping (SIGTERM)', 'still stopping (SIGINT)']);
     expect(listening()).toEqual(before);
@@ -24,7 +27,9 @@ describe('SIGINT and SIGTERM during a command', () => {
 
   it('removes its listeners when the work fails too', async () => {
     const before = process.listenerCount('SIGINT');
-    await expect(whileInterruptible({}, async () => Promise.reject(new Error('bake failed')))).rejects.toThrow('bake failed');
+    await expect(whileInterruptible({}, async () => Promise.reject(new Error('bake failed')))).rejects.toThrow(
+      'bake failed',
+    );
     expect(process.listenerCount('SIGINT')).toBe(before);
   });
 

@@ -17,7 +17,8 @@ afterAll(() => rm(work, { recursive: true, force: true }));
 async function waitForFile(file: string, server: ReturnType<typeof execa>): Promise<string> {
   const until = Date.now() + 30_000;
   while (!existsSync(file)) {
-    if (Date.now() > until || server.exitCode !== null) throw new Error(`no ${file}: ${(await server.catch((e) => e)).stderr}`);
+    if (Date.now() > until || server.exitCode !== null)
+      throw new Error(`no ${file}: ${(await server.catch((e) => e)).stderr}`);
     await new Promise((r) => setTimeout(r, 50));
   }
   return readFile(file, 'utf8');
@@ -26,15 +27,26 @@ async function waitForFile(file: string, server: ReturnType<typeof execa>): Prom
 describe('bake local-cloud', () => {
   it('serves until SIGTERM, writes sh-quoted variables, and --local commands attach to it', async () => {
     const envFile = path.join(work, 'cloud.env');
-    const server = execa('node', [bake, 'local-cloud', '--dir', path.join(work, 'cloud'), '--write-env', envFile], { reject: false, env: { CI: 'true' } });
+    const server = execa('node', [bake, 'local-cloud', '--dir', path.join(work, 'cloud'), '--write-env', envFile], {
+      reject: false,
+      env: { CI: 'true' },
+    });
     const text = await waitForFile(envFile, server);
     const env = Object.fromEntries([...text.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
-    expect(env).toMatchObject({ BAKE_LOCAL_CLOUD_ENDPOINT: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), BAKE_LOCAL_CLOUD_SSH_PORT: expect.stringMatching(/^\d+$/) });
+    expect(env).toMatchObject({
+      BAKE_LOCAL_CLOUD_ENDPOINT: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+      BAKE_LOCAL_CLOUD_SSH_PORT: expect.stringMatching(/^\d+$/),
+    });
     expect(env.AWS_ENDPOINT_URL_EC2).toBe(env.BAKE_LOCAL_CLOUD_ENDPOINT);
     // The credentials are in the file, readable by this user only, and the same as in the state dir.
     expect(statSync(envFile).mode & 0o777).toBe(0o600);
-    const credentials = JSON.parse(await readFile(path.join(work, 'cloud', '.bake', 'local', 'credentials.json'), 'utf8'));
-    expect(env).toMatchObject({ AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey });
+    const credentials = JSON.parse(
+      await readFile(path.join(work, 'cloud', '.bake', 'local', 'credentials.json'), 'utf8'),
+    );
+    expect(env).toMatchObject({
+      AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+    });
 
     // Two bakeries at once against the one cloud: neither starts (nor locks) a cloud of its own.
     const bakeries = await Promise.all(
@@ -45,11 +57,20 @@ describe('bake local-cloud', () => {
       }),
     );
     const plans = await Promise.all(
-      bakeries.map((dir) => execa('node', [bake, 'plan', '--local', '--dir', dir, '--json'], { reject: false, env: { ...env, CI: 'true' } })),
+      bakeries.map((dir) =>
+        execa('node', [bake, 'plan', '--local', '--dir', dir, '--json'], {
+          reject: false,
+          env: { ...env, CI: 'true' },
+        }),
+      ),
     );
     for (const [i, plan] of plans.entries()) {
       expect(plan.exitCode, plan.stderr).toBe(0);
-      expect(parseJsonOutput('plan', plan.stdout).recipes.map((r: { name: string; action: string }) => `${r.name} ${r.action}`)).toEqual(['base build', 'web build']);
+      expect(
+        parseJsonOutput('plan', plan.stdout).recipes.map(
+          (r: { name: string; action: string }) => `${r.name} ${r.action}`,
+        ),
+      ).toEqual(['base build', 'web build']);
       expect(existsSync(path.join(bakeries[i], '.bake', 'local'))).toBe(false);
     }
 
@@ -72,7 +93,11 @@ describe('bake local-cloud', () => {
 
   it('with --json prints the endpoint, the variables but the secret, and the env file', async () => {
     const envFile = path.join(work, 'json-cloud.env');
-    const server = execa('node', [bake, 'local-cloud', '--json', '--dir', path.join(work, 'json-cloud'), '--write-env', envFile], { reject: false, env: { CI: 'true' } });
+    const server = execa(
+      'node',
+      [bake, 'local-cloud', '--json', '--dir', path.join(work, 'json-cloud'), '--write-env', envFile],
+      { reject: false, env: { CI: 'true' } },
+    );
     await waitForFile(envFile, server);
     server.kill('SIGTERM');
     const stopped = await server;
@@ -91,11 +116,21 @@ describe('bake local-cloud', () => {
     onTestFinished(() => rm(shared, { recursive: true, force: true }));
     const loot = path.join(shared, 'loot');
     const envFile = path.join(shared, 'cloud.env');
-    const plant = await execa('runuser', ['-u', 'nobody', '--', 'sh', '-c', `touch ${loot} && chmod 666 ${loot} && ln -s ${loot} ${envFile}`], { reject: false });
+    const plant = await execa(
+      'runuser',
+      ['-u', 'nobody', '--', 'sh', '-c', `touch ${loot} && chmod 666 ${loot} && ln -s ${loot} ${envFile}`],
+      { reject: false },
+    );
     expect(plant.exitCode, plant.stderr).toBe(0);
-    const run = await execa('node', [bake, 'local-cloud', '--dir', path.join(work, 'cloud-planted'), '--write-env', envFile], { reject: false, env: { CI: 'true' }, timeout: 60_000 });
+    const run = await execa(
+      'node',
+      [bake, 'local-cloud', '--dir', path.join(work, 'cloud-planted'), '--write-env', envFile],
+      { reject: false, env: { CI: 'true' }, timeout: 60_000 },
+    );
     expect(run.exitCode).toBe(1);
-    expect(run.stderr.trim()).toBe(`${envFile}: is a symbolic link; refusing to write credentials through it (remove it or choose another path)`);
+    expect(run.stderr.trim()).toBe(
+      `${envFile}: is a symbolic link; refusing to write credentials through it (remove it or choose another path)`,
+    );
     expect(await readFile(loot, 'utf8')).toBe('');
     expect(lstatSync(envFile).isSymbolicLink()).toBe(true);
     expect(readdirSync(shared).sort()).toEqual(['cloud.env', 'loot']);
@@ -109,14 +144,21 @@ describe('bake local-cloud', () => {
     await writeFile(state, '{"version": 1, "images": {"ami-1": {}}}');
     const run = await execa('node', [bake, 'plan', '--local', '--dir', dir], { reject: false, env: { CI: 'true' } });
     expect(run.exitCode).toBe(1);
-    expect(run.stderr.trim().split('\n')).toEqual([`${state}: local cloud state is not in the expected shape (images: Invalid input: expected array, received object); move it away to start afresh`]);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `${state}: local cloud state is not in the expected shape (images: Invalid input: expected array, received object); move it away to start afresh`,
+    ]);
   });
 
   it('refuses a half-set attachment in one line', async () => {
     const dir = path.join(work, 'half');
     await cp(path.resolve('test/fixtures/pipeline/cli-bakery'), dir, { recursive: true });
-    const run = await execa('node', [bake, 'plan', '--local', '--dir', dir], { reject: false, env: { CI: 'true', BAKE_LOCAL_CLOUD_ENDPOINT: 'http://127.0.0.1:9' } });
+    const run = await execa('node', [bake, 'plan', '--local', '--dir', dir], {
+      reject: false,
+      env: { CI: 'true', BAKE_LOCAL_CLOUD_ENDPOINT: 'http://127.0.0.1:9' },
+    });
     expect(run.exitCode).toBe(1);
-    expect(run.stderr.trim()).toBe('BAKE_LOCAL_CLOUD_ENDPOINT is set but BAKE_LOCAL_CLOUD_SSH_PORT is not a port: use the variables bake local-cloud prints');
+    expect(run.stderr.trim()).toBe(
+      'BAKE_LOCAL_CLOUD_ENDPOINT is set but BAKE_LOCAL_CLOUD_SSH_PORT is not a port: use the variables bake local-cloud prints',
+    );
   });
 });

@@ -13,14 +13,25 @@ describe('bake render --json', () => {
   for (const shape of ['legacy', 'modern'] as const) {
     it(`lists every file it wrote for the ${shape} shape, and only the JSON goes to stdout`, async () => {
       const out = await mkdtemp(path.join(tmpdir(), 'bake-render-json-'));
-      const run = await execa('node', [bake, 'render', '--dir', bakery, '--out', out, '--packer-shape', shape, '--json'], { reject: false, env: { CI: 'true' } });
+      const run = await execa(
+        'node',
+        [bake, 'render', '--dir', bakery, '--out', out, '--packer-shape', shape, '--json'],
+        { reject: false, env: { CI: 'true' } },
+      );
       expect(run.exitCode, run.stderr).toBe(0);
       const printed = parseJsonOutput('render', run.stdout);
       expect(printed.shape).toBe(shape);
       expect(printed.recipes.map((r: { recipe: string }) => r.recipe)).toEqual(['base', 'web']);
       for (const recipe of printed.recipes) {
         expect(recipe.shape).toBe(shape);
-        for (const file of [recipe.template, recipe.playbook, recipe.verify_script, recipe.ansible_command, ...recipe.cloud_init]) expect(existsSync(file), file).toBe(true);
+        for (const file of [
+          recipe.template,
+          recipe.playbook,
+          recipe.verify_script,
+          recipe.ansible_command,
+          ...recipe.cloud_init,
+        ])
+          expect(existsSync(file), file).toBe(true);
       }
       expect(run.stderr).toMatch(/rendered base → /);
     });

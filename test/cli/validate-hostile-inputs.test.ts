@@ -13,7 +13,10 @@ const repo = path.resolve(__dirname, '../..');
 async function validate(root: string): Promise<{ code: number; stderr: string; ms: number }> {
   const started = Date.now();
   try {
-    await run('node', [path.join(repo, 'bin/bake.js'), 'validate', '--dir', root], { env: { ...process.env, CI: 'true', NO_COLOR: '1' }, timeout: 60_000 });
+    await run('node', [path.join(repo, 'bin/bake.js'), 'validate', '--dir', root], {
+      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+      timeout: 60_000,
+    });
     return { code: 0, stderr: '', ms: Date.now() - started };
   } catch (error) {
     const e = error as { code: number | null; stderr: string; killed?: boolean };
@@ -52,11 +55,18 @@ function lines(stderr: string, root: string): string[] {
 describe('inputs that used to crash or hang bake validate', () => {
   it('refuses a YAML alias bomb at the alias, not with an internal error', async () => {
     const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
-    for (const [i, letter] of [...'bcdefghi'].entries()) bomb.push(`${letter}: &${letter} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`);
+    for (const [i, letter] of [...'bcdefghi'].entries())
+      bomb.push(
+        `${letter}: &${letter} [${Array(9)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(', ')}]`,
+      );
     const root = await bakery({ 'recipes/web.yaml': `${RECIPE}${bomb.join('\n')}\n` });
     const result = await validate(root);
     expect(result.code).toBe(1);
-    expect(lines(result.stderr, root)).toEqual([expect.stringMatching(/^recipes\/web\.yaml:\d+:\d+: too many YAML alias expansions/)]);
+    expect(lines(result.stderr, root)).toEqual([
+      expect.stringMatching(/^recipes\/web\.yaml:\d+:\d+: too many YAML alias expansions/),
+    ]);
   });
 
   it('refuses a recipe that is a FIFO (reading it would block forever), a directory or a dangling link', async () => {
@@ -76,10 +86,14 @@ describe('inputs that used to crash or hang bake validate', () => {
   it('refuses a bake.config.yaml that is a FIFO or a dangling link, instead of hanging or ignoring it', async () => {
     const fifo = await bakery({ 'recipes/web.yaml': RECIPE });
     execFileSync('mkfifo', [path.join(fifo, 'bake.config.yaml')]);
-    expect(lines((await validate(fifo)).stderr, fifo)).toEqual(['bake.config.yaml:1:1: is not a regular file (a FIFO, socket or device); bake reads only plain files']);
+    expect(lines((await validate(fifo)).stderr, fifo)).toEqual([
+      'bake.config.yaml:1:1: is not a regular file (a FIFO, socket or device); bake reads only plain files',
+    ]);
     const dangling = await bakery({ 'recipes/web.yaml': RECIPE });
     await symlink('/nonexistent/bake.config.yaml', path.join(dangling, 'bake.config.yaml'));
-    expect(lines((await validate(dangling)).stderr, dangling)).toEqual(['bake.config.yaml:1:1: is a symbolic link to nothing (dangling)']);
+    expect(lines((await validate(dangling)).stderr, dangling)).toEqual([
+      'bake.config.yaml:1:1: is a symbolic link to nothing (dangling)',
+    ]);
   });
 
   it('refuses a recipe over the size limit at once (a 2 MB recipe took 83 s and 2.6 GB)', async () => {
@@ -87,18 +101,28 @@ describe('inputs that used to crash or hang bake validate', () => {
     const root = await bakery({ 'recipes/web.yaml': big });
     const result = await validate(root);
     expect(result.code).toBe(1);
-    expect(lines(result.stderr, root)).toEqual([`recipes/web.yaml:1:1: is ${Buffer.byteLength(big)} bytes; bake reads at most 262144`]);
+    expect(lines(result.stderr, root)).toEqual([
+      `recipes/web.yaml:1:1: is ${Buffer.byteLength(big)} bytes; bake reads at most 262144`,
+    ]);
   });
 
   it('names both files when web.yaml and web.yml define one recipe (the stale one used to win)', async () => {
-    const root = await bakery({ 'recipes/web.yaml': RECIPE, 'recipes/web.yml': RECIPE.replace('roles: [common]', 'roles: []') });
+    const root = await bakery({
+      'recipes/web.yaml': RECIPE,
+      'recipes/web.yml': RECIPE.replace('roles: [common]', 'roles: []'),
+    });
     const result = await validate(root);
     expect(result.code).toBe(1);
-    expect(lines(result.stderr, root)).toEqual(['recipes/web.yml:1:1: recipe web is defined by both web.yaml and web.yml; delete one']);
+    expect(lines(result.stderr, root)).toEqual([
+      'recipes/web.yml:1:1: recipe web is defined by both web.yaml and web.yml; delete one',
+    ]);
   });
 
   it('bounds deprecate_after_days to the 10 years EC2 accepts, in recipes and the config', async () => {
-    const root = await bakery({ 'recipes/web.yaml': `${RECIPE}deprecate_after_days: 100000000\n`, 'bake.config.yaml': 'deprecate_after_days: 3651\n' });
+    const root = await bakery({
+      'recipes/web.yaml': `${RECIPE}deprecate_after_days: 100000000\n`,
+      'bake.config.yaml': 'deprecate_after_days: 3651\n',
+    });
     const result = await validate(root);
     expect(result.code).toBe(1);
     expect(lines(result.stderr, root)).toEqual([
@@ -130,7 +154,9 @@ describe('what validates must build: values Packer or EC2 would refuse after a w
       'recipes/api.yaml:5:33: tag "k\\nx": keys cannot hold control characters',
       "recipes/api.yaml:6:27: kms_key_ids.eu-west-1 is a key in us-east-1: EC2 encrypts a region's copy only with a key of that region",
       'recipes/web.yaml:4:27: kms_key_ids.us-east-1: not a KMS key (key id, mrk- id, alias/name, or a key or alias ARN)',
-      expect.stringMatching(/^recipes\/web\.yaml:5:14: share_with\.0: an account id \(12 digits\), an organization ARN/),
+      expect.stringMatching(
+        /^recipes\/web\.yaml:5:14: share_with\.0: an account id \(12 digits\), an organization ARN/,
+      ),
       expect.stringMatching(/^recipes\/web\.yaml:5:74: share_with\.1: an account id \(12 digits\)/),
       'recipes/web.yaml:6:16: instance_type: not an EC2 instance type (family.size, e.g. t3.small)',
       'recipes/web.yaml:7:12: subnet_id: not a subnet id (subnet-…)',
@@ -172,10 +198,16 @@ describe('pin targets and templates stay inside the bakery', () => {
     expect(result.code).toBe(1);
     const out = lines(result.stderr, root);
     expect(out).toHaveLength(4);
-    expect(out[0]).toMatch(/^recipes\/web\.yaml:5:5: pin file \.\.\/\.\.\/.*x\.auto\.tfvars is \/tmp\/x\.auto\.tfvars, outside .*; bake pins only inside the bakery or a folder listed in pin_roots/);
+    expect(out[0]).toMatch(
+      /^recipes\/web\.yaml:5:5: pin file \.\.\/\.\.\/.*x\.auto\.tfvars is \/tmp\/x\.auto\.tfvars, outside .*; bake pins only inside the bakery or a folder listed in pin_roots/,
+    );
     expect(out[1]).toMatch(/^recipes\/web\.yaml:6:5: pin file .*abs\.auto\.tfvars is .*, outside /);
-    expect(out[2]).toMatch(/^recipes\/web\.yaml:7:5: pin file \.\.\/infra\/linked\.auto\.tfvars leads through a symbolic link to .*victim\.tfvars, outside /);
-    expect(out[3]).toMatch(/^recipes\/web\.yaml:8:5: pin file \.\.\/infra-link\/through-dir\.auto\.tfvars leads through a symbolic link to /);
+    expect(out[2]).toMatch(
+      /^recipes\/web\.yaml:7:5: pin file \.\.\/infra\/linked\.auto\.tfvars leads through a symbolic link to .*victim\.tfvars, outside /,
+    );
+    expect(out[3]).toMatch(
+      /^recipes\/web\.yaml:8:5: pin file \.\.\/infra-link\/through-dir\.auto\.tfvars leads through a symbolic link to /,
+    );
   });
 
   it('allows a folder beside the bakery that bake.config.yaml lists in pin_roots', async () => {
@@ -186,7 +218,10 @@ describe('pin targets and templates stay inside the bakery', () => {
     await mkdir(path.join(root, 'roles/common/tasks'), { recursive: true });
     await mkdir(path.join(parent, 'infra'));
     await writeFile(path.join(root, 'roles/common/tasks/main.yml'), '- ansible.builtin.debug: { msg: hi }\n');
-    await writeFile(path.join(root, 'recipes/web.yaml'), `${RECIPE}pin: [{ file: ../../infra/web.auto.tfvars, variable: web_ami }]\n`);
+    await writeFile(
+      path.join(root, 'recipes/web.yaml'),
+      `${RECIPE}pin: [{ file: ../../infra/web.auto.tfvars, variable: web_ami }]\n`,
+    );
     expect((await validate(root)).code).toBe(1);
     await writeFile(path.join(root, 'bake.config.yaml'), 'pin_roots: [../infra]\n');
     expect(await validate(root)).toMatchObject({ code: 0 });
@@ -202,7 +237,9 @@ describe('pin targets and templates stay inside the bakery', () => {
     const result = await validate(root);
     expect(result.code).toBe(1);
     expect(lines(result.stderr, root)).toEqual([
-      expect.stringMatching(/^recipes\/web\.yaml:4:14: cloud-init template web\.yaml\.hbs leads through a symbolic link to .*secret\.yaml\.hbs, outside .*; templates are read only from inside the bakery$/),
+      expect.stringMatching(
+        /^recipes\/web\.yaml:4:14: cloud-init template web\.yaml\.hbs leads through a symbolic link to .*secret\.yaml\.hbs, outside .*; templates are read only from inside the bakery$/,
+      ),
     ]);
   });
 });

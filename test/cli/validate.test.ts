@@ -11,7 +11,9 @@ const bakeries = path.join(repo, 'test/fixtures/bakeries');
 
 async function bake(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run('node', [path.join(repo, 'bin/bake.js'), ...args], { env: { ...process.env, CI: 'true', NO_COLOR: '1' } });
+    const { stdout, stderr } = await run('node', [path.join(repo, 'bin/bake.js'), ...args], {
+      env: { ...process.env, CI: 'true', NO_COLOR: '1' },
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -50,7 +52,9 @@ describe('bake validate', () => {
     const result = await bake('validate', '--dir', repo, 'w\u001b]0;owned\u0007\u001b[2Jbe');
     expect(result.code).toBe(1);
     expect(result.stderr).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
-    expect(result.stderr.trim()).toBe('unknown recipe w\\x1b]0;owned\\x07\\x1b[2Jbe (this bakery has: base, web, worker)');
+    expect(result.stderr.trim()).toBe(
+      'unknown recipe w\\x1b]0;owned\\x07\\x1b[2Jbe (this bakery has: base, web, worker)',
+    );
   });
 
   it('lists every problem of a broken bakery, one path:line:col line each, and exits 1', async () => {

@@ -11,33 +11,65 @@ import { describe, expect, it } from 'vitest';
 
 const repo = path.resolve(__dirname, '../..');
 const bake = path.join(repo, 'bin/bake.js');
-const env = { ...process.env, CI: 'true', BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache') };
+const env = {
+  ...process.env,
+  CI: 'true',
+  BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
+};
 
 describe('bake build --local on the example bakery', () => {
   it('bakes base, then web and worker from it, pins them, and a second run reuses all three', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'bake-e2e-'));
-    for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml']) await cp(path.join(repo, entry), path.join(dir, entry), { recursive: true });
+    for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml'])
+      await cp(path.join(repo, entry), path.join(dir, entry), { recursive: true });
     await execa('git', ['init', '-q'], { cwd: dir });
     await execa('git', ['add', '-A'], { cwd: dir });
-    await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], { cwd: dir });
+    await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
+      cwd: dir,
+    });
 
     const started = Date.now();
-    const first = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json', '--junit', path.join(dir, 'junit.xml')], { env, reject: false });
+    const first = await execa(
+      'node',
+      [bake, 'build', '--local', '--dir', dir, '--json', '--junit', path.join(dir, 'junit.xml')],
+      { env, reject: false },
+    );
     console.log(`bake build --local (cold): ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(first.exitCode, first.stderr.slice(-3000)).toBe(0);
     const report = JSON.parse(first.stdout) as {
-      recipes: { name: string; status: string; amis: Record<string, string>; launch_test: { status: string; duration_s: number; checks: { check: string; status: string }[]; cloud_init: { status: string } } }[];
+      recipes: {
+        name: string;
+        status: string;
+        amis: Record<string, string>;
+        launch_test: {
+          status: string;
+          duration_s: number;
+          checks: { check: string; status: string }[];
+          cloud_init: { status: string };
+        };
+      }[];
     };
-    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['base', 'built'], ['web', 'built'], ['worker', 'built']]);
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['base', 'built'],
+      ['web', 'built'],
+      ['worker', 'built'],
+    ]);
     // Every image was booted and checked before it was copied and pinned.
     for (const recipe of report.recipes) {
-      console.log(`launch test of ${recipe.name}: ${recipe.launch_test.duration_s} s (${recipe.launch_test.checks.length} checks)`);
+      console.log(
+        `launch test of ${recipe.name}: ${recipe.launch_test.duration_s} s (${recipe.launch_test.checks.length} checks)`,
+      );
       expect(recipe.launch_test).toMatchObject({ status: 'passed', cloud_init: { status: 'done' } });
     }
     const webChecks = report.recipes.find((r) => r.name === 'web')!.launch_test.checks.map((c) => [c.check, c.status]);
-    expect(webChecks).toContainEqual(['command: test "$(curl -fsS http://127.0.0.1/server-name)" = www.test.example.com', 'passed']);
+    expect(webChecks).toContainEqual([
+      'command: test "$(curl -fsS http://127.0.0.1/server-name)" = www.test.example.com',
+      'passed',
+    ]);
     expect(webChecks).toContainEqual(['service running: nginx', 'passed']);
-    expect(report.recipes.find((r) => r.name === 'worker')!.launch_test.checks.map((c) => [c.check, c.status])).toContainEqual(['service running: worker', 'passed']);
+    expect(
+      report.recipes.find((r) => r.name === 'worker')!.launch_test.checks.map((c) => [c.check, c.status]),
+    ).toContainEqual(['service running: worker', 'passed']);
     const web = report.recipes.find((r) => r.name === 'web')!;
     expect(Object.keys(web.amis).sort()).toEqual(['eu-west-1', 'us-east-1']);
 
@@ -49,7 +81,12 @@ describe('bake build --local on the example bakery', () => {
     const kept = JSON.parse(await readFile(manifest.sbom, 'utf8'));
     expect(kept).toMatchObject({ bomFormat: 'CycloneDX', metadata: { component: { name: 'web' } } });
     expect(kept.components.map((c: { name: string }) => c.name)).toContain('nginx-light');
-    const inImage = JSON.parse(await readFile(path.join(dir, '.bake/local/images', web.amis['us-east-1'], 'layer/usr/share/bake/packages.cdx.json'), 'utf8'));
+    const inImage = JSON.parse(
+      await readFile(
+        path.join(dir, '.bake/local/images', web.amis['us-east-1'], 'layer/usr/share/bake/packages.cdx.json'),
+        'utf8',
+      ),
+    );
     expect(inImage.components).toEqual(kept.components);
 
     const pinned = await readFile(path.join(dir, 'infra/web/amis.auto.tfvars'), 'utf8');
@@ -60,7 +97,11 @@ describe('bake build --local on the example bakery', () => {
     const second = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], { env, reject: false });
     console.log(`bake build --local (nothing changed): ${((Date.now() - again) / 1000).toFixed(1)} s`);
     expect(second.exitCode).toBe(0);
-    expect(JSON.parse(second.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['reused', 'reused', 'reused']);
+    expect(JSON.parse(second.stdout).recipes.map((r: { status: string }) => r.status)).toEqual([
+      'reused',
+      'reused',
+      'reused',
+    ]);
 
     const check = await execa('node', [bake, 'pin', '--local', '--check', '--dir', dir], { env, reject: false });
     expect(check.exitCode, check.stderr).toBe(0);

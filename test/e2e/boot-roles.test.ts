@@ -16,7 +16,10 @@ const bake = path.join(repo, 'bin/bake.js');
 const TEST_ENV = 'launch-test {{ not templated }}';
 
 interface BuildJson {
-  recipes: Array<{ status: string; launch_test?: { status: string; checks: Array<{ check: string; status: string }> } }>;
+  recipes: Array<{
+    status: string;
+    launch_test?: { status: string; checks: Array<{ check: string; status: string }> };
+  }>;
 }
 
 describe('bake build --local with boot roles', () => {
@@ -48,14 +51,23 @@ describe('bake build --local with boot roles', () => {
       // The stack's user-data: the boot roles' variables under bake_vars.
       'cloud-init/app-user-data.yaml.hbs': '#cloud-config\nbake_vars:\n  app_env: {{env}}\n',
       'roles/app_config/defaults/main.yml': 'app_env: baked\n',
-      'roles/app_config/tasks/main.yml': '- ansible.builtin.copy: { content: "env={{ app_env }}\\n", dest: /etc/app.conf, mode: "0644" }\n',
+      'roles/app_config/tasks/main.yml':
+        '- ansible.builtin.copy: { content: "env={{ app_env }}\\n", dest: /etc/app.conf, mode: "0644" }\n',
     };
     for (const [file, content] of Object.entries(files)) {
       await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
       await writeFile(path.join(dir, file), content);
     }
-    const env = { ...process.env, CI: 'true', BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache') };
-    const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], { env, reject: false, all: true });
+    const env = {
+      ...process.env,
+      CI: 'true',
+      BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
+    };
+    const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], {
+      env,
+      reject: false,
+      all: true,
+    });
     expect(build.exitCode, build.all.slice(-4000)).toBe(0);
     const [app] = (JSON.parse(build.stdout) as BuildJson).recipes;
     expect(app.status).toBe('built');

@@ -59,23 +59,43 @@ describe('bake build --local with build-time secrets', () => {
     }
     const stateDir = path.join(dir, '.bake', 'local');
     const cloud = await startLocalCloud({ stateDir });
-    const ssm = new SSMClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY } });
+    const ssm = new SSMClient({
+      region: 'us-east-1',
+      endpoint: cloud.endpoint,
+      credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY },
+    });
     await ssm.send(new PutParameterCommand({ Name: '/bakery/db_password', Value: ssmCanary, Type: 'SecureString' }));
     ssm.destroy();
     await cloud.close();
 
-    const env = { ...process.env, CI: 'true', CANARY_REPO_TOKEN: envCanary, BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache') };
-    const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json', '--junit', path.join(dir, 'junit.xml')], { env, reject: false, all: true });
+    const env = {
+      ...process.env,
+      CI: 'true',
+      CANARY_REPO_TOKEN: envCanary,
+      BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
+    };
+    const build = await execa(
+      'node',
+      [bake, 'build', '--local', '--dir', dir, '--json', '--junit', path.join(dir, 'junit.xml')],
+      { env, reject: false, all: true },
+    );
     expect(build.exitCode, build.all.slice(-3000)).toBe(0);
-    const report = JSON.parse(build.stdout) as { recipes: Array<{ status: string; amis: Record<string, string>; log: string }> };
+    const report = JSON.parse(build.stdout) as {
+      recipes: Array<{ status: string; amis: Record<string, string>; log: string }>;
+    };
     expect(report.recipes[0].status).toBe('built');
 
     // The roles got the values: their digests are in the image.
     const ami = report.recipes[0].amis['us-east-1'];
     const imageRoots = readdirSync(path.join(stateDir, 'images')).map((entry) => path.join(stateDir, 'images', entry));
     const digestFiles = (await Promise.all(imageRoots.map((root) => filesContaining(root, sha256(envCanary))))).flat();
-    expect(digestFiles.some((file) => file.endsWith('/etc/canary/repo_token.sha256')), `${ami}: ${imageRoots.join(', ')}`).toBe(true);
-    expect((await Promise.all(imageRoots.map((root) => filesContaining(root, sha256(ssmCanary))))).flat().length).toBeGreaterThan(0);
+    expect(
+      digestFiles.some((file) => file.endsWith('/etc/canary/repo_token.sha256')),
+      `${ami}: ${imageRoots.join(', ')}`,
+    ).toBe(true);
+    expect(
+      (await Promise.all(imageRoots.map((root) => filesContaining(root, sha256(ssmCanary))))).flat().length,
+    ).toBeGreaterThan(0);
 
     // The careless debug line was masked where it entered bake.
     const log = await readFile(report.recipes[0].log, 'utf8');
@@ -90,7 +110,11 @@ describe('bake build --local with build-time secrets', () => {
 
     const check = await startLocalCloud({ stateDir });
     try {
-      const ec2 = new EC2Client({ region: 'us-east-1', endpoint: check.endpoint, credentials: { accessKeyId: check.env.AWS_ACCESS_KEY_ID, secretAccessKey: check.env.AWS_SECRET_ACCESS_KEY } });
+      const ec2 = new EC2Client({
+        region: 'us-east-1',
+        endpoint: check.endpoint,
+        credentials: { accessKeyId: check.env.AWS_ACCESS_KEY_ID, secretAccessKey: check.env.AWS_SECRET_ACCESS_KEY },
+      });
       const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ami] }))).Images!;
       ec2.destroy();
       const described = JSON.stringify(image);

@@ -49,14 +49,22 @@ describe('bake build --local with hostile recipe values', () => {
     await writeFile(path.join(dir, 'roles/greet/tasks/main.yml'), ROLE);
     await execa('git', ['init', '-q'], { cwd: dir });
     await execa('git', ['add', '-A'], { cwd: dir });
-    await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], { cwd: dir });
+    await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
+      cwd: dir,
+    });
 
-    const env = { ...process.env, CI: 'true', AGENT_SECRET: 'agent-secret-value', BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache') };
+    const env = {
+      ...process.env,
+      CI: 'true',
+      AGENT_SECRET: 'agent-secret-value',
+      BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
+    };
     const started = Date.now();
     const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], { env, reject: false });
     console.log(`bake build --local (hostile values): ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(build.exitCode, build.stderr.slice(-3000)).toBe(0);
-    const [recipe] = (JSON.parse(build.stdout) as { recipes: { status: string; amis: Record<string, string> }[] }).recipes;
+    const [recipe] = (JSON.parse(build.stdout) as { recipes: { status: string; amis: Record<string, string> }[] })
+      .recipes;
     expect(recipe.status).toBe('built');
 
     const cloud = await startLocalCloud({ stateDir: path.join(dir, '.bake/local'), host: noInstances });
@@ -69,7 +77,12 @@ describe('bake build --local with hostile recipe values', () => {
       const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [recipe.amis['us-east-1']] }))).Images!;
       expect(image.Description).toBe(DESCRIPTION);
       const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
-      expect(tags).toMatchObject({ nope: '{{ .Nope }}', 'k {{ .Nope }}': 'v {{ timestamp }}', 'bake:recipe': 'hostile', 'bake:bakery': path.basename(dir) });
+      expect(tags).toMatchObject({
+        nope: '{{ .Nope }}',
+        'k {{ .Nope }}': 'v {{ timestamp }}',
+        'bake:recipe': 'hostile',
+        'bake:bakery': path.basename(dir),
+      });
     } finally {
       ec2.destroy();
       await cloud.close();

@@ -30,7 +30,15 @@ async function git(dir: string, ...args: string[]) {
 async function runPipeline(bakery: string, work: string, extraEnv: Record<string, string> = {}) {
   const started = Date.now();
   const run = await execa(script, [bakery], {
-    env: { ...process.env, BAKE_ROOTFS_CACHE: cache, JENKINS_LOCAL_WORK: work, JOB_NAME: 'images/main', BUILD_NUMBER: '7', BUILD_URL: 'https://jenkins.example/job/images/7/', ...extraEnv },
+    env: {
+      ...process.env,
+      BAKE_ROOTFS_CACHE: cache,
+      JENKINS_LOCAL_WORK: work,
+      JOB_NAME: 'images/main',
+      BUILD_NUMBER: '7',
+      BUILD_URL: 'https://jenkins.example/job/images/7/',
+      ...extraEnv,
+    },
     reject: false,
     all: true,
   });
@@ -43,7 +51,8 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
   it('bakes each recipe on its own clone once its parent is baked, pins from tags, and with CHANGED_SINCE rebuilds only what a commit touched', async () => {
     const bakery = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-'));
     const work = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-work-'));
-    for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml']) await cp(path.join(repo, entry), path.join(bakery, entry), { recursive: true });
+    for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml'])
+      await cp(path.join(repo, entry), path.join(bakery, entry), { recursive: true });
     await git(bakery, 'init', '-q');
     await git(bakery, 'add', '-A');
     await git(bakery, 'commit', '-qm', 'bakery');
@@ -51,7 +60,11 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
     const first = await runPipeline(bakery, work);
     console.log(`jenkins-local, every recipe: ${first.seconds.toFixed(1)} s`);
     expect(first.run.exitCode, first.run.all?.slice(-4000)).toBe(0);
-    expect(first.plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['base', 'build', 0], ['web', 'build', 1], ['worker', 'build', 1]]);
+    expect(first.plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([
+      ['base', 'build', 0],
+      ['web', 'build', 1],
+      ['worker', 'build', 1],
+    ]);
     for (const name of ['base', 'web', 'worker']) {
       expect(await readFile(path.join(work, 'reports', `${name}.xml`), 'utf8')).toMatch(/failures="0"/);
     }
@@ -61,12 +74,20 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
     expect((await git(bakery, 'status', '--porcelain')).stdout).toBe('');
 
     // The images carry Jenkins' metadata (read back through the EC2 API from the kept cloud state).
-    const cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud', '.bake', 'local'), host: new MemoryHost() });
+    const cloud = await startLocalCloud({
+      stateDir: path.join(work, 'cloud', '.bake', 'local'),
+      host: new MemoryHost(),
+    });
     try {
       const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
-      const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['web'] }] }));
+      const { Images = [] } = await ec2.send(
+        new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['web'] }] }),
+      );
       const tags = Object.fromEntries((Images[0]?.Tags ?? []).map((t) => [t.Key, t.Value]));
-      expect(tags).toMatchObject({ 'bake:job': 'images/main', 'bake:build-url': 'https://jenkins.example/job/images/7/' });
+      expect(tags).toMatchObject({
+        'bake:job': 'images/main',
+        'bake:build-url': 'https://jenkins.example/job/images/7/',
+      });
       ec2.destroy();
     } finally {
       await cloud.close();
@@ -80,12 +101,22 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
     const before = (await git(bakery, 'rev-parse', 'HEAD')).stdout.trim();
     await appendFile(path.join(bakery, 'roles/node_exporter/defaults/main.yml'), '# scrape interval reviewed\n');
     await git(bakery, 'commit', '-qam', 'node_exporter: note');
-    const second = await runPipeline(bakery, work, { CHANGED_SINCE: before, BUILD_NUMBER: '8', BUILD_URL: 'https://jenkins.example/job/images/8/' });
+    const second = await runPipeline(bakery, work, {
+      CHANGED_SINCE: before,
+      BUILD_NUMBER: '8',
+      BUILD_URL: 'https://jenkins.example/job/images/8/',
+    });
     console.log(`jenkins-local, CHANGED_SINCE with one role changed: ${second.seconds.toFixed(1)} s`);
     expect(second.run.exitCode, second.run.all?.slice(-4000)).toBe(0);
-    expect(second.plan.changed_since?.recipes).toEqual({ web: ['roles changed: node_exporter'], worker: ['roles changed: node_exporter'] });
+    expect(second.plan.changed_since?.recipes).toEqual({
+      web: ['roles changed: node_exporter'],
+      worker: ['roles changed: node_exporter'],
+    });
     // base is untouched and its image exists: web and worker both start at once.
-    expect(second.plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['web', 'build', 0], ['worker', 'build', 0]]);
+    expect(second.plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([
+      ['web', 'build', 0],
+      ['worker', 'build', 0],
+    ]);
     expect(existsSync(path.join(work, 'reports', 'web.xml'))).toBe(true);
     expect(existsSync(path.join(work, 'reports', 'worker.xml'))).toBe(true);
     expect(existsSync(path.join(work, 'reports', 'base.xml'))).toBe(false);

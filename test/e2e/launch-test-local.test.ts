@@ -15,10 +15,25 @@ import { processesUsing } from '../local-cloud/instances.js';
 const repo = path.resolve(__dirname, '../..');
 const bake = path.join(repo, 'bin/bake.js');
 const fixture = path.join(repo, 'test/fixtures/launch-test/bakery');
-const env = { ...process.env, CI: 'true', BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache') };
+const env = {
+  ...process.env,
+  CI: 'true',
+  BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
+};
 
 interface Report {
-  recipes: Array<{ name: string; status: string; error?: string; log?: string; launch_test?: { status: string; cloud_init: { status: string; output: string }; checks: Array<{ check: string; status: string; output: string }>; cleanup_problems: string[] } }>;
+  recipes: Array<{
+    name: string;
+    status: string;
+    error?: string;
+    log?: string;
+    launch_test?: {
+      status: string;
+      cloud_init: { status: string; output: string };
+      checks: Array<{ check: string; status: string; output: string }>;
+      cleanup_problems: string[];
+    };
+  }>;
 }
 
 async function bakery(): Promise<string> {
@@ -26,7 +41,9 @@ async function bakery(): Promise<string> {
   await cp(fixture, dir, { recursive: true });
   await execa('git', ['init', '-q'], { cwd: dir });
   await execa('git', ['add', '-A'], { cwd: dir });
-  await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], { cwd: dir });
+  await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
+    cwd: dir,
+  });
   return dir;
 }
 
@@ -47,7 +64,9 @@ async function leftovers(dir: string): Promise<string[]> {
   const instances = await readdir(path.join(dir, '.bake/local/instances')).catch(() => [] as string[]);
   return [
     ...state.instances.filter((i) => i.state !== 'terminated').map((i) => `instance ${i.instanceId} ${i.state}`),
-    ...state.securityGroups.filter((g) => g.groupName.startsWith('bake-launch-test-')).map((g) => `security group ${g.groupName}`),
+    ...state.securityGroups
+      .filter((g) => g.groupName.startsWith('bake-launch-test-'))
+      .map((g) => `security group ${g.groupName}`),
     ...state.keyPairs.filter((k) => k.keyName.startsWith('bake-launch-test-')).map((k) => `key pair ${k.keyName}`),
     ...instances.filter((name) => !name.startsWith('.')).map((name) => `instance directory ${name}`),
     ...processesUsing(dir),
@@ -63,7 +82,10 @@ async function build(dir: string): Promise<{ exitCode: number | undefined; stder
 async function planReasons(dir: string): Promise<string[]> {
   const run = await execa('node', [bake, 'plan', '--local', '--dir', dir, '--json'], { env, reject: false });
   expect(run.exitCode, run.stderr).toBe(0);
-  return (JSON.parse(run.stdout) as { recipes: Array<{ action: string; reasons: string[] }> }).recipes.flatMap((r) => [r.action, ...r.reasons]);
+  return (JSON.parse(run.stdout) as { recipes: Array<{ action: string; reasons: string[] }> }).recipes.flatMap((r) => [
+    r.action,
+    ...r.reasons,
+  ]);
 }
 
 describe('launch tests that fail, on the local cloud', () => {
@@ -77,12 +99,20 @@ describe('launch tests that fail, on the local cloud', () => {
     const app = broken.report.recipes[0];
     expect(app).toMatchObject({ name: 'app', status: 'failed' });
     expect(app.error).toMatch(/^cloud-init reported an error on i-\w+$/);
-    expect(app.launch_test).toMatchObject({ status: 'failed', cloud_init: { status: 'error' }, checks: [], cleanup_problems: [] });
+    expect(app.launch_test).toMatchObject({
+      status: 'failed',
+      cloud_init: { status: 'error' },
+      checks: [],
+      cleanup_problems: [],
+    });
     expect(app.launch_test!.cloud_init.output).toMatch(/status: error/);
     expect(await readFile(app.log!, 'utf8')).toMatch(/# bake: launch test:\s+.*(runcmd|scripts-user|scripts_user)/);
     expect(await readFile(path.join(dir, 'infra/amis.auto.tfvars'), 'utf8')).toBe(tfvars);
     const failedAmi = /tagged (ami-\w+) bake:launch-test=failed/.exec(await readFile(app.log!, 'utf8'))![1];
-    expect(await planReasons(dir)).toEqual(['build', `image ${failedAmi} with this fingerprint failed its launch test`]);
+    expect(await planReasons(dir)).toEqual([
+      'build',
+      `image ${failedAmi} with this fingerprint failed its launch test`,
+    ]);
     expect(await leftovers(dir)).toEqual([]);
 
     // cloud-init succeeds now; the role's service is enabled but exits at once: not active.
@@ -108,10 +138,13 @@ describe('launch tests that fail, on the local cloud', () => {
     const deadline = Date.now() + 20 * 60_000;
     const logText = async () => {
       const runs = await readdir(path.join(dir, '.bake/logs')).catch(() => [] as string[]);
-      return (await Promise.all(runs.map((r) => readFile(path.join(dir, '.bake/logs', r, 'app.log'), 'utf8').catch(() => '')))).join('');
+      return (
+        await Promise.all(runs.map((r) => readFile(path.join(dir, '.bake/logs', r, 'app.log'), 'utf8').catch(() => '')))
+      ).join('');
     };
     while (!(await logText()).includes('waiting for cloud-init')) {
-      if (Date.now() > deadline || exited) throw new Error(`the launch test never started:\n${(await logText()).slice(-3000)}`);
+      if (Date.now() > deadline || exited)
+        throw new Error(`the launch test never started:\n${(await logText()).slice(-3000)}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     run.kill('SIGINT');

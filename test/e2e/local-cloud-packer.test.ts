@@ -34,7 +34,17 @@ describe('packer build against the local cloud, SSH and all', () => {
     const manifest = path.join(stateDir, 'manifest.json');
     const build = await execa(
       'packer',
-      ['build', '-color=false', '-var', `endpoint=${cloud.endpoint}`, '-var', `ssh_port=${cloud.sshPort}`, '-var', `manifest=${manifest}`, TEMPLATE],
+      [
+        'build',
+        '-color=false',
+        '-var',
+        `endpoint=${cloud.endpoint}`,
+        '-var',
+        `ssh_port=${cloud.sshPort}`,
+        '-var',
+        `manifest=${manifest}`,
+        TEMPLATE,
+      ],
       { env: { ...cloud.env, HOME: stateDir, CHECKPOINT_DISABLE: '1' }, extendEnv: false, reject: false, all: true },
     );
     expect(build.exitCode, build.all).toBe(0);
@@ -63,25 +73,40 @@ describe('packer build against the local cloud, SSH and all', () => {
     const keyFile = path.join(stateDir, 'e2e-check.pem');
     writeFileSync(keyFile, KeyMaterial!);
     chmodSync(keyFile, 0o600);
-    const run = await west.send(new RunInstancesCommand({ ImageId: amis['eu-west-1'], KeyName: 'e2e-check', MinCount: 1, MaxCount: 1 }));
+    const run = await west.send(
+      new RunInstancesCommand({ ImageId: amis['eu-west-1'], KeyName: 'e2e-check', MinCount: 1, MaxCount: 1 }),
+    );
     const instanceId = run.Instances![0].InstanceId!;
     try {
-      await waitUntilInstanceRunning({ client: west, maxWaitTime: 300, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] });
-      const [instance] = (await west.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances!;
+      await waitUntilInstanceRunning(
+        { client: west, maxWaitTime: 300, minDelay: 1, maxDelay: 2 },
+        { InstanceIds: [instanceId] },
+      );
+      const [instance] = (await west.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]
+        .Instances!;
       const ssh = await execa('ssh', [
-        '-i', keyFile,
-        '-p', String(cloud.sshPort),
-        '-o', 'StrictHostKeyChecking=no',
-        '-o', 'UserKnownHostsFile=/dev/null',
-        '-o', 'BatchMode=yes',
-        '-o', 'ConnectTimeout=20',
+        '-i',
+        keyFile,
+        '-p',
+        String(cloud.sshPort),
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'ConnectTimeout=20',
         `root@${instance.PublicIpAddress}`,
         'cat /root/x',
       ]);
       expect(ssh.stdout.trim()).toBe('hello');
     } finally {
       await west.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
-      await waitUntilInstanceTerminated({ client: west, maxWaitTime: 120, minDelay: 1, maxDelay: 2 }, { InstanceIds: [instanceId] });
+      await waitUntilInstanceTerminated(
+        { client: west, maxWaitTime: 120, minDelay: 1, maxDelay: 2 },
+        { InstanceIds: [instanceId] },
+      );
     }
   });
 });

@@ -14,21 +14,29 @@ import { networksClaimedBy, processesUsing } from '../local-cloud/instances.js';
 const repo = path.resolve(__dirname, '../..');
 const bake = path.join(repo, 'bin/bake.js');
 const fixture = path.join(repo, 'test/fixtures/interrupt/bakery');
-const env = { ...process.env, CI: 'true', BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache') };
+const env = {
+  ...process.env,
+  CI: 'true',
+  BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
+};
 
 async function bakery(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'bake-interrupt-'));
   await cp(fixture, dir, { recursive: true });
   await execa('git', ['init', '-q'], { cwd: dir });
   await execa('git', ['add', '-A'], { cwd: dir });
-  await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], { cwd: dir });
+  await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
+    cwd: dir,
+  });
   return dir;
 }
 
 /** The build log's text so far (the one recipe's Packer output). */
 async function buildLog(dir: string): Promise<string> {
   const runs = await readdir(path.join(dir, '.bake/logs')).catch(() => [] as string[]);
-  const texts = await Promise.all(runs.map((run) => readFile(path.join(dir, '.bake/logs', run, 'slow.log'), 'utf8').catch(() => '')));
+  const texts = await Promise.all(
+    runs.map((run) => readFile(path.join(dir, '.bake/logs', run, 'slow.log'), 'utf8').catch(() => '')),
+  );
   return texts.join('');
 }
 
@@ -39,7 +47,8 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('bake build --local interrupted by
     const deadline = Date.now() + 20 * 60_000;
     // The instance has booted, the role started a service and now waits in a task.
     while (!(await buildLog(dir)).includes('TASK [slow : Wait to be interrupted]')) {
-      if (Date.now() > deadline || run.exitCode !== null) throw new Error(`provisioning never reached the waiting task:\n${await buildLog(dir)}`);
+      if (Date.now() > deadline || run.exitCode !== null)
+        throw new Error(`provisioning never reached the waiting task:\n${await buildLog(dir)}`);
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     const instances = path.join(dir, '.bake/local/instances');
@@ -54,7 +63,9 @@ describe.each(['SIGINT', 'SIGTERM'] as const)('bake build --local interrupted by
     expect(await mountsUnder(dir)).toEqual([]);
     expect(networksClaimedBy(run.pid!)).toEqual([]);
     expect((await readdir(instances)).filter((name) => !name.startsWith('.'))).toEqual([]);
-    const state = JSON.parse(await readFile(path.join(dir, '.bake/local/state.json'), 'utf8')) as { instances: { state: string }[] };
+    const state = JSON.parse(await readFile(path.join(dir, '.bake/local/state.json'), 'utf8')) as {
+      instances: { state: string }[];
+    };
     expect(state.instances.map((i) => i.state).filter((s) => s !== 'terminated')).toEqual([]);
   });
 });

@@ -10,7 +10,9 @@ import { packerEvaluate } from '../packer/packer-cli.js';
 import { hostileNfcText, hostileText, notNfcText, withLoneSurrogate } from './hostile-strings.js';
 
 /** HCL text of one attribute per value and one map keyed by the values, parsed by the real parser. */
-async function readBack(values: readonly string[]): Promise<{ attributes: unknown[]; keys: unknown[]; extra: string[] }> {
+async function readBack(
+  values: readonly string[],
+): Promise<{ attributes: unknown[]; keys: unknown[]; extra: string[] }> {
   const text = [
     ...values.map((value, i) => `v${i} = ${hclString(value)}`),
     `m = {\n${values.map((value, i) => `  ${hclString(value)} = "${i}"`).join('\n')}\n}`,

@@ -14,7 +14,7 @@ async function shellOutput(shell: string, script: string, cwd: string): Promise<
 }
 
 describe('shellQuote', () => {
-  it("quotes with single quotes, closing and escaping the quote itself", () => {
+  it('quotes with single quotes, closing and escaping the quote itself', () => {
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
     expect(shellQuote('')).toBe("''");
   });
@@ -37,7 +37,18 @@ describe('shellQuote', () => {
   }
 
   it('runs none of the usual injections: each stays one literal argument', async () => {
-    const values = ["it's", "'", "''", '$(touch pwned)', '`touch pwned`', '; touch pwned', '" && touch pwned "', '-n', '*', '~'];
+    const values = [
+      "it's",
+      "'",
+      "''",
+      '$(touch pwned)',
+      '`touch pwned`',
+      '; touch pwned',
+      '" && touch pwned "',
+      '-n',
+      '*',
+      '~',
+    ];
     const dir = await mkdtemp(path.join(tmpdir(), 'bake-shell-word-'));
     const printed = await shellOutput('sh', `printf '%s\\0' ${values.map(shellQuote).join(' ')}`, dir);
     expect(printed.split('\0').slice(0, -1)).toEqual(values);
@@ -50,9 +61,12 @@ describe('shellQuote', () => {
 
   it('refuses an unpaired surrogate, which has no UTF-8 form', () => {
     fc.assert(
-      fc.property(withLoneSurrogate.filter((value) => !value.includes('\0')), (value) => {
-        expect(() => shellQuote(value)).toThrow(/unpaired UTF-16 surrogate/);
-      }),
+      fc.property(
+        withLoneSurrogate.filter((value) => !value.includes('\0')),
+        (value) => {
+          expect(() => shellQuote(value)).toThrow(/unpaired UTF-16 surrogate/);
+        },
+      ),
       { numRuns: 300 },
     );
   });

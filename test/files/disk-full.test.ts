@@ -46,11 +46,16 @@ describe('a full disk', () => {
     const out = path.join(disk, 'out');
     await mkdir(path.join(out, 'base'), { recursive: true });
     await fill('filler-render');
-    const run = await execa('node', [bake, 'render', '--dir', bakery, '--out', out], { reject: false, env: { CI: 'true' } });
+    const run = await execa('node', [bake, 'render', '--dir', bakery, '--out', out], {
+      reject: false,
+      env: { CI: 'true' },
+    });
     expect(run.exitCode).toBe(1);
     const lines = run.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`^${out}/base/\\S+: no space left on device; free some space and run bake again$`));
+    expect(lines[0]).toMatch(
+      new RegExp(`^${out}/base/\\S+: no space left on device; free some space and run bake again$`),
+    );
     expect(await tempFiles(out)).toEqual([]);
     await rm(path.join(disk, 'filler-render'));
     await rm(bakery, { recursive: true });
@@ -59,9 +64,16 @@ describe('a full disk', () => {
   it('leaves no half-written state file beside the local cloud state it could not save', async () => {
     const stateDir = path.join(disk, 'cloud');
     const cloud = await startLocalCloud({ stateDir, host: new MemoryHost() });
-    const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials, maxAttempts: 1 });
+    const ec2 = new EC2Client({
+      region: 'us-east-1',
+      endpoint: cloud.endpoint,
+      credentials: cloud.credentials,
+      maxAttempts: 1,
+    });
     try {
-      await ec2.send(new CreateTagsCommand({ Resources: [baseImageId('us-east-1')], Tags: [{ Key: 'fits', Value: 'yes' }] }));
+      await ec2.send(
+        new CreateTagsCommand({ Resources: [baseImageId('us-east-1')], Tags: [{ Key: 'fits', Value: 'yes' }] }),
+      );
       await fill('filler-state');
       const failures = await ec2.send(new CreateKeyPairCommand({ KeyName: 'one-too-many', KeyType: 'ed25519' })).then(
         () => [],

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { fingerprintBakery, readFingerprintFacts, type FingerprintSources } from '../../src/fingerprint/fingerprint-bakery.js';
+import {
+  fingerprintBakery,
+  readFingerprintFacts,
+  type FingerprintSources,
+} from '../../src/fingerprint/fingerprint-bakery.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
 
 const filter = { kind: 'filter' as const, name: 'debian-12-*', owners: ['136693071363'] };
@@ -27,23 +31,39 @@ describe('fingerprinting a bakery in one pass', () => {
     const fingerprints = fingerprintBakery(bakery, [web], await readFingerprintFacts(bakery, [web], from, 'v1'));
     expect([...fingerprints.keys()]).toEqual(['base', 'web']);
     expect(fingerprints.get('web')!.inputs.parent).toBe(fingerprints.get('base')!.fingerprint.value);
-    expect(fingerprints.get('base')!.base).toEqual({ imageId: 'ami-0aaaaaaaaaaaaaaaa', name: 'debian-12-amd64-20261101' });
+    expect(fingerprints.get('base')!.base).toEqual({
+      imageId: 'ami-0aaaaaaaaaaaaaaaa',
+      name: 'debian-12-amd64-20261101',
+    });
   });
 
   it('looks a shared base up once, and changes every fingerprint down the chain when it moves', async () => {
     const before = sources('ami-0aaaaaaaaaaaaaaaa');
     const after = sources('ami-0bbbbbbbbbbbbbbbb');
-    const then = fingerprintBakery(bakery, bakery.recipes, await readFingerprintFacts(bakery, bakery.recipes, before, 'v1'));
-    const now = fingerprintBakery(bakery, bakery.recipes, await readFingerprintFacts(bakery, bakery.recipes, after, 'v1'));
+    const then = fingerprintBakery(
+      bakery,
+      bakery.recipes,
+      await readFingerprintFacts(bakery, bakery.recipes, before, 'v1'),
+    );
+    const now = fingerprintBakery(
+      bakery,
+      bakery.recipes,
+      await readFingerprintFacts(bakery, bakery.recipes, after, 'v1'),
+    );
     expect(before.lookups).toEqual(['filter us-east-1']);
-    for (const name of ['base', 'web', 'tools']) expect(now.get(name)!.fingerprint.value).not.toBe(then.get(name)!.fingerprint.value);
+    for (const name of ['base', 'web', 'tools'])
+      expect(now.get(name)!.fingerprint.value).not.toBe(then.get(name)!.fingerprint.value);
   });
 
   it('leaves bases out when given none (what --changed-since compares), and the generator in', async () => {
     const ids = new Map<string, string>();
     const withoutBases = fingerprintBakery(bakery, [tools], { ids, generator: 'v1' });
     expect(withoutBases.get('tools')!.inputs.base).toBe('');
-    expect(fingerprintBakery(bakery, [tools], { ids, generator: 'v1' }).get('tools')!.fingerprint).toEqual(withoutBases.get('tools')!.fingerprint);
-    expect(fingerprintBakery(bakery, [tools], { ids, generator: 'v2' }).get('tools')!.fingerprint.value).not.toBe(withoutBases.get('tools')!.fingerprint.value);
+    expect(fingerprintBakery(bakery, [tools], { ids, generator: 'v1' }).get('tools')!.fingerprint).toEqual(
+      withoutBases.get('tools')!.fingerprint,
+    );
+    expect(fingerprintBakery(bakery, [tools], { ids, generator: 'v2' }).get('tools')!.fingerprint.value).not.toBe(
+      withoutBases.get('tools')!.fingerprint.value,
+    );
   });
 });

@@ -64,7 +64,15 @@ describe('a recipe fingerprint', () => {
         file: '/elsewhere/web.yml',
         locations: { base: { file: '/elsewhere/web.yml', line: 40, col: 3 } },
         roles: r.roles.map((use) => ({ ...use, location: { file: 'x', line: 99, col: 9 } })),
-        pin: [{ file: '/infra/web.tfvars', fileAsWritten: 'web.tfvars', variable: 'web_ami', format: 'map', location: { file: 'x', line: 1, col: 1 } }],
+        pin: [
+          {
+            file: '/infra/web.tfvars',
+            fileAsWritten: 'web.tfvars',
+            variable: 'web_ami',
+            format: 'map',
+            location: { file: 'x', line: 1, col: 1 },
+          },
+        ],
         regions: [...r.regions, 'eu-west-1'],
       }),
     });
@@ -72,11 +80,13 @@ describe('a recipe fingerprint', () => {
   });
 
   it('ignores the key order of role and cloud-init vars', async () => {
-    const withVars = (vars: Record<string, unknown>) => (r: Recipe): Recipe => ({
-      ...r,
-      roles: r.roles.map((use) => ({ ...use, vars })),
-      cloudInit: r.cloudInit.map((use) => ({ ...use, vars: { ...vars, service: 'web' } })),
-    });
+    const withVars =
+      (vars: Record<string, unknown>) =>
+      (r: Recipe): Recipe => ({
+        ...r,
+        roles: r.roles.map((use) => ({ ...use, vars })),
+        cloudInit: r.cloudInit.map((use) => ({ ...use, vars: { ...vars, service: 'web' } })),
+      });
     const a = await fingerprint({ recipe: withVars({ port: 80, workers: { min: 1, max: 4 } }) });
     const b = await fingerprint({ recipe: withVars({ workers: { max: 4, min: 1 }, port: 80 }) });
     expect(b.value).toBe(a.value);
@@ -84,7 +94,9 @@ describe('a recipe fingerprint', () => {
 
   it('changes when one byte of a role file changes, and says the roles changed', async () => {
     const a = await fingerprint();
-    const b = await withFile('roles/nginx/templates/site.conf.j2', 'server { listen {{ nginx_port }};}\n', () => fingerprint());
+    const b = await withFile('roles/nginx/templates/site.conf.j2', 'server { listen {{ nginx_port }};}\n', () =>
+      fingerprint(),
+    );
     expect(b.value).not.toBe(a.value);
     expect(changedComponents(a, b)).toEqual(['roles']);
   });
@@ -111,15 +123,21 @@ describe('a recipe fingerprint', () => {
 
   it('changes when a cloud-init var or template changes', async () => {
     const a = await fingerprint();
-    const vars = await fingerprint({ recipe: (r) => ({ ...r, cloudInit: [{ ...r.cloudInit[0], vars: { service: 'api' } }] }) });
-    const template = await withFile('cloud-init/web.yaml.hbs', '#cloud-config\nhostname: {{service}}-1\n', () => fingerprint());
+    const vars = await fingerprint({
+      recipe: (r) => ({ ...r, cloudInit: [{ ...r.cloudInit[0], vars: { service: 'api' } }] }),
+    });
+    const template = await withFile('cloud-init/web.yaml.hbs', '#cloud-config\nhostname: {{service}}-1\n', () =>
+      fingerprint(),
+    );
     expect(changedComponents(a, vars)).toEqual(['cloudInit']);
     expect(changedComponents(a, template)).toEqual(['cloudInit']);
   });
 
   it('changes with the resolved base AMI, the parent fingerprint and the generator version', async () => {
     const a = await fingerprint({ name: 'base' });
-    expect(changedComponents(a, await fingerprint({ name: 'base', baseAmi: 'ami-0fffffffffffffff0' }))).toEqual(['base']);
+    expect(changedComponents(a, await fingerprint({ name: 'base', baseAmi: 'ami-0fffffffffffffff0' }))).toEqual([
+      'base',
+    ]);
     const web = await fingerprint();
     expect(changedComponents(web, await fingerprint({ parent: '8899aabbccddeeff' }))).toEqual(['parent']);
     expect(changedComponents(web, await fingerprint({ generator: '2' }))).toEqual(['generator']);
@@ -127,7 +145,9 @@ describe('a recipe fingerprint', () => {
 
   it('ignores sharing and deprecation (applied to the existing images) but not IMDSv2 or KMS keys', async () => {
     const a = await fingerprint();
-    const shared = await fingerprint({ recipe: (r) => ({ ...r, shareWith: ['123456789012'], deprecateAfterDays: 30 }) });
+    const shared = await fingerprint({
+      recipe: (r) => ({ ...r, shareWith: ['123456789012'], deprecateAfterDays: 30 }),
+    });
     const imds = await fingerprint({ recipe: (r) => ({ ...r, imdsv2: !r.imdsv2 }) });
     const kms = await fingerprint({ recipe: (r) => ({ ...r, kmsKeyIds: { 'us-east-1': 'alias/images' } }) });
     expect(shared.value).toBe(a.value);
@@ -146,7 +166,9 @@ describe('a recipe fingerprint', () => {
   it('records its components in a bake:inputs tag that fits EC2 and reads back', async () => {
     const a = await fingerprint();
     expect(a.inputs.length).toBeLessThanOrEqual(256);
-    expect(a.inputs).toMatch(/^recipe=[0-9a-f]{12},roles=[0-9a-f]{12},cloud-init=[0-9a-f]{12},base=[0-9a-f]{12},parent=[0-9a-f]{12},gen=[0-9a-f]{12}$/);
+    expect(a.inputs).toMatch(
+      /^recipe=[0-9a-f]{12},roles=[0-9a-f]{12},cloud-init=[0-9a-f]{12},base=[0-9a-f]{12},parent=[0-9a-f]{12},gen=[0-9a-f]{12}$/,
+    );
     expect(parseInputsTag(a.inputs)).toEqual(a.digests);
     expect(formatInputsTag(parseInputsTag(a.inputs) as Fingerprint['digests'])).toBe(a.inputs);
     expect((await fingerprint({ name: 'base' })).inputs).toContain('parent=-');
@@ -154,5 +176,7 @@ describe('a recipe fingerprint', () => {
 });
 
 function changedComponents(a: Fingerprint, b: Fingerprint): string[] {
-  return Object.keys(a.digests).filter((k) => a.digests[k as keyof typeof a.digests] !== b.digests[k as keyof typeof b.digests]);
+  return Object.keys(a.digests).filter(
+    (k) => a.digests[k as keyof typeof a.digests] !== b.digests[k as keyof typeof b.digests],
+  );
 }

@@ -80,7 +80,9 @@ describe('bake graph', () => {
     expect(Object.keys(read.labels)).toEqual(['app']);
     expect(read.edges).toEqual([]);
     // Graphviz keeps escapes in labels as written: undo DOT's own (\\ and \") to compare.
-    expect(read.labels.app.replace(/\\(["\\])/g, '$1')).toBe(`app\\nfilter ${hostile.replace('\n', '\\n')}\\nus-east-1`);
+    expect(read.labels.app.replace(/\\(["\\])/g, '$1')).toBe(
+      `app\\nfilter ${hostile.replace('\n', '\\n')}\\nus-east-1`,
+    );
 
     const dir = await tempBakery({
       ...minimalRole,

@@ -22,7 +22,15 @@ interface ImagesJson {
     regions: Array<{
       region: string;
       current?: string;
-      images: Array<{ image_id: string; current: boolean; age_days: number; launch_test?: string; sharing: string; pinned_by: string[]; deprecation_time?: string }>;
+      images: Array<{
+        image_id: string;
+        current: boolean;
+        age_days: number;
+        launch_test?: string;
+        sharing: string;
+        pinned_by: string[];
+        deprecation_time?: string;
+      }>;
     }>;
   }>;
   attention: Array<{ kind: string; recipe: string; region: string; place: string; ami?: string; message: string }>;
@@ -38,7 +46,8 @@ const ec2 = (region: string) => {
   return client;
 };
 let env: NodeJS.ProcessEnv;
-const images = (...args: string[]) => execa('node', [bake, 'images', '--dir', dir, '--endpoint', cloud.endpoint, ...args], { env, reject: false });
+const images = (...args: string[]) =>
+  execa('node', [bake, 'images', '--dir', dir, '--endpoint', cloud.endpoint, ...args], { env, reject: false });
 
 const amis: Record<string, string> = {};
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
@@ -46,7 +55,13 @@ const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISO
 beforeAll(async () => {
   const work = await mkdtemp(path.join(tmpdir(), 'bake-images-'));
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
-  env = { ...process.env, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' };
+  env = {
+    ...process.env,
+    AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey,
+    AWS_EC2_METADATA_DISABLED: 'true',
+    CI: 'true',
+  };
   dir = path.join(work, 'bakery');
   await mkdir(path.join(dir, 'recipes'), { recursive: true });
   await mkdir(path.join(dir, 'infra'), { recursive: true });
@@ -56,7 +71,8 @@ beforeAll(async () => {
     `name: web\nbase:\n  ami: ${baseImageId('us-east-1')}\npin:\n  - file: ../infra/amis.auto.tfvars\n    variable: web_ami\n  - ssm: /images/web/ami\n`,
   );
   const plan = await execa('node', [bake, 'plan', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env });
-  const { fingerprint } = (parseJsonOutput('plan', plan.stdout) as { recipes: Array<{ fingerprint: string }> }).recipes[0];
+  const { fingerprint } = (parseJsonOutput('plan', plan.stdout) as { recipes: Array<{ fingerprint: string }> })
+    .recipes[0];
   const tags = (fp: string, age: number, extra: Record<string, string> = {}) => ({
     'bake:recipe': 'web',
     'bake:fingerprint': fp,
@@ -64,11 +80,23 @@ beforeAll(async () => {
     'bake:distribution': DEFAULT_DISTRIBUTION,
     ...extra,
   });
-  amis.eastNow = await taggedCopyOfBase(ec2('us-east-1'), 'us-east-1', tags(fingerprint, 1, { 'bake:launch-test': 'passed' }), 'web-east-now');
-  amis.eastOld = await taggedCopyOfBase(ec2('us-east-1'), 'us-east-1', tags('0ld0ld0ld0ld0ld0', 40, { 'bake:launch-test': 'failed' }), 'web-east-old');
+  amis.eastNow = await taggedCopyOfBase(
+    ec2('us-east-1'),
+    'us-east-1',
+    tags(fingerprint, 1, { 'bake:launch-test': 'passed' }),
+    'web-east-now',
+  );
+  amis.eastOld = await taggedCopyOfBase(
+    ec2('us-east-1'),
+    'us-east-1',
+    tags('0ld0ld0ld0ld0ld0', 40, { 'bake:launch-test': 'failed' }),
+    'web-east-old',
+  );
   amis.westNow = await taggedCopyOfBase(ec2('eu-west-1'), 'eu-west-1', tags(fingerprint, 1), 'web-west-now');
   amis.westGone = await taggedCopyOfBase(ec2('eu-west-1'), 'eu-west-1', tags('g0neg0neg0neg0ne', 90), 'web-west-gone');
-  await ec2('us-east-1').send(new EnableImageDeprecationCommand({ ImageId: amis.eastOld, DeprecateAt: new Date('2027-03-01T00:00:00Z') }));
+  await ec2('us-east-1').send(
+    new EnableImageDeprecationCommand({ ImageId: amis.eastOld, DeprecateAt: new Date('2027-03-01T00:00:00Z') }),
+  );
   await ec2('eu-west-1').send(new DeregisterImageCommand({ ImageId: amis.westGone }));
   await writeFile(
     path.join(dir, 'infra', 'amis.auto.tfvars'),
@@ -76,7 +104,14 @@ beforeAll(async () => {
   );
   const ssm = new SSMClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
   clients.push(ssm);
-  await ssm.send(new PutParameterCommand({ Name: '/images/web/ami', Value: amis.eastOld, Type: 'String', DataType: 'aws:ec2:image' }));
+  await ssm.send(
+    new PutParameterCommand({
+      Name: '/images/web/ami',
+      Value: amis.eastOld,
+      Type: 'String',
+      DataType: 'aws:ec2:image',
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -115,20 +150,30 @@ describe('bake images', () => {
     expect(lines[0]).toMatch(/^web \(fingerprint [0-9a-f]{16}\)$/);
     expect(lines[1]).toMatch(/^ {2}REGION +IMAGE +FINGERPRINT +AGE +DEPRECATES +LAUNCH TEST +SHARED WITH +PINNED BY$/);
     const row = lines.find((line) => line.includes(amis.eastOld))!;
-    expect(row).toMatch(/^ {2}us-east-1 +ami-\w+ +older +0ld0ld0ld0ld0ld0 +40d +2027-03-01 +failed +private +ssm:us-east-1:\/images\/web\/ami$/);
+    expect(row).toMatch(
+      /^ {2}us-east-1 +ami-\w+ +older +0ld0ld0ld0ld0ld0 +40d +2027-03-01 +failed +private +ssm:us-east-1:\/images\/web\/ami$/,
+    );
     // Columns line up: every row's image id starts where the header's IMAGE does.
     const column = lines[1].indexOf('IMAGE');
     for (const line of lines.filter((l) => /^  (us|eu)-/.test(l))) expect(line.indexOf('ami-')).toBe(column);
     expect(lines).toContain('needs attention:');
-    expect(run.stdout).toContain(`BROKEN  web eu-west-1: infra/amis.auto.tfvars:web_ami["eu-west-1"] names ${amis.westGone}, which no longer exists`);
+    expect(run.stdout).toContain(
+      `BROKEN  web eu-west-1: infra/amis.auto.tfvars:web_ami["eu-west-1"] names ${amis.westGone}, which no longer exists`,
+    );
     expect(run.stdout).toContain(`not the current image: the current image is ${amis.eastNow} (bake pin)`);
   });
 
   it('exits 2 with --detailed-exitcode while a pin names a deleted image, and 0 once it is repinned', async () => {
     expect((await images('--detailed-exitcode')).exitCode).toBe(2);
-    await writeFile(path.join(dir, 'infra', 'amis.auto.tfvars'), `web_ami = {\n  us-east-1 = "${amis.eastNow}"\n  eu-west-1 = "${amis.westNow}"\n}\n`);
+    await writeFile(
+      path.join(dir, 'infra', 'amis.auto.tfvars'),
+      `web_ami = {\n  us-east-1 = "${amis.eastNow}"\n  eu-west-1 = "${amis.westNow}"\n}\n`,
+    );
     const run = await images('--detailed-exitcode', '--json');
     expect(run.exitCode, run.stderr).toBe(0);
-    expect((parseJsonOutput<ImagesJson>('images', run.stdout)).attention.map((a) => a.kind)).toEqual(['stale-pin', 'not-pinned']);
+    expect(parseJsonOutput<ImagesJson>('images', run.stdout).attention.map((a) => a.kind)).toEqual([
+      'stale-pin',
+      'not-pinned',
+    ]);
   });
 });

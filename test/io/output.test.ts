@@ -42,13 +42,19 @@ describe('output', () => {
   });
 
   it('in Jenkins (CI=true, or output not a terminal): no colour, timestamped lines, errors as they are', () => {
-    for (const [env, tty] of [[{ CI: 'true' }, true], [{}, false]] as const) {
+    for (const [env, tty] of [
+      [{ CI: 'true' }, true],
+      [{}, false],
+    ] as const) {
       const out = stream(tty);
       const output = createOutput({ json: false, env, stdout: out, stderr: out, now: at });
       output.info('web: reuse ami-1');
       output.error('recipes/web.yaml:3:1: unknown key');
       expect([output.interactive, output.color]).toEqual([false, false]);
-      expect(out.written).toEqual(['2026-11-22T19:00:00.000Z web: reuse ami-1\n', 'recipes/web.yaml:3:1: unknown key\n']);
+      expect(out.written).toEqual([
+        '2026-11-22T19:00:00.000Z web: reuse ami-1\n',
+        'recipes/web.yaml:3:1: unknown key\n',
+      ]);
     }
   });
 
@@ -65,7 +71,12 @@ describe('output', () => {
     output.text('digraph {}\n');
     output.result({ recipes: [] });
     expect(out.written).toEqual(['web: build\n', 'digraph {}\n']);
-    expect(err.written).toEqual(['web: building\n', 'note: bakery web (from the folder name)\n', 'warning: no packer\n', 'bake: internal error: x\n']);
+    expect(err.written).toEqual([
+      'web: building\n',
+      'note: bakery web (from the folder name)\n',
+      'warning: no packer\n',
+      'bake: internal error: x\n',
+    ]);
   });
 
   it('with --json: stdout holds the JSON document alone, every line for people goes to stderr', () => {

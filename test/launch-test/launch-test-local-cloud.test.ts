@@ -28,7 +28,12 @@ import { ec2TestInstanceSession, LAUNCH_TEST_OF_TAG } from '../../src/aws/test-i
 import { runLaunchTest, type LaunchTestRequest } from '../../src/launch-test/launch-test.js';
 import { sshRemoteMachine } from '../../src/launch-test/remote.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
-import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type LaunchTestSpec, type Recipe, type VerifyCheck } from '../../src/recipes/model.js';
+import {
+  DEFAULT_LAUNCH_TEST_TIMEOUT_MS,
+  type LaunchTestSpec,
+  type Recipe,
+  type VerifyCheck,
+} from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
 import { makeKeyPair, networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
@@ -58,17 +63,34 @@ afterAll(async () => {
 
 const at = { file: 'recipes/web.yaml', line: 20, col: 5 };
 /** One check of any kind, less its location. */
-type UnlocatedCheck = { [K in VerifyCheck['kind']]: Omit<Extract<VerifyCheck, { kind: K }>, 'location'> }[VerifyCheck['kind']];
+type UnlocatedCheck = {
+  [K in VerifyCheck['kind']]: Omit<Extract<VerifyCheck, { kind: K }>, 'location'>;
+}[VerifyCheck['kind']];
 const check = (c: UnlocatedCheck): VerifyCheck => ({ ...c, location: at }) as VerifyCheck;
 
 function recipeWith(spec: Partial<LaunchTestSpec>, verify: VerifyCheck[] = []): Recipe {
-  return recipeOf(root, 'web', { kind: 'ami', ami: baseImageId(region) }, {
-    verify,
-    launchTest: { enabled: true, userData: [], checks: [], timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS, location: at, ...spec },
-  });
+  return recipeOf(
+    root,
+    'web',
+    { kind: 'ami', ami: baseImageId(region) },
+    {
+      verify,
+      launchTest: {
+        enabled: true,
+        userData: [],
+        checks: [],
+        timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS,
+        location: at,
+        ...spec,
+      },
+    },
+  );
 }
 
-function request(recipe: Recipe, extra: Partial<LaunchTestRequest> = {}): { request: LaunchTestRequest; lines: string[] } {
+function request(
+  recipe: Recipe,
+  extra: Partial<LaunchTestRequest> = {},
+): { request: LaunchTestRequest; lines: string[] } {
   const lines: string[] = [];
   return {
     lines,
@@ -84,7 +106,11 @@ function request(recipe: Recipe, extra: Partial<LaunchTestRequest> = {}): { requ
   };
 }
 
-const deps = { session: (r: string) => ec2TestInstanceSession(ec2, r), remote: sshRemoteMachine, now: () => Date.now() };
+const deps = {
+  session: (r: string) => ec2TestInstanceSession(ec2, r),
+  remote: sshRemoteMachine,
+  now: () => Date.now(),
+};
 
 /** What a launch test may leave behind: nothing but terminated instances (no group, key, process, mount or namespace). */
 async function leftovers(): Promise<string[]> {
@@ -108,13 +134,30 @@ const WAIT = { maxWaitTime: 300, minDelay: 1, maxDelay: 2 };
 /** An image made from the Debian base with cloud-init purged (dpkg, offline), as a team's own base image might be. */
 async function imageWithoutCloudInit(): Promise<string> {
   const keys = await makeKeyPair(mkdtempSync(path.join(tmpdir(), 'bake-no-cloud-init-')));
-  await ec2.send(new ImportKeyPairCommand({ KeyName: 'no-cloud-init', PublicKeyMaterial: Buffer.from(keys.publicKey) }));
-  const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId(region), KeyName: 'no-cloud-init', MinCount: 1, MaxCount: 1 }));
+  await ec2.send(
+    new ImportKeyPairCommand({ KeyName: 'no-cloud-init', PublicKeyMaterial: Buffer.from(keys.publicKey) }),
+  );
+  const run = await ec2.send(
+    new RunInstancesCommand({ ImageId: baseImageId(region), KeyName: 'no-cloud-init', MinCount: 1, MaxCount: 1 }),
+  );
   const instanceId = run.Instances![0].InstanceId!;
   try {
     await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
-    const [instance] = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances!;
-    const sshTo = ['-i', keys.privateKey, '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', `admin@${instance.PublicIpAddress}`];
+    const [instance] = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]
+      .Instances!;
+    const sshTo = [
+      '-i',
+      keys.privateKey,
+      '-o',
+      'StrictHostKeyChecking=no',
+      '-o',
+      'UserKnownHostsFile=/dev/null',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=5',
+      `admin@${instance.PublicIpAddress}`,
+    ];
     let purged = await execa('ssh', [...sshTo, 'sudo dpkg --purge cloud-init'], { reject: false, all: true });
     for (let attempt = 0; purged.exitCode === 255 && attempt < 60; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -123,7 +166,9 @@ async function imageWithoutCloudInit(): Promise<string> {
     expect(purged.exitCode, purged.all).toBe(0);
     await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
     await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
-    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'debian-without-cloud-init' }));
+    const { ImageId } = await ec2.send(
+      new CreateImageCommand({ InstanceId: instanceId, Name: 'debian-without-cloud-init' }),
+    );
     await waitUntilImageAvailable({ client: ec2, ...WAIT }, { ImageIds: [ImageId!] });
     return ImageId!;
   } finally {
@@ -134,14 +179,19 @@ async function imageWithoutCloudInit(): Promise<string> {
 
 describe('a launch test on the local cloud', () => {
   it('boots the image with a temporary key pair and security group, runs the checks over SSH, and removes all it made', async () => {
-    const recipe = recipeWith({ checks: [check({ kind: 'command', command: 'test "$(id -u)" = 0 && grep -q bookworm /etc/os-release' })] }, [
-      check({ kind: 'file', path: '/etc/debian_version' }),
-      check({ kind: 'package', name: 'coreutils' }),
-    ]);
+    const recipe = recipeWith(
+      { checks: [check({ kind: 'command', command: 'test "$(id -u)" = 0 && grep -q bookworm /etc/os-release' })] },
+      [check({ kind: 'file', path: '/etc/debian_version' }), check({ kind: 'package', name: 'coreutils' })],
+    );
     const { request: req, lines } = request(recipe);
     const result = await runLaunchTest(req, deps);
 
-    expect(result, lines.join('\n')).toMatchObject({ status: 'passed', image: baseImageId(region), region, instance_type: 't3.small' });
+    expect(result, lines.join('\n')).toMatchObject({
+      status: 'passed',
+      image: baseImageId(region),
+      region,
+      instance_type: 't3.small',
+    });
     expect(result.instance_id).toMatch(/^i-/);
     expect(result.checks.map((c) => [c.check, c.status])).toEqual([
       ['file exists: /etc/debian_version', 'passed'],
@@ -155,7 +205,9 @@ describe('a launch test on the local cloud', () => {
   });
 
   it('fails on a check that fails on the booted machine, shows its output, and still removes everything', async () => {
-    const recipe = recipeWith({ checks: [check({ kind: 'file', path: '/run/app-configured' })] }, [check({ kind: 'file', path: '/etc/debian_version' })]);
+    const recipe = recipeWith({ checks: [check({ kind: 'file', path: '/run/app-configured' })] }, [
+      check({ kind: 'file', path: '/etc/debian_version' }),
+    ]);
     const { request: req, lines } = request(recipe);
     const result = await runLaunchTest(req, deps);
 
@@ -193,7 +245,9 @@ describe('a launch test on the local cloud', () => {
       '#cloud-config\nwrite_files:\n  - path: /etc/app/server-name\n    content: {{server_name}}\nruncmd:\n  - [sh, -c, "echo ran > /run/runcmd-ran"]\n',
     );
     const recipe = recipeWith({
-      userData: [{ template: 'applied.yaml.hbs', vars: { server_name: "www.test.example.com'; rm -rf /" }, location: at }],
+      userData: [
+        { template: 'applied.yaml.hbs', vars: { server_name: "www.test.example.com'; rm -rf /" }, location: at },
+      ],
       checks: [
         check({ kind: 'file', path: '/etc/app/server-name', contains: "www.test.example.com'; rm -rf /" }),
         check({ kind: 'file', path: '/run/runcmd-ran', contains: 'ran' }),
@@ -208,8 +262,13 @@ describe('a launch test on the local cloud', () => {
   });
 
   it('fails on a cloud-init error and shows cloud-init’s own lines about it', async () => {
-    writeFileSync(path.join(root, 'cloud-init', 'broken.yaml.hbs'), '#cloud-config\nruncmd:\n  - [sh, -c, "echo about to fail >&2; exit 3"]\n');
-    const recipe = recipeWith({ userData: [{ template: 'broken.yaml.hbs', vars: {}, location: at }] }, [check({ kind: 'file', path: '/etc/debian_version' })]);
+    writeFileSync(
+      path.join(root, 'cloud-init', 'broken.yaml.hbs'),
+      '#cloud-config\nruncmd:\n  - [sh, -c, "echo about to fail >&2; exit 3"]\n',
+    );
+    const recipe = recipeWith({ userData: [{ template: 'broken.yaml.hbs', vars: {}, location: at }] }, [
+      check({ kind: 'file', path: '/etc/debian_version' }),
+    ]);
     const { request: req, lines } = request(recipe);
     const result = await runLaunchTest(req, deps);
     expect(result.status).toBe('failed');
@@ -227,7 +286,10 @@ describe('a launch test on the local cloud', () => {
       path.join(root, 'cloud-init', 'unit.yaml.hbs'),
       '#cloud-config\nwrite_files:\n  - path: /etc/systemd/system/broken.service\n    content: |\n      [Service]\n      ExecStart=/bin/false\n      [Install]\n      WantedBy=multi-user.target\nruncmd:\n  - [systemctl, enable, --now, broken.service]\n',
     );
-    const recipe = recipeWith({ userData: [{ template: 'unit.yaml.hbs', vars: {}, location: at }], checks: [check({ kind: 'service', name: 'broken' })] });
+    const recipe = recipeWith({
+      userData: [{ template: 'unit.yaml.hbs', vars: {}, location: at }],
+      checks: [check({ kind: 'service', name: 'broken' })],
+    });
     const { request: req, lines } = request(recipe);
     const result = await runLaunchTest(req, deps);
     expect(result.status, lines.join('\n')).toBe('failed');
@@ -240,15 +302,32 @@ describe('a launch test on the local cloud', () => {
     const imageId = await imageWithoutCloudInit();
     // Without cloud-init nothing gives the login user the launch key: such images are reached as root,
     // whose key the instance host (EC2's metadata in the local cloud) writes itself.
-    const asRoot = (spec: Partial<LaunchTestSpec>): Recipe => ({ ...recipeWith({ timeoutMs: 300_000, ...spec }), sshUsername: 'root' });
-    const plain = request(asRoot({ checks: [check({ kind: 'command', command: '! command -v cloud-init' })] }), { imageId });
+    const asRoot = (spec: Partial<LaunchTestSpec>): Recipe => ({
+      ...recipeWith({ timeoutMs: 300_000, ...spec }),
+      sshUsername: 'root',
+    });
+    const plain = request(asRoot({ checks: [check({ kind: 'command', command: '! command -v cloud-init' })] }), {
+      imageId,
+    });
     const passed = await runLaunchTest(plain.request, deps);
     expect(passed.status, plain.lines.join('\n')).toBe('passed');
-    expect(passed.cloud_init).toMatchObject({ status: 'absent', output: expect.stringContaining('cloud-init is not installed in this image') });
+    expect(passed.cloud_init).toMatchObject({
+      status: 'absent',
+      output: expect.stringContaining('cloud-init is not installed in this image'),
+    });
     expect(passed.checks.map((c) => c.status)).toEqual(['passed']);
 
-    writeFileSync(path.join(root, 'cloud-init', 'marker.yaml.hbs'), '#cloud-config\nwrite_files:\n  - path: /run/marker\n    content: x\n');
-    const withUserData = request(asRoot({ userData: [{ template: 'marker.yaml.hbs', vars: {}, location: at }], checks: [check({ kind: 'file', path: '/run/marker' })] }), { imageId });
+    writeFileSync(
+      path.join(root, 'cloud-init', 'marker.yaml.hbs'),
+      '#cloud-config\nwrite_files:\n  - path: /run/marker\n    content: x\n',
+    );
+    const withUserData = request(
+      asRoot({
+        userData: [{ template: 'marker.yaml.hbs', vars: {}, location: at }],
+        checks: [check({ kind: 'file', path: '/run/marker' })],
+      }),
+      { imageId },
+    );
     const failed = await runLaunchTest(withUserData.request, deps);
     expect(failed.status).toBe('failed');
     expect(failed.error).toBe("the image has no cloud-init, so the test's user-data cannot apply");

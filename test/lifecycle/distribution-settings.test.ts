@@ -17,8 +17,12 @@ describe('the bake:distribution tag', () => {
   it('says which setting changed, or that none was ever confirmed', () => {
     const before = distributionTag({ shareWith: ['111111111111'], deprecateAfterDays: 90, imdsv2: true });
     expect(distributionDrift(before, before)).toBeUndefined();
-    expect(distributionDrift(before, distributionTag({ shareWith: [], deprecateAfterDays: 90, imdsv2: true }))).toBe('share_with changed');
-    expect(distributionDrift(before, distributionTag({ shareWith: ['111111111111'], imdsv2: true }))).toBe('deprecate_after_days changed');
+    expect(distributionDrift(before, distributionTag({ shareWith: [], deprecateAfterDays: 90, imdsv2: true }))).toBe(
+      'share_with changed',
+    );
+    expect(distributionDrift(before, distributionTag({ shareWith: ['111111111111'], imdsv2: true }))).toBe(
+      'deprecate_after_days changed',
+    );
     expect(distributionDrift(undefined, before)).toBe('sharing, IMDSv2 and deprecation not confirmed');
   });
 });
@@ -35,6 +39,8 @@ describe('a sharing change', () => {
       remove: { accounts: ['111111111111'], organizations: [], organizationalUnits: [] },
       removePublic: true,
     });
-    expect(isNoChange(sharingChange({ ...nobody, accounts: ['1'], public: false }, { ...nobody, accounts: ['1'] }))).toBe(true);
+    expect(
+      isNoChange(sharingChange({ ...nobody, accounts: ['1'], public: false }, { ...nobody, accounts: ['1'] })),
+    ).toBe(true);
   });
 });

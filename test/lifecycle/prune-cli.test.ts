@@ -39,7 +39,10 @@ async function bakery(name: string, tfvars?: (amis: Record<string, string[]>) =>
   const dir = path.join(work, owner === name ? name : `${owner}-${name}`);
   await mkdir(path.join(dir, 'recipes'), { recursive: true });
   await mkdir(path.join(dir, 'infra'), { recursive: true });
-  await writeFile(path.join(dir, 'bake.config.yaml'), `bakery: ${owner}\nregions: [us-east-1, eu-west-1]\nencrypted: false\n`);
+  await writeFile(
+    path.join(dir, 'bake.config.yaml'),
+    `bakery: ${owner}\nregions: [us-east-1, eu-west-1]\nencrypted: false\n`,
+  );
   await writeFile(
     path.join(dir, 'recipes', `${name}.yaml`),
     `name: ${name}\ndescription: ${name}\nbase:\n  ami: ${baseImageId('us-east-1')}\npin:\n  - file: ../infra/amis.auto.tfvars\n    variable: ${name}_ami\n`,
@@ -71,8 +74,15 @@ async function bakery(name: string, tfvars?: (amis: Record<string, string[]>) =>
   return { dir, amis };
 }
 
-const env = () => ({ ...process.env, AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true', CI: 'true' });
-const run = (args: string[]) => execa('node', [bake, 'prune', '--endpoint', cloud.endpoint, ...args], { env: env(), reject: false });
+const env = () => ({
+  ...process.env,
+  AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey,
+  AWS_EC2_METADATA_DISABLED: 'true',
+  CI: 'true',
+});
+const run = (args: string[]) =>
+  execa('node', [bake, 'prune', '--endpoint', cloud.endpoint, ...args], { env: env(), reject: false });
 
 interface JsonImage {
   image_id: string;
@@ -83,7 +93,9 @@ interface JsonImage {
 }
 
 async function exists(region: string, imageId: string) {
-  const { Images = [] } = await ec2(region).send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [imageId] }] }));
+  const { Images = [] } = await ec2(region).send(
+    new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [imageId] }] }),
+  );
   return Images.length === 1;
 }
 
@@ -96,17 +108,25 @@ describe('bake prune', () => {
     expect(lines.find((line) => line.includes(amis['us-east-1'][2]))).toMatch(
       /^would delete +us-east-1 +ami-\w+ +web +\d{4}-\d\d-\d\d +not among the newest 2 of web in us-east-1 \(#3\); built 30d ago, older than 25d$/,
     );
-    expect(lines.find((line) => line.includes(amis['us-east-1'][4]))).toMatch(/^keep .* pinned in infra\/amis\.auto\.tfvars:web_ami$/);
+    expect(lines.find((line) => line.includes(amis['us-east-1'][4]))).toMatch(
+      /^keep .* pinned in infra\/amis\.auto\.tfvars:web_ami$/,
+    );
     expect(lines.filter(Boolean).at(-1)).toBe('dry run: 5 would be deleted, 5 kept; --apply deletes them');
     for (const ami of amis['eu-west-1']) expect(await exists('eu-west-1', ami)).toBe(true);
 
     const applied = await run(['--dir', dir, '--keep', '2', '--older-than', '25d', '--apply', '--json']);
     expect(applied.exitCode, applied.stderr).toBe(0);
-    const report = parseJsonOutput('prune', applied.stdout) as { apply: boolean; keep: number; older_than: string; images: JsonImage[] };
+    const report = parseJsonOutput('prune', applied.stdout) as {
+      apply: boolean;
+      keep: number;
+      older_than: string;
+      images: JsonImage[];
+    };
     expect(report).toMatchObject({ apply: true, keep: 2, older_than: '25d' });
     const deleted = report.images.filter((i) => i.status === 'deleted').map((i) => i.image_id);
     expect(deleted.sort()).toEqual([amis['us-east-1'][2], amis['us-east-1'][3], ...amis['eu-west-1'].slice(2)].sort());
-    for (const ami of deleted) expect(await exists(amis['us-east-1'].includes(ami) ? 'us-east-1' : 'eu-west-1', ami)).toBe(false);
+    for (const ami of deleted)
+      expect(await exists(amis['us-east-1'].includes(ami) ? 'us-east-1' : 'eu-west-1', ami)).toBe(false);
     expect(await exists('us-east-1', amis['us-east-1'][4])).toBe(true);
   });
 
@@ -118,7 +138,16 @@ describe('bake prune', () => {
         SourceImageId: baseImageId('us-east-1'),
         SourceRegion: 'us-east-1',
         Name: 'shop-legacy',
-        TagSpecifications: [{ ResourceType: 'image', Tags: [{ Key: 'bake:recipe', Value: 'shop' }, { Key: 'bake:fingerprint', Value: 'legacy' }, { Key: 'bake:built-at', Value: daysAgo(90) }] }],
+        TagSpecifications: [
+          {
+            ResourceType: 'image',
+            Tags: [
+              { Key: 'bake:recipe', Value: 'shop' },
+              { Key: 'bake:fingerprint', Value: 'legacy' },
+              { Key: 'bake:built-at', Value: daysAgo(90) },
+            ],
+          },
+        ],
       }),
     );
     const applied = await run(['--dir', mine.dir, '--keep', '0', '--apply', '--json']);
@@ -131,7 +160,11 @@ describe('bake prune', () => {
     }
     expect(report.images.find((i) => i.image_id === legacy)).toMatchObject({
       action: 'keep',
-      reasons: expect.arrayContaining([expect.stringMatching(/^no bake:bakery tag \(made before bakeries had names\); tag it bake:bakery=team-a to let prune manage it$/)]),
+      reasons: expect.arrayContaining([
+        expect.stringMatching(
+          /^no bake:bakery tag \(made before bakeries had names\); tag it bake:bakery=team-a to let prune manage it$/,
+        ),
+      ]),
     });
     expect(await exists('us-east-1', legacy!)).toBe(true);
     const deleted = report.images.filter((i) => i.status === 'deleted').map((i) => i.image_id);
@@ -150,16 +183,30 @@ describe('bake prune', () => {
     const result = await run(['--dir', dir, '--keep', '0', '--apply']);
     expect(result.exitCode).toBe(1);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toMatch(/infra\/amis\.auto\.tfvars(:\d+)?: .*bake prune deletes nothing while it cannot tell what is pinned/);
+    expect(result.stderr).toMatch(
+      /infra\/amis\.auto\.tfvars(:\d+)?: .*bake prune deletes nothing while it cannot tell what is pinned/,
+    );
     for (const ami of amis['us-east-1']) expect(await exists('us-east-1', ami)).toBe(true);
   });
 
   it('runs on the embedded local cloud with --local', async () => {
     const dir = path.join(work, 'empty');
     await mkdir(path.join(dir, 'recipes'), { recursive: true });
-    await writeFile(path.join(dir, 'recipes', 'solo.yaml'), `name: solo\ndescription: solo\nbase:\n  ami: ${baseImageId('us-east-1')}\nregions: [us-east-1]\n`);
-    const result = await execa('node', [bake, 'prune', '--local', '--dir', dir, '--json'], { env: env(), reject: false });
+    await writeFile(
+      path.join(dir, 'recipes', 'solo.yaml'),
+      `name: solo\ndescription: solo\nbase:\n  ami: ${baseImageId('us-east-1')}\nregions: [us-east-1]\n`,
+    );
+    const result = await execa('node', [bake, 'prune', '--local', '--dir', dir, '--json'], {
+      env: env(),
+      reject: false,
+    });
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(parseJsonOutput('prune', result.stdout)).toEqual({ apply: false, keep: 3, older_than: null, regions: [{ region: 'us-east-1', images: 0 }], images: [] });
+    expect(parseJsonOutput('prune', result.stdout)).toEqual({
+      apply: false,
+      keep: 3,
+      older_than: null,
+      regions: [{ region: 'us-east-1', images: 0 }],
+      images: [],
+    });
   });
 });

@@ -39,8 +39,14 @@ describe('which images prune deletes', () => {
     const result = decide([...east, ...west, ...base]);
     expect(result[east[1].imageId]).toEqual({ action: 'keep', reasons: ['newest 2 of web in us-east-1 (#1)'] });
     expect(result[east[0].imageId].action).toBe('keep');
-    expect(result[east[3].imageId]).toEqual({ action: 'delete', reasons: ['not among the newest 2 of web in us-east-1 (#3)'] });
-    expect(result[east[2].imageId]).toEqual({ action: 'delete', reasons: ['not among the newest 2 of web in us-east-1 (#4)'] });
+    expect(result[east[3].imageId]).toEqual({
+      action: 'delete',
+      reasons: ['not among the newest 2 of web in us-east-1 (#3)'],
+    });
+    expect(result[east[2].imageId]).toEqual({
+      action: 'delete',
+      reasons: ['not among the newest 2 of web in us-east-1 (#4)'],
+    });
     // Counted per region: eu-west-1's two old images are its newest two.
     expect(west.map((i) => result[i.imageId].action)).toEqual(['keep', 'keep']);
     expect(result[base[0].imageId].action).toBe('keep');
@@ -70,9 +76,21 @@ describe('which images prune deletes', () => {
 
   it('deletes an image that failed its launch test even when it is the newest or has the current fingerprint, unless pinned', () => {
     const good = image('web', 'us-east-1', 5);
-    const failed = image('web', 'us-east-1', 1, { fingerprint: 'fp-today', tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(1), 'bake:launch-test': 'failed', 'bake:bakery': 'shop' } });
-    const pinnedFailed = image('web', 'us-east-1', 2, { tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(2), 'bake:launch-test': 'failed', 'bake:bakery': 'shop' } });
-    const result = decide([good, failed, pinnedFailed], { current: new Map([['web', 'fp-today']]), pinned: new Map([[pinnedFailed.imageId, ['infra/web.tfvars:web_ami']]]) }, { keep: 1 });
+    const failed = image('web', 'us-east-1', 1, {
+      fingerprint: 'fp-today',
+      tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(1), 'bake:launch-test': 'failed', 'bake:bakery': 'shop' },
+    });
+    const pinnedFailed = image('web', 'us-east-1', 2, {
+      tags: { 'bake:recipe': 'web', 'bake:built-at': daysAgo(2), 'bake:launch-test': 'failed', 'bake:bakery': 'shop' },
+    });
+    const result = decide(
+      [good, failed, pinnedFailed],
+      {
+        current: new Map([['web', 'fp-today']]),
+        pinned: new Map([[pinnedFailed.imageId, ['infra/web.tfvars:web_ami']]]),
+      },
+      { keep: 1 },
+    );
     expect(result[failed.imageId]).toEqual({ action: 'delete', reasons: ['failed its launch test'] });
     // The failed ones do not count among the newest: the older good image is still #1.
     expect(result[good.imageId]).toEqual({ action: 'keep', reasons: ['newest 1 of web in us-east-1 (#1)'] });
@@ -81,7 +99,9 @@ describe('which images prune deletes', () => {
 
   it('never deletes an image any tfvars target pins, however old', () => {
     const images = [2, 3, 300].map((age) => image('web', 'us-east-1', age));
-    const pinned = new Map([[images[2].imageId, ['infra/web/amis.auto.tfvars:web_ami', 'infra/shared.tfvars.json:amis']]]);
+    const pinned = new Map([
+      [images[2].imageId, ['infra/web/amis.auto.tfvars:web_ami', 'infra/shared.tfvars.json:amis']],
+    ]);
     const result = decide(images, { pinned }, { keep: 0, olderThanMs: 86_400_000 });
     expect(result[images[2].imageId]).toEqual({
       action: 'keep',
@@ -109,13 +129,19 @@ describe('which images prune deletes', () => {
     });
     expect(result[orphans[2].imageId]).toEqual({
       action: 'delete',
-      reasons: ['not among the newest 2 of legacy-api in us-east-1 (#3)', 'recipe legacy-api is no longer in the bakery'],
+      reasons: [
+        'not among the newest 2 of legacy-api in us-east-1 (#3)',
+        'recipe legacy-api is no longer in the bakery',
+      ],
     });
   });
 
   it('keeps an image still being created and one whose build time cannot be read', () => {
     const pending = image('web', 'us-east-1', 10, { state: 'pending' });
-    const unknown = image('web', 'us-east-1', 10, { createdAt: '', tags: { 'bake:built-at': 'yesterday', 'bake:bakery': 'shop' } });
+    const unknown = image('web', 'us-east-1', 10, {
+      createdAt: '',
+      tags: { 'bake:built-at': 'yesterday', 'bake:bakery': 'shop' },
+    });
     const old = image('web', 'us-east-1', 10);
     const result = decide([pending, unknown, old], {}, { keep: 0 });
     expect(result[pending.imageId]).toEqual({ action: 'keep', reasons: ['still being created (pending)'] });

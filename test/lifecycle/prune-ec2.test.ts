@@ -64,14 +64,19 @@ describe('bake prune against the local cloud', () => {
         SourceImageId: source,
         SourceRegion: 'us-east-1',
         Name: `${recipe}-${fingerprint}-${region}-${ageDays}`,
-        TagSpecifications: [{ ResourceType: 'image', Tags }, { ResourceType: 'snapshot', Tags }],
+        TagSpecifications: [
+          { ResourceType: 'image', Tags },
+          { ResourceType: 'snapshot', Tags },
+        ],
       }),
     );
     return ImageId!;
   }
 
   async function exists(region: string, imageId: string): Promise<boolean> {
-    const { Images = [] } = await t.ec2(region).send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [imageId] }] }));
+    const { Images = [] } = await t
+      .ec2(region)
+      .send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'image-id', Values: [imageId] }] }));
     return Images.length > 0;
   }
 
@@ -81,7 +86,11 @@ describe('bake prune against the local cloud', () => {
   }
 
   async function snapshotExists(region: string, snapshotId: string): Promise<boolean> {
-    const { Snapshots = [] } = await t.ec2(region).send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'snapshot-id', Values: [snapshotId] }] }));
+    const { Snapshots = [] } = await t
+      .ec2(region)
+      .send(
+        new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters: [{ Name: 'snapshot-id', Values: [snapshotId] }] }),
+      );
     return Snapshots.length > 0;
   }
 
@@ -90,10 +99,23 @@ describe('bake prune against the local cloud', () => {
     root = await mkdtemp(path.join(tmpdir(), 'bake-prune-'));
     await mkdir(path.join(root, 'infra'));
     const tfvars = path.join(root, 'infra', `${name}.auto.tfvars`);
-    const recipe = recipeOf(root, name, { kind: 'ami', ami: baseImageId('us-east-1') }, {
-      regions: ['us-east-1', 'eu-west-1'],
-      pin: [{ file: tfvars, fileAsWritten: `../infra/${name}.auto.tfvars`, variable: `${name}_ami`, format: 'map', location: { file: 'x', line: 1, col: 1 } }],
-    });
+    const recipe = recipeOf(
+      root,
+      name,
+      { kind: 'ami', ami: baseImageId('us-east-1') },
+      {
+        regions: ['us-east-1', 'eu-west-1'],
+        pin: [
+          {
+            file: tfvars,
+            fileAsWritten: `../infra/${name}.auto.tfvars`,
+            variable: `${name}_ami`,
+            format: 'map',
+            location: { file: 'x', line: 1, col: 1 },
+          },
+        ],
+      },
+    );
     const amis: Record<string, string[]> = { 'us-east-1': [], 'eu-west-1': [] };
     for (const region of Object.keys(amis)) {
       for (const age of [1, 2, 3, 4, 5]) amis[region].push(await bakedImage(region, name, `fp${age}`, age));
@@ -112,14 +134,19 @@ describe('bake prune against the local cloud', () => {
     return { bakery: b, deps, amis, tfvars, recipes: [recipe] };
   }
 
-  const pinFirstRegionOldest = (amis: Record<string, string[]>) => `# pinned by hand\nweb_ami = {\n  us-east-1 = "${amis['us-east-1'][4]}"\n}\n`;
+  const pinFirstRegionOldest = (amis: Record<string, string[]>) =>
+    `# pinned by hand\nweb_ami = {\n  us-east-1 = "${amis['us-east-1'][4]}"\n}\n`;
 
   it('lists what would go and why and deletes nothing; --apply deletes it with its snapshots in both regions', async () => {
     const { bakery: b, deps, amis } = await bakery('web', pinFirstRegionOldest);
     const dry = await pruneBakery(b, deps, { keep: 2, apply: false });
     const doomed = dry.images.filter((i) => i.status === 'would-delete').map((i) => [i.region, i.imageId]);
     expect(doomed.sort()).toEqual(
-      [['us-east-1', amis['us-east-1'][2]], ['eu-west-1', amis['eu-west-1'][2]], ['eu-west-1', amis['eu-west-1'][4]]].sort(),
+      [
+        ['us-east-1', amis['us-east-1'][2]],
+        ['eu-west-1', amis['eu-west-1'][2]],
+        ['eu-west-1', amis['eu-west-1'][4]],
+      ].sort(),
     );
     const kept = Object.fromEntries(dry.images.filter((i) => i.status === 'kept').map((i) => [i.imageId, i.reasons]));
     expect(kept[amis['us-east-1'][4]]).toEqual(['pinned in infra/web.auto.tfvars:web_ami']);
@@ -130,27 +157,43 @@ describe('bake prune against the local cloud', () => {
 
     const snapshots = await Promise.all(doomed.map(([region, imageId]) => snapshotsOf(region, imageId)));
     const applied = await pruneBakery(b, deps, { keep: 2, apply: true });
-    expect(applied.images.filter((i) => i.status === 'deleted').map((i) => [i.region, i.imageId]).sort()).toEqual(doomed.sort());
+    expect(
+      applied.images
+        .filter((i) => i.status === 'deleted')
+        .map((i) => [i.region, i.imageId])
+        .sort(),
+    ).toEqual(doomed.sort());
     for (const [i, [region, imageId]] of doomed.entries()) {
       expect(await exists(region, imageId)).toBe(false);
       for (const snapshot of snapshots[i]) expect(await snapshotExists(region, snapshot)).toBe(false);
       expect(applied.images.find((image) => image.imageId === imageId)!.snapshotsDeleted).toEqual(snapshots[i]);
     }
     for (const region of ['us-east-1', 'eu-west-1']) {
-      for (const imageId of amis[region].filter((id) => !doomed.some(([, gone]) => gone === id))) expect(await exists(region, imageId)).toBe(true);
+      for (const imageId of amis[region].filter((id) => !doomed.some(([, gone]) => gone === id)))
+        expect(await exists(region, imageId)).toBe(true);
     }
     expect(pruneExitCode(applied)).toBe(0);
   });
 
   it('goes on past a region that fails, reports each image deleted or failed, and exits 1', async () => {
     const { bakery: b, deps, amis, recipes } = await bakery('api');
-    t.cloud.faults.push({ action: 'DeregisterImage', region: 'eu-west-1', code: 'UnauthorizedOperation', message: 'no deregistering here' });
+    t.cloud.faults.push({
+      action: 'DeregisterImage',
+      region: 'eu-west-1',
+      code: 'UnauthorizedOperation',
+      message: 'no deregistering here',
+    });
     try {
       const report = await pruneBakery(b, deps, { recipes, keep: 3, apply: true });
-      const outcome = Object.fromEntries(report.images.filter((i) => i.action === 'delete').map((i) => [i.imageId, [i.status, i.error]]));
+      const outcome = Object.fromEntries(
+        report.images.filter((i) => i.action === 'delete').map((i) => [i.imageId, [i.status, i.error]]),
+      );
       expect(outcome).toEqual({
         [amis['us-east-1'][4]]: ['deleted', undefined],
-        [amis['eu-west-1'][4]]: ['failed', `deregistering ${amis['eu-west-1'][4]} in eu-west-1: UnauthorizedOperation: no deregistering here`],
+        [amis['eu-west-1'][4]]: [
+          'failed',
+          `deregistering ${amis['eu-west-1'][4]} in eu-west-1: UnauthorizedOperation: no deregistering here`,
+        ],
       });
       expect(await exists('us-east-1', amis['us-east-1'][4])).toBe(false);
       expect(await exists('eu-west-1', amis['eu-west-1'][4])).toBe(true);
@@ -163,12 +206,21 @@ describe('bake prune against the local cloud', () => {
 
   it('prunes the regions it can list and reports the one it cannot', async () => {
     const { bakery: b, deps, amis, recipes } = await bakery('worker');
-    t.cloud.faults.push({ action: 'DescribeImages', region: 'eu-west-1', code: 'UnauthorizedOperation', message: 'region disabled' });
+    t.cloud.faults.push({
+      action: 'DescribeImages',
+      region: 'eu-west-1',
+      code: 'UnauthorizedOperation',
+      message: 'region disabled',
+    });
     try {
       const report = await pruneBakery(b, deps, { recipes, keep: 3, apply: true });
       expect(report.regions).toEqual([
         { region: 'us-east-1', images: expect.any(Number) },
-        { region: 'eu-west-1', images: 0, error: 'listing baked images in eu-west-1: UnauthorizedOperation: region disabled' },
+        {
+          region: 'eu-west-1',
+          images: 0,
+          error: 'listing baked images in eu-west-1: UnauthorizedOperation: region disabled',
+        },
       ]);
       expect(report.images.filter((i) => i.status === 'deleted').map((i) => i.imageId)).toEqual([amis['us-east-1'][4]]);
       expect(pruneExitCode(report)).toBe(1);
@@ -206,8 +258,12 @@ describe('bake prune against the local cloud', () => {
     const started = Date.now();
     const report = await pruneBakery(b, deps, { keep: 3, olderThanMs: 7 * 86_400_000, olderThan: '7d', apply: true });
     const elapsed = Date.now() - started;
-    const calls = Object.fromEntries([...counters.get('ap-south-1')!.byOperation].map(([op, n]) => [op, n - (before.get(op) ?? 0)]));
-    console.log(`prune --apply of 300 images (293 deleted): ${elapsed} ms, EC2 calls ${JSON.stringify(calls)} (making them took ${setup} ms)`);
+    const calls = Object.fromEntries(
+      [...counters.get('ap-south-1')!.byOperation].map(([op, n]) => [op, n - (before.get(op) ?? 0)]),
+    );
+    console.log(
+      `prune --apply of 300 images (293 deleted): ${elapsed} ms, EC2 calls ${JSON.stringify(calls)} (making them took ${setup} ms)`,
+    );
     expect(report.images.filter((i) => i.status === 'deleted')).toHaveLength(293);
     expect(calls).toEqual({ DescribeImages: 1, DeregisterImage: 293, DeleteSnapshot: 293 });
   });

@@ -33,7 +33,10 @@ beforeAll(async () => {
   // Test files run in their own process (pool: forks): this PATH is this file's alone.
   gitWrapper = await mkdtemp(path.join(tmpdir(), 'bake-git-wrapper-'));
   const realGit = (await execa('sh', ['-c', 'command -v git'])).stdout.trim();
-  await writeFile(path.join(gitWrapper, 'git'), `#!/bin/sh\nprintf '%s\\n' "$1" >> '${gitLog()}'\nexec '${realGit}' "$@"\n`);
+  await writeFile(
+    path.join(gitWrapper, 'git'),
+    `#!/bin/sh\nprintf '%s\\n' "$1" >> '${gitLog()}'\nexec '${realGit}' "$@"\n`,
+  );
   await chmod(path.join(gitWrapper, 'git'), 0o755);
   process.env.PATH = `${gitWrapper}:${savedPath}`;
   t = await startTestCloud();
@@ -53,15 +56,19 @@ beforeEach(async () => {
 afterEach(() => repo.close());
 
 /** base from a name filter (an EC2 lookup), web FROM base. */
-const bakery = (): Bakery => repo.bakery({ base: { base: { kind: 'filter', name: 'debian-12-amd64-*', owners: [DEBIAN_ACCOUNT] } } });
+const bakery = (): Bakery =>
+  repo.bakery({ base: { base: { kind: 'filter', name: 'debian-12-amd64-*', owners: [DEBIAN_ACCOUNT] } } });
 
 /** The EC2 (and SSM) calls `work` made, by action, and the git commands it ran. */
-async function callsOf<T>(work: () => Promise<T>): Promise<{ result: T; calls: Record<string, number>; git: string[] }> {
+async function callsOf<T>(
+  work: () => Promise<T>,
+): Promise<{ result: T; calls: Record<string, number>; git: string[] }> {
   const before = new Map(t.cloud.calls);
   await writeFile(gitLog(), '');
   const result = await work();
   const calls: Record<string, number> = {};
-  for (const [action, count] of t.cloud.calls) if (count !== (before.get(action) ?? 0)) calls[action] = count - (before.get(action) ?? 0);
+  for (const [action, count] of t.cloud.calls)
+    if (count !== (before.get(action) ?? 0)) calls[action] = count - (before.get(action) ?? 0);
   const git = [...new Set((await readFile(gitLog(), 'utf8')).split('\n').filter(Boolean))].sort();
   return { result, calls, git };
 }
@@ -92,7 +99,8 @@ describe('the fingerprints bake prune keeps images by', () => {
     expect(prune.calls).toEqual({ DescribeImages: 1 });
     expect(plan.calls).toEqual({ DescribeImages: 2 });
     // Both take content ids from git's index; only plan reads the tree at the images' commit, to say what changed.
-    const readsHistory = (commands: string[]) => commands.filter((command) => ['ls-tree', 'show', 'cat-file', 'log'].includes(command));
+    const readsHistory = (commands: string[]) =>
+      commands.filter((command) => ['ls-tree', 'show', 'cat-file', 'log'].includes(command));
     expect(prune.git).toContain('ls-files');
     expect(readsHistory(prune.git)).toEqual([]);
     expect(plan.git).toContain('ls-files');
@@ -101,7 +109,9 @@ describe('the fingerprints bake prune keeps images by', () => {
 
   it('are those of the asked recipes only, each with its parent’s fingerprint inside', async () => {
     const all = await productionPruneDeps(bakery(), aws).currentFingerprints(bakery().recipes);
-    const webOnly = await productionPruneDeps(bakery(), aws).currentFingerprints(bakery().recipes.filter((r) => r.name === 'web'));
+    const webOnly = await productionPruneDeps(bakery(), aws).currentFingerprints(
+      bakery().recipes.filter((r) => r.name === 'web'),
+    );
     expect([...webOnly]).toEqual([['web', all.get('web')]]);
   });
 });

@@ -16,11 +16,14 @@ let cacheDir: string;
 
 function viaProxy(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: proxyPort, path: url, headers: { host: new URL(url).host } }, (res) => {
-      let body = '';
-      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = request(
+      { host: '127.0.0.1', port: proxyPort, path: url, headers: { host: new URL(url).host } },
+      (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.once('error', reject);
     req.end();
   });
@@ -37,10 +40,12 @@ beforeAll(async () => {
   cacheDir = await mkdtemp(path.join(tmpdir(), 'bake-apt-cache-'));
   proxy = new AptProxy({ cacheDir, mirrorHosts: new Set(['127.0.0.1']) });
   const probe = createServer();
-  proxyPort = await new Promise<number>((resolve) => probe.listen(0, '127.0.0.1', () => {
-    const { port } = probe.address() as AddressInfo;
-    probe.close(() => resolve(port));
-  }));
+  proxyPort = await new Promise<number>((resolve) =>
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as AddressInfo;
+      probe.close(() => resolve(port));
+    }),
+  );
   await proxy.listen('127.0.0.1', proxyPort);
 });
 
@@ -52,10 +57,17 @@ afterAll(async () => {
 describe('the apt proxy on the host', () => {
   it('downloads a .deb once and serves it from the cache the second time', async () => {
     const url = `http://127.0.0.1:${mirrorPort}/debian/pool/main/t/tree/tree_2.1.0-1_amd64.deb`;
-    expect(await viaProxy(url)).toEqual({ status: 200, body: 'contents of /debian/pool/main/t/tree/tree_2.1.0-1_amd64.deb' });
+    expect(await viaProxy(url)).toEqual({
+      status: 200,
+      body: 'contents of /debian/pool/main/t/tree/tree_2.1.0-1_amd64.deb',
+    });
     // The file is renamed into the cache just after apt has the last byte.
-    while (!(await readdir(cacheDir)).some((name) => name.endsWith('.deb'))) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(await viaProxy(url)).toEqual({ status: 200, body: 'contents of /debian/pool/main/t/tree/tree_2.1.0-1_amd64.deb' });
+    while (!(await readdir(cacheDir)).some((name) => name.endsWith('.deb')))
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(await viaProxy(url)).toEqual({
+      status: 200,
+      body: 'contents of /debian/pool/main/t/tree/tree_2.1.0-1_amd64.deb',
+    });
     expect(served.filter((u) => u.endsWith('.deb'))).toHaveLength(1);
     expect(proxy.stats).toMatchObject({ hits: 1, misses: 1, hitBytes: 59, missBytes: 59 });
     expect((await readdir(cacheDir)).filter((name) => name.endsWith('.deb'))).toHaveLength(1);

@@ -20,11 +20,14 @@ const xml = new XMLParser({ parseTagValue: false });
 const errorCode = (text: string) => xml.parse(text).Response?.Errors?.Error?.Code as string | undefined;
 const PUBLIC_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGPXgJRqI3rU7BGRcNqIbeW4bR9P6XYYtRNYl3dm9iAh attacker';
 
-if (process.getuid?.() !== 0) throw new Error('these tests run curl as the unprivileged user nobody through runuser: run them as root');
+if (process.getuid?.() !== 0)
+  throw new Error('these tests run curl as the unprivileged user nobody through runuser: run them as root');
 
 /** curl as `nobody`: what any local account can do. */
 function curlAsNobody(...args: string[]) {
-  return execa('runuser', ['-u', 'nobody', '--', 'curl', '-s', '-o', '-', '-w', '\n%{http_code}', ...args], { reject: false });
+  return execa('runuser', ['-u', 'nobody', '--', 'curl', '-s', '-o', '-', '-w', '\n%{http_code}', ...args], {
+    reject: false,
+  });
 }
 const split = (stdout: string) => {
   const at = stdout.lastIndexOf('\n');
@@ -45,12 +48,22 @@ describe('local cloud authentication', () => {
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(t.cloud.credentials);
     expect(t.cloud.credentials.accessKeyId).toMatch(/^AKIA[A-Z2-7]{16}$/);
     expect(t.cloud.credentials.secretAccessKey.length).toBeGreaterThanOrEqual(40);
-    expect(t.cloud.env).toMatchObject({ AWS_ACCESS_KEY_ID: t.cloud.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: t.cloud.credentials.secretAccessKey });
+    expect(t.cloud.env).toMatchObject({
+      AWS_ACCESS_KEY_ID: t.cloud.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: t.cloud.credentials.secretAccessKey,
+    });
 
     const other = await startTestCloud(new MemoryHost(2223));
     try {
       expect(other.cloud.credentials.secretAccessKey).not.toBe(t.cloud.credentials.secretAccessKey);
-      await expect(new EC2Client({ region: 'us-east-1', endpoint: other.cloud.endpoint, credentials: t.cloud.credentials, maxAttempts: 1 }).send(new DescribeRegionsCommand({}))).rejects.toMatchObject({
+      await expect(
+        new EC2Client({
+          region: 'us-east-1',
+          endpoint: other.cloud.endpoint,
+          credentials: t.cloud.credentials,
+          maxAttempts: 1,
+        }).send(new DescribeRegionsCommand({})),
+      ).rejects.toMatchObject({
         name: 'AuthFailure',
       });
     } finally {
@@ -69,19 +82,37 @@ describe('local cloud authentication', () => {
   });
 
   it('answers a wrong key with AuthFailure and a wrong secret with SignatureDoesNotMatch, for EC2 and SSM', async () => {
-    const ec2 = (credentials: { accessKeyId: string; secretAccessKey: string }) => new EC2Client({ region: 'us-east-1', endpoint: t.cloud.endpoint, credentials, maxAttempts: 1 });
-    await expect(ec2({ accessKeyId: 'local', secretAccessKey: 'local' }).send(new DescribeRegionsCommand({}))).rejects.toMatchObject({ name: 'AuthFailure', $metadata: { httpStatusCode: 401 } });
-    await expect(ec2({ accessKeyId: t.cloud.credentials.accessKeyId, secretAccessKey: 'guessed' }).send(new DescribeRegionsCommand({}))).rejects.toMatchObject({
+    const ec2 = (credentials: { accessKeyId: string; secretAccessKey: string }) =>
+      new EC2Client({ region: 'us-east-1', endpoint: t.cloud.endpoint, credentials, maxAttempts: 1 });
+    await expect(
+      ec2({ accessKeyId: 'local', secretAccessKey: 'local' }).send(new DescribeRegionsCommand({})),
+    ).rejects.toMatchObject({ name: 'AuthFailure', $metadata: { httpStatusCode: 401 } });
+    await expect(
+      ec2({ accessKeyId: t.cloud.credentials.accessKeyId, secretAccessKey: 'guessed' }).send(
+        new DescribeRegionsCommand({}),
+      ),
+    ).rejects.toMatchObject({
       name: 'SignatureDoesNotMatch',
       $metadata: { httpStatusCode: 403 },
     });
-    const ssm = new SSMClient({ region: 'us-east-1', endpoint: t.cloud.endpoint, credentials: { accessKeyId: t.cloud.credentials.accessKeyId, secretAccessKey: 'guessed' }, maxAttempts: 1 });
-    await expect(ssm.send(new GetParameterCommand({ Name: '/aws/service/debian/release/12/latest/amd64' }))).rejects.toMatchObject({ name: 'InvalidSignatureException' });
+    const ssm = new SSMClient({
+      region: 'us-east-1',
+      endpoint: t.cloud.endpoint,
+      credentials: { accessKeyId: t.cloud.credentials.accessKeyId, secretAccessKey: 'guessed' },
+      maxAttempts: 1,
+    });
+    await expect(
+      ssm.send(new GetParameterCommand({ Name: '/aws/service/debian/release/12/latest/amd64' })),
+    ).rejects.toMatchObject({ name: 'InvalidSignatureException' });
     expect(t.cloud.calls.get('DescribeRegions')).toBeUndefined();
   });
 
   it('refuses a signed request replayed with another body, from another service, or signed long ago', async () => {
-    const request = { endpoint: t.cloud.endpoint, credentials: t.cloud.credentials, body: 'Action=DescribeRegions&Version=2016-11-15' };
+    const request = {
+      endpoint: t.cloud.endpoint,
+      credentials: t.cloud.credentials,
+      body: 'Action=DescribeRegions&Version=2016-11-15',
+    };
     const otherBody = `Action=ImportKeyPair&Version=2016-11-15&KeyName=x&PublicKeyMaterial=${Buffer.from(PUBLIC_KEY).toString('base64')}`;
     for (const [applyChecksum, code] of [
       [false, 'SignatureDoesNotMatch'],
@@ -107,8 +138,20 @@ describe('local cloud authentication', () => {
     const endpoint = t.cloud.endpoint;
     // 1. The old hole: any Authorization header naming a region was enough.
     const forged = `AWS4-HMAC-SHA256 Credential=local/20261130/us-east-1/ec2/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'0'.repeat(64)}`;
-    const importKey = ['--data-urlencode', 'Action=ImportKeyPair', '--data-urlencode', 'Version=2016-11-15', '--data-urlencode', 'KeyName=mine', '--data-urlencode', `PublicKeyMaterial=${Buffer.from(PUBLIC_KEY).toString('base64')}`];
-    const withForgedHeader = split((await curlAsNobody('-H', `Authorization: ${forged}`, '-H', `X-Amz-Date: ${amzDate()}`, ...importKey, endpoint)).stdout);
+    const importKey = [
+      '--data-urlencode',
+      'Action=ImportKeyPair',
+      '--data-urlencode',
+      'Version=2016-11-15',
+      '--data-urlencode',
+      'KeyName=mine',
+      '--data-urlencode',
+      `PublicKeyMaterial=${Buffer.from(PUBLIC_KEY).toString('base64')}`,
+    ];
+    const withForgedHeader = split(
+      (await curlAsNobody('-H', `Authorization: ${forged}`, '-H', `X-Amz-Date: ${amzDate()}`, ...importKey, endpoint))
+        .stdout,
+    );
     expect(withForgedHeader.status).toBe(401);
     expect(errorCode(withForgedHeader.body)).toBe('AuthFailure');
 
@@ -122,17 +165,31 @@ describe('local cloud authentication', () => {
       ['local:local', 'AuthFailure', 401],
       [`${t.cloud.credentials.accessKeyId}:guessed`, 'SignatureDoesNotMatch', 403],
     ] as const) {
-      const signed = split((await curlAsNobody('--aws-sigv4', 'aws:amz:us-east-1:ec2', '--user', user, ...importKey, endpoint)).stdout);
+      const signed = split(
+        (await curlAsNobody('--aws-sigv4', 'aws:amz:us-east-1:ec2', '--user', user, ...importKey, endpoint)).stdout,
+      );
       expect(signed.status).toBe(status);
       expect(errorCode(signed.body)).toBe(code);
     }
     const runInstances = split(
-      (await curlAsNobody('--aws-sigv4', 'aws:amz:us-east-1:ec2', '--user', 'local:local', '--data', 'Action=RunInstances&Version=2016-11-15&ImageId=ami-0&MinCount=1&MaxCount=1&KeyName=mine', endpoint)).stdout,
+      (
+        await curlAsNobody(
+          '--aws-sigv4',
+          'aws:amz:us-east-1:ec2',
+          '--user',
+          'local:local',
+          '--data',
+          'Action=RunInstances&Version=2016-11-15&ImageId=ami-0&MinCount=1&MaxCount=1&KeyName=mine',
+          endpoint,
+        )
+      ).stdout,
     );
     expect(errorCode(runInstances.body)).toBe('AuthFailure');
 
     // 4. The key itself: not readable by nobody, not even listable.
-    const read = await execa('runuser', ['-u', 'nobody', '--', 'cat', credentialsFileOf(t.stateDir)], { reject: false });
+    const read = await execa('runuser', ['-u', 'nobody', '--', 'cat', credentialsFileOf(t.stateDir)], {
+      reject: false,
+    });
     expect(read.exitCode).not.toBe(0);
     expect(read.stderr).toContain('Permission denied');
 
@@ -145,7 +202,16 @@ describe('local cloud authentication', () => {
 
     // The same curl with the real key works: the check is SigV4 itself, not one client's dialect.
     const { accessKeyId, secretAccessKey } = t.cloud.credentials;
-    const owner = await execa('curl', ['-s', '--aws-sigv4', 'aws:amz:us-east-1:ec2', '--user', `${accessKeyId}:${secretAccessKey}`, '--data', 'Action=DescribeRegions&Version=2016-11-15', endpoint]);
+    const owner = await execa('curl', [
+      '-s',
+      '--aws-sigv4',
+      'aws:amz:us-east-1:ec2',
+      '--user',
+      `${accessKeyId}:${secretAccessKey}`,
+      '--data',
+      'Action=DescribeRegions&Version=2016-11-15',
+      endpoint,
+    ]);
     expect(owner.stdout).toContain('<regionName>eu-west-1</regionName>');
   });
 
@@ -154,9 +220,19 @@ describe('local cloud authentication', () => {
     const stateDir = path.join(t.stateDir, 'debug');
     {
       const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), log: (line) => logged.push(line) });
-      const ec2 = (secretAccessKey: string) => new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: { ...cloud.credentials, secretAccessKey }, maxAttempts: 1 });
-      await ec2(cloud.credentials.secretAccessKey).send(new ImportKeyPairCommand({ KeyName: 'k', PublicKeyMaterial: Buffer.from(PUBLIC_KEY) }));
-      await ec2('x').send(new ImportKeyPairCommand({ KeyName: 'j', PublicKeyMaterial: Buffer.from(PUBLIC_KEY) })).catch(() => undefined);
+      const ec2 = (secretAccessKey: string) =>
+        new EC2Client({
+          region: 'us-east-1',
+          endpoint: cloud.endpoint,
+          credentials: { ...cloud.credentials, secretAccessKey },
+          maxAttempts: 1,
+        });
+      await ec2(cloud.credentials.secretAccessKey).send(
+        new ImportKeyPairCommand({ KeyName: 'k', PublicKeyMaterial: Buffer.from(PUBLIC_KEY) }),
+      );
+      await ec2('x')
+        .send(new ImportKeyPairCommand({ KeyName: 'j', PublicKeyMaterial: Buffer.from(PUBLIC_KEY) }))
+        .catch(() => undefined);
       await cloud.close();
       const log = logged.join('');
       expect(log).toContain('ImportKeyPair');
@@ -167,5 +243,8 @@ describe('local cloud authentication', () => {
 });
 
 function amzDate(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date()
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }

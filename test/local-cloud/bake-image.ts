@@ -13,7 +13,12 @@ import { baseImageId } from '../../src/local-cloud/index.js';
 const WAIT = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };
 
 /** What a Packer build does, in four calls: boot the Debian base, stop it, image it, throw the instance away. */
-export async function bakeTestImage(ec2: EC2Client, region: string, name: string, tags: Record<string, string> = {}): Promise<string> {
+export async function bakeTestImage(
+  ec2: EC2Client,
+  region: string,
+  name: string,
+  tags: Record<string, string> = {},
+): Promise<string> {
   const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId(region), MinCount: 1, MaxCount: 1 }));
   const instanceId = run.Instances![0].InstanceId!;
   await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
@@ -21,7 +26,11 @@ export async function bakeTestImage(ec2: EC2Client, region: string, name: string
   await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
   const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
   const { ImageId } = await ec2.send(
-    new CreateImageCommand({ InstanceId: instanceId, Name: name, TagSpecifications: Tags.length ? [{ ResourceType: 'image', Tags }] : undefined }),
+    new CreateImageCommand({
+      InstanceId: instanceId,
+      Name: name,
+      TagSpecifications: Tags.length ? [{ ResourceType: 'image', Tags }] : undefined,
+    }),
   );
   await waitUntilImageAvailable({ client: ec2, ...WAIT }, { ImageIds: [ImageId!] });
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));

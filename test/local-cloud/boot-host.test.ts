@@ -38,7 +38,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await host?.close();
-  console.log(['boot host, measured:', ...Object.entries(measured).map(([k, v]) => `  ${k}: ${v}`), ...lines.map((l) => `  log: ${l}`)].join('\n'));
+  console.log(
+    [
+      'boot host, measured:',
+      ...Object.entries(measured).map(([k, v]) => `  ${k}: ${v}`),
+      ...lines.map((l) => `  log: ${l}`),
+    ].join('\n'),
+  );
   rmSync(stateDir, { recursive: true, force: true });
 });
 
@@ -47,8 +53,13 @@ function inventory(name: string, endpoints: Record<string, InstanceEndpoint>): s
   const hosts = Object.fromEntries(
     Object.entries(endpoints).map(([id, e]) => [
       id,
-      { ansible_host: e.ip, ansible_port: e.sshPort, ansible_user: 'root', ansible_ssh_private_key_file: keys.privateKey,
-        ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' },
+      {
+        ansible_host: e.ip,
+        ansible_port: e.sshPort,
+        ansible_user: 'root',
+        ansible_ssh_private_key_file: keys.privateKey,
+        ansible_ssh_common_args: '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null',
+      },
     ]),
   );
   // JSON is YAML: ansible's yaml inventory plugin reads it, and JSON.stringify does the quoting.
@@ -60,7 +71,12 @@ function playbook(file: string, inventoryFile: string, extraVars: Record<string,
   return execa('ansible-playbook', ['-i', inventoryFile, '-e', JSON.stringify(extraVars), path.join(fixtures, file)], {
     reject: false,
     all: true,
-    env: { ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_NOCOLOR: '1', ANSIBLE_RETRY_FILES_ENABLED: 'False', ANSIBLE_ROLES_PATH: path.join(fixtures, 'roles') },
+    env: {
+      ANSIBLE_HOST_KEY_CHECKING: 'False',
+      ANSIBLE_NOCOLOR: '1',
+      ANSIBLE_RETRY_FILES_ENABLED: 'False',
+      ANSIBLE_ROLES_PATH: path.join(fixtures, 'roles'),
+    },
   });
 }
 
@@ -70,11 +86,20 @@ describe('a booted instance of the local cloud', () => {
 
   it('boots systemd as PID 1 with /proc, /sys and /dev, and answers over SSH on port 22 at an address of its own', async () => {
     const started = Date.now();
-    first = await host.launch({ instanceId: 'i-first', imageId: BASE_IMAGE, authorizedKey: keys.publicKey, userData: Buffer.from(userData) });
+    first = await host.launch({
+      instanceId: 'i-first',
+      imageId: BASE_IMAGE,
+      authorizedKey: keys.publicKey,
+      userData: Buffer.from(userData),
+    });
     measured['launch from base (overlay mount + boot until sshd answers)'] = `${Date.now() - started} ms`;
     expect(first.sshPort).toBe(22);
     expect(first.ip).toMatch(/^198\.1[89]\.\d+\.\d+$/);
-    const result = await ssh(keys.privateKey, first, 'cat /etc/debian_version; cat /proc/1/comm; test -e /sys/class/net/eth0 && test -c /dev/null && echo mounted; ip -o -4 addr show eth0');
+    const result = await ssh(
+      keys.privateKey,
+      first,
+      'cat /etc/debian_version; cat /proc/1/comm; test -e /sys/class/net/eth0 && test -c /dev/null && echo mounted; ip -o -4 addr show eth0',
+    );
     expect(result.stderr).toBe('');
     const [debian, init, mounted, address] = result.stdout.split('\n');
     expect(debian).toMatch(/^12\.\d+$/);
@@ -109,32 +134,48 @@ describe('a booted instance of the local cloud', () => {
     const nproc = (await ssh(keys.privateKey, first, 'nproc')).stdout;
     const served = await execa('curl', ['-sS', '--max-time', '10', `http://${first.ip}/`]);
     expect(served.stdout).toMatch(new RegExp(`^greeting=hello\nprocessors=${nproc}\nmemory_mb=\\d+$`));
-    const active = await ssh(keys.privateKey, first, 'systemctl is-active greeter; systemctl is-enabled greeter; cat /run/greeter/started');
+    const active = await ssh(
+      keys.privateKey,
+      first,
+      'systemctl is-active greeter; systemctl is-enabled greeter; cat /run/greeter/started',
+    );
 
     // A changed template notifies the handler, which restarts the service.
     const rerun = await playbook('greeter.yml', inventory('first', { 'i-first': first }), { greeting: 'changed' });
     expect(rerun.exitCode, rerun.all).toBe(0);
     expect(rerun.stdout).toMatch(/RUNNING HANDLER \[greeter : restart greeter\]/);
-    const after = await ssh(keys.privateKey, first, 'systemctl is-active greeter; systemctl is-enabled greeter; cat /run/greeter/started');
+    const after = await ssh(
+      keys.privateKey,
+      first,
+      'systemctl is-active greeter; systemctl is-enabled greeter; cat /run/greeter/started',
+    );
     const [state, enabled, startedAt] = active.stdout.split('\n');
     expect([state, enabled]).toEqual(['active', 'enabled']);
     expect(after.stdout.split('\n').slice(0, 2)).toEqual(['active', 'enabled']);
     expect(after.stdout.split('\n')[2]).not.toBe(startedAt);
-    expect((await execa('curl', ['-sS', '--max-time', '10', `http://${first.ip}/`])).stdout).toMatch(/^greeting=changed\n/);
+    expect((await execa('curl', ['-sS', '--max-time', '10', `http://${first.ip}/`])).stdout).toMatch(
+      /^greeting=changed\n/,
+    );
   }, 900_000);
 
   it('lets two instances listen on port 80 at once, each at its own address', async () => {
     expect(second.ip).not.toBe(first.ip);
     const listening = await ssh(keys.privateKey, second, 'ss -Hltn sport = :80');
     expect(listening.stdout).toMatch(/LISTEN/);
-    const [a, b] = await Promise.all([first, second].map((e) => execa('curl', ['-sS', '--max-time', '10', `http://${e.ip}/`])));
+    const [a, b] = await Promise.all(
+      [first, second].map((e) => execa('curl', ['-sS', '--max-time', '10', `http://${e.ip}/`])),
+    );
     expect(a.stdout).toMatch(/^greeting=changed/);
     expect(b.stdout).toMatch(/^greeting=hello/);
   });
 
   it('reaches the Debian mirror with apt only through the host’s proxy, and nothing else', async () => {
     const started = Date.now();
-    const apt = await ssh(keys.privateKey, second, 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tree >/dev/null && tree --version');
+    const apt = await ssh(
+      keys.privateKey,
+      second,
+      'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tree >/dev/null && tree --version',
+    );
     measured['apt-get update + install tree through the proxy'] = `${Date.now() - started} ms`;
     expect(apt.exitCode, apt.stderr).toBe(0);
     expect(apt.stdout).toMatch(/^tree v/);
@@ -154,7 +195,9 @@ describe('a booted instance of the local cloud', () => {
     measured['launch from a captured image'] = `${Date.now() - launched} ms`;
     const check = await ssh(keys.privateKey, third, 'systemctl is-active greeter; cat /etc/written-by-user-data');
     expect(check.stdout).toBe('active\nfrom user-data');
-    expect((await execa('curl', ['-sS', '--max-time', '10', `http://${third.ip}/`])).stdout).toMatch(/^greeting=changed/);
+    expect((await execa('curl', ['-sS', '--max-time', '10', `http://${third.ip}/`])).stdout).toMatch(
+      /^greeting=changed/,
+    );
     await host.terminate('i-third');
   });
 

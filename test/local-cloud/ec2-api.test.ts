@@ -28,7 +28,12 @@ beforeAll(async () => {
   process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
   keys = await makeKeyPair(stateDir);
   cloud = await startLocalCloud({ stateDir });
-  ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials, maxAttempts: 1 });
+  ec2 = new EC2Client({
+    region: 'us-east-1',
+    endpoint: cloud.endpoint,
+    credentials: cloud.credentials,
+    maxAttempts: 1,
+  });
 }, 900_000);
 
 afterAll(async () => {
@@ -52,7 +57,13 @@ describe('an instance run through the local EC2 API', () => {
     await ec2.send(new ImportKeyPairCommand({ KeyName: 'bake', PublicKeyMaterial: Buffer.from(keys.publicKey) }));
     const userData = '#cloud-config\nwrite_files:\n  - path: /etc/from-user-data\n    content: "given at launch\\n"\n';
     const run = await ec2.send(
-      new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), KeyName: 'bake', MinCount: 1, MaxCount: 1, UserData: Buffer.from(userData).toString('base64') }),
+      new RunInstancesCommand({
+        ImageId: baseImageId('us-east-1'),
+        KeyName: 'bake',
+        MinCount: 1,
+        MaxCount: 1,
+        UserData: Buffer.from(userData).toString('base64'),
+      }),
     );
     const instanceId = run.Instances![0].InstanceId!;
     const ip = await until(async () => {
@@ -62,10 +73,18 @@ describe('an instance run through the local EC2 API', () => {
     });
     const endpoint = { ip, sshPort: cloud.sshPort };
     expect(cloud.sshPort).toBe(22);
-    expect((await ssh(keys.privateKey, endpoint, 'echo baked > /etc/through-the-api && cat /etc/debian_version')).stdout).toMatch(/^12\./);
-    const booted = await ssh(keys.privateKey, endpoint, 'cloud-init status --wait >/dev/null; cloud-init status; cat /etc/from-user-data');
+    expect(
+      (await ssh(keys.privateKey, endpoint, 'echo baked > /etc/through-the-api && cat /etc/debian_version')).stdout,
+    ).toMatch(/^12\./);
+    const booted = await ssh(
+      keys.privateKey,
+      endpoint,
+      'cloud-init status --wait >/dev/null; cloud-init status; cat /etc/from-user-data',
+    );
     expect(booted.stdout).toBe('status: done\ngiven at launch');
-    const attribute = await ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
+    const attribute = await ec2.send(
+      new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }),
+    );
     expect(Buffer.from(attribute.UserData!.Value!, 'base64').toString()).toBe(userData);
     const console = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
     expect(Buffer.from(console.Output!, 'base64').toString()).toMatch(/Multi-User System/);
@@ -73,7 +92,8 @@ describe('an instance run through the local EC2 API', () => {
     await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
     // As Packer does: wait for `stopped` before imaging.
     await until(async () => {
-      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0];
+      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]
+        .Instances![0];
       return instance.State?.Name === 'stopped' ? true : undefined;
     });
     const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'through-the-api' }));
@@ -87,10 +107,13 @@ describe('an instance run through the local EC2 API', () => {
     const second = await ec2.send(new RunInstancesCommand({ ImageId, KeyName: 'bake', MinCount: 1, MaxCount: 1 }));
     const secondId = second.Instances![0].InstanceId!;
     const secondIp = await until(async () => {
-      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [secondId] }))).Reservations![0].Instances![0];
+      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [secondId] }))).Reservations![0]
+        .Instances![0];
       return instance.State?.Name === 'running' ? (instance.PublicIpAddress ?? instance.PrivateIpAddress) : undefined;
     });
-    expect((await ssh(keys.privateKey, { ip: secondIp, sshPort: cloud.sshPort }, 'cat /etc/through-the-api')).stdout).toBe('baked');
+    expect(
+      (await ssh(keys.privateKey, { ip: secondIp, sshPort: cloud.sshPort }, 'cat /etc/through-the-api')).stdout,
+    ).toBe('baked');
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [secondId] }));
     await cloud.close();
     expect(processesUsing(stateDir)).toEqual([]);

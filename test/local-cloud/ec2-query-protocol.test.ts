@@ -6,7 +6,8 @@ import { baseImageId } from '../../src/local-cloud/index.js';
 import { startTestCloud, type TestCloud } from './memory-host.js';
 import { sendSigned } from './signed-request.js';
 
-const post = (cloud: TestCloud, body: string, region = 'us-east-1') => sendSigned({ endpoint: cloud.cloud.endpoint, credentials: cloud.cloud.credentials, region, body });
+const post = (cloud: TestCloud, body: string, region = 'us-east-1') =>
+  sendSigned({ endpoint: cloud.cloud.endpoint, credentials: cloud.cloud.credentials, region, body });
 
 const xml = new XMLParser({ ignoreAttributes: false, parseTagValue: false });
 
@@ -71,7 +72,9 @@ describe('the EC2 Query endpoint', () => {
   it('refuses control characters in tags instead of writing XML no parser could read', async () => {
     const ec2 = t.ec2();
     await expect(
-      ec2.send(new CreateTagsCommand({ Resources: [baseImageId('us-east-1')], Tags: [{ Key: 'k', Value: 'a\u0000b' }] })),
+      ec2.send(
+        new CreateTagsCommand({ Resources: [baseImageId('us-east-1')], Tags: [{ Key: 'k', Value: 'a\u0000b' }] }),
+      ),
     ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
   });
 });

@@ -27,8 +27,15 @@ import { startTestCloud, type TestCloud } from './memory-host.js';
 const WAIT = { maxWaitTime: 30, minDelay: 1, maxDelay: 1 };
 
 /** Boots an instance from the Debian base, writes a file into it and images it. */
-async function bakeImage(t: TestCloud, ec2: EC2Client, name: string, tags: Record<string, string> = {}): Promise<string> {
-  const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }));
+async function bakeImage(
+  t: TestCloud,
+  ec2: EC2Client,
+  name: string,
+  tags: Record<string, string> = {},
+): Promise<string> {
+  const run = await ec2.send(
+    new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), InstanceType: 't3.micro', MinCount: 1, MaxCount: 1 }),
+  );
   const instanceId = run.Instances![0].InstanceId!;
   await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
   t.host.instances.get(instanceId)!.files.set('/root/x', `${name}\n`);
@@ -60,7 +67,10 @@ describe('images in the local cloud', () => {
   it('offers the public Debian 12 base in every region, owned by the Debian account', async () => {
     for (const region of ['us-east-1', 'eu-west-1']) {
       const { Images = [] } = await t.ec2(region).send(
-        new DescribeImagesCommand({ Owners: [DEBIAN_ACCOUNT], Filters: [{ Name: 'name', Values: ['debian-12-amd64-*'] }] }),
+        new DescribeImagesCommand({
+          Owners: [DEBIAN_ACCOUNT],
+          Filters: [{ Name: 'name', Values: ['debian-12-amd64-*'] }],
+        }),
       );
       expect(Images).toHaveLength(1);
       expect(Images[0]).toMatchObject({
@@ -79,7 +89,8 @@ describe('images in the local cloud', () => {
 
   it('matches name filters with * and ? and leaves other owners out', async () => {
     const find = async (name: string, owners?: string[]) =>
-      (await ec2.send(new DescribeImagesCommand({ Owners: owners, Filters: [{ Name: 'name', Values: [name] }] }))).Images ?? [];
+      (await ec2.send(new DescribeImagesCommand({ Owners: owners, Filters: [{ Name: 'name', Values: [name] }] })))
+        .Images ?? [];
     expect(await find('debian-1?-amd64-2026110?-1')).toHaveLength(1);
     expect(await find('debian-12-arm64-*')).toHaveLength(0);
     expect(await find('debian-12-*', ['self'])).toHaveLength(0);
@@ -87,28 +98,40 @@ describe('images in the local cloud', () => {
   });
 
   it('rejects an unknown filter and a malformed image id the way EC2 does', async () => {
-    await expect(ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'colour', Values: ['x'] }] }))).rejects.toMatchObject({ name: 'InvalidParameterValue' });
-    await expect(ec2.send(new DescribeImagesCommand({ ImageIds: ['ami-12345678'] }))).rejects.toMatchObject({ name: 'InvalidAMIID.NotFound' });
-    await expect(ec2.send(new DescribeImagesCommand({ ImageIds: ['web'] }))).rejects.toMatchObject({ name: 'InvalidAMIID.Malformed' });
+    await expect(
+      ec2.send(new DescribeImagesCommand({ Filters: [{ Name: 'colour', Values: ['x'] }] })),
+    ).rejects.toMatchObject({ name: 'InvalidParameterValue' });
+    await expect(ec2.send(new DescribeImagesCommand({ ImageIds: ['ami-12345678'] }))).rejects.toMatchObject({
+      name: 'InvalidAMIID.NotFound',
+    });
+    await expect(ec2.send(new DescribeImagesCommand({ ImageIds: ['web'] }))).rejects.toMatchObject({
+      name: 'InvalidAMIID.Malformed',
+    });
   });
 
   it('captures an instance filesystem as a new image with tagged snapshots', async () => {
     const imageId = await bakeImage(t, ec2, 'web-1', { 'bake:recipe': 'web', 'bake:fingerprint': 'f1' });
     expect(t.host.images.get(imageId)?.get('/root/x')).toBe('web-1\n');
-    const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['web'] }] }));
+    const { Images = [] } = await ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['web'] }] }),
+    );
     expect(Images.map((i) => i.ImageId)).toEqual([imageId]);
     expect(Images[0].OwnerId).toBe(SELF_ACCOUNT);
     expect(Images[0].CreationDate).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     const snapshotId = Images[0].BlockDeviceMappings![0].Ebs!.SnapshotId!;
     const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }));
     expect(Snapshots[0].Tags).toEqual([{ Key: 'Name', Value: 'web-1' }]);
-    await expect(ec2.send(new CreateImageCommand({ InstanceId: Images[0].SourceInstanceId!, Name: 'web-1' }))).rejects.toMatchObject({ name: 'InvalidAMIName.Duplicate' });
+    await expect(
+      ec2.send(new CreateImageCommand({ InstanceId: Images[0].SourceInstanceId!, Name: 'web-1' })),
+    ).rejects.toMatchObject({ name: 'InvalidAMIName.Duplicate' });
   });
 
   it('copies an image to another region with new snapshots and the same filesystem', async () => {
     const imageId = await bakeImage(t, ec2, 'copy-me');
     const west = t.ec2('eu-west-1');
-    const { ImageId: copyId } = await west.send(new CopyImageCommand({ SourceImageId: imageId, SourceRegion: 'us-east-1', Name: 'copy-me' }));
+    const { ImageId: copyId } = await west.send(
+      new CopyImageCommand({ SourceImageId: imageId, SourceRegion: 'us-east-1', Name: 'copy-me' }),
+    );
     await waitUntilImageAvailable({ client: west, ...WAIT }, { ImageIds: [copyId!] });
     expect(t.host.images.get(copyId!)?.get('/root/x')).toBe('copy-me\n');
     const [source] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images!;
@@ -116,17 +139,23 @@ describe('images in the local cloud', () => {
     expect(copy.BlockDeviceMappings![0].Ebs!.SnapshotId).not.toBe(source.BlockDeviceMappings![0].Ebs!.SnapshotId);
     const { Snapshots = [] } = await west.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
     expect(Snapshots.map((s) => s.SnapshotId)).toContain(copy.BlockDeviceMappings![0].Ebs!.SnapshotId);
-    await expect(ec2.send(new DescribeImagesCommand({ ImageIds: [copyId!] }))).rejects.toMatchObject({ name: 'InvalidAMIID.NotFound' });
+    await expect(ec2.send(new DescribeImagesCommand({ ImageIds: [copyId!] }))).rejects.toMatchObject({
+      name: 'InvalidAMIID.NotFound',
+    });
   });
 
   it('keeps a snapshot while an image uses it and deletes it after deregistration', async () => {
     const imageId = await bakeImage(t, ec2, 'old-web');
     const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images!;
     const snapshotId = image.BlockDeviceMappings![0].Ebs!.SnapshotId!;
-    await expect(ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }))).rejects.toMatchObject({ name: 'InvalidSnapshot.InUse' });
+    await expect(ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }))).rejects.toMatchObject({
+      name: 'InvalidSnapshot.InUse',
+    });
     await ec2.send(new DeregisterImageCommand({ ImageId: imageId }));
     await ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshotId }));
-    await expect(ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }))).rejects.toMatchObject({ name: 'InvalidSnapshot.NotFound' });
+    await expect(ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: [snapshotId] }))).rejects.toMatchObject({
+      name: 'InvalidSnapshot.NotFound',
+    });
     expect(t.host.calls).toContain(`deleteImage ${imageId}`);
   });
 
@@ -145,7 +174,9 @@ describe('images in the local cloud', () => {
         },
       }),
     );
-    const read = async () => (await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' }))).LaunchPermissions;
+    const read = async () =>
+      (await ec2.send(new DescribeImageAttributeCommand({ ImageId: imageId, Attribute: 'launchPermission' })))
+        .LaunchPermissions;
     expect(await read()).toEqual([
       { UserId: '111122223333' },
       { OrganizationArn: 'arn:aws:organizations::111122223333:organization/o-abc' },
@@ -153,21 +184,35 @@ describe('images in the local cloud', () => {
       { Group: 'all' },
     ]);
     expect((await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0].Public).toBe(true);
-    await ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Remove: [{ Group: 'all' }, { UserId: '111122223333' }] } }));
+    await ec2.send(
+      new ModifyImageAttributeCommand({
+        ImageId: imageId,
+        LaunchPermission: { Remove: [{ Group: 'all' }, { UserId: '111122223333' }] },
+      }),
+    );
     expect(await read()).toHaveLength(2);
-    await expect(ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: 'bob' }] } }))).rejects.toMatchObject({
+    await expect(
+      ec2.send(new ModifyImageAttributeCommand({ ImageId: imageId, LaunchPermission: { Add: [{ UserId: 'bob' }] } })),
+    ).rejects.toMatchObject({
       name: 'InvalidAMIAttributeItemValue',
     });
   });
 
   it('grants and revokes snapshot create-volume permission in separate calls, refusing both in one as EC2 does', async () => {
     const imageId = await bakeImage(t, ec2, 'snapshot-shared');
-    const SnapshotId = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0].BlockDeviceMappings![0].Ebs!.SnapshotId!;
+    const SnapshotId = (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0]
+      .BlockDeviceMappings![0].Ebs!.SnapshotId!;
     const modify = (CreateVolumePermission: { Add?: Array<{ UserId: string }>; Remove?: Array<{ UserId: string }> }) =>
-      ec2.send(new ModifySnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission', CreateVolumePermission }));
-    const read = async () => (await ec2.send(new DescribeSnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission' }))).CreateVolumePermissions;
+      ec2.send(
+        new ModifySnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission', CreateVolumePermission }),
+      );
+    const read = async () =>
+      (await ec2.send(new DescribeSnapshotAttributeCommand({ SnapshotId, Attribute: 'createVolumePermission' })))
+        .CreateVolumePermissions;
     await modify({ Add: [{ UserId: '111111111111' }] });
-    await expect(modify({ Add: [{ UserId: '222222222222' }], Remove: [{ UserId: '111111111111' }] })).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
+    await expect(
+      modify({ Add: [{ UserId: '222222222222' }], Remove: [{ UserId: '111111111111' }] }),
+    ).rejects.toMatchObject({ name: 'InvalidParameterCombination' });
     expect(await read()).toEqual([{ UserId: '111111111111' }]);
     await modify({ Remove: [{ UserId: '111111111111' }] });
     await modify({ Add: [{ UserId: '222222222222' }] });
@@ -176,8 +221,11 @@ describe('images in the local cloud', () => {
 
   it('sets and clears a deprecation time, rounded down to the minute', async () => {
     const imageId = await bakeImage(t, ec2, 'deprecated');
-    await ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date('2027-01-01T10:20:30Z') }));
-    const describe = async () => (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0].DeprecationTime;
+    await ec2.send(
+      new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: new Date('2027-01-01T10:20:30Z') }),
+    );
+    const describe = async () =>
+      (await ec2.send(new DescribeImagesCommand({ ImageIds: [imageId] }))).Images![0].DeprecationTime;
     expect(await describe()).toBe('2027-01-01T10:20:00.000Z');
     await ec2.send(new DisableImageDeprecationCommand({ ImageId: imageId }));
     expect(await describe()).toBeUndefined();
@@ -187,7 +235,9 @@ describe('images in the local cloud', () => {
     const imageId = await bakeImage(t, ec2, 'deprecated-far');
     const far = new Date();
     far.setUTCFullYear(far.getUTCFullYear() + 10, far.getUTCMonth(), far.getUTCDate() + 2);
-    await expect(ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: far }))).rejects.toMatchObject({
+    await expect(
+      ec2.send(new EnableImageDeprecationCommand({ ImageId: imageId, DeprecateAt: far })),
+    ).rejects.toMatchObject({
       name: 'InvalidParameterValue',
       message: expect.stringMatching(/more than 10 years/),
     });
@@ -198,7 +248,10 @@ describe('images in the local cloud', () => {
   it('pages DescribeImages with MaxResults and NextToken', async () => {
     for (let i = 0; i < 6; i++) await bakeImage(t, ec2, `paged-${i}`, { 'bake:recipe': 'paged' });
     const pages: number[] = [];
-    for await (const page of paginateDescribeImages({ client: ec2, pageSize: 5 }, { Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['paged'] }] })) {
+    for await (const page of paginateDescribeImages(
+      { client: ec2, pageSize: 5 },
+      { Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['paged'] }] },
+    )) {
       pages.push(page.Images?.length ?? 0);
     }
     expect(pages).toEqual([5, 1]);

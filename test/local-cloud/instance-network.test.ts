@@ -3,7 +3,14 @@ import { networkOfAddress, networkOfSlot, overlaps } from '../../src/local-cloud
 
 describe('instance networks', () => {
   it('gives slot N a /30 of 198.18.0.0/15: the host at .1, the instance at .2, names within 15 characters', () => {
-    expect(networkOfSlot(0)).toEqual({ slot: 0, namespace: 'bake-0', hostInterface: 'bake0h', hostIp: '198.18.0.1', ip: '198.18.0.2', prefixLength: 30 });
+    expect(networkOfSlot(0)).toEqual({
+      slot: 0,
+      namespace: 'bake-0',
+      hostInterface: 'bake0h',
+      hostIp: '198.18.0.1',
+      ip: '198.18.0.2',
+      prefixLength: 30,
+    });
     expect(networkOfSlot(64)).toMatchObject({ hostIp: '198.18.1.1', ip: '198.18.1.2' });
     const last = networkOfSlot(32767);
     expect(last).toMatchObject({ hostIp: '198.19.255.253', ip: '198.19.255.254' });

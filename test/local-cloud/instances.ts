@@ -8,7 +8,9 @@ const repo = path.resolve(import.meta.dirname, '../..');
 
 /** One debootstrap for every test run on this machine: $BAKE_ROOTFS_CACHE or <repo>/.bake/test-cache. */
 export function testRootfsCache(): string {
-  const dir = process.env.BAKE_ROOTFS_CACHE ? path.resolve(process.env.BAKE_ROOTFS_CACHE) : path.join(repo, '.bake', 'test-cache');
+  const dir = process.env.BAKE_ROOTFS_CACHE
+    ? path.resolve(process.env.BAKE_ROOTFS_CACHE)
+    : path.join(repo, '.bake', 'test-cache');
   mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -28,8 +30,20 @@ export async function makeKeyPair(dir: string): Promise<{ privateKey: string; pu
 
 export function sshArgs(privateKey: string, endpoint: { ip: string; sshPort: number }): string[] {
   return [
-    '-i', privateKey, '-p', String(endpoint.sshPort),
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '-o', 'LogLevel=ERROR',
+    '-i',
+    privateKey,
+    '-p',
+    String(endpoint.sshPort),
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'ConnectTimeout=5',
+    '-o',
+    'LogLevel=ERROR',
     `root@${endpoint.ip}`,
   ];
 }
@@ -63,7 +77,8 @@ export async function networkLeftovers(ips: string[]): Promise<string[]> {
   for (const ip of ips) {
     const network = networkOfAddress(ip);
     if (!network) throw new Error(`${ip} is not a local-cloud instance address`);
-    if (namespaces.split('\n').some((line) => line.split(' ')[0] === network.namespace)) found.push(`namespace ${network.namespace}`);
+    if (namespaces.split('\n').some((line) => line.split(' ')[0] === network.namespace))
+      found.push(`namespace ${network.namespace}`);
     if (addresses.includes(` ${network.hostIp}/`)) found.push(`host address ${network.hostIp}`);
   }
   return found;

@@ -23,7 +23,14 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEc2Client } from '../../src/aws/clients.js';
-import { AWS_LATENCY, baseImageId, latencyProfileFromEnv, startLocalCloud, type LatencyProfile, type LocalCloud } from '../../src/local-cloud/index.js';
+import {
+  AWS_LATENCY,
+  baseImageId,
+  latencyProfileFromEnv,
+  startLocalCloud,
+  type LatencyProfile,
+  type LocalCloud,
+} from '../../src/local-cloud/index.js';
 import { MemoryHost } from './memory-host.js';
 
 let cloud: LocalCloud | undefined;
@@ -45,13 +52,19 @@ async function startWith(latency: LatencyProfile): Promise<LocalCloud> {
 
 /** A client that does not retry: sees every answer as it is. */
 function plainClient(c: LocalCloud): EC2Client {
-  const client = new EC2Client({ region: 'us-east-1', endpoint: c.endpoint, credentials: c.credentials, maxAttempts: 1 });
+  const client = new EC2Client({
+    region: 'us-east-1',
+    endpoint: c.endpoint,
+    credentials: c.credentials,
+    maxAttempts: 1,
+  });
   clients.push(client);
   return client;
 }
 
 const stateOf = async (ec2: EC2Client, instanceId: string) =>
-  (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0].State!.Name;
+  (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0].State!
+    .Name;
 
 describe('the local cloud with the aws latency profile', () => {
   it('keeps an instance pending, initializing, stopping and its image pending for the simulated times, and the SDK waiters wait them out', async () => {
@@ -61,7 +74,9 @@ describe('the local cloud with the aws latency profile', () => {
     const wait = { client: ec2, maxWaitTime: 120, minDelay: 0.2, maxDelay: 0.2 };
 
     let started = Date.now();
-    const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), MinCount: 1, MaxCount: 1 }));
+    const run = await ec2.send(
+      new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), MinCount: 1, MaxCount: 1 }),
+    );
     const instanceId = run.Instances![0].InstanceId!;
     expect(await stateOf(ec2, instanceId)).toBe('pending');
     await waitUntilInstanceRunning(wait, { InstanceIds: [instanceId] });
@@ -93,10 +108,18 @@ describe('the local cloud with the aws latency profile', () => {
   it('answers a burst beyond the bucket with RequestLimitExceeded (503), and bake’s SDK clients retry through it', async () => {
     // Buckets small enough that a burst of 12 overflows them; refill in simulated seconds (= real ones here).
     const bucket = { burst: 4, refillPerSecond: 4 };
-    const c = await startWith({ ...AWS_LATENCY, name: 'aws', timeScale: 1, throttle: { 'non-mutating': bucket, mutating: bucket, 'resource-intensive': bucket } });
-    const burst = (ec2: EC2Client) => Promise.allSettled(Array.from({ length: 12 }, () => ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))));
+    const c = await startWith({
+      ...AWS_LATENCY,
+      name: 'aws',
+      timeScale: 1,
+      throttle: { 'non-mutating': bucket, mutating: bucket, 'resource-intensive': bucket },
+    });
+    const burst = (ec2: EC2Client) =>
+      Promise.allSettled(Array.from({ length: 12 }, () => ec2.send(new DescribeImagesCommand({ Owners: ['self'] }))));
 
-    const refused = (await burst(plainClient(c))).filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    const refused = (await burst(plainClient(c)))
+      .filter((r) => r.status === 'rejected')
+      .map((r) => (r as PromiseRejectedResult).reason);
     expect(refused.length).toBeGreaterThan(0);
     expect(refused[0]).toMatchObject({ name: 'RequestLimitExceeded', $metadata: { httpStatusCode: 503 } });
     expect(c.throttled.get('DescribeImages')).toBe(refused.length);
@@ -113,10 +136,19 @@ describe('the local cloud with the aws latency profile', () => {
 
   it('reads the profile from BAKE_LOCAL_LATENCY and BAKE_LOCAL_TIME_SCALE, and refuses wrong values in one line', () => {
     expect(latencyProfileFromEnv({})).toBeUndefined();
-    expect(latencyProfileFromEnv({ BAKE_LOCAL_LATENCY: 'aws', BAKE_LOCAL_TIME_SCALE: '0.01' })).toMatchObject({ name: 'aws', timeScale: 0.01, pendingS: 30, copyImageS: 480 });
+    expect(latencyProfileFromEnv({ BAKE_LOCAL_LATENCY: 'aws', BAKE_LOCAL_TIME_SCALE: '0.01' })).toMatchObject({
+      name: 'aws',
+      timeScale: 0.01,
+      pendingS: 30,
+      copyImageS: 480,
+    });
     expect(latencyProfileFromEnv({ BAKE_LOCAL_LATENCY: 'aws' })?.timeScale).toBe(1);
-    expect(() => latencyProfileFromEnv({ BAKE_LOCAL_LATENCY: 'azure' })).toThrow(/BAKE_LOCAL_LATENCY="azure" is not a latency profile: use aws or none/);
-    expect(() => latencyProfileFromEnv({ BAKE_LOCAL_LATENCY: 'aws', BAKE_LOCAL_TIME_SCALE: '-1' })).toThrow(/BAKE_LOCAL_TIME_SCALE="-1" is not a time scale/);
+    expect(() => latencyProfileFromEnv({ BAKE_LOCAL_LATENCY: 'azure' })).toThrow(
+      /BAKE_LOCAL_LATENCY="azure" is not a latency profile: use aws or none/,
+    );
+    expect(() => latencyProfileFromEnv({ BAKE_LOCAL_LATENCY: 'aws', BAKE_LOCAL_TIME_SCALE: '-1' })).toThrow(
+      /BAKE_LOCAL_TIME_SCALE="-1" is not a time scale/,
+    );
     expect(() => latencyProfileFromEnv({ BAKE_LOCAL_TIME_SCALE: '0.1' })).toThrow(/BAKE_LOCAL_LATENCY is not/);
   });
 });

@@ -2,7 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
-import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from '../../src/local-cloud/instance-host.js';
+import {
+  BASE_IMAGE,
+  type InstanceEndpoint,
+  type InstanceHost,
+  type LaunchRequest,
+} from '../../src/local-cloud/instance-host.js';
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 
 /**
@@ -13,7 +18,10 @@ export class MemoryHost implements InstanceHost {
   readonly calls: string[] = [];
   /** Files per image id; BASE_IMAGE starts with the Debian release file. */
   readonly images = new Map<string, Map<string, string>>([[BASE_IMAGE, new Map([['/etc/debian_version', '12.8\n']])]]);
-  readonly instances = new Map<string, { files: Map<string, string>; running: boolean; authorizedKey: string; userData?: Buffer }>();
+  readonly instances = new Map<
+    string,
+    { files: Map<string, string>; running: boolean; authorizedKey: string; userData?: Buffer }
+  >();
   private nextIp = 2;
   failLaunch = false;
 
@@ -24,7 +32,12 @@ export class MemoryHost implements InstanceHost {
     if (this.failLaunch) throw new Error('no room');
     const image = this.images.get(request.imageId);
     if (!image) throw new Error(`unknown image ${request.imageId}`);
-    this.instances.set(request.instanceId, { files: new Map(image), running: true, authorizedKey: request.authorizedKey, userData: request.userData });
+    this.instances.set(request.instanceId, {
+      files: new Map(image),
+      running: true,
+      authorizedKey: request.authorizedKey,
+      userData: request.userData,
+    });
     return { ip: `127.0.0.${this.nextIp++}`, sshPort: this.sshPort };
   }
 

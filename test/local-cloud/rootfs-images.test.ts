@@ -18,7 +18,8 @@ function instanceUpper(name: string, content: string): string {
   return upper;
 }
 
-const markerOf = async (imageId: string) => readFileSync(path.join((await store.layersOf(imageId))[0], 'etc/marker'), 'utf8');
+const markerOf = async (imageId: string) =>
+  readFileSync(path.join((await store.layersOf(imageId))[0], 'etc/marker'), 'utf8');
 
 beforeEach(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'bake-images-'));
@@ -34,7 +35,11 @@ describe('image filesystems on the host', () => {
     await store.capture(instanceUpper('i-1', 'v1'), [base], 'ami-1');
     expect(await store.layersOf('ami-1')).toEqual([path.join(dir, 'images/ami-1/layer'), base]);
     await store.capture(instanceUpper('i-2', 'child'), await store.layersOf('ami-1'), 'ami-2');
-    expect(await store.layersOf('ami-2')).toEqual([path.join(dir, 'images/ami-2/layer'), path.join(dir, 'images/ami-1/layer'), base]);
+    expect(await store.layersOf('ami-2')).toEqual([
+      path.join(dir, 'images/ami-2/layer'),
+      path.join(dir, 'images/ami-1/layer'),
+      base,
+    ]);
   });
 
   it('keeps a captured layer apart from the instance, which may run on and change its files', async () => {
@@ -88,7 +93,9 @@ describe('image filesystems on the host', () => {
 
   it('refuses an image an older bake made as a whole root filesystem, saying what to do', async () => {
     mkdirSync(path.join(dir, 'images/ami-old/rootfs'), { recursive: true });
-    await expect(store.layersOf('ami-old')).rejects.toThrow(/made by an older bake whose instances did not boot: delete \.bake\/local/);
+    await expect(store.layersOf('ami-old')).rejects.toThrow(
+      /made by an older bake whose instances did not boot: delete \.bake\/local/,
+    );
   });
 
   it('finishes a capture or a removal that a crash interrupted, without touching finished images', async () => {

@@ -1,6 +1,12 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MIRROR, hostAptSources, mainMirror, parseAptSources, renderSourcesList } from '../../src/local-cloud/rootfs-mirror.js';
+import {
+  DEFAULT_MIRROR,
+  hostAptSources,
+  mainMirror,
+  parseAptSources,
+  renderSourcesList,
+} from '../../src/local-cloud/rootfs-mirror.js';
 
 const etcApt = path.join(import.meta.dirname, '../fixtures/local-cloud-host/apt');
 
@@ -27,7 +33,10 @@ describe('the Debian mirror of the base root filesystem', () => {
   });
 
   it('drops components that are not plain words instead of writing them into sources.list', () => {
-    const sources = parseAptSources('Types: deb\nURIs: http://m.example/debian\nSuites: bookworm\nComponents: main $(reboot) non-free\n', 'deb822');
+    const sources = parseAptSources(
+      'Types: deb\nURIs: http://m.example/debian\nSuites: bookworm\nComponents: main $(reboot) non-free\n',
+      'deb822',
+    );
     expect(renderSourcesList(sources)).toContain('deb http://m.example/debian bookworm main non-free\n');
   });
 });

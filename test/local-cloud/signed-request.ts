@@ -22,7 +22,9 @@ export interface RawRequest {
 }
 
 /** Signs the request and returns what fetch() needs; change the result to forge. */
-export async function signRequest(request: RawRequest): Promise<{ url: string; method: string; headers: Record<string, string>; body?: string }> {
+export async function signRequest(
+  request: RawRequest,
+): Promise<{ url: string; method: string; headers: Record<string, string>; body?: string }> {
   const url = new URL(request.endpoint);
   const method = request.method ?? 'POST';
   const query = Object.fromEntries(new URLSearchParams(request.query ?? ''));
@@ -31,13 +33,33 @@ export async function signRequest(request: RawRequest): Promise<{ url: string; m
     ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' } : {}),
     ...request.headers,
   };
-  const signer = new SignatureV4({ credentials: request.credentials, region: request.region ?? 'us-east-1', service: request.service ?? 'ec2', sha256: Sha256, applyChecksum: request.applyChecksum ?? false });
+  const signer = new SignatureV4({
+    credentials: request.credentials,
+    region: request.region ?? 'us-east-1',
+    service: request.service ?? 'ec2',
+    sha256: Sha256,
+    applyChecksum: request.applyChecksum ?? false,
+  });
   const signed = await signer.sign(
-    { method, protocol: url.protocol, hostname: url.hostname, port: Number(url.port), path: '/', query, headers, body: request.body },
+    {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: '/',
+      query,
+      headers,
+      body: request.body,
+    },
     { signingDate: request.signingDate },
   );
   const { host: _host, ...sent } = signed.headers as Record<string, string>;
-  return { url: `${request.endpoint}/${request.query ? `?${request.query}` : ''}`, method, headers: sent, body: request.body };
+  return {
+    url: `${request.endpoint}/${request.query ? `?${request.query}` : ''}`,
+    method,
+    headers: sent,
+    body: request.body,
+  };
 }
 
 export async function sendSigned(request: RawRequest): Promise<{ status: number; text: string }> {

@@ -2,7 +2,16 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { CreateKeyPairCommand, CreateTagsCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeKeyPairsCommand, EC2Client, RunInstancesCommand, waitUntilInstanceRunning } from '@aws-sdk/client-ec2';
+import {
+  CreateKeyPairCommand,
+  CreateTagsCommand,
+  DescribeImagesCommand,
+  DescribeInstancesCommand,
+  DescribeKeyPairsCommand,
+  EC2Client,
+  RunInstancesCommand,
+  waitUntilInstanceRunning,
+} from '@aws-sdk/client-ec2';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { processStartTime } from '../../src/files/process-identity.js';
@@ -25,9 +34,14 @@ describe('local cloud state', () => {
     const first = await startLocalCloud({ stateDir, host });
     const ec2 = client(first);
     await ec2.send(new CreateKeyPairCommand({ KeyName: 'kept' }));
-    const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), KeyName: 'kept', MinCount: 1, MaxCount: 1 }));
+    const run = await ec2.send(
+      new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), KeyName: 'kept', MinCount: 1, MaxCount: 1 }),
+    );
     const instanceId = run.Instances![0].InstanceId!;
-    await waitUntilInstanceRunning({ client: ec2, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { InstanceIds: [instanceId] });
+    await waitUntilInstanceRunning(
+      { client: ec2, maxWaitTime: 30, minDelay: 1, maxDelay: 1 },
+      { InstanceIds: [instanceId] },
+    );
     await ec2.send(new CreateTagsCommand({ Resources: [instanceId], Tags: [{ Key: 'Name', Value: 'builder' }] }));
     ec2.destroy();
     await first.close();
@@ -39,7 +53,8 @@ describe('local cloud state', () => {
       expect(host.calls).toContain(`start ${instanceId}`);
       const { KeyPairs = [] } = await again.send(new DescribeKeyPairsCommand({ KeyNames: ['kept'] }));
       expect(KeyPairs).toHaveLength(1);
-      const instance = (await again.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0].Instances![0];
+      const instance = (await again.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]
+        .Instances![0];
       expect(instance.State!.Name).toBe('running');
       expect(instance.Tags).toEqual([{ Key: 'Name', Value: 'builder' }]);
     } finally {
@@ -84,7 +99,9 @@ describe('local cloud state', () => {
     await new Promise((resolve) => dead.on('exit', resolve));
     writeFileSync(path.join(stateDir, 'lock'), `${pid}\n`);
     const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 });
-    expect(readFileSync(path.join(stateDir, 'lock'), 'utf8').trim()).toBe(`${process.pid}:${processStartTime(process.pid)}`);
+    expect(readFileSync(path.join(stateDir, 'lock'), 'utf8').trim()).toBe(
+      `${process.pid}:${processStartTime(process.pid)}`,
+    );
     await cloud.close();
   });
 
@@ -101,7 +118,9 @@ describe('local cloud state', () => {
       }
       // The same live process with its own start time is a holder: wait, then refuse.
       writeFileSync(path.join(stateDir, 'lock'), `${unrelated.pid}:${processStartTime(unrelated.pid!)}\n`);
-      await expect(startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 })).rejects.toThrow(`is in use by another bake (pid ${unrelated.pid})`);
+      await expect(startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 })).rejects.toThrow(
+        `is in use by another bake (pid ${unrelated.pid})`,
+      );
     } finally {
       unrelated.kill();
     }
@@ -114,7 +133,10 @@ describe('local cloud state', () => {
       ['[]', 'unknown local cloud state version undefined'],
       ['{"version": 1, "images": {}}', '(images: '],
       ['{"version": 1, "images": [{"imageId": 5, "region": "us-east-1"}]}', '(images[0].imageId: '],
-      ['{"version": 1, "instances": [{"instanceId": "i-1", "region": "us-east-1", "state": "running"}]}', '(instances[0].authorizedKey: '],
+      [
+        '{"version": 1, "instances": [{"instanceId": "i-1", "region": "us-east-1", "state": "running"}]}',
+        '(instances[0].authorizedKey: ',
+      ],
       ['{"version": 1, "tags": {"ami-1": [["only-a-key"]]}}', '(tags.ami-1[0]: '],
     ]) {
       writeFileSync(file, text);
@@ -132,7 +154,9 @@ describe('local cloud state', () => {
 
   it('refuses a state file it cannot read, with the path, instead of starting empty', async () => {
     writeFileSync(path.join(stateDir, 'state.json'), '{"version": 1, "images": [');
-    await expect(startLocalCloud({ stateDir, host: new MemoryHost() })).rejects.toThrow(/state\.json: local cloud state is not valid JSON/);
+    await expect(startLocalCloud({ stateDir, host: new MemoryHost() })).rejects.toThrow(
+      /state\.json: local cloud state is not valid JSON/,
+    );
     // and the lock is released for the next try
     writeFileSync(path.join(stateDir, 'state.json'), '{"version": 1}');
     const cloud = await startLocalCloud({ stateDir, host: new MemoryHost(), lockWaitMs: 300 });
@@ -169,7 +193,11 @@ describe('local cloud state', () => {
       const missing = await ask('eu-west-1', '/aws/service/debian/release/99/latest/amd64');
       expect(missing.status).toBe(400);
       expect(JSON.parse(missing.text).__type).toBe('ParameterNotFound');
-      expect(cloud.env).toMatchObject({ AWS_ENDPOINT_URL_EC2: cloud.endpoint, AWS_ENDPOINT_URL_SSM: cloud.endpoint, AWS_EC2_METADATA_DISABLED: 'true' });
+      expect(cloud.env).toMatchObject({
+        AWS_ENDPOINT_URL_EC2: cloud.endpoint,
+        AWS_ENDPOINT_URL_SSM: cloud.endpoint,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      });
     } finally {
       await cloud.close();
     }

@@ -74,6 +74,8 @@ describe('Ansible gets recipe values as data, in a scrubbed environment', () => 
     expect(script).toContain('exec env -i');
     expect(script).toContain('${HTTPS_PROXY+"HTTPS_PROXY=$HTTPS_PROXY"}');
     expect(script).not.toContain('AWS_');
-    expect(await readFile(rendered.template, 'utf8')).toContain('command          = "${path.root}/ansible-playbook.sh"');
+    expect(await readFile(rendered.template, 'utf8')).toContain(
+      'command          = "${path.root}/ansible-playbook.sh"',
+    );
   });
 });

@@ -9,7 +9,7 @@ import { packerEvaluate } from './packer-cli.js';
 import { HOSTILE_FOR_PACKER as HOSTILE } from './hostile-values.js';
 
 describe('packerString', () => {
-  it("refuses \"{{\" in anything bound for Packer, whose Go template engine would evaluate it (once or twice)", () => {
+  it('refuses "{{" in anything bound for Packer, whose Go template engine would evaluate it (once or twice)', () => {
     for (const value of ['{{ pwd }}', 'a {{- .Nope -}} b', '{{"{{"}}', '}} {{']) {
       expect(() => packerString(value)).toThrow(/which Packer's template engine would evaluate/);
       expect(() => hclList([value])).toThrow(/template engine/);
@@ -23,12 +23,7 @@ describe('packerString', () => {
 describe('hostile values read back exactly', () => {
   const attributes = Object.fromEntries(HOSTILE.map((value, i) => [`v${i}`, value]));
   const tags = Object.fromEntries(HOSTILE.map((value, i) => [value || `empty${i}`, `tag ${value}`]));
-  const text = [
-    hclAssignments(attributes),
-    `tags = ${hclMap(tags)}`,
-    `list = ${hclList(HOSTILE)}`,
-    '',
-  ].join('\n');
+  const text = [hclAssignments(attributes), `tags = ${hclMap(tags)}`, `list = ${hclList(HOSTILE)}`, ''].join('\n');
 
   it('parse with the real HCL parser into exactly the attributes written, nothing more', async () => {
     const parsed = (await parse('hostile.hcl', text)) as Record<string, unknown>;
@@ -75,7 +70,9 @@ describe('hostile values read back exactly', () => {
 
 describe('hclMap', () => {
   it('writes one quoted key a line, aligned, indented from the opening column', () => {
-    expect(hclMap({ team: 'web', 'bake:recipe': 'x' }, 2)).toBe('{\n    "team"        = "web"\n    "bake:recipe" = "x"\n  }');
+    expect(hclMap({ team: 'web', 'bake:recipe': 'x' }, 2)).toBe(
+      '{\n    "team"        = "web"\n    "bake:recipe" = "x"\n  }',
+    );
   });
 
   it('writes an empty map as {}', () => {

@@ -28,7 +28,9 @@ describe('Packer manifest', () => {
     const missing = await readManifest(path.join(manifests, 'nope.json')).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(BuildFailure);
     expect((missing as BuildFailure).toLine()).toMatch(/nope\.json: Packer wrote no manifest/);
-    await expect(readManifest(path.join(manifests, 'truncated.json'))).rejects.toThrow(/truncated\.json: Packer manifest is not JSON/);
+    await expect(readManifest(path.join(manifests, 'truncated.json'))).rejects.toThrow(
+      /truncated\.json: Packer manifest is not JSON/,
+    );
   });
 
   it('refuses an artifact that is not region:ami pairs (e.g. the null builder)', () => {

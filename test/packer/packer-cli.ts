@@ -5,7 +5,10 @@ export const PACKER = process.env.BAKE_TEST_PACKER ?? 'packer';
 const env = { CHECKPOINT_DISABLE: '1', PACKER_LOG: '' };
 
 /** `packer validate`: exit code and everything it printed. */
-export async function packerValidate(template: string, varFile?: string): Promise<{ exitCode: number; output: string }> {
+export async function packerValidate(
+  template: string,
+  varFile?: string,
+): Promise<{ exitCode: number; output: string }> {
   const args = ['validate', ...(varFile ? [`-var-file=${varFile}`] : []), template];
   const result = await execa(PACKER, args, { reject: false, all: true, env });
   return { exitCode: result.exitCode ?? -1, output: result.all ?? '' };

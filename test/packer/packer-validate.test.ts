@@ -14,7 +14,15 @@ import { FIXTURE_BAKERY, representativeBakery, renderCloudInitStandIn } from './
 import { HOSTILE_FOR_PACKER as HOSTILE } from './hostile-values.js';
 import { packerEvaluate, packerValidate } from './packer-cli.js';
 
-const NO_VALUES = { source_ami: '', fingerprint: '', git_commit: '', built_at: '', build_url: '', base_ami: '', parent_ami: '' };
+const NO_VALUES = {
+  source_ami: '',
+  fingerprint: '',
+  git_commit: '',
+  built_at: '',
+  build_url: '',
+  base_ami: '',
+  parent_ami: '',
+};
 let out: string;
 const shop: Bakery = representativeBakery(FIXTURE_BAKERY);
 
@@ -82,7 +90,9 @@ describe('packer validate (Packer 1.6.6) on rendered templates', () => {
       file: path.join(FIXTURE_BAKERY, 'recipes/hostile.yaml'),
       description: 'desc" } source "amazon-ebs" "evil" { x = "${var.secret}',
       tags,
-      roles: [{ name: 'common', vars: { note: '${var.secret}', quote: 'a" b' }, location: { file: 'x', line: 1, col: 1 } }],
+      roles: [
+        { name: 'common', vars: { note: '${var.secret}', quote: 'a" b' }, location: { file: 'x', line: 1, col: 1 } },
+      ],
       verify: [{ kind: 'file', path: "/etc/it's here", location: { file: 'x', line: 1, col: 1 } }],
     });
     const b = bakery([hostile], { root: FIXTURE_BAKERY });

@@ -33,7 +33,17 @@ export function recipe(overrides: Partial<Recipe> = {}): Recipe {
 export function bakery(recipes: Recipe[], overrides: Partial<Bakery> = {}): Bakery {
   return {
     root: '/srv/bakery',
-    config: { regions: ['us-east-1'], instanceType: 't3.small', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: false, pinRoots: [], bakery: 'bake-tests', bakerySource: 'config' },
+    config: {
+      regions: ['us-east-1'],
+      instanceType: 't3.small',
+      sshUsername: 'admin',
+      tags: {},
+      encrypted: false,
+      imdsv2: false,
+      pinRoots: [],
+      bakery: 'bake-tests',
+      bakerySource: 'config',
+    },
     recipes,
     roles: new Map(),
     ...overrides,

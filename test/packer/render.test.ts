@@ -37,9 +37,17 @@ describe('renderRecipe', () => {
       shape: 'legacy',
       sourceAmi: 'variable',
     });
-    expect((await readdir(rendered.dir)).sort()).toEqual(['ansible-playbook.sh', 'cloud-init', 'playbook.yml', 'verify.sh', 'web.pkr.hcl']);
+    expect((await readdir(rendered.dir)).sort()).toEqual([
+      'ansible-playbook.sh',
+      'cloud-init',
+      'playbook.yml',
+      'verify.sh',
+      'web.pkr.hcl',
+    ]);
     expect((await readdir(path.join(rendered.dir, 'cloud-init'))).sort()).toEqual(['.bake-written', '90-bake-web.cfg']);
-    expect(await readFile(rendered.cloudInit[0], 'utf8')).toBe('#cloud-config\nruncmd:\n  - [systemctl, restart, nginx]\n');
+    expect(await readFile(rendered.cloudInit[0], 'utf8')).toBe(
+      '#cloud-config\nruncmd:\n  - [systemctl, restart, nginx]\n',
+    );
     expect((await stat(rendered.verifyScript)).mode & 0o777).toBe(0o755);
     expect((await stat(rendered.template)).mode & 0o777).toBe(0o644);
     expect(await readFile(rendered.playbook, 'utf8')).toContain('src: cloud-init/90-bake-web.cfg');
@@ -71,18 +79,29 @@ describe('renderRecipe', () => {
   it('never writes through a link planted in the output folder', async () => {
     const victim = path.join(await mkdtemp(path.join(tmpdir(), 'bake-victim-')), 'passwd');
     await writeFile(victim, 'root:x:0:0\n');
-    for (const planted of [path.join('web', 'web.pkr.hcl'), path.join('web', 'cloud-init', '90-bake-web.cfg'), path.join('web', 'playbook.yml')]) {
+    for (const planted of [
+      path.join('web', 'web.pkr.hcl'),
+      path.join('web', 'cloud-init', '90-bake-web.cfg'),
+      path.join('web', 'playbook.yml'),
+    ]) {
       const fresh = await mkdtemp(path.join(tmpdir(), 'bake-render-links-'));
       await mkdir(path.dirname(path.join(fresh, planted)), { recursive: true });
       await symlink(victim, path.join(fresh, planted));
-      const error = await renderRecipe(shop, web, fresh, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn }).catch((e: unknown) => e);
+      const error = await renderRecipe(shop, web, fresh, {
+        shape: 'legacy',
+        renderCloudInit: renderCloudInitStandIn,
+      }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BakeError);
-      expect((error as Error).message).toBe(`${path.join(fresh, planted)}: is a symbolic link; bake never writes through links in its output folder (remove it)`);
+      expect((error as Error).message).toBe(
+        `${path.join(fresh, planted)}: is a symbolic link; bake never writes through links in its output folder (remove it)`,
+      );
     }
     // A linked recipe folder leads elsewhere just the same.
     const linkedDir = await mkdtemp(path.join(tmpdir(), 'bake-render-links-'));
     await symlink(path.dirname(victim), path.join(linkedDir, 'web'));
-    await expect(renderRecipe(shop, web, linkedDir, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn })).rejects.toThrow(`${path.join(linkedDir, 'web')}: is a symbolic link`);
+    await expect(
+      renderRecipe(shop, web, linkedDir, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn }),
+    ).rejects.toThrow(`${path.join(linkedDir, 'web')}: is a symbolic link`);
     expect(await readFile(victim, 'utf8')).toBe('root:x:0:0\n');
     expect(await readdir(path.dirname(victim))).toEqual(['passwd']);
   });
@@ -132,7 +151,9 @@ describe('writePackerVariables', () => {
     const template = path.join(out, 'echo.pkr.hcl');
     await writeFile(
       template,
-      `${Object.keys(values).map((name) => `variable "${name}" {\n  type = string\n}\n`).join('')}source "null" "x" {\n  communicator = "none"\n}\nbuild {\n  sources = ["source.null.x"]\n}\n`,
+      `${Object.keys(values)
+        .map((name) => `variable "${name}" {\n  type = string\n}\n`)
+        .join('')}source "null" "x" {\n  communicator = "none"\n}\nbuild {\n  sources = ["source.null.x"]\n}\n`,
     );
     expect(await packerEvaluate(template, 'var.git_commit', file)).toBe(values.git_commit);
     expect(await packerEvaluate(template, 'var.build_url', file)).toBe(values.build_url);
@@ -140,7 +161,12 @@ describe('writePackerVariables', () => {
 
   it('writes the variables in a fixed order, one a line', () => {
     const text = packerVariablesText(values);
-    expect(text.split('\n').filter((line) => line && !line.startsWith('#')).map((line) => line.split(' ')[0])).toEqual(Object.keys(values));
+    expect(
+      text
+        .split('\n')
+        .filter((line) => line && !line.startsWith('#'))
+        .map((line) => line.split(' ')[0]),
+    ).toEqual(Object.keys(values));
   });
 });
 
@@ -152,7 +178,10 @@ describe('rendering a bakery (bake render)', () => {
   });
 
   it('renders only the named recipes, and not their parents', async () => {
-    const rendered = await renderBakery(shop, ['web'], out, { shape: 'legacy', renderCloudInit: renderCloudInitStandIn });
+    const rendered = await renderBakery(shop, ['web'], out, {
+      shape: 'legacy',
+      renderCloudInit: renderCloudInitStandIn,
+    });
     expect(rendered.map((r) => r.recipe)).toEqual(['web']);
     expect(await readdir(out)).toEqual(['web']);
   });

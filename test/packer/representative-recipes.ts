@@ -36,7 +36,11 @@ export function representativeBakery(root = '/srv/bakery'): Bakery {
     regions: ['us-east-1', 'eu-west-1'],
     instanceType: 't3.small',
     roles: [
-      { name: 'nginx', vars: { nginx_port: 8080, server_names: ['example.org', 'www.example.org'] }, location: at(root, 'web.yaml', 8) },
+      {
+        name: 'nginx',
+        vars: { nginx_port: 8080, server_names: ['example.org', 'www.example.org'] },
+        location: at(root, 'web.yaml', 8),
+      },
       { name: 'node_exporter', vars: { port: 9100 }, location: at(root, 'web.yaml', 9) },
     ],
     cloudInit: [{ template: 'web.yaml.hbs', vars: { service: 'nginx' }, location: at(root, 'web.yaml', 12) }],
@@ -44,13 +48,20 @@ export function representativeBakery(root = '/srv/bakery'): Bakery {
     subnetId: 'subnet-0abc1234',
     volumeSizeGb: 16,
     encrypted: true,
-    kmsKeyIds: { 'us-east-1': 'alias/bake-images', 'eu-west-1': 'arn:aws:kms:eu-west-1:123456789012:alias/bake-images' },
+    kmsKeyIds: {
+      'us-east-1': 'alias/bake-images',
+      'eu-west-1': 'arn:aws:kms:eu-west-1:123456789012:alias/bake-images',
+    },
     imdsv2: true,
     shareWith: ['123456789012', 'arn:aws:organizations::111122223333:organization/o-a1b2c3d4e5'],
     verify: [
       { kind: 'service', name: 'nginx', location: at(root, 'web.yaml', 20) },
       { kind: 'port', port: 8080, location: at(root, 'web.yaml', 21) },
-      { kind: 'command', command: 'curl -fsS http://127.0.0.1:8080/ | grep -q "Welcome"', location: at(root, 'web.yaml', 22) },
+      {
+        kind: 'command',
+        command: 'curl -fsS http://127.0.0.1:8080/ | grep -q "Welcome"',
+        location: at(root, 'web.yaml', 22),
+      },
     ],
   });
   const debian = recipe({
@@ -65,14 +76,22 @@ export function representativeBakery(root = '/srv/bakery'): Bakery {
   const roles = new Map<string, Role>(
     ['common', 'nginx', 'node_exporter'].map((name) => [
       name,
-      { name, dir: path.join(root, 'roles', name), dependencies: name === 'nginx' ? ['common'] : [], source: 'local' as const },
+      {
+        name,
+        dir: path.join(root, 'roles', name),
+        dependencies: name === 'nginx' ? ['common'] : [],
+        source: 'local' as const,
+      },
     ]),
   );
   return bakery([base, debian, web], { root, roles });
 }
 
 /** Stands in for src/cloud-init/render.ts: one drop-in per template, named after it. */
-export async function renderCloudInitStandIn(_bakery: Bakery, r: { cloudInit: { template: string; vars: Record<string, unknown> }[] }): Promise<RenderedCloudInitFile[]> {
+export async function renderCloudInitStandIn(
+  _bakery: Bakery,
+  r: { cloudInit: { template: string; vars: Record<string, unknown> }[] },
+): Promise<RenderedCloudInitFile[]> {
   return r.cloudInit.map((use) => ({
     template: use.template,
     fileName: `90-bake-${use.template.replace(/\.yaml\.hbs$/, '')}.cfg`,

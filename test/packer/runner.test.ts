@@ -49,9 +49,12 @@ describe('runPackerBuild with the real packer', () => {
   it('fails with a one-line message and carries the last log lines', async () => {
     const dir = await workDir();
     const logFile = path.join(dir, 'fail.log');
-    const error = await runPackerBuild({ templateDir: dir, templateFile: 'fail.pkr.hcl', varFile: 'vars.pkrvars.hcl', logFile }).catch(
-      (e: unknown) => e,
-    );
+    const error = await runPackerBuild({
+      templateDir: dir,
+      templateFile: 'fail.pkr.hcl',
+      varFile: 'vars.pkrvars.hcl',
+      logFile,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PackerBuildFailure);
     const failure = error as PackerBuildFailure;
     expect(failure.toLine()).not.toContain('\n');

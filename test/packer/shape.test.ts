@@ -21,7 +21,9 @@ describe('detectPackerShape', () => {
   });
 
   it('finds the modern shape in a plugin-era Packer, even when it nags about updates', async () => {
-    const bin = await packerPrinting('Packer v1.11.2\n\nYour version of Packer is out of date! The latest version\nis 1.12.0.');
+    const bin = await packerPrinting(
+      'Packer v1.11.2\n\nYour version of Packer is out of date! The latest version\nis 1.12.0.',
+    );
     expect(await detectPackerShape(bin)).toEqual({ version: '1.11.2', shape: 'modern' });
   });
 

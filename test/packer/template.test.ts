@@ -70,7 +70,7 @@ describe('the template for a recipe', () => {
     expect(legacy.packer).toBeUndefined();
   });
 
-  it('builds in the first region only: copies to the others are bake\'s own step', async () => {
+  it("builds in the first region only: copies to the others are bake's own step", async () => {
     for (const shape of ['legacy', 'modern'] as const) {
       const source = sourceOf(await parsed(render(byName('web'), shape).text));
       expect(source.region).toBe('us-east-1');
@@ -117,7 +117,9 @@ describe('the template for a recipe', () => {
   it('requires IMDSv2 on modern Packer and leaves it to the build on 1.6.6', async () => {
     const modern = sourceOf(await parsed(render(byName('base'), 'modern').text));
     expect(modern.imds_support).toBe('v2.0');
-    expect(modern.metadata_options).toEqual([{ http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 }]);
+    expect(modern.metadata_options).toEqual([
+      { http_endpoint: 'enabled', http_tokens: 'required', http_put_response_hop_limit: 1 },
+    ]);
     const legacy = sourceOf(await parsed(render(byName('base'), 'legacy').text));
     expect(legacy.imds_support).toBeUndefined();
     expect(legacy.metadata_options).toBeUndefined();
@@ -130,7 +132,12 @@ describe('the template for a recipe', () => {
       expect(source.kms_key_id).toBeUndefined();
       expect(source.region_kms_key_ids).toBeUndefined();
       expect(source.launch_block_device_mappings).toEqual([
-        expect.objectContaining({ device_name: '${var.root_device_name}', encrypted: true, kms_key_id: 'alias/bake-images', delete_on_termination: true }),
+        expect.objectContaining({
+          device_name: '${var.root_device_name}',
+          encrypted: true,
+          kms_key_id: 'alias/bake-images',
+          delete_on_termination: true,
+        }),
       ]);
     }
     const plain = sourceOf(await parsed(render(recipe({ encrypted: false, volumeSizeGb: undefined }), 'legacy').text));
@@ -141,13 +148,20 @@ describe('the template for a recipe', () => {
     for (const shape of ['legacy', 'modern'] as const) {
       const aws = sourceOf(await parsed(render(byName('web'), shape).text));
       expect(aws.aws_polling).toEqual([{ delay_seconds: 5, max_attempts: 720 }]);
-      const local = sourceOf(await parsed(render(byName('web'), shape, { ec2Endpoint: 'http://127.0.0.1:1', local: { sshPort: 2222 } }).text));
+      const local = sourceOf(
+        await parsed(
+          render(byName('web'), shape, { ec2Endpoint: 'http://127.0.0.1:1', local: { sshPort: 2222 } }).text,
+        ),
+      );
       expect(local.aws_polling).toEqual([{ delay_seconds: 1, max_attempts: 3600 }]);
     }
   });
 
   it('refuses a share_with entry that is neither an account nor an organization', () => {
-    const r = recipe({ shareWith: ['everyone'], locations: { share_with: { file: '/b/recipes/web.yaml', line: 7, col: 3 } } });
+    const r = recipe({
+      shareWith: ['everyone'],
+      locations: { share_with: { file: '/b/recipes/web.yaml', line: 7, col: 3 } },
+    });
     expect(() => render(r, 'legacy')).toThrow(RecipeError);
     try {
       render(r, 'legacy');

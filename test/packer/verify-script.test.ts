@@ -72,7 +72,7 @@ describe('the verify script', () => {
 
   it('takes a package name that looks like an option as a name, so it cannot pass by listing every package', async () => {
     const result = await runScript([
-      { kind: 'package', name: "--showformat=install ok installed\\n", location },
+      { kind: 'package', name: '--showformat=install ok installed\\n', location },
       { kind: 'package', name: '--help', location },
       { kind: 'package', name: 'dpkg', location },
     ]);
@@ -94,7 +94,9 @@ describe('the verify script', () => {
     try {
       const result = await runScript([open, closed].map((port): VerifyCheck => ({ kind: 'port', port, location })));
       expect(result.stdout).toBe(`bake verify ok: port listening: ${open}`);
-      expect(result.stderr).toContain(`bake verify FAILED: port listening: ${closed}\nnothing listens on TCP port ${closed}`);
+      expect(result.stderr).toContain(
+        `bake verify FAILED: port listening: ${closed}\nnothing listens on TCP port ${closed}`,
+      );
       expect(result.exitCode).toBe(1);
     } finally {
       server.close();
@@ -113,7 +115,9 @@ describe('the verify script', () => {
     try {
       renderVerifyScript([{ kind: 'port', port: 1.5, location }]);
     } catch (error) {
-      expect((error as RecipeError).toLine()).toBe('/srv/bakery/recipes/web.yaml:30:5: verify port must be a whole number from 1 to 65535, got 1.5');
+      expect((error as RecipeError).toLine()).toBe(
+        '/srv/bakery/recipes/web.yaml:30:5: verify port must be a whole number from 1 to 65535, got 1.5',
+      );
     }
   });
 

@@ -22,7 +22,8 @@ export const FILES: Record<string, string> = {
   'roles/requirements.yml': '- name: geerlingguy.docker\n  src: geerlingguy.docker\n  version: 7.4.1\n',
   'cloud-init/web.yaml.hbs': '#cloud-config\nhostname: {{service}}\n',
   'recipes/base.yaml': 'name: base\nbase:\n  ami: ami-0123456789abcdef0\nregions: [us-east-1]\nroles: [common]\n',
-  'recipes/web.yaml': 'name: web\nbase:\n  recipe: base\nregions: [us-east-1]\ninstance_type: t3.small\nroles:\n  - nginx\n  - geerlingguy.docker\ncloud_init:\n  - template: web.yaml.hbs\n    vars: { service: web }\n',
+  'recipes/web.yaml':
+    'name: web\nbase:\n  recipe: base\nregions: [us-east-1]\ninstance_type: t3.small\nroles:\n  - nginx\n  - geerlingguy.docker\ncloud_init:\n  - template: web.yaml.hbs\n    vars: { service: web }\n',
   '.gitignore': '*.retry\n',
 };
 
@@ -50,7 +51,12 @@ export class BakeryRepo {
   }
 
   async git(...args: string[]): Promise<string> {
-    const env = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' };
+    const env = {
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@example.com',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@example.com',
+    };
     return (await execa('git', args, { cwd: this.root, env })).stdout;
   }
 
@@ -98,12 +104,29 @@ export class BakeryRepo {
       ['nginx', this.role('nginx', ['common'])],
       [
         'geerlingguy.docker',
-        { name: 'geerlingguy.docker', dir: path.join(this.root, '.galaxy/geerlingguy.docker'), dependencies: [], source: 'galaxy', src: 'geerlingguy.docker', version: overrides.galaxyVersion ?? '7.4.1' },
+        {
+          name: 'geerlingguy.docker',
+          dir: path.join(this.root, '.galaxy/geerlingguy.docker'),
+          dependencies: [],
+          source: 'galaxy',
+          src: 'geerlingguy.docker',
+          version: overrides.galaxyVersion ?? '7.4.1',
+        },
       ],
     ]);
     return {
       root: this.root,
-      config: { regions: ['us-east-1'], instanceType: 't3.micro', sshUsername: 'admin', tags: {}, encrypted: false, imdsv2: true, pinRoots: [], bakery: 'bake-tests', bakerySource: 'config' },
+      config: {
+        regions: ['us-east-1'],
+        instanceType: 't3.micro',
+        sshUsername: 'admin',
+        tags: {},
+        encrypted: false,
+        imdsv2: true,
+        pinRoots: [],
+        bakery: 'bake-tests',
+        bakerySource: 'config',
+      },
       roles,
       recipes: [
         recipe('base', { roles: [{ name: 'common', vars: {}, location: at('recipes/base.yaml') }], ...overrides.base }),
@@ -135,7 +158,12 @@ export class MemoryCatalog implements ImageCatalog {
   }
 
   /** What `bake build` leaves behind for a planned recipe: a tagged image per region. */
-  bake(entry: RecipePlan, gitCommit: string, regions = entry.recipe.regions, extraTags: Record<string, string> = {}): Record<string, string> {
+  bake(
+    entry: RecipePlan,
+    gitCommit: string,
+    regions = entry.recipe.regions,
+    extraTags: Record<string, string> = {},
+  ): Record<string, string> {
     const createdAt = new Date((this.clock += 60_000)).toISOString();
     const amis: Record<string, string> = {};
     for (const region of regions) {

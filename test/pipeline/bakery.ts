@@ -30,7 +30,17 @@ export function recipeOf(root: string, name: string, base: BaseImage, extra: Par
 export function bakeryOf(root: string, recipes: Recipe[]): Bakery {
   return {
     root,
-    config: { regions: ['us-east-1'], instanceType: 't3.small', sshUsername: 'admin', tags: { owner: 'bake-tests' }, encrypted: false, imdsv2: false, pinRoots: [], bakery: 'bake-tests', bakerySource: 'config' },
+    config: {
+      regions: ['us-east-1'],
+      instanceType: 't3.small',
+      sshUsername: 'admin',
+      tags: { owner: 'bake-tests' },
+      encrypted: false,
+      imdsv2: false,
+      pinRoots: [],
+      bakery: 'bake-tests',
+      bakerySource: 'config',
+    },
     recipes,
     roles: new Map(),
   };

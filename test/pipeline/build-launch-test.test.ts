@@ -33,8 +33,26 @@ function outcome(status: LaunchTestResult['status'], imageId: string, failing?: 
     user_data: [],
     cloud_init: { status: 'done', output: 'status: done' },
     checks: [
-      { check: 'service running: nginx', kind: 'service', status: 'passed', output: '', duration_s: 0.4, location: 'recipes/web.yaml:20:5' },
-      ...(failing ? [{ check: failing, kind: 'port' as const, status: 'failed' as const, output: 'no socket listens on TCP port 80', duration_s: 0.3, location: 'recipes/web.yaml:21:5' }] : []),
+      {
+        check: 'service running: nginx',
+        kind: 'service',
+        status: 'passed',
+        output: '',
+        duration_s: 0.4,
+        location: 'recipes/web.yaml:20:5',
+      },
+      ...(failing
+        ? [
+            {
+              check: failing,
+              kind: 'port' as const,
+              status: 'failed' as const,
+              output: 'no socket listens on TCP port 80',
+              duration_s: 0.3,
+              location: 'recipes/web.yaml:21:5',
+            },
+          ]
+        : []),
     ],
     ...(status === 'passed' ? {} : { error: `1 of 2 checks failed on the booted instance: ${failing}` }),
     duration_s: 12.5,
@@ -54,9 +72,12 @@ async function setup(launch: (imageId: string) => LaunchTestResult) {
     runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
     readManifest: (file) => readManifest(file),
     appendLog: appendBuildLog,
-    tagImage: async (region, ami, tags) => void events.push(`tag ${ami} ${tags['bake:launch-test'] ?? '-'}${tags['bake:recipe'] ? ' (all tags)' : ''}`),
+    tagImage: async (region, ami, tags) =>
+      void events.push(`tag ${ami} ${tags['bake:launch-test'] ?? '-'}${tags['bake:recipe'] ? ' (all tags)' : ''}`),
     distribute: async (request) => {
-      events.push(`distribute ${request.amis['us-east-1']} with bake:launch-test=${request.tags?.['bake:launch-test']}`);
+      events.push(
+        `distribute ${request.amis['us-east-1']} with bake:launch-test=${request.tags?.['bake:launch-test']}`,
+      );
       return { amis: request.amis } as never;
     },
     launchTest: async (request) => {
@@ -70,15 +91,32 @@ async function setup(launch: (imageId: string) => LaunchTestResult) {
   };
   const recipe = (name: string, extra: Partial<Recipe> = {}) =>
     recipeOf(root, name, name === 'base' ? { kind: 'ami', ami: 'ami-0debian12' } : { kind: 'recipe', recipe: 'base' }, {
-      pin: [{ file: `${root}/infra/${name}.auto.tfvars`, fileAsWritten: `../infra/${name}.auto.tfvars`, variable: `${name}_ami`, format: 'map', location: at }],
+      pin: [
+        {
+          file: `${root}/infra/${name}.auto.tfvars`,
+          fileAsWritten: `../infra/${name}.auto.tfvars`,
+          variable: `${name}_ami`,
+          format: 'map',
+          location: at,
+        },
+      ],
       launchTest: { enabled: true, userData: [], checks: [], timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS, location: at },
       ...extra,
     });
   const planned = (r: Recipe): PlannedRecipe => ({
-    name: r.name, recipe: r, action: 'build', reasons: ['never built'], fingerprint: `fp-${r.name}`, amis: {},
-    baseAmi: r.base.kind === 'ami' ? r.base.ami : undefined, parent: r.base.kind === 'recipe' ? r.base.recipe : undefined,
+    name: r.name,
+    recipe: r,
+    action: 'build',
+    reasons: ['never built'],
+    fingerprint: `fp-${r.name}`,
+    amis: {},
+    baseAmi: r.base.kind === 'ami' ? r.base.ami : undefined,
+    parent: r.base.kind === 'recipe' ? r.base.recipe : undefined,
   });
-  const options = { runId: 'run-1', packerEnv: { FAKE_PACKER_SCRIPT: scriptFile, FAKE_PACKER_JOURNAL: path.join(root, 'journal.ndjson') } };
+  const options = {
+    runId: 'run-1',
+    packerEnv: { FAKE_PACKER_SCRIPT: scriptFile, FAKE_PACKER_JOURNAL: path.join(root, 'journal.ndjson') },
+  };
   return { root, deps, events, recipe, planned, options };
 }
 
@@ -89,8 +127,17 @@ describe('the launch-test step of a build', () => {
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
 
     const ami = report.recipes[0].amis['us-east-1'];
-    expect(events).toEqual([`tag ${ami} pending (all tags)`, `launch test ${ami}`, `tag ${ami} passed`, `distribute ${ami} with bake:launch-test=passed`, 'pin base']);
-    expect(report.recipes[0]).toMatchObject({ status: 'built', launch_test: { status: 'passed', checks: [{ check: 'service running: nginx', status: 'passed' }] } });
+    expect(events).toEqual([
+      `tag ${ami} pending (all tags)`,
+      `launch test ${ami}`,
+      `tag ${ami} passed`,
+      `distribute ${ami} with bake:launch-test=passed`,
+      'pin base',
+    ]);
+    expect(report.recipes[0]).toMatchObject({
+      status: 'built',
+      launch_test: { status: 'passed', checks: [{ check: 'service running: nginx', status: 'passed' }] },
+    });
     expect(buildExitCode(report)).toBe(0);
     expect(summaryLines(report)[0]).toMatch(/^  built    base.*\(launch test passed: 1 check in 13s\)$/);
     const log = await readFile(report.recipes[0].log!, 'utf8');
@@ -99,10 +146,17 @@ describe('the launch-test step of a build', () => {
   });
 
   it('a failed launch test fails the recipe: tagged failed, never distributed or pinned, children skipped, exit 1, one JUnit case per check', async () => {
-    const { deps, events, recipe, planned, options, root } = await setup((ami) => outcome('failed', ami, 'port listening: 80'));
+    const { deps, events, recipe, planned, options, root } = await setup((ami) =>
+      outcome('failed', ami, 'port listening: 80'),
+    );
     const base = recipe('base');
     const web = recipe('web');
-    const report = await buildBakery(bakeryOf(root, [base, web]), { recipes: [planned(base), planned(web)] }, deps, options);
+    const report = await buildBakery(
+      bakeryOf(root, [base, web]),
+      { recipes: [planned(base), planned(web)] },
+      deps,
+      options,
+    );
 
     const ami = /tag (ami-\w+) pending/.exec(events[0])![1];
     expect(events).toEqual([`tag ${ami} pending (all tags)`, `launch test ${ami}`, `tag ${ami} failed`]);
@@ -114,7 +168,11 @@ describe('the launch-test step of a build', () => {
     expect(report.pin).toEqual({ status: 'skipped', reason: 'a recipe failed' });
     expect(buildExitCode(report)).toBe(1);
 
-    const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'testcase' }).parse(junitXml(report, '2026-11-30T06:00:00Z')).testsuites.testsuite;
+    const suite = new XMLParser({
+      ignoreAttributes: false,
+      attributeNamePrefix: '',
+      isArray: (name) => name === 'testcase',
+    }).parse(junitXml(report, '2026-11-30T06:00:00Z')).testsuites.testsuite;
     const cases = suite.testcase.filter((c: { classname: string }) => c.classname === 'launch test.base');
     expect(cases.map((c: { name: string; failure?: unknown }) => [c.name, Boolean(c.failure)])).toEqual([
       ['cloud-init', false],
@@ -127,13 +185,21 @@ describe('the launch-test step of a build', () => {
 
   it('says so and tests nothing for a recipe with launch_test: false', async () => {
     const { deps, events, recipe, planned, options, root } = await setup((ami) => outcome('passed', ami));
-    const base = recipe('base', { launchTest: { enabled: false, userData: [], checks: [], timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS, location: at } });
+    const base = recipe('base', {
+      launchTest: { enabled: false, userData: [], checks: [], timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS, location: at },
+    });
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
 
     const ami = report.recipes[0].amis['us-east-1'];
-    expect(events).toEqual([`tag ${ami} - (all tags)`, `distribute ${ami} with bake:launch-test=undefined`, 'pin base']);
+    expect(events).toEqual([
+      `tag ${ami} - (all tags)`,
+      `distribute ${ami} with bake:launch-test=undefined`,
+      'pin base',
+    ]);
     expect(report.recipes[0].launch_test).toEqual({ status: 'off', reason: 'launch_test: false' });
     expect(summaryLines(report)[0]).toMatch(/\(no launch test: launch_test: false\)$/);
-    expect(await readFile(report.recipes[0].log!, 'utf8')).toContain("# bake: no launch test (launch_test: false in base's recipe)\n");
+    expect(await readFile(report.recipes[0].log!, 'utf8')).toContain(
+      "# bake: no launch test (launch_test: false in base's recipe)\n",
+    );
   });
 });

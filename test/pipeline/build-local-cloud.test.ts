@@ -61,7 +61,8 @@ function planned(recipe: Recipe, extra: Partial<PlannedRecipe> = {}): PlannedRec
 function cloudDeps(extra: Partial<BuildDeps> = {}): BuildDeps {
   const aws = { endpoint: cloud.endpoint };
   return {
-    render: (recipe, outDir) => renderRecipe(bakeryOf(root, []), recipe, outDir, { shape: 'legacy', target: { ec2Endpoint: cloud.endpoint } }),
+    render: (recipe, outDir) =>
+      renderRecipe(bakeryOf(root, []), recipe, outDir, { shape: 'legacy', target: { ec2Endpoint: cloud.endpoint } }),
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
     readManifest: (file) => readManifest(file),
@@ -77,17 +78,25 @@ function cloudDeps(extra: Partial<BuildDeps> = {}): BuildDeps {
 describe('buildBakery against the local cloud', () => {
   it('tags every new image and its snapshots in every region, the child built from the parent’s new image', async () => {
     const script = path.join(root, 'fake-packer.json');
-    await writeFile(script, JSON.stringify({ base: { regions: ['us-east-1', 'eu-west-1'] }, web: { regions: ['us-east-1'] } }));
+    await writeFile(
+      script,
+      JSON.stringify({ base: { regions: ['us-east-1', 'eu-west-1'] }, web: { regions: ['us-east-1'] } }),
+    );
     await mkdir(path.join(root, 'infra'), { recursive: true });
     const debian = baseImageId('us-east-1');
     const base = recipeOf(root, 'base', { kind: 'ami', ami: debian }, { regions: ['us-east-1', 'eu-west-1'] });
     const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { tags: { team: 'frontend' } });
     const deps = cloudDeps();
 
-    const report = await buildBakery(bakeryOf(root, [base, web]), { recipes: [planned(base, { baseAmi: debian }), planned(web, { parent: 'base' })] }, deps, {
-      runId: 'cloud-run',
-      packerEnv: { ...cloud.env, FAKE_PACKER_SCRIPT: script, FAKE_PACKER_JOURNAL: path.join(root, 'journal.ndjson') },
-    });
+    const report = await buildBakery(
+      bakeryOf(root, [base, web]),
+      { recipes: [planned(base, { baseAmi: debian }), planned(web, { parent: 'base' })] },
+      deps,
+      {
+        runId: 'cloud-run',
+        packerEnv: { ...cloud.env, FAKE_PACKER_SCRIPT: script, FAKE_PACKER_JOURNAL: path.join(root, 'journal.ndjson') },
+      },
+    );
 
     expect(report.recipes.map((r) => r.status)).toEqual(['built', 'built']);
     expect(buildExitCode(report)).toBe(0);
@@ -99,7 +108,9 @@ describe('buildBakery against the local cloud', () => {
       expect(tags['bake:git-commit']).toBe('feedc0de');
       expect(tags['bake:base-ami']).toBe(debian);
       expect(tags['bake:inputs']).toBe('roles:3f2a cloud-init:9b1c');
-      const snapshotIds = (image.BlockDeviceMappings ?? []).flatMap((m) => (m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : []));
+      const snapshotIds = (image.BlockDeviceMappings ?? []).flatMap((m) =>
+        m.Ebs?.SnapshotId ? [m.Ebs.SnapshotId] : [],
+      );
       expect(snapshotIds.length).toBeGreaterThan(0);
       const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ SnapshotIds: snapshotIds }));
       for (const snapshot of Snapshots) {
@@ -123,19 +134,43 @@ describe('buildBakery against the local cloud', () => {
     await writeFile(script, JSON.stringify({ spread: { regions: ['us-east-1'] } }));
     await mkdir(path.join(root, 'infra'), { recursive: true });
     const debian = baseImageId('us-east-1');
-    const web = recipeOf(root, 'spread', { kind: 'ami', ami: debian }, { regions: ['us-east-1', 'eu-west-1', 'ap-northeast-1'], deprecateAfterDays: 180, shareWith: ['123456789012'],
-      pin: [{ file: path.join(root, 'infra/spread.auto.tfvars'), fileAsWritten: '../infra/spread.auto.tfvars', variable: 'web_ami', format: 'map', location: { file: 'x', line: 1, col: 1 } }],
-    });
+    const web = recipeOf(
+      root,
+      'spread',
+      { kind: 'ami', ami: debian },
+      {
+        regions: ['us-east-1', 'eu-west-1', 'ap-northeast-1'],
+        deprecateAfterDays: 180,
+        shareWith: ['123456789012'],
+        pin: [
+          {
+            file: path.join(root, 'infra/spread.auto.tfvars'),
+            fileAsWritten: '../infra/spread.auto.tfvars',
+            variable: 'web_ami',
+            format: 'map',
+            location: { file: 'x', line: 1, col: 1 },
+          },
+        ],
+      },
+    );
     const deps = cloudDeps({
-      distribute: (request) => distributeImage(createImageDistribution({ endpoint: cloud.endpoint }, { maxWaitSeconds: 60 }), request),
+      distribute: (request) =>
+        distributeImage(createImageDistribution({ endpoint: cloud.endpoint }, { maxWaitSeconds: 60 }), request),
     });
     const entry = planned(web, { baseAmi: debian });
     const options = { packerEnv: { ...cloud.env, FAKE_PACKER_SCRIPT: script, FAKE_PACKER_JOURNAL: journal } };
 
-    cloud.faults.push({ action: 'CopyImage', region: 'ap-northeast-1', message: 'copies into ap-northeast-1 are not allowed', times: 1 });
+    cloud.faults.push({
+      action: 'CopyImage',
+      region: 'ap-northeast-1',
+      message: 'copies into ap-northeast-1 are not allowed',
+      times: 1,
+    });
     const first = await buildBakery(bakeryOf(root, [web]), { recipes: [entry] }, deps, { ...options, runId: 'run-1' });
     expect(first.recipes[0]).toMatchObject({ status: 'failed' });
-    expect(first.recipes[0].error).toMatch(/^distributing ami-\w+ failed in ap-northeast-1 \(copying .*UnauthorizedOperation: copies into ap-northeast-1 are not allowed\)$/);
+    expect(first.recipes[0].error).toMatch(
+      /^distributing ami-\w+ failed in ap-northeast-1 \(copying .*UnauthorizedOperation: copies into ap-northeast-1 are not allowed\)$/,
+    );
     expect(first.pin).toEqual({ status: 'skipped', reason: 'a recipe failed' });
     const log = await readFile(first.recipes[0].log!, 'utf8');
     const east = /tagged (ami-\w+) in us-east-1/.exec(log)![1];
@@ -148,7 +183,15 @@ describe('buildBakery against the local cloud', () => {
     const packerRuns = await events();
     const again = await buildBakery(
       bakeryOf(root, [web]),
-      { recipes: [{ ...entry, amis: { 'us-east-1': east, 'eu-west-1': west }, distributeOnly: { region: 'us-east-1', ami: east } }] },
+      {
+        recipes: [
+          {
+            ...entry,
+            amis: { 'us-east-1': east, 'eu-west-1': west },
+            distributeOnly: { region: 'us-east-1', ami: east },
+          },
+        ],
+      },
       deps,
       { ...options, runId: 'run-2' },
     );
@@ -159,7 +202,11 @@ describe('buildBakery against the local cloud', () => {
     const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [tokyo] }))).Images!;
     ec2.destroy();
     const tags = Object.fromEntries((image.Tags ?? []).map((tag) => [tag.Key, tag.Value]));
-    expect(tags).toMatchObject({ 'bake:recipe': 'spread', 'bake:fingerprint': 'spread0123456789abcdef', 'bake:git-commit': 'feedc0de' });
+    expect(tags).toMatchObject({
+      'bake:recipe': 'spread',
+      'bake:fingerprint': 'spread0123456789abcdef',
+      'bake:git-commit': 'feedc0de',
+    });
     expect(image.DeprecationTime).toBeDefined();
     expect(again.pin.status).toBe('pinned');
   });

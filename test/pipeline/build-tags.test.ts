@@ -12,7 +12,15 @@ const input = {
 
 describe('image tags', () => {
   it('carries every contract tag and the recipe’s own tags', () => {
-    expect(imageTags({ ...input, parentAmi: 'ami-parent', buildUrl: 'https://ci/job/1/', jobName: 'images/main', inputs: 'roles=nginx' })).toEqual({
+    expect(
+      imageTags({
+        ...input,
+        parentAmi: 'ami-parent',
+        buildUrl: 'https://ci/job/1/',
+        jobName: 'images/main',
+        inputs: 'roles=nginx',
+      }),
+    ).toEqual({
       team: 'frontend',
       Name: 'web-abcdef012345-20261122190001',
       'bake:recipe': 'web',

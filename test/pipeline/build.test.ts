@@ -12,7 +12,13 @@ import { runPackerBuild } from '../../src/packer/runner.js';
 import { writePackerVariables } from '../../src/packer/variables.js';
 import { pinImages } from '../../src/pipeline/pin.js';
 import { lookupGitCommit } from '../../src/git/commit.js';
-import { buildBakery, type BuildDeps, type BuildOptions, type BuildPlan, type PlannedRecipe } from '../../src/pipeline/build.js';
+import {
+  buildBakery,
+  type BuildDeps,
+  type BuildOptions,
+  type BuildPlan,
+  type PlannedRecipe,
+} from '../../src/pipeline/build.js';
 import { buildExitCode } from '../../src/pipeline/build-report.js';
 import type { Recipe } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from './bakery.js';
@@ -60,7 +66,12 @@ async function setup(script: Record<string, unknown>) {
     buildUrl: 'https://jenkins.example/job/bake/42/',
   };
   const events = async (): Promise<JournalEvent[]> =>
-    existsSync(journal) ? (await readFile(journal, 'utf8')).trim().split('\n').map((line) => JSON.parse(line)) : [];
+    existsSync(journal)
+      ? (await readFile(journal, 'utf8'))
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line))
+      : [];
   return { root, deps, options, tagged, pinned, events };
 }
 
@@ -79,7 +90,13 @@ function planned(recipe: Recipe, extra: Partial<PlannedRecipe> = {}): PlannedRec
 }
 
 const pinTo = (root: string, name: string) => [
-  { file: `${root}/infra/${name}.auto.tfvars`, fileAsWritten: `../infra/${name}.auto.tfvars`, variable: `${name}_ami`, format: 'map' as const, location: { file: 'x', line: 1, col: 1 } },
+  {
+    file: `${root}/infra/${name}.auto.tfvars`,
+    fileAsWritten: `../infra/${name}.auto.tfvars`,
+    variable: `${name}_ami`,
+    format: 'map' as const,
+    location: { file: 'x', line: 1, col: 1 },
+  },
 ];
 
 function maxConcurrent(events: JournalEvent[]): number {
@@ -94,9 +111,21 @@ function maxConcurrent(events: JournalEvent[]): number {
 
 describe('buildBakery', () => {
   it('bakes the parent first and builds the child from the parent’s new AMI, then tags and pins both', async () => {
-    const { root, deps, options, tagged, pinned, events } = await setup({ base: { regions: ['us-east-1', 'eu-west-1'] } });
-    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') });
-    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { tags: { team: 'frontend' }, pin: pinTo(root, 'web') });
+    const { root, deps, options, tagged, pinned, events } = await setup({
+      base: { regions: ['us-east-1', 'eu-west-1'] },
+    });
+    const base = recipeOf(
+      root,
+      'base',
+      { kind: 'ami', ami: 'ami-0debian12' },
+      { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') },
+    );
+    const web = recipeOf(
+      root,
+      'web',
+      { kind: 'recipe', recipe: 'base' },
+      { tags: { team: 'frontend' }, pin: pinTo(root, 'web') },
+    );
     // The child is listed first: the DAG, not the list order, decides.
     const plan: BuildPlan = { recipes: [planned(web, { parent: 'base' }), planned(base)] };
 
@@ -112,7 +141,11 @@ describe('buildBakery', () => {
     expect(Object.keys(baseAmis)).toEqual(['us-east-1', 'eu-west-1']);
     const webStart = journal.find((e) => e.recipe === 'web' && e.event === 'start')!;
     expect(webStart.source_ami).toBe(baseAmis['us-east-1']);
-    expect(webStart.vars).toMatchObject({ parent_ami: baseAmis['us-east-1'], base_ami: 'ami-0debian12', git_commit: '0123456789abcdef0123456789abcdef01234567' });
+    expect(webStart.vars).toMatchObject({
+      parent_ami: baseAmis['us-east-1'],
+      base_ami: 'ami-0debian12',
+      git_commit: '0123456789abcdef0123456789abcdef01234567',
+    });
 
     // Every region's image carries the contract tags.
     expect(tagged.map((t) => t.region).sort()).toEqual(['eu-west-1', 'us-east-1', 'us-east-1']);
@@ -146,7 +179,7 @@ describe('buildBakery', () => {
     expect(log).not.toContain('FAKE_PACKER');
   });
 
-  it('renders into a private .bake/work, removes a successful run\'s folder, keeps a failed one, and clears folders older than a day', async () => {
+  it("renders into a private .bake/work, removes a successful run's folder, keeps a failed one, and clears folders older than a day", async () => {
     const { root, deps, options } = await setup({ broken: { fail: true } });
     const work = path.join(root, '.bake', 'work');
     await mkdir(path.join(work, 'old-run', 'web'), { recursive: true });
@@ -156,13 +189,19 @@ describe('buildBakery', () => {
     await chmod(work, 0o755);
 
     const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' });
-    const ok = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, { ...options, runId: 'run-ok' });
+    const ok = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, {
+      ...options,
+      runId: 'run-ok',
+    });
     expect(ok.recipes[0].status).toBe('built');
     expect((await stat(work)).mode & 0o777).toBe(0o700);
     expect((await readdir(work)).sort()).toEqual(['yesterday-noon']);
 
     const broken = recipeOf(root, 'broken', { kind: 'ami', ami: 'ami-0debian12' });
-    const failed = await buildBakery(bakeryOf(root, [broken]), { recipes: [planned(broken)] }, deps, { ...options, runId: 'run-failed' });
+    const failed = await buildBakery(bakeryOf(root, [broken]), { recipes: [planned(broken)] }, deps, {
+      ...options,
+      runId: 'run-failed',
+    });
     expect(failed.recipes[0].status).toBe('failed');
     expect((await readdir(work)).sort()).toEqual(['run-failed', 'yesterday-noon']);
     expect(await readdir(path.join(work, 'run-failed', 'broken'))).toContain('broken.pkr.hcl');
@@ -173,17 +212,30 @@ describe('buildBakery', () => {
     const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
     const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' });
     const plan: BuildPlan = {
-      recipes: [planned(base, { action: 'reuse', reasons: [], amis: { 'us-east-1': 'ami-0current' } }), planned(web, { parent: 'base' })],
+      recipes: [
+        planned(base, { action: 'reuse', reasons: [], amis: { 'us-east-1': 'ami-0current' } }),
+        planned(web, { parent: 'base' }),
+      ],
     };
     const report = await buildBakery(bakeryOf(root, [base, web]), plan, deps, options);
-    expect(report.recipes[0]).toMatchObject({ name: 'base', status: 'reused', amis: { 'us-east-1': 'ami-0current' }, duration_s: 0 });
+    expect(report.recipes[0]).toMatchObject({
+      name: 'base',
+      status: 'reused',
+      amis: { 'us-east-1': 'ami-0current' },
+      duration_s: 0,
+    });
     expect((await events()).find((e) => e.event === 'start')!.source_ami).toBe('ami-0current');
     expect(pinned.map((p) => p.recipe)).toEqual(['base']);
   });
 
   it('starts a child on its parent’s build-region image while the parent is still being copied, without a slot; pins after every copy', async () => {
     const { root, deps, options, pinned, events } = await setup({ api: { regions: ['eu-west-1'] } });
-    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') });
+    const base = recipeOf(
+      root,
+      'base',
+      { kind: 'ami', ami: 'ami-0debian12' },
+      { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') },
+    );
     const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
     // A child building in eu-west-1 needs the parent's copy there: it waits for the distribution.
     const api = recipeOf(root, 'api', { kind: 'recipe', recipe: 'base' }, { regions: ['eu-west-1'] });
@@ -207,10 +259,15 @@ describe('buildBakery', () => {
         if (tags['bake:recipe'] === 'web') resolve();
       };
     });
-    const running = buildBakery(bakeryOf(root, [base, web, api]), { recipes: [planned(base), planned(web, { parent: 'base' }), planned(api, { parent: 'base' })] }, deps, {
-      ...options,
-      concurrency: 1,
-    });
+    const running = buildBakery(
+      bakeryOf(root, [base, web, api]),
+      { recipes: [planned(base), planned(web, { parent: 'base' }), planned(api, { parent: 'base' })] },
+      deps,
+      {
+        ...options,
+        concurrency: 1,
+      },
+    );
     await webBaked;
     expect((await events()).filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['base', 'web']);
     expect(pinned).toEqual([]);
@@ -218,7 +275,11 @@ describe('buildBakery', () => {
     await baseCopied;
     const report = await running;
 
-    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['base', 'built'], ['web', 'built'], ['api', 'built']]);
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['base', 'built'],
+      ['web', 'built'],
+      ['api', 'built'],
+    ]);
     const journal = await events();
     expect(journal.filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['base', 'web', 'api']);
     expect(journal.find((e) => e.recipe === 'api' && e.event === 'start')!.source_ami).toBe('ami-0copy');
@@ -229,16 +290,31 @@ describe('buildBakery', () => {
 
   it('fails the run when a parent’s copy fails, though its child (already started from the build-region image) is built; pins nothing', async () => {
     const { root, deps, options, pinned } = await setup({});
-    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') });
+    const base = recipeOf(
+      root,
+      'base',
+      { kind: 'ami', ami: 'ami-0debian12' },
+      { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') },
+    );
     const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
     deps.distribute = async (request) => {
       if (request.recipe.name === 'base') throw new Error('CopyImage to eu-west-1: RequestLimitExceeded');
       return { amis: request.amis, regions: [] };
     };
-    const report = await buildBakery(bakeryOf(root, [base, web]), { recipes: [planned(base), planned(web, { parent: 'base' })] }, deps, options);
-    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['base', 'failed'], ['web', 'built']]);
+    const report = await buildBakery(
+      bakeryOf(root, [base, web]),
+      { recipes: [planned(base), planned(web, { parent: 'base' })] },
+      deps,
+      options,
+    );
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['base', 'failed'],
+      ['web', 'built'],
+    ]);
     expect(report.recipes[0].error).toMatch(/RequestLimitExceeded/);
-    expect(await readFile(report.recipes[0].log!, 'utf8')).toContain('# bake: base stopped: CopyImage to eu-west-1: RequestLimitExceeded');
+    expect(await readFile(report.recipes[0].log!, 'utf8')).toContain(
+      '# bake: base stopped: CopyImage to eu-west-1: RequestLimitExceeded',
+    );
     expect(report.pin).toMatchObject({ status: 'skipped', reason: 'a recipe failed' });
     expect(pinned).toEqual([]);
     expect(buildExitCode(report)).toBe(1);
@@ -248,7 +324,10 @@ describe('buildBakery', () => {
     // a and b each wait until the other has started: they can only finish if 2 run side by side.
     const { root, deps, options, events } = await setup({ a: { waitFor: ['b'] }, b: { waitFor: ['a'] } });
     const recipes = ['a', 'b', 'c', 'd'].map((name) => recipeOf(root, name, { kind: 'ami', ami: 'ami-0debian12' }));
-    const report = await buildBakery(bakeryOf(root, recipes), { recipes: recipes.map((r) => planned(r)) }, deps, { ...options, concurrency: 2 });
+    const report = await buildBakery(bakeryOf(root, recipes), { recipes: recipes.map((r) => planned(r)) }, deps, {
+      ...options,
+      concurrency: 2,
+    });
     expect(report.recipes.every((r) => r.status === 'built')).toBe(true);
     expect(maxConcurrent(await events())).toBe(2);
   });
@@ -258,8 +337,14 @@ describe('buildBakery', () => {
     const { root, deps, options, events } = await setup({ web: { stopsBeforeWaiting: true, waitFor: ['db'] }, db: {} });
     const web = recipeOf(root, 'web', { kind: 'ami', ami: 'ami-0debian12' });
     const db = recipeOf(root, 'db', { kind: 'ami', ami: 'ami-0debian12' });
-    const report = await buildBakery(bakeryOf(root, [web, db]), { recipes: [planned(web), planned(db)] }, deps, { ...options, concurrency: 1 });
-    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([['web', 'built'], ['db', 'built']]);
+    const report = await buildBakery(bakeryOf(root, [web, db]), { recipes: [planned(web), planned(db)] }, deps, {
+      ...options,
+      concurrency: 1,
+    });
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['web', 'built'],
+      ['db', 'built'],
+    ]);
     expect((await events()).map((e) => `${e.recipe} ${e.event}`).slice(0, 2)).toEqual(['web start', 'db start']);
   }, 60_000);
 
@@ -278,7 +363,10 @@ describe('buildBakery', () => {
         planned(child, { parent: 'slow', lastBakeSeconds: 500 }),
       ],
     };
-    const report = await buildBakery(bakeryOf(root, [quick, slow, quickChild, child]), plan, deps, { ...options, concurrency: 1 });
+    const report = await buildBakery(bakeryOf(root, [quick, slow, quickChild, child]), plan, deps, {
+      ...options,
+      concurrency: 1,
+    });
     expect(report.recipes.every((r) => r.status === 'built')).toBe(true);
     expect((await events()).filter((e) => e.event === 'start').map((e) => e.recipe)[0]).toBe('slow');
   }, 60_000);
@@ -321,7 +409,10 @@ describe('buildBakery', () => {
   it('does not pin with --no-pin', async () => {
     const { root, deps, options, pinned } = await setup({});
     const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
-    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, { ...options, pin: false });
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, {
+      ...options,
+      pin: false,
+    });
     expect(report.pin).toEqual({ status: 'skipped', reason: '--no-pin' });
     expect(pinned).toEqual([]);
     expect(buildExitCode(report)).toBe(0);
@@ -345,7 +436,12 @@ describe('buildBakery', () => {
     };
     const plan: BuildPlan = { recipes: [planned(base), planned(web, { parent: 'base' }), planned(db)] };
 
-    const report = await buildBakery(bakeryOf(root, [base, web, db]), plan, deps, { ...options, concurrency: 1, signal: controller.signal, progress });
+    const report = await buildBakery(bakeryOf(root, [base, web, db]), plan, deps, {
+      ...options,
+      concurrency: 1,
+      signal: controller.signal,
+      progress,
+    });
 
     expect(report.interrupted).toBe(true);
     expect(report.recipes.map((r) => r.status)).toEqual(['aborted', 'aborted', 'aborted']);
@@ -384,7 +480,10 @@ describe('a recipe step under the recipe’s lock (another job may have done it 
     s.deps.findImages = async () => found;
     s.deps.distribute = async (request) => {
       distributed.push(request.amis);
-      return { amis: Object.fromEntries(TWO.map((region) => [region, request.amis[region] ?? `ami-copy-${region}`])), regions: [] };
+      return {
+        amis: Object.fromEntries(TWO.map((region) => [region, request.amis[region] ?? `ami-copy-${region}`])),
+        regions: [],
+      };
     };
     const base = recipeOf(s.root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { regions: TWO });
     return { ...s, base, held, distributed, settled: distributionTag(base) };
@@ -392,11 +491,17 @@ describe('a recipe step under the recipe’s lock (another job may have done it 
 
   it('reuses another job’s images when they are in every region with their settings: no bake, no copy', async () => {
     const probe = await locked({});
-    const found = Object.fromEntries(TWO.map((region) => [region, { imageId: `ami-other-${region}`, distribution: probe.settled }]));
+    const found = Object.fromEntries(
+      TWO.map((region) => [region, { imageId: `ami-other-${region}`, distribution: probe.settled }]),
+    );
     const { root, base, deps, options, events, held, distributed } = await locked(found);
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
     expect(report.recipes.map((r) => [r.status, r.amis, r.reasons.at(-1)])).toEqual([
-      ['reused', { 'us-east-1': 'ami-other-us-east-1', 'eu-west-1': 'ami-other-eu-west-1' }, 'baked meanwhile by another job'],
+      [
+        'reused',
+        { 'us-east-1': 'ami-other-us-east-1', 'eu-west-1': 'ami-other-eu-west-1' },
+        'baked meanwhile by another job',
+      ],
     ]);
     expect(await events()).toEqual([]);
     expect(distributed).toEqual([]);
@@ -404,36 +509,56 @@ describe('a recipe step under the recipe’s lock (another job may have done it 
   });
 
   it('finishes another job’s unfinished distribution instead of baking again', async () => {
-    const { root, base, deps, options, events, distributed } = await locked({ 'us-east-1': { imageId: 'ami-other-us-east-1' } });
+    const { root, base, deps, options, events, distributed } = await locked({
+      'us-east-1': { imageId: 'ami-other-us-east-1' },
+    });
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
     expect(report.recipes[0].status).toBe('reused');
     expect(await events()).toEqual([]);
     expect(distributed).toEqual([{ 'us-east-1': 'ami-other-us-east-1' }]);
-    expect(await readFile(logFileOf(root, 'run-1', 'base'), 'utf8')).toContain('was baked meanwhile by another job: us-east-1 ami-other-us-east-1; finishing its distribution');
+    expect(await readFile(logFileOf(root, 'run-1', 'base'), 'utf8')).toContain(
+      'was baked meanwhile by another job: us-east-1 ami-other-us-east-1; finishing its distribution',
+    );
   });
 
   it('takes the lock for a distribute-only recipe too, and reuses a distribution another job finished', async () => {
     const probe = await locked({});
-    const found = Object.fromEntries(TWO.map((region) => [region, { imageId: `ami-mine-${region}`, distribution: probe.settled }]));
+    const found = Object.fromEntries(
+      TWO.map((region) => [region, { imageId: `ami-mine-${region}`, distribution: probe.settled }]),
+    );
     const { root, base, deps, options, held, distributed } = await locked(found);
-    const entry = planned(base, { amis: { 'us-east-1': 'ami-mine-us-east-1' }, distributeOnly: { region: 'us-east-1', ami: 'ami-mine-us-east-1' } });
+    const entry = planned(base, {
+      amis: { 'us-east-1': 'ami-mine-us-east-1' },
+      distributeOnly: { region: 'us-east-1', ami: 'ami-mine-us-east-1' },
+    });
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [entry] }, deps, options);
-    expect(report.recipes.map((r) => [r.status, r.reasons.at(-1)])).toEqual([['reused', 'baked meanwhile by another job']]);
+    expect(report.recipes.map((r) => [r.status, r.reasons.at(-1)])).toEqual([
+      ['reused', 'baked meanwhile by another job'],
+    ]);
     expect(distributed).toEqual([]);
     expect(held).toEqual(['take base', 'release base']);
-    expect(await readFile(logFileOf(root, 'run-1', 'base'), 'utf8')).toContain('was distributed meanwhile by another job');
+    expect(await readFile(logFileOf(root, 'run-1', 'base'), 'utf8')).toContain(
+      'was distributed meanwhile by another job',
+    );
   });
 
   it('distributes a distribute-only recipe under the lock when nobody did', async () => {
-    const { root, base, deps, options, held, distributed } = await locked({ 'us-east-1': { imageId: 'ami-mine-us-east-1' } });
+    const { root, base, deps, options, held, distributed } = await locked({
+      'us-east-1': { imageId: 'ami-mine-us-east-1' },
+    });
     deps.distribute = async (request) => {
       held.push('distributing');
       distributed.push(request.amis);
       return { amis: { ...request.amis, 'eu-west-1': 'ami-copy-eu-west-1' }, regions: [] };
     };
-    const entry = planned(base, { amis: { 'us-east-1': 'ami-mine-us-east-1' }, distributeOnly: { region: 'us-east-1', ami: 'ami-mine-us-east-1' } });
+    const entry = planned(base, {
+      amis: { 'us-east-1': 'ami-mine-us-east-1' },
+      distributeOnly: { region: 'us-east-1', ami: 'ami-mine-us-east-1' },
+    });
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [entry] }, deps, options);
-    expect(report.recipes.map((r) => [r.status, r.amis])).toEqual([['built', { 'us-east-1': 'ami-mine-us-east-1', 'eu-west-1': 'ami-copy-eu-west-1' }]]);
+    expect(report.recipes.map((r) => [r.status, r.amis])).toEqual([
+      ['built', { 'us-east-1': 'ami-mine-us-east-1', 'eu-west-1': 'ami-copy-eu-west-1' }],
+    ]);
     expect(held).toEqual(['take base', 'distributing', 'release base']);
   });
 });

@@ -6,7 +6,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateKeyPairCommand, CreateTagsCommand, DeleteKeyPairCommand, DeleteTagsCommand, DescribeImageAttributeCommand, DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  CreateKeyPairCommand,
+  CreateTagsCommand,
+  DeleteKeyPairCommand,
+  DeleteTagsCommand,
+  DescribeImageAttributeCommand,
+  DescribeImagesCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { inChromium, nodesIn } from '../report/chromium.js';
 import { XMLParser } from 'fast-xml-parser';
@@ -48,7 +56,10 @@ async function bakery(name: string, script: Record<string, unknown>) {
   };
   const journal = () =>
     existsSync(env.FAKE_PACKER_JOURNAL)
-      ? readFileSync(env.FAKE_PACKER_JOURNAL, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { recipe: string; pid: number; event: string })
+      ? readFileSync(env.FAKE_PACKER_JOURNAL, 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as { recipe: string; pid: number; event: string })
       : [];
   return { dir, env, journal };
 }
@@ -58,15 +69,24 @@ describe('bake build (CLI)', () => {
     const { dir, env, journal } = await bakery('ok', {});
     const junit = path.join(dir, 'junit.xml');
     const html = path.join(dir, 'reports', 'build.html');
-    const run = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', '--junit', junit, '--report', html], { env, reject: false });
+    const run = await execa(
+      'node',
+      [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', '--junit', junit, '--report', html],
+      { env, reject: false },
+    );
     expect(run.stderr).not.toContain('internal error');
     expect(run.exitCode).toBe(0);
     const report = parseJsonOutput('build', run.stdout);
-    expect(report.recipes.map((r: { name: string; status: string }) => `${r.name} ${r.status}`)).toEqual(['base built', 'web built']);
+    expect(report.recipes.map((r: { name: string; status: string }) => `${r.name} ${r.status}`)).toEqual([
+      'base built',
+      'web built',
+    ]);
     const tfvars = await readFile(path.join(dir, 'infra', 'amis.auto.tfvars'), 'utf8');
     expect(tfvars).toContain(report.recipes[0].amis['us-east-1']);
     expect(tfvars).toContain(report.recipes[1].amis['us-east-1']);
-    const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(await readFile(junit, 'utf8')).testsuites.testsuite;
+    const suite = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(
+      await readFile(junit, 'utf8'),
+    ).testsuites.testsuite;
     expect(suite).toMatchObject({ name: 'bake build', tests: '2', failures: '0' });
     // The HTML report, as a browser renders it: both recipes in the graph and on the timeline, the tfvars diff.
     const { dom } = await inChromium(html);
@@ -74,36 +94,64 @@ describe('bake build (CLI)', () => {
     expect([...dom.matchAll(/<div class="lane" data-recipe="(\w+)">/g)].map((m) => m[1])).toEqual(['base', 'web']);
     expect(dom).toMatch(new RegExp(`<span class="add">\\+[^<]*"${report.recipes[1].amis['us-east-1']}"`));
 
-    const again = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
+    const again = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], {
+      env,
+      reject: false,
+    });
     expect(again.exitCode).toBe(0);
-    expect(parseJsonOutput('build', again.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['reused', 'reused']);
+    expect(parseJsonOutput('build', again.stdout).recipes.map((r: { status: string }) => r.status)).toEqual([
+      'reused',
+      'reused',
+    ]);
 
     // Sharing is applied to the existing image: no Packer run, the same AMI, the child untouched.
     const packerRuns = journal().length;
     await appendFile(path.join(dir, 'recipes', 'base.yaml'), 'share_with: ["123456789012"]\n');
-    const shared = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
+    const shared = await execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], {
+      env,
+      reject: false,
+    });
     expect(shared.stderr).toContain('base: build (share_with changed on');
     expect(shared.stderr).toContain('base: distributing\n');
     expect(shared.exitCode).toBe(0);
-    const after = parseJsonOutput('build', shared.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
+    const after = parseJsonOutput('build', shared.stdout).recipes as Array<{
+      name: string;
+      status: string;
+      amis: Record<string, string>;
+      reasons: string[];
+    }>;
     expect(after.map((r) => [r.name, r.status, r.amis])).toEqual([
       ['base', 'built', report.recipes[0].amis],
       ['web', 'reused', report.recipes[1].amis],
     ]);
-    expect(after[0].reasons).toEqual([`share_with changed on ${report.recipes[0].amis['us-east-1']} in us-east-1: applying them (no new bake)`]);
+    expect(after[0].reasons).toEqual([
+      `share_with changed on ${report.recipes[0].amis['us-east-1']} in us-east-1: applying them (no new bake)`,
+    ]);
     expect(journal().length).toBe(packerRuns);
     const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
-    const launch = await ec2.send(new DescribeImageAttributeCommand({ ImageId: report.recipes[0].amis['us-east-1'], Attribute: 'launchPermission' }));
+    const launch = await ec2.send(
+      new DescribeImageAttributeCommand({
+        ImageId: report.recipes[0].amis['us-east-1'],
+        Attribute: 'launchPermission',
+      }),
+    );
     ec2.destroy();
     expect(launch.LaunchPermissions).toEqual([{ UserId: '123456789012' }]);
-    const settled = await execa('node', [bake, 'plan', '--dir', dir, '--endpoint', cloud.endpoint, '--detailed-exitcode'], { env, reject: false });
+    const settled = await execa(
+      'node',
+      [bake, 'plan', '--dir', dir, '--endpoint', cloud.endpoint, '--detailed-exitcode'],
+      { env, reject: false },
+    );
     expect(settled.exitCode).toBe(0);
   });
 
   it('on SIGINT interrupts packer, pins nothing and exits 1 with what was done', async () => {
     const { dir, env, journal } = await bakery('interrupted', { base: { hang: true } });
     // --force: the first test already baked these same recipes into this cloud, so a plain run would reuse them.
-    const run = execa('node', [bake, 'build', '--force', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], { env, reject: false });
+    const run = execa('node', [bake, 'build', '--force', '--dir', dir, '--endpoint', cloud.endpoint, '--json'], {
+      env,
+      reject: false,
+    });
     const startedBy = Date.now() + 60_000;
     while (!journal().some((e) => e.recipe === 'base' && e.event === 'start')) {
       if (Date.now() > startedBy) throw new Error(`packer never started: ${(await run.catch((e) => e)).stderr}`);
@@ -125,13 +173,18 @@ describe('bake build (CLI)', () => {
 describe('bake build --changed-since', () => {
   it('bakes and pins only the recipes whose inputs changed since the ref, and nothing when none did', async () => {
     const { dir, env, journal } = await bakery('changed', {});
-    const git = (...args: string[]) => execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd: dir });
+    const git = (...args: string[]) =>
+      execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd: dir });
     // New fingerprints for this test: the first test baked the fixture as it is.
     await appendFile(path.join(dir, 'recipes', 'base.yaml'), 'instance_type: t3.large\n');
     await git('init', '-q', '-b', 'main');
     await git('add', '-A');
     await git('commit', '-q', '-m', 'bakery');
-    const build = (...args: string[]) => execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], { env, reject: false });
+    const build = (...args: string[]) =>
+      execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], {
+        env,
+        reject: false,
+      });
     expect((await build()).exitCode).toBe(0);
 
     await appendFile(path.join(dir, 'recipes', 'web.yaml'), 'instance_type: t3.xlarge\n');
@@ -142,12 +195,22 @@ describe('bake build --changed-since', () => {
     expect(run.stderr).toContain('changed since HEAD~1');
     const report = parseJsonOutput('build', run.stdout);
     expect(report.recipes.map((r: { name: string; status: string }) => [r.name, r.status])).toEqual([['web', 'built']]);
-    expect(journal().slice(before).filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['web']);
-    expect(await readFile(path.join(dir, 'infra', 'amis.auto.tfvars'), 'utf8')).toContain(report.recipes[0].amis['us-east-1']);
+    expect(
+      journal()
+        .slice(before)
+        .filter((e) => e.event === 'start')
+        .map((e) => e.recipe),
+    ).toEqual(['web']);
+    expect(await readFile(path.join(dir, 'infra', 'amis.auto.tfvars'), 'utf8')).toContain(
+      report.recipes[0].amis['us-east-1'],
+    );
 
     const nothing = await build('--changed-since', 'HEAD');
     expect(nothing.exitCode).toBe(0);
-    expect(parseJsonOutput('build', nothing.stdout)).toMatchObject({ recipes: [], pin: { status: 'skipped', reason: 'no recipe to build' } });
+    expect(parseJsonOutput('build', nothing.stdout)).toMatchObject({
+      recipes: [],
+      pin: { status: 'skipped', reason: 'no recipe to build' },
+    });
     expect(nothing.stderr).toContain('no recipe');
   });
 });
@@ -178,9 +241,16 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     }
     const journalFile = a.env.FAKE_PACKER_JOURNAL;
     const envA = { ...a.env, BUILD_URL: 'https://jenkins.example/job/images/41/' };
-    const envB = { ...b.env, BUILD_URL: 'https://jenkins.example/job/images-hotfix/7/', FAKE_PACKER_JOURNAL: journalFile };
+    const envB = {
+      ...b.env,
+      BUILD_URL: 'https://jenkins.example/job/images-hotfix/7/',
+      FAKE_PACKER_JOURNAL: journalFile,
+    };
     const build = (dir: string, env: Record<string, string>, ...args: string[]) =>
-      execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], { env, reject: false });
+      execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], {
+        env,
+        reject: false,
+      });
 
     const first = build(a.dir, envA);
     const startedBy = Date.now() + 60_000;
@@ -193,7 +263,10 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     expect(impatient.exitCode, impatient.stderr + impatient.stdout).toBe(1);
     expect(impatient.stderr).toContain('base is already being built by https://jenkins.example/job/images/41/');
     expect(impatient.stderr).toContain('pass --lock-wait DURATION to wait for it');
-    expect(parseJsonOutput('build', impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual(['failed', 'skipped']);
+    expect(parseJsonOutput('build', impatient.stdout).recipes.map((r: { status: string }) => r.status)).toEqual([
+      'failed',
+      'skipped',
+    ]);
 
     const waiting = build(b.dir, envB, '--lock-wait', '10m');
     await stderrContains(waiting, 'waiting up to 10m');
@@ -205,12 +278,17 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     const builtByA = parseJsonOutput('build', done.stdout).recipes;
     const reusedByB = parseJsonOutput('build', patient.stdout).recipes;
     expect(builtByA.map((r: { status: string }) => r.status)).toEqual(['built', 'built']);
-    expect(reusedByB.map((r: { name: string; status: string; amis: Record<string, string> }) => [r.name, r.status, r.amis])).toEqual(
-      builtByA.map((r: { name: string; amis: Record<string, string> }) => [r.name, 'reused', r.amis]),
+    expect(
+      reusedByB.map((r: { name: string; status: string; amis: Record<string, string> }) => [r.name, r.status, r.amis]),
+    ).toEqual(builtByA.map((r: { name: string; amis: Record<string, string> }) => [r.name, 'reused', r.amis]));
+    expect(patient.stderr).toMatch(
+      /already being built by https:\/\/jenkins\.example\/job\/images\/41\/ .*: waiting up to 10m/,
     );
-    expect(patient.stderr).toMatch(/already being built by https:\/\/jenkins\.example\/job\/images\/41\/ .*: waiting up to 10m/);
     // One Packer run per recipe across both jobs.
-    const starts = a.journal().filter((e) => e.event === 'start').map((e) => e.recipe);
+    const starts = a
+      .journal()
+      .filter((e) => e.event === 'start')
+      .map((e) => e.recipe);
     expect(starts).toEqual(['base', 'web']);
   }, 600_000);
 
@@ -224,7 +302,10 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
       await writeFile(file, `${await readFile(file, 'utf8')}instance_type: t3.large\n`);
     }
     const build = (dir: string, env: Record<string, string>, ...args: string[]) =>
-      execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], { env, reject: false });
+      execa('node', [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--json', ...args], {
+        env,
+        reject: false,
+      });
     const first = await build(a.dir, a.env);
     expect(first.exitCode, first.stderr).toBe(0);
     const baseAmi = parseJsonOutput('build', first.stdout).recipes[0].amis['us-east-1'] as string;
@@ -237,7 +318,15 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     const lock = await ec2.send(
       new CreateKeyPairCommand({
         KeyName: 'bake-lock-base',
-        TagSpecifications: [{ ResourceType: 'key-pair', Tags: [{ Key: 'bake:lock', Value: 'base' }, { Key: 'bake:lock-holder', Value: 'https://jenkins.example/job/images/42/' }] }],
+        TagSpecifications: [
+          {
+            ResourceType: 'key-pair',
+            Tags: [
+              { Key: 'bake:lock', Value: 'base' },
+              { Key: 'bake:lock-holder', Value: 'https://jenkins.example/job/images/42/' },
+            ],
+          },
+        ],
       }),
     );
 
@@ -250,7 +339,12 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
 
     const second = await waiting;
     expect(second.exitCode, second.stderr).toBe(0);
-    const recipes = parseJsonOutput('build', second.stdout).recipes as Array<{ name: string; status: string; amis: Record<string, string>; reasons: string[] }>;
+    const recipes = parseJsonOutput('build', second.stdout).recipes as Array<{
+      name: string;
+      status: string;
+      amis: Record<string, string>;
+      reasons: string[];
+    }>;
     expect(recipes.map((r) => [r.name, r.status])).toEqual([
       ['base', 'reused'],
       ['web', 'reused'],

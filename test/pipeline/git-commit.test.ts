@@ -12,7 +12,8 @@ describe('git commit of a bake', () => {
 
   it('asks git for HEAD of the bakery checkout', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'bake-git-'));
-    const git = (...args: string[]) => execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir });
+    const git = (...args: string[]) =>
+      execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: dir });
     await git('init', '-q');
     await writeFile(path.join(dir, 'recipe.yaml'), 'name: web\n');
     await git('add', '.');

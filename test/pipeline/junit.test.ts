@@ -14,7 +14,15 @@ const report: BuildReport = {
   interrupted: false,
   pin: { status: 'skipped', reason: 'a recipe failed' },
   recipes: [
-    { name: 'base', status: 'built', amis: { 'us-east-1': 'ami-1' }, fingerprint: 'f1', duration_s: 61.5, log: '/b/.bake/logs/run-1/base.log', reasons: ['role nginx changed'] },
+    {
+      name: 'base',
+      status: 'built',
+      amis: { 'us-east-1': 'ami-1' },
+      fingerprint: 'f1',
+      duration_s: 61.5,
+      log: '/b/.bake/logs/run-1/base.log',
+      reasons: ['role nginx changed'],
+    },
     { name: 'db', status: 'reused', amis: { 'us-east-1': 'ami-2' }, fingerprint: 'f2', duration_s: 0, reasons: [] },
     {
       name: hostileName,
@@ -27,19 +35,50 @@ const report: BuildReport = {
       error: hostileError,
       log_tail: ['TASK [nginx : install] <fatal> & done', '\u001b[0;31mred line\u001b[0m'],
     },
-    { name: 'web-canary', status: 'skipped', amis: {}, fingerprint: 'f4', duration_s: 0, reasons: [], error: `parent ${hostileName} failed` },
-    { name: 'cache', status: 'aborted', amis: {}, fingerprint: 'f5', duration_s: 3, reasons: [], error: 'run interrupted' },
+    {
+      name: 'web-canary',
+      status: 'skipped',
+      amis: {},
+      fingerprint: 'f4',
+      duration_s: 0,
+      reasons: [],
+      error: `parent ${hostileName} failed`,
+    },
+    {
+      name: 'cache',
+      status: 'aborted',
+      amis: {},
+      fingerprint: 'f5',
+      duration_s: 3,
+      reasons: [],
+      error: 'run interrupted',
+    },
   ],
 };
 
 const parse = (xml: string) =>
-  new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'testcase' }).parse(xml);
+  new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (name) => name === 'testcase' }).parse(
+    xml,
+  );
 
 describe('JUnit report', () => {
   it('has one testcase per recipe in a "bake build" suite, with counts Jenkins reads', () => {
     const suite = parse(junitXml(report, '2026-11-22T19:00:00Z')).testsuites.testsuite;
-    expect(suite).toMatchObject({ name: 'bake build', tests: '5', failures: '1', errors: '1', skipped: '1', time: '76.500' });
-    expect(suite.testcase.map((c: { name: string }) => c.name)).toEqual(['base', 'db', hostileName, 'web-canary', 'cache']);
+    expect(suite).toMatchObject({
+      name: 'bake build',
+      tests: '5',
+      failures: '1',
+      errors: '1',
+      skipped: '1',
+      time: '76.500',
+    });
+    expect(suite.testcase.map((c: { name: string }) => c.name)).toEqual([
+      'base',
+      'db',
+      hostileName,
+      'web-canary',
+      'cache',
+    ]);
   });
 
   it('keeps hostile recipe names, messages and log lines intact as data', () => {

@@ -16,7 +16,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const location = { file: 'recipes/web.yaml', line: 12, col: 3 };
 
 /** A recipe as the loader would hand it over; only what pin reads matters. */
-function recipe(name: string, regions: string[], pin: Array<Omit<PinTarget, 'fileAsWritten' | 'location' | 'format'> & { format?: 'map' | 'string' }>): Recipe {
+function recipe(
+  name: string,
+  regions: string[],
+  pin: Array<Omit<PinTarget, 'fileAsWritten' | 'location' | 'format'> & { format?: 'map' | 'string' }>,
+): Recipe {
   return {
     name,
     regions,
@@ -46,10 +50,13 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
     const file = path.join(dir, 'amis.auto.tfvars');
     await writeFile(file, STACK);
     const web = recipe('web', ['us-east-1', 'eu-west-1'], [{ file, variable: 'web_ami' }]);
-    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-0aaaaaaaaaaaaaaa1', 'eu-west-1': 'ami-33333333' } }], {
-      check: false,
-      roots: [dir],
-    });
+    const [result] = await pinImages(
+      [{ recipe: web, amis: { 'us-east-1': 'ami-0aaaaaaaaaaaaaaa1', 'eu-west-1': 'ami-33333333' } }],
+      {
+        check: false,
+        roots: [dir],
+      },
+    );
     expect(await readFile(file, 'utf8')).toBe(
       STACK.replace('ami-11111111', 'ami-0aaaaaaaaaaaaaaa1').replace('ami-22222222', 'ami-33333333'),
     );
@@ -64,9 +71,18 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
     const file = path.join(dir, 'shared.tfvars');
     await writeFile(file, 'amis = {\n  web = "ami-11111111"\n}\nbastion_ami = "ami-22222222"\n');
     const requests: PinRequest[] = [
-      { recipe: recipe('web', ['eu-west-1', 'us-east-1'], [{ file, variable: 'amis', key: 'web' }]), amis: { 'eu-west-1': 'ami-aaaaaaaa', 'us-east-1': 'ami-bbbbbbbb' } },
-      { recipe: recipe('worker', ['eu-west-1'], [{ file, variable: 'amis', key: 'worker' }]), amis: { 'eu-west-1': 'ami-cccccccc' } },
-      { recipe: recipe('bastion', ['eu-west-1'], [{ file, variable: 'bastion_ami', format: 'string' }]), amis: { 'eu-west-1': 'ami-dddddddd' } },
+      {
+        recipe: recipe('web', ['eu-west-1', 'us-east-1'], [{ file, variable: 'amis', key: 'web' }]),
+        amis: { 'eu-west-1': 'ami-aaaaaaaa', 'us-east-1': 'ami-bbbbbbbb' },
+      },
+      {
+        recipe: recipe('worker', ['eu-west-1'], [{ file, variable: 'amis', key: 'worker' }]),
+        amis: { 'eu-west-1': 'ami-cccccccc' },
+      },
+      {
+        recipe: recipe('bastion', ['eu-west-1'], [{ file, variable: 'bastion_ami', format: 'string' }]),
+        amis: { 'eu-west-1': 'ami-dddddddd' },
+      },
     ];
     const results = await pinImages(requests, { check: false, roots: [dir] });
     expect(results).toHaveLength(1);
@@ -78,8 +94,18 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
   it('creates a missing tfvars file with a header saying bake manages the values', async () => {
     const file = path.join(dir, 'new.auto.tfvars');
     const json = path.join(dir, 'new.auto.tfvars.json');
-    const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }, { file: json, variable: 'web_ami' }]);
-    const results = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] });
+    const web = recipe(
+      'web',
+      ['us-east-1'],
+      [
+        { file, variable: 'web_ami' },
+        { file: json, variable: 'web_ami' },
+      ],
+    );
+    const results = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], {
+      check: false,
+      roots: [dir],
+    });
     expect(results.map((r) => r.changed)).toEqual([true, true]);
     expect(await readFile(file, 'utf8')).toBe(`${NEW_HCL_FILE_HEADER}\nweb_ami = {\n  us-east-1 = "ami-aaaaaaaa"\n}\n`);
     expect(await readFile(json, 'utf8')).toBe('{\n  "web_ami": {\n    "us-east-1": "ami-aaaaaaaa"\n  }\n}\n');
@@ -88,9 +114,9 @@ describe('bake pin writes AMI ids into the recipe targets', () => {
   it('refuses a target in a directory that does not exist', async () => {
     const file = path.join(dir, 'missing', 'amis.tfvars');
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] })).rejects.toThrow(
-      /does not exist; create it or fix the recipe's pin target/,
-    );
+    await expect(
+      pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] }),
+    ).rejects.toThrow(/does not exist; create it or fix the recipe's pin target/);
   });
 
   it('refuses a region the recipe has no AMI for', async () => {
@@ -119,7 +145,10 @@ describe('bake pin --check', () => {
     await writeFile(file, STACK);
     const before = await stat(file);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-99999999' } }], { check: true, roots: [dir] });
+    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-99999999' } }], {
+      check: true,
+      roots: [dir],
+    });
     expect(result.changed).toBe(true);
     const label = path.relative(process.cwd(), file).startsWith('..') ? file : path.relative(process.cwd(), file);
     expect(result.diff).toBe(
@@ -146,14 +175,20 @@ describe('bake pin --check', () => {
     const file = path.join(dir, 'amis.auto.tfvars');
     await writeFile(file, STACK);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-11111111' } }], { check: true, roots: [dir] });
+    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-11111111' } }], {
+      check: true,
+      roots: [dir],
+    });
     expect(result).toMatchObject({ changed: false, diff: '' });
   });
 
   it('does not create a missing file, and shows it as new', async () => {
     const file = path.join(dir, 'new.tfvars');
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami', format: 'string' }]);
-    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: true, roots: [dir] });
+    const [result] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], {
+      check: true,
+      roots: [dir],
+    });
     expect(result.changed).toBe(true);
     expect(result.diff).toMatch(/^--- \/dev\/null\n\+\+\+ .*new\.tfvars\n@@ -0,0 \+1,4 @@\n/);
     expect(result.diff).toContain('+web_ami = "ami-aaaaaaaa"\n');
@@ -202,13 +237,18 @@ describe('bake pin never leaves a broken or half-written file', () => {
       const web = recipe('web', ['us-east-1'], [{ file: link, variable: 'web_ami', format: 'string' }]);
       for (const check of [true, false]) {
         const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check, roots: [dir] });
-        await expect(attempt).rejects.toThrow(/leads through a symbolic link to .*victim\.tfvars, outside .*: bake pins only inside the bakery or its pin_roots/);
+        await expect(attempt).rejects.toThrow(
+          /leads through a symbolic link to .*victim\.tfvars, outside .*: bake pins only inside the bakery or its pin_roots/,
+        );
         await expect(attempt.catch((e: Error) => e.message)).resolves.not.toContain('do not print me');
       }
       expect(await readFile(victim, 'utf8')).toBe('secret = "do not print me"\n');
       expect(await readdir(outside)).toEqual(['victim.tfvars']);
       // The same file through its real path is allowed once its folder is a pin root.
-      const [ok] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir, outside] });
+      const [ok] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], {
+        check: false,
+        roots: [dir, outside],
+      });
       expect(ok.file).toBe(victim);
     } finally {
       await rm(outside, { recursive: true, force: true });
@@ -220,11 +260,16 @@ describe('bake pin never leaves a broken or half-written file', () => {
     await writeFile(file, STACK);
     await chmod(file, 0o444);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami' }]);
-    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] })).rejects.toThrow(/is read-only; bake does not replace a read-only file/);
+    await expect(
+      pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] }),
+    ).rejects.toThrow(/is read-only; bake does not replace a read-only file/);
     expect(await readFile(file, 'utf8')).toBe(STACK);
     expect((await stat(file)).mode & 0o777).toBe(0o444);
     // --check only reads: it still shows what would change.
-    const [checked] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: true, roots: [dir] });
+    const [checked] = await pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], {
+      check: true,
+      roots: [dir],
+    });
     expect(checked.changed).toBe(true);
   });
 
@@ -242,7 +287,10 @@ describe('bake pin never leaves a broken or half-written file', () => {
     ];
     for (const [file, message] of cases) {
       const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami', format: 'string' }]);
-      const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] });
+      const attempt = pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], {
+        check: false,
+        roots: [dir],
+      });
       await expect(attempt).rejects.toBeInstanceOf(TfvarsError);
       await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toMatch(message);
     }
@@ -251,12 +299,16 @@ describe('bake pin never leaves a broken or half-written file', () => {
 
   it('refuses a file that is not UTF-8 rather than rewrite bytes it does not own', async () => {
     const file = path.join(dir, 'latin1.tfvars');
-    const bytes = Buffer.concat([Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from('\nweb_ami = "ami-11111111"\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from('# caf'),
+      Buffer.from([0xe9]),
+      Buffer.from('\nweb_ami = "ami-11111111"\n'),
+    ]);
     await writeFile(file, bytes);
     const web = recipe('web', ['us-east-1'], [{ file, variable: 'web_ami', format: 'string' }]);
-    await expect(pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] })).rejects.toThrow(
-      /not valid UTF-8/,
-    );
+    await expect(
+      pinImages([{ recipe: web, amis: { 'us-east-1': 'ami-aaaaaaaa' } }], { check: false, roots: [dir] }),
+    ).rejects.toThrow(/not valid UTF-8/);
     expect((await readFile(file)).equals(bytes)).toBe(true);
   });
 
@@ -266,7 +318,15 @@ describe('bake pin never leaves a broken or half-written file', () => {
     const child = (prefix: string) =>
       promisify(execFile)(
         process.execPath,
-        ['--import', './test/fixtures/pin/register-ts.mjs', 'test/fixtures/pin/pin-child.ts', file, 'web_ami', prefix, '12'],
+        [
+          '--import',
+          './test/fixtures/pin/register-ts.mjs',
+          'test/fixtures/pin/pin-child.ts',
+          file,
+          'web_ami',
+          prefix,
+          '12',
+        ],
         { cwd: root },
       );
     await Promise.all([child('aaaa'), child('bbbb')]);
@@ -287,7 +347,9 @@ describe('the pin lock', () => {
     await writeFile(lockFileOf(file), 'other-host 4242\n');
     const attempt = withFileLock(file, async () => 'ran', { timeoutMs: 300 });
     await expect(attempt).rejects.toBeInstanceOf(LockTimeoutError);
-    await expect(attempt).rejects.toThrow(/another bake has held this lock .*other-host 4242.*remove the file if no bake is running/);
+    await expect(attempt).rejects.toThrow(
+      /another bake has held this lock .*other-host 4242.*remove the file if no bake is running/,
+    );
   });
 
   it('takes over a stale lock left by a killed process', async () => {
@@ -329,8 +391,12 @@ describe('the pin lock', () => {
         const { withFileLock } = await import(${JSON.stringify(path.join(root, 'dist', 'files', 'lock-file.js'))});
         await withFileLock(process.argv[1], async () => { console.log('locked'); await new Promise(() => setInterval(() => {}, 1000)); });
       `;
-      const holder = spawn(process.execPath, ['--input-type=module', '-e', script, file], { stdio: ['ignore', 'pipe', 'inherit'] });
-      await new Promise<void>((resolve) => holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve()));
+      const holder = spawn(process.execPath, ['--input-type=module', '-e', script, file], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      await new Promise<void>((resolve) =>
+        holder.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('locked') && resolve()),
+      );
       expect(await readdir(dir)).toEqual(['amis.tfvars.bake-lock']);
       holder.kill(signal);
       const [, died] = (await once(holder, 'exit')) as [number | null, NodeJS.Signals | null];

@@ -17,7 +17,16 @@ const BAKE = fileURLToPath(new URL('../../bin/bake.js', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../fixtures/fingerprint/bakery', import.meta.url));
 
 interface JsonPlan {
-  recipes: Array<{ name: string; action: string; reasons: string[]; fingerprint: string; amis: Record<string, string>; inputs: string; base_ami: string; level?: number }>;
+  recipes: Array<{
+    name: string;
+    action: string;
+    reasons: string[];
+    fingerprint: string;
+    amis: Record<string, string>;
+    inputs: string;
+    base_ami: string;
+    level?: number;
+  }>;
   changed_since?: { ref: string; commit: string; recipes: Record<string, string[]> };
 }
 
@@ -28,7 +37,11 @@ beforeAll(async () => {
   t = await startTestCloud();
   dir = await mkdtemp(path.join(tmpdir(), 'bake-plan-cli-'));
   await cp(FIXTURE, dir, { recursive: true });
-  const git = (...args: string[]) => execa('git', args, { cwd: dir, env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' } });
+  const git = (...args: string[]) =>
+    execa('git', args, {
+      cwd: dir,
+      env: { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
+    });
   await git('init', '-q');
   await git('add', '-A');
   await git('commit', '-q', '-m', 'bakery');
@@ -101,7 +114,10 @@ describe('bake plan (CLI)', () => {
   it('with --changed-since plans only the recipes whose inputs changed since the ref', async () => {
     const unchanged = await bake('--changed-since', 'HEAD', '--json');
     expect(unchanged.exitCode).toBe(0);
-    expect(parseJsonOutput('plan', unchanged.stdout)).toMatchObject({ changed_since: { ref: 'HEAD', recipes: {} }, recipes: [] });
+    expect(parseJsonOutput('plan', unchanged.stdout)).toMatchObject({
+      changed_since: { ref: 'HEAD', recipes: {} },
+      recipes: [],
+    });
 
     await appendFile(path.join(dir, 'roles/nginx/tasks/main.yml'), '# a one-line change\n');
     const run = await bake('--changed-since', 'HEAD', '--json', '--detailed-exitcode');
@@ -116,7 +132,10 @@ describe('bake plan (CLI)', () => {
   it('reports an unknown recipe in one line with exit 1', async () => {
     const run = await bake('nosuch');
     expect(run.exitCode).toBe(1);
-    const lines = run.stderr.trim().split('\n').filter((line) => !/^\S+ note: bakery /.test(line));
+    const lines = run.stderr
+      .trim()
+      .split('\n')
+      .filter((line) => !/^\S+ note: bakery /.test(line));
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain('nosuch');
   });

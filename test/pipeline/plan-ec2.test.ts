@@ -17,7 +17,6 @@ import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { BakeryRepo } from './bakery-repo.js';
 import { imageAsBuilt } from './image-as-built.js';
 
-
 let t: TestCloud;
 let ec2: EC2Client;
 let aws: AwsSettings;
@@ -76,7 +75,11 @@ describe('bake plan against EC2', () => {
 
     await repo.write('roles/nginx/templates/site.conf.j2', 'server { listen {{ nginx_port }} http2; }\n');
     await repo.commit('nginx: http2');
-    const third = await planBakery(bakery(), bakery().recipes.filter((r) => r.name === 'web'), deps());
+    const third = await planBakery(
+      bakery(),
+      bakery().recipes.filter((r) => r.name === 'web'),
+      deps(),
+    );
     expect(third.recipes.map((r) => [r.name, r.action, r.reasons, r.baseAmi])).toEqual([
       ['web', 'build', ['role nginx: templates/site.conf.j2 changed'], baseAmi],
     ]);

@@ -34,7 +34,11 @@ function deps(overrides: Partial<PlanDeps> = {}): PlanDeps {
 
 const FILTER_BASE: BaseImage = { kind: 'filter', name: 'debian-12-amd64-*', owners: ['136693071363'] };
 
-function plan(bakery: Bakery, names?: string[], options: { force?: boolean; generatorVersion?: string } = {}): Promise<Plan> {
+function plan(
+  bakery: Bakery,
+  names?: string[],
+  options: { force?: boolean; generatorVersion?: string } = {},
+): Promise<Plan> {
   const recipes = names ? bakery.recipes.filter((r) => names.includes(r.name)) : bakery.recipes;
   return planBakery(bakery, recipes, deps({ generatorVersion: options.generatorVersion }), { force: options.force });
 }
@@ -51,7 +55,9 @@ async function bakeAll(bakery: Bakery): Promise<Plan> {
   const first = await plan(bakery);
   for (const item of first.recipes) {
     if (item.action !== 'build') continue;
-    const parentAmis = item.parent ? catalog.images.find((i) => i.recipe === item.parent && i.fingerprint === entry(first, item.parent!).fingerprint) : undefined;
+    const parentAmis = item.parent
+      ? catalog.images.find((i) => i.recipe === item.parent && i.fingerprint === entry(first, item.parent!).fingerprint)
+      : undefined;
     catalog.bake({ ...item, baseAmi: item.baseAmi || parentAmis?.imageId || '' }, commit);
   }
   return plan(bakery);
@@ -86,7 +92,10 @@ describe('bake plan', () => {
     await repo.commit('nginx: reuseport');
     const result = await plan(bakery);
     expect(entry(result, 'base').action).toBe('reuse');
-    expect(entry(result, 'web')).toMatchObject({ action: 'build', reasons: ['role nginx: templates/site.conf.j2 changed'] });
+    expect(entry(result, 'web')).toMatchObject({
+      action: 'build',
+      reasons: ['role nginx: templates/site.conf.j2 changed'],
+    });
   });
 
   it('tells how long each recipe’s last bake ran (bake:built-at to the image’s creation), and nothing for one never built or without the tag', async () => {
@@ -126,7 +135,9 @@ describe('bake plan', () => {
     await repo.write('cloud-init/web.yaml.hbs', '#cloud-config\nhostname: {{service}}\ntimezone: UTC\n');
     await repo.commit('web cloud-init: timezone');
     const result = await plan(bakery, ['web']);
-    expect(result.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([['web', 'build', ['cloud-init template web.yaml.hbs changed']]]);
+    expect(result.recipes.map((r) => [r.name, r.action, r.reasons])).toEqual([
+      ['web', 'build', ['cloud-init template web.yaml.hbs changed']],
+    ]);
   });
 
   it('falls back to the kind of input when the image’s commit is not in this clone', async () => {
@@ -135,7 +146,9 @@ describe('bake plan', () => {
     catalog.bake(entry(first, 'base'), 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef');
     await repo.write('roles/common/defaults/main.yml', 'common_timezone: Asia/Seoul\n');
     await repo.commit('timezone');
-    expect(entry(await plan(bakery), 'base').reasons).toEqual(['roles changed (details unavailable: commit deadbeefdead not in this clone)']);
+    expect(entry(await plan(bakery), 'base').reasons).toEqual([
+      'roles changed (details unavailable: commit deadbeefdead not in this clone)',
+    ]);
   });
 
   it('says which base image moved when a filter now finds a newer one', async () => {
@@ -143,14 +156,21 @@ describe('bake plan', () => {
     await bakeAll(bakery);
     bases['us-east-1'] = { imageId: 'ami-0bbbbbbbbbbbbbbb2', name: 'debian-12-amd64-20261201-1' };
     const result = await plan(bakery);
-    expect(entry(result, 'base').reasons).toEqual(['base image moved from ami-0aaaaaaaaaaaaaaa1 to ami-0bbbbbbbbbbbbbbb2 (debian-12-amd64-20261201-1)']);
+    expect(entry(result, 'base').reasons).toEqual([
+      'base image moved from ami-0aaaaaaaaaaaaaaa1 to ami-0bbbbbbbbbbbbbbb2 (debian-12-amd64-20261201-1)',
+    ]);
     expect(entry(result, 'base').baseAmi).toBe('ami-0bbbbbbbbbbbbbbb2');
     expect(entry(result, 'web').reasons).toEqual(['parent base is rebuilt']);
   });
 
   it('names the recipe setting that changed, not its formatting', async () => {
     await bakeAll(repo.bakery());
-    await repo.write('recipes/web.yaml', (await import('./bakery-repo.js')).FILES['recipes/web.yaml'].replace('t3.small', 't3.large').replace('name: web', '# the front end\nname: "web"'));
+    await repo.write(
+      'recipes/web.yaml',
+      (await import('./bakery-repo.js')).FILES['recipes/web.yaml']
+        .replace('t3.small', 't3.large')
+        .replace('name: web', '# the front end\nname: "web"'),
+    );
     await repo.commit('web: bigger');
     const result = await plan(repo.bakery({ web: { instanceType: 't3.large' } }));
     expect(entry(result, 'web').reasons).toEqual(['recipe settings changed: instance_type']);
@@ -159,7 +179,10 @@ describe('bake plan', () => {
   it('says a role was added to the recipe once, as a settings change', async () => {
     const bakery = repo.bakery();
     await bakeAll(bakery);
-    await repo.write('recipes/base.yaml', 'name: base\nbase:\n  ami: ami-0123456789abcdef0\nregions: [us-east-1]\nroles: [common, nginx]\n');
+    await repo.write(
+      'recipes/base.yaml',
+      'name: base\nbase:\n  ami: ami-0123456789abcdef0\nregions: [us-east-1]\nroles: [common, nginx]\n',
+    );
     await repo.commit('base: nginx too');
     const web = bakery.recipes.find((r) => r.name === 'web')!;
     const result = await plan(repo.bakery({ base: { roles: [...bakery.recipes[0].roles, web.roles[0]] } }), ['base']);
@@ -175,18 +198,30 @@ describe('bake plan', () => {
 
   it('names the galaxy role version that changed', async () => {
     await bakeAll(repo.bakery());
-    await repo.write('roles/requirements.yml', '- name: geerlingguy.docker\n  src: geerlingguy.docker\n  version: 7.5.0\n');
+    await repo.write(
+      'roles/requirements.yml',
+      '- name: geerlingguy.docker\n  src: geerlingguy.docker\n  version: 7.5.0\n',
+    );
     await repo.commit('docker role 7.5.0');
     const result = await plan(repo.bakery({ galaxyVersion: '7.5.0' }));
-    expect(entry(result, 'web').reasons).toEqual(['role geerlingguy.docker: geerlingguy.docker@7.4.1 → geerlingguy.docker@7.5.0']);
+    expect(entry(result, 'web').reasons).toEqual([
+      'role geerlingguy.docker: geerlingguy.docker@7.4.1 → geerlingguy.docker@7.5.0',
+    ]);
   });
 
   it('copies to a new region instead of calling the image changed', async () => {
     await bakeAll(repo.bakery());
     const result = await plan(repo.bakery({ base: { regions: ['us-east-1', 'eu-west-1'] } }));
     const base = entry(result, 'base');
-    expect(base).toMatchObject({ action: 'build', missingRegions: ['eu-west-1'], distributeOnly: { region: 'us-east-1', ami: base.amis['us-east-1'] } });
-    expect(base.reasons).toEqual(['new region eu-west-1', `copy ${base.amis['us-east-1']} from us-east-1 to eu-west-1 (no new bake)`]);
+    expect(base).toMatchObject({
+      action: 'build',
+      missingRegions: ['eu-west-1'],
+      distributeOnly: { region: 'us-east-1', ami: base.amis['us-east-1'] },
+    });
+    expect(base.reasons).toEqual([
+      'new region eu-west-1',
+      `copy ${base.amis['us-east-1']} from us-east-1 to eu-west-1 (no new bake)`,
+    ]);
     expect(entry(result, 'web').action).toBe('reuse');
     expect(entry(result, 'web').distributeOnly).toBeUndefined();
   });
@@ -196,11 +231,20 @@ describe('bake plan', () => {
     const result = await plan(repo.bakery({ base: { shareWith: ['123456789012'], deprecateAfterDays: 30 } }));
     const base = entry(result, 'base');
     expect(base.fingerprint).toBe(entry(first, 'base').fingerprint);
-    expect(base).toMatchObject({ action: 'build', missingRegions: [], unsettledRegions: ['us-east-1'], distributeOnly: { region: 'us-east-1', ami: base.amis['us-east-1'] } });
-    expect(base.reasons).toEqual([`share_with, deprecate_after_days changed on ${base.amis['us-east-1']} in us-east-1: applying them (no new bake)`]);
+    expect(base).toMatchObject({
+      action: 'build',
+      missingRegions: [],
+      unsettledRegions: ['us-east-1'],
+      distributeOnly: { region: 'us-east-1', ami: base.amis['us-east-1'] },
+    });
+    expect(base.reasons).toEqual([
+      `share_with, deprecate_after_days changed on ${base.amis['us-east-1']} in us-east-1: applying them (no new bake)`,
+    ]);
     // The child builds FROM the same image: neither rebuilt nor held back.
     expect(entry(result, 'web')).toMatchObject({ action: 'reuse', baseAmi: base.amis['us-east-1'] });
-    expect(entry(await plan(repo.bakery({ base: { shareWith: ['123456789012'] } }), ['web']), 'web').action).toBe('reuse');
+    expect(entry(await plan(repo.bakery({ base: { shareWith: ['123456789012'] } }), ['web']), 'web').action).toBe(
+      'reuse',
+    );
   });
 
   it('finishes a distribution that stopped before its settings were confirmed', async () => {
@@ -208,22 +252,34 @@ describe('bake plan', () => {
     const image = catalog.images.find((i) => i.recipe === 'base')!;
     delete image.tags['bake:distribution'];
     const base = entry(await plan(repo.bakery()), 'base');
-    expect(base.reasons).toEqual([`sharing, IMDSv2 and deprecation not confirmed on ${image.imageId} in us-east-1: applying them (no new bake)`]);
+    expect(base.reasons).toEqual([
+      `sharing, IMDSv2 and deprecation not confirmed on ${image.imageId} in us-east-1: applying them (no new bake)`,
+    ]);
     expect(base.distributeOnly).toEqual({ region: 'us-east-1', ami: image.imageId });
   });
 
   it('rebuilds an image that failed its launch test (and its children), and one whose launch test never finished', async () => {
     const first = await plan(repo.bakery());
-    const failed = catalog.bake(entry(first, 'base'), 'unknown', undefined, { 'bake:launch-test': 'failed' })['us-east-1'];
+    const failed = catalog.bake(entry(first, 'base'), 'unknown', undefined, { 'bake:launch-test': 'failed' })[
+      'us-east-1'
+    ];
     const result = await plan(repo.bakery());
-    expect(entry(result, 'base')).toMatchObject({ action: 'build', amis: {}, reasons: [`image ${failed} with this fingerprint failed its launch test`] });
+    expect(entry(result, 'base')).toMatchObject({
+      action: 'build',
+      amis: {},
+      reasons: [`image ${failed} with this fingerprint failed its launch test`],
+    });
     expect(entry(result, 'web').action).toBe('build');
 
     catalog.images.find((i) => i.imageId === failed)!.tags['bake:launch-test'] = 'pending';
-    expect(entry(await plan(repo.bakery()), 'base').reasons).toEqual([`image ${failed} with this fingerprint has no finished launch test`]);
+    expect(entry(await plan(repo.bakery()), 'base').reasons).toEqual([
+      `image ${failed} with this fingerprint has no finished launch test`,
+    ]);
 
     // A later bake of the same fingerprint that passed is today's image.
-    const passed = catalog.bake(entry(first, 'base'), 'unknown', undefined, { 'bake:launch-test': 'passed' })['us-east-1'];
+    const passed = catalog.bake(entry(first, 'base'), 'unknown', undefined, { 'bake:launch-test': 'passed' })[
+      'us-east-1'
+    ];
     expect(entry(await plan(repo.bakery()), 'base')).toMatchObject({ action: 'reuse', amis: { 'us-east-1': passed } });
   });
 
@@ -232,7 +288,9 @@ describe('bake plan', () => {
     const spec = { enabled: true, userData: [], checks: [], timeoutMs: 600_000, location: at };
     const plain = entry(await plan(repo.bakery()), 'base').fingerprint;
     expect(entry(await plan(repo.bakery({ base: { launchTest: spec } })), 'base').fingerprint).toBe(plain);
-    expect(entry(await plan(repo.bakery({ base: { launchTest: { ...spec, enabled: false } } })), 'base').fingerprint).toBe(plain);
+    expect(
+      entry(await plan(repo.bakery({ base: { launchTest: { ...spec, enabled: false } } })), 'base').fingerprint,
+    ).toBe(plain);
     const checked = { ...spec, checks: [{ kind: 'file' as const, path: '/run/app-configured', location: at }] };
     expect(entry(await plan(repo.bakery({ base: { launchTest: checked } })), 'base').fingerprint).not.toBe(plain);
   });
@@ -247,7 +305,12 @@ describe('bake plan', () => {
 
   it('lists bake’s images once for all regions and resolves each base once per region', async () => {
     const bakery = repo.bakery({ base: { base: FILTER_BASE, regions: ['us-east-1', 'eu-west-1'] } });
-    bakery.recipes.push({ ...bakery.recipes[0], name: 'worker', file: bakery.recipes[0].file.replace('base', 'worker'), regions: ['us-east-1', 'ap-northeast-2'] });
+    bakery.recipes.push({
+      ...bakery.recipes[0],
+      name: 'worker',
+      file: bakery.recipes[0].file.replace('base', 'worker'),
+      regions: ['us-east-1', 'ap-northeast-2'],
+    });
     await plan(bakery);
     expect(catalog.listings).toEqual([['us-east-1', 'eu-west-1', 'ap-northeast-2']]);
     expect(resolved).toEqual(['filter@us-east-1']);

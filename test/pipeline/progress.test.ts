@@ -7,7 +7,13 @@ import { createPlainProgress } from '../../src/pipeline/progress-plain.js';
 function ciOutput() {
   const lines: string[] = [];
   const stream = { isTTY: false, write: (s: string) => void lines.push(s) };
-  const output = createOutput({ json: false, env: { CI: 'true' }, stdout: stream, stderr: stream, now: () => new Date('2026-11-22T19:00:00Z') });
+  const output = createOutput({
+    json: false,
+    env: { CI: 'true' },
+    stdout: stream,
+    stderr: stream,
+    now: () => new Date('2026-11-22T19:00:00Z'),
+  });
   return { output, lines };
 }
 
@@ -38,7 +44,10 @@ describe('build progress', () => {
 
   it('on a terminal follows every recipe to its end, including ones that never start', async () => {
     const screen: string[] = [];
-    const terminal = Object.assign(new Writable({ write: (chunk, _enc, done) => (screen.push(String(chunk)), done()) }), { isTTY: true });
+    const terminal = Object.assign(
+      new Writable({ write: (chunk, _enc, done) => (screen.push(String(chunk)), done()) }),
+      { isTTY: true },
+    );
     const output = createOutput({ json: true, env: {}, stdout: { write: () => true }, stderr: terminal });
     expect(output.interactive).toBe(true);
     const progress = createListrProgress(output);

@@ -6,7 +6,12 @@
 import { DescribeKeyPairsCommand } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ec2RecipeLocks, lockName, type RecipeLockStore } from '../../src/aws/recipe-lock.js';
-import { acquireRecipeLock, heartbeatInterval, RecipeLockedError, type LockClock } from '../../src/pipeline/recipe-lock.js';
+import {
+  acquireRecipeLock,
+  heartbeatInterval,
+  RecipeLockedError,
+  type LockClock,
+} from '../../src/pipeline/recipe-lock.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 
 let t: TestCloud;
@@ -35,7 +40,9 @@ const policy = (holder: string, waitMs = 0) => ({ holder, waitMs, staleAfterMs: 
 const request = (recipe: string) => ({ recipe, region: 'us-east-1', fingerprint: '0123456789abcdef' });
 
 async function lockPairs(recipe: string) {
-  const { KeyPairs = [] } = await t.ec2().send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [lockName(recipe)] }] }));
+  const { KeyPairs = [] } = await t
+    .ec2()
+    .send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'key-name', Values: [lockName(recipe)] }] }));
   return KeyPairs;
 }
 
@@ -44,16 +51,25 @@ describe('recipe build lock', () => {
     const release = await acquireRecipeLock(store, request('web'), policy('https://jenkins.example/job/a/1/'));
     const [pair] = await lockPairs('web');
     expect(pair.KeyName).toBe('bake-lock-web');
-    expect(pair.Tags).toEqual(expect.arrayContaining([{ Key: 'bake:lock-holder', Value: 'https://jenkins.example/job/a/1/' }, { Key: 'bake:lock', Value: 'web' }]));
+    expect(pair.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: 'bake:lock-holder', Value: 'https://jenkins.example/job/a/1/' },
+        { Key: 'bake:lock', Value: 'web' },
+      ]),
+    );
     await release();
     expect(await lockPairs('web')).toEqual([]);
   });
 
   it('fails at once, naming the holder, when another bake holds it and no wait is asked', async () => {
     const release = await acquireRecipeLock(store, request('api'), policy('https://jenkins.example/job/a/1/'));
-    const error = await acquireRecipeLock(store, request('api'), policy('https://jenkins.example/job/b/9/')).catch((e: unknown) => e);
+    const error = await acquireRecipeLock(store, request('api'), policy('https://jenkins.example/job/b/9/')).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RecipeLockedError);
-    expect((error as Error).message).toMatch(/^api is already being built by https:\/\/jenkins\.example\/job\/a\/1\/ \(since .*; lock bake-lock-api in us-east-1\); pass --lock-wait DURATION/);
+    expect((error as Error).message).toMatch(
+      /^api is already being built by https:\/\/jenkins\.example\/job\/a\/1\/ \(since .*; lock bake-lock-api in us-east-1\); pass --lock-wait DURATION/,
+    );
     await release();
   });
 
@@ -67,7 +83,10 @@ describe('recipe build lock', () => {
       await sleep(ms);
       if (clock.slept.length === 3) await releaseA();
     };
-    const releaseB = await acquireRecipeLock(store, request('db'), policy('job B', 3_600_000), { clock, note: (n) => notes.push(n) });
+    const releaseB = await acquireRecipeLock(store, request('db'), policy('job B', 3_600_000), {
+      clock,
+      note: (n) => notes.push(n),
+    });
     expect(clock.slept).toEqual([1_000, 2_000, 4_000]);
     expect(notes).toEqual([expect.stringMatching(/^db is already being built by job A .*: waiting up to 1h$/)]);
     expect((await lockPairs('db'))[0].Tags).toContainEqual({ Key: 'bake:lock-holder', Value: 'job B' });
@@ -77,19 +96,26 @@ describe('recipe build lock', () => {
   it('gives up after the wait, saying how long it waited', async () => {
     const release = await acquireRecipeLock(store, request('cache'), policy('job A'));
     const clock = fakeClock();
-    const error = await acquireRecipeLock(store, request('cache'), policy('job B', 60_000), { clock }).catch((e: unknown) => e);
+    const error = await acquireRecipeLock(store, request('cache'), policy('job B', 60_000), { clock }).catch(
+      (e: unknown) => e,
+    );
     expect((error as Error).message).toMatch(/cache is already being built by job A .*gave up after waiting 1m$/);
     expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(60_000);
     await release();
   });
 
-  it('takes over a lock not refreshed for the stale limit (its agent died), and never releases the new holder\'s lock by mistake', async () => {
+  it("takes over a lock not refreshed for the stale limit (its agent died), and never releases the new holder's lock by mistake", async () => {
     // The dead agent took the lock and never refreshed it.
     await store.tryAcquire('batch', 'us-east-1', 'dead agent', 'f');
     const later = fakeClock(Date.now() + 7 * 3_600_000);
     const notes: string[] = [];
-    const release = await acquireRecipeLock(store, request('batch'), policy('job C'), { clock: later, note: (n) => notes.push(n) });
-    expect(notes[0]).toMatch(/^batch: taking over the build lock bake-lock-batch in us-east-1: held by dead agent since \S+, no sign of life since \S+ \(over 6h\)$/);
+    const release = await acquireRecipeLock(store, request('batch'), policy('job C'), {
+      clock: later,
+      note: (n) => notes.push(n),
+    });
+    expect(notes[0]).toMatch(
+      /^batch: taking over the build lock bake-lock-batch in us-east-1: held by dead agent since \S+, no sign of life since \S+ \(over 6h\)$/,
+    );
     const [pair] = await lockPairs('batch');
     expect(pair.Tags).toContainEqual({ Key: 'bake:lock-holder', Value: 'job C' });
     await release();
@@ -100,12 +126,23 @@ describe('recipe build lock', () => {
     const start = Date.now();
     let holderNow = start;
     const holderClock = { ...fakeClock(), now: () => holderNow };
-    const release = await acquireRecipeLock(store, request('long'), { ...policy('job A'), heartbeatMs: 20 }, { clock: holderClock });
+    const release = await acquireRecipeLock(
+      store,
+      request('long'),
+      { ...policy('job A'), heartbeatMs: 20 },
+      { clock: holderClock },
+    );
     // Seven hours into job A's bake, longer than the stale limit of 6h: its lock has been refreshed meanwhile.
     holderNow = start + 7 * 3_600_000;
     const refreshed = new Date(holderNow).toISOString();
-    await vi.waitFor(async () => expect((await lockPairs('long'))[0].Tags).toContainEqual({ Key: 'bake:lock-alive', Value: refreshed }), { timeout: 5_000 });
-    const error = await acquireRecipeLock(store, request('long'), policy('job B'), { clock: fakeClock(holderNow + 60_000) }).catch((e: unknown) => e);
+    await vi.waitFor(
+      async () =>
+        expect((await lockPairs('long'))[0].Tags).toContainEqual({ Key: 'bake:lock-alive', Value: refreshed }),
+      { timeout: 5_000 },
+    );
+    const error = await acquireRecipeLock(store, request('long'), policy('job B'), {
+      clock: fakeClock(holderNow + 60_000),
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RecipeLockedError);
     await release();
     expect(await lockPairs('long')).toEqual([]);
@@ -113,10 +150,21 @@ describe('recipe build lock', () => {
 
   it('says once when its lock is gone (taken over or deleted) and keeps the bake going', async () => {
     const notes: string[] = [];
-    const release = await acquireRecipeLock(store, request('gone'), { ...policy('job A'), heartbeatMs: 20 }, { note: (n) => notes.push(n) });
+    const release = await acquireRecipeLock(
+      store,
+      request('gone'),
+      { ...policy('job A'), heartbeatMs: 20 },
+      { note: (n) => notes.push(n) },
+    );
     const [pair] = await lockPairs('gone');
     await store.release('us-east-1', pair.KeyPairId!);
-    await vi.waitFor(() => expect(notes[0]).toBe('gone: the build lock bake-lock-gone in us-east-1 is gone (taken over by another job after refreshes failed, or deleted): another bake of gone may run at the same time'), { timeout: 5_000 });
+    await vi.waitFor(
+      () =>
+        expect(notes[0]).toBe(
+          'gone: the build lock bake-lock-gone in us-east-1 is gone (taken over by another job after refreshes failed, or deleted): another bake of gone may run at the same time',
+        ),
+      { timeout: 5_000 },
+    );
     // Several refreshes later, still one note.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(notes).toHaveLength(1);
@@ -131,13 +179,19 @@ describe('recipe build lock', () => {
         calls += 1;
         if (calls > 1_000) throw new Error('spinning');
         const dead = new Date(Date.now() - 24 * 3_600_000);
-        return { acquired: false, held: { holder: 'job that died', since: dead, aliveAt: dead, keyPairId: 'key-0dead' } };
+        return {
+          acquired: false,
+          held: { holder: 'job that died', since: dead, aliveAt: dead, keyPairId: 'key-0dead' },
+        };
       },
       heartbeat: async () => {},
       release: async () => {},
     };
     const clock = fakeClock();
-    const error = await acquireRecipeLock(stuck, request('stuck'), policy('job B', 3_600_000), { clock, note: () => {} }).catch((e: unknown) => e);
+    const error = await acquireRecipeLock(stuck, request('stuck'), policy('job B', 3_600_000), {
+      clock,
+      note: () => {},
+    }).catch((e: unknown) => e);
     expect((error as Error).message).toBe(
       'the build lock bake-lock-stuck in us-east-1 left by job that died cannot be taken over (deleting it did not take effect) after 8 attempts; giving up',
     );
@@ -157,7 +211,9 @@ describe('recipe build lock', () => {
       release: async () => {},
     };
     const clock = fakeClock();
-    await expect(acquireRecipeLock(vanishing, request('flaky'), policy('job B'), { clock })).rejects.toThrow('keeps changing hands after 8 attempts; giving up');
+    await expect(acquireRecipeLock(vanishing, request('flaky'), policy('job B'), { clock })).rejects.toThrow(
+      'keeps changing hands after 8 attempts; giving up',
+    );
     expect(calls).toBe(9);
     expect(clock.slept.length).toBe(8);
   });
@@ -169,11 +225,14 @@ describe('recipe build lock', () => {
   });
 
   it('lets exactly one of many simultaneous takers win', async () => {
-    const attempts = await Promise.all(Array.from({ length: 8 }, (_, i) => store.tryAcquire('race', 'us-east-1', `job ${i}`, 'f')));
+    const attempts = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => store.tryAcquire('race', 'us-east-1', `job ${i}`, 'f')),
+    );
     const winners = attempts.filter((a) => a.acquired);
     expect(winners).toHaveLength(1);
     const winner = winners[0] as { keyPairId: string };
-    for (const attempt of attempts.filter((a) => !a.acquired)) expect(attempt).toMatchObject({ acquired: false, held: { keyPairId: winner.keyPairId } });
+    for (const attempt of attempts.filter((a) => !a.acquired))
+      expect(attempt).toMatchObject({ acquired: false, held: { keyPairId: winner.keyPairId } });
     await store.release('us-east-1', winner.keyPairId);
   });
 });

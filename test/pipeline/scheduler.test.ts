@@ -188,7 +188,7 @@ describe('runDag', () => {
     expect(tasks.db.signal!.aborted).toBe(true);
     expect(outcomes.get('base')!.status).toBe('aborted');
     expect(outcomes.get('db')!.status).toBe('aborted');
-    expect(outcomes.get("web")).toMatchObject({ status: "aborted", durationMs: 0, started: false });
+    expect(outcomes.get('web')).toMatchObject({ status: 'aborted', durationMs: 0, started: false });
     expect(outcomes.get('cache')).toMatchObject({ status: 'aborted', durationMs: 0 });
     expect(tasks.web.started || tasks.cache.started).toBe(false);
   });

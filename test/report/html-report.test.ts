@@ -37,7 +37,11 @@ function planned(name: string, action: 'build' | 'reuse', parent?: string, reaso
 }
 
 const plan: Plan = {
-  recipes: [planned('base', 'build', undefined, ['roles/common/tasks/main.yml changed', HOSTILE]), planned('web', 'build', 'base', ['parent base is rebuilt']), planned('worker', 'reuse', 'base')],
+  recipes: [
+    planned('base', 'build', undefined, ['roles/common/tasks/main.yml changed', HOSTILE]),
+    planned('web', 'build', 'base', ['parent base is rebuilt']),
+    planned('worker', 'reuse', 'base'),
+  ],
 };
 
 describe('the HTML report in a headless browser', () => {
@@ -61,28 +65,84 @@ describe('the HTML report in a headless browser', () => {
       run_id: '20261130-050000-ab12',
       interrupted: false,
       recipes: [
-        { name: 'base', status: 'built', amis: { 'us-east-1': 'ami-0aaaaaaaaaaaaaaa1' }, fingerprint: 'f1', duration_s: 600, started_at: '2026-11-30T05:00:00.000Z', reasons: ['no previous image'], launch_test: {
+        {
+          name: 'base',
+          status: 'built',
+          amis: { 'us-east-1': 'ami-0aaaaaaaaaaaaaaa1' },
+          fingerprint: 'f1',
+          duration_s: 600,
+          started_at: '2026-11-30T05:00:00.000Z',
+          reasons: ['no previous image'],
+          launch_test: {
             status: 'passed',
             image: 'ami-0aaaaaaaaaaaaaaa1',
             region: 'us-east-1',
             instance_type: 't3.micro',
             user_data: ['app-user-data.yaml.hbs'],
             cloud_init: { status: 'done', output: 'status: done' },
-            checks: [{ check: 'file /run/app-configured', kind: 'file', status: 'passed', output: '', duration_s: 1, location: 'recipes/base.yaml:12:7' }],
+            checks: [
+              {
+                check: 'file /run/app-configured',
+                kind: 'file',
+                status: 'passed',
+                output: '',
+                duration_s: 1,
+                location: 'recipes/base.yaml:12:7',
+              },
+            ],
             duration_s: 13,
             cleanup_problems: [],
           },
         },
-        { name: 'web', status: 'built', amis: { 'us-east-1': 'ami-0bbbbbbbbbbbbbbb2' }, fingerprint: 'f2', duration_s: 300, started_at: '2026-11-30T05:10:00.000Z', reasons: ['parent base is rebuilt'] },
-        { name: 'worker', status: 'reused', amis: { 'us-east-1': 'ami-0123456789abcdef0' }, fingerprint: 'f3', duration_s: 0, reasons: [] },
+        {
+          name: 'web',
+          status: 'built',
+          amis: { 'us-east-1': 'ami-0bbbbbbbbbbbbbbb2' },
+          fingerprint: 'f2',
+          duration_s: 300,
+          started_at: '2026-11-30T05:10:00.000Z',
+          reasons: ['parent base is rebuilt'],
+        },
+        {
+          name: 'worker',
+          status: 'reused',
+          amis: { 'us-east-1': 'ami-0123456789abcdef0' },
+          fingerprint: 'f3',
+          duration_s: 0,
+          reasons: [],
+        },
       ],
       pin: {
         status: 'pinned',
-        files: [{ file: path.join(work, 'infra/web.auto.tfvars'), changed: true, edits: [], diff: '--- infra/web.auto.tfvars\n+++ infra/web.auto.tfvars\n@@ -1,3 +1,3 @@\n web_ami = {\n-  us-east-1 = "ami-0old"\n+  us-east-1 = "ami-0bbbbbbbbbbbbbbb2"\n }\n' }],
-        parameters: [{ recipe: 'web', region: 'us-east-1', parameter: '/images/web/ami', before: 'ami-0old', ami: 'ami-0bbbbbbbbbbbbbbb2', changed: true }],
+        files: [
+          {
+            file: path.join(work, 'infra/web.auto.tfvars'),
+            changed: true,
+            edits: [],
+            diff: '--- infra/web.auto.tfvars\n+++ infra/web.auto.tfvars\n@@ -1,3 +1,3 @@\n web_ami = {\n-  us-east-1 = "ami-0old"\n+  us-east-1 = "ami-0bbbbbbbbbbbbbbb2"\n }\n',
+          },
+        ],
+        parameters: [
+          {
+            recipe: 'web',
+            region: 'us-east-1',
+            parameter: '/images/web/ami',
+            before: 'ami-0old',
+            ami: 'ami-0bbbbbbbbbbbbbbb2',
+            changed: true,
+          },
+        ],
       },
     };
-    const diffs = [{ recipe: 'web', against: 'ami-0old', added: [{ name: 'jq', arch: 'amd64', after: '1.6-2.1' }], removed: [], changed: [{ name: 'nginx-light', arch: 'amd64', before: '1.22.1-9', after: '1.22.1-9+deb12u1' }] }];
+    const diffs = [
+      {
+        recipe: 'web',
+        against: 'ami-0old',
+        added: [{ name: 'jq', arch: 'amd64', after: '1.6-2.1' }],
+        removed: [],
+        changed: [{ name: 'nginx-light', arch: 'amd64', before: '1.22.1-9', after: '1.22.1-9+deb12u1' }],
+      },
+    ];
     const file = path.join(work, 'build.html');
     await writeFile(file, renderHtmlReport(buildReportModel(plan, report, new Date(), diffs, work)));
     const { dom } = await inChromium(file);

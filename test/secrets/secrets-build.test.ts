@@ -45,7 +45,10 @@ secrets:
 `;
 
 beforeAll(async () => {
-  root = await tempBakery({ 'recipes/vault.yaml': RECIPE, 'roles/common/tasks/main.yml': '- ansible.builtin.debug: { msg: hi }\n' });
+  root = await tempBakery({
+    'recipes/vault.yaml': RECIPE,
+    'roles/common/tasks/main.yml': '- ansible.builtin.debug: { msg: hi }\n',
+  });
   cloud = await startLocalCloud({ stateDir: path.join(root, '.bake', 'local'), host: noInstances });
   process.env.AWS_ACCESS_KEY_ID = cloud.env.AWS_ACCESS_KEY_ID;
   process.env.AWS_SECRET_ACCESS_KEY = cloud.env.AWS_SECRET_ACCESS_KEY;
@@ -62,7 +65,11 @@ afterAll(async () => {
 function deps(extra: Partial<BuildDeps> = {}): BuildDeps {
   const aws = { endpoint: cloud.endpoint };
   return {
-    render: async (recipe, outDir) => renderRecipe(await loadBakery(root), recipe, outDir, { shape: 'legacy', target: { ec2Endpoint: cloud.endpoint } }),
+    render: async (recipe, outDir) =>
+      renderRecipe(await loadBakery(root), recipe, outDir, {
+        shape: 'legacy',
+        target: { ec2Endpoint: cloud.endpoint },
+      }),
     writeVariables: writePackerVariables,
     runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
     readManifest: (file) => readManifest(file),
@@ -72,7 +79,10 @@ function deps(extra: Partial<BuildDeps> = {}): BuildDeps {
     gitCommit: async () => 'feedc0de',
     now: () => new Date(),
     resolveSecrets: (recipes) =>
-      resolveSecrets(recipes, { env: { CANARY_TOKEN: ENV_CANARY }, readParameter: (region, name) => readSecureParameter(aws, region, name) }),
+      resolveSecrets(recipes, {
+        env: { CANARY_TOKEN: ENV_CANARY },
+        readParameter: (region, name) => readSecureParameter(aws, region, name),
+      }),
     ...extra,
   };
 }
@@ -92,9 +102,13 @@ describe('SecureString parameters in the local cloud', () => {
     const sealed = await ssm.send(new GetParameterCommand({ Name: '/bakery/db_password' }));
     expect(sealed.Parameter).toMatchObject({ Type: 'SecureString', Version: 1 });
     expect(sealed.Parameter!.Value).not.toContain('canary');
-    expect(await readSecureParameter({ endpoint: cloud.endpoint }, 'us-east-1', '/bakery/db_password')).toBe(SSM_CANARY);
+    expect(await readSecureParameter({ endpoint: cloud.endpoint }, 'us-east-1', '/bakery/db_password')).toBe(
+      SSM_CANARY,
+    );
     expect(await readSecureParameter({ endpoint: cloud.endpoint }, 'eu-west-1', '/bakery/db_password')).toBeUndefined();
-    await expect(ssm.send(new PutParameterCommand({ Name: '/bakery/db_password', Value: 'other-value', Type: 'SecureString' }))).rejects.toThrow(/already exists/);
+    await expect(
+      ssm.send(new PutParameterCommand({ Name: '/bakery/db_password', Value: 'other-value', Type: 'SecureString' })),
+    ).rejects.toThrow(/already exists/);
     const grep = await execa('grep', ['-rlF', 'canary-ssm', path.join(root, '.bake', 'local')], { reject: false });
     expect(grep.stdout).toBe('');
   });
@@ -132,9 +146,14 @@ describe('bake build with secrets', () => {
   it('fails before Packer starts when a secret cannot be read, naming the recipe line', async () => {
     const bakery = await loadBakery(root);
     const journal = path.join(root, 'journal-missing.ndjson');
-    const attempt = buildBakery(bakery, { recipes: [planned(bakery.recipes[0])] }, deps({
-      resolveSecrets: (recipes) => resolveSecrets(recipes, { env: {}, readParameter: async () => undefined }),
-    }), { runId: 'missing-run', packerEnv: { ...cloud.env, FAKE_PACKER_JOURNAL: journal } });
+    const attempt = buildBakery(
+      bakery,
+      { recipes: [planned(bakery.recipes[0])] },
+      deps({
+        resolveSecrets: (recipes) => resolveSecrets(recipes, { env: {}, readParameter: async () => undefined }),
+      }),
+      { runId: 'missing-run', packerEnv: { ...cloud.env, FAKE_PACKER_JOURNAL: journal } },
+    );
     const error = await attempt.catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RecipeErrors);
     const lines = (error as RecipeErrors).errors.map((e) => e.toLine().replace(`${root}/`, ''));
@@ -152,7 +171,16 @@ describe('bake build with secrets', () => {
     expect(text).toContain('"@${var.secrets_file}"');
     expect(text).toContain('ANSIBLE_PIPELINING=True');
     const varFile = path.join(root, 'render', 'vars.pkrvars.hcl');
-    await writePackerVariables(varFile, { source_ami: 'ami-0123456789abcdef0', fingerprint: 'f', git_commit: '', built_at: '', build_url: '', base_ami: '', parent_ami: '', secrets_file: '/dev/shm/x/vars.yml' });
+    await writePackerVariables(varFile, {
+      source_ami: 'ami-0123456789abcdef0',
+      fingerprint: 'f',
+      git_commit: '',
+      built_at: '',
+      build_url: '',
+      base_ami: '',
+      parent_ami: '',
+      secrets_file: '/dev/shm/x/vars.yml',
+    });
     const { exitCode, output } = await packerValidate(rendered.template, varFile);
     expect(output).not.toMatch(/Error/);
     expect(exitCode).toBe(0);

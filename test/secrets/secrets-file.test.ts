@@ -24,7 +24,11 @@ describe('the secrets extra-vars file', () => {
       expect(info.mode & 0o777).toBe(0o600);
       expect(statSync(path.dirname(file)).mode & 0o777).toBe(0o700);
       expect(file.startsWith('/dev/shm/')).toBe(true);
-      const run = await execa('ansible-playbook', ['-i', 'localhost,', '--extra-vars', `@${file}`, playbook], { reject: false, all: true, env: { ANSIBLE_NOCOLOR: '1' } });
+      const run = await execa('ansible-playbook', ['-i', 'localhost,', '--extra-vars', `@${file}`, playbook], {
+        reject: false,
+        all: true,
+        env: { ANSIBLE_NOCOLOR: '1' },
+      });
       expect(run.exitCode, run.all).toBe(0);
       expect(run.all).not.toContain('tok{{');
     });

@@ -21,7 +21,12 @@ describe('ansible-playbook runs for bake verify', () => {
     const canary = 'verify-canary-5Tn8';
     registerSecret(canary);
     const inventory = path.join(dir, 'inventory.json');
-    await writeFile(inventory, JSON.stringify({ all: { hosts: { default: { ansible_connection: 'local', ansible_python_interpreter: '/usr/bin/python3' } } } }));
+    await writeFile(
+      inventory,
+      JSON.stringify({
+        all: { hosts: { default: { ansible_connection: 'local', ansible_python_interpreter: '/usr/bin/python3' } } },
+      }),
+    );
     const playbook = path.join(dir, 'playbook.yml');
     const digest = path.join(dir, 'digest');
     await writeFile(
@@ -32,7 +37,15 @@ describe('ansible-playbook runs for bake verify', () => {
     const log = createWriteStream(logFile);
     const changed: string[] = [];
     const result = await withSecretsFile({ repo_token: canary }, (secretsFile) =>
-      runPlaybook({ playbook, inventory, extraVars: { bake_recipe: 'app' }, secretsFile, rolesPath: [dir], log, onChanged: (task) => changed.push(task) }),
+      runPlaybook({
+        playbook,
+        inventory,
+        extraVars: { bake_recipe: 'app' },
+        secretsFile,
+        rolesPath: [dir],
+        log,
+        onChanged: (task) => changed.push(task),
+      }),
     );
     await closeLog(log);
     expect(result.exitCode, result.tail.join('\n')).toBe(0);

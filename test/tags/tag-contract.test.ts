@@ -3,7 +3,8 @@ import { TAG_VALUE_MAX, fitTagValue, isAwsTagKey, isOwnImage, isReservedTagKey }
 
 describe('the tag contract', () => {
   it("reserves bake's and EC2's prefixes in any case, and nothing else", () => {
-    for (const key of ['bake:recipe', 'BAKE:anything', 'aws:cloudformation:stack-name', 'AWS:x']) expect(isReservedTagKey(key)).toBe(true);
+    for (const key of ['bake:recipe', 'BAKE:anything', 'aws:cloudformation:stack-name', 'AWS:x'])
+      expect(isReservedTagKey(key)).toBe(true);
     for (const key of ['team', 'Name', 'bakery', 'awsome', 'my-bake:tag']) expect(isReservedTagKey(key)).toBe(false);
     expect(isAwsTagKey('Aws:x')).toBe(true);
     expect(isAwsTagKey('bake:recipe')).toBe(false);

@@ -63,7 +63,9 @@ function generate(seed: number): Generated {
     return `${k}${pad}${separator}${pad === '' ? '' : ' '}"${ami(i + 1)}"`;
   };
   if (r.chance(0.25)) {
-    lines.push(`web_ami = {${existing.map((k, i) => ` ${entry(k, i)}`).join(',')}${existing.length ? ' ' : ''}}${r.chance(0.5) ? ` ${comment()}` : ''}`);
+    lines.push(
+      `web_ami = {${existing.map((k, i) => ` ${entry(k, i)}`).join(',')}${existing.length ? ' ' : ''}}${r.chance(0.5) ? ` ${comment()}` : ''}`,
+    );
   } else {
     lines.push(`web_ami = {${r.chance(0.5) ? ` ${comment()}` : ''}`);
     const comma = r.chance(0.3) ? ',' : '';

@@ -39,7 +39,10 @@ describe('HCL tfvars: only the pinned values change', () => {
   });
 
   it('keeps quoted keys quoted, for changed and added entries', async () => {
-    await expectFixture('quoted-keys.tfvars', map('api_ami', { 'eu-west-1': 'ami-cccccccc', 'us-west-2': 'ami-dddddddd' }));
+    await expectFixture(
+      'quoted-keys.tfvars',
+      map('api_ami', { 'eu-west-1': 'ami-cccccccc', 'us-west-2': 'ami-dddddddd' }),
+    );
   });
 
   it('keeps CRLF line endings, also on the lines it adds', async () => {
@@ -77,7 +80,10 @@ describe('HCL tfvars: only the pinned values change', () => {
   });
 
   it('fills an empty map in terraform fmt style', async () => {
-    await expectFixture('empty-map.tfvars', map('web_ami', { 'us-east-1': 'ami-aaaaaaaa', 'eu-west-1': 'ami-bbbbbbbb' }));
+    await expectFixture(
+      'empty-map.tfvars',
+      map('web_ami', { 'us-east-1': 'ami-aaaaaaaa', 'eu-west-1': 'ami-bbbbbbbb' }),
+    );
   });
 
   it('appends missing variables in terraform fmt style, one block each', async () => {
@@ -92,11 +98,16 @@ describe('HCL tfvars: only the pinned values change', () => {
   });
 
   it('sees through strings holding comment markers, braces, escaped quotes and templates', async () => {
-    await expectFixture('tricky-strings.tfvars', map('web_ami', { 'us-east-1': 'ami-cccccccc', 'us-west-2': 'ami-dddddddd' }));
+    await expectFixture(
+      'tricky-strings.tfvars',
+      map('web_ami', { 'us-east-1': 'ami-cccccccc', 'us-west-2': 'ami-dddddddd' }),
+    );
   });
 
   it('refuses blocks: a tfvars file holds attributes only', async () => {
-    const attempt = editTfvars('x.tfvars', 'a = "x"\n\nresource "x" "y" {}\n', [{ variable: 'a', value: 'ami-aaaaaaaa' }]);
+    const attempt = editTfvars('x.tfvars', 'a = "x"\n\nresource "x" "y" {}\n', [
+      { variable: 'a', value: 'ami-aaaaaaaa' },
+    ]);
     await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toBe(
       'x.tfvars:3: bake cannot edit this file: expected `name = value` (tfvars hold attributes only)',
     );
@@ -147,18 +158,78 @@ describe('JSON tfvars: values replaced in place, the file keeps its indentation'
 
 describe('refuses values bake does not own the shape of', () => {
   const refusals: Array<[string, string, PinEdit[], RegExp]> = [
-    ['a variable reference', 'x = 1\nweb_ami = var.base\n', [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }], /x\.tfvars:2: web_ami is an expression/],
-    ['a function call', 'web_ami = lookup(local.m, "a")\n', [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }], /:1: web_ami is an expression/],
-    ['a string template', 'web_ami = "ami-${var.x}"\n', [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }], /:1: web_ami is a string template/],
-    ['a list', 'web_ami = ["ami-aaaaaaaa"]\n', [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }], /:1: web_ami is a list/],
-    ['a heredoc', 'web_ami = <<EOT\nami-aaaaaaaa\nEOT\n', [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }], /:1: web_ami is a heredoc/],
-    ['a map where a string is pinned', 'web_ami = { a = "b" }\n', [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }], /:1: web_ami is a map; its pin target writes a plain string/],
-    ['a string where a map entry is pinned', 'web_ami = "ami-aaaaaaaa"\n', [{ variable: 'web_ami', key: 'us-east-1', value: 'ami-aaaaaaaa' }], /:1: web_ami is a plain string; bake only edits a map/],
-    ['a map with a number in it', 'web_ami = {\n  count = 2\n}\n', [{ variable: 'web_ami', key: 'us-east-1', value: 'ami-aaaaaaaa' }], /:2: web_ami\.count is a number/],
-    ['a map with a nested map', 'amis = {\n  web = { a = "b" }\n}\n', [{ variable: 'amis', key: 'web', value: 'ami-aaaaaaaa' }], /:2: amis\.web is a map/],
-    ['a map with a computed key', 'amis = {\n  (var.k) = "x"\n}\n', [{ variable: 'amis', key: 'web', value: 'ami-aaaaaaaa' }], /:2: amis has a computed key/],
-    ['a for expression', 'amis = { for k in ["a"] : k => "x" }\n', [{ variable: 'amis', key: 'web', value: 'ami-aaaaaaaa' }], /:1: amis is an object bake cannot edit/],
-    ['a key set twice', 'amis = {\n  web = "ami-aaaaaaaa"\n  "web" = "ami-bbbbbbbb"\n}\n', [{ variable: 'amis', key: 'web', value: 'ami-cccccccc' }], /:3: amis sets "web" more than once/],
+    [
+      'a variable reference',
+      'x = 1\nweb_ami = var.base\n',
+      [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }],
+      /x\.tfvars:2: web_ami is an expression/,
+    ],
+    [
+      'a function call',
+      'web_ami = lookup(local.m, "a")\n',
+      [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }],
+      /:1: web_ami is an expression/,
+    ],
+    [
+      'a string template',
+      'web_ami = "ami-${var.x}"\n',
+      [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }],
+      /:1: web_ami is a string template/,
+    ],
+    [
+      'a list',
+      'web_ami = ["ami-aaaaaaaa"]\n',
+      [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }],
+      /:1: web_ami is a list/,
+    ],
+    [
+      'a heredoc',
+      'web_ami = <<EOT\nami-aaaaaaaa\nEOT\n',
+      [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }],
+      /:1: web_ami is a heredoc/,
+    ],
+    [
+      'a map where a string is pinned',
+      'web_ami = { a = "b" }\n',
+      [{ variable: 'web_ami', value: 'ami-aaaaaaaa' }],
+      /:1: web_ami is a map; its pin target writes a plain string/,
+    ],
+    [
+      'a string where a map entry is pinned',
+      'web_ami = "ami-aaaaaaaa"\n',
+      [{ variable: 'web_ami', key: 'us-east-1', value: 'ami-aaaaaaaa' }],
+      /:1: web_ami is a plain string; bake only edits a map/,
+    ],
+    [
+      'a map with a number in it',
+      'web_ami = {\n  count = 2\n}\n',
+      [{ variable: 'web_ami', key: 'us-east-1', value: 'ami-aaaaaaaa' }],
+      /:2: web_ami\.count is a number/,
+    ],
+    [
+      'a map with a nested map',
+      'amis = {\n  web = { a = "b" }\n}\n',
+      [{ variable: 'amis', key: 'web', value: 'ami-aaaaaaaa' }],
+      /:2: amis\.web is a map/,
+    ],
+    [
+      'a map with a computed key',
+      'amis = {\n  (var.k) = "x"\n}\n',
+      [{ variable: 'amis', key: 'web', value: 'ami-aaaaaaaa' }],
+      /:2: amis has a computed key/,
+    ],
+    [
+      'a for expression',
+      'amis = { for k in ["a"] : k => "x" }\n',
+      [{ variable: 'amis', key: 'web', value: 'ami-aaaaaaaa' }],
+      /:1: amis is an object bake cannot edit/,
+    ],
+    [
+      'a key set twice',
+      'amis = {\n  web = "ami-aaaaaaaa"\n  "web" = "ami-bbbbbbbb"\n}\n',
+      [{ variable: 'amis', key: 'web', value: 'ami-cccccccc' }],
+      /:3: amis sets "web" more than once/,
+    ],
   ];
   it.each(refusals)('refuses %s with file:line', async (_what, text, edits, message) => {
     const attempt = editTfvars('x.tfvars', text, edits);
@@ -167,14 +238,20 @@ describe('refuses values bake does not own the shape of', () => {
   });
 
   it('refuses a JSON map that sets a region twice', async () => {
-    const attempt = editTfvars('x.tfvars.json', '{\n  "web_ami": {\n    "a": "ami-11111111",\n    "a": "ami-22222222"\n  }\n}\n', [
-      { variable: 'web_ami', key: 'a', value: 'ami-33333333' },
-    ]);
-    await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toBe('x.tfvars.json:4: web_ami sets "a" more than once');
+    const attempt = editTfvars(
+      'x.tfvars.json',
+      '{\n  "web_ami": {\n    "a": "ami-11111111",\n    "a": "ami-22222222"\n  }\n}\n',
+      [{ variable: 'web_ami', key: 'a', value: 'ami-33333333' }],
+    );
+    await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toBe(
+      'x.tfvars.json:4: web_ami sets "a" more than once',
+    );
   });
 
   it('refuses a JSON variable that is a list', async () => {
-    const attempt = editTfvars('x.tfvars.json', '{\n  "web_ami": ["ami-aaaaaaaa"]\n}\n', [{ variable: 'web_ami', key: 'a', value: 'ami-aaaaaaaa' }]);
+    const attempt = editTfvars('x.tfvars.json', '{\n  "web_ami": ["ami-aaaaaaaa"]\n}\n', [
+      { variable: 'web_ami', key: 'a', value: 'ami-aaaaaaaa' },
+    ]);
     await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toBe(
       'x.tfvars.json:2: web_ami is a list; bake only edits a map of plain strings here',
     );
@@ -189,13 +266,17 @@ describe('refuses values bake does not own the shape of', () => {
   });
 
   it('refuses a file that does not parse, naming the line the parser names', async () => {
-    const attempt = editTfvars('x.tfvars', 'a = "ok"\nweb_ami = "ami-aaaaaaaa\n', [{ variable: 'web_ami', value: 'ami-bbbbbbbb' }]);
+    const attempt = editTfvars('x.tfvars', 'a = "ok"\nweb_ami = "ami-aaaaaaaa\n', [
+      { variable: 'web_ami', value: 'ami-bbbbbbbb' },
+    ]);
     await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toMatch(/^x\.tfvars:2: does not parse: /);
   });
 
   it('refuses JSON that does not parse', async () => {
     const attempt = editTfvars('x.tfvars.json', '{\n  "a": 1,\n}\n', [{ variable: 'a', value: 'ami-bbbbbbbb' }]);
-    await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toMatch(/^x\.tfvars\.json:3: does not parse as JSON/);
+    await expect(attempt.catch((e: TfvarsError) => e.toLine())).resolves.toMatch(
+      /^x\.tfvars\.json:3: does not parse as JSON/,
+    );
   });
 });
 

@@ -32,11 +32,23 @@ default                    : ok=6    changed=3    unreachable=0    failed=0    s
 
 describe("reading ansible-playbook's output", () => {
   it('takes the counts from the PLAY RECAP', () => {
-    expect(readAnsibleOutput(RUN).recap.get('default')).toEqual({ ok: 6, changed: 3, unreachable: 0, failed: 0, skipped: 1, rescued: 0, ignored: 1 });
+    expect(readAnsibleOutput(RUN).recap.get('default')).toEqual({
+      ok: 6,
+      changed: 3,
+      unreachable: 0,
+      failed: 0,
+      skipped: 1,
+      rescued: 0,
+      ignored: 1,
+    });
   });
 
   it('names each task that changed once, however many loop items changed, handlers included', () => {
-    expect(readAnsibleOutput(RUN).changedTasks).toEqual(['app : Configuration', 'app : Users', 'app : Check the configuration']);
+    expect(readAnsibleOutput(RUN).changedTasks).toEqual([
+      'app : Configuration',
+      'app : Users',
+      'app : Check the configuration',
+    ]);
   });
 
   it('does not count a failure Ansible says it is ignoring', () => {

@@ -13,18 +13,36 @@ const location = { file: '/srv/bakery/recipes/app.yaml', line: 12, col: 5 };
 /** The script bake verify sends for one check, run by the local /bin/sh instead of over ssh. */
 async function runAlone(check: VerifyCheck, cwd: string) {
   const started = Date.now();
-  const result = await execa('sh', ['-s'], { input: renderVerifyScript([check]), cwd, reject: false, stripFinalNewline: false });
-  return checkResult(check, { exitCode: result.exitCode ?? 255, stderr: result.stderr, durationMs: Date.now() - started });
+  const result = await execa('sh', ['-s'], {
+    input: renderVerifyScript([check]),
+    cwd,
+    reject: false,
+    stripFinalNewline: false,
+  });
+  return checkResult(check, {
+    exitCode: result.exitCode ?? 255,
+    stderr: result.stderr,
+    durationMs: Date.now() - started,
+  });
 }
 
 describe("one check's result", () => {
   it('passes, named as the verify script names it, with where it is written', async () => {
     const result = await runAlone({ kind: 'file', path: '/bin/sh', location }, tmpdir());
-    expect(result).toMatchObject({ check: 'file exists: /bin/sh', kind: 'file', status: 'passed', output: '', location: '/srv/bakery/recipes/app.yaml:12:5' });
+    expect(result).toMatchObject({
+      check: 'file exists: /bin/sh',
+      kind: 'file',
+      status: 'passed',
+      output: '',
+      location: '/srv/bakery/recipes/app.yaml:12:5',
+    });
   });
 
   it("fails with exactly the check's own output, without the script's framing lines", async () => {
-    const result = await runAlone({ kind: 'command', command: 'echo first; echo second >&2; exit 4', location }, tmpdir());
+    const result = await runAlone(
+      { kind: 'command', command: 'echo first; echo second >&2; exit 4', location },
+      tmpdir(),
+    );
     expect(result.status).toBe('failed');
     expect(result.output).toBe('first\nsecond');
   });
@@ -41,7 +59,10 @@ describe("one check's result", () => {
   });
 
   it('says when ssh itself failed', () => {
-    const result = checkResult({ kind: 'command', command: 'true', location }, { exitCode: 255, stderr: 'Connection refused\n', durationMs: 10 });
+    const result = checkResult(
+      { kind: 'command', command: 'true', location },
+      { exitCode: 255, stderr: 'Connection refused\n', durationMs: 10 },
+    );
     expect(result).toMatchObject({ status: 'failed', output: 'ssh failed: Connection refused' });
   });
 });

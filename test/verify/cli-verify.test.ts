@@ -19,11 +19,13 @@ const root = mkdtempSync(path.join(tmpdir(), 'bake-cli-verify-'));
 const stateDir = path.join(root, '.bake', 'verify', 'parent');
 const env = { BAKE_ROOTFS_CACHE: cache, CI: 'true' };
 
-const verify = (...args: string[]) => execa(process.execPath, [bake, 'verify', '--dir', root, ...args], { env, reject: false });
+const verify = (...args: string[]) =>
+  execa(process.execPath, [bake, 'verify', '--dir', root, ...args], { env, reject: false });
 
 /** Processes may take a moment to be reaped after the command returns. */
 async function leftoverProcesses(dir: string): Promise<string[]> {
-  for (let i = 0; i < 40 && processesUsing(dir).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 40 && processesUsing(dir).length > 0; i++)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   return processesUsing(dir);
 }
 
@@ -52,15 +54,37 @@ describe.concurrent('bake verify refuses at once, in one line', () => {
   });
 
   it('when ansible-playbook is not installed', async () => {
-    const result = await execa(process.execPath, [bake, 'verify', 'parent', '--dir', root], { env: { ...env, PATH: '/nonexistent' }, extendEnv: false, reject: false });
+    const result = await execa(process.execPath, [bake, 'verify', 'parent', '--dir', root], {
+      env: { ...env, PATH: '/nonexistent' },
+      extendEnv: false,
+      reject: false,
+    });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe('ansible-playbook not found on PATH: bake verify runs the roles with it; install ansible-core (scripts/setup.sh does)');
+    expect(result.stderr).toBe(
+      'ansible-playbook not found on PATH: bake verify runs the roles with it; install ansible-core (scripts/setup.sh does)',
+    );
   });
 
   it('when not run as root', async () => {
-    const result = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, bake, 'verify', 'parent', '--dir', fixture], { env, reject: false });
+    const result = await execa(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        process.execPath,
+        bake,
+        'verify',
+        'parent',
+        '--dir',
+        fixture,
+      ],
+      { env, reject: false },
+    );
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toBe('bake verify needs root (its local instance is a chroot with its own sshd); run bake as root or in a container');
+    expect(result.stderr).toBe(
+      'bake verify needs root (its local instance is a chroot with its own sshd); run bake as root or in a container',
+    );
   });
 
   it('--destroy with --fresh', async () => {
@@ -79,11 +103,18 @@ describe('bake verify RECIPE', () => {
     const report = parseJsonOutput('verify', result.stdout) as { recipes: Record<string, any>[] };
     expect(report.recipes).toHaveLength(1);
     const [parent] = report.recipes;
-    expect(parent).toMatchObject({ name: 'parent', status: 'passed', chain: ['parent'], instance: { created: true, state_dir: stateDir } });
+    expect(parent).toMatchObject({
+      name: 'parent',
+      status: 'passed',
+      chain: ['parent'],
+      instance: { created: true, state_dir: stateDir },
+    });
     // motd and the cloud-init file; /etc/cloud/cloud.cfg.d is already there (cloud-init is in the base).
     expect(parent.provision).toMatchObject([{ recipe: 'parent', status: 'ok', changed: 2 }]);
     expect(parent.provision[0].duration_s).toBeGreaterThan(0);
-    expect(parent.checks).toMatchObject([{ check: 'file /etc/motd contains "parent recipe"', kind: 'file', status: 'passed' }]);
+    expect(parent.checks).toMatchObject([
+      { check: 'file /etc/motd contains "parent recipe"', kind: 'file', status: 'passed' },
+    ]);
     expect(result.stderr).toMatch(/parent: provisioning parent \(motd\)/);
     expect(result.stderr).toMatch(/parent:\s+changed: motd : Message of the day/);
     expect(await leftoverProcesses(stateDir)).toEqual([]);
@@ -102,8 +133,12 @@ describe('bake verify RECIPE', () => {
     const result = await verify('parent');
     expect(result.exitCode).toBe(1);
     expect(result.stdout).toMatch(/parent: FAILED in [\d.]+ s — provisioned parent \(0 changed\); 1\/2 checks passed/);
-    expect(result.stdout).toMatch(new RegExp(`FAILED file exists: /etc/app-that-is-not-there.conf  \\(${recipe}:9:5\\)`));
-    expect(result.stderr).toMatch(/still on the instance from an earlier run: cloud-init file 90-bake-parent-1-parent.cfg \(use --fresh to start clean\)/);
+    expect(result.stdout).toMatch(
+      new RegExp(`FAILED file exists: /etc/app-that-is-not-there.conf  \\(${recipe}:9:5\\)`),
+    );
+    expect(result.stderr).toMatch(
+      /still on the instance from an earlier run: cloud-init file 90-bake-parent-1-parent.cfg \(use --fresh to start clean\)/,
+    );
     writeFileSync(recipe, text);
   });
 

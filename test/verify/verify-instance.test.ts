@@ -10,7 +10,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
-import { destroyVerifyInstances, productionVerifyDeps, verifyRecipe, verifyStateDir, type VerifyReport } from '../../src/verify/verify-recipe.js';
+import {
+  destroyVerifyInstances,
+  productionVerifyDeps,
+  verifyRecipe,
+  verifyStateDir,
+  type VerifyReport,
+} from '../../src/verify/verify-recipe.js';
 import { networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
 
 const fixture = path.join(import.meta.dirname, '../fixtures/verify/bakery');
@@ -25,7 +31,12 @@ const measured: Record<string, number> = {};
 
 async function verifyChild(options: { fresh?: boolean; idempotence?: boolean } = {}): Promise<VerifyReport> {
   const bakery = await loadBakery(root);
-  return verifyRecipe(bakery, bakery.recipes.find((r) => r.name === 'child')!, deps, options);
+  return verifyRecipe(
+    bakery,
+    bakery.recipes.find((r) => r.name === 'child')!,
+    deps,
+    options,
+  );
 }
 
 function edit(file: string, from: string, to: string) {
@@ -60,7 +71,10 @@ describe('bake verify on a kept local instance', () => {
     expect(first.chain).toEqual(['parent', 'child']);
     expect(first.provision.map((run) => run.status)).toEqual(['ok', 'ok']);
     // cloud-init, and so its drop-in directory, is in the base: only motd and the file change.
-    expect(first.provision[0].changed_tasks).toEqual(['motd : Message of the day', 'install cloud-init 90-bake-parent-1-parent.cfg']);
+    expect(first.provision[0].changed_tasks).toEqual([
+      'motd : Message of the day',
+      'install cloud-init 90-bake-parent-1-parent.cfg',
+    ]);
     expect(first.provision[1].changed_tasks).toContain('app : Configuration');
     expect(first.checks.map((check) => [check.check, check.status])).toEqual([
       ['file /etc/app/app.conf contains "port = 8080"', 'passed'],
@@ -70,7 +84,9 @@ describe('bake verify on a kept local instance', () => {
       ['port listening: 8080', 'passed'],
     ]);
     // The cloud-init files land where Packer's playbook puts them.
-    expect(readFileSync(path.join(changes, 'etc/cloud/cloud.cfg.d/90-bake-parent-1-parent.cfg'), 'utf8')).toContain('timezone: "UTC"');
+    expect(readFileSync(path.join(changes, 'etc/cloud/cloud.cfg.d/90-bake-parent-1-parent.cfg'), 'utf8')).toContain(
+      'timezone: "UTC"',
+    );
     expect(JSON.parse(readFileSync(path.join(stateDir, 'provisioned.json'), 'utf8')).chain).toEqual([
       { recipe: 'parent', roles: ['motd'], cloudInitFiles: ['90-bake-parent-1-parent.cfg'] },
       { recipe: 'child', roles: ['app'], cloudInitFiles: [] },
@@ -111,9 +127,16 @@ describe('bake verify on a kept local instance', () => {
     );
     const report = await verifyChild({ idempotence: true });
     expect(report.status).toBe('failed');
-    expect(report.idempotence).toMatchObject({ passed: false, changed: 1, changed_tasks: ['child: app : Stamp the build'] });
+    expect(report.idempotence).toMatchObject({
+      passed: false,
+      changed: 1,
+      changed_tasks: ['child: app : Stamp the build'],
+    });
     // The second run of the parent changed nothing: only the child's role is to blame.
-    expect(report.idempotence!.stages.map((run) => [run.recipe, run.changed])).toEqual([['parent', 0], ['child', 1]]);
+    expect(report.idempotence!.stages.map((run) => [run.recipe, run.changed])).toEqual([
+      ['parent', 0],
+      ['child', 1],
+    ]);
     expect(report.checks.every((check) => check.status !== 'failed')).toBe(true);
   });
 

@@ -23,8 +23,12 @@ describe('two verifies of one recipe at once', () => {
     // This test's own process stands in for a running bake verify.
     writeFileSync(path.join(verifyRoot(root), 'child.lock'), `${process.pid}\n`);
     const bakery = await loadBakery(root);
-    await expect(verifyRecipe(bakery, bakery.recipes.find((r) => r.name === 'child')!, untouchable)).rejects.toThrow(
-      `another bake verify of child is running (process ${process.pid}); wait for it or stop it`,
-    );
+    await expect(
+      verifyRecipe(
+        bakery,
+        bakery.recipes.find((r) => r.name === 'child')!,
+        untouchable,
+      ),
+    ).rejects.toThrow(`another bake verify of child is running (process ${process.pid}); wait for it or stop it`);
   });
 });

@@ -1,7 +1,13 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
-import { leftoversOf, playbookExtraVars, provisionRecord, verifyChain, type ProvisionRecord } from '../../src/verify/verify-plan.js';
+import {
+  leftoversOf,
+  playbookExtraVars,
+  provisionRecord,
+  verifyChain,
+  type ProvisionRecord,
+} from '../../src/verify/verify-plan.js';
 
 const fixture = path.join(import.meta.dirname, '../fixtures/verify/bakery');
 
@@ -16,12 +22,21 @@ describe('what bake verify runs', () => {
 
   it('gives each playbook the extra vars Packer gives it, and says it is a verify', async () => {
     const bakery = await loadBakery(fixture);
-    expect(playbookExtraVars(bakery.recipes.find((r) => r.name === 'child')!)).toEqual({ bake_recipe: 'child', bake_fingerprint: '', bake_verify: true });
+    expect(playbookExtraVars(bakery.recipes.find((r) => r.name === 'child')!)).toEqual({
+      bake_recipe: 'child',
+      bake_fingerprint: '',
+      bake_verify: true,
+    });
   });
 });
 
 describe('what a kept instance still holds', () => {
-  const record = (chain: ProvisionRecord['chain']): ProvisionRecord => ({ recipe: 'child', createdAt: 't0', provisionedAt: 't1', chain });
+  const record = (chain: ProvisionRecord['chain']): ProvisionRecord => ({
+    recipe: 'child',
+    createdAt: 't0',
+    provisionedAt: 't1',
+    chain,
+  });
 
   it('lists roles, cloud-init files and recipes an earlier run provisioned that the chain no longer has', () => {
     const before = record([
@@ -38,8 +53,19 @@ describe('what a kept instance still holds', () => {
 
   it('records each recipe of the chain with its roles and cloud-init files', async () => {
     const bakery = await loadBakery(fixture);
-    const [parent, child] = verifyChain(bakery, bakery.recipes.find((r) => r.name === 'child')!);
-    const made = provisionRecord(child, [{ recipe: parent, cloudInitFiles: ['90-bake-parent-1-parent.cfg'] }, { recipe: child, cloudInitFiles: [] }], 'a', 'b');
+    const [parent, child] = verifyChain(
+      bakery,
+      bakery.recipes.find((r) => r.name === 'child')!,
+    );
+    const made = provisionRecord(
+      child,
+      [
+        { recipe: parent, cloudInitFiles: ['90-bake-parent-1-parent.cfg'] },
+        { recipe: child, cloudInitFiles: [] },
+      ],
+      'a',
+      'b',
+    );
     expect(made).toEqual({
       recipe: 'child',
       createdAt: 'a',

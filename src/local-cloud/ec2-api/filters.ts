@@ -59,17 +59,28 @@ export function matchesFilters(filters: Filter[], fields: FilterFields, tags: Ar
 }
 
 /** MaxResults/NextToken over an already filtered list. The token is the next offset, opaque to clients. */
-export function paginate<T>(items: T[], maxResults: number | undefined, nextToken: string | undefined): { page: T[]; nextToken?: string } {
+export function paginate<T>(
+  items: T[],
+  maxResults: number | undefined,
+  nextToken: string | undefined,
+): { page: T[]; nextToken?: string } {
   let start = 0;
   if (nextToken) {
     const decoded = Number(Buffer.from(nextToken, 'base64url').toString('utf8'));
-    if (!Number.isInteger(decoded) || decoded < 0) throw new Ec2ApiError('InvalidNextToken', 'The specified token is invalid');
+    if (!Number.isInteger(decoded) || decoded < 0)
+      throw new Ec2ApiError('InvalidNextToken', 'The specified token is invalid');
     start = decoded;
   }
   if (maxResults === undefined) return { page: items.slice(start) };
   if (maxResults < 5 || maxResults > 1000) {
-    throw new Ec2ApiError('InvalidParameterValue', `Value (${maxResults}) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`);
+    throw new Ec2ApiError(
+      'InvalidParameterValue',
+      `Value (${maxResults}) for parameter maxResults is invalid. Expecting a value between 5 and 1000.`,
+    );
   }
   const end = start + maxResults;
-  return { page: items.slice(start, end), nextToken: end < items.length ? Buffer.from(String(end)).toString('base64url') : undefined };
+  return {
+    page: items.slice(start, end),
+    nextToken: end < items.length ? Buffer.from(String(end)).toString('base64url') : undefined,
+  };
 }

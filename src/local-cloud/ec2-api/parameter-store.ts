@@ -34,31 +34,58 @@ export function findParameter(state: CloudState, region: string, name: string): 
 const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 /** `secureKey`: seals SecureString values (secure-string.ts); without it SecureString is refused. */
-export function putParameter(state: CloudState, region: string, input: Record<string, unknown>, now: Date, secureKey?: Buffer): { Version: number; Tier: string } {
+export function putParameter(
+  state: CloudState,
+  region: string,
+  input: Record<string, unknown>,
+  now: Date,
+  secureKey?: Buffer,
+): { Version: number; Tier: string } {
   const name = str(input.Name) ?? '';
   const value = str(input.Value);
-  if (!NAME.test(name)) throw new SsmApiError('ValidationException', `Parameter name ${JSON.stringify(name)} is not valid: letters, digits and _.-/ only`);
-  if (RESERVED.test(name)) throw new SsmApiError('ValidationException', `No access to reserved parameter name: ${name}.`);
-  if (value === undefined || value === '') throw new SsmApiError('ValidationException', 'Parameter value must not be empty');
+  if (!NAME.test(name))
+    throw new SsmApiError(
+      'ValidationException',
+      `Parameter name ${JSON.stringify(name)} is not valid: letters, digits and _.-/ only`,
+    );
+  if (RESERVED.test(name))
+    throw new SsmApiError('ValidationException', `No access to reserved parameter name: ${name}.`);
+  if (value === undefined || value === '')
+    throw new SsmApiError('ValidationException', 'Parameter value must not be empty');
   const type = str(input.Type) ?? 'String';
   const secure = type === 'SecureString' && secureKey !== undefined;
   if (type !== 'String' && type !== 'StringList' && !secure) {
-    throw new SsmApiError('ValidationException', `Parameter type ${type} is not served by the local cloud (String, StringList, SecureString)`);
+    throw new SsmApiError(
+      'ValidationException',
+      `Parameter type ${type} is not served by the local cloud (String, StringList, SecureString)`,
+    );
   }
   const existing = findParameter(state, region, name);
   const dataType = str(input.DataType) ?? existing?.dataType ?? 'text';
-  if (!DATA_TYPES.includes(dataType)) throw new SsmApiError('ValidationException', `The following data type is not supported: ${dataType}`);
+  if (!DATA_TYPES.includes(dataType))
+    throw new SsmApiError('ValidationException', `The following data type is not supported: ${dataType}`);
   if (dataType === 'aws:ec2:image') {
-    if (!AMI.test(value)) throw new SsmApiError('ValidationException', `Parameter value ${value} is not in the format of an AMI id (ami-…)`);
+    if (!AMI.test(value))
+      throw new SsmApiError(
+        'ValidationException',
+        `Parameter value ${value} is not in the format of an AMI id (ami-…)`,
+      );
     const image = state.images.find((i) => i.region === region && i.imageId === value);
     if (!image || image.state !== 'available') {
-      throw new SsmApiError('ValidationException', `Parameter value ${value} is not an available image in ${region} (data type aws:ec2:image)`);
+      throw new SsmApiError(
+        'ValidationException',
+        `Parameter value ${value} is not an available image in ${region} (data type aws:ec2:image)`,
+      );
     }
   }
   if (existing && input.Overwrite !== true) {
-    throw new SsmApiError('ParameterAlreadyExists', 'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.');
+    throw new SsmApiError(
+      'ParameterAlreadyExists',
+      'The parameter already exists. To overwrite this value, set the overwrite option in the request to true.',
+    );
   }
-  if (secure && dataType !== 'text') throw new SsmApiError('ValidationException', `A SecureString parameter has data type text, not ${dataType}`);
+  if (secure && dataType !== 'text')
+    throw new SsmApiError('ValidationException', `A SecureString parameter has data type text, not ${dataType}`);
   const lastModified = now.toISOString();
   const stored = secure ? sealSecureString(value, secureKey) : value;
   if (existing) {
@@ -94,10 +121,15 @@ interface ParameterFilter {
 
 /** DescribeParameters with `Name` (Equals, BeginsWith) and `Path` (OneLevel, Recursive) filters, paginated like AWS (10 by default, 50 at most). */
 export function describeParameters(state: CloudState, region: string, input: Record<string, unknown>) {
-  const filters = [...(Array.isArray(input.ParameterFilters) ? input.ParameterFilters : []), ...(Array.isArray(input.Filters) ? input.Filters : [])] as ParameterFilter[];
+  const filters = [
+    ...(Array.isArray(input.ParameterFilters) ? input.ParameterFilters : []),
+    ...(Array.isArray(input.Filters) ? input.Filters : []),
+  ] as ParameterFilter[];
   const matches = (p: ParameterState) =>
     filters.every((filter) => {
-      const values = Array.isArray(filter.Values) ? filter.Values.filter((v): v is string => typeof v === 'string') : [];
+      const values = Array.isArray(filter.Values)
+        ? filter.Values.filter((v): v is string => typeof v === 'string')
+        : [];
       const option = str(filter.Option) ?? 'Equals';
       switch (filter.Key) {
         case 'Name':
@@ -113,16 +145,21 @@ export function describeParameters(state: CloudState, region: string, input: Rec
         case 'DataType':
           return values.includes(p.dataType);
         default:
-          throw new SsmApiError('InvalidFilterKey', `The filter key ${String(filter.Key)} is not served by the local cloud (Name, Path, Type, DataType)`);
+          throw new SsmApiError(
+            'InvalidFilterKey',
+            `The filter key ${String(filter.Key)} is not served by the local cloud (Name, Path, Type, DataType)`,
+          );
       }
     });
   const all = storedParameters(state)
     .filter((p) => p.region === region && matches(p))
     .sort((a, b) => a.name.localeCompare(b.name));
   const max = typeof input.MaxResults === 'number' ? input.MaxResults : 10;
-  if (!Number.isInteger(max) || max < 1 || max > 50) throw new SsmApiError('ValidationException', 'MaxResults must be between 1 and 50');
+  if (!Number.isInteger(max) || max < 1 || max > 50)
+    throw new SsmApiError('ValidationException', 'MaxResults must be between 1 and 50');
   const start = str(input.NextToken) ? Number(str(input.NextToken)) : 0;
-  if (!Number.isInteger(start) || start < 0) throw new SsmApiError('InvalidNextToken', 'The specified token is not valid.');
+  if (!Number.isInteger(start) || start < 0)
+    throw new SsmApiError('InvalidNextToken', 'The specified token is not valid.');
   const page = all.slice(start, start + max);
   return {
     Parameters: page.map((p) => ({

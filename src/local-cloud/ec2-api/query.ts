@@ -37,7 +37,11 @@ export class QueryParams {
     const value = this.values.get(name);
     if (value === undefined) return undefined;
     const n = Number(value);
-    if (!Number.isInteger(n)) throw new Ec2ApiError('InvalidParameterValue', `Value (${value}) for parameter ${name} is invalid. Expected an integer.`);
+    if (!Number.isInteger(n))
+      throw new Ec2ApiError(
+        'InvalidParameterValue',
+        `Value (${value}) for parameter ${name} is invalid. Expected an integer.`,
+      );
     return n;
   }
 

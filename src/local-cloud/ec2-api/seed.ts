@@ -5,8 +5,22 @@ import type { CloudState } from './state.js';
 
 /** Regions DescribeRegions lists. Any region-shaped name is served; these are the advertised ones. */
 export const REGIONS = [
-  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'eu-west-1', 'eu-west-2', 'eu-west-3',
-  'eu-central-1', 'eu-north-1', 'ap-northeast-1', 'ap-northeast-2', 'ap-southeast-1', 'ap-southeast-2', 'ap-south-1', 'sa-east-1',
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'ca-central-1',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-central-1',
+  'eu-north-1',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-south-1',
+  'sa-east-1',
 ];
 
 /** The Debian project's AWS account: the example bakery's `filter:` base names it as owner. */
@@ -60,15 +74,36 @@ export function seedRegion(state: CloudState, region: string): boolean {
     rootDeviceType: 'ebs',
     rootDeviceName: '/dev/xvda',
     enaSupport: true,
-    blockDevices: [{ deviceName: '/dev/xvda', snapshotId, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false }],
+    blockDevices: [
+      {
+        deviceName: '/dev/xvda',
+        snapshotId,
+        volumeSize: 8,
+        volumeType: 'gp3',
+        deleteOnTermination: true,
+        encrypted: false,
+      },
+    ],
     launchPermissions: [{ kind: 'group', value: 'all' }],
     hostImage: BASE_IMAGE,
   });
   state.snapshots.push({
-    snapshotId, region, volumeId: 'vol-ffffffff', volumeSize: 8, ownerId: DEBIAN_ACCOUNT, description: '', startTime: created, encrypted: false,
+    snapshotId,
+    region,
+    volumeId: 'vol-ffffffff',
+    volumeSize: 8,
+    ownerId: DEBIAN_ACCOUNT,
+    description: '',
+    startTime: created,
+    encrypted: false,
   });
   state.securityGroups.push({
-    groupId: stableId('sg', `${region}/default`), groupName: 'default', description: 'default VPC security group', region, vpcId: defaultVpcId(region), ingress: [],
+    groupId: stableId('sg', `${region}/default`),
+    groupName: 'default',
+    description: 'default VPC security group',
+    region,
+    vpcId: defaultVpcId(region),
+    ingress: [],
   });
   return true;
 }

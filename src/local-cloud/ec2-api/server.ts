@@ -30,7 +30,10 @@ export const ACTIONS: Record<string, Action> = {
 
 const READ_ONLY = /^(Describe|Get)/;
 // SSM's JSON protocol names the same failures differently.
-const SSM_ERROR_TYPES: Record<string, string> = { AuthFailure: 'UnrecognizedClientException', SignatureDoesNotMatch: 'InvalidSignatureException' };
+const SSM_ERROR_TYPES: Record<string, string> = {
+  AuthFailure: 'UnrecognizedClientException',
+  SignatureDoesNotMatch: 'InvalidSignatureException',
+};
 const MAX_BODY = 4 * 1024 * 1024;
 
 /**
@@ -101,14 +104,26 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
     const ssm = typeof target === 'string' && target.startsWith('AmazonSSM.');
     const fail = (error: Ec2ApiError) =>
       ssm
-        ? send(error.status, 'application/x-amz-json-1.1', JSON.stringify({ __type: SSM_ERROR_TYPES[error.code] ?? error.code, message: error.message }))
+        ? send(
+            error.status,
+            'application/x-amz-json-1.1',
+            JSON.stringify({ __type: SSM_ERROR_TYPES[error.code] ?? error.code, message: error.message }),
+          )
         : send(error.status, 'text/xml;charset=UTF-8', errorXml(error.code, error.message, requestId));
     try {
       const body = await readBody(request);
       // The region is the one the signature's credential scope names, as EC2 itself routes it.
-      const { region, service } = await verifySignature({ method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, body }, options.credentials);
+      const { region, service } = await verifySignature(
+        { method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, body },
+        options.credentials,
+      );
       const expectedService = ssm ? 'ssm' : 'ec2';
-      if (service !== expectedService) throw new Ec2ApiError('SignatureDoesNotMatch', `Credential should be scoped to correct service: '${expectedService}'.`, 403);
+      if (service !== expectedService)
+        throw new Ec2ApiError(
+          'SignatureDoesNotMatch',
+          `Credential should be scoped to correct service: '${expectedService}'.`,
+          403,
+        );
       checkRegion(region);
       if (seedRegion(options.state, region)) options.persist();
 
@@ -135,7 +150,15 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       // EC2's status for a full bucket: 503, which the SDKs (and Packer's aws-sdk-go) retry with backoff.
       if (!time.admit(region, action)) throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       injectFault(options.faults, action, region, params);
-      const context: ActionContext = { params, region, state: options.state, host: options.host, time, persist: options.persist, log: options.log };
+      const context: ActionContext = {
+        params,
+        region,
+        state: options.state,
+        host: options.host,
+        time,
+        persist: options.persist,
+        log: options.log,
+      };
       const result = await handler(context);
       if (!READ_ONLY.test(action)) options.persist();
       send(200, 'text/xml;charset=UTF-8', responseXml(action, requestId, result));
@@ -172,14 +195,25 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
 function injectFault(faults: FaultRule[] | undefined, action: string, region: string, params: QueryParams): void {
   const ids = [params.get('ImageId'), params.get('SourceImageId'), params.get('SnapshotId')];
   const rule = faults?.find(
-    (f) => f.action === action && (f.region === undefined || f.region === region) && (f.resourceId === undefined || ids.includes(f.resourceId)) && (f.times ?? 1) > 0,
+    (f) =>
+      f.action === action &&
+      (f.region === undefined || f.region === region) &&
+      (f.resourceId === undefined || ids.includes(f.resourceId)) &&
+      (f.times ?? 1) > 0,
   );
   if (!rule) return;
   if (rule.times !== undefined) rule.times -= 1;
-  throw new Ec2ApiError(rule.code ?? 'UnauthorizedOperation', rule.message ?? `injected fault: ${action} fails in ${region}`, rule.status ?? 400);
+  throw new Ec2ApiError(
+    rule.code ?? 'UnauthorizedOperation',
+    rule.message ?? `injected fault: ${action} fails in ${region}`,
+    rule.status ?? 400,
+  );
 }
 
 /** Parameter names only: values may hold key material (ImportKeyPair) or user data. */
 function debugParams(params: QueryParams): string {
-  return params.names().filter((name) => name !== 'Action' && name !== 'Version').join(' ');
+  return params
+    .names()
+    .filter((name) => name !== 'Action' && name !== 'Version')
+    .join(' ');
 }

@@ -31,15 +31,25 @@ export interface SignatureScope {
 
 // EC2 refuses a request whose X-Amz-Date is more than 15 minutes from its clock.
 const MAX_SKEW_MS = 15 * 60_000;
-const AUTHORIZATION = /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
+const AUTHORIZATION =
+  /^AWS4-HMAC-SHA256 Credential=([^/,\s]+)\/(\d{8})\/([^/,\s]+)\/([^/,\s]+)\/aws4_request,\s*SignedHeaders=([a-z0-9;_.-]+),\s*Signature=([0-9a-f]{64})$/;
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
-const authFailure = (detail: string) => new Ec2ApiError('AuthFailure', `AWS was not able to validate the provided access credentials (${detail})`, 401);
+const authFailure = (detail: string) =>
+  new Ec2ApiError('AuthFailure', `AWS was not able to validate the provided access credentials (${detail})`, 401);
 const mismatch = () =>
-  new Ec2ApiError('SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.', 403);
+  new Ec2ApiError(
+    'SignatureDoesNotMatch',
+    'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+    403,
+  );
 
 /** Checks the request's SigV4 signature against the local cloud's credentials; throws EC2's error when it does not hold. */
-export async function verifySignature(request: SignedRequest, credentials: LocalCredentials, now = new Date()): Promise<SignatureScope> {
+export async function verifySignature(
+  request: SignedRequest,
+  credentials: LocalCredentials,
+  now = new Date(),
+): Promise<SignatureScope> {
   const header = request.headers.authorization;
   if (typeof header !== 'string') throw authFailure('a SigV4 Authorization header is required');
   const parts = AUTHORIZATION.exec(header.trim());
@@ -52,7 +62,11 @@ export async function verifySignature(request: SignedRequest, credentials: Local
   if (!signingDate) throw authFailure('X-Amz-Date is required');
   if (amzDate!.slice(0, 8) !== scopeDate) throw mismatch();
   if (Math.abs(now.getTime() - signingDate.getTime()) > MAX_SKEW_MS) {
-    throw new Ec2ApiError('RequestExpired', `Request has expired: X-Amz-Date ${amzDate} is more than 15 minutes from the server's time`, 400);
+    throw new Ec2ApiError(
+      'RequestExpired',
+      `Request has expired: X-Amz-Date ${amzDate} is more than 15 minutes from the server's time`,
+      400,
+    );
   }
 
   const signedNames = signedHeaderList.split(';');
@@ -61,7 +75,11 @@ export async function verifySignature(request: SignedRequest, credentials: Local
   const claimedHash = request.headers['x-amz-content-sha256'];
   // The signer trusts this header as the body's hash; a replayed signature must not carry another body.
   if (claimedHash !== undefined && claimedHash !== bodyHash) {
-    throw new Ec2ApiError('XAmzContentSHA256Mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.', 400);
+    throw new Ec2ApiError(
+      'XAmzContentSHA256Mismatch',
+      'The provided x-amz-content-sha256 header does not match what was computed.',
+      400,
+    );
   }
   const headers: Record<string, string> = {};
   for (const name of signedNames) {
@@ -79,18 +97,29 @@ export async function verifySignature(request: SignedRequest, credentials: Local
   // applyChecksum off: add no x-amz-content-sha256 header the client did not sign itself.
   const signer = new SignatureV4({ credentials, region, service, sha256: Sha256, applyChecksum: false });
   const expected = await signer.sign(
-    { method: request.method, protocol: 'http:', hostname: url.hostname, path: url.pathname, query, headers, body: request.body },
+    {
+      method: request.method,
+      protocol: 'http:',
+      hostname: url.hostname,
+      path: url.pathname,
+      query,
+      headers,
+      body: request.body,
+    },
     { signingDate, signableHeaders: new Set(signedNames) },
   );
   const expectedParts = AUTHORIZATION.exec(String(expected.headers.authorization ?? ''));
-  if (!expectedParts || expectedParts[5] !== signedHeaderList || !safeEqual(expectedParts[6], signature)) throw mismatch();
+  if (!expectedParts || expectedParts[5] !== signedHeaderList || !safeEqual(expectedParts[6], signature))
+    throw mismatch();
   return { region, service };
 }
 
 function parseAmzDate(text: string): Date | undefined {
   const m = AMZ_DATE.exec(text);
   if (!m) return undefined;
-  const date = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])));
+  const date = new Date(
+    Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6])),
+  );
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 

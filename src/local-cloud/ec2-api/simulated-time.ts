@@ -55,7 +55,10 @@ export class SimulatedTime {
     const key = `${region} ${actionClass}`;
     const now = Date.now();
     const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000 / this.profile.timeScale) * refillPerSecond);
+    bucket.tokens = Math.min(
+      burst,
+      bucket.tokens + ((now - bucket.at) / 1000 / this.profile.timeScale) * refillPerSecond,
+    );
     bucket.at = now;
     this.buckets.set(key, bucket);
     if (bucket.tokens >= 1) {

@@ -1,4 +1,16 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, rmSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, fsyncSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  rmSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  fsyncSync,
+} from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CloudError } from '../../errors/index.js';
@@ -10,10 +22,19 @@ import { emptyState, type CloudState } from './state.js';
  * What the code relies on when it reads state.json back: each resource's id, region and state
  * are strings it indexes by. Loose objects: fields added later (or by a newer bake) pass through.
  */
-const resource = (id: string, extra: z.ZodRawShape = {}) => z.looseObject({ [id]: z.string(), region: z.string(), ...extra });
+const resource = (id: string, extra: z.ZodRawShape = {}) =>
+  z.looseObject({ [id]: z.string(), region: z.string(), ...extra });
 const StateShape = z.looseObject({
   version: z.literal(1),
-  images: z.array(resource('imageId', { state: z.string(), blockDevices: z.array(z.looseObject({ deviceName: z.string() })), launchPermissions: z.array(z.looseObject({ kind: z.string(), value: z.string() })) })).optional(),
+  images: z
+    .array(
+      resource('imageId', {
+        state: z.string(),
+        blockDevices: z.array(z.looseObject({ deviceName: z.string() })),
+        launchPermissions: z.array(z.looseObject({ kind: z.string(), value: z.string() })),
+      }),
+    )
+    .optional(),
   snapshots: z.array(resource('snapshotId')).optional(),
   instances: z.array(resource('instanceId', { state: z.string(), authorizedKey: z.string() })).optional(),
   volumes: z.array(resource('volumeId')).optional(),
@@ -67,7 +88,9 @@ export class StateFile {
         continue;
       }
       if (Date.now() >= deadline) {
-        throw new CloudError(`local cloud state ${this.dir} is in use by another bake (pid ${pidOf(owner)}); wait for it to finish`);
+        throw new CloudError(
+          `local cloud state ${this.dir} is in use by another bake (pid ${pidOf(owner)}); wait for it to finish`,
+        );
       }
       await sleep(200);
     }
@@ -94,12 +117,18 @@ export class StateFile {
       throw new CloudError(`${this.file}: local cloud state is not valid JSON; move it away to start afresh`);
     }
     const version = (json as { version?: unknown } | null)?.version;
-    if (version !== 1) throw new CloudError(`${this.file}: unknown local cloud state version ${JSON.stringify(version)}`);
+    if (version !== 1)
+      throw new CloudError(`${this.file}: unknown local cloud state version ${JSON.stringify(version)}`);
     const checked = StateShape.safeParse(json);
     if (!checked.success) {
       const issue = checked.error.issues[0];
-      const where = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('').replace(/^\./, '');
-      throw new CloudError(`${this.file}: local cloud state is not in the expected shape (${where || 'top level'}: ${issue.message}); move it away to start afresh`);
+      const where = issue.path
+        .map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`))
+        .join('')
+        .replace(/^\./, '');
+      throw new CloudError(
+        `${this.file}: local cloud state is not in the expected shape (${where || 'top level'}: ${issue.message}); move it away to start afresh`,
+      );
     }
     // The document as read, not zod's copy: its key order is the file's, so an unchanged state saves as the same text.
     return { ...emptyState(), ...(json as Partial<CloudState>) };

@@ -158,7 +158,17 @@ export interface CloudState {
 }
 
 export function emptyState(): CloudState {
-  return { version: 1, images: [], snapshots: [], instances: [], volumes: [], keyPairs: [], securityGroups: [], tags: {}, seededRegions: [] };
+  return {
+    version: 1,
+    images: [],
+    snapshots: [],
+    instances: [],
+    volumes: [],
+    keyPairs: [],
+    securityGroups: [],
+    tags: {},
+    seededRegions: [],
+  };
 }
 
 export function tagsOf(state: CloudState, resourceId: string): Array<[string, string]> {
@@ -177,7 +187,9 @@ export function setTags(state: CloudState, resourceId: string, tags: Array<[stri
 
 /** Removes tags; a pair with value undefined removes the key whatever its value. */
 export function removeTags(state: CloudState, resourceId: string, tags: Array<[string, string | undefined]>): void {
-  const current = tagsOf(state, resourceId).filter(([k, v]) => !tags.some(([key, value]) => key === k && (value === undefined || value === v)));
+  const current = tagsOf(state, resourceId).filter(
+    ([k, v]) => !tags.some(([key, value]) => key === k && (value === undefined || value === v)),
+  );
   if (current.length === 0) delete state.tags[resourceId];
   else state.tags[resourceId] = current;
 }

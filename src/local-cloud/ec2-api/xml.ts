@@ -28,7 +28,10 @@ function element(name: string, value: XmlValue): string {
 function content(value: XmlValue): string {
   if (value === undefined || value === null) return '';
   if (Array.isArray(value)) return value.map((item) => element('item', item)).join('');
-  if (typeof value === 'object') return Object.entries(value).map(([name, v]) => element(name, v)).join('');
+  if (typeof value === 'object')
+    return Object.entries(value)
+      .map(([name, v]) => element(name, v))
+      .join('');
   return escapeText(String(value));
 }
 

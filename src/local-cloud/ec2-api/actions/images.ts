@@ -5,7 +5,16 @@ import { matchesFilters, paginate } from '../filters.js';
 import { enqueue } from '../host-queue.js';
 import { newId } from '../ids.js';
 import { checkRegion, seedRegion } from '../seed.js';
-import { DEFAULT_EBS_KEY, SELF_ACCOUNT, setTags, tagsOf, type BlockDevice, type CloudState, type ImageState, type LaunchPermission } from '../state.js';
+import {
+  DEFAULT_EBS_KEY,
+  SELF_ACCOUNT,
+  setTags,
+  tagsOf,
+  type BlockDevice,
+  type CloudState,
+  type ImageState,
+  type LaunchPermission,
+} from '../state.js';
 import type { XmlValue } from '../xml.js';
 import { checkTag, now, tagSetXml, type Handlers } from './shared.js';
 
@@ -16,7 +25,8 @@ function isPublic(image: ImageState): boolean {
 }
 
 export function findImage(context: ActionContext, imageId: string, region = context.region): ImageState {
-  if (!IMAGE_ID.test(imageId)) throw new Ec2ApiError('InvalidAMIID.Malformed', `Invalid id: "${imageId}" (expecting "ami-...")`);
+  if (!IMAGE_ID.test(imageId))
+    throw new Ec2ApiError('InvalidAMIID.Malformed', `Invalid id: "${imageId}" (expecting "ami-...")`);
   const image = context.state.images.find((i) => i.imageId === imageId && i.region === region);
   if (!image) throw new Ec2ApiError('InvalidAMIID.NotFound', `The image id '[${imageId}]' does not exist`);
   return image;
@@ -25,28 +35,50 @@ export function findImage(context: ActionContext, imageId: string, region = cont
 function imageFields(image: ImageState): (name: string) => string[] | undefined {
   return (name) => {
     switch (name) {
-      case 'name': return [image.name];
-      case 'image-id': return [image.imageId];
-      case 'state': return [image.state];
-      case 'owner-id': return [image.ownerId];
-      case 'owner-alias': return image.ownerAlias ? [image.ownerAlias] : [];
-      case 'is-public': return [String(isPublic(image))];
-      case 'virtualization-type': return [image.virtualizationType];
-      case 'root-device-type': return [image.rootDeviceType];
-      case 'root-device-name': return [image.rootDeviceName];
-      case 'architecture': return [image.architecture];
-      case 'image-type': return ['machine'];
-      case 'description': return image.description ? [image.description] : [];
-      case 'ena-support': return [String(image.enaSupport)];
-      case 'hypervisor': return ['xen'];
-      case 'creation-date': return [image.creationDate];
-      case 'block-device-mapping.snapshot-id': return image.blockDevices.flatMap((d) => (d.snapshotId ? [d.snapshotId] : []));
-      case 'block-device-mapping.device-name': return image.blockDevices.map((d) => d.deviceName);
-      case 'block-device-mapping.volume-size': return image.blockDevices.map((d) => String(d.volumeSize));
-      case 'block-device-mapping.volume-type': return image.blockDevices.map((d) => d.volumeType);
-      case 'block-device-mapping.encrypted': return image.blockDevices.map((d) => String(d.encrypted));
-      case 'platform': return [];
-      default: return undefined;
+      case 'name':
+        return [image.name];
+      case 'image-id':
+        return [image.imageId];
+      case 'state':
+        return [image.state];
+      case 'owner-id':
+        return [image.ownerId];
+      case 'owner-alias':
+        return image.ownerAlias ? [image.ownerAlias] : [];
+      case 'is-public':
+        return [String(isPublic(image))];
+      case 'virtualization-type':
+        return [image.virtualizationType];
+      case 'root-device-type':
+        return [image.rootDeviceType];
+      case 'root-device-name':
+        return [image.rootDeviceName];
+      case 'architecture':
+        return [image.architecture];
+      case 'image-type':
+        return ['machine'];
+      case 'description':
+        return image.description ? [image.description] : [];
+      case 'ena-support':
+        return [String(image.enaSupport)];
+      case 'hypervisor':
+        return ['xen'];
+      case 'creation-date':
+        return [image.creationDate];
+      case 'block-device-mapping.snapshot-id':
+        return image.blockDevices.flatMap((d) => (d.snapshotId ? [d.snapshotId] : []));
+      case 'block-device-mapping.device-name':
+        return image.blockDevices.map((d) => d.deviceName);
+      case 'block-device-mapping.volume-size':
+        return image.blockDevices.map((d) => String(d.volumeSize));
+      case 'block-device-mapping.volume-type':
+        return image.blockDevices.map((d) => d.volumeType);
+      case 'block-device-mapping.encrypted':
+        return image.blockDevices.map((d) => String(d.encrypted));
+      case 'platform':
+        return [];
+      default:
+        return undefined;
     }
   };
 }
@@ -132,7 +164,13 @@ function blockDevicesFromRequest(context: ActionContext, fallback: BlockDevice[]
     const deviceName = mapping.require('DeviceName');
     const existing = devices.find((d) => d.deviceName === deviceName);
     const ebs = mapping.scope('Ebs');
-    const device: BlockDevice = existing ?? { deviceName, volumeSize: 8, volumeType: 'gp3', deleteOnTermination: true, encrypted: false };
+    const device: BlockDevice = existing ?? {
+      deviceName,
+      volumeSize: 8,
+      volumeType: 'gp3',
+      deleteOnTermination: true,
+      encrypted: false,
+    };
     device.volumeSize = ebs.int('VolumeSize') ?? device.volumeSize;
     device.volumeType = ebs.get('VolumeType') ?? device.volumeType;
     device.deleteOnTermination = ebs.bool('DeleteOnTermination') ?? device.deleteOnTermination;
@@ -166,18 +204,26 @@ function createImage(context: ActionContext) {
   const instanceId = params.require('InstanceId');
   const name = params.require('Name');
   const instance = state.instances.find((i) => i.instanceId === instanceId && i.region === region);
-  if (!instance || instance.state === 'terminated') throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
+  if (!instance || instance.state === 'terminated')
+    throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   if (instance.state !== 'running' && instance.state !== 'stopped') {
-    throw new Ec2ApiError('IncorrectInstanceState', `The instance '${instanceId}' is not in a state from which it can be imaged`);
+    throw new Ec2ApiError(
+      'IncorrectInstanceState',
+      `The instance '${instanceId}' is not in a state from which it can be imaged`,
+    );
   }
   checkImageName(context, name, region);
   const source = state.images.find((i) => i.imageId === instance.imageId && i.region === region);
   const rootVolume = state.volumes.find((v) => v.volumeId === instance.rootVolumeId);
   const rootDevices: BlockDevice[] = [
     {
-      deviceName: '/dev/xvda', volumeSize: rootVolume?.size ?? 8, volumeType: rootVolume?.volumeType ?? 'gp3', deleteOnTermination: true,
+      deviceName: '/dev/xvda',
+      volumeSize: rootVolume?.size ?? 8,
+      volumeType: rootVolume?.volumeType ?? 'gp3',
+      deleteOnTermination: true,
       // The snapshot of an encrypted volume is encrypted with the volume's key: how an image gets encrypted without a copy.
-      encrypted: rootVolume?.encrypted ?? false, kmsKeyId: rootVolume?.kmsKeyId,
+      encrypted: rootVolume?.encrypted ?? false,
+      kmsKeyId: rootVolume?.kmsKeyId,
     },
   ];
   const devices = blockDevicesFromRequest(context, rootDevices);
@@ -189,23 +235,47 @@ function createImage(context: ActionContext) {
     if (device.snapshotId) continue;
     device.snapshotId = newId('snap');
     state.snapshots.push({
-      snapshotId: device.snapshotId, region, volumeId: instance.rootVolumeId, volumeSize: device.volumeSize, ownerId: SELF_ACCOUNT,
-      description: `Created by CreateImage(${instanceId}) for ${imageId}`, startTime: created, encrypted: device.encrypted, kmsKeyId: device.kmsKeyId,
+      snapshotId: device.snapshotId,
+      region,
+      volumeId: instance.rootVolumeId,
+      volumeSize: device.volumeSize,
+      ownerId: SELF_ACCOUNT,
+      description: `Created by CreateImage(${instanceId}) for ${imageId}`,
+      startTime: created,
+      encrypted: device.encrypted,
+      kmsKeyId: device.kmsKeyId,
     });
     if (snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
   }
   const image: ImageState = {
-    imageId, region, name, description: params.get('Description'), ownerId: SELF_ACCOUNT, state: 'pending', creationDate: created,
-    architecture: source?.architecture ?? 'x86_64', virtualizationType: 'hvm', rootDeviceType: 'ebs', rootDeviceName: '/dev/xvda',
-    enaSupport: true, blockDevices: devices, launchPermissions: [], sourceInstanceId: instanceId, hostImage: imageId,
+    imageId,
+    region,
+    name,
+    description: params.get('Description'),
+    ownerId: SELF_ACCOUNT,
+    state: 'pending',
+    creationDate: created,
+    architecture: source?.architecture ?? 'x86_64',
+    virtualizationType: 'hvm',
+    rootDeviceType: 'ebs',
+    rootDeviceName: '/dev/xvda',
+    enaSupport: true,
+    blockDevices: devices,
+    launchPermissions: [],
+    sourceInstanceId: instanceId,
+    hostImage: imageId,
   };
   state.images.push(image);
   if (imageTags.length) setTags(state, imageId, imageTags);
   // Capturing copies a filesystem; the image stays pending until it is done, as on AWS (with a
   // latency profile, at least as long as EC2's snapshot of a volume that size takes).
-  const snapshotting = context.time.wait(((context.time.profile?.createImageS ?? 0) * Math.max(8, rootVolume?.size ?? 8)) / 8);
+  const snapshotting = context.time.wait(
+    ((context.time.profile?.createImageS ?? 0) * Math.max(8, rootVolume?.size ?? 8)) / 8,
+  );
   // Only the capture holds the instance's queue: it may be terminated while the snapshot completes.
-  const captured = new Promise<void>((resolve, reject) => enqueue(instanceId, () => context.host.capture(instanceId, imageId).then(resolve, reject)));
+  const captured = new Promise<void>((resolve, reject) =>
+    enqueue(instanceId, () => context.host.capture(instanceId, imageId).then(resolve, reject)),
+  );
   Promise.all([captured, snapshotting]).then(
     ([, elapsed]) => void (elapsed && settle(context, image, undefined)),
     (error: Error) => settle(context, image, `capture failed: ${error.message}`),
@@ -235,22 +305,46 @@ function copyImage(context: ActionContext) {
   const encrypted = params.bool('Encrypted');
   const kmsKeyId = params.get('KmsKeyId');
   // As EC2: a key only goes with Encrypted=true, and an encrypted source cannot be copied unencrypted.
-  if (kmsKeyId && encrypted !== true) throw new Ec2ApiError('InvalidParameterDependency', 'The parameter KmsKeyId requires the parameter Encrypted to be set.');
+  if (kmsKeyId && encrypted !== true)
+    throw new Ec2ApiError(
+      'InvalidParameterDependency',
+      'The parameter KmsKeyId requires the parameter Encrypted to be set.',
+    );
   const devices = source.blockDevices.map((device) => {
-    const copy: BlockDevice = { ...device, encrypted: encrypted || device.encrypted, kmsKeyId: encrypted ? (kmsKeyId ?? device.kmsKeyId ?? DEFAULT_EBS_KEY) : device.kmsKeyId };
+    const copy: BlockDevice = {
+      ...device,
+      encrypted: encrypted || device.encrypted,
+      kmsKeyId: encrypted ? (kmsKeyId ?? device.kmsKeyId ?? DEFAULT_EBS_KEY) : device.kmsKeyId,
+    };
     if (device.snapshotId) {
       copy.snapshotId = newId('snap');
       state.snapshots.push({
-        snapshotId: copy.snapshotId, region, volumeId: 'vol-ffffffff', volumeSize: device.volumeSize, ownerId: SELF_ACCOUNT,
+        snapshotId: copy.snapshotId,
+        region,
+        volumeId: 'vol-ffffffff',
+        volumeSize: device.volumeSize,
+        ownerId: SELF_ACCOUNT,
         description: `Copied for DestinationAmi ${imageId} from SourceAmi ${source.imageId} for SourceSnapshot ${device.snapshotId}`,
-        startTime: created, encrypted: copy.encrypted, kmsKeyId: copy.kmsKeyId,
+        startTime: created,
+        encrypted: copy.encrypted,
+        kmsKeyId: copy.kmsKeyId,
       });
     }
     return copy;
   });
   const image: ImageState = {
-    ...source, imageId, region, name, description: params.get('Description') ?? source.description, ownerId: SELF_ACCOUNT, ownerAlias: undefined,
-    state: 'pending', creationDate: created, blockDevices: devices, launchPermissions: [], deprecationTime: undefined,
+    ...source,
+    imageId,
+    region,
+    name,
+    description: params.get('Description') ?? source.description,
+    ownerId: SELF_ACCOUNT,
+    ownerAlias: undefined,
+    state: 'pending',
+    creationDate: created,
+    blockDevices: devices,
+    launchPermissions: [],
+    deprecationTime: undefined,
     hostImage: source.hostImage === BASE_IMAGE ? BASE_IMAGE : imageId,
   };
   state.images.push(image);
@@ -258,7 +352,8 @@ function copyImage(context: ActionContext) {
   const imageTags = tagsFromSpec(context, 'image');
   if (imageTags.length) setTags(state, imageId, imageTags);
   const snapshotTags = tagsFromSpec(context, 'snapshot');
-  for (const device of devices) if (device.snapshotId && snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
+  for (const device of devices)
+    if (device.snapshotId && snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
   const copied = image.hostImage === BASE_IMAGE ? Promise.resolve() : context.host.alias(source.hostImage, imageId);
   const size = Math.max(8, ...source.blockDevices.map((d) => d.volumeSize));
   const copying = context.time.wait(((context.time.profile?.copyImageS ?? 0) * size) / 8);
@@ -275,7 +370,9 @@ function deregisterImage(context: ActionContext) {
   context.state.images = context.state.images.filter((i) => i !== image);
   delete context.state.tags[image.imageId];
   if (image.hostImage !== BASE_IMAGE) {
-    context.host.deleteImage(image.hostImage).catch((error: Error) => context.log(`deleting image ${image.imageId}: ${error.message}`));
+    context.host
+      .deleteImage(image.hostImage)
+      .catch((error: Error) => context.log(`deleting image ${image.imageId}: ${error.message}`));
   }
   return { return: true };
 }
@@ -323,8 +420,16 @@ function permissionsFrom(list: ActionContext['params'][]): LaunchPermission[] {
     for (const [field, kind] of PERMISSION_FIELDS) {
       const value = entry.get(field);
       if (value === undefined) continue;
-      if (kind === 'userId' && !/^\d{12}$/.test(value)) throw new Ec2ApiError('InvalidAMIAttributeItemValue', `Invalid attribute item value "${value}" for userId item type.`);
-      if (kind === 'group' && value !== 'all') throw new Ec2ApiError('InvalidAMIAttributeItemValue', `Invalid attribute item value "${value}" for group item type.`);
+      if (kind === 'userId' && !/^\d{12}$/.test(value))
+        throw new Ec2ApiError(
+          'InvalidAMIAttributeItemValue',
+          `Invalid attribute item value "${value}" for userId item type.`,
+        );
+      if (kind === 'group' && value !== 'all')
+        throw new Ec2ApiError(
+          'InvalidAMIAttributeItemValue',
+          `Invalid attribute item value "${value}" for group item type.`,
+        );
       out.push({ kind, value });
     }
   }
@@ -342,23 +447,31 @@ function modifyImageAttribute(context: ActionContext) {
     ...params.list('UserId').map((value): LaunchPermission => ({ kind: 'userId', value })),
     ...params.list('UserGroup').map((value): LaunchPermission => ({ kind: 'group', value })),
     ...params.list('OrganizationArn').map((value): LaunchPermission => ({ kind: 'organizationArn', value })),
-    ...params.list('OrganizationalUnitArn').map((value): LaunchPermission => ({ kind: 'organizationalUnitArn', value })),
+    ...params
+      .list('OrganizationalUnitArn')
+      .map((value): LaunchPermission => ({ kind: 'organizationalUnitArn', value })),
   ];
   if (flat.length) {
     const operation = params.get('OperationType');
     if (operation === 'remove') remove = remove.concat(flat);
     else if (operation === 'add') add = add.concat(flat);
     // Packer 1.6.6 sends UserId.N beside LaunchPermission.Add.N without an OperationType; EC2 then goes by the structured form.
-    else if (add.length === 0 && remove.length === 0) throw new Ec2ApiError('InvalidParameterValue', 'OperationType must be add or remove');
+    else if (add.length === 0 && remove.length === 0)
+      throw new Ec2ApiError('InvalidParameterValue', 'OperationType must be add or remove');
   }
   const same = (a: LaunchPermission, b: LaunchPermission) => a.kind === b.kind && a.value === b.value;
   image.launchPermissions = image.launchPermissions.filter((p) => !remove.some((r) => same(p, r)));
-  for (const permission of add) if (!image.launchPermissions.some((p) => same(p, permission))) image.launchPermissions.push(permission);
+  for (const permission of add)
+    if (!image.launchPermissions.some((p) => same(p, permission))) image.launchPermissions.push(permission);
   const description = params.get('Description.Value') ?? params.get('Description');
   if (description !== undefined) image.description = description;
   const imds = params.get('ImdsSupport.Value');
   if (imds !== undefined) {
-    if (imds !== 'v2.0') throw new Ec2ApiError('InvalidParameterValue', `Value (${imds}) for parameter ImdsSupport is invalid: only v2.0 can be set`);
+    if (imds !== 'v2.0')
+      throw new Ec2ApiError(
+        'InvalidParameterValue',
+        `Value (${imds}) for parameter ImdsSupport is invalid: only v2.0 can be set`,
+      );
     image.imdsSupport = imds;
   }
   return { return: true };
@@ -370,10 +483,12 @@ function enableImageDeprecation(context: ActionContext) {
   if (Number.isNaN(time.getTime())) throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt is not a valid date');
   // Kept to the minute, as EC2 keeps it; a time in the past is refused, as EC2 refuses it.
   time.setUTCSeconds(0, 0);
-  if (time.getTime() < Date.now() - 60_000) throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt cannot be in the past');
+  if (time.getTime() < Date.now() - 60_000)
+    throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt cannot be in the past');
   const latest = new Date();
   latest.setUTCFullYear(latest.getUTCFullYear() + 10);
-  if (time.getTime() > latest.getTime()) throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt cannot be more than 10 years in the future');
+  if (time.getTime() > latest.getTime())
+    throw new Ec2ApiError('InvalidParameterValue', 'DeprecateAt cannot be more than 10 years in the future');
   image.deprecationTime = time.toISOString();
   return { return: true };
 }

@@ -3,7 +3,16 @@ import type { ActionContext } from '../action.js';
 import { matchesFilters } from '../filters.js';
 import { newId } from '../ids.js';
 import { defaultSubnetId, defaultVpcId, defaultZone } from '../seed.js';
-import { DEFAULT_EBS_KEY, SELF_ACCOUNT, setTags, tagsOf, type BlockDevice, type CloudState, type InstanceState, type InstanceStateName } from '../state.js';
+import {
+  DEFAULT_EBS_KEY,
+  SELF_ACCOUNT,
+  setTags,
+  tagsOf,
+  type BlockDevice,
+  type CloudState,
+  type InstanceState,
+  type InstanceStateName,
+} from '../state.js';
 import type { QueryParams } from '../query.js';
 import type { XmlValue } from '../xml.js';
 import { enqueue } from '../host-queue.js';
@@ -24,7 +33,8 @@ function stateXml(state: InstanceStateName): XmlValue {
 }
 
 export function findInstance(context: ActionContext, instanceId: string): InstanceState {
-  if (!/^i-[0-9a-f]{8,17}$/.test(instanceId)) throw new Ec2ApiError('InvalidInstanceID.Malformed', `Invalid id: "${instanceId}"`);
+  if (!/^i-[0-9a-f]{8,17}$/.test(instanceId))
+    throw new Ec2ApiError('InvalidInstanceID.Malformed', `Invalid id: "${instanceId}"`);
   const instance = context.state.instances.find((i) => i.instanceId === instanceId && i.region === context.region);
   if (!instance) throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   return instance;
@@ -63,30 +73,59 @@ function instanceXml(state: CloudState, instance: InstanceState): XmlValue {
     rootDeviceType: 'ebs',
     rootDeviceName: '/dev/xvda',
     blockDeviceMapping: volume
-      ? [{ deviceName: '/dev/xvda', ebs: { volumeId: volume.volumeId, status: 'attached', attachTime: instance.launchTime, deleteOnTermination: volume.attachment?.deleteOnTermination ?? true } }]
+      ? [
+          {
+            deviceName: '/dev/xvda',
+            ebs: {
+              volumeId: volume.volumeId,
+              status: 'attached',
+              attachTime: instance.launchTime,
+              deleteOnTermination: volume.attachment?.deleteOnTermination ?? true,
+            },
+          },
+        ]
       : [],
     virtualizationType: 'hvm',
     clientToken: '',
     tagSet: tagSetXml(state, instance.instanceId),
     hypervisor: 'xen',
     networkInterfaceSet: ip
-      ? [{
-          networkInterfaceId: `eni-${instance.instanceId.slice(2)}`,
-          subnetId: instance.subnetId,
-          vpcId: instance.vpcId,
-          ownerId: SELF_ACCOUNT,
-          status: 'in-use',
-          privateIpAddress: ip,
-          sourceDestCheck: true,
-          groupSet: groups,
-          attachment: { attachmentId: `eni-attach-${instance.instanceId.slice(2)}`, deviceIndex: 0, status: 'attached', attachTime: instance.launchTime, deleteOnTermination: true },
-          association: { publicIp: ip, publicDnsName: '', ipOwnerId: 'amazon' },
-          privateIpAddressesSet: [{ privateIpAddress: ip, primary: true, association: { publicIp: ip, publicDnsName: '', ipOwnerId: 'amazon' } }],
-        }]
+      ? [
+          {
+            networkInterfaceId: `eni-${instance.instanceId.slice(2)}`,
+            subnetId: instance.subnetId,
+            vpcId: instance.vpcId,
+            ownerId: SELF_ACCOUNT,
+            status: 'in-use',
+            privateIpAddress: ip,
+            sourceDestCheck: true,
+            groupSet: groups,
+            attachment: {
+              attachmentId: `eni-attach-${instance.instanceId.slice(2)}`,
+              deviceIndex: 0,
+              status: 'attached',
+              attachTime: instance.launchTime,
+              deleteOnTermination: true,
+            },
+            association: { publicIp: ip, publicDnsName: '', ipOwnerId: 'amazon' },
+            privateIpAddressesSet: [
+              {
+                privateIpAddress: ip,
+                primary: true,
+                association: { publicIp: ip, publicDnsName: '', ipOwnerId: 'amazon' },
+              },
+            ],
+          },
+        ]
       : [],
     ebsOptimized: false,
     enaSupport: true,
-    metadataOptions: { state: 'applied', httpTokens: instance.httpTokens, httpPutResponseHopLimit: 1, httpEndpoint: 'enabled' },
+    metadataOptions: {
+      state: 'applied',
+      httpTokens: instance.httpTokens,
+      httpPutResponseHopLimit: 1,
+      httpEndpoint: 'enabled',
+    },
   };
 }
 
@@ -94,14 +133,20 @@ function runInstances(context: ActionContext) {
   const { params, state, region, host } = context;
   const min = params.int('MinCount') ?? 1;
   const max = params.int('MaxCount') ?? 1;
-  if (min !== 1 || max !== 1) throw new Ec2ApiError('InvalidParameterValue', 'The local cloud launches one instance per RunInstances (MinCount = MaxCount = 1)');
+  if (min !== 1 || max !== 1)
+    throw new Ec2ApiError(
+      'InvalidParameterValue',
+      'The local cloud launches one instance per RunInstances (MinCount = MaxCount = 1)',
+    );
   const image = findImage(context, params.require('ImageId'));
-  if (image.state !== 'available') throw new Ec2ApiError('InvalidAMIID.Unavailable', `The image id '[${image.imageId}]' is not available`);
+  if (image.state !== 'available')
+    throw new Ec2ApiError('InvalidAMIID.Unavailable', `The image id '[${image.imageId}]' is not available`);
   const keyName = params.get('KeyName');
   const keyPair = keyName ? state.keyPairs.find((k) => k.region === region && k.keyName === keyName) : undefined;
   if (keyName && !keyPair) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
   const subnetId = params.get('SubnetId') || params.get('NetworkInterface.1.SubnetId') || defaultSubnetId(region);
-  if (subnetId !== defaultSubnetId(region)) throw new Ec2ApiError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
+  if (subnetId !== defaultSubnetId(region))
+    throw new Ec2ApiError('InvalidSubnetID.NotFound', `The subnet ID '${subnetId}' does not exist`);
   const groupIds = [...params.list('SecurityGroupId'), ...params.list('NetworkInterface.1.SecurityGroupId')];
   for (const name of params.list('SecurityGroup')) {
     const group = state.securityGroups.find((g) => g.region === region && g.groupName === name);
@@ -109,9 +154,11 @@ function runInstances(context: ActionContext) {
     groupIds.push(group.groupId);
   }
   for (const id of groupIds) {
-    if (!state.securityGroups.some((g) => g.region === region && g.groupId === id)) throw new Ec2ApiError('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
+    if (!state.securityGroups.some((g) => g.region === region && g.groupId === id))
+      throw new Ec2ApiError('InvalidGroup.NotFound', `The security group '${id}' does not exist`);
   }
-  if (groupIds.length === 0) groupIds.push(state.securityGroups.find((g) => g.region === region && g.groupName === 'default')!.groupId);
+  if (groupIds.length === 0)
+    groupIds.push(state.securityGroups.find((g) => g.region === region && g.groupName === 'default')!.groupId);
   const instanceTags = params.tagSpecifications('instance');
   const volumeTags = params.tagSpecifications('volume');
   for (const [k, v] of [...instanceTags, ...volumeTags]) checkTag(k, v);
@@ -120,7 +167,10 @@ function runInstances(context: ActionContext) {
   const requestedRoot = params.structs('BlockDeviceMapping').find((m) => m.get('DeviceName') === image.rootDeviceName);
   const size = requestedRoot?.int('Ebs.VolumeSize') ?? root?.volumeSize ?? 8;
   if (root && size < root.volumeSize) {
-    throw new Ec2ApiError('InvalidBlockDeviceMapping', `Volume of size ${size}GB is smaller than snapshot '${root.snapshotId}', expect size >= ${root.volumeSize}GB`);
+    throw new Ec2ApiError(
+      'InvalidBlockDeviceMapping',
+      `Volume of size ${size}GB is smaller than snapshot '${root.snapshotId}', expect size >= ${root.volumeSize}GB`,
+    );
   }
   const userData = decodeUserData(params.get('UserData'));
   const encryption = launchVolumeEncryption(requestedRoot, root);
@@ -128,9 +178,20 @@ function runInstances(context: ActionContext) {
   const instanceId = newId('i');
   const volumeId = newId('vol');
   state.volumes.push({
-    volumeId, region, availabilityZone: defaultZone(region), size, volumeType: requestedRoot?.get('Ebs.VolumeType') ?? root?.volumeType ?? 'gp3',
-    snapshotId: root?.snapshotId, createTime: launched, ...encryption,
-    attachment: { instanceId, device: '/dev/xvda', deleteOnTermination: requestedRoot?.bool('Ebs.DeleteOnTermination') ?? true, attachTime: launched },
+    volumeId,
+    region,
+    availabilityZone: defaultZone(region),
+    size,
+    volumeType: requestedRoot?.get('Ebs.VolumeType') ?? root?.volumeType ?? 'gp3',
+    snapshotId: root?.snapshotId,
+    createTime: launched,
+    ...encryption,
+    attachment: {
+      instanceId,
+      device: '/dev/xvda',
+      deleteOnTermination: requestedRoot?.bool('Ebs.DeleteOnTermination') ?? true,
+      attachTime: launched,
+    },
   });
   const instance: InstanceState = {
     instanceId,
@@ -157,7 +218,10 @@ function runInstances(context: ActionContext) {
   const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
   enqueue(instanceId, async () => {
     try {
-      const [endpoint] = await Promise.all([host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData }), pending]);
+      const [endpoint] = await Promise.all([
+        host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData }),
+        pending,
+      ]);
       instance.ip = endpoint.ip;
       if (instance.state === 'pending') becomeRunning(context, instance);
     } catch (error) {
@@ -186,7 +250,8 @@ function decodeUserData(encoded: string | undefined): Buffer | undefined {
     throw new Ec2ApiError('InvalidParameterValue', 'Invalid BASE64 encoding of user data.');
   }
   const bytes = Buffer.from(encoded, 'base64');
-  if (bytes.length > USER_DATA_MAX) throw new Ec2ApiError('InvalidParameterValue', `User data is limited to ${USER_DATA_MAX} bytes`);
+  if (bytes.length > USER_DATA_MAX)
+    throw new Ec2ApiError('InvalidParameterValue', `User data is limited to ${USER_DATA_MAX} bytes`);
   return bytes;
 }
 
@@ -195,10 +260,17 @@ function decodeUserData(encoded: string | undefined): Buffer | undefined {
  * the mapping names another); Encrypted=true without a key uses the account's default EBS key;
  * a KmsKeyId needs Encrypted=true.
  */
-function launchVolumeEncryption(requested: QueryParams | undefined, snapshot: BlockDevice | undefined): { encrypted: boolean; kmsKeyId?: string } {
+function launchVolumeEncryption(
+  requested: QueryParams | undefined,
+  snapshot: BlockDevice | undefined,
+): { encrypted: boolean; kmsKeyId?: string } {
   const asked = requested?.bool('Ebs.Encrypted');
   const key = requested?.get('Ebs.KmsKeyId');
-  if (key && asked !== true) throw new Ec2ApiError('InvalidParameterDependency', 'The parameter KmsKeyId requires the parameter Encrypted to be set.');
+  if (key && asked !== true)
+    throw new Ec2ApiError(
+      'InvalidParameterDependency',
+      'The parameter KmsKeyId requires the parameter Encrypted to be set.',
+    );
   if (snapshot?.encrypted) return { encrypted: true, kmsKeyId: key ?? snapshot.kmsKeyId ?? DEFAULT_EBS_KEY };
   if (asked) return { encrypted: true, kmsKeyId: key ?? DEFAULT_EBS_KEY };
   return { encrypted: false };
@@ -218,19 +290,34 @@ function detachVolume(state: CloudState, instance: InstanceState): void {
 function instanceFields(instance: InstanceState): (name: string) => string[] | undefined {
   return (name) => {
     switch (name) {
-      case 'instance-id': return [instance.instanceId];
-      case 'instance-state-name': return [instance.state];
-      case 'instance-state-code': return [String(STATE_CODES[instance.state])];
-      case 'image-id': return [instance.imageId];
-      case 'instance-type': return [instance.instanceType];
-      case 'key-name': return instance.keyName ? [instance.keyName] : [];
-      case 'vpc-id': return [instance.vpcId];
-      case 'subnet-id': return [instance.subnetId];
-      case 'availability-zone': return [instance.availabilityZone];
-      case 'private-ip-address': case 'ip-address': return instance.ip ? [instance.ip] : [];
-      case 'instance.group-id': case 'group-id': return instance.securityGroupIds;
-      case 'reservation-id': return [instance.reservationId];
-      default: return undefined;
+      case 'instance-id':
+        return [instance.instanceId];
+      case 'instance-state-name':
+        return [instance.state];
+      case 'instance-state-code':
+        return [String(STATE_CODES[instance.state])];
+      case 'image-id':
+        return [instance.imageId];
+      case 'instance-type':
+        return [instance.instanceType];
+      case 'key-name':
+        return instance.keyName ? [instance.keyName] : [];
+      case 'vpc-id':
+        return [instance.vpcId];
+      case 'subnet-id':
+        return [instance.subnetId];
+      case 'availability-zone':
+        return [instance.availabilityZone];
+      case 'private-ip-address':
+      case 'ip-address':
+        return instance.ip ? [instance.ip] : [];
+      case 'instance.group-id':
+      case 'group-id':
+        return instance.securityGroupIds;
+      case 'reservation-id':
+        return [instance.reservationId];
+      default:
+        return undefined;
     }
   };
 }
@@ -240,7 +327,10 @@ function selectInstances(context: ActionContext): InstanceState[] {
   for (const id of ids) findInstance(context, id);
   const filters = context.params.filters();
   return context.state.instances.filter(
-    (i) => i.region === context.region && (ids.length === 0 || ids.includes(i.instanceId)) && matchesFilters(filters, instanceFields(i), tagsOf(context.state, i.instanceId)),
+    (i) =>
+      i.region === context.region &&
+      (ids.length === 0 || ids.includes(i.instanceId)) &&
+      matchesFilters(filters, instanceFields(i), tagsOf(context.state, i.instanceId)),
   );
 }
 
@@ -260,9 +350,13 @@ function describeInstanceStatus(context: ActionContext) {
   const all = context.params.bool('IncludeAllInstances') ?? false;
   const instances = selectInstances(context).filter((i) => all || i.state === 'running');
   // With a latency profile, status checks pass sshReadyS after running (instances resumed at start pass at once).
-  const reachable = (i: InstanceState) => i.state === 'running' && (context.time.reachableAt.get(i.instanceId) ?? 0) <= Date.now();
+  const reachable = (i: InstanceState) =>
+    i.state === 'running' && (context.time.reachableAt.get(i.instanceId) ?? 0) <= Date.now();
   const ok = (i: InstanceState) => (reachable(i) ? 'ok' : i.state === 'running' ? 'initializing' : 'not-applicable');
-  const check = (i: InstanceState) => ({ status: ok(i), details: [{ name: 'reachability', status: reachable(i) ? 'passed' : 'initializing' }] });
+  const check = (i: InstanceState) => ({
+    status: ok(i),
+    details: [{ name: 'reachability', status: reachable(i) ? 'passed' : 'initializing' }],
+  });
   return {
     instanceStatusSet: instances.map((i) => ({
       instanceId: i.instanceId,
@@ -290,18 +384,28 @@ function changeStates(context: ActionContext, transition: Transition) {
     instancesSet: instances.map((instance) => {
       const previous = instance.state;
       transition(context, instance);
-      return { instanceId: instance.instanceId, currentState: stateXml(instance.state), previousState: stateXml(previous) };
+      return {
+        instanceId: instance.instanceId,
+        currentState: stateXml(instance.state),
+        previousState: stateXml(previous),
+      };
     }),
   };
 }
 
 const stop: Transition = (context, instance) => {
   if (instance.state === 'stopped' || instance.state === 'stopping') return;
-  if (instance.state !== 'running') throw new Ec2ApiError('IncorrectInstanceState', `This instance '${instance.instanceId}' is not in a state from which it can be stopped.`);
+  if (instance.state !== 'running')
+    throw new Ec2ApiError(
+      'IncorrectInstanceState',
+      `This instance '${instance.instanceId}' is not in a state from which it can be stopped.`,
+    );
   instance.state = 'stopping';
   const stopping = context.time.wait(context.time.profile?.stoppingS ?? 0);
   enqueue(instance.instanceId, async () => {
-    await context.host.stop(instance.instanceId).catch((error: Error) => context.log(`stop of ${instance.instanceId}: ${error.message}`));
+    await context.host
+      .stop(instance.instanceId)
+      .catch((error: Error) => context.log(`stop of ${instance.instanceId}: ${error.message}`));
     await stopping;
     if (instance.state === 'stopping') instance.state = 'stopped';
     context.persist();
@@ -310,7 +414,11 @@ const stop: Transition = (context, instance) => {
 
 const start: Transition = (context, instance) => {
   if (instance.state === 'running' || instance.state === 'pending') return;
-  if (instance.state !== 'stopped') throw new Ec2ApiError('IncorrectInstanceState', `The instance '${instance.instanceId}' is not in a state from which it can be started.`);
+  if (instance.state !== 'stopped')
+    throw new Ec2ApiError(
+      'IncorrectInstanceState',
+      `The instance '${instance.instanceId}' is not in a state from which it can be started.`,
+    );
   instance.state = 'pending';
   const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
   enqueue(instance.instanceId, async () => {
@@ -334,7 +442,9 @@ const terminate: Transition = (context, instance) => {
   instance.state = 'shutting-down';
   const shuttingDown = context.time.wait(context.time.profile?.shuttingDownS ?? 0);
   enqueue(instance.instanceId, async () => {
-    await context.host.terminate(instance.instanceId).catch((error: Error) => context.log(`terminate of ${instance.instanceId}: ${error.message}`));
+    await context.host
+      .terminate(instance.instanceId)
+      .catch((error: Error) => context.log(`terminate of ${instance.instanceId}: ${error.message}`));
     await shuttingDown;
     context.time.reachableAt.delete(instance.instanceId);
     instance.state = 'terminated';
@@ -346,7 +456,9 @@ const terminate: Transition = (context, instance) => {
 async function getConsoleOutput(context: ActionContext) {
   const instance = findInstance(context, context.params.require('InstanceId'));
   const console = context.host.consoleOutput ? await context.host.consoleOutput(instance.instanceId) : '';
-  const text = console || `local cloud: ${instance.instanceId} from ${instance.imageId} is ${instance.state}${instance.ip ? ` at ${instance.ip}` : ''}\n`;
+  const text =
+    console ||
+    `local cloud: ${instance.instanceId} from ${instance.imageId} is ${instance.state}${instance.ip ? ` at ${instance.ip}` : ''}\n`;
   return { instanceId: instance.instanceId, timestamp: now(), output: Buffer.from(text).toString('base64') };
 }
 
@@ -362,7 +474,10 @@ function describeInstanceAttribute(context: ActionContext) {
     case 'groupSet':
       return { instanceId: instance.instanceId, groupSet: instance.securityGroupIds.map((groupId) => ({ groupId })) };
     default:
-      throw new Ec2ApiError('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid. The local cloud answers userData, instanceType and groupSet`);
+      throw new Ec2ApiError(
+        'InvalidParameterValue',
+        `Value (${attribute}) for parameter attribute is invalid. The local cloud answers userData, instanceType and groupSet`,
+      );
   }
 }
 
@@ -379,7 +494,8 @@ function describeVolumes(context: ActionContext) {
   const { state, region, params } = context;
   const ids = params.list('VolumeId');
   for (const id of ids) {
-    if (!state.volumes.some((v) => v.volumeId === id && v.region === region)) throw new Ec2ApiError('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
+    if (!state.volumes.some((v) => v.volumeId === id && v.region === region))
+      throw new Ec2ApiError('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
   }
   const filters = params.filters();
   const volumes = state.volumes.filter(
@@ -390,12 +506,18 @@ function describeVolumes(context: ActionContext) {
         filters,
         (name) => {
           switch (name) {
-            case 'volume-id': return [v.volumeId];
-            case 'status': return [v.attachment ? 'in-use' : 'available'];
-            case 'attachment.instance-id': return v.attachment ? [v.attachment.instanceId] : [];
-            case 'snapshot-id': return v.snapshotId ? [v.snapshotId] : [];
-            case 'size': return [String(v.size)];
-            default: return undefined;
+            case 'volume-id':
+              return [v.volumeId];
+            case 'status':
+              return [v.attachment ? 'in-use' : 'available'];
+            case 'attachment.instance-id':
+              return v.attachment ? [v.attachment.instanceId] : [];
+            case 'snapshot-id':
+              return v.snapshotId ? [v.snapshotId] : [];
+            case 'size':
+              return [String(v.size)];
+            default:
+              return undefined;
           }
         },
         tagsOf(state, v.volumeId),
@@ -410,7 +532,16 @@ function describeVolumes(context: ActionContext) {
       status: v.attachment ? 'in-use' : 'available',
       createTime: v.createTime,
       attachmentSet: v.attachment
-        ? [{ volumeId: v.volumeId, instanceId: v.attachment.instanceId, device: v.attachment.device, status: 'attached', attachTime: v.attachment.attachTime, deleteOnTermination: v.attachment.deleteOnTermination }]
+        ? [
+            {
+              volumeId: v.volumeId,
+              instanceId: v.attachment.instanceId,
+              device: v.attachment.device,
+              status: 'attached',
+              attachTime: v.attachment.attachTime,
+              deleteOnTermination: v.attachment.deleteOnTermination,
+            },
+          ]
         : [],
       volumeType: v.volumeType,
       encrypted: v.encrypted,
@@ -424,7 +555,8 @@ function deleteVolume(context: ActionContext) {
   const id = context.params.require('VolumeId');
   const volume = context.state.volumes.find((v) => v.volumeId === id && v.region === context.region);
   if (!volume) throw new Ec2ApiError('InvalidVolume.NotFound', `The volume '${id}' does not exist.`);
-  if (volume.attachment) throw new Ec2ApiError('VolumeInUse', `Volume ${id} is currently attached to ${volume.attachment.instanceId}`);
+  if (volume.attachment)
+    throw new Ec2ApiError('VolumeInUse', `Volume ${id} is currently attached to ${volume.attachment.instanceId}`);
   context.state.volumes = context.state.volumes.filter((v) => v !== volume);
   delete context.state.tags[id];
   return { return: true };

@@ -1,4 +1,11 @@
-import { createHash, createPublicKey, generateKeyPair, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import {
+  createHash,
+  createPublicKey,
+  generateKeyPair,
+  generateKeyPairSync,
+  randomBytes,
+  type KeyObject,
+} from 'node:crypto';
 import { promisify } from 'node:util';
 import { Ec2ApiError } from '../api-error.js';
 import type { ActionContext } from '../action.js';
@@ -32,7 +39,11 @@ function publicBlob(key: KeyObject): Buffer {
     return Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(Buffer.from(jwk.x, 'base64url'))]);
   }
   if (jwk.kty !== 'RSA' || !jwk.n || !jwk.e) throw new Error('only RSA and Ed25519 keys are supported');
-  return Buffer.concat([sshString(Buffer.from('ssh-rsa')), sshMpint(Buffer.from(jwk.e, 'base64url')), sshMpint(Buffer.from(jwk.n, 'base64url'))]);
+  return Buffer.concat([
+    sshString(Buffer.from('ssh-rsa')),
+    sshMpint(Buffer.from(jwk.e, 'base64url')),
+    sshMpint(Buffer.from(jwk.n, 'base64url')),
+  ]);
 }
 
 /**
@@ -46,7 +57,14 @@ export function openSshEd25519PrivateKey(privateKey: KeyObject): string {
   const pub = Buffer.from(jwk.x, 'base64url');
   const blob = Buffer.concat([sshString(Buffer.from('ssh-ed25519')), sshString(pub)]);
   const check = randomBytes(4);
-  let secret = Buffer.concat([check, check, sshString(Buffer.from('ssh-ed25519')), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString(Buffer.alloc(0))]);
+  let secret = Buffer.concat([
+    check,
+    check,
+    sshString(Buffer.from('ssh-ed25519')),
+    sshString(pub),
+    sshString(Buffer.concat([seed, pub])),
+    sshString(Buffer.alloc(0)),
+  ]);
   const padding = Buffer.from(Array.from({ length: (8 - (secret.length % 8)) % 8 }, (_, i) => i + 1));
   secret = Buffer.concat([secret, padding]);
   const count = Buffer.alloc(4);
@@ -66,11 +84,15 @@ export function openSshEd25519PrivateKey(privateKey: KeyObject): string {
 
 function fingerprintOf(publicKeyLine: string): string {
   const blob = Buffer.from(publicKeyLine.split(/\s+/)[1] ?? '', 'base64');
-  return createHash('md5').update(blob).digest('hex').replace(/(..)(?!$)/g, '$1:');
+  return createHash('md5')
+    .update(blob)
+    .digest('hex')
+    .replace(/(..)(?!$)/g, '$1:');
 }
 
 function checkName(context: ActionContext, keyName: string): void {
-  if (keyName.length === 0 || keyName.length > 255) throw new Ec2ApiError('InvalidParameterValue', 'Key name must be 1 to 255 characters');
+  if (keyName.length === 0 || keyName.length > 255)
+    throw new Ec2ApiError('InvalidParameterValue', 'Key name must be 1 to 255 characters');
   if (context.state.keyPairs.some((k) => k.keyName === keyName && k.region === context.region)) {
     throw new Ec2ApiError('InvalidKeyPair.Duplicate', `The keypair '${keyName}' already exists.`);
   }
@@ -117,7 +139,10 @@ async function createKeyPair(context: ActionContext) {
     keyMaterial = openSshEd25519PrivateKey(pair.privateKey);
     publicKey = openSshPublicKey(pair.publicKey);
   } else {
-    throw new Ec2ApiError('InvalidParameterValue', `Value (${type}) for parameter KeyType is invalid. Expected rsa or ed25519.`);
+    throw new Ec2ApiError(
+      'InvalidParameterValue',
+      `Value (${type}) for parameter KeyType is invalid. Expected rsa or ed25519.`,
+    );
   }
   const keyPair = store(context, keyName, publicKey);
   context.log(`CreateKeyPair ${keyName} (${keyPair.keyPairId})`);
@@ -140,13 +165,20 @@ function importKeyPair(context: ActionContext) {
     throw new Ec2ApiError('InvalidKey.Format', 'Key is not in valid OpenSSH public key format');
   }
   const keyPair = store(context, keyName, `${type} ${body}`);
-  return { keyName, keyFingerprint: keyPair.fingerprint, keyPairId: keyPair.keyPairId, tagSet: tagSetXml(context.state, keyPair.keyPairId) };
+  return {
+    keyName,
+    keyFingerprint: keyPair.fingerprint,
+    keyPairId: keyPair.keyPairId,
+    tagSet: tagSetXml(context.state, keyPair.keyPairId),
+  };
 }
 
 function findKeyPair(context: ActionContext): KeyPairState | undefined {
   const name = context.params.get('KeyName');
   const id = context.params.get('KeyPairId');
-  return context.state.keyPairs.find((k) => k.region === context.region && (name ? k.keyName === name : k.keyPairId === id));
+  return context.state.keyPairs.find(
+    (k) => k.region === context.region && (name ? k.keyName === name : k.keyPairId === id),
+  );
 }
 
 function deleteKeyPair(context: ActionContext) {
@@ -168,10 +200,12 @@ function describeKeyPairs(context: ActionContext) {
   const ids = params.list('KeyPairId');
   const filters = params.filters();
   for (const name of names) {
-    if (!state.keyPairs.some((k) => k.region === region && k.keyName === name)) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${name}' does not exist`);
+    if (!state.keyPairs.some((k) => k.region === region && k.keyName === name))
+      throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${name}' does not exist`);
   }
   for (const id of ids) {
-    if (!state.keyPairs.some((k) => k.region === region && k.keyPairId === id)) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${id}' does not exist`);
+    if (!state.keyPairs.some((k) => k.region === region && k.keyPairId === id))
+      throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${id}' does not exist`);
   }
   const includePublicKey = params.bool('IncludePublicKey') ?? false;
   const keys = state.keyPairs.filter(
@@ -181,7 +215,14 @@ function describeKeyPairs(context: ActionContext) {
       (ids.length === 0 || ids.includes(k.keyPairId)) &&
       matchesFilters(
         filters,
-        (name) => (name === 'key-name' ? [k.keyName] : name === 'key-pair-id' ? [k.keyPairId] : name === 'fingerprint' ? [k.fingerprint] : undefined),
+        (name) =>
+          name === 'key-name'
+            ? [k.keyName]
+            : name === 'key-pair-id'
+              ? [k.keyPairId]
+              : name === 'fingerprint'
+                ? [k.fingerprint]
+                : undefined,
         tagsOf(state, k.keyPairId),
       ),
   );

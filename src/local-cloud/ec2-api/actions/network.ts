@@ -11,7 +11,8 @@ function findGroup(context: ActionContext, groupId: string | undefined, groupNam
   const group = context.state.securityGroups.find(
     (g) => g.region === context.region && (groupId ? g.groupId === groupId : g.groupName === groupName),
   );
-  if (!group) throw new Ec2ApiError('InvalidGroup.NotFound', `The security group '${groupId ?? groupName}' does not exist`);
+  if (!group)
+    throw new Ec2ApiError('InvalidGroup.NotFound', `The security group '${groupId ?? groupName}' does not exist`);
   return group;
 }
 
@@ -20,9 +21,13 @@ function createSecurityGroup(context: ActionContext) {
   const groupName = params.require('GroupName');
   const description = params.require('GroupDescription');
   const vpcId = params.get('VpcId') || defaultVpcId(region);
-  if (vpcId !== defaultVpcId(region)) throw new Ec2ApiError('InvalidVpcID.NotFound', `The vpc ID '${vpcId}' does not exist`);
+  if (vpcId !== defaultVpcId(region))
+    throw new Ec2ApiError('InvalidVpcID.NotFound', `The vpc ID '${vpcId}' does not exist`);
   if (state.securityGroups.some((g) => g.region === region && g.vpcId === vpcId && g.groupName === groupName)) {
-    throw new Ec2ApiError('InvalidGroup.Duplicate', `The security group '${groupName}' already exists for VPC '${vpcId}'`);
+    throw new Ec2ApiError(
+      'InvalidGroup.Duplicate',
+      `The security group '${groupName}' already exists for VPC '${vpcId}'`,
+    );
   }
   const tags = params.tagSpecifications('security-group');
   for (const [k, v] of tags) checkTag(k, v);
@@ -57,7 +62,11 @@ function authorizeSecurityGroupIngress(context: ActionContext) {
   const permissions = permissionsFrom(context);
   for (const permission of permissions) {
     const duplicate = group.ingress.some(
-      (p) => p.ipProtocol === permission.ipProtocol && p.fromPort === permission.fromPort && p.toPort === permission.toPort && p.cidrs.some((c) => permission.cidrs.includes(c)),
+      (p) =>
+        p.ipProtocol === permission.ipProtocol &&
+        p.fromPort === permission.fromPort &&
+        p.toPort === permission.toPort &&
+        p.cidrs.some((c) => permission.cidrs.includes(c)),
     );
     if (duplicate) throw new Ec2ApiError('InvalidPermission.Duplicate', 'the specified rule already exists');
   }
@@ -67,9 +76,12 @@ function authorizeSecurityGroupIngress(context: ActionContext) {
 
 function deleteSecurityGroup(context: ActionContext) {
   const group = findGroup(context, context.params.get('GroupId'), context.params.get('GroupName'));
-  const user = context.state.instances.find((i) => i.state !== 'terminated' && i.securityGroupIds.includes(group.groupId));
+  const user = context.state.instances.find(
+    (i) => i.state !== 'terminated' && i.securityGroupIds.includes(group.groupId),
+  );
   if (user) throw new Ec2ApiError('DependencyViolation', `resource ${group.groupId} has a dependent object`);
-  if (group.groupName === 'default') throw new Ec2ApiError('CannotDelete', 'the default security group cannot be deleted');
+  if (group.groupName === 'default')
+    throw new Ec2ApiError('CannotDelete', 'the default security group cannot be deleted');
   context.state.securityGroups = context.state.securityGroups.filter((g) => g !== group);
   delete context.state.tags[group.groupId];
   return { return: true };
@@ -88,7 +100,16 @@ function describeSecurityGroups(context: ActionContext) {
       (names.length === 0 || names.includes(g.groupName)) &&
       matchesFilters(
         filters,
-        (name) => (name === 'group-id' ? [g.groupId] : name === 'group-name' ? [g.groupName] : name === 'vpc-id' ? [g.vpcId] : name === 'description' ? [g.description] : undefined),
+        (name) =>
+          name === 'group-id'
+            ? [g.groupId]
+            : name === 'group-name'
+              ? [g.groupName]
+              : name === 'vpc-id'
+                ? [g.vpcId]
+                : name === 'description'
+                  ? [g.description]
+                  : undefined,
         tagsOf(state, g.groupId),
       ),
   );
@@ -108,7 +129,9 @@ function describeSecurityGroups(context: ActionContext) {
         ipv6Ranges: [],
         prefixListIds: [],
       })),
-      ipPermissionsEgress: [{ ipProtocol: '-1', groups: [], ipRanges: [{ cidrIp: '0.0.0.0/0' }], ipv6Ranges: [], prefixListIds: [] }],
+      ipPermissionsEgress: [
+        { ipProtocol: '-1', groups: [], ipRanges: [{ cidrIp: '0.0.0.0/0' }], ipv6Ranges: [], prefixListIds: [] },
+      ],
       tagSet: tagSetXml(state, g.groupId),
     })),
   };
@@ -117,11 +140,29 @@ function describeSecurityGroups(context: ActionContext) {
 function describeVpcs(context: ActionContext) {
   const vpcId = defaultVpcId(context.region);
   const ids = context.params.list('VpcId');
-  if (ids.some((id) => id !== vpcId)) throw new Ec2ApiError('InvalidVpcID.NotFound', `The vpc ID '${ids.find((id) => id !== vpcId)}' does not exist`);
-  const fields = (name: string) => (name === 'vpc-id' ? [vpcId] : name === 'isDefault' || name === 'is-default' ? ['true'] : name === 'state' ? ['available'] : name === 'cidr' || name === 'cidr-block' ? ['172.31.0.0/16'] : undefined);
+  if (ids.some((id) => id !== vpcId))
+    throw new Ec2ApiError('InvalidVpcID.NotFound', `The vpc ID '${ids.find((id) => id !== vpcId)}' does not exist`);
+  const fields = (name: string) =>
+    name === 'vpc-id'
+      ? [vpcId]
+      : name === 'isDefault' || name === 'is-default'
+        ? ['true']
+        : name === 'state'
+          ? ['available']
+          : name === 'cidr' || name === 'cidr-block'
+            ? ['172.31.0.0/16']
+            : undefined;
   const vpcs = matchesFilters(context.params.filters(), fields, []) ? [vpcId] : [];
   return {
-    vpcSet: vpcs.map((id) => ({ vpcId: id, ownerId: SELF_ACCOUNT, state: 'available', cidrBlock: '172.31.0.0/16', dhcpOptionsId: 'dopt-00000000', instanceTenancy: 'default', isDefault: true })),
+    vpcSet: vpcs.map((id) => ({
+      vpcId: id,
+      ownerId: SELF_ACCOUNT,
+      state: 'available',
+      cidrBlock: '172.31.0.0/16',
+      dhcpOptionsId: 'dopt-00000000',
+      instanceTenancy: 'default',
+      isDefault: true,
+    })),
   };
 }
 
@@ -144,15 +185,27 @@ function describeSubnets(context: ActionContext) {
   const { region, params } = context;
   const subnetId = defaultSubnetId(region);
   const ids = params.list('SubnetId');
-  if (ids.some((id) => id !== subnetId)) throw new Ec2ApiError('InvalidSubnetID.NotFound', `The subnet ID '${ids.find((id) => id !== subnetId)}' does not exist`);
+  if (ids.some((id) => id !== subnetId))
+    throw new Ec2ApiError(
+      'InvalidSubnetID.NotFound',
+      `The subnet ID '${ids.find((id) => id !== subnetId)}' does not exist`,
+    );
   const fields = (name: string) => {
     switch (name) {
-      case 'subnet-id': return [subnetId];
-      case 'vpc-id': return [defaultVpcId(region)];
-      case 'availability-zone': case 'availabilityZone': return [defaultZone(region)];
-      case 'default-for-az': case 'defaultForAz': return ['true'];
-      case 'state': return ['available'];
-      default: return undefined;
+      case 'subnet-id':
+        return [subnetId];
+      case 'vpc-id':
+        return [defaultVpcId(region)];
+      case 'availability-zone':
+      case 'availabilityZone':
+        return [defaultZone(region)];
+      case 'default-for-az':
+      case 'defaultForAz':
+        return ['true'];
+      case 'state':
+        return ['available'];
+      default:
+        return undefined;
     }
   };
   return { subnetSet: matchesFilters(params.filters(), fields, []) ? [subnetXml(region)] : [] };
@@ -161,11 +214,22 @@ function describeSubnets(context: ActionContext) {
 function describeRegions(context: ActionContext) {
   const names = context.params.list('RegionName');
   const regions = REGIONS.filter((r) => names.length === 0 || names.includes(r));
-  const fields = (r: string) => (name: string) => (name === 'region-name' ? [r] : name === 'endpoint' ? [`ec2.${r}.amazonaws.com`] : name === 'opt-in-status' ? ['opt-in-not-required'] : undefined);
+  const fields = (r: string) => (name: string) =>
+    name === 'region-name'
+      ? [r]
+      : name === 'endpoint'
+        ? [`ec2.${r}.amazonaws.com`]
+        : name === 'opt-in-status'
+          ? ['opt-in-not-required']
+          : undefined;
   return {
     regionInfo: regions
       .filter((r) => matchesFilters(context.params.filters(), fields(r), []))
-      .map((regionName) => ({ regionName, regionEndpoint: `ec2.${regionName}.amazonaws.com`, optInStatus: 'opt-in-not-required' })),
+      .map((regionName) => ({
+        regionName,
+        regionEndpoint: `ec2.${regionName}.amazonaws.com`,
+        optInStatus: 'opt-in-not-required',
+      })),
   };
 }
 
@@ -197,7 +261,10 @@ function describeAccountAttributes(context: ActionContext) {
   return {
     accountAttributeSet: Object.entries(all)
       .filter(([name]) => names.length === 0 || names.includes(name))
-      .map(([attributeName, values]) => ({ attributeName, attributeValueSet: values.map((attributeValue) => ({ attributeValue })) })),
+      .map(([attributeName, values]) => ({
+        attributeName,
+        attributeValueSet: values.map((attributeValue) => ({ attributeValue })),
+      })),
   };
 }
 

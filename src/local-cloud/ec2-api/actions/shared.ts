@@ -19,11 +19,18 @@ const CONTROL = /[\u0000-\u001f\u007f]/u;
 
 export function checkTag(key: string, value: string): void {
   if (key.length === 0 || key.length > TAG_KEY_MAX || CONTROL.test(key)) {
-    throw new Ec2ApiError('InvalidParameterValue', `Tag key '${key}' is invalid: 1 to ${TAG_KEY_MAX} printable characters`);
+    throw new Ec2ApiError(
+      'InvalidParameterValue',
+      `Tag key '${key}' is invalid: 1 to ${TAG_KEY_MAX} printable characters`,
+    );
   }
-  if (key.toLowerCase().startsWith('aws:')) throw new Ec2ApiError('InvalidParameterValue', `Tag keys starting with 'aws:' are reserved for internal use`);
+  if (key.toLowerCase().startsWith('aws:'))
+    throw new Ec2ApiError('InvalidParameterValue', `Tag keys starting with 'aws:' are reserved for internal use`);
   if (value.length > TAG_VALUE_MAX || CONTROL.test(value)) {
-    throw new Ec2ApiError('InvalidParameterValue', `Tag value for '${key}' is invalid: at most ${TAG_VALUE_MAX} printable characters`);
+    throw new Ec2ApiError(
+      'InvalidParameterValue',
+      `Tag value for '${key}' is invalid: at most ${TAG_VALUE_MAX} printable characters`,
+    );
   }
 }
 
@@ -33,4 +40,7 @@ export function requireIn<T>(items: T[], found: (item: T) => boolean, code: stri
   return item;
 }
 
-export type Handlers = Record<string, (context: ActionContext) => Record<string, XmlValue> | Promise<Record<string, XmlValue>>>;
+export type Handlers = Record<
+  string,
+  (context: ActionContext) => Record<string, XmlValue> | Promise<Record<string, XmlValue>>
+>;

@@ -5,7 +5,8 @@ import { SELF_ACCOUNT, tagsOf, type SnapshotState } from '../state.js';
 import { tagSetXml, type Handlers } from './shared.js';
 
 function findSnapshot(context: ActionContext, snapshotId: string): SnapshotState {
-  if (!/^snap-[0-9a-f]{8,17}$/.test(snapshotId)) throw new Ec2ApiError('InvalidSnapshotID.Malformed', `Invalid id: "${snapshotId}" (expecting "snap-...")`);
+  if (!/^snap-[0-9a-f]{8,17}$/.test(snapshotId))
+    throw new Ec2ApiError('InvalidSnapshotID.Malformed', `Invalid id: "${snapshotId}" (expecting "snap-...")`);
   const snapshot = context.state.snapshots.find((s) => s.snapshotId === snapshotId && s.region === context.region);
   if (!snapshot) throw new Ec2ApiError('InvalidSnapshot.NotFound', `The snapshot '${snapshotId}' does not exist.`);
   return snapshot;
@@ -27,15 +28,24 @@ function describeSnapshots(context: ActionContext) {
         filters,
         (name) => {
           switch (name) {
-            case 'snapshot-id': return [s.snapshotId];
-            case 'volume-id': return [s.volumeId];
-            case 'owner-id': return [s.ownerId];
-            case 'status': return ['completed'];
-            case 'description': return [s.description];
-            case 'encrypted': return [String(s.encrypted)];
-            case 'volume-size': return [String(s.volumeSize)];
-            case 'start-time': return [s.startTime];
-            default: return undefined;
+            case 'snapshot-id':
+              return [s.snapshotId];
+            case 'volume-id':
+              return [s.volumeId];
+            case 'owner-id':
+              return [s.ownerId];
+            case 'status':
+              return ['completed'];
+            case 'description':
+              return [s.description];
+            case 'encrypted':
+              return [String(s.encrypted)];
+            case 'volume-size':
+              return [String(s.volumeSize)];
+            case 'start-time':
+              return [s.startTime];
+            default:
+              return undefined;
           }
         },
         tagsOf(state, s.snapshotId),
@@ -63,10 +73,16 @@ function describeSnapshots(context: ActionContext) {
 
 function deleteSnapshot(context: ActionContext) {
   const snapshot = findSnapshot(context, context.params.require('SnapshotId'));
-  if (snapshot.ownerId !== SELF_ACCOUNT) throw new Ec2ApiError('AuthFailure', `Not authorized for snapshot:${snapshot.snapshotId}`);
-  const user = context.state.images.find((i) => i.region === snapshot.region && i.blockDevices.some((d) => d.snapshotId === snapshot.snapshotId));
+  if (snapshot.ownerId !== SELF_ACCOUNT)
+    throw new Ec2ApiError('AuthFailure', `Not authorized for snapshot:${snapshot.snapshotId}`);
+  const user = context.state.images.find(
+    (i) => i.region === snapshot.region && i.blockDevices.some((d) => d.snapshotId === snapshot.snapshotId),
+  );
   if (user) {
-    throw new Ec2ApiError('InvalidSnapshot.InUse', `The snapshot ${snapshot.snapshotId} is currently in use by ${user.imageId}`);
+    throw new Ec2ApiError(
+      'InvalidSnapshot.InUse',
+      `The snapshot ${snapshot.snapshotId} is currently in use by ${user.imageId}`,
+    );
   }
   context.state.snapshots = context.state.snapshots.filter((s) => s !== snapshot);
   delete context.state.tags[snapshot.snapshotId];
@@ -75,15 +91,18 @@ function deleteSnapshot(context: ActionContext) {
 
 function checkVolumePermissionAttribute(context: ActionContext): void {
   const attribute = context.params.get('Attribute') ?? 'createVolumePermission';
-  if (attribute !== 'createVolumePermission') throw new Ec2ApiError('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid`);
+  if (attribute !== 'createVolumePermission')
+    throw new Ec2ApiError('InvalidParameterValue', `Value (${attribute}) for parameter attribute is invalid`);
 }
 
 function volumePermissions(list: ActionContext['params'][]): string[] {
   return list.flatMap((entry) => {
     const user = entry.get('UserId');
     const group = entry.get('Group');
-    if (user !== undefined && !/^\d{12}$/.test(user)) throw new Ec2ApiError('InvalidParameterValue', `Invalid user id "${user}"`);
-    if (group !== undefined && group !== 'all') throw new Ec2ApiError('InvalidParameterValue', `Invalid group "${group}"`);
+    if (user !== undefined && !/^\d{12}$/.test(user))
+      throw new Ec2ApiError('InvalidParameterValue', `Invalid user id "${user}"`);
+    if (group !== undefined && group !== 'all')
+      throw new Ec2ApiError('InvalidParameterValue', `Invalid group "${group}"`);
     return [user, group].filter((v): v is string => v !== undefined);
   });
 }
@@ -92,7 +111,8 @@ function volumePermissions(list: ActionContext['params'][]): string[] {
 function modifySnapshotAttribute(context: ActionContext) {
   const { params } = context;
   const snapshot = findSnapshot(context, params.require('SnapshotId'));
-  if (snapshot.ownerId !== SELF_ACCOUNT) throw new Ec2ApiError('AuthFailure', `Not authorized for snapshot:${snapshot.snapshotId}`);
+  if (snapshot.ownerId !== SELF_ACCOUNT)
+    throw new Ec2ApiError('AuthFailure', `Not authorized for snapshot:${snapshot.snapshotId}`);
   checkVolumePermissionAttribute(context);
   let add = volumePermissions(params.structs('CreateVolumePermission.Add'));
   let remove = volumePermissions(params.structs('CreateVolumePermission.Remove'));
@@ -105,7 +125,10 @@ function modifySnapshotAttribute(context: ActionContext) {
   }
   // EC2's API reference: "you can add or remove account IDs …, but you cannot do both in a single operation".
   if (add.length && remove.length) {
-    throw new Ec2ApiError('InvalidParameterCombination', 'You cannot add and remove create volume permissions in a single ModifySnapshotAttribute call');
+    throw new Ec2ApiError(
+      'InvalidParameterCombination',
+      'You cannot add and remove create volume permissions in a single ModifySnapshotAttribute call',
+    );
   }
   const current = (snapshot.createVolumePermissions ?? []).filter((p) => !remove.includes(p));
   for (const permission of add) if (!current.includes(permission)) current.push(permission);

@@ -22,15 +22,23 @@ function resourceType(id: string): string | undefined {
 
 function exists(state: CloudState, region: string, id: string): boolean {
   switch (resourceType(id)) {
-    case 'image': return state.images.some((r) => r.imageId === id && r.region === region);
-    case 'snapshot': return state.snapshots.some((r) => r.snapshotId === id && r.region === region);
-    case 'instance': return state.instances.some((r) => r.instanceId === id && r.region === region);
-    case 'security-group': return state.securityGroups.some((r) => r.groupId === id && r.region === region);
-    case 'key-pair': return state.keyPairs.some((r) => r.keyPairId === id && r.region === region);
-    case 'volume': return state.volumes.some((r) => r.volumeId === id && r.region === region);
+    case 'image':
+      return state.images.some((r) => r.imageId === id && r.region === region);
+    case 'snapshot':
+      return state.snapshots.some((r) => r.snapshotId === id && r.region === region);
+    case 'instance':
+      return state.instances.some((r) => r.instanceId === id && r.region === region);
+    case 'security-group':
+      return state.securityGroups.some((r) => r.groupId === id && r.region === region);
+    case 'key-pair':
+      return state.keyPairs.some((r) => r.keyPairId === id && r.region === region);
+    case 'volume':
+      return state.volumes.some((r) => r.volumeId === id && r.region === region);
     case 'vpc':
-    case 'subnet': return true;
-    default: return false;
+    case 'subnet':
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -45,11 +53,13 @@ const NOT_FOUND: Record<string, string> = {
 
 function resources(context: ActionContext): string[] {
   const ids = context.params.list('ResourceId');
-  if (ids.length === 0) throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter resourceIdSet');
+  if (ids.length === 0)
+    throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter resourceIdSet');
   for (const id of ids) {
     const type = resourceType(id);
     if (!type) throw new Ec2ApiError('InvalidID', `The ID '${id}' is not valid`);
-    if (!exists(context.state, context.region, id)) throw new Ec2ApiError(NOT_FOUND[type] ?? 'InvalidID', `The ID '${id}' does not exist`);
+    if (!exists(context.state, context.region, id))
+      throw new Ec2ApiError(NOT_FOUND[type] ?? 'InvalidID', `The ID '${id}' does not exist`);
   }
   return ids;
 }
@@ -60,7 +70,8 @@ function createTags(context: ActionContext) {
   for (const [key, value] of tags) checkTag(key, value);
   for (const id of ids) {
     const keys = new Set([...tagsOf(context.state, id).map(([k]) => k), ...tags.map(([k]) => k)]);
-    if (keys.size > 50) throw new Ec2ApiError('TagLimitExceeded', `The maximum number of Tags for a resource has been reached (${id})`);
+    if (keys.size > 50)
+      throw new Ec2ApiError('TagLimitExceeded', `The maximum number of Tags for a resource has been reached (${id})`);
   }
   for (const id of ids) setTags(context.state, id, tags);
   return { return: true };
@@ -68,7 +79,9 @@ function createTags(context: ActionContext) {
 
 function deleteTags(context: ActionContext) {
   const ids = resources(context);
-  const tags = context.params.structs('Tag').map((t): [string, string | undefined] => [t.require('Key'), t.get('Value')]);
+  const tags = context.params
+    .structs('Tag')
+    .map((t): [string, string | undefined] => [t.require('Key'), t.get('Value')]);
   for (const id of ids) {
     if (tags.length === 0) delete context.state.tags[id];
     else removeTags(context.state, id, tags);
@@ -82,16 +95,21 @@ function describeTags(context: ActionContext) {
   const rows: Array<{ resourceId: string; resourceType: string; key: string; value: string }> = [];
   for (const id of Object.keys(state.tags)) {
     const type = resourceType(id);
-    if (!type || !exists(state, region, id) || (type === 'vpc' || type === 'subnet')) continue;
+    if (!type || !exists(state, region, id) || type === 'vpc' || type === 'subnet') continue;
     for (const [key, value] of tagsOf(state, id)) {
       const row = { resourceId: id, resourceType: type, key, value };
       const fields = (name: string) => {
         switch (name) {
-          case 'resource-id': return [id];
-          case 'resource-type': return [type];
-          case 'key': return [key];
-          case 'value': return [value];
-          default: return undefined;
+          case 'resource-id':
+            return [id];
+          case 'resource-type':
+            return [type];
+          case 'key':
+            return [key];
+          case 'value':
+            return [value];
+          default:
+            return undefined;
         }
       };
       if (matchesFilters(filters, fields, [])) rows.push(row);
