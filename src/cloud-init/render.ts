@@ -2,6 +2,7 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import { parse } from 'yaml';
 import { RecipeError } from '../errors/index.js';
+import { PYYAML_UNSAFE_ALL } from '../escape/pyyaml-unsafe.js';
 import { resolveContained } from '../files/contained-path.js';
 import { MAX_INPUT_BYTES, readInputFile, UnreadableInputError } from '../files/read-input-file.js';
 import type { Bakery, CloudInitUse, Recipe } from '../recipes/model.js';
@@ -21,11 +22,8 @@ function yamlValue(value: unknown): string {
   // wherever it is placed, which YAML's own folding double-quoted style does not guarantee.
   // cloud-init reads with PyYAML, which refuses DEL, C1 controls and U+FFFE/U+FFFF even inside
   // quotes, and treats NEL, U+2028 and U+2029 as line breaks: spell those as \u escapes.
-  return JSON.stringify(value ?? null).replace(PYYAML_UNSAFE, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value ?? null).replace(PYYAML_UNSAFE_ALL, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
-
-// With the u flag a surrogate range matches only unpaired surrogates, never half of an emoji.
-const PYYAML_UNSAFE = /[\u007f-\u009f\u2028\u2029\ud800-\udfff\ufffe\uffff]/gu;
 
 const engine = Handlebars.create();
 engine.registerHelper('yaml', (...args: unknown[]) => {

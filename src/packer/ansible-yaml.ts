@@ -4,17 +4,10 @@
  */
 import { isScalar, visit, type Document, type Node } from 'yaml';
 import { BakeError } from '../errors/index.js';
+import { PYYAML_UNSAFE as UNPRINTABLE, PYYAML_UNSAFE_ALL as UNPRINTABLE_ALL } from '../escape/pyyaml-unsafe.js';
 
-/**
- * Characters PyYAML (Ansible's reader) refuses to see raw (DEL, C1 controls, U+FFFE/U+FFFF,
- * lone surrogates) or reads as line breaks (NEL, U+2028, U+2029).
- * The yaml package writes them raw, so strings holding one
- * are forced into double quotes, where YAML's \x and \u escapes can spell them.
- */
-// With the u flag a surrogate range matches only unpaired surrogates, never half of an emoji.
-const UNPRINTABLE = /[\u007f-\u009f\u2028\u2029\ud800-\udfff\ufffe\uffff]/u;
-const UNPRINTABLE_ALL = new RegExp(UNPRINTABLE.source, 'gu');
-
+// The yaml package writes PyYAML-unsafe characters raw, so strings holding one are forced into
+// double quotes, where YAML's \x and \u escapes can spell them.
 export function ansibleYamlText(doc: Document): string {
   visit(doc, {
     Scalar(_key, node) {

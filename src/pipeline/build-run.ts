@@ -49,6 +49,15 @@ export interface RenderedForBuild {
   manifest: string;
 }
 
+/** What the build hands the launch test of one new image. */
+export interface LaunchTestCall {
+  recipe: Recipe;
+  region: string;
+  imageId: string;
+  signal: AbortSignal;
+  log(line: string): Promise<void>;
+}
+
 export interface BuildDeps {
   /** Renders the recipe into OUT/<recipe>/ (src/packer/render.ts). */
   render(recipe: Recipe, outDir: string): Promise<RenderedForBuild>;
@@ -74,13 +83,7 @@ export interface BuildDeps {
    * Boots the build region's new image and runs its checks (src/launch-test/), before it is
    * copied, shared or pinned. Absent: no launch tests (the recipe's `launch_test:` is not read).
    */
-  launchTest?(request: {
-    recipe: Recipe;
-    region: string;
-    imageId: string;
-    signal: AbortSignal;
-    log(line: string): Promise<void>;
-  }): Promise<LaunchTestResult>;
+  launchTest?(request: LaunchTestCall): Promise<LaunchTestResult>;
   /**
    * Takes the recipe's cross-agent build lock (src/pipeline/recipe-lock.ts), waiting or failing
    * when another job holds it; returns its release. Absent: no lock.

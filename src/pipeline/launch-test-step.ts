@@ -9,7 +9,7 @@ import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import type { Recipe } from '../recipes/model.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 import type { RecipeLog } from './build-log.js';
-import type { BuildRun, PlannedRecipe } from './build-run.js';
+import type { BuildRun, LaunchTestCall, PlannedRecipe } from './build-run.js';
 
 /** Why the plan does not reuse an image of today's fingerprint because of its launch test. */
 export function launchTestReason(imageId: string, value: string | undefined): string | undefined {
@@ -30,13 +30,7 @@ export function launchTestOf(error: unknown): LaunchTestResult | undefined {
 }
 
 export interface LaunchTestStepDeps {
-  launchTest(request: {
-    recipe: Recipe;
-    region: string;
-    imageId: string;
-    signal: AbortSignal;
-    log(line: string): Promise<void>;
-  }): Promise<LaunchTestResult>;
+  launchTest(request: LaunchTestCall): Promise<LaunchTestResult>;
   tagImage(region: string, imageId: string, tags: Record<string, string>): Promise<void>;
 }
 

@@ -22,7 +22,6 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ec2TestInstanceSession, LAUNCH_TEST_OF_TAG } from '../../src/aws/test-instance.js';
 import { runLaunchTest, type LaunchTestRequest } from '../../src/launch-test/launch-test.js';
@@ -35,7 +34,7 @@ import {
   type VerifyCheck,
 } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
-import { makeKeyPair, networksClaimedBy, processesUsing, testRootfsCache } from '../local-cloud/instances.js';
+import { makeKeyPair, networksClaimedBy, processesUsing, ssh, testRootfsCache } from '../local-cloud/instances.js';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-'));
@@ -145,23 +144,13 @@ async function imageWithoutCloudInit(): Promise<string> {
     await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
     const [instance] = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]
       .Instances!;
-    const sshTo = [
-      '-i',
-      keys.privateKey,
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'BatchMode=yes',
-      '-o',
-      'ConnectTimeout=5',
-      `admin@${instance.PublicIpAddress}`,
-    ];
-    let purged = await execa('ssh', [...sshTo, 'sudo dpkg --purge cloud-init'], { reject: false, all: true });
+    const endpoint = { ip: instance.PublicIpAddress!, sshPort: cloud.sshPort };
+    const purge = () => ssh(keys.privateKey, endpoint, 'sudo dpkg --purge cloud-init', 'admin');
+    let purged = await purge();
+    // 255: sshd not up yet, or cloud-init has not given admin the key yet.
     for (let attempt = 0; purged.exitCode === 255 && attempt < 60; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 2_000));
-      purged = await execa('ssh', [...sshTo, 'sudo dpkg --purge cloud-init'], { reject: false, all: true });
+      purged = await purge();
     }
     expect(purged.exitCode, purged.all).toBe(0);
     await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));

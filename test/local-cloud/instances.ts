@@ -28,7 +28,8 @@ export async function makeKeyPair(dir: string): Promise<{ privateKey: string; pu
   return { privateKey, publicKey: readFileSync(`${privateKey}.pub`, 'utf8') };
 }
 
-export function sshArgs(privateKey: string, endpoint: { ip: string; sshPort: number }): string[] {
+/** `user`: root by default (the instance host writes the key there); the image's login, e.g. admin, once cloud-init has given it the key. */
+export function sshArgs(privateKey: string, endpoint: { ip: string; sshPort: number }, user = 'root'): string[] {
   return [
     '-i',
     privateKey,
@@ -44,13 +45,18 @@ export function sshArgs(privateKey: string, endpoint: { ip: string; sshPort: num
     'ConnectTimeout=5',
     '-o',
     'LogLevel=ERROR',
-    `root@${endpoint.ip}`,
+    `${user}@${endpoint.ip}`,
   ];
 }
 
 /** Runs a command in the instance with the real ssh client. */
-export async function ssh(privateKey: string, endpoint: { ip: string; sshPort: number }, command: string) {
-  return execa('ssh', [...sshArgs(privateKey, endpoint), command], { reject: false, timeout: 60_000 });
+export async function ssh(
+  privateKey: string,
+  endpoint: { ip: string; sshPort: number },
+  command: string,
+  user = 'root',
+) {
+  return execa('ssh', [...sshArgs(privateKey, endpoint, user), command], { reject: false, timeout: 60_000, all: true });
 }
 
 /** Processes still running anything from under `dir`: an sshd reading its config there, or a chrooted shell. */
