@@ -10,6 +10,12 @@ import { UsageError } from '../errors/index.js';
 /** EC2 throttles each account per region and per class of action, each with its own token bucket. */
 export type ActionClass = 'non-mutating' | 'mutating' | 'resource-intensive';
 
+/**
+ * SSM Parameter Store throttles each account per region on its own, apart from EC2: the reads
+ * (GetParameter, GetParameters, GetParametersByPath) share one quota, writes and listings have theirs.
+ */
+export type SsmActionClass = 'parameter-reads' | 'parameter-writes' | 'parameter-listings';
+
 export interface TokenBucket {
   /** Requests that may come at once (the bucket's size). */
   burst: number;
@@ -34,6 +40,8 @@ export interface LatencyFigures {
   /** CopyImage across regions of an 8 GiB image: pending → available. */
   copyImageS: number;
   throttle: Record<ActionClass, TokenBucket>;
+  /** Parameter Store's standard throughput (answered ThrottlingException, not RequestLimitExceeded). */
+  ssmThrottle: Record<SsmActionClass, TokenBucket>;
 }
 
 export interface LatencyProfile extends LatencyFigures {
@@ -47,7 +55,11 @@ export interface LatencyProfile extends LatencyFigures {
  * ~40 s; CreateImage of an 8 GiB gp3 root takes ~3 min, a cross-region CopyImage ~8 min; a call
  * answers in ~50 ms. Termination of a stopped instance is our estimate (nothing to shut down).
  * Buckets: EC2's documented request throttling (non-mutating 100 / 20 per s, mutating and
- * resource-intensive 50 / 5 per s).
+ * resource-intensive 50 / 5 per s). SSM: Parameter Store's standard (default) throughput, 40
+ * transactions per second shared by GetParameter, GetParameters and GetParametersByPath (AWS
+ * Systems Manager endpoints and quotas); PutParameter 3 per second and DescribeParameters 10 per
+ * second are our estimates (AWS documents that PutParameter is throttled under the same setting,
+ * not a figure we could confirm). AWS states rates, not bursts: a bucket holds one second's worth.
  */
 export const AWS_LATENCY: LatencyFigures = {
   apiCallS: 0.05,
@@ -61,6 +73,11 @@ export const AWS_LATENCY: LatencyFigures = {
     'non-mutating': { burst: 100, refillPerSecond: 20 },
     mutating: { burst: 50, refillPerSecond: 5 },
     'resource-intensive': { burst: 50, refillPerSecond: 5 },
+  },
+  ssmThrottle: {
+    'parameter-reads': { burst: 40, refillPerSecond: 40 },
+    'parameter-writes': { burst: 3, refillPerSecond: 3 },
+    'parameter-listings': { burst: 10, refillPerSecond: 10 },
   },
 };
 
@@ -111,4 +128,23 @@ const RESOURCE_INTENSIVE = new Set([
 export function actionClassOf(action: string): ActionClass {
   if (RESOURCE_INTENSIVE.has(action)) return 'resource-intensive';
   return /^(Describe|Get|List|Search)/.test(action) ? 'non-mutating' : 'mutating';
+}
+
+/** SSM's JSON protocol names the action in X-Amz-Target: `AmazonSSM.GetParameter`. */
+export const SSM_TARGET_PREFIX = 'AmazonSSM.';
+
+export function ssmActionClassOf(target: string): SsmActionClass {
+  const action = target.slice(SSM_TARGET_PREFIX.length);
+  if (/^GetParameter/.test(action)) return 'parameter-reads';
+  return /^(Describe|Get|List)/.test(action) ? 'parameter-listings' : 'parameter-writes';
+}
+
+/** The token bucket a call draws from: SSM targets (`AmazonSSM.…`) by Parameter Store's quotas, the rest by EC2's. */
+export function throttleBucketOf(figures: LatencyFigures, action: string): { name: string; bucket: TokenBucket } {
+  if (action.startsWith(SSM_TARGET_PREFIX)) {
+    const ssmClass = ssmActionClassOf(action);
+    return { name: `ssm ${ssmClass}`, bucket: figures.ssmThrottle[ssmClass] };
+  }
+  const ec2Class = actionClassOf(action);
+  return { name: `ec2 ${ec2Class}`, bucket: figures.throttle[ec2Class] };
 }

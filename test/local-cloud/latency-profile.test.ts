@@ -21,8 +21,10 @@ import {
   waitUntilInstanceStatusOk,
   waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEc2Client } from '../../src/aws/clients.js';
+import { createParameterStore } from '../../src/aws/ssm-parameters.js';
 import {
   AWS_LATENCY,
   baseImageId,
@@ -35,7 +37,7 @@ import { MemoryHost } from './memory-host.js';
 
 let cloud: LocalCloud | undefined;
 let stateDir: string | undefined;
-const clients: EC2Client[] = [];
+const clients: { destroy(): void }[] = [];
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.destroy();
@@ -132,6 +134,49 @@ describe('the local cloud with the aws latency profile', () => {
     const results = await burst(bake);
     expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
     expect(c.throttled.get('DescribeImages')!).toBeGreaterThan(before);
+  }, 120_000);
+
+  it('throttles SSM Parameter Store calls on their own buckets with ThrottlingException (400, JSON), and bake’s parameter store retries through them', async () => {
+    const tiny = { burst: 3, refillPerSecond: 3 };
+    const c = await startWith({
+      ...AWS_LATENCY,
+      name: 'aws',
+      timeScale: 1,
+      ssmThrottle: { 'parameter-reads': tiny, 'parameter-writes': tiny, 'parameter-listings': tiny },
+    });
+    const plainSsm = new SSMClient({
+      region: 'us-east-1',
+      endpoint: c.endpoint,
+      credentials: c.credentials,
+      maxAttempts: 1,
+    });
+    clients.push(plainSsm);
+    const name = '/aws/service/debian/release/12/latest/amd64';
+    const reads = await Promise.allSettled(
+      Array.from({ length: 10 }, () => plainSsm.send(new GetParameterCommand({ Name: name }))),
+    );
+    const refused = reads.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]).toMatchObject({ name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } });
+    expect(refused[0].message).toBe('Rate exceeded');
+    expect(c.throttled.get('AmazonSSM.GetParameter')).toBe(refused.length);
+    // SSM's buckets are SSM's own: EC2 calls in the same region are not refused meanwhile.
+    expect((await plainClient(c).send(new DescribeImagesCommand({ Owners: ['self'] }))).Images).toBeDefined();
+
+    // bake's parameter store (src/aws/ssm-parameters.ts over src/aws/clients.ts): a burst of pins
+    // and reads all gets through, after retries the cloud counted as throttled.
+    const store = createParameterStore({ endpoint: c.endpoint, credentials: c.credentials });
+    clients.push({ destroy: () => store.close() });
+    const ami = baseImageId('us-east-1');
+    const writes = await Promise.allSettled(
+      Array.from({ length: 9 }, (_, i) => store.writeImage('us-east-1', `/bake/test/pin-${i}`, ami)),
+    );
+    expect(writes.filter((r) => r.status === 'rejected')).toEqual([]);
+    expect(c.throttled.get('AmazonSSM.PutParameter')).toBeGreaterThan(0);
+    const values = await Promise.all(
+      Array.from({ length: 9 }, (_, i) => store.read('us-east-1', [`/bake/test/pin-${i}`])),
+    );
+    expect(values.map((v) => [...v.values()])).toEqual(Array.from({ length: 9 }, () => [ami]));
   }, 120_000);
 
   it('reads the profile from BAKE_LOCAL_LATENCY and BAKE_LOCAL_TIME_SCALE, and refuses wrong values in one line', () => {

@@ -130,6 +130,8 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       if (ssm) {
         calls.set(target, (calls.get(target) ?? 0) + 1);
         await time.answer();
+        // SSM's own throttling answer (its JSON shape, HTTP 400), which the SDKs retry as throttling.
+        if (!time.admit(region, target)) throw new Ec2ApiError('ThrottlingException', 'Rate exceeded', 400);
         const answer = ssmResponse(target, body, region, options.state, new Date(), parameterKey);
         if (answer.status === 200 && SSM_WRITES.has(target)) options.persist();
         send(answer.status, 'application/x-amz-json-1.1', JSON.stringify(answer.body));

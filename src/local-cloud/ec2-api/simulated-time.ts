@@ -1,11 +1,12 @@
-import { actionClassOf, type ActionClass, type LatencyProfile } from '../latency-profile.js';
+import { throttleBucketOf, type LatencyProfile } from '../latency-profile.js';
 
 /**
  * The latency profile at work (src/local-cloud/latency-profile.ts): waits of simulated seconds
- * and EC2's token buckets. Without a profile nothing waits and nothing is throttled.
+ * and the token buckets of EC2 and of SSM's Parameter Store. Without a profile nothing waits and
+ * nothing is throttled.
  */
 export class SimulatedTime {
-  /** Requests answered RequestLimitExceeded, per action. */
+  /** Requests refused for a full bucket (RequestLimitExceeded, ThrottlingException), per action or SSM target. */
   readonly throttled = new Map<string, number>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly waiting = new Set<() => void>();
@@ -45,14 +46,15 @@ export class SimulatedTime {
   }
 
   /**
-   * Takes a token from the region's bucket for the action's class; false when it is empty (the
-   * call is to be refused with RequestLimitExceeded). Buckets refill in simulated time.
+   * Takes a token from the region's bucket for the action's class (an EC2 action, or an SSM
+   * target such as `AmazonSSM.PutParameter`); false when it is empty (the call is to be refused
+   * with the service's throttling error). Buckets refill in simulated time.
    */
   admit(region: string, action: string): boolean {
     if (!this.profile) return true;
-    const actionClass: ActionClass = actionClassOf(action);
-    const { burst, refillPerSecond } = this.profile.throttle[actionClass];
-    const key = `${region} ${actionClass}`;
+    const { name, bucket: figures } = throttleBucketOf(this.profile, action);
+    const { burst, refillPerSecond } = figures;
+    const key = `${region} ${name}`;
     const now = Date.now();
     const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };
     bucket.tokens = Math.min(
