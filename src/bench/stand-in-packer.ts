@@ -80,8 +80,10 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
     const ec2 = options.clients(bake.region);
     const signal = request.signal;
     const wait = { client: ec2, minDelay: delay, maxDelay: delay, maxWaitTime: 3600, abortSignal: signal };
-    const say = async (line: string) => {
-      const text = `==> amazon-ebs.recipe: ${line}`;
+    // Packer's own lines (`==> `), and its messages, indented.
+    const say = (line: string) => print(`==> amazon-ebs.recipe: ${line}`);
+    const message = (line: string) => print(`    amazon-ebs.recipe: ${line}`);
+    const print = async (text: string) => {
       request.onLine?.(text);
       if (process.env.BAKE_BENCH_DEBUG === recipe)
         benchDebug.debug(`${((Date.now() - start) / 1000 / options.timeScale).toFixed(1)} ${text}`);
@@ -135,7 +137,7 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
       await waitUntilInstanceStopped(wait, { InstanceIds: [instanceId] });
       await say(`Creating AMI ${recipe}-${name} from instance ${instanceId}`);
       const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `${recipe}-${name}` }));
-      await say(`AMI: ${ImageId}`);
+      await message(`AMI: ${ImageId}`);
       await say('Waiting for AMI to become ready...');
       await waitUntilImageAvailable(wait, { ImageIds: [ImageId!] });
       const manifest = {

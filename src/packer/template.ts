@@ -55,11 +55,13 @@ export interface Polling {
 }
 
 /**
- * AWS: instances start in ~30 s, stop in ~40 s and an image takes minutes, so a 5 s poll wastes
- * at most a few seconds per wait; 720 attempts (an hour) covers a large volume's image, which
- * the SDK's default 40 × 15 s gives up on. 8 bakes at once poll well under EC2's request limits.
+ * AWS: a bake waits five times (running, status checks, stopped, image available, terminated),
+ * each wait overshooting by half a poll on average: 2 s polls lose ~5 s per bake where the SDK
+ * waiters' 15 s lose ~40 s, on every bake of a chain. 8 bakes at once then ask ~4 times a second,
+ * a fifth of EC2's steady rate for describe calls (20/s); 1,800 attempts (an hour) cover a large
+ * volume's image, which the SDK's default 40 × 15 s gives up on.
  */
-export const AWS_POLLING: Polling = { delaySeconds: 5, maxAttempts: 720 };
+export const AWS_POLLING: Polling = { delaySeconds: 2, maxAttempts: 1800 };
 /** The local cloud answers in about the time the work takes: poll every second (Packer's smallest), for up to an hour under load. */
 export const LOCAL_CLOUD_POLLING: Polling = { delaySeconds: 1, maxAttempts: 3600 };
 

@@ -2,7 +2,9 @@
  * The bake step of `bake build`: one recipe through Packer in its build region, on its base image
  * or its parent's new image; the images tagged in every region Packer made one (even when the run
  * is being interrupted: an untagged image is invisible to plan and prune); its package manifest
- * kept; then its launch test (src/pipeline/launch-test-step.ts) before anything is copied.
+ * kept; then its launch test (src/pipeline/launch-test-step.ts) before anything is copied. All
+ * that starts as soon as Packer's image is finished, while Packer still cleans up; the children and
+ * the copies are told then, and the bake ends when Packer has exited.
  */
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,12 +15,13 @@ import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
 import { withSecretsFile } from '../secrets/secrets-file.js';
 import { launchTestEnabled } from '../launch-test/launch-test.js';
 import type { RecipeLog } from './build-log.js';
-import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe } from './build-run.js';
+import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe, type RenderedForBuild } from './build-run.js';
 import { amiDescription, imageTags } from './build-tags.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 import { launchTestBakedImage } from './launch-test-step.js';
 import type { Slot } from './scheduler.js';
 import { workDirOf } from './work-dir.js';
+import { finishedImageReader } from '../packer/image-ready.js';
 
 /** bake's SBOM writer, which Ansible runs at the end of the playbook (src/packer/playbook.ts). */
 const SBOM_WRITER = fileURLToPath(new URL('../sbom/write-sbom.js', import.meta.url));
@@ -61,17 +64,21 @@ export async function bakeRecipe(
   signal: AbortSignal,
   log: RecipeLog,
   slot: Slot,
+  imageFinished: (image: BuiltImage) => void = () => {},
 ): Promise<BuiltImage> {
-  const { bakery, deps, options, runId } = run;
+  const { bakery, deps, options } = run;
   const recipe = entry.recipe;
   const buildRegion = recipe.regions[0];
   const { sourceAmi, baseAmi, parentAmi } = sourceImagesOf(run, entry);
 
-  const rendered = await deps.render(recipe, workDirOf(bakery.root, runId));
+  const rendered = await deps.render(recipe, workDirOf(bakery.root, run.runId));
   const builtAt = deps.now().toISOString();
   // Best effort: an image baked without a manifest is still an image.
   await rm(path.join(rendered.dir, MANIFEST_FILE), { force: true });
   const varFile = path.join(rendered.dir, `${entry.name}.pkrvars.hcl`);
+  const finishedImage = finishedImageReader();
+  let imageSeen: (ami: string) => void = () => {};
+  const seen = new Promise<string>((resolve) => (imageSeen = resolve));
   const runPacker = async (secretsFile?: string) => {
     await deps.writeVariables(varFile, {
       source_ami: sourceAmi,
@@ -94,31 +101,82 @@ export async function bakeRecipe(
       signal,
       onLine: (line) => {
         if (PACKER_STOPPING.test(line)) slot.release();
+        const ami = finishedImage(line);
+        if (ami) imageSeen(ami);
         run.progress.line(entry.name, line);
       },
     });
   };
+  let packer: Promise<void>;
   if (recipe.secrets?.length) {
     const values = run.secrets.get(entry.name);
     if (!values)
       throw new BuildFailure(`the secrets of ${entry.name} were not read: this build cannot pass them to its roles`);
-    await withSecretsFile(values, runPacker);
+    packer = withSecretsFile(values, runPacker);
   } else {
-    await runPacker();
+    packer = runPacker();
   }
 
-  // From here on the images exist: tag them even if the run is being interrupted, because an
-  // untagged bake image is invisible to plan and prune (tags are the record of what exists).
-  const amis = await deps.readManifest(rendered.manifest);
+  // Packer's image is finished when Packer starts cleaning up after it (src/packer/image-ready.ts):
+  // from then on it is tagged, tested and handed to the children and the copies while Packer
+  // terminates its instance. Packer's manifest, read once it has exited, must name the same image.
+  // (Only when bake distributes: then Packer makes the build region's image and nothing else.)
+  const early = deps.distribute ? await Promise.race([seen, packer.then(() => undefined)]) : await packer;
+  try {
+    const amis = early ? { [buildRegion]: early } : await deps.readManifest(rendered.manifest);
+    const made = { amis, builtAt, baseAmi, parentAmi, rendered };
+    const image = await finishImage(run, entry, made, signal, log, slot);
+    if (!early) return image;
+    await log.note(`${early} is finished: children and copies may start while Packer cleans up`);
+    imageFinished(image);
+    await packer;
+    const manifest = await deps.readManifest(rendered.manifest);
+    if (manifest[buildRegion] !== early)
+      throw new BuildFailure(
+        `Packer's manifest names ${manifest[buildRegion] ?? 'no image'} in ${buildRegion}, but its output named ${early} (${rendered.manifest})`,
+      );
+    return image;
+  } finally {
+    // Packer never outlives its bake, whatever happened after its image was finished.
+    await packer.catch(() => {});
+  }
+}
+
+/** What one Packer run made: its images by region, and what their tags record. */
+interface MadeImage {
+  amis: Record<string, string>;
+  builtAt: string;
+  baseAmi: string;
+  parentAmi?: string;
+  rendered: RenderedForBuild;
+}
+
+/**
+ * From here on the images exist: they are tagged even if the run is being interrupted, because an
+ * untagged bake image is invisible to plan and prune (tags are the record of what exists). Then
+ * the package manifest is kept and the launch test runs, before anything is copied.
+ */
+async function finishImage(
+  run: BuildRun,
+  entry: PlannedRecipe,
+  made: MadeImage,
+  signal: AbortSignal,
+  log: RecipeLog,
+  slot: Slot,
+): Promise<BuiltImage> {
+  const { bakery, deps, options } = run;
+  const recipe = entry.recipe;
+  const buildRegion = recipe.regions[0];
+  const { amis, rendered } = made;
   const testing = Boolean(deps.launchTest) && launchTestEnabled(recipe);
   const tags = imageTags({
     recipe: entry.name,
     userTags: { ...bakery.config.tags, ...recipe.tags },
     fingerprint: entry.fingerprint,
     gitCommit: run.gitCommit,
-    baseAmi,
-    parentAmi,
-    builtAt,
+    baseAmi: made.baseAmi,
+    parentAmi: made.parentAmi,
+    builtAt: made.builtAt,
     buildUrl: options.buildUrl,
     jobName: options.jobName,
     inputs: entry.inputs,
@@ -142,7 +200,7 @@ export async function bakeRecipe(
   const launchTest = testing ? await launchTestBakedImage(run, entry, amis[buildRegion], tags, signal, log) : undefined;
   if (!testing && recipe.launchTest && !recipe.launchTest.enabled)
     await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
-  return { amis, baked: { tags, builtAt, bakedNow: true }, launchTest };
+  return { amis, baked: { tags, builtAt: made.builtAt, bakedNow: true }, launchTest };
 }
 
 /** The image's package list beside the run's logs, for the report's package diff; a failure here does not fail the bake. */

@@ -8,10 +8,13 @@
  * a launch test takes a slot again) and
  * its distribution (copies to the other regions, sharing, IMDSv2, deprecation: no slot, no lock,
  * since it only waits on EC2). A child starts as soon as its parent's image exists in the
- * child's build region, usually right after the parent's bake, while the parent's copies go on.
+ * child's build region, while the parent's copies go on: as soon as the image is finished,
+ * tagged and launch-tested, even while Packer still terminates its build instance.
  *
  * A recipe whose bake or distribution fails fails the run; a failed bake skips its descendants
- * (they have no image to start from), while independent recipes finish. Nothing is pinned from a
+ * not yet started (they have no image to start from), while independent recipes finish. (A
+ * Packer that fails in its cleanup, after its image was finished, fails its recipe and the run,
+ * while children already baking on that image go on.) Nothing is pinned from a
  * run that failed or was interrupted, and pinning waits for every distribution: tfvars only ever
  * name images from a fully successful run.
  *
@@ -100,7 +103,12 @@ export async function buildBakery(
   const { built, manifests } = run;
 
   /** Bake step: under the recipe's lock; another job's image of this fingerprint is reused, or only its distribution finished. */
-  const bake = async (entry: PlannedRecipe, signal: AbortSignal, slot: Slot): Promise<BuiltImage> => {
+  const bake = async (
+    entry: PlannedRecipe,
+    signal: AbortSignal,
+    slot: Slot,
+    imageFinished: (image: BuiltImage) => void,
+  ): Promise<BuiltImage> => {
     const log = logOf(run, entry.name);
     await log.note(`run ${runId}, recipe ${entry.name}, fingerprint ${entry.fingerprint}`);
     return underRecipeLock(run, entry, signal, 'baked', async (found) => {
@@ -113,7 +121,7 @@ export async function buildBakery(
         );
         return { amis, bakedElsewhere: true, finishDistribution: true };
       }
-      return bakeRecipe(run, entry, signal, log, slot);
+      return bakeRecipe(run, entry, signal, log, slot, imageFinished);
     });
   };
 
@@ -171,7 +179,16 @@ export async function buildBakery(
   for (const entry of [...toBuild].sort((x, y) => chainOf(y) - chainOf(x))) {
     // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
     if (!entry.distributeOnly)
-      nodes.push({ id: entry.name, parents: parentNodeOf(entry), run: (signal, slot) => bake(entry, signal, slot) });
+      nodes.push({
+        id: entry.name,
+        parents: parentNodeOf(entry),
+        // The image finished before Packer's cleanup ended: the children and the copies start on it now.
+        run: (signal, slot, unblockDependents) =>
+          bake(entry, signal, slot, (image) => {
+            built.set(entry.name, image);
+            unblockDependents();
+          }),
+      });
     nodes.push({
       id: distributionNodeOf(entry.name),
       parents: entry.distributeOnly ? [] : [entry.name],
@@ -181,28 +198,39 @@ export async function buildBakery(
     recipeOfNode.set(entry.name, entry).set(distributionNodeOf(entry.name), entry);
   }
 
-  /** A recipe's outcome once its last step settled: the bake's if it did not build, otherwise the distribution's. */
+  /**
+   * A recipe's outcome once its steps settled: the bake's if it did not build (even when its
+   * distribution started on an image finished before Packer failed), otherwise the distribution's
+   * once both are done.
+   */
   const recipeOutcomes = new Map<string, NodeOutcome<BuiltImage>>();
-  const bakeOutcomes = new Map<string, NodeOutcome<BuiltImage>>();
+  const stepOutcomes = new Map<string, { bake?: NodeOutcome<BuiltImage>; distribution?: NodeOutcome<BuiltImage> }>();
   const settleStep = (outcome: NodeOutcome<BuiltImage>) => {
     const entry = recipeOfNode.get(outcome.id)!;
-    let final: NodeOutcome<BuiltImage> | undefined;
+    const steps = stepOutcomes.get(entry.name) ?? {};
+    stepOutcomes.set(entry.name, steps);
     if (outcome.id === entry.name) {
-      bakeOutcomes.set(entry.name, outcome);
+      steps.bake = outcome;
       if (outcome.status === 'built') built.set(entry.name, outcome.value!);
-      else final = { ...outcome, id: entry.name };
-    } else if (!recipeOutcomes.has(entry.name)) {
-      const bake = bakeOutcomes.get(entry.name);
+    } else steps.distribution = outcome;
+    if (recipeOutcomes.has(entry.name)) return;
+    const { bake, distribution } = steps;
+    let final: NodeOutcome<BuiltImage> | undefined;
+    if (bake && bake.status !== 'built') final = { ...bake, id: entry.name };
+    else if (distribution && (bake || entry.distributeOnly)) {
       final = {
-        ...outcome,
+        ...distribution,
         id: entry.name,
-        durationMs: (bake?.durationMs ?? 0) + outcome.durationMs,
-        started: Boolean(bake?.started || outcome.started),
+        // Wall time from the bake's start: the two steps overlap while Packer cleans up.
+        durationMs: startedAt.has(entry.name)
+          ? deps.now().getTime() - Date.parse(startedAt.get(entry.name)!)
+          : (bake?.durationMs ?? 0) + distribution.durationMs,
+        started: Boolean(bake?.started || distribution.started),
       };
-      if (outcome.status === 'built') {
+      if (distribution.status === 'built') {
         final.value = {
-          ...outcome.value!,
-          bakedElsewhere: bake?.value?.bakedElsewhere ?? outcome.value!.bakedElsewhere,
+          ...distribution.value!,
+          bakedElsewhere: bake?.value?.bakedElsewhere ?? distribution.value!.bakedElsewhere,
           launchTest: bake?.value?.launchTest,
         };
         built.set(entry.name, final.value);

@@ -8,7 +8,9 @@
  * satisfied. A node that waits on something else than this machine (a cross-region copy) can
  * run beside the others without taking one of the `concurrency` slots; a node that only waits
  * for part of its run (a bake while EC2 snapshots its stopped instance) gives its slot back for
- * that part, and takes one again, before any node not yet started, when it needs it.
+ * that part, and takes one again, before any node not yet started, when it needs it. A node whose
+ * result exists before its run ends (an image made while Packer still cleans up) may let its
+ * dependents start then; if it fails afterwards, dependents not yet started are skipped.
  */
 import { Dag, DagCycleError } from '../recipes/dag.js';
 
@@ -16,7 +18,7 @@ export interface DagNode<T> {
   id: string;
   /** Ids of nodes that must succeed before this one starts. */
   parents: string[];
-  run(signal: AbortSignal, slot: Slot): Promise<T>;
+  run(signal: AbortSignal, slot: Slot, unblockDependents: () => void): Promise<T>;
   /** False: runs as soon as its parents allow, without taking one of the `concurrency` slots. */
   usesSlot?: boolean;
 }
@@ -63,6 +65,8 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
   dag.assertAcyclic();
 
   const outcomes = new Map<string, NodeOutcome<T>>();
+  // Running nodes that told the scheduler their dependents may start.
+  const unblocked = new Set<string>();
   const running = new Map<string, AbortController>();
   const pending = new Set(nodes.map((node) => node.id));
   // Nodes holding a slot, and running nodes waiting to take one back (served before new nodes start).
@@ -117,7 +121,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
             changed = true;
             continue;
           }
-          if (!parents.every((p) => outcomes.has(p))) continue;
+          if (!parents.every((p) => outcomes.has(p) || unblocked.has(p))) continue;
           if (node.usesSlot !== false && (holding.size >= concurrency || waitingForSlot.length)) continue;
           start(node);
         }
@@ -141,11 +145,17 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
                 pump();
               }),
       };
+      const unblockDependents = () => {
+        if (running.has(node.id) && !unblocked.has(node.id)) {
+          unblocked.add(node.id);
+          pump();
+        }
+      };
       options.onStart?.(node.id);
       const startedAt = now();
       // A task that throws synchronously is a failed task, not a crashed scheduler.
       Promise.resolve()
-        .then(() => node.run(controller.signal, slot))
+        .then(() => node.run(controller.signal, slot, unblockDependents))
         .then(
           (value) => ({ status: 'built' as const, value }),
           (error: unknown) => ({

@@ -147,7 +147,7 @@ describe('the template for a recipe', () => {
   it('polls EC2 every 5 s on AWS and every second on the local cloud, on both shapes', async () => {
     for (const shape of ['legacy', 'modern'] as const) {
       const aws = sourceOf(await parsed(render(byName('web'), shape).text));
-      expect(aws.aws_polling).toEqual([{ delay_seconds: 5, max_attempts: 720 }]);
+      expect(aws.aws_polling).toEqual([{ delay_seconds: 2, max_attempts: 1800 }]);
       const local = sourceOf(
         await parsed(
           render(byName('web'), shape, { ec2Endpoint: 'http://127.0.0.1:1', local: { sshPort: 2222 } }).text,

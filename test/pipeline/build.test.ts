@@ -28,7 +28,7 @@ const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
 interface JournalEvent {
   recipe: string;
   pid: number;
-  event: 'start' | 'end' | 'interrupt';
+  event: 'start' | 'cleanup' | 'end' | 'interrupt';
   source_ami?: string;
   vars?: Record<string, string>;
 }
@@ -286,6 +286,102 @@ describe('buildBakery', () => {
     expect(report.recipes[0].amis['eu-west-1']).toBe('ami-0copy');
     expect(pinned.map((p) => p.recipe)).toEqual(['base', 'web']);
     expect(pinned[0].amis).toEqual(report.recipes[0].amis);
+  });
+
+  it('starts the child and the copies on the parent’s finished image while its Packer still cleans up; the bake ends when Packer exits', async () => {
+    const { root, deps, options, tagged, pinned, events } = await setup({});
+    const cleanupMayEnd = path.join(root, 'cleanup-may-end');
+    await writeFile(path.join(root, 'fake-packer.json'), JSON.stringify({ base: { cleanupUntil: cleanupMayEnd } }));
+    const base = recipeOf(
+      root,
+      'base',
+      { kind: 'ami', ami: 'ami-0debian12' },
+      { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') },
+    );
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
+    const distributed: string[] = [];
+    deps.distribute = async (request) => {
+      distributed.push(request.recipe.name);
+      return { amis: { ...request.amis, 'eu-west-1': `ami-0copy-${request.recipe.name}` }, regions: [] };
+    };
+    const running = buildBakery(
+      bakeryOf(root, [base, web]),
+      { recipes: [planned(base), planned(web, { parent: 'base' })] },
+      deps,
+      { ...options, concurrency: 2 },
+    );
+    // web bakes and base is copied while base's Packer is held in its cleanup.
+    while (!(await events()).some((e) => e.recipe === 'web' && e.event === 'end'))
+      await new Promise((r) => setTimeout(r, 20));
+    const during = await events();
+    expect(during.filter((e) => e.recipe === 'base').map((e) => e.event)).toEqual(['start', 'cleanup']);
+    const baseAmi = tagged.find((t) => t.tags['bake:recipe'] === 'base')!.ami;
+    expect(during.find((e) => e.recipe === 'web' && e.event === 'start')!.source_ami).toBe(baseAmi);
+    expect(distributed).toContain('base');
+    expect(pinned).toEqual([]);
+    await writeFile(cleanupMayEnd, '');
+    const report = await running;
+
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['base', 'built'],
+      ['web', 'built'],
+    ]);
+    expect(report.recipes[0].amis).toEqual({ 'us-east-1': baseAmi, 'eu-west-1': 'ami-0copy-base' });
+    expect(await readFile(report.recipes[0].log!, 'utf8')).toContain(
+      `${baseAmi} is finished: children and copies may start while Packer cleans up`,
+    );
+    expect(pinned.map((p) => p.recipe)).toEqual(['base', 'web']);
+  });
+
+  it('fails the parent and the run when its Packer fails after the image was finished: the child already baking is built, nothing is pinned', async () => {
+    const { root, deps, options, pinned, events } = await setup({});
+    const cleanupMayEnd = path.join(root, 'cleanup-may-end');
+    await writeFile(
+      path.join(root, 'fake-packer.json'),
+      JSON.stringify({ base: { cleanupUntil: cleanupMayEnd, failInCleanup: true } }),
+    );
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
+    deps.distribute = async (request) => ({ amis: request.amis, regions: [] });
+    const running = buildBakery(
+      bakeryOf(root, [base, web]),
+      { recipes: [planned(base), planned(web, { parent: 'base' })] },
+      deps,
+      { ...options, concurrency: 2 },
+    );
+    while (!(await events()).some((e) => e.recipe === 'web' && e.event === 'start'))
+      await new Promise((r) => setTimeout(r, 20));
+    await writeFile(cleanupMayEnd, '');
+    const report = await running;
+
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['base', 'failed'],
+      ['web', 'built'],
+    ]);
+    expect(report.recipes[0].error).toMatch(/packer build failed/);
+    expect(report.recipes[0].log_tail!.join('\n')).toMatch(/post-processor failed/);
+    expect(report.pin).toMatchObject({ status: 'skipped', reason: 'a recipe failed' });
+    expect(pinned).toEqual([]);
+    expect(buildExitCode(report)).toBe(1);
+  });
+
+  it('skips a child still waiting for a slot when its parent’s Packer fails after the image was finished', async () => {
+    const { root, deps, options, events } = await setup({ base: { failInCleanup: true } });
+    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' });
+    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' });
+    deps.distribute = async (request) => ({ amis: request.amis, regions: [] });
+    // One slot, held by base until its Packer exits: web cannot start before base has failed.
+    const report = await buildBakery(
+      bakeryOf(root, [base, web]),
+      { recipes: [planned(base), planned(web, { parent: 'base' })] },
+      deps,
+      { ...options, concurrency: 1 },
+    );
+    expect(report.recipes.map((r) => [r.name, r.status, r.error])).toEqual([
+      ['base', 'failed', expect.stringMatching(/packer build failed/)],
+      ['web', 'skipped', 'parent base failed'],
+    ]);
+    expect((await events()).filter((e) => e.event === 'start').map((e) => e.recipe)).toEqual(['base']);
   });
 
   it('fails the run when a parent’s copy fails, though its child (already started from the build-region image) is built; pins nothing', async () => {

@@ -9,10 +9,12 @@ class ManualTask {
   private rejectRun!: (error: unknown) => void;
   private startedWaiters: Array<() => void> = [];
   slot?: Slot;
-  readonly run = (signal: AbortSignal, slot: Slot): Promise<string> => {
+  unblockDependents?: () => void;
+  readonly run = (signal: AbortSignal, slot: Slot, unblockDependents: () => void): Promise<string> => {
     this.started = true;
     this.signal = signal;
     this.slot = slot;
+    this.unblockDependents = unblockDependents;
     for (const waiter of this.startedWaiters) waiter();
     return new Promise((resolve, reject) => {
       this.resolveRun = resolve;
@@ -126,6 +128,42 @@ describe('runDag', () => {
     await tasks.c.whenStarted();
     tasks.c.succeed();
     expect([...(await done).values()].map((o) => o.status)).toEqual(['built', 'built', 'built']);
+  });
+
+  it('starts dependents when a running node unblocks them, before it settles', async () => {
+    const { tasks, nodes } = graph({ base: [], web: ['base'] });
+    const done = runDag(nodes, { concurrency: 2 });
+    await tasks.base.whenStarted();
+    await settle();
+    expect(tasks.web.started).toBe(false);
+    // base's image is finished while its Packer still cleans up.
+    tasks.base.unblockDependents!();
+    await tasks.web.whenStarted();
+    tasks.web.succeed();
+    await settle();
+    tasks.base.succeed();
+    const outcomes = await done;
+    expect(outcomes.get('base')).toMatchObject({ status: 'built' });
+    expect(outcomes.get('web')).toMatchObject({ status: 'built' });
+  });
+
+  it('skips a dependent not yet started when the node that unblocked it fails afterwards; a started one goes on', async () => {
+    const { tasks, nodes } = graph({ base: [], web: ['base'], api: ['base'] });
+    const done = runDag(nodes, { concurrency: 2 });
+    await tasks.base.whenStarted();
+    tasks.base.unblockDependents!();
+    // One slot left: web starts, api waits for it.
+    await tasks.web.whenStarted();
+    await settle();
+    expect(tasks.api.started).toBe(false);
+    tasks.base.fail('packer exited 1 after its image was made');
+    await settle();
+    expect(tasks.api.started).toBe(false);
+    tasks.web.succeed();
+    const outcomes = await done;
+    expect(outcomes.get('base')).toMatchObject({ status: 'failed' });
+    expect(outcomes.get('web')).toMatchObject({ status: 'built' });
+    expect(outcomes.get('api')).toMatchObject({ status: 'skipped', reason: 'parent base failed', started: false });
   });
 
   it('lets a node waiting to take a slot back go on when the run is interrupted', async () => {
