@@ -106,6 +106,40 @@ function longestChainS(recipes: SimRecipe[], duration: (r: SimRecipe) => number)
   return Math.max(...recipes.map((r) => chain(r) + AWS_LATENCY.copyImageS));
 }
 
+/**
+ * The makespan a list scheduler reaches at `concurrency` by the public figures, each slot held
+ * from a bake's start until Packer stops its instance (as bake's slots are), a child ready when
+ * its parent's image is available, the ready bake with the highest `priority` first; then the
+ * last copy. What bake's own scheduler could reach at best, given what it knows.
+ */
+function listScheduleS(recipes: SimRecipe[], concurrency: number, priority: (r: SimRecipe) => number): number {
+  const slotS = (r: SimRecipe) => AWS_LATENCY.pendingS + AWS_LATENCY.sshReadyS + r.provisionS;
+  const imageS = (r: SimRecipe) => slotS(r) + AWS_LATENCY.stoppingS + AWS_LATENCY.createImageS;
+  const ready = recipes.filter((r) => !r.parent);
+  const events: Array<{ at: number; recipe: SimRecipe; what: 'slot free' | 'image available' }> = [];
+  let now = 0;
+  let free = concurrency;
+  let last = 0;
+  for (;;) {
+    ready.sort((a, b) => priority(b) - priority(a));
+    while (free > 0 && ready.length) {
+      const recipe = ready.shift()!;
+      free--;
+      events.push({ at: now + slotS(recipe), recipe, what: 'slot free' });
+      events.push({ at: now + imageS(recipe), recipe, what: 'image available' });
+    }
+    if (!events.length) return last + AWS_LATENCY.copyImageS;
+    events.sort((a, b) => a.at - b.at);
+    const event = events.shift()!;
+    now = event.at;
+    if (event.what === 'slot free') free++;
+    else {
+      last = Math.max(last, now);
+      ready.push(...recipes.filter((r) => r.parent === event.recipe.name));
+    }
+  }
+}
+
 /** Jenkins in waves (one agent per bake): each level waits for the slowest bake and copies of the one before. */
 function jenkinsWavesS(recipes: SimRecipe[], duration: (r: SimRecipe) => number): number {
   const levels = [...new Set(recipes.map((r) => r.level))].sort();
@@ -268,6 +302,15 @@ export async function simulatedAwsBench(say: (line: string) => void): Promise<vo
         `    with BAKE_LOCAL_LATENCY=aws (1 simulated s = ${TIME_SCALE * 1000} ms; EC2's token bucket sizes / ${THROTTLE_SHRINK}); Packer is a stand-in making Packer's EC2 calls (30 real Packer runs would take too long)`,
       );
       say(`    ideal (longest chain of bakes by the public figures + its copy) ${minutes(ideal)}`);
+      // The best any scheduler gets at this concurrency, by what it knows of the bakes ahead.
+      const below = (r: SimRecipe): SimRecipe[] => recipes.filter((c) => c.parent === r.name);
+      const chainBelow = (r: SimRecipe, duration: (r: SimRecipe) => number): number =>
+        duration(r) + Math.max(0, ...below(r).map((c) => chainBelow(c, duration)));
+      const knowing = listScheduleS(recipes, CONCURRENCY, (r) => chainBelow(r, bakeS));
+      const heightsOnly = listScheduleS(recipes, CONCURRENCY, (r) => chainBelow(r, () => 1));
+      say(
+        `    best schedule at concurrency ${CONCURRENCY} by the same figures (computed): knowing every bake's time ${minutes(knowing)} (${(knowing / ideal).toFixed(3)}), knowing only the chains' lengths in recipes ${minutes(heightsOnly)} (${(heightsOnly / ideal).toFixed(3)})`,
+      );
       // The first build knows no bake times; the second (a role every recipe uses changed) plans with the first one's.
       for (const label of [
         'first build (no bake times known)',

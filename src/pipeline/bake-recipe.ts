@@ -123,11 +123,12 @@ export async function bakeRecipe(
   // (Only when bake distributes: then Packer makes the build region's image and nothing else.)
   const early = deps.distribute ? await Promise.race([seen, packer.then(() => undefined)]) : await packer;
   try {
+    if (early)
+      await log.note(`${early} is finished while Packer cleans up: tagging it, then its children and copies may start`);
     const amis = early ? { [buildRegion]: early } : await deps.readManifest(rendered.manifest);
     const made = { amis, builtAt, baseAmi, parentAmi, rendered };
     const image = await finishImage(run, entry, made, signal, log, slot);
     if (!early) return image;
-    await log.note(`${early} is finished: children and copies may start while Packer cleans up`);
     imageFinished(image);
     await packer;
     const manifest = await deps.readManifest(rendered.manifest);

@@ -41,6 +41,7 @@ describe('bake build --local on the example bakery', () => {
         name: string;
         status: string;
         amis: Record<string, string>;
+        log: string;
         launch_test: {
           status: string;
           duration_s: number;
@@ -72,6 +73,12 @@ describe('bake build --local on the example bakery', () => {
     ).toContainEqual(['service running: worker', 'passed']);
     const web = report.recipes.find((r) => r.name === 'web')!;
     expect(Object.keys(web.amis).sort()).toEqual(['eu-west-1', 'us-east-1']);
+    // Real Packer's lines told bake base's image was finished before Packer had cleaned up and exited.
+    const base = report.recipes.find((r) => r.name === 'base')!;
+    const baseLog = await readFile(base.log, 'utf8');
+    const finished = baseLog.indexOf(`${base.amis['us-east-1']} is finished while Packer cleans up`);
+    expect(finished, baseLog.slice(-3000)).toBeGreaterThan(0);
+    expect(baseLog.indexOf('packer finished: exit 0')).toBeGreaterThan(finished);
 
     // Each image's package manifest: kept with the build's logs, and carried in the image itself
     // (in the layer web's build wrote: the local cloud keeps images as overlayfs layers).

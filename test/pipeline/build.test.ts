@@ -328,7 +328,7 @@ describe('buildBakery', () => {
     ]);
     expect(report.recipes[0].amis).toEqual({ 'us-east-1': baseAmi, 'eu-west-1': 'ami-0copy-base' });
     expect(await readFile(report.recipes[0].log!, 'utf8')).toContain(
-      `${baseAmi} is finished: children and copies may start while Packer cleans up`,
+      `${baseAmi} is finished while Packer cleans up: tagging it, then its children and copies may start`,
     );
     expect(pinned.map((p) => p.recipe)).toEqual(['base', 'web']);
   });
