@@ -6,11 +6,9 @@
  * that starts as soon as Packer's image is finished, while Packer still cleans up; the children and
  * the copies are told then, and the bake ends when Packer has exited.
  */
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BuildFailure } from '../errors/index.js';
-import { keepPackageManifest, MANIFEST_FILE } from '../sbom/build-manifest.js';
 import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
 import { withSecretsFile } from '../secrets/secrets-file.js';
 import { launchTestEnabled } from '../launch-test/launch-test.js';
@@ -74,7 +72,7 @@ export async function bakeRecipe(
   const rendered = await deps.render(recipe, workDirOf(bakery.root, run.runId));
   const builtAt = deps.now().toISOString();
   // Best effort: an image baked without a manifest is still an image.
-  await rm(path.join(rendered.dir, MANIFEST_FILE), { force: true });
+  await deps.packageManifests?.clear(rendered.dir);
   const varFile = path.join(rendered.dir, `${entry.name}.pkrvars.hcl`);
   const finishedImage = finishedImageReader();
   let imageSeen: (ami: string) => void = () => {};
@@ -207,7 +205,7 @@ async function finishImage(
 /** The image's package list beside the run's logs, for the report's package diff; a failure here does not fail the bake. */
 async function keepManifest(run: BuildRun, entry: PlannedRecipe, renderedDir: string, log: RecipeLog): Promise<void> {
   try {
-    const manifest = await keepPackageManifest(
+    const manifest = await run.deps.packageManifests?.keep(
       renderedDir,
       path.dirname(path.dirname(log.file)),
       run.runId,

@@ -2,6 +2,7 @@
  * The real side effects of `bake build`, wired once: Packer on this machine, EC2 through the
  * SDK, tfvars on disk, git, the wall clock. Tests build their own BuildDeps instead.
  */
+import { clearPackageManifest, keepPackageManifest } from '../sbom/build-manifest.js';
 import { cachedClients, findImagesWithFingerprint } from '../aws/image-catalog.js';
 import { ec2RecipeLocks } from '../aws/recipe-lock.js';
 import type { AwsSettings } from '../aws/settings.js';
@@ -76,6 +77,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
         env: setup.env ?? process.env,
         readParameter: (region, name) => readSecureParameter(setup.aws, region, name),
       }),
+    packageManifests: { clear: clearPackageManifest, keep: keepPackageManifest },
     gitCommit: () => lookupGitCommit(setup.bakery.root, setup.env ?? process.env),
     now: () => new Date(),
     ...(lock && {

@@ -95,6 +95,14 @@ export interface BuildDeps {
    * Absent: recipes with secrets cannot be baked.
    */
   resolveSecrets?(recipes: Recipe[]): Promise<Map<string, SecretValues>>;
+  /**
+   * The package manifest Ansible writes beside the playbook (src/sbom/build-manifest.ts): cleared
+   * before Packer runs, kept with the run's logs after. Absent: no manifest is kept.
+   */
+  packageManifests?: {
+    clear(renderedDir: string): Promise<void>;
+    keep(renderedDir: string, logsRoot: string, runId: string, recipe: string): Promise<KeptManifest | undefined>;
+  };
   /** Per region, the newest image tagged with the entry's fingerprint now and its bake:distribution tag (asked once the lock is held). */
   findImages?(entry: PlannedRecipe): Promise<Record<string, FoundImage>>;
   gitCommit(): Promise<string>;

@@ -3,7 +3,7 @@
  * logs (`.bake/logs/<run>/<recipe>.cdx.json`, which Jenkins archives), and compared with the
  * newest manifest of the same recipe from an earlier run in `.bake/logs/`, the image it replaces.
  */
-import { copyFile, readdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { packageChanges, packagesFromSbom, type PackageChanges } from './package-manifest.js';
 
@@ -16,6 +16,11 @@ export interface KeptManifest {
   /** The earlier manifest compared against, and what changed since. */
   against?: string;
   changes?: PackageChanges;
+}
+
+/** Before a bake: a manifest left from an earlier bake in the same folder must not pass for this one's. */
+export async function clearPackageManifest(renderDir: string): Promise<void> {
+  await rm(path.join(renderDir, MANIFEST_FILE), { force: true });
 }
 
 export async function keepPackageManifest(
