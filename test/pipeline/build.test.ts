@@ -288,31 +288,48 @@ describe('buildBakery', () => {
     expect(pinned[0].amis).toEqual(report.recipes[0].amis);
   });
 
-  it('starts the child and the copies on the parent’s finished image while its Packer still cleans up; the bake ends when Packer exits', async () => {
-    const { root, deps, options, tagged, pinned, events } = await setup({});
-    const cleanupMayEnd = path.join(root, 'cleanup-may-end');
-    await writeFile(path.join(root, 'fake-packer.json'), JSON.stringify({ base: { cleanupUntil: cleanupMayEnd } }));
+  /** base, whose Packer is held in its cleanup until `cleanupMayEnd` exists, and web built from it; two slots. */
+  async function heldInCleanup(script: Record<string, unknown>, baseRegions = ['us-east-1']) {
+    const s = await setup({});
+    const cleanupMayEnd = path.join(s.root, 'cleanup-may-end');
+    await writeFile(
+      path.join(s.root, 'fake-packer.json'),
+      JSON.stringify({ base: { cleanupUntil: cleanupMayEnd, ...script } }),
+    );
     const base = recipeOf(
-      root,
+      s.root,
       'base',
       { kind: 'ami', ami: 'ami-0debian12' },
-      { regions: ['us-east-1', 'eu-west-1'], pin: pinTo(root, 'base') },
+      { regions: baseRegions, pin: pinTo(s.root, 'base') },
     );
-    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
+    const web = recipeOf(s.root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(s.root, 'web') });
+    const build = () =>
+      buildBakery(
+        bakeryOf(s.root, [base, web]),
+        { recipes: [planned(base), planned(web, { parent: 'base' })] },
+        s.deps,
+        { ...s.options, concurrency: 2 },
+      );
+    const until = async (recipe: string, event: JournalEvent['event']) => {
+      while (!(await s.events()).some((e) => e.recipe === recipe && e.event === event))
+        await new Promise((r) => setTimeout(r, 20));
+    };
+    return { ...s, cleanupMayEnd, build, until };
+  }
+
+  it('starts the child and the copies on the parent’s finished image while its Packer still cleans up; the bake ends when Packer exits', async () => {
+    const { deps, tagged, pinned, events, cleanupMayEnd, build, until } = await heldInCleanup({}, [
+      'us-east-1',
+      'eu-west-1',
+    ]);
     const distributed: string[] = [];
     deps.distribute = async (request) => {
       distributed.push(request.recipe.name);
       return { amis: { ...request.amis, 'eu-west-1': `ami-0copy-${request.recipe.name}` }, regions: [] };
     };
-    const running = buildBakery(
-      bakeryOf(root, [base, web]),
-      { recipes: [planned(base), planned(web, { parent: 'base' })] },
-      deps,
-      { ...options, concurrency: 2 },
-    );
+    const running = build();
     // web bakes and base is copied while base's Packer is held in its cleanup.
-    while (!(await events()).some((e) => e.recipe === 'web' && e.event === 'end'))
-      await new Promise((r) => setTimeout(r, 20));
+    await until('web', 'end');
     const during = await events();
     expect(during.filter((e) => e.recipe === 'base').map((e) => e.event)).toEqual(['start', 'cleanup']);
     const baseAmi = tagged.find((t) => t.tags['bake:recipe'] === 'base')!.ami;
@@ -334,23 +351,10 @@ describe('buildBakery', () => {
   });
 
   it('fails the parent and the run when its Packer fails after the image was finished: the child already baking is built, nothing is pinned', async () => {
-    const { root, deps, options, pinned, events } = await setup({});
-    const cleanupMayEnd = path.join(root, 'cleanup-may-end');
-    await writeFile(
-      path.join(root, 'fake-packer.json'),
-      JSON.stringify({ base: { cleanupUntil: cleanupMayEnd, failInCleanup: true } }),
-    );
-    const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });
-    const web = recipeOf(root, 'web', { kind: 'recipe', recipe: 'base' }, { pin: pinTo(root, 'web') });
+    const { deps, pinned, cleanupMayEnd, build, until } = await heldInCleanup({ failInCleanup: true });
     deps.distribute = async (request) => ({ amis: request.amis, regions: [] });
-    const running = buildBakery(
-      bakeryOf(root, [base, web]),
-      { recipes: [planned(base), planned(web, { parent: 'base' })] },
-      deps,
-      { ...options, concurrency: 2 },
-    );
-    while (!(await events()).some((e) => e.recipe === 'web' && e.event === 'start'))
-      await new Promise((r) => setTimeout(r, 20));
+    const running = build();
+    await until('web', 'start');
     await writeFile(cleanupMayEnd, '');
     const report = await running;
 
