@@ -19,7 +19,7 @@ import { gitHistory } from '../fingerprint/history.js';
 import { watchedFolders } from '../fingerprint/fingerprint.js';
 import { startLocalCloud } from '../local-cloud/index.js';
 import type { InstanceHost } from '../local-cloud/instance-host.js';
-import { baseImageId, seedRegion } from '../local-cloud/ec2-api/seed.js';
+import { baseImageId, machineImageDefaults, seedRegion } from '../local-cloud/ec2-api/seed.js';
 import { StateFile } from '../local-cloud/ec2-api/state-file.js';
 import { distributionTag } from '../lifecycle/distribution-settings.js';
 import { DISTRIBUTION_TAG } from '../tags/tag-contract.js';
@@ -116,11 +116,7 @@ async function seedImages(stateDir: string, current: Plan, old: Plan, commit: st
       ownerId: SELF_ACCOUNT,
       state: 'available',
       creationDate: created,
-      architecture: 'x86_64',
-      virtualizationType: 'hvm',
-      rootDeviceType: 'ebs',
-      rootDeviceName: '/dev/xvda',
-      enaSupport: true,
+      ...machineImageDefaults,
       blockDevices: [],
       launchPermissions: [],
       hostImage: 'base',

@@ -1,7 +1,7 @@
 import { BASE_IMAGE } from '../instance-host.js';
 import { Ec2ApiError } from './api-error.js';
 import { stableId } from './ids.js';
-import type { CloudState } from './state.js';
+import type { CloudState, ImageState } from './state.js';
 
 /** Regions DescribeRegions lists. Any region-shaped name is served; these are the advertised ones. */
 export const REGIONS = [
@@ -27,6 +27,19 @@ export const REGIONS = [
 export const DEBIAN_ACCOUNT = '136693071363';
 export const BASE_IMAGE_NAME = 'debian-12-amd64-20261101-1';
 export const DEBIAN_SSM_PARAMETER = '/aws/service/debian/release/12/latest/amd64';
+
+/**
+ * What an image in the local cloud is, the public Debian base and every image made from it (or
+ * put into the state by the bench): amd64, EBS-backed HVM, root on /dev/xvda, ENA, as Debian's
+ * own AMIs are.
+ */
+export const machineImageDefaults = {
+  architecture: 'x86_64',
+  virtualizationType: 'hvm',
+  rootDeviceType: 'ebs',
+  rootDeviceName: '/dev/xvda',
+  enaSupport: true,
+} as const satisfies Partial<ImageState>;
 
 const REGION_NAME = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 
@@ -69,14 +82,10 @@ export function seedRegion(state: CloudState, region: string): boolean {
     ownerId: DEBIAN_ACCOUNT,
     state: 'available',
     creationDate: created,
-    architecture: 'x86_64',
-    virtualizationType: 'hvm',
-    rootDeviceType: 'ebs',
-    rootDeviceName: '/dev/xvda',
-    enaSupport: true,
+    ...machineImageDefaults,
     blockDevices: [
       {
-        deviceName: '/dev/xvda',
+        deviceName: machineImageDefaults.rootDeviceName,
         snapshotId,
         volumeSize: 8,
         volumeType: 'gp3',

@@ -4,7 +4,7 @@ import type { ActionContext } from '../action.js';
 import { matchesFilters, paginate } from '../filters.js';
 import { enqueue } from '../host-queue.js';
 import { newId } from '../ids.js';
-import { checkRegion, seedRegion } from '../seed.js';
+import { checkRegion, machineImageDefaults, seedRegion } from '../seed.js';
 import {
   DEFAULT_EBS_KEY,
   SELF_ACCOUNT,
@@ -217,7 +217,7 @@ function createImage(context: ActionContext) {
   const rootVolume = state.volumes.find((v) => v.volumeId === instance.rootVolumeId);
   const rootDevices: BlockDevice[] = [
     {
-      deviceName: '/dev/xvda',
+      deviceName: machineImageDefaults.rootDeviceName,
       volumeSize: rootVolume?.size ?? 8,
       volumeType: rootVolume?.volumeType ?? 'gp3',
       deleteOnTermination: true,
@@ -255,11 +255,8 @@ function createImage(context: ActionContext) {
     ownerId: SELF_ACCOUNT,
     state: 'pending',
     creationDate: created,
-    architecture: source?.architecture ?? 'x86_64',
-    virtualizationType: 'hvm',
-    rootDeviceType: 'ebs',
-    rootDeviceName: '/dev/xvda',
-    enaSupport: true,
+    ...machineImageDefaults,
+    architecture: source?.architecture ?? machineImageDefaults.architecture,
     blockDevices: devices,
     launchPermissions: [],
     sourceInstanceId: instanceId,
