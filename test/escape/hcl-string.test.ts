@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from '@cdktf/hcl2json';
@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BakeError } from '../../src/errors/index.js';
 import { asParsedByHcl2json, fromHcl2json, hclString } from '../../src/escape/hcl-string.js';
-import { packerEvaluate } from '../packer/packer-cli.js';
+import { packerEvaluate, writeNullTemplate } from '../packer/packer-cli.js';
 import { hostileNfcText, hostileText, notNfcText, withLoneSurrogate } from './hostile-strings.js';
 
 /** HCL text of one attribute per value and one map keyed by the values, parsed by the real parser. */
@@ -98,21 +98,11 @@ describe('hclString', () => {
   it('gives Packer itself the exact values, as its console evaluates them', async () => {
     const values = fc.sample(hostileNfcText, { numRuns: 300, seed: 20261130 });
     const dir = await mkdtemp(path.join(tmpdir(), 'bake-hcl-string-'));
-    const template = path.join(dir, 'values.pkr.hcl');
-    await writeFile(
-      template,
-      [
-        'locals {',
-        `  values = [\n${values.map((value) => `    ${hclString(value)},`).join('\n')}\n  ]`,
-        '}',
-        'source "null" "values" {',
-        '  communicator = "none"',
-        '}',
-        'build {',
-        '  sources = ["source.null.values"]',
-        '}',
-        '',
-      ].join('\n'),
+    const template = await writeNullTemplate(
+      path.join(dir, 'values.pkr.hcl'),
+      ['locals {', `  values = [\n${values.map((value) => `    ${hclString(value)},`).join('\n')}\n  ]`, '}'].join(
+        '\n',
+      ),
     );
     expect(await packerEvaluate(template, 'local.values')).toEqual(values);
   });

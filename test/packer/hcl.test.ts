@@ -1,11 +1,11 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from '@cdktf/hcl2json';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fromHcl2json } from '../../src/escape/hcl-string.js';
 import { hclAssignments, hclList, hclMap, packerString } from '../../src/packer/hcl.js';
-import { packerEvaluate } from './packer-cli.js';
+import { packerEvaluate, writeNullTemplate } from './packer-cli.js';
 import { HOSTILE_FOR_PACKER as HOSTILE } from './hostile-values.js';
 
 describe('packerString', () => {
@@ -38,23 +38,10 @@ describe('hostile values read back exactly', () => {
     let template: string;
     beforeAll(async () => {
       const dir = await mkdtemp(path.join(tmpdir(), 'bake-hcl-'));
-      template = path.join(dir, 'values.pkr.hcl');
       // Locals are evaluated by Packer exactly like the template's source and tag attributes.
-      await writeFile(
-        template,
-        [
-          'locals {',
-          `  tags = ${hclMap(tags, 2)}`,
-          `  list = ${hclList(HOSTILE)}`,
-          '}',
-          'source "null" "values" {',
-          '  communicator = "none"',
-          '}',
-          'build {',
-          '  sources = ["source.null.values"]',
-          '}',
-          '',
-        ].join('\n'),
+      template = await writeNullTemplate(
+        path.join(dir, 'values.pkr.hcl'),
+        ['locals {', `  tags = ${hclMap(tags, 2)}`, `  list = ${hclList(HOSTILE)}`, '}'].join('\n'),
       );
     });
 

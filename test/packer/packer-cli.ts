@@ -1,4 +1,5 @@
 /** The real Packer binary, as the tests drive it. */
+import { writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 
 export const PACKER = process.env.BAKE_TEST_PACKER ?? 'packer';
@@ -19,4 +20,17 @@ export async function packerEvaluate(template: string, expression: string, varFi
   const args = ['console', ...(varFile ? [`-var-file=${varFile}`] : []), template];
   const result = await execa(PACKER, args, { input: `jsonencode(${expression})\n`, all: true, env });
   return JSON.parse(result.stdout.trim());
+}
+
+/**
+ * Writes a template that builds nothing (a null source without a communicator) around the given
+ * declarations (locals, variables), so that `packer console` evaluates them as Packer would in a
+ * real template.
+ */
+export async function writeNullTemplate(file: string, declarations: string): Promise<string> {
+  await writeFile(
+    file,
+    `${declarations}\nsource "null" "values" {\n  communicator = "none"\n}\nbuild {\n  sources = ["source.null.values"]\n}\n`,
+  );
+  return file;
 }

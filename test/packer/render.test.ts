@@ -10,7 +10,7 @@ import { packerVariablesText, writePackerVariables } from '../../src/packer/vari
 import { bakery, recipe } from './recipe-factory.js';
 import { FIXTURE_BAKERY, representativeBakery, renderCloudInitStandIn } from './representative-recipes.js';
 import { HOSTILE_FOR_PACKER as HOSTILE } from './hostile-values.js';
-import { PACKER, packerEvaluate } from './packer-cli.js';
+import { PACKER, packerEvaluate, writeNullTemplate } from './packer-cli.js';
 import { renderBakery } from '../../src/packer/render-bakery.js';
 import { chooseShape } from '../../src/packer/shape.js';
 
@@ -148,12 +148,11 @@ describe('writePackerVariables', () => {
     const parsed = (await parse(file, await readFile(file, 'utf8'))) as Record<string, unknown>;
     for (const [name, value] of Object.entries(values)) expect(fromHcl2json(parsed[name])).toBe(value);
 
-    const template = path.join(out, 'echo.pkr.hcl');
-    await writeFile(
-      template,
-      `${Object.keys(values)
+    const template = await writeNullTemplate(
+      path.join(out, 'echo.pkr.hcl'),
+      Object.keys(values)
         .map((name) => `variable "${name}" {\n  type = string\n}\n`)
-        .join('')}source "null" "x" {\n  communicator = "none"\n}\nbuild {\n  sources = ["source.null.x"]\n}\n`,
+        .join(''),
     );
     expect(await packerEvaluate(template, 'var.git_commit', file)).toBe(values.git_commit);
     expect(await packerEvaluate(template, 'var.build_url', file)).toBe(values.build_url);
