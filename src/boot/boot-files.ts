@@ -6,7 +6,8 @@
  * them (and Ansible) into the image.
  */
 import { Document } from 'yaml';
-import { ansibleYamlText, unsafeValues } from '../packer/ansible-yaml.js';
+import { unsafeVars } from '../escape/ansible-unsafe.js';
+import { ansibleYamlText } from '../packer/ansible-yaml.js';
 import type { Recipe } from '../recipes/model.js';
 
 /** Where the boot playbook and its roles live in the image. */
@@ -27,7 +28,9 @@ export function bootPlaybook(recipe: Recipe): string {
   const doc = new Document(null, { version: '1.1' });
   // Recipe values reach the boot roles as data, never Jinja, as in the build playbook.
   const roles = boot.roles.map((use) =>
-    Object.keys(use.vars).length === 0 ? { role: use.name } : { role: use.name, vars: unsafeValues(doc, use.vars) },
+    Object.keys(use.vars).length === 0
+      ? { role: use.name }
+      : { role: use.name, vars: unsafeVars(doc, use.vars, { what: 'role var' }) },
   );
   // Run as root by cloud-init: no become (an image need not have sudo).
   const play: Record<string, unknown> = {

@@ -5,7 +5,8 @@
  */
 import { Document } from 'yaml';
 import path from 'node:path';
-import { ansibleYamlText, unsafeValues } from './ansible-yaml.js';
+import { ansibleYamlText } from './ansible-yaml.js';
+import { unsafeVars } from '../escape/ansible-unsafe.js';
 import { bootInstallTasks } from '../boot/boot-files.js';
 import type { Recipe } from '../recipes/model.js';
 import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
@@ -19,7 +20,9 @@ export function renderPlaybook(recipe: Recipe, cloudInitFiles: readonly string[]
   // Ansible reads YAML 1.1: emit 1.1 so strings such as "yes", "on" or "0644" stay quoted strings.
   const doc = new Document(null, { version: '1.1' });
   const roles = recipe.roles.map((use) =>
-    Object.keys(use.vars).length === 0 ? { role: use.name } : { role: use.name, vars: unsafeValues(doc, use.vars) },
+    Object.keys(use.vars).length === 0
+      ? { role: use.name }
+      : { role: use.name, vars: unsafeVars(doc, use.vars, { what: 'role var' }) },
   );
   const tasks: object[] = [];
   if (cloudInitFiles.length > 0) {

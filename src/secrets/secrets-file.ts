@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Document, type Scalar } from 'yaml';
+import { Document } from 'yaml';
+import { unsafeVars } from '../escape/ansible-unsafe.js';
 import { ansibleYamlText } from '../packer/ansible-yaml.js';
 import type { SecretValues } from './resolve.js';
 
@@ -21,18 +22,10 @@ function privateBase(env: NodeJS.ProcessEnv): string {
   return candidates.find((dir) => existsSync(dir))!;
 }
 
-/**
- * The extra-vars text: each value tagged `!unsafe`, so Ansible never evaluates a `{{` inside a
- * secret as a template, while roles still read it as a plain string variable.
- */
+/** The extra-vars text: a `{{` inside a secret is never evaluated as a template. */
 export function secretsVarsText(values: SecretValues): string {
-  const doc = new Document({});
-  for (const [name, value] of Object.entries(values)) {
-    const node = doc.createNode(value) as Scalar;
-    node.tag = '!unsafe';
-    node.type = 'QUOTE_DOUBLE';
-    doc.set(doc.createNode(name), node);
-  }
+  const doc = new Document();
+  doc.contents = unsafeVars(doc, values, { what: 'secret', doubleQuoted: true });
   return ansibleYamlText(doc);
 }
 
