@@ -1,31 +1,37 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
-import { validateCommand } from './validate.js';
-import { renderCommand } from './render.js';
-import { planCommand } from './plan.js';
-import { buildCommand } from './build.js';
-import { pinCommand } from './pin.js';
-import { pruneCommand } from './prune.js';
-import { verifyCommand } from './verify.js';
-import { localCloudCommand } from './local-cloud.js';
-import { graphCommand } from './graph.js';
-import { imagesCommand } from './images.js';
 
-export function program(): Command {
-  return new Command('bake')
+/**
+ * Each command's module, loaded only when needed: loading all of them (the AWS SDK, the
+ * pipeline, the local cloud) took one to two seconds of CPU on every start, even for
+ * `bake validate` or a one-line refusal. `bake <command> …` loads that command alone;
+ * anything else (`bake --help`, `bake help …`, a mistyped name) loads them all, so the command
+ * list, help and suggestions are what they always were.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  validate: async () => (await import('./validate.js')).validateCommand(),
+  render: async () => (await import('./render.js')).renderCommand(),
+  plan: async () => (await import('./plan.js')).planCommand(),
+  build: async () => (await import('./build.js')).buildCommand(),
+  pin: async () => (await import('./pin.js')).pinCommand(),
+  prune: async () => (await import('./prune.js')).pruneCommand(),
+  verify: async () => (await import('./verify.js')).verifyCommand(),
+  images: async () => (await import('./images.js')).imagesCommand(),
+  graph: async () => (await import('./graph.js')).graphCommand(),
+  'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
+};
+
+/** The program with the commands that `argv` (node, script, args…) can reach. */
+export async function program(argv: string[] = process.argv): Promise<Command> {
+  const named = argv[2];
+  const names = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  const commands = await Promise.all(names.map((name) => COMMANDS[name]()));
+  const bake = new Command('bake')
     .description('An image bakery for AWS: recipes → Packer → tagged AMIs → pinned in tfvars')
     .version('0.1.0')
-    .showHelpAfterError()
-    .addCommand(validateCommand())
-    .addCommand(renderCommand())
-    .addCommand(planCommand())
-    .addCommand(buildCommand())
-    .addCommand(pinCommand())
-    .addCommand(pruneCommand())
-    .addCommand(verifyCommand())
-    .addCommand(imagesCommand())
-    .addCommand(graphCommand())
-    .addCommand(localCloudCommand());
+    .showHelpAfterError();
+  for (const command of commands) bake.addCommand(command);
+  return bake;
 }
 
-await program().parseAsync(process.argv);
+await (await program()).parseAsync(process.argv);
