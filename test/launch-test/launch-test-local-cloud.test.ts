@@ -148,8 +148,8 @@ async function imageWithoutCloudInit(): Promise<string> {
     const purge = () => ssh(keys.privateKey, endpoint, 'sudo dpkg --purge cloud-init', 'admin');
     let purged = await purge();
     // 255: sshd not up yet, or cloud-init has not given admin the key yet.
-    for (let attempt = 0; purged.exitCode === 255 && attempt < 60; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    for (let attempt = 0; purged.exitCode === 255 && attempt < 240; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
       purged = await purge();
     }
     expect(purged.exitCode, purged.all).toBe(0);

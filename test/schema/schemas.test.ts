@@ -25,8 +25,8 @@ describe('the --json schemas under schema/', () => {
   it('describe every command that takes --json, one file each', async () => {
     const help = (await execa('node', [BAKE, '--help'])).stdout;
     const commands = [...help.matchAll(/^ {2}([a-z-]+)/gm)].map((m) => m[1]).filter((name) => name !== 'help');
-    const withJson: string[] = [];
-    for (const command of commands) if ((await execa('node', [BAKE, command, '--help'])).stdout.includes('--json')) withJson.push(command);
+    const helps = await Promise.all(commands.map(async (command) => ({ command, help: (await execa('node', [BAKE, command, '--help'])).stdout })));
+    const withJson = helps.filter(({ help }) => help.includes('--json')).map(({ command }) => command);
     expect(withJson.sort()).toEqual([...JSON_COMMANDS].sort());
     expect(outputSchemaFiles()).toEqual(JSON_COMMANDS.map((command) => `${command}.schema.json`).sort());
   });
