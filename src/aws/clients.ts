@@ -20,6 +20,19 @@ function scaledRetries(timeScale: number) {
   };
 }
 
+// The time scale each client was made for, so code handed only a client waits in the same time.
+const clientTimeScales = new WeakMap<EC2Client | SSMClient, number>();
+
+/** The simulated time scale of the settings the client was made from (1: real time, as on AWS). */
+export function timeScaleOf(client: EC2Client | SSMClient): number {
+  return clientTimeScales.get(client) ?? 1;
+}
+
+function remember<C extends EC2Client | SSMClient>(client: C, settings: AwsSettings): C {
+  if (settings.timeScale) clientTimeScales.set(client, settings.timeScale);
+  return client;
+}
+
 function common(settings: AwsSettings, region: string) {
   return {
     region,
@@ -32,12 +45,12 @@ function common(settings: AwsSettings, region: string) {
 
 /** An EC2 client for one region: the SDK's standard credential chain, or the --profile, and --endpoint when given. */
 export function createEc2Client(settings: AwsSettings, region: string): EC2Client {
-  return new EC2Client(common(settings, region));
+  return remember(new EC2Client(common(settings, region)), settings);
 }
 
 /** SSM for `ssm:` bases; --endpoint (and the local cloud) serves SSM on the same URL. */
 export function createSsmClient(settings: AwsSettings, region: string): SSMClient {
-  return new SSMClient(common(settings, region));
+  return remember(new SSMClient(common(settings, region)), settings);
 }
 
 export interface CallCounter {

@@ -23,7 +23,9 @@ import {
   type Tag,
 } from '@aws-sdk/client-ec2';
 import { CloudError } from '../errors/index.js';
+import { timeScaleOf } from './clients.js';
 import { cloudError } from './image-catalog.js';
+import { scaledDelayMs, scaledWaiterTiming } from './simulated-waits.js';
 
 /** Tag on everything a launch test makes: which recipe's image it tests (and what to look for after a crash). */
 export const LAUNCH_TEST_OF_TAG = 'bake:launch-test-of';
@@ -62,6 +64,8 @@ export interface TestInstanceSession {
   cleanUp(): Promise<string[]>;
   /** Ids of what exists now because of this session, for the log. */
   readonly made: { instanceId?: string; securityGroupId?: string; keyName?: string };
+  /** Real seconds per simulated second of the cloud it talks to (the local cloud's latency profile); 1 or absent on AWS. */
+  readonly timeScale?: number;
 }
 
 /** The address this machine sends from to reach `address` (a UDP connect picks the route and sends nothing). */
@@ -88,11 +92,20 @@ function tagsFor(recipe: string, name: string): Tag[] {
 const errorCode = (error: unknown) =>
   String((error as { Code?: string })?.Code ?? (error as { name?: string })?.name ?? '');
 
-export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInstanceSession {
+/**
+ * `timeScale`: the local cloud's simulated time (default: the one `ec2` was made for, see
+ * clients.ts); the waiters' delays and limits and the retry pauses shrink by it.
+ */
+export function ec2TestInstanceSession(
+  ec2: EC2Client,
+  region: string,
+  timeScale = timeScaleOf(ec2),
+): TestInstanceSession {
   const made: TestInstanceSession['made'] = {};
 
   return {
     made,
+    timeScale,
 
     async launch(request) {
       const name = `bake-launch-test-${request.recipe}-${randomBytes(4).toString('hex')}`;
@@ -151,9 +164,10 @@ export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInst
         await waitUntilInstanceRunning(
           {
             client: ec2,
-            maxWaitTime: Math.max(1, request.maxWaitSeconds),
-            minDelay: 1,
-            maxDelay: 5,
+            ...scaledWaiterTiming(
+              { minDelay: 1, maxDelay: 5, maxWaitTime: Math.max(1, request.maxWaitSeconds) },
+              timeScale,
+            ),
             abortSignal: request.signal,
           },
           { InstanceIds: [instanceId] },
@@ -214,7 +228,7 @@ export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInst
           await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
           // The security group can only go once no instance uses it.
           await waitUntilInstanceTerminated(
-            { client: ec2, maxWaitTime: 600, minDelay: 1, maxDelay: 10 },
+            { client: ec2, ...scaledWaiterTiming({ minDelay: 1, maxDelay: 10, maxWaitTime: 600 }, timeScale) },
             { InstanceIds: [instanceId] },
           );
           made.instanceId = undefined;
@@ -230,7 +244,7 @@ export function ec2TestInstanceSession(ec2: EC2Client, region: string): TestInst
               break;
             } catch (error) {
               if (errorCode(error) !== 'DependencyViolation' || tries >= 30) throw error;
-              await new Promise((resolve) => setTimeout(resolve, 2_000));
+              await new Promise((resolve) => setTimeout(resolve, scaledDelayMs(2_000, timeScale)));
             }
           }
           made.securityGroupId = undefined;

@@ -2,6 +2,7 @@ import { waitUntilImageAvailable, type EC2Client } from '@aws-sdk/client-ec2';
 import { createEc2Client } from './clients.js';
 import { cloudError } from './image-catalog.js';
 import type { AwsSettings } from './settings.js';
+import { scaledWaiterTiming } from './simulated-waits.js';
 
 /**
  * Waits until an AMI (a fresh copy, usually) is available; fails clearly when it ends up failed.
@@ -18,11 +19,8 @@ export async function waitForImage(
 ): Promise<void> {
   const ec2 = client ?? createEc2Client(settings, region);
   try {
-    const scale = settings.timeScale ?? 1;
-    await waitUntilImageAvailable(
-      { client: ec2, maxWaitTime: maxWaitSeconds, minDelay: 1 * scale, maxDelay: 15 * scale, abortSignal },
-      { ImageIds: [imageId] },
-    );
+    const timing = scaledWaiterTiming({ minDelay: 1, maxDelay: 15, maxWaitTime: maxWaitSeconds }, settings.timeScale);
+    await waitUntilImageAvailable({ client: ec2, ...timing, abortSignal }, { ImageIds: [imageId] });
   } catch (error) {
     throw cloudError(error, `waiting for ${imageId} in ${region} to become available`);
   } finally {

@@ -123,7 +123,7 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
     };
     await log(`${instance.instanceId} is running at ${instance.address}; waiting for SSH`);
 
-    await deps.remote.waitForSsh(ssh, signal);
+    await deps.remote.waitForSsh(ssh, signal, { timeScale: session.timeScale });
     await log('SSH is up; waiting for cloud-init (cloud-init status --wait)');
     const cloudInit = await deps.remote.cloudInit(ssh, signal);
     result.cloud_init = cloudInit;

@@ -4,6 +4,7 @@
  * `sudo -n` when the image's login user is not root); no recipe value is ever part of a command line.
  */
 import { execa } from 'execa';
+import { scaledDelayMs } from '../aws/simulated-waits.js';
 import type { VerifyCheck } from '../recipes/model.js';
 import type { ScriptRun } from '../verify/check-result.js';
 import type { SshTarget } from '../verify/kept-instance.js';
@@ -25,9 +26,14 @@ export interface CloudInitOutcome {
   output: string;
 }
 
+export interface SshWaitOptions {
+  /** Real seconds per simulated second of the instance's cloud: the pause between attempts shrinks by it (default 1). */
+  timeScale?: number;
+}
+
 export interface RemoteMachine {
   /** Resolves once sshd lets the key in; rejects when the signal fires first. */
-  waitForSsh(target: SshTarget, signal: AbortSignal): Promise<void>;
+  waitForSsh(target: SshTarget, signal: AbortSignal, options?: SshWaitOptions): Promise<void>;
   cloudInit(target: SshTarget, signal: AbortSignal): Promise<CloudInitOutcome>;
   runCheck(target: SshTarget, check: VerifyCheck, signal: AbortSignal): Promise<ScriptRun>;
 }
@@ -58,7 +64,8 @@ fi
 exit $rc
 `;
 
-const RETRY_MS = 2_000;
+/** Between SSH attempts while sshd is not up yet (simulated milliseconds in the local cloud's simulated time). */
+export const SSH_RETRY_MS = 2_000;
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -73,7 +80,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 export const sshRemoteMachine: RemoteMachine = {
-  async waitForSsh(target, signal) {
+  async waitForSsh(target, signal, options = {}) {
     let last = '';
     while (!signal.aborted) {
       const attempt = await execa('ssh', [...sshArgs(target, 5), 'true'], {
@@ -83,7 +90,7 @@ export const sshRemoteMachine: RemoteMachine = {
       });
       if (attempt.exitCode === 0) return;
       last = String(attempt.stderr).trim().split('\n').pop() ?? '';
-      await sleep(RETRY_MS, signal);
+      await sleep(scaledDelayMs(SSH_RETRY_MS, options.timeScale), signal);
     }
     throw Object.assign(
       new Error(`sshd on ${target.ip}:${target.sshPort} never let the test key in${last ? ` (${last})` : ''}`),

@@ -15,8 +15,10 @@ import { APT_PROXY_PORT, AptProxy } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
 import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from './instance-host.js';
 import {
+  allowTcpPorts,
   createInstanceNetwork,
   networkOfSlot,
+  refuseTcpPort,
   removeInstanceNetwork,
   removeNetworkIfAbandoned,
   type InstanceNetwork,
@@ -69,6 +71,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
    * and when bake exits.
    */
   const parked = new Map<string, InstanceNetwork>();
+  /** Instances whose SSH is held back (holdSsh): until when, and the timer that lets it through. */
+  const sshHolds = new Map<string, { until: number; timer: NodeJS.Timeout }>();
   let base: Promise<string> | undefined;
   let prepared: Promise<void> | undefined;
 
@@ -162,6 +166,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         aptProxy: `${network.hostIp}:${APT_PROXY_PORT}`,
       });
       await proxy.listen(network.hostIp);
+      // Booting waits for sshd to greet: a hold kept in a parked namespace must not refuse that.
+      if (sshHolds.has(instanceId)) await allowTcpPorts(network);
       const container = await BootedContainer.boot({
         rootfs: f.rootfs,
         machine: network.namespace,
@@ -173,6 +179,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       const endpoint = { ip: network.ip, sshPort: INSTANCE_SSH_PORT };
       running.set(instanceId, { container, network, endpoint });
       log(`${instanceId}: booted at ${network.ip} in ${Date.now() - started} ms`);
+      // Rebooted while its SSH is still held (CreateImage reboots): held again for the rest of it.
+      if ((sshHolds.get(instanceId)?.until ?? 0) > Date.now()) await refuseTcpPort(network, endpoint.sshPort);
       return endpoint;
     } catch (error) {
       await proxy.unlisten(network.hostIp);
@@ -185,6 +193,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   /** Powers off; `keepNetwork` parks the instance's address for its next start (StopInstances). */
   async function stopInstance(instanceId: string, keepNetwork = false): Promise<void> {
     const f = files(instanceId);
+    if (!keepNetwork) releaseSshHold(instanceId);
     const entry = running.get(instanceId);
     running.delete(instanceId);
     const network = entry?.network ?? parked.get(instanceId);
@@ -204,6 +213,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     // root filesystem leaves the instance's changes in its upper directory.
     await killProcessesInside(f.rootfs);
     await unmountUnder(f.rootfs);
+  }
+
+  function releaseSshHold(instanceId: string): void {
+    clearTimeout(sshHolds.get(instanceId)?.timer);
+    sshHolds.delete(instanceId);
   }
 
   const host: InstanceHost = {
@@ -279,6 +293,22 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await images.delete(imageId);
     },
 
+    async holdSsh(instanceId: string, until: number): Promise<void> {
+      const entry = running.get(instanceId);
+      if (!entry || until <= Date.now()) return;
+      releaseSshHold(instanceId);
+      const timer = setTimeout(() => {
+        sshHolds.delete(instanceId);
+        const network = running.get(instanceId)?.network ?? parked.get(instanceId);
+        if (network)
+          allowTcpPorts(network).catch((error: Error) => log(`${instanceId}: letting SSH in: ${error.message}`));
+      }, until - Date.now());
+      // Not what keeps bake running: close() and terminate end the hold with the instance.
+      timer.unref();
+      sshHolds.set(instanceId, { until, timer });
+      await refuseTcpPort(entry.network, entry.endpoint.sshPort);
+    },
+
     async consoleOutput(instanceId: string): Promise<string> {
       const text = await readFile(files(instanceId).console).catch(() => Buffer.alloc(0));
       // EC2 returns the most recent 64 KB.
@@ -286,6 +316,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     },
 
     async close(): Promise<void> {
+      for (const id of [...sshHolds.keys()]) releaseSshHold(id);
       const ids = [...new Set([...running.keys(), ...parked.keys()])];
       await Promise.all(ids.map((id) => stopInstance(id)));
       await proxy.close();

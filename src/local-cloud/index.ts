@@ -77,6 +77,7 @@ function defaultHost(stateDir: string, log: (message: string) => void): Instance
     terminate: async (instanceId) => (await host()).terminate(instanceId),
     deleteImage: async (imageId) => (await host()).deleteImage(imageId),
     consoleOutput: async (instanceId) => (await (await host()).consoleOutput?.(instanceId)) ?? '',
+    holdSsh: async (instanceId, until) => (await host()).holdSsh?.(instanceId, until),
     close: async () => {
       if (made) await (await made).close();
     },

@@ -37,6 +37,12 @@ export interface InstanceHost {
   terminate(instanceId: string): Promise<void>;
   /** Removes an image's filesystem when no id refers to it any more (DeregisterImage). */
   deleteImage(imageId: string): Promise<void>;
+  /**
+   * Refuses SSH connections to the running instance (TCP reset, as a port nobody listens on yet)
+   * until `until` (epoch ms), also across a reboot by CreateImage: how a latency profile's
+   * "SSH ready ~20 s after running" shows to Packer and ssh. Hosts without it leave it out.
+   */
+  holdSsh?(instanceId: string, until: number): Promise<void>;
   /** What the instance's console printed (GetConsoleOutput); hosts without a console leave it out. */
   consoleOutput?(instanceId: string): Promise<string>;
   /** Powers off every instance this host booted (bake exits); filesystems stay. */

@@ -179,3 +179,30 @@ async function ip(...args: string[]): Promise<void> {
   if (result.failed)
     throw new CloudError(`ip ${args.join(' ')} failed: ${String(result.all ?? result.message).trim()}`);
 }
+
+// An nftables table of the instance's own namespace: the host's and other instances' rules are untouched.
+const SSH_HOLD_TABLE = 'bake_ssh_hold';
+
+/**
+ * Refuses TCP connections to `port` in the instance's namespace with a reset (what a client sees
+ * before sshd listens: ssh and Packer retry at once, nobody waits on a dropped SYN). Idempotent.
+ */
+export async function refuseTcpPort(network: InstanceNetwork, port: number): Promise<void> {
+  const rules = [
+    `table inet ${SSH_HOLD_TABLE} {`,
+    '  chain input {',
+    '    type filter hook input priority filter; policy accept;',
+    `    tcp dport ${Math.trunc(port)} reject with tcp reset`,
+    '  }',
+    '}',
+  ].join('\n');
+  await allowTcpPorts(network);
+  await execa('ip', ['netns', 'exec', network.namespace, 'nft', '-f', '-'], { input: `${rules}\n` });
+}
+
+/** Removes what refuseTcpPort added; nothing to remove is fine. */
+export async function allowTcpPorts(network: InstanceNetwork): Promise<void> {
+  await execa('ip', ['netns', 'exec', network.namespace, 'nft', 'delete', 'table', 'inet', SSH_HOLD_TABLE], {
+    reject: false,
+  });
+}

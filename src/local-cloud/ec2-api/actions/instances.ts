@@ -223,7 +223,7 @@ function runInstances(context: ActionContext) {
         pending,
       ]);
       instance.ip = endpoint.ip;
-      if (instance.state === 'pending') becomeRunning(context, instance);
+      if (instance.state === 'pending') await becomeRunning(context, instance);
     } catch (error) {
       context.log(`launch of ${instanceId} failed: ${(error as Error).message}`);
       instance.state = 'terminated';
@@ -368,10 +368,20 @@ function describeInstanceStatus(context: ActionContext) {
   };
 }
 
-/** Running from now; its status checks pass (sshd answers) the profile's sshReadyS later. */
-function becomeRunning(context: ActionContext, instance: InstanceState): void {
+/**
+ * Running from now; its status checks pass (sshd answers) the profile's sshReadyS later. Until
+ * then the host refuses SSH to it where it can (holdSsh), so Packer and ssh wait as on EC2.
+ */
+async function becomeRunning(context: ActionContext, instance: InstanceState): Promise<void> {
+  const reachableAt = context.time.after(context.time.profile?.sshReadyS ?? 0);
+  if (reachableAt > Date.now() && context.host.holdSsh)
+    await context.host
+      .holdSsh(instance.instanceId, reachableAt)
+      .catch((error: Error) => context.log(`holding SSH of ${instance.instanceId} back: ${error.message}`));
+  // A stop or terminate may have come while the hold was put in place.
+  if (instance.state !== 'pending') return;
   instance.state = 'running';
-  context.time.reachableAt.set(instance.instanceId, context.time.after(context.time.profile?.sshReadyS ?? 0));
+  context.time.reachableAt.set(instance.instanceId, reachableAt);
 }
 
 type Transition = (context: ActionContext, instance: InstanceState) => void;
@@ -425,7 +435,7 @@ const start: Transition = (context, instance) => {
     try {
       const [endpoint] = await Promise.all([context.host.start(instance.instanceId, instance.authorizedKey), pending]);
       instance.ip = endpoint.ip;
-      if (instance.state === 'pending') becomeRunning(context, instance);
+      if (instance.state === 'pending') await becomeRunning(context, instance);
     } catch (error) {
       context.log(`start of ${instance.instanceId} failed: ${(error as Error).message}`);
       if (instance.state === 'pending') {
