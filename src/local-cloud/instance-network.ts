@@ -82,30 +82,24 @@ export function overlaps(cidr: string, slot: number): boolean {
  * (a stopped instance keeps its address when it is free). Returns the network, ready to boot into.
  */
 export async function createInstanceNetwork(preferredSlot?: number): Promise<InstanceNetwork> {
-  await mkdir(CLAIMS_DIR, { recursive: true, mode: 0o755 });
-  const network = await withPidLock(
-    path.join(CLAIMS_DIR, 'network.lock'),
-    async () => {
-      const routes = await hostRoutes();
-      const free = (slot: number) => !routes.some((cidr) => overlaps(cidr, slot));
-      const candidates = preferredSlot === undefined ? [] : [preferredSlot];
-      for (let slot = 0; slot < POOL_SLOTS; slot++) {
-        if (slot !== preferredSlot) candidates.push(slot);
-        for (const candidate of candidates.splice(0)) {
-          if (!free(candidate)) continue;
-          const net = networkOfSlot(candidate);
-          if (existsSync(path.join(NETNS_DIR, net.namespace)) && !(await reclaimAbandoned(net))) continue;
-          await ip('netns', 'add', net.namespace);
-          await writeFile(claimFile(net), `${process.pid}\n`);
-          return net;
-        }
+  const network = await underNetworkLock(async () => {
+    const routes = await hostRoutes();
+    const free = (slot: number) => !routes.some((cidr) => overlaps(cidr, slot));
+    const candidates = preferredSlot === undefined ? [] : [preferredSlot];
+    for (let slot = 0; slot < POOL_SLOTS; slot++) {
+      if (slot !== preferredSlot) candidates.push(slot);
+      for (const candidate of candidates.splice(0)) {
+        if (!free(candidate)) continue;
+        const net = networkOfSlot(candidate);
+        if (existsSync(path.join(NETNS_DIR, net.namespace)) && !(await reclaimAbandoned(net))) continue;
+        // Claimed before it exists: a namespace is never seen without its living owner.
+        await writeFile(claimFile(net), `${process.pid}\n`);
+        await ip('netns', 'add', net.namespace);
+        return net;
       }
-      throw new CloudError(
-        'no free network slot for a local instance in 198.18.0.0/15 (terminate some local instances)',
-      );
-    },
-    { timeoutMs: 60_000 },
-  );
+    }
+    throw new CloudError('no free network slot for a local instance in 198.18.0.0/15 (terminate some local instances)');
+  });
   try {
     await ip('link', 'add', network.hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', network.namespace);
     await ip('addr', 'add', `${network.hostIp}/${network.prefixLength}`, 'dev', network.hostInterface);
@@ -144,22 +138,38 @@ export async function processesInNetwork(network: InstanceNetwork): Promise<numb
  * removed, and true. A namespace another living bake holds is left alone.
  */
 export async function removeNetworkIfAbandoned(network: InstanceNetwork): Promise<boolean> {
-  if (!existsSync(path.join(NETNS_DIR, network.namespace))) {
-    await rm(claimFile(network), { force: true });
-    return true;
-  }
-  return reclaimAbandoned(network);
+  // Under the allocation lock: a slot another process is claiming right now is not abandoned.
+  return underNetworkLock(async () => {
+    if (!existsSync(path.join(NETNS_DIR, network.namespace))) {
+      const owner = await ownerOf(network);
+      if (Number.isInteger(owner) && isAlive(owner)) return false;
+      await rm(claimFile(network), { force: true });
+      return true;
+    }
+    return reclaimAbandoned(network);
+  });
+}
+
+/** Slots are claimed and reclaimed by one process at a time, machine-wide. */
+async function underNetworkLock<T>(action: () => Promise<T>): Promise<T> {
+  await mkdir(CLAIMS_DIR, { recursive: true, mode: 0o755 });
+  return withPidLock(path.join(CLAIMS_DIR, 'network.lock'), action, { timeoutMs: 60_000 });
+}
+
+async function ownerOf(network: InstanceNetwork): Promise<number> {
+  return Number.parseInt((await readFile(claimFile(network), 'utf8').catch(() => '')).trim(), 10);
 }
 
 async function reclaimAbandoned(network: InstanceNetwork): Promise<boolean> {
-  const owner = Number.parseInt((await readFile(claimFile(network), 'utf8').catch(() => '')).trim(), 10);
+  const owner = await ownerOf(network);
   if (Number.isInteger(owner) && isAlive(owner)) return false;
   if ((await processesInNetwork(network)).length) return false;
   await removeInstanceNetwork(network);
   return true;
 }
 
-function claimFile(network: InstanceNetwork): string {
+/** Where the pid of the process that claimed the slot is kept. */
+export function claimFile(network: InstanceNetwork): string {
   return path.join(CLAIMS_DIR, `${network.namespace}.owner`);
 }
 
