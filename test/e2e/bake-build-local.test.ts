@@ -3,30 +3,17 @@
  * real Ansible over SSH into chrooted debootstrap instances, the local EC2 endpoint over HTTP —
  * then a second run that reuses everything, and `bake pin --check` that finds nothing to change.
  */
-import { cp, mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { bake, bakeEnv, EXAMPLE_BAKERY, repo, temporaryBakery } from './local-bakery.js';
 
-const repo = path.resolve(__dirname, '../..');
-const bake = path.join(repo, 'bin/bake.js');
-const env = {
-  ...process.env,
-  CI: 'true',
-  BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
-};
+const env = bakeEnv();
 
 describe('bake build --local on the example bakery', () => {
   it('bakes base, then web and worker from it, pins them, and a second run reuses all three', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'bake-e2e-'));
-    for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml'])
-      await cp(path.join(repo, entry), path.join(dir, entry), { recursive: true });
-    await execa('git', ['init', '-q'], { cwd: dir });
-    await execa('git', ['add', '-A'], { cwd: dir });
-    await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
-      cwd: dir,
-    });
+    const dir = await temporaryBakery('bake-e2e-', { copy: repo, entries: EXAMPLE_BAKERY });
 
     const started = Date.now();
     const first = await execa(

@@ -4,14 +4,10 @@
  * own launch test then boots the image with the recipe's test user-data: cloud-init runs the
  * boot roles at first boot, and the checks on the booted machine see the user-data's variables.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { bake, bakeEnv, temporaryBakery } from './local-bakery.js';
 
-const repo = path.resolve(__dirname, '../..');
-const bake = path.join(repo, 'bin/bake.js');
 // Jinja in an instance variable must reach the role as text, never be templated by Ansible.
 const TEST_ENV = 'launch-test {{ not templated }}';
 
@@ -24,7 +20,6 @@ interface BuildJson {
 
 describe('bake build --local with boot roles', () => {
   it('bakes the roles for first boot, and the launch test sees them run with its user-data variables', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'bake-e2e-boot-'));
     const files: Record<string, string> = {
       'bake.config.yaml': 'regions: [us-east-1]\nencrypted: false\n',
       'recipes/app.yaml': [
@@ -54,17 +49,9 @@ describe('bake build --local with boot roles', () => {
       'roles/app_config/tasks/main.yml':
         '- ansible.builtin.copy: { content: "env={{ app_env }}\\n", dest: /etc/app.conf, mode: "0644" }\n',
     };
-    for (const [file, content] of Object.entries(files)) {
-      await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-      await writeFile(path.join(dir, file), content);
-    }
-    const env = {
-      ...process.env,
-      CI: 'true',
-      BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
-    };
+    const dir = await temporaryBakery('bake-e2e-boot-', { files, git: false });
     const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], {
-      env,
+      env: bakeEnv(),
       reject: false,
       all: true,
     });

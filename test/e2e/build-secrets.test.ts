@@ -7,17 +7,14 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { startLocalCloud } from '../../src/local-cloud/index.js';
+import { bake, bakeEnv, temporaryBakery, withLocalCloud } from './local-bakery.js';
 
-const repo = path.resolve(__dirname, '../..');
-const bake = path.join(repo, 'bin/bake.js');
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** Finds files under dir whose bytes contain needle (grep -r, binary files included). */
@@ -30,7 +27,6 @@ describe('bake build --local with build-time secrets', () => {
   it('hands the roles both canaries and leaves them nowhere', async () => {
     const envCanary = `canary-env-${Date.now()}-Zq7`;
     const ssmCanary = `canary-ssm-${Date.now()}-Wx3`;
-    const dir = await mkdtemp(path.join(tmpdir(), 'bake-e2e-secrets-'));
     const files: Record<string, string> = {
       'bake.config.yaml': 'regions: [us-east-1]\nencrypted: false\n',
       'recipes/vault.yaml': [
@@ -53,27 +49,15 @@ describe('bake build --local with build-time secrets', () => {
         '',
       ].join('\n'),
     };
-    for (const [file, content] of Object.entries(files)) {
-      await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
-      await writeFile(path.join(dir, file), content);
-    }
+    const dir = await temporaryBakery('bake-e2e-secrets-', { files, git: false });
     const stateDir = path.join(dir, '.bake', 'local');
-    const cloud = await startLocalCloud({ stateDir });
-    const ssm = new SSMClient({
-      region: 'us-east-1',
-      endpoint: cloud.endpoint,
-      credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY },
+    await withLocalCloud(stateDir, async (_ec2, cloud) => {
+      const ssm = new SSMClient({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
+      await ssm.send(new PutParameterCommand({ Name: '/bakery/db_password', Value: ssmCanary, Type: 'SecureString' }));
+      ssm.destroy();
     });
-    await ssm.send(new PutParameterCommand({ Name: '/bakery/db_password', Value: ssmCanary, Type: 'SecureString' }));
-    ssm.destroy();
-    await cloud.close();
 
-    const env = {
-      ...process.env,
-      CI: 'true',
-      CANARY_REPO_TOKEN: envCanary,
-      BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
-    };
+    const env = bakeEnv({ CANARY_REPO_TOKEN: envCanary });
     const build = await execa(
       'node',
       [bake, 'build', '--local', '--dir', dir, '--json', '--junit', path.join(dir, 'junit.xml')],
@@ -108,20 +92,11 @@ describe('bake build --local with build-time secrets', () => {
     }
     expect(readdirSync('/dev/shm').filter((entry) => entry.startsWith(`bake-secrets-`))).toEqual([]);
 
-    const check = await startLocalCloud({ stateDir });
-    try {
-      const ec2 = new EC2Client({
-        region: 'us-east-1',
-        endpoint: check.endpoint,
-        credentials: { accessKeyId: check.env.AWS_ACCESS_KEY_ID, secretAccessKey: check.env.AWS_SECRET_ACCESS_KEY },
-      });
+    await withLocalCloud(stateDir, async (ec2) => {
       const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ami] }))).Images!;
-      ec2.destroy();
       const described = JSON.stringify(image);
       expect(described).not.toContain(envCanary);
       expect(described).not.toContain(ssmCanary);
-    } finally {
-      await check.close();
-    }
+    });
   });
 });

@@ -5,17 +5,11 @@
  * vars (`lookup('pipe', …)` ran on the agent), and roles must not see the agent's credentials.
  * The verify checks run inside the build, so a leak fails the bake itself.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { startLocalCloud } from '../../src/local-cloud/index.js';
-import { noInstances } from '../local-cloud/no-instances.js';
-
-const repo = path.resolve(__dirname, '../..');
-const bake = path.join(repo, 'bin/bake.js');
+import { bake, bakeEnv, temporaryBakery, withLocalCloud } from './local-bakery.js';
 
 const DESCRIPTION = `desc {{ uuid }} {{ pwd }} }} {{"{{"}} {{{{ end`;
 const RECIPE = `name: hostile
@@ -42,23 +36,11 @@ const ROLE = `- ansible.builtin.copy: { dest: /root/greeting, content: "{{ greet
 
 describe('bake build --local with hostile recipe values', () => {
   it('bakes them as literal text: description and tags on the AMI byte for byte, role vars untemplated, no agent secret in the image', async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'bake-e2e-hostile-'));
-    await mkdir(path.join(dir, 'recipes'));
-    await mkdir(path.join(dir, 'roles/greet/tasks'), { recursive: true });
-    await writeFile(path.join(dir, 'recipes/hostile.yaml'), RECIPE);
-    await writeFile(path.join(dir, 'roles/greet/tasks/main.yml'), ROLE);
-    await execa('git', ['init', '-q'], { cwd: dir });
-    await execa('git', ['add', '-A'], { cwd: dir });
-    await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
-      cwd: dir,
+    const dir = await temporaryBakery('bake-e2e-hostile-', {
+      files: { 'recipes/hostile.yaml': RECIPE, 'roles/greet/tasks/main.yml': ROLE },
     });
 
-    const env = {
-      ...process.env,
-      CI: 'true',
-      AGENT_SECRET: 'agent-secret-value',
-      BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
-    };
+    const env = bakeEnv({ AGENT_SECRET: 'agent-secret-value' });
     const started = Date.now();
     const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], { env, reject: false });
     console.log(`bake build --local (hostile values): ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -67,13 +49,7 @@ describe('bake build --local with hostile recipe values', () => {
       .recipes;
     expect(recipe.status).toBe('built');
 
-    const cloud = await startLocalCloud({ stateDir: path.join(dir, '.bake/local'), host: noInstances });
-    const ec2 = new EC2Client({
-      region: 'us-east-1',
-      endpoint: cloud.endpoint,
-      credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID!, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY! },
-    });
-    try {
+    await withLocalCloud(path.join(dir, '.bake/local'), async (ec2) => {
       const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [recipe.amis['us-east-1']] }))).Images!;
       expect(image.Description).toBe(DESCRIPTION);
       const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
@@ -83,9 +59,6 @@ describe('bake build --local with hostile recipe values', () => {
         'bake:recipe': 'hostile',
         'bake:bakery': path.basename(dir),
       });
-    } finally {
-      ec2.destroy();
-      await cloud.close();
-    }
+    });
   });
 });

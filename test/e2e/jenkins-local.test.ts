@@ -5,26 +5,19 @@
  * role, and the `CHANGED_SINCE` run that rebuilds exactly the recipe using it.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, cp, mkdtemp, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
+import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
-import { startLocalCloud } from '../../src/local-cloud/index.js';
-import { MemoryHost } from '../local-cloud/memory-host.js';
+import { EXAMPLE_BAKERY, git, repo, ROOTFS_CACHE, temporaryBakery, withLocalCloud } from './local-bakery.js';
 
-const repo = path.resolve(import.meta.dirname, '../..');
 const script = path.join(repo, 'scripts/jenkins-local.sh');
-const cache = process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache');
 
 interface PlanJson {
   recipes: Array<{ name: string; action: string; level?: number; reasons: string[] }>;
   changed_since?: { recipes: Record<string, string[]> };
-}
-
-async function git(dir: string, ...args: string[]) {
-  return execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', ...args], { cwd: dir });
 }
 
 async function runPipeline(bakery: string, work: string, extraEnv: Record<string, string> = {}) {
@@ -32,7 +25,7 @@ async function runPipeline(bakery: string, work: string, extraEnv: Record<string
   const run = await execa(script, [bakery], {
     env: {
       ...process.env,
-      BAKE_ROOTFS_CACHE: cache,
+      BAKE_ROOTFS_CACHE: ROOTFS_CACHE,
       JENKINS_LOCAL_WORK: work,
       JOB_NAME: 'images/main',
       BUILD_NUMBER: '7',
@@ -49,13 +42,8 @@ async function runPipeline(bakery: string, work: string, extraEnv: Record<string
 
 describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', () => {
   it('bakes each recipe on its own clone once its parent is baked, pins from tags, and with CHANGED_SINCE rebuilds only what a commit touched', async () => {
-    const bakery = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-'));
+    const bakery = await temporaryBakery('bake-jenkins-', { copy: repo, entries: EXAMPLE_BAKERY });
     const work = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-work-'));
-    for (const entry of ['recipes', 'roles', 'cloud-init', 'infra', 'bake.config.yaml'])
-      await cp(path.join(repo, entry), path.join(bakery, entry), { recursive: true });
-    await git(bakery, 'init', '-q');
-    await git(bakery, 'add', '-A');
-    await git(bakery, 'commit', '-qm', 'bakery');
 
     const first = await runPipeline(bakery, work);
     console.log(`jenkins-local, every recipe: ${first.seconds.toFixed(1)} s`);
@@ -74,12 +62,7 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
     expect((await git(bakery, 'status', '--porcelain')).stdout).toBe('');
 
     // The images carry Jenkins' metadata (read back through the EC2 API from the kept cloud state).
-    const cloud = await startLocalCloud({
-      stateDir: path.join(work, 'cloud', '.bake', 'local'),
-      host: new MemoryHost(),
-    });
-    try {
-      const ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
+    await withLocalCloud(path.join(work, 'cloud', '.bake', 'local'), async (ec2) => {
       const { Images = [] } = await ec2.send(
         new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['web'] }] }),
       );
@@ -88,10 +71,7 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
         'bake:job': 'images/main',
         'bake:build-url': 'https://jenkins.example/job/images/7/',
       });
-      ec2.destroy();
-    } finally {
-      await cloud.close();
-    }
+    });
 
     // What PUSH_PINS does in Jenkins: the pinned tfvars are committed.
     await git(bakery, 'apply', path.join(work, 'pin.diff'));

@@ -4,22 +4,16 @@
  * that is not running each fail the build, keep the image out of tfvars and make the plan want to
  * rebuild it; an interrupt during the launch test leaves no instance, process, mount or namespace.
  */
-import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 import { processesUsing } from '../local-cloud/instances.js';
+import { bake, bakeEnv, repo, temporaryBakery } from './local-bakery.js';
 
-const repo = path.resolve(__dirname, '../..');
-const bake = path.join(repo, 'bin/bake.js');
 const fixture = path.join(repo, 'test/fixtures/launch-test/bakery');
-const env = {
-  ...process.env,
-  CI: 'true',
-  BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
-};
+const env = bakeEnv();
 
 interface Report {
   recipes: Array<{
@@ -36,16 +30,7 @@ interface Report {
   }>;
 }
 
-async function bakery(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'bake-launch-e2e-'));
-  await cp(fixture, dir, { recursive: true });
-  await execa('git', ['init', '-q'], { cwd: dir });
-  await execa('git', ['add', '-A'], { cwd: dir });
-  await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
-    cwd: dir,
-  });
-  return dir;
-}
+const bakery = () => temporaryBakery('bake-launch-e2e-', { copy: fixture });
 
 /** The user-data's one command (its `vars`), as a recipe author would change it. */
 async function userDataCommand(dir: string, command: string): Promise<void> {

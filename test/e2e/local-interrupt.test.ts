@@ -3,33 +3,18 @@
  * Packer is provisioning a booted instance that runs a service. Afterwards nothing of the run
  * may be left: no instance, container, process, network namespace or mount.
  */
-import { cp, mkdtemp, readdir, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 import { networksClaimedBy, processesUsing } from '../local-cloud/instances.js';
+import { bake, bakeEnv, repo, temporaryBakery } from './local-bakery.js';
 
-const repo = path.resolve(__dirname, '../..');
-const bake = path.join(repo, 'bin/bake.js');
 const fixture = path.join(repo, 'test/fixtures/interrupt/bakery');
-const env = {
-  ...process.env,
-  CI: 'true',
-  BAKE_ROOTFS_CACHE: process.env.BAKE_ROOTFS_CACHE ?? path.join(repo, '.bake/test-cache'),
-};
+const env = bakeEnv();
 
-async function bakery(): Promise<string> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'bake-interrupt-'));
-  await cp(fixture, dir, { recursive: true });
-  await execa('git', ['init', '-q'], { cwd: dir });
-  await execa('git', ['add', '-A'], { cwd: dir });
-  await execa('git', ['-c', 'user.email=ci@example.com', '-c', 'user.name=ci', 'commit', '-qm', 'bakery'], {
-    cwd: dir,
-  });
-  return dir;
-}
+const bakery = () => temporaryBakery('bake-interrupt-', { copy: fixture });
 
 /** The build log's text so far (the one recipe's Packer output). */
 async function buildLog(dir: string): Promise<string> {
