@@ -5,7 +5,6 @@
  * regions itself (src/lifecycle/distribute.ts). Only the instance host is a no-op: no instance is
  * launched in this test, images need no filesystem.
  */
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -24,6 +23,7 @@ import { writePackerVariables } from '../../src/packer/variables.js';
 import { buildBakery, type BuildDeps, type PlannedRecipe } from '../../src/pipeline/build.js';
 import { buildExitCode } from '../../src/pipeline/build-report.js';
 import type { Recipe } from '../../src/recipes/model.js';
+import { readPackerJournal } from './packer-journal.js';
 import { bakeryOf, recipeOf } from './bakery.js';
 
 const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
@@ -179,7 +179,7 @@ describe('buildBakery against the local cloud', () => {
     expect(log).toContain(`# bake: shared ${west} in eu-west-1 with 123456789012`);
 
     // What the plan says next (test/plan covers how): today's image exists in us-east-1 and eu-west-1.
-    const events = async () => (existsSync(journal) ? (await readFile(journal, 'utf8')).trim().split('\n').length : 0);
+    const events = async () => readPackerJournal(journal).length;
     const packerRuns = await events();
     const again = await buildBakery(
       bakeryOf(root, [web]),

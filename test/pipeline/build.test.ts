@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,16 +21,9 @@ import {
 import { buildExitCode } from '../../src/pipeline/build-report.js';
 import type { Recipe } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from './bakery.js';
+import { readPackerJournal, type JournalEvent } from './packer-journal.js';
 
 const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
-
-interface JournalEvent {
-  recipe: string;
-  pid: number;
-  event: 'start' | 'cleanup' | 'end' | 'interrupt';
-  source_ami?: string;
-  vars?: Record<string, string>;
-}
 
 /**
  * A bakery in a temp dir, built with the real renderer, var-file writer, Packer runner and
@@ -65,13 +57,7 @@ async function setup(script: Record<string, unknown>) {
     packerEnv: { FAKE_PACKER_SCRIPT: scriptFile, FAKE_PACKER_JOURNAL: journal },
     buildUrl: 'https://jenkins.example/job/bake/42/',
   };
-  const events = async (): Promise<JournalEvent[]> =>
-    existsSync(journal)
-      ? (await readFile(journal, 'utf8'))
-          .trim()
-          .split('\n')
-          .map((line) => JSON.parse(line))
-      : [];
+  const events = async (): Promise<JournalEvent[]> => readPackerJournal(journal);
   return { root, deps, options, tagged, pinned, events };
 }
 

@@ -2,7 +2,7 @@
  * `bake build` as Jenkins runs it: the built CLI (bin/bake.js → dist, built by `npm test`), a
  * stand-in `packer` first on PATH, bake's local EC2-compatible cloud behind --endpoint.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { appendFile, cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
+import { readPackerJournal } from './packer-journal.js';
 
 const bake = path.resolve('bin/bake.js');
 const fixture = path.resolve('test/fixtures/pipeline/cli-bakery');
@@ -54,13 +55,7 @@ async function bakery(name: string, script: Record<string, unknown>) {
     FAKE_PACKER_SCRIPT: path.join(dir, 'fake-packer.json'),
     FAKE_PACKER_JOURNAL: path.join(dir, 'journal.ndjson'),
   };
-  const journal = () =>
-    existsSync(env.FAKE_PACKER_JOURNAL)
-      ? readFileSync(env.FAKE_PACKER_JOURNAL, 'utf8')
-          .trim()
-          .split('\n')
-          .map((line) => JSON.parse(line) as { recipe: string; pid: number; event: string })
-      : [];
+  const journal = () => readPackerJournal(env.FAKE_PACKER_JOURNAL);
   return { dir, env, journal };
 }
 
