@@ -90,14 +90,12 @@ function benchProfile(): LatencyProfile {
   };
 }
 
-/** One bake by the public figures: pending, SSH, provisioning, stop, CreateImage, terminate. */
-const bakeS = (r: SimRecipe) =>
-  AWS_LATENCY.pendingS +
-  AWS_LATENCY.sshReadyS +
-  r.provisionS +
-  AWS_LATENCY.stoppingS +
-  AWS_LATENCY.createImageS +
-  AWS_LATENCY.shuttingDownS;
+/** A bake's part in a slot, by the public figures: pending, SSH, provisioning (the slot is given back at the stop). */
+const slotS = (r: SimRecipe) => AWS_LATENCY.pendingS + AWS_LATENCY.sshReadyS + r.provisionS;
+/** Until its image is available: then the stop and CreateImage. */
+const imageS = (r: SimRecipe) => slotS(r) + AWS_LATENCY.stoppingS + AWS_LATENCY.createImageS;
+/** One whole bake: then Packer terminates the instance. */
+const bakeS = (r: SimRecipe) => imageS(r) + AWS_LATENCY.shuttingDownS;
 
 /** The longest chain of bakes (by `duration`), then the last one's copies. */
 function longestChainS(recipes: SimRecipe[], duration: (r: SimRecipe) => number): number {
@@ -113,8 +111,6 @@ function longestChainS(recipes: SimRecipe[], duration: (r: SimRecipe) => number)
  * last copy. What bake's own scheduler could reach at best, given what it knows.
  */
 function listScheduleS(recipes: SimRecipe[], concurrency: number, priority: (r: SimRecipe) => number): number {
-  const slotS = (r: SimRecipe) => AWS_LATENCY.pendingS + AWS_LATENCY.sshReadyS + r.provisionS;
-  const imageS = (r: SimRecipe) => slotS(r) + AWS_LATENCY.stoppingS + AWS_LATENCY.createImageS;
   const ready = recipes.filter((r) => !r.parent);
   const events: Array<{ at: number; recipe: SimRecipe; what: 'slot free' | 'image available' }> = [];
   let now = 0;

@@ -62,7 +62,7 @@ export async function bakeRecipe(
   signal: AbortSignal,
   log: RecipeLog,
   slot: Slot,
-  imageFinished: (image: BuiltImage) => void = () => {},
+  imageFinished: (image: BuiltImage) => void,
 ): Promise<BuiltImage> {
   const { bakery, deps, options } = run;
   const recipe = entry.recipe;
