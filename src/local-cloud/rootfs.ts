@@ -265,34 +265,3 @@ export async function isDirectory(file: string): Promise<boolean> {
     () => false,
   );
 }
-
-/**
- * Mounts an instance's root filesystem: its own `upper` directory over the image's read-only
- * layers. Features that write references to lower layers into the upper one (redirect_dir,
- * metacopy, index) are off, so an upper directory stays a plain layer that a captured image can
- * stack on any host.
- */
-export async function mountOverlay(
-  target: { rootfs: string; upper: string; work: string },
-  lowers: string[],
-): Promise<void> {
-  // The kernel splits overlay options at commas and lowerdir at colons: a backslash escapes them.
-  const escape = (dir: string) => dir.replace(/[\\,:]/g, (c) => `\\${c}`);
-  const options = [
-    `lowerdir=${lowers.map(escape).join(':')}`,
-    `upperdir=${escape(target.upper)}`,
-    `workdir=${escape(target.work)}`,
-    'redirect_dir=off',
-    'metacopy=off',
-    'index=off',
-  ].join(',');
-  for (const dir of [target.rootfs, target.upper, target.work]) await mkdir(dir, { recursive: true, mode: 0o755 });
-  const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', options, '--', target.rootfs], {
-    reject: false,
-    all: true,
-  });
-  if (result.failed)
-    throw new CloudError(
-      `mounting the root filesystem of ${path.dirname(target.rootfs)} failed: ${String(result.all ?? result.message).trim()}`,
-    );
-}
