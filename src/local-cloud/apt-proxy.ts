@@ -44,8 +44,8 @@ const RETURNED_HEADERS = [
 export interface AptProxyOptions {
   /** Where downloaded .deb files are kept (shared between bakes; created when missing). */
   cacheDir: string;
-  /** Host names apt may reach through the proxy (the Debian mirrors). */
-  mirrorHosts: ReadonlySet<string>;
+  /** URI prefixes apt may reach through the proxy (the Debian mirrors, rootfs-mirror.ts's mirrorUris). */
+  mirrors: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -100,10 +100,10 @@ export class AptProxy {
     } catch {
       return refuse(400, 'bake apt proxy: absolute http:// URLs only');
     }
-    if (url.protocol !== 'http:' || !this.options.mirrorHosts.has(url.hostname)) {
+    if (!isMirrorUrl(url, this.options.mirrors)) {
       return refuse(
         403,
-        `bake apt proxy: only the Debian mirror (${[...this.options.mirrorHosts].join(', ')}) is reachable from a local instance`,
+        `bake apt proxy: only the Debian mirror (${this.options.mirrors.join(', ')}) is reachable from a local instance`,
       );
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'bake apt proxy: GET and HEAD only');
@@ -174,6 +174,25 @@ export class AptProxy {
       outgoing.end();
     });
   }
+}
+
+/**
+ * True when the URL lies under one of the mirror prefixes: same scheme, host and port, its path
+ * below the prefix's. The URL parser has already resolved `..` and `%2e%2e` in the path, so a
+ * path cannot climb out of the prefix; anything else on the mirror's host (another port, another
+ * path, a service on loopback) stays out of an instance's reach.
+ */
+export function isMirrorUrl(url: URL, mirrors: readonly string[]): boolean {
+  if (url.protocol !== 'http:' || url.username || url.password) return false;
+  return mirrors.some((mirror) => {
+    const prefix = new URL(mirror);
+    return (
+      prefix.protocol === url.protocol &&
+      prefix.hostname === url.hostname &&
+      (prefix.port || '80') === (url.port || '80') &&
+      url.pathname.startsWith(prefix.pathname.endsWith('/') ? prefix.pathname : `${prefix.pathname}/`)
+    );
+  });
 }
 
 function returnedHeaders(upstream: IncomingMessage): Record<string, string> {

@@ -30,7 +30,7 @@ import {
 import { mountInstanceRoot, uidBaseOfSlot } from './instance-root.js';
 import { writeInstanceSeed } from './instance-seed.js';
 import { ImageStore, LAYERS_FILE, readLayers } from './rootfs-images.js';
-import { hostAptSources, mirrorHosts } from './rootfs-mirror.js';
+import { hostAptSources, mirrorUris } from './rootfs-mirror.js';
 import {
   ensureBaseRootfs,
   killProcessesInside,
@@ -64,7 +64,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const cacheDir = options.rootfsCache ? path.resolve(options.rootfsCache) : rootfsCacheDir(stateDir);
   const proxy = new AptProxy({
     cacheDir: path.join(cacheDir, 'apt-archives'),
-    mirrorHosts: mirrorHosts(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]),
+    mirrors: mirrorUris(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]),
     log,
   });
   const running = new Map<string, Running>();
