@@ -43,6 +43,8 @@ import {
 export interface BootHostOptions {
   stateDir: string;
   log?: (line: string) => void;
+  /** Lines a user should see without asking for debug output (the first-use debootstrap); default: log. */
+  notice?: (line: string) => void;
   /** Where the debootstrap base and the apt cache are kept (default $BAKE_ROOTFS_CACHE, else <stateDir>/rootfs). */
   rootfsCache?: string;
 }
@@ -144,7 +146,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     })());
 
   const baseRootfs = () => {
-    base ??= ensureBaseRootfs({ cacheDir, log });
+    base ??= ensureBaseRootfs({ cacheDir, log: options.notice ?? log });
     // A failed debootstrap (mirror down) is retried by the next launch, not remembered.
     base.catch(() => (base = undefined));
     return base;

@@ -96,7 +96,9 @@ export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<stri
       const sources = hostAptSources();
       const mirror = options.mirror ?? process.env.BAKE_DEBIAN_MIRROR ?? mainMirror(sources);
       await requireRoot('debootstrap');
-      options.log?.(`debootstrap ${DEBIAN_RELEASE} from ${mirror} into ${temp} (first use only; about a minute)`);
+      options.log?.(
+        `making the local instances' root filesystem: debootstrap ${DEBIAN_RELEASE} from ${mirror} into ${temp} (once per machine and cache; about 2-4 minutes)`,
+      );
       const started = Date.now();
       const result = await execa(
         'debootstrap',

@@ -69,3 +69,18 @@ describe('the root filesystem cache every instance boots from', () => {
     await expect(ensureBaseRootfs({ cacheDir: inside })).rejects.toThrow(/which others may write to/);
   });
 });
+
+describe('the first local build on a machine', () => {
+  it('says that it is making the root filesystem, and that this happens once per machine', async () => {
+    const lines: string[] = [];
+    // A mirror that refuses at once: debootstrap starts, says nothing useful, and fails quickly.
+    await expect(
+      ensureBaseRootfs({
+        cacheDir: cache('first-run'),
+        mirror: 'http://127.0.0.1:9/debian',
+        log: (l) => lines.push(l),
+      }),
+    ).rejects.toThrow(/debootstrap bookworm from http:\/\/127\.0\.0\.1:9\/debian failed/);
+    expect(lines[0]).toMatch(/^making the local instances' root filesystem: debootstrap bookworm .*once per machine/);
+  });
+});
