@@ -104,6 +104,8 @@ export class BootedContainer {
       exited = true;
     });
     const fail = async (why: string): Promise<never> => {
+      // Stopped by bake here: the reason is bake's, not the console's shutdown lines.
+      const stoppedHere = !exited;
       if (!exited) await stopProcessTree(pid, POWEROFF_GRACE_MS, child);
       await rm(options.pidFile, { force: true });
       const tail = (await readFile(options.consoleFile).catch(() => Buffer.alloc(0)))
@@ -111,7 +113,7 @@ export class BootedContainer {
         .toString('utf8');
       const lines = tail.trim().split(/\r?\n/).slice(-4).join(' | ');
       throw new CloudError(
-        `instance at ${options.ip} ${exited ? 'stopped while booting' : why}: ${lines || 'no console output'}`,
+        `instance at ${options.ip} ${stoppedHere ? why : 'stopped while booting'}: ${lines || 'no console output'}`,
       );
     };
     const startedBy = Date.now() + 60_000;

@@ -98,6 +98,8 @@ export async function claimInstanceNetwork(preferredSlot?: number): Promise<Inst
         if (Number.isInteger(owner) && isAlive(owner)) continue;
         if (existsSync(path.join(NETNS_DIR, net.namespace)) && !(await reclaimAbandoned(net))) continue;
         await writeFile(claimFile(net), `${process.pid}\n`);
+        // A placeholder under the slot's name: every bake, an older one too, sees the slot taken.
+        await ip('netns', 'add', net.namespace);
         return net;
       }
     }
@@ -112,7 +114,12 @@ export async function claimInstanceNetwork(preferredSlot?: number): Promise<Inst
  */
 export async function attachInstanceNetwork(network: InstanceNetwork, pid: number): Promise<void> {
   try {
-    await ip('netns', 'attach', network.namespace, String(pid));
+    // The placeholder gives its name to the instance's namespace under the lock: no other bake
+    // ever sees the slot without a namespace.
+    await underNetworkLock(async () => {
+      await deleteNamespace(network);
+      await ip('netns', 'attach', network.namespace, String(pid));
+    });
     await ip('link', 'add', network.hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', network.namespace);
     await ip('addr', 'add', `${network.hostIp}/${network.prefixLength}`, 'dev', network.hostInterface);
     await ip('link', 'set', network.hostInterface, 'up');
@@ -125,22 +132,32 @@ export async function attachInstanceNetwork(network: InstanceNetwork, pid: numbe
   }
 }
 
-/** Forgets the namespace's name and deletes the host end of the pair; the slot stays claimed. */
+/**
+ * Forgets the instance's namespace (a placeholder takes its name again: the slot stays claimed)
+ * and deletes the host end of the pair.
+ */
 export async function detachInstanceNetwork(network: InstanceNetwork): Promise<void> {
-  if (existsSync(path.join(NETNS_DIR, network.namespace))) {
-    const result = await execa('ip', ['netns', 'delete', network.namespace], { reject: false, all: true });
-    if (result.failed && existsSync(path.join(NETNS_DIR, network.namespace))) {
-      throw new CloudError(`could not delete network namespace ${network.namespace}: ${String(result.all).trim()}`);
-    }
-  }
+  await underNetworkLock(async () => {
+    await deleteNamespace(network);
+    await ip('netns', 'add', network.namespace);
+  });
   // The pair goes with the namespace once nothing runs in it; a host end left behind goes now.
   await execa('ip', ['link', 'delete', network.hostInterface], { reject: false });
 }
 
-/** Detaches the network and gives its slot up. */
+/** Deletes the namespace (the instance's or the placeholder) and gives the slot up. */
 export async function removeInstanceNetwork(network: InstanceNetwork): Promise<void> {
-  await detachInstanceNetwork(network);
+  await deleteNamespace(network);
+  await execa('ip', ['link', 'delete', network.hostInterface], { reject: false });
   await rm(claimFile(network), { force: true });
+}
+
+async function deleteNamespace(network: InstanceNetwork): Promise<void> {
+  if (!existsSync(path.join(NETNS_DIR, network.namespace))) return;
+  const result = await execa('ip', ['netns', 'delete', network.namespace], { reject: false, all: true });
+  if (result.failed && existsSync(path.join(NETNS_DIR, network.namespace))) {
+    throw new CloudError(`could not delete network namespace ${network.namespace}: ${String(result.all).trim()}`);
+  }
 }
 
 /** Processes inside the namespace: a booted container's init and everything it started. */

@@ -99,20 +99,21 @@ describe('a local instance and the host’s other users', () => {
     expect(root.exitCode).toBe(0);
   });
 
-  it('gives the instance’s root no power over the host: no host cgroup hierarchy mounted, no release_agent, no kernel module', async () => {
+  it('gives the instance’s root no power over the host: no release_agent, no kernel module', async () => {
     const before = releaseAgents();
     const attempt = await ssh(
       keys.privateKey,
       instance,
       [
         'mkdir -p /tmp/cg',
-        'if mount -t cgroup -o memory cgroup /tmp/cg; then echo mounted; echo /tmp/evil > /tmp/cg/release_agent && echo wrote; fi',
+        // Mounting works in its own cgroup namespace; release_agent needs host root.
+        'mount -t cgroup -o memory cgroup /tmp/cg && echo /tmp/evil > /tmp/cg/release_agent && echo wrote',
         'for agent in /sys/fs/cgroup/*/release_agent; do echo /tmp/evil > "$agent" 2>/dev/null && echo "wrote $agent"; done',
         'modprobe dummy 2>/dev/null && echo loaded',
         'true',
       ].join('; '),
     );
-    expect(attempt.stdout).not.toMatch(/mounted|wrote|loaded/);
+    expect(attempt.stdout).not.toMatch(/wrote|loaded/);
     expect(releaseAgents()).toEqual(before);
   });
 });
@@ -188,7 +189,7 @@ describe('a local instance manages its own network and nothing else', () => {
     );
     // SSH (port 22) still works: the role's rules closed only their port.
     expect((await ssh(keys.privateKey, instance, 'true')).exitCode).toBe(0);
-  });
+  }, 600_000);
 
   it('fails a service check of the time service with the reason a local instance can never run it', async () => {
     const script = renderVerifyScript([
