@@ -10,6 +10,7 @@ import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { createProgress } from '../pipeline/create-progress.js';
 import { loadInstalledBakery } from './installed-bakery.js';
+import { validateBeforeBuild } from '../pipeline/validate-before-build.js';
 import { buildMetadata } from '../ci/build-metadata.js';
 import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
@@ -83,7 +84,8 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       output.warn(`${signal} again: still waiting for Packer to clean up its instances`),
   };
   return whileInterruptible(notices, async (signal) => {
-    const bakery = await loadInstalledBakery(ctx);
+    // Everything `bake validate` checks, before the first Packer starts.
+    const bakery = await loadInstalledBakery(ctx, validateBeforeBuild);
     noteBakeryName(ctx, bakery);
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();
