@@ -12,13 +12,17 @@ import { fileURLToPath } from 'node:url';
 /** The installed package's root: dist/release/ → two levels up (src/release/ under vitest). */
 export const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Folders of the package bake reads at run time, besides its compiled code. */
+/**
+ * What bake reads of its package at run time, besides its compiled code: two folders, and the
+ * repository's Jenkinsfile, whose pipeline `bake init` gives every new bakery.
+ */
 export const SHIPPED_FOLDERS = ['templates', 'schema'] as const;
+export const SHIPPED_FILES = ['Jenkinsfile'] as const;
 export type ShippedFolder = (typeof SHIPPED_FOLDERS)[number];
 
-/** A file of the installed package, e.g. `packageFile('templates', 'packer/recipe.pkr.hcl.hbs')`. */
-export function packageFile(folder: ShippedFolder, relative: string): string {
-  return path.join(PACKAGE_ROOT, folder, relative);
+/** A file of the installed package, e.g. `packageFile('templates', 'packer/recipe.pkr.hcl.hbs')`, `packageFile('Jenkinsfile')`. */
+export function packageFile(entry: ShippedFolder | (typeof SHIPPED_FILES)[number], relative = ''): string {
+  return path.join(PACKAGE_ROOT, entry, relative);
 }
 
 let version: string | undefined;

@@ -44,9 +44,20 @@ export function scaffoldRoot(): string {
   return packageFile('templates', 'init');
 }
 
+/**
+ * The stages of bake's own Jenkinsfile (shipped in the package), calling the bake installed in
+ * the bakery instead of the repository's bin/: one pipeline for both, never two copies to keep
+ * in step. Only bake's own text goes in; the bakery's name is not part of the pipeline.
+ */
+export function bakeryPipeline(jenkinsfile = readFileSync(packageFile('Jenkinsfile'), 'utf8')): string {
+  const start = jenkinsfile.search(/^pipeline \{$/m);
+  if (start < 0) throw new Error("bake's Jenkinsfile has no `pipeline {` line");
+  return jenkinsfile.slice(start).replaceAll('./bin/bake.js', 'npx --no-install bake');
+}
+
 /** Every file of the scaffold, rendered, in path order. */
 export function scaffoldFiles(values: ScaffoldValues, root = scaffoldRoot()): ScaffoldFile[] {
-  const view = { bakery: values.bakery, schema: values.recipeSchema };
+  const view = { bakery: values.bakery, schema: values.recipeSchema, pipeline: bakeryPipeline() };
   return templatesUnder(root)
     .map((relative) => {
       const source = readFileSync(path.join(root, relative), 'utf8');

@@ -158,11 +158,15 @@ describe('bake init', () => {
     expect(await readdir(outside)).toEqual([]);
   });
 
-  it("scaffolds the repository's own Jenkinsfile, calling the installed bake through npx", async () => {
+  it("gives the bakery the repository's own Jenkinsfile pipeline, calling the installed bake through npx", async () => {
+    const dir = await newDir();
+    expect((await bake('init', '--dir', dir, '--name', 'x')).exitCode).toBe(0);
     const ours = await readFile(path.join(repo, 'Jenkinsfile'), 'utf8');
-    const scaffold = await readFile(path.join(repo, 'templates/init/Jenkinsfile'), 'utf8');
+    const scaffold = await readFile(path.join(dir, 'Jenkinsfile'), 'utf8');
     const pipeline = (text: string) => text.slice(text.indexOf('\npipeline {'));
     expect(pipeline(scaffold)).toBe(pipeline(ours).replaceAll('./bin/bake.js', 'npx --no-install bake'));
+    expect(scaffold).toMatch(/^\/\/ bake in Jenkins \(written by bake init\)/);
+    expect(scaffold).toContain("sh 'npx --no-install bake validate'");
     expect(scaffold).not.toContain('bin/bake.js');
   });
 });

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SHIPPED_FOLDERS } from '../../src/release/installed-package.js';
+import { SHIPPED_FILES, SHIPPED_FOLDERS } from '../../src/release/installed-package.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 let packed: string[];
@@ -27,6 +27,7 @@ describe('the npm package', () => {
   it('ships every folder bake reads at run time, whole, with the CLI, README, CHANGELOG and LICENSE', async () => {
     for (const folder of SHIPPED_FOLDERS)
       for (const file of await filesUnder(folder)) expect(packed, `${file} is not in the package`).toContain(file);
+    for (const file of SHIPPED_FILES) expect(packed).toContain(file);
     for (const file of ['bin/bake.js', 'dist/cli/main.js', 'dist/sbom/write-sbom.js', 'package.json'])
       expect(packed).toContain(file);
     for (const file of ['README.md', 'CHANGELOG.md', 'LICENSE']) expect(packed).toContain(file);
