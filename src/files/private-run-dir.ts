@@ -154,3 +154,37 @@ async function sweepAbandonedRunDirs(parent: string): Promise<void> {
     await rm(path.join(parent, entry), { recursive: true, force: true });
   }
 }
+
+/**
+ * A long-lived folder of bake's own (the Galaxy cache: what is in it runs as root): made 0700 if
+ * missing; one bake made earlier with a looser mode is tightened; a link or another user's
+ * folder is refused, since whoever owns it decides which roles run.
+ */
+export async function ensureOwnPrivateDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  let handle;
+  try {
+    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const isLink = await lstat(dir).then(
+      (info) => info.isSymbolicLink(),
+      () => false,
+    );
+    throw new PrivateDirError(
+      isLink
+        ? `${dir}: is a symbolic link; bake keeps its cache only in a folder it owns (use the real path)`
+        : `${dir}: cannot open: ${code ?? (error as Error).message}`,
+    );
+  }
+  try {
+    const info = await handle.stat();
+    if (info.uid !== uid())
+      throw new PrivateDirError(
+        `${dir}: owned by uid ${info.uid}, not bake's uid ${uid()}; bake keeps its cache only in a folder it owns (remove it or choose another)`,
+      );
+    if ((info.mode & 0o077) !== 0) await handle.chmod(0o700);
+  } finally {
+    await handle.close();
+  }
+}
