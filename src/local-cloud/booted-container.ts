@@ -11,6 +11,7 @@ import { execa, type ResultPromise } from 'execa';
 import { CloudError } from '../errors/index.js';
 import { answers, commandLineOf, sleep, stopProcessTree } from './processes.js';
 import { isAlive } from './rootfs-lock.js';
+import { diesWithBake } from '../files/dies-with-bake.js';
 
 export const NSPAWN = 'systemd-nspawn';
 /** A clean poweroff takes 1–3 s; a container that hangs in shutdown is killed after this. */
@@ -45,35 +46,33 @@ export class BootedContainer {
       (s) => s.size,
       () => 0,
     );
-    const child = execa(
-      NSPAWN,
-      [
-        '--quiet',
-        // No machined or host systemd here: stay in bake's own cgroup, register nowhere.
-        '--register=no',
-        '--keep-unit',
-        '--boot',
-        `--directory=${options.rootfs}`,
-        `--machine=${options.machine}`,
-        `--network-namespace-path=${options.netnsPath}`,
-        // The boot messages go to the console file; nothing is read from bake's stdin.
-        '--console=read-only',
-        // The image's own files stay as baked: no host resolv.conf, timezone or journal link.
-        '--resolv-conf=off',
-        '--timezone=off',
-        '--link-journal=no',
-      ],
-      {
-        stdin: 'ignore',
-        // Its own process group: a Ctrl-C meant for bake must not power the instance off under
-        // Packer, which still cleans up through the API; bake stops it when it is time.
-        detached: true,
-        stdout: { file: options.consoleFile, append: true },
-        stderr: { file: options.consoleFile, append: true },
-        reject: false,
-        env: { SYSTEMD_COLORS: '0' },
-      },
-    );
+    // A container never outlives the bake that booted it: SIGTERM (a clean poweroff) when bake dies.
+    const [command, args] = diesWithBake('SIGTERM', NSPAWN, [
+      '--quiet',
+      // No machined or host systemd here: stay in bake's own cgroup, register nowhere.
+      '--register=no',
+      '--keep-unit',
+      '--boot',
+      `--directory=${options.rootfs}`,
+      `--machine=${options.machine}`,
+      `--network-namespace-path=${options.netnsPath}`,
+      // The boot messages go to the console file; nothing is read from bake's stdin.
+      '--console=read-only',
+      // The image's own files stay as baked: no host resolv.conf, timezone or journal link.
+      '--resolv-conf=off',
+      '--timezone=off',
+      '--link-journal=no',
+    ]);
+    const child = execa(command, args, {
+      stdin: 'ignore',
+      // Its own process group: a Ctrl-C meant for bake must not power the instance off under
+      // Packer, which still cleans up through the API; bake stops it when it is time.
+      detached: true,
+      stdout: { file: options.consoleFile, append: true },
+      stderr: { file: options.consoleFile, append: true },
+      reject: false,
+      env: { SYSTEMD_COLORS: '0' },
+    });
     const pid = child.pid;
     if (pid === undefined) {
       const result = await child;

@@ -17,6 +17,7 @@ import { execa } from 'execa';
 import { BuildFailure } from '../errors/index.js';
 import { maskSecrets } from '../io/secret-mask.js';
 import { withPrivateRunDir } from '../files/private-run-dir.js';
+import { diesWithBake } from '../files/dies-with-bake.js';
 
 export interface PackerBuildRequest {
   /** Working directory of the run: the rendered recipe's folder. */
@@ -96,7 +97,10 @@ async function runPackerIn(request: PackerBuildRequest, tempDir: string): Promis
     throw new PackerInterrupted(request.logFile, [], false);
   }
 
-  const subprocess = execa(bin, args, {
+  // SIGTERM when bake dies (kill -9): Packer's wrapper passes it on, and Packer cancels the build
+  // as on an interrupt (SIGINT would be ignored by the wrapper, which leaves it to the terminal).
+  const [command, commandArgs] = diesWithBake('SIGTERM', bin, args);
+  const subprocess = execa(command, commandArgs, {
     cwd: request.templateDir,
     // An undefined value removes the variable from what Packer inherits.
     env: { CHECKPOINT_DISABLE: '1', ...request.env, TMPDIR: tempDir, PACKER_LOG_PATH: undefined },
