@@ -15,7 +15,7 @@
  *   Nothing outside the checked parent is ever listed or removed.
  */
 import { constants } from 'node:fs';
-import { lstat, mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BakeError } from '../errors/index.js';
@@ -90,11 +90,10 @@ export async function privateParent(options: PrivateDirOptions = {}): Promise<st
   return parent;
 }
 
-/** Opened without following a link, then checked on the open descriptor (no swap between check and use). */
-export async function checkOwnPrivateDir(dir: string): Promise<void> {
-  let handle;
+/** The folder itself, never what a link there points to; `refusal` says what bake wants instead. */
+async function openWithoutFollowing(dir: string, refusal: string): Promise<FileHandle> {
   try {
-    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    return await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // A link fails either way (O_DIRECTORY is checked before O_NOFOLLOW): say which it is.
@@ -102,14 +101,15 @@ export async function checkOwnPrivateDir(dir: string): Promise<void> {
       (info) => info.isSymbolicLink(),
       () => false,
     );
-    if (code === 'ELOOP' || isLink)
-      throw new PrivateDirError(
-        `${dir}: is a symbolic link; bake keeps private files only in a folder it owns (remove it)`,
-      );
-    if (code === 'ENOTDIR')
-      throw new PrivateDirError(`${dir}: is not a directory; bake cannot keep private files there (remove it)`);
+    if (code === 'ELOOP' || isLink) throw new PrivateDirError(`${dir}: is a symbolic link; ${refusal}`);
+    if (code === 'ENOTDIR') throw new PrivateDirError(`${dir}: is not a directory; ${refusal}`);
     throw new PrivateDirError(`${dir}: cannot open: ${code ?? (error as Error).message}`);
   }
+}
+
+/** Opened without following a link, then checked on the open descriptor (no swap between check and use). */
+export async function checkOwnPrivateDir(dir: string): Promise<void> {
+  const handle = await openWithoutFollowing(dir, 'bake keeps private files only in a folder it owns (remove it)');
   try {
     const info = await handle.stat();
     if (info.uid !== uid())
@@ -162,21 +162,7 @@ async function sweepAbandonedRunDirs(parent: string): Promise<void> {
  */
 export async function ensureOwnPrivateDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  let handle;
-  try {
-    handle = await open(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const isLink = await lstat(dir).then(
-      (info) => info.isSymbolicLink(),
-      () => false,
-    );
-    throw new PrivateDirError(
-      isLink
-        ? `${dir}: is a symbolic link; bake keeps its cache only in a folder it owns (use the real path)`
-        : `${dir}: cannot open: ${code ?? (error as Error).message}`,
-    );
-  }
+  const handle = await openWithoutFollowing(dir, 'bake keeps its cache only in a folder it owns (use the real path)');
   try {
     const info = await handle.stat();
     if (info.uid !== uid())

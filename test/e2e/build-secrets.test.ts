@@ -29,6 +29,7 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud } from '../../src/local-cloud/index.js';
 import { bake, bakeEnv, ROOTFS_CACHE, temporaryBakery, withLocalCloud } from './local-bakery.js';
+import { sshArgs } from '../local-cloud/instances.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -240,29 +241,12 @@ describe('bake build --local with build-time secrets', () => {
         );
         const [instance] = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] })))
           .Reservations![0].Instances!;
+        const endpoint = { ip: instance.PublicIpAddress!, sshPort: 22 };
         const ssh = (key: string, user: string, command: string) =>
-          execa(
-            'ssh',
-            [
-              '-i',
-              key,
-              '-o',
-              'IdentitiesOnly=yes',
-              '-o',
-              'StrictHostKeyChecking=no',
-              '-o',
-              'UserKnownHostsFile=/dev/null',
-              '-o',
-              'BatchMode=yes',
-              '-o',
-              'ConnectTimeout=20',
-              '-o',
-              'LogLevel=ERROR',
-              `${user}@${instance.PublicIpAddress}`,
-              command,
-            ],
-            { reject: false, all: true },
-          );
+          execa('ssh', ['-o', 'IdentitiesOnly=yes', ...sshArgs(key, endpoint, user), command], {
+            reject: false,
+            all: true,
+          });
         // The instance's own key pair works for its login user once cloud-init has put it in place.
         let own = await ssh(
           otherKey,
