@@ -16,6 +16,7 @@ import { CloudError } from '../errors/index.js';
 import { answers, commandLineOf, sleep, stopProcessTree } from './processes.js';
 import { INSTANCE_UID_COUNT } from './instance-root.js';
 import { isAlive } from './rootfs-lock.js';
+import { diesWithBake } from '../files/dies-with-bake.js';
 
 export const NSPAWN = 'systemd-nspawn';
 /** A clean poweroff takes 1–3 s; a container that hangs in shutdown is killed after this. */
@@ -54,45 +55,44 @@ export class BootedContainer {
       (s) => s.size,
       () => 0,
     );
-    const child = execa(
+    // A container never outlives the bake that booted it: SIGTERM (a clean poweroff) when bake dies.
+    // The kernel keeps that signal through sh's exec of nspawn (same process).
+    const [command, args] = diesWithBake('SIGTERM', 'sh', [
+      // Enters the instance's cgroups, then becomes nspawn (same pid): a constant script, values as arguments.
+      '-c',
+      'for dir in "$@"; do case $dir in --) break ;; esac; echo $$ > "$dir/cgroup.procs" || exit 1; done; while [ "$1" != -- ]; do shift; done; shift; exec "$@"',
       'sh',
-      [
-        // Enters the instance's cgroups, then becomes nspawn (same pid): a constant script, values as arguments.
-        '-c',
-        'for dir in "$@"; do case $dir in --) break ;; esac; echo $$ > "$dir/cgroup.procs" || exit 1; done; while [ "$1" != -- ]; do shift; done; shift; exec "$@"',
-        'sh',
-        ...options.cgroups,
-        '--',
-        NSPAWN,
-        '--quiet',
-        // No machined or host systemd here: stay in the cgroup bake made for the instance, register nowhere.
-        '--register=no',
-        '--keep-unit',
-        '--boot',
-        `--directory=${options.rootfs}`,
-        `--machine=${options.machine}`,
-        `--private-users=${options.uidBase}:${INSTANCE_UID_COUNT}`,
-        // The layers are idmapped for the range already (instance-root.ts): nothing to chown.
-        '--private-users-ownership=off',
-        '--private-network',
-        // The boot messages go to the console file; nothing is read from bake's stdin.
-        '--console=read-only',
-        // The image's own files stay as baked: no host resolv.conf, timezone or journal link.
-        '--resolv-conf=off',
-        '--timezone=off',
-        '--link-journal=no',
-      ],
-      {
-        stdin: 'ignore',
-        // Its own process group: a Ctrl-C meant for bake must not power the instance off under
-        // Packer, which still cleans up through the API; bake stops it when it is time.
-        detached: true,
-        stdout: { file: options.consoleFile, append: true },
-        stderr: { file: options.consoleFile, append: true },
-        reject: false,
-        env: { SYSTEMD_COLORS: '0' },
-      },
-    );
+      ...options.cgroups,
+      '--',
+      NSPAWN,
+      '--quiet',
+      // No machined or host systemd here: stay in the cgroup bake made for the instance, register nowhere.
+      '--register=no',
+      '--keep-unit',
+      '--boot',
+      `--directory=${options.rootfs}`,
+      `--machine=${options.machine}`,
+      `--private-users=${options.uidBase}:${INSTANCE_UID_COUNT}`,
+      // The layers are idmapped for the range already (instance-root.ts): nothing to chown.
+      '--private-users-ownership=off',
+      '--private-network',
+      // The boot messages go to the console file; nothing is read from bake's stdin.
+      '--console=read-only',
+      // The image's own files stay as baked: no host resolv.conf, timezone or journal link.
+      '--resolv-conf=off',
+      '--timezone=off',
+      '--link-journal=no',
+    ]);
+    const child = execa(command, args, {
+      stdin: 'ignore',
+      // Its own process group: a Ctrl-C meant for bake must not power the instance off under
+      // Packer, which still cleans up through the API; bake stops it when it is time.
+      detached: true,
+      stdout: { file: options.consoleFile, append: true },
+      stderr: { file: options.consoleFile, append: true },
+      reject: false,
+      env: { SYSTEMD_COLORS: '0' },
+    });
     const pid = child.pid;
     if (pid === undefined) {
       const result = await child;

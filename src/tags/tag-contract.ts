@@ -31,6 +31,8 @@ export type LaunchTestTagValue = 'pending' | 'passed' | 'failed';
 export const LOCK_TAG = 'bake:lock';
 export const LOCK_HOLDER_TAG = 'bake:lock-holder';
 export const LOCK_ALIVE_TAG = 'bake:lock-alive';
+/** The holder's process, `<boot id>/<pid namespace>/<pid>:<start time>`: a dead one on the same host is taken over at once. */
+export const LOCK_PROCESS_TAG = 'bake:lock-process';
 
 /** An image with this launch-test value is not "today's image" for plan, build, pin or images. */
 export function launchTestBlocksReuse(value: string | undefined): boolean {
