@@ -19,6 +19,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   images: async () => (await import('./images.js')).imagesCommand(),
   graph: async () => (await import('./graph.js')).graphCommand(),
   'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
+  // Security freshness (issue 24).
+  scan: async () => (await import('./scan.js')).scanCommand(),
 };
 
 /** The program with the commands that `argv` (node, script, args…) can reach. */
