@@ -86,6 +86,12 @@ if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; 
     echo 'bake-scan: apt-get update of the security suites failed'
     exit 1
   fi
+  # An index apt could not fetch is a suite not asked: the scan would say "nothing pending" without knowing.
+  if grep -qE '^(E:|W: Failed to fetch|W: Some index files failed)' "$work/update.log"; then
+    grep -E '^(W|E):' "$work/update.log" | sed 's/^/bake-scan: update /' | tail -n 20
+    echo 'bake-scan: apt-get update could not read every security suite'
+    exit 1
+  fi
   grep -E '^(W|E):' "$work/update.log" | sed 's/^/bake-scan: warning /'
   dpkg-query -W -f '${'$'}{db:Status-Abbrev}\t${'$'}{binary:Package}\n' | awk -F '\t' '$1 ~ /^.i/ { print $2 }' > "$work/installed"
   echo 'bake-scan: pending'

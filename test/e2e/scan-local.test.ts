@@ -59,6 +59,22 @@ interface BuildDocument {
   }>;
 }
 
+/** Adds the test's security suite to the image's apt sources and installs the probe package from it. */
+function probeRole(sourceLine: string): string {
+  return [
+    '- name: the security suite of the test',
+    '  ansible.builtin.copy:',
+    '    dest: /etc/apt/sources.list.d/bake-scan-probe.list',
+    `    content: "${sourceLine}\\n"`,
+    '    mode: "0644"',
+    '- name: the probe package',
+    '  ansible.builtin.apt:',
+    `    name: ${PROBE_PACKAGE}`,
+    '    update_cache: true',
+    '',
+  ].join('\n');
+}
+
 async function run(...args: string[]) {
   return execa('node', [bake, ...args, '--local', '--dir', dir, '--json'], { env, reject: false });
 }
@@ -98,18 +114,7 @@ beforeAll(async () => {
       'recipes/parent.yaml': `name: parent\ndescription: carries the probe package\n${debianBase}roles: [probe]\n`,
       'recipes/child.yaml': 'name: child\ndescription: built FROM parent\nbase: { recipe: parent }\nroles: [marker]\n',
       'recipes/other.yaml': `name: other\ndescription: no probe package\n${debianBase}roles: [marker]\n`,
-      'roles/probe/tasks/main.yml': [
-        '- name: the security suite of the test',
-        '  ansible.builtin.copy:',
-        '    dest: /etc/apt/sources.list.d/bake-scan-probe.list',
-        `    content: "${repository.sourceLine}\\n"`,
-        '    mode: "0644"',
-        '- name: the probe package',
-        '  ansible.builtin.apt:',
-        `    name: ${PROBE_PACKAGE}`,
-        '    update_cache: true',
-        '',
-      ].join('\n'),
+      'roles/probe/tasks/main.yml': probeRole(repository.sourceLine),
       'roles/marker/tasks/main.yml':
         '- name: a marker\n  ansible.builtin.copy:\n    dest: /etc/bake-marker\n    content: "marker\\n"\n    mode: "0644"\n',
     },
@@ -184,7 +189,20 @@ describe('security freshness on the local cloud', () => {
   }, 3_600_000);
 
   it('a scan that fails (the security suite gone) or is interrupted leaves nothing behind', async () => {
-    await repository.close();
+    // A bakery of its own: the first test's may have failed half way.
+    const suite = await startSecurityRepository();
+    await suite.publish(oldVersion);
+    env = bakeEnv({ BAKE_LOCAL_APT_REPOSITORIES: suite.url });
+    dir = await temporaryBakery('bake-scan-fail-e2e-', {
+      files: {
+        'bake.config.yaml': 'bakery: scan-fail-e2e\nregions: [us-east-1]\ninstance_type: t3.micro\n',
+        'recipes/parent.yaml': `name: parent\ndescription: carries the probe package\nbase:\n  filter:\n    name: debian-12-amd64-*\n    owners: ["136693071363"]\nroles: [probe]\n`,
+        'roles/probe/tasks/main.yml': probeRole(suite.sourceLine),
+      },
+    });
+    const built = await run('build');
+    expect(built.exitCode, built.stderr.slice(-3000)).toBe(0);
+    await suite.close();
     const failed = await run('scan', 'parent');
     expect(failed.exitCode).toBe(1);
     const document = JSON.parse(failed.stdout) as ScanDocument;
@@ -192,7 +210,7 @@ describe('security freshness on the local cloud', () => {
     expect(document.images[0]!.error).toMatch(/package manager failed|update/);
     expect(await leftovers()).toEqual([]);
 
-    const child = execa('node', [bake, 'scan', 'other', '--local', '--dir', dir, '--json'], { env, reject: false });
+    const child = execa('node', [bake, 'scan', 'parent', '--local', '--dir', dir, '--json'], { env, reject: false });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     for (let waited = 0; waited < 300_000 && !/is running at/.test(stderr); waited += 500)
