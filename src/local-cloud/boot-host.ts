@@ -11,7 +11,7 @@ import { chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/prom
 import path from 'node:path';
 import { CloudError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
-import { APT_PROXY_PORT, AptProxy } from './apt-proxy.js';
+import { APT_PROXY_PORT, AptProxy, localAptOrigins } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
 import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from './instance-host.js';
 import { guardInstanceNetwork, unguardInstanceNetwork } from './host-firewall.js';
@@ -67,6 +67,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const proxy = new AptProxy({
     cacheDir: path.join(cacheDir, 'apt-archives'),
     mirrors: mirrorUris(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]),
+    localOrigins: localAptOrigins(process.env.BAKE_LOCAL_APT_REPOSITORIES),
     log,
   });
   const running = new Map<string, Running>();
