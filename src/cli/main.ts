@@ -19,6 +19,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   images: async () => (await import('./images.js')).imagesCommand(),
   graph: async () => (await import('./graph.js')).graphCommand(),
   'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
+  // First run on a real account (issue 25).
+  'iam-policy': async () => (await import('./iam-policy.js')).iamPolicyCommand(),
 };
 
 /** The program with the commands that `argv` (node, script, args…) can reach. */
