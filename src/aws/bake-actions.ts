@@ -39,6 +39,8 @@ export interface BakeAction {
   probe: ProbeKind;
   /** Who calls it and why, for the docs and doctor's lines. */
   usedFor: string;
+  /** Only `bake prune` (or `bake doctor`) needs it: the build's permission check does not stop a build for it. */
+  notForBuild?: true;
 }
 
 export const BAKE_ACTIONS: readonly BakeAction[] = [
@@ -59,8 +61,14 @@ export const BAKE_ACTIONS: readonly BakeAction[] = [
   { action: 'ec2:DescribeAvailabilityZones', scope: 'read', probe: 'dry-run', usedFor: 'Packer' },
   { action: 'ec2:DescribeAccountAttributes', scope: 'read', probe: 'dry-run', usedFor: 'Packer' },
   { action: 'ec2:DescribeTags', scope: 'read', probe: 'dry-run', usedFor: 'Packer' },
-  { action: 'ec2:DescribeInstanceTypeOfferings', scope: 'read', probe: 'dry-run', usedFor: 'doctor' },
-  { action: 'ec2:DescribeInstanceTypes', scope: 'read', probe: 'dry-run', usedFor: 'doctor' },
+  {
+    action: 'ec2:DescribeInstanceTypeOfferings',
+    scope: 'read',
+    probe: 'dry-run',
+    usedFor: 'doctor',
+    notForBuild: true,
+  },
+  { action: 'ec2:DescribeInstanceTypes', scope: 'read', probe: 'dry-run', usedFor: 'doctor', notForBuild: true },
   { action: 'ec2:GetConsoleOutput', scope: 'read', probe: 'simulate', usedFor: 'launch test (SSH never came up)' },
   // The builder instance and the launch test's instance, with their key pairs and security groups.
   { action: 'ec2:RunInstances', scope: 'build', probe: 'dry-run', usedFor: 'Packer, launch test' },
@@ -79,23 +87,47 @@ export const BAKE_ACTIONS: readonly BakeAction[] = [
   { action: 'ec2:ModifyImageAttribute', scope: 'own-image', probe: 'dry-run', usedFor: 'sharing, IMDSv2' },
   { action: 'ec2:ModifySnapshotAttribute', scope: 'own-image', probe: 'simulate', usedFor: 'sharing' },
   { action: 'ec2:EnableImageDeprecation', scope: 'own-image', probe: 'dry-run', usedFor: 'deprecate_after_days' },
-  { action: 'ec2:DisableImageDeprecation', scope: 'own-image', probe: 'dry-run', usedFor: 'deprecate_after_days' },
-  { action: 'ec2:DeregisterImage', scope: 'own-image', probe: 'dry-run', usedFor: 'prune, a failed copy' },
-  { action: 'ec2:DeleteSnapshot', scope: 'own-image', probe: 'dry-run', usedFor: 'prune' },
+  {
+    action: 'ec2:DisableImageDeprecation',
+    scope: 'own-image',
+    probe: 'dry-run',
+    usedFor: 'deprecate_after_days',
+    notForBuild: true,
+  },
+  {
+    action: 'ec2:DeregisterImage',
+    scope: 'own-image',
+    probe: 'dry-run',
+    usedFor: 'prune, a failed copy',
+    notForBuild: true,
+  },
+  { action: 'ec2:DeleteSnapshot', scope: 'own-image', probe: 'dry-run', usedFor: 'prune', notForBuild: true },
   // SSM: base images, build secrets, pin targets.
   { action: 'ssm:GetParameter', scope: 'ssm-parameter', probe: 'read', usedFor: 'ssm: bases, secrets' },
   { action: 'ssm:GetParameters', scope: 'ssm-parameter', probe: 'read', usedFor: 'pin, prune, images' },
   { action: 'ssm:PutParameter', scope: 'ssm-parameter', probe: 'simulate', usedFor: 'pin: - ssm: targets' },
   // KMS: encrypted launch volumes and copies with the recipe's keys (EC2 uses them on the caller's behalf).
-  { action: 'kms:DescribeKey', scope: 'kms-key', probe: 'read', usedFor: 'doctor, encrypted copies' },
+  {
+    action: 'kms:DescribeKey',
+    scope: 'kms-key',
+    probe: 'read',
+    usedFor: 'doctor, encrypted copies',
+    notForBuild: true,
+  },
   { action: 'kms:CreateGrant', scope: 'kms-key', probe: 'simulate', usedFor: 'encrypted volumes and copies' },
   { action: 'kms:Decrypt', scope: 'kms-key', probe: 'simulate', usedFor: 'encrypted volumes and copies' },
   { action: 'kms:GenerateDataKeyWithoutPlaintext', scope: 'kms-key', probe: 'simulate', usedFor: 'encrypted volumes' },
   { action: 'kms:ReEncryptFrom', scope: 'kms-key', probe: 'simulate', usedFor: 'copies with another key' },
   { action: 'kms:ReEncryptTo', scope: 'kms-key', probe: 'simulate', usedFor: 'copies with another key' },
   // bake doctor itself.
-  { action: 'sts:GetCallerIdentity', scope: 'none', probe: 'read', usedFor: 'doctor' },
-  { action: 'iam:SimulatePrincipalPolicy', scope: 'doctor', probe: 'read', usedFor: 'doctor (what cannot be dry-run)' },
+  { action: 'sts:GetCallerIdentity', scope: 'none', probe: 'read', usedFor: 'doctor', notForBuild: true },
+  {
+    action: 'iam:SimulatePrincipalPolicy',
+    scope: 'doctor',
+    probe: 'read',
+    usedFor: 'doctor (what cannot be dry-run)',
+    notForBuild: true,
+  },
 ];
 
 export function bakeAction(action: string): BakeAction {

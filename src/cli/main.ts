@@ -20,6 +20,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   graph: async () => (await import('./graph.js')).graphCommand(),
   'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
   // First run on a real account (issue 25).
+  doctor: async () => (await import('./doctor.js')).doctorCommand(),
   'iam-policy': async () => (await import('./iam-policy.js')).iamPolicyCommand(),
 };
 

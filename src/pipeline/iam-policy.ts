@@ -182,3 +182,21 @@ export function iamPolicyJson(result: IamPolicyResult) {
     })),
   };
 }
+
+const STATEMENT_OF_SCOPE: Record<PolicyScope, string> = {
+  read: 'BakeRead',
+  build: 'BakeBuildInstances',
+  tag: 'BakeTagResourcesOfThisBakery',
+  'own-image': 'BakeImagesOfThisBakery',
+  'kms-key': 'BakeKmsKeys',
+  'ssm-parameter': 'BakeReadSsmParameters',
+  doctor: 'BakeDoctor',
+  none: '',
+};
+
+/** The statement of `bake iam-policy` that allows the action, for a fix line. */
+export function statementFor(action: string): string {
+  if (action === 'ssm:PutParameter') return 'BakePinSsmParameters';
+  const entry = BAKE_ACTIONS.find((candidate) => candidate.action === action);
+  return entry ? STATEMENT_OF_SCOPE[entry.scope] : '';
+}
