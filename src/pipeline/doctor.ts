@@ -303,7 +303,7 @@ export async function runDoctor(
     let vpcId: string | undefined;
     let zone: string | undefined;
     let subnetOk = true;
-    if (full || recipe.subnetId) {
+    {
       try {
         if (recipe.subnetId) {
           const subnet = await ask(`subnet ${region} ${recipe.subnetId}`, region, () =>
