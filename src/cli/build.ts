@@ -73,7 +73,7 @@ export function buildCommand(): Command {
     .option('--report <file>', REPORT_HELP)
     .option(
       '--no-preflight',
-      "skip the permission check before Packer (EC2 dry runs; for an endpoint that does not know DryRun)",
+      'skip the permission check before Packer (EC2 dry runs; for an endpoint that does not know DryRun)',
     )
     .action(async (names: string[], flags: BuildFlags) => {
       const ctx = contextFrom(flags);
