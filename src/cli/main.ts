@@ -19,6 +19,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   images: async () => (await import('./images.js')).imagesCommand(),
   graph: async () => (await import('./graph.js')).graphCommand(),
   'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
+  // Environments (issue 23): promote, rollback, revoke.
+  promote: async () => (await import('./promote.js')).promoteCommand(),
+  rollback: async () => (await import('./rollback.js')).rollbackCommand(),
+  revoke: async () => (await import('./revoke.js')).revokeCommand(),
 };
 
 /** The program with the commands that `argv` (node, script, args…) can reach. */

@@ -55,5 +55,5 @@ export async function bakeryInventory(
   for (const [region, ids] of unknownByRegion)
     for (const id of await existingImageIds(clients(region), region, ids)) existing.add(id);
 
-  return imageInventory({ entries, images, pins, existing, now });
+  return imageInventory({ entries, images, pins, existing, now, environments: bakery.config.environments });
 }

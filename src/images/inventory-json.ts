@@ -21,6 +21,16 @@ export function inventoryJson(inventory: Inventory): unknown {
           ...(image.launchTest ? { launch_test: image.launchTest } : {}),
           sharing: image.sharing,
           pinned_by: image.pinnedBy,
+          environments: image.environments.map((e) => ({
+            environment: e.environment,
+            ...(e.since && { since: e.since }),
+          })),
+          promotions: image.promotions.map((p) => ({
+            environment: p.environment,
+            at: p.at,
+            ...(p.approvedBy && { approved_by: p.approvedBy }),
+          })),
+          ...(image.revoked && { revoked: image.revoked }),
         })),
       })),
     })),

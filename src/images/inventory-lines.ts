@@ -1,4 +1,4 @@
-import type { Inventory } from './inventory.js';
+import type { Inventory, InventoryImage } from './inventory.js';
 
 /** Columns padded to their widest cell, so the table reads on a terminal and in a CI log alike. */
 export function tableLines(rows: string[][]): string[] {
@@ -13,23 +13,41 @@ export function tableLines(rows: string[][]): string[] {
 
 export function inventoryLines(inventory: Inventory): string[] {
   const lines: string[] = [];
+  // A bakery without environments keeps the table it always had.
+  const withEnvironments = inventory.recipes.some((r) =>
+    r.regions.some((g) => g.images.some((i) => i.environments.length || i.promotions.length)),
+  );
+  const environmentColumn = (cell: string) => (withEnvironments ? [cell] : []);
   for (const recipe of inventory.recipes) {
     lines.push(`${recipe.name} (fingerprint ${recipe.fingerprint})`);
     const rows = [
-      ['  REGION', 'IMAGE', '', 'FINGERPRINT', 'AGE', 'DEPRECATES', 'LAUNCH TEST', 'SHARED WITH', 'PINNED BY'],
+      [
+        '  REGION',
+        'IMAGE',
+        '',
+        'FINGERPRINT',
+        'AGE',
+        'DEPRECATES',
+        'LAUNCH TEST',
+        'SHARED WITH',
+        ...environmentColumn('ENVIRONMENTS'),
+        'PINNED BY',
+      ],
     ];
     for (const region of recipe.regions) {
-      if (region.images.length === 0) rows.push([`  ${region.region}`, '(none)', '', '', '', '', '', '', '']);
+      if (region.images.length === 0)
+        rows.push([`  ${region.region}`, '(none)', '', '', '', '', '', '', ...environmentColumn(''), '']);
       for (const image of region.images) {
         rows.push([
           `  ${region.region}`,
           image.imageId,
-          image.current ? 'current' : image.state === 'available' ? 'older' : image.state,
+          image.revoked ? 'revoked' : image.current ? 'current' : image.state === 'available' ? 'older' : image.state,
           image.fingerprint,
           `${image.ageDays}d`,
           image.deprecationTime?.slice(0, 10) ?? '-',
           image.launchTest ?? '-',
           image.sharing,
+          ...environmentColumn(environmentCell(image)),
           image.pinnedBy.join(', ') || '-',
         ]);
       }
@@ -40,10 +58,19 @@ export function inventoryLines(inventory: Inventory): string[] {
     lines.push('needs attention:');
     for (const a of inventory.attention)
       lines.push(
-        `  ${a.kind === 'broken-pin' ? 'BROKEN' : a.kind === 'stale-pin' ? 'stale ' : 'unpinned'}  ${a.recipe} ${a.region}: ${a.message}`,
+        `  ${{ 'broken-pin': 'BROKEN', 'revoked-pin': 'REVOKED', 'stale-pin': 'stale ', 'not-pinned': 'unpinned' }[a.kind]}  ${a.recipe} ${a.region}: ${a.message}`,
       );
   } else {
     lines.push("nothing needs attention: every pin names its recipe's current image");
   }
   return lines;
+}
+
+/** `prod since 2026-12-01 (approved by alice)`: which environments pin the image now, and since when. */
+function environmentCell(image: InventoryImage): string {
+  const cells = image.environments.map((e) => {
+    const approved = image.promotions.find((p) => p.environment === e.environment)?.approvedBy;
+    return `${e.environment}${e.since ? ` since ${e.since.slice(0, 16).replace('T', ' ')}` : ''}${approved ? ` (approved by ${approved})` : ''}`;
+  });
+  return cells.join(', ') || '-';
 }

@@ -7,7 +7,19 @@ import type { ImageRecord } from '../aws/image-record.js';
 import { distributionTag } from '../lifecycle/distribution-settings.js';
 import type { PinnedValue } from '../tfvars/pinned-values.js';
 import type { Recipe } from '../recipes/model.js';
-import { BUILT_AT_TAG, DISTRIBUTION_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
+import {
+  BUILT_AT_TAG,
+  DISTRIBUTION_TAG,
+  LAUNCH_TEST_TAG,
+  REVOKED_BY_TAG,
+  REVOKED_REASON_TAG,
+  REVOKED_TAG,
+  approvedTag,
+  isRevoked,
+  launchTestBlocksReuse,
+  pinnedTag,
+  promotedTag,
+} from '../tags/tag-contract.js';
 
 export interface InventoryImage {
   imageId: string;
@@ -25,6 +37,12 @@ export interface InventoryImage {
   sharing: string;
   /** The pin targets naming it. */
   pinnedBy: string[];
+  /** Per environment whose targets pin it now: since when (its `bake:pinned:<env>`, the first pin there). */
+  environments: Array<{ environment: string; since?: string }>;
+  /** Environment → when it was promoted there and who approved (`bake:promoted:<env>`, `bake:approved:<env>`). */
+  promotions: Array<{ environment: string; at: string; approvedBy?: string }>;
+  /** `bake revoke`: when, who, why. */
+  revoked?: { at: string; by?: string; reason?: string };
 }
 
 export interface InventoryRegion {
@@ -41,7 +59,7 @@ export interface InventoryRecipe {
   regions: InventoryRegion[];
 }
 
-export type AttentionKind = 'broken-pin' | 'not-pinned' | 'stale-pin';
+export type AttentionKind = 'broken-pin' | 'not-pinned' | 'stale-pin' | 'revoked-pin';
 
 export interface Attention {
   kind: AttentionKind;
@@ -67,6 +85,8 @@ export interface InventoryInput {
   /** Pinned ids found to exist (in bake's listing or by a direct lookup). */
   existing: Set<string>;
   now: Date;
+  /** bake.config.yaml `environments:`; pins of a later environment are not expected to name the current image. */
+  environments?: string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -93,7 +113,8 @@ export function imageInventory(input: InventoryInput): Inventory {
             imageId: i.imageId,
             region,
             fingerprint: i.fingerprint,
-            current: i.fingerprint === fingerprint && !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]),
+            current:
+              i.fingerprint === fingerprint && !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]) && !isRevoked(i.tags),
             state: i.state,
             builtAt,
             ageDays: Number.isNaN(built) ? 0 : Math.max(0, Math.floor((input.now.getTime() - built) / DAY_MS)),
@@ -101,6 +122,7 @@ export function imageInventory(input: InventoryInput): Inventory {
             ...(i.tags[LAUNCH_TEST_TAG] && { launchTest: i.tags[LAUNCH_TEST_TAG] }),
             sharing: sharingOf(recipe, i.tags[DISTRIBUTION_TAG]),
             pinnedBy: pins.filter((p) => p.ami === i.imageId).map((p) => p.place),
+            ...environmentsOf(i, pins, input.environments ?? []),
           };
         })
         .sort((a, b) => (a.builtAt < b.builtAt ? 1 : a.builtAt > b.builtAt ? -1 : 0));
@@ -118,14 +140,23 @@ export function imageInventory(input: InventoryInput): Inventory {
           });
         continue;
       }
-      if (!input.existing.has(pin.ami)) {
+      const revoked = byId.get(pin.ami);
+      if (revoked && isRevoked(revoked.tags)) {
+        const why = revoked.tags[REVOKED_REASON_TAG];
+        attention.push({
+          ...base,
+          kind: 'revoked-pin',
+          ami: pin.ami,
+          message: `${pin.place} names ${pin.ami}, revoked at ${revoked.tags[REVOKED_TAG]}${why ? ` (${why})` : ''}: roll it back (bake rollback) or build anew`,
+        });
+      } else if (!input.existing.has(pin.ami)) {
         attention.push({
           ...base,
           kind: 'broken-pin',
           ami: pin.ami,
           message: `${pin.place} names ${pin.ami}, which no longer exists: a stack using it cannot launch`,
         });
-      } else if (pin.ami !== current) {
+      } else if (pin.ami !== current && !laterEnvironment(pin.environment, input.environments)) {
         const pinned = byId.get(pin.ami);
         const what = pinned
           ? pinned.recipe === recipe.name
@@ -148,7 +179,40 @@ export function imageInventory(input: InventoryInput): Inventory {
   return { recipes, attention };
 }
 
-/** CONTRACT: with --detailed-exitcode, 2 when a pin names an image that no longer exists. */
+/** CONTRACT: with --detailed-exitcode, 2 when a pin names an image that no longer exists or was revoked. */
 export function inventoryExitCode(inventory: Inventory, detailed: boolean): number {
-  return detailed && inventory.attention.some((a) => a.kind === 'broken-pin') ? 2 : 0;
+  return detailed && inventory.attention.some((a) => a.kind === 'broken-pin' || a.kind === 'revoked-pin') ? 2 : 0;
+}
+
+/** A pin of dev → staging → prod past the first: it moves by promotion, so not naming today's image is expected. */
+function laterEnvironment(environment: string | undefined, environments: string[] | undefined): boolean {
+  return environment !== undefined && (environments ?? []).indexOf(environment) > 0;
+}
+
+function environmentsOf(
+  image: ImageRecord,
+  pins: PinnedValue[],
+  environments: string[],
+): Pick<InventoryImage, 'environments' | 'promotions' | 'revoked'> {
+  const pinning = [...new Set(pins.filter((p) => p.ami === image.imageId && p.environment).map((p) => p.environment!))];
+  const ordered = environments.length ? environments.filter((e) => pinning.includes(e)) : pinning;
+  const promotions = environments.flatMap((environment) => {
+    const at = image.tags[promotedTag(environment)];
+    const approvedBy = image.tags[approvedTag(environment)];
+    return at ? [{ environment, at, ...(approvedBy && { approvedBy }) }] : [];
+  });
+  return {
+    environments: ordered.map((environment) => {
+      const since = image.tags[pinnedTag(environment)];
+      return { environment, ...(since && { since }) };
+    }),
+    promotions,
+    ...(isRevoked(image.tags) && {
+      revoked: {
+        at: image.tags[REVOKED_TAG],
+        ...(image.tags[REVOKED_BY_TAG] && { by: image.tags[REVOKED_BY_TAG] }),
+        ...(image.tags[REVOKED_REASON_TAG] && { reason: image.tags[REVOKED_REASON_TAG] }),
+      },
+    }),
+  };
 }

@@ -8,6 +8,7 @@ import { discoverRoles, readCollectionRequirements } from '../roles/discover.js'
 import { defaultBakeryName } from './bakery-name.js';
 import { RecipeGraph } from './graph.js';
 import { parseDuration } from './duration.js';
+import { environmentConfigErrors, pinEnvironmentErrors, promotionGatesOf } from './environments.js';
 import { isReservedTagKey } from '../tags/tag-contract.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
@@ -62,6 +63,7 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
   const parsed = configSchema.safeParse(value);
   if (!parsed.success && source) errors.push(...schemaErrors(source, parsed.error));
   if (parsed.success && source) errors.push(...tagErrors(source, parsed.data.tags));
+  if (parsed.success && source) errors.push(...environmentConfigErrors(source, parsed.data));
   const c = parsed.success ? parsed.data : configSchema.parse({});
   const identity = c.bakery ? { name: c.bakery, source: 'config' as const } : await defaultBakeryName(root);
   return {
@@ -76,6 +78,8 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
     imdsv2: c.imdsv2,
     deprecateAfterDays: c.deprecate_after_days,
     pinRoots: c.pin_roots.map((dir) => path.resolve(root, dir)),
+    environments: c.environments ?? [],
+    promotion: promotionGatesOf(c.promotion),
   };
 }
 
@@ -127,6 +131,11 @@ function toLaunchTest(source: YamlSource, doc: RecipeDocument): LaunchTestSpec {
 
 function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig): Recipe {
   const at = (...p: (string | number)[]) => source.locate(p);
+  // A target that names no environment belongs to the first: bakeries without environments are unchanged.
+  const environmentOf = (target: { environment?: string }) => {
+    const environment = target.environment ?? config.environments[0];
+    return environment === undefined ? {} : { environment };
+  };
   const locations = Object.fromEntries(Object.keys(doc).map((key) => [key, source.locate([key], true)]));
   if ('recipe' in doc.base) locations['base.recipe'] = source.locate(['base', 'recipe']);
   const verify: VerifyCheck[] = doc.verify.map((check, i) => toCheck(check, at('verify', i)));
@@ -153,11 +162,12 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
               variable: target.variable,
               key: target.key,
               format: target.format,
+              ...environmentOf(target),
               location: at('pin', i),
             },
           ],
     ),
-    ssmPins: doc.pin.flatMap((target, i) => ('ssm' in target ? [{ parameter: target.ssm, location: at('pin', i) }] : [])),
+    ssmPins: doc.pin.flatMap((target, i) => ('ssm' in target ? [{ parameter: target.ssm, ...environmentOf(target), location: at('pin', i) }] : [])),
     subnetId: doc.subnet_id ?? config.subnetId,
     volumeSizeGb: doc.volume_size,
     encrypted: doc.encrypted ?? config.encrypted,
@@ -292,6 +302,7 @@ export async function readBakery(root: string): Promise<{ bakery: Bakery; errors
   const { collections, errors: collectionErrors } = await readCollectionRequirements(absoluteRoot);
   errors.push(...collectionErrors);
   errors.push(...RecipeGraph.of(recipes).errors());
+  errors.push(...pinEnvironmentErrors(config, recipes));
   return { bakery: { root: absoluteRoot, config, recipes, roles, ...(collections.length && { collections }) }, errors };
 }
 

@@ -64,3 +64,24 @@ export function fitTagValue(value: string): string {
   const chars = [...value];
   return chars.length <= TAG_VALUE_MAX ? value : `${chars.slice(0, TAG_VALUE_MAX - 1).join('')}…`;
 }
+
+/*
+ * Environments (docs/lifecycle.md). EC2 allows 50 tags of 256 characters per image, so there is
+ * no growing history list: each image carries one tag per environment it was ever pinned in,
+ * holding the FIRST pin time, and an environment's history (for rollback) is read across the
+ * recipe's images by those tags.
+ */
+/** `bake:pinned:<env>`: ISO 8601 time the image was first pinned in that environment. */
+export const pinnedTag = (environment: string) => `bake:pinned:${environment}`;
+/** `bake:promoted:<env>`: ISO 8601 time `bake promote` pinned the image there. */
+export const promotedTag = (environment: string) => `bake:promoted:${environment}`;
+/** `bake:approved:<env>`: who approved the promotion into that environment (`--approved-by`). */
+export const approvedTag = (environment: string) => `bake:approved:${environment}`;
+/** Revocation: ISO 8601 time, who, and why (`bake revoke`). A revoked image is never current, promoted or rolled back to. */
+export const REVOKED_TAG = 'bake:revoked';
+export const REVOKED_BY_TAG = 'bake:revoked-by';
+export const REVOKED_REASON_TAG = 'bake:revoked-reason';
+
+export function isRevoked(tags: Record<string, string>): boolean {
+  return tags[REVOKED_TAG] !== undefined;
+}
