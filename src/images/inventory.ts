@@ -14,9 +14,9 @@ import {
   REVOKED_BY_TAG,
   REVOKED_REASON_TAG,
   REVOKED_TAG,
-  approvedTag,
   isRevoked,
   launchTestBlocksReuse,
+  parsePromotedValue,
   pinnedTag,
   promotedTag,
 } from '../tags/tag-contract.js';
@@ -197,9 +197,8 @@ function environmentsOf(
   const pinning = [...new Set(pins.filter((p) => p.ami === image.imageId && p.environment).map((p) => p.environment!))];
   const ordered = environments.length ? environments.filter((e) => pinning.includes(e)) : pinning;
   const promotions = environments.flatMap((environment) => {
-    const at = image.tags[promotedTag(environment)];
-    const approvedBy = image.tags[approvedTag(environment)];
-    return at ? [{ environment, at, ...(approvedBy && { approvedBy }) }] : [];
+    const value = image.tags[promotedTag(environment)];
+    return value ? [{ environment, ...parsePromotedValue(value) }] : [];
   });
   return {
     environments: ordered.map((environment) => {

@@ -7,7 +7,7 @@
 import { imageRefusal, gateRefusal } from '../lifecycle/promotion-gates.js';
 import { hasPinTargets, previousEnvironment, recipeInEnvironment } from '../recipes/environments.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
-import { approvedTag, fitTagValue, promotedTag } from '../tags/tag-contract.js';
+import { promotedTag, promotedValue } from '../tags/tag-contract.js';
 import {
   disagreementError,
   pinIntoEnvironment,
@@ -99,16 +99,8 @@ async function promoteRecipe(
   const request = { recipe, amis: { ...source.amis, ...amis } };
   const pinned = await pinIntoEnvironment(bakery, [request], to, deps, options.check);
   if (!options.check) {
-    const record = {
-      [promotedTag(to)]: now.toISOString(),
-      ...(options.approvedBy?.trim() && { [approvedTag(to)]: options.approvedBy.trim() }),
-    };
-    for (const region of needed) await deps.ec2.tagImage(region, amis[region], fitTags(record));
+    const record = { [promotedTag(to)]: promotedValue(now, options.approvedBy?.trim()) };
+    for (const region of needed) await deps.ec2.tagImage(region, amis[region], record);
   }
   return { ...result, status: options.check ? 'would-promote' : 'promoted', ...pinned };
-}
-
-/** Tag values are at most 256 characters: an approver's name is cut rather than failing the promotion. */
-function fitTags(tags: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [k, fitTagValue(v)]));
 }

@@ -108,3 +108,11 @@ export function previousEnvironment(config: BakeryConfig, environment: string): 
     throw new UsageError(`${environment} is the first environment: bake build pins it, nothing promotes into it`);
   return config.environments[index - 1];
 }
+
+/**
+ * Tags an image may gain from environments, kept out of the recipe's own (EC2 allows 50 per image):
+ * `bake:pinned:<env>` and `bake:promoted:<env>` per environment, and the three of a revocation.
+ */
+export function environmentTagBudget(config: BakeryConfig): number {
+  return config.environments.length ? 2 * config.environments.length + 3 : 0;
+}

@@ -8,7 +8,7 @@ import { discoverRoles, readCollectionRequirements } from '../roles/discover.js'
 import { defaultBakeryName } from './bakery-name.js';
 import { RecipeGraph } from './graph.js';
 import { parseDuration } from './duration.js';
-import { environmentConfigErrors, pinEnvironmentErrors, promotionGatesOf } from './environments.js';
+import { environmentConfigErrors, environmentTagBudget, pinEnvironmentErrors, promotionGatesOf } from './environments.js';
 import { isReservedTagKey } from '../tags/tag-contract.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
@@ -194,14 +194,15 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
   };
 }
 
-function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {
+function recipeRuleErrors(source: YamlSource, recipe: Recipe, config: BakeryConfig): RecipeError[] {
   const errors: RecipeError[] = [];
   const expected = path.basename(source.file).replace(/\.ya?ml$/, '');
   if (recipe.name !== expected) errors.push(new RecipeError(`name ${recipe.name} must match the file name (${expected})`, source.locate(['name'])));
   const ownTags = ((source.value as { tags?: Record<string, unknown> }).tags ?? {}) as Record<string, string>;
   errors.push(...tagErrors(source, ownTags));
-  if (Object.keys(recipe.tags).length > MAX_USER_TAGS)
-    errors.push(new RecipeError(`at most ${MAX_USER_TAGS} tags (EC2 allows 50, bake uses the rest)`, source.locate(['tags'])));
+  const maxUserTags = MAX_USER_TAGS - environmentTagBudget(config);
+  if (Object.keys(recipe.tags).length > maxUserTags)
+    errors.push(new RecipeError(`at most ${maxUserTags} tags (EC2 allows 50, bake uses the rest${config.environments.length ? ', environments included' : ''})`, source.locate(['tags'])));
   const repeated = recipe.regions.filter((region, i) => recipe.regions.indexOf(region) !== i);
   if (repeated.length) errors.push(new RecipeError(`regions lists ${[...new Set(repeated)].join(', ')} more than once`, source.locate(['regions'])));
   if (!recipe.encrypted && Object.keys(recipe.kmsKeyIds).length > 0)
@@ -289,7 +290,7 @@ export async function readBakery(root: string): Promise<{ bakery: Bakery; errors
       if (!parsed.success) continue;
     }
     const recipe = toRecipe(source, parsed.data, config);
-    errors.push(...recipeRuleErrors(source, recipe), ...(await pinTargetErrors(absoluteRoot, config, recipe)));
+    errors.push(...recipeRuleErrors(source, recipe, config), ...(await pinTargetErrors(absoluteRoot, config, recipe)));
     recipes.push(recipe);
   }
   const { roles, errors: roleErrors } = await discoverRoles(absoluteRoot);

@@ -73,10 +73,18 @@ export function fitTagValue(value: string): string {
  */
 /** `bake:pinned:<env>`: ISO 8601 time the image was first pinned in that environment. */
 export const pinnedTag = (environment: string) => `bake:pinned:${environment}`;
-/** `bake:promoted:<env>`: ISO 8601 time `bake promote` pinned the image there. */
+/**
+ * `bake:promoted:<env>`: `<ISO 8601 time>` when `bake promote` pinned the image there, followed by
+ * ` approved by <name>` when an approver was named (one tag, not two: the 50-tag budget).
+ */
 export const promotedTag = (environment: string) => `bake:promoted:${environment}`;
-/** `bake:approved:<env>`: who approved the promotion into that environment (`--approved-by`). */
-export const approvedTag = (environment: string) => `bake:approved:${environment}`;
+export function promotedValue(at: Date, approvedBy: string | undefined): string {
+  return fitTagValue(`${at.toISOString()}${approvedBy ? ` approved by ${approvedBy}` : ''}`);
+}
+export function parsePromotedValue(value: string): { at: string; approvedBy?: string } {
+  const [, at, approvedBy] = /^(\S+)(?: approved by (.*))?$/s.exec(value) ?? [undefined, value];
+  return { at: at ?? value, ...(approvedBy && { approvedBy }) };
+}
 /** Revocation: ISO 8601 time, who, and why (`bake revoke`). A revoked image is never current, promoted or rolled back to. */
 export const REVOKED_TAG = 'bake:revoked';
 export const REVOKED_BY_TAG = 'bake:revoked-by';

@@ -241,7 +241,7 @@ describe('environments: build → dev → staging → prod, rollback, revoke', (
     const report = await promote(bakery, bakery.recipes, { to: 'prod', check: false, approvedBy: 'bob' }, deps(later));
     expect(report.recipes.map((r) => r.status)).toEqual(['promoted', 'promoted']);
     expect(await pinOf('prod', 'base')).toBe(v2.base);
-    expect((await tagsOf(v2.base))['bake:approved:prod']).toBe('bob');
+    expect((await tagsOf(v2.base))['bake:promoted:prod']).toBe(`${later.toISOString()} approved by bob`);
   });
 
   it('rolls prod back to the image it pinned before, restoring the file byte for byte', async () => {
