@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { withEnvironmentDeps } from '../pipeline/environment-deps.js';
 import { rollback } from '../pipeline/rollback.js';
 import { ssmPinLine } from '../pipeline/pin-ssm.js';
+import { environmentPinJson } from '../pipeline/promotion-output.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { withCloud, noteBakeryName } from './cloud-session.js';
@@ -48,13 +49,7 @@ export function rollbackCommand(): Command {
           environment: report.environment,
           replaced: report.replaced,
           amis: report.amis,
-          files: report.files.map((f) => ({ file: f.file, changed: f.changed })),
-          parameters: report.parameters.map((p) => ({
-            region: p.region,
-            parameter: p.parameter,
-            ami: p.ami,
-            changed: p.changed,
-          })),
+          ...environmentPinJson(report),
         });
         const changed = report.files.some((f) => f.changed) || report.parameters.some((p) => p.changed);
         return check && changed ? 2 : 0;

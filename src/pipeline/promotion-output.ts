@@ -1,6 +1,7 @@
 /** What `bake promote` prints: a line per file, parameter and recipe, the --json document, the exit code. */
 import type { PromotionReport } from './promote.js';
 import { ssmPinLine } from './pin-ssm.js';
+import type { EnvironmentPinResult } from './environment-pins.js';
 
 export function promotionLines(report: PromotionReport, check: boolean, label: (file: string) => string): string[] {
   const lines: string[] = [];
@@ -30,14 +31,21 @@ export function promotionJson(report: PromotionReport) {
       amis: r.amis,
       before: r.before,
       ...(r.refusal && { refusal: r.refusal }),
-      files: r.files.map((f) => ({ file: f.file, changed: f.changed })),
-      parameters: r.parameters.map((p) => ({
-        region: p.region,
-        parameter: p.parameter,
-        ami: p.ami,
-        changed: p.changed,
-        ...(p.before !== undefined && { before: p.before }),
-      })),
+      ...environmentPinJson(r),
+    })),
+  };
+}
+
+/** The files and SSM parameters an environment's pin wrote, as promote's and rollback's --json give them. */
+export function environmentPinJson(result: EnvironmentPinResult) {
+  return {
+    files: result.files.map((f) => ({ file: f.file, changed: f.changed })),
+    parameters: result.parameters.map((p) => ({
+      region: p.region,
+      parameter: p.parameter,
+      ami: p.ami,
+      changed: p.changed,
+      ...(p.before !== undefined && { before: p.before }),
     })),
   };
 }

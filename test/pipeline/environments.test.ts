@@ -199,8 +199,13 @@ describe('environments: build → dev → staging → prod, rollback, revoke', (
 
   it('refuses to promote before the soak is over, one line per recipe, and writes nothing', async () => {
     const before = await read('staging', 'base');
-    const refused = await run('promote', ['--to', 'staging']);
+    const refused = await run('promote', ['--to', 'staging', '--json']);
     expect(refused.exitCode).toBe(1);
+    const document = parseJsonOutput('promote', refused.stdout) as { recipes: Array<{ name: string; status: string }> };
+    expect(document.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['app', 'refused'],
+      ['base', 'refused'],
+    ]);
     expect(refused.stderr.trim().split('\n')).toEqual([
       expect.stringMatching(
         /^app: not promoted to staging: ami-\w+ in us-east-1 has soaked \d+s of 1d in dev \(promotable from /,
@@ -245,8 +250,12 @@ describe('environments: build → dev → staging → prod, rollback, revoke', (
   });
 
   it('rolls prod back to the image it pinned before, restoring the file byte for byte', async () => {
-    const check = await run('rollback', ['base', '--env', 'prod', '--check']);
+    const check = await run('rollback', ['base', '--env', 'prod', '--check', '--json']);
     expect(check.exitCode, check.stderr).toBe(2);
+    expect(parseJsonOutput('rollback', check.stdout)).toMatchObject({
+      replaced: { 'us-east-1': v2.base },
+      amis: { 'us-east-1': v1.base },
+    });
     expect(await pinOf('prod', 'base')).toBe(v2.base);
 
     const rolled = await run('rollback', ['base', '--env', 'prod']);
