@@ -25,6 +25,10 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   // First run on a real account (issue 25).
   doctor: async () => (await import('./doctor.js')).doctorCommand(),
   'iam-policy': async () => (await import('./iam-policy.js')).iamPolicyCommand(),
+  // Environments (issue 23): promote, rollback, revoke.
+  promote: async () => (await import('./promote.js')).promoteCommand(),
+  rollback: async () => (await import('./rollback.js')).rollbackCommand(),
+  revoke: async () => (await import('./revoke.js')).revokeCommand(),
 };
 
 /** `bake --version` (or `-V`) alone: bake's, the generator's and Packer's versions, without loading a command. */
