@@ -7,6 +7,8 @@ import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { buildExitCode, summaryLines } from '../pipeline/build-report.js';
 import { writeJunit } from '../pipeline/junit.js';
 import { planBakery } from '../pipeline/plan.js';
+import { generatorChangeNote } from '../pipeline/plan-report.js';
+import { bakeVersion } from '../release/installed-package.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { createProgress } from '../pipeline/create-progress.js';
 import { loadInstalledBakery } from './installed-bakery.js';
@@ -93,6 +95,8 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       const plan = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws), {
         force: Boolean(flags.force),
       });
+      const upgraded = generatorChangeNote(plan, bakeVersion());
+      if (upgraded) output.note(upgraded);
       const { shape } = await detectPackerShape();
       const progress = createProgress(output);
       const lock = flags.lock
