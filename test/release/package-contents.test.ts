@@ -62,7 +62,8 @@ describe('the npm package', () => {
   it('says what it needs to run: bin, engines, license, and the files prepare builds from in a git install', async () => {
     const pkg = JSON.parse(await readFile(path.join(repo, 'package.json'), 'utf8'));
     expect(pkg.bin).toEqual({ bake: 'bin/bake.js' });
-    expect(pkg.engines.node).toMatch(/^>=20/);
+    // The Node versions the README names (20, 22, 24), as a range npm checks on install.
+    expect(pkg.engines.node).toMatch(/\^20\.\d+\.\d+ \|\| \^22/);
     expect(pkg.license).toBe('MIT');
     expect(pkg.version).toMatch(/^\d+\.\d+\.\d+$/);
     // A git dependency runs prepare (tsc) after installing devDependencies: tsc and the Node types must be there.
