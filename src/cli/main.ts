@@ -20,6 +20,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   graph: async () => (await import('./graph.js')).graphCommand(),
   'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
   init: async () => (await import('./init.js')).initCommand(),
+  // Security freshness (issue 24).
+  scan: async () => (await import('./scan.js')).scanCommand(),
+  // First run on a real account (issue 25).
+  doctor: async () => (await import('./doctor.js')).doctorCommand(),
+  'iam-policy': async () => (await import('./iam-policy.js')).iamPolicyCommand(),
 };
 
 /** `bake --version` (or `-V`) alone: bake's, the generator's and Packer's versions, without loading a command. */
