@@ -57,7 +57,7 @@ function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
 
 /** Says which bakery the command acts as, when the name was derived rather than configured. */
 export function noteBakeryName(ctx: CommandContext, bakery: Bakery): void {
-  const note = bakeryNameNote(bakery.config.bakery, bakery.config.bakerySource);
+  const note = bakeryNameNote(bakery.config.bakery, bakery.config.bakerySource, bakery.config.bakeryLegacyName);
   if (note) ctx.output.note(note);
 }
 

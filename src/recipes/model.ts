@@ -146,6 +146,8 @@ export interface BakeryConfig {
   /** Which bakery this is (`bakery:`, else derived): the bake:bakery tag. See src/recipes/bakery-name.ts. */
   bakery: string;
   bakerySource: BakeryNameSource;
+  /** Without `bakery:`, the name older bake versions derived (the remote's last path part): read, never pruned. */
+  bakeryLegacyName?: string;
 }
 
 export interface Role {
