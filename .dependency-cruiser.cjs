@@ -38,12 +38,13 @@ const layers = [
       'tfvars',
       'sbom',
       'ci',
+      'scaffold',
     ],
   },
   {
     name: 'edges',
     what: 'the world behind small interfaces: EC2/SSM, the local cloud, git, files, terminal output',
-    folders: ['aws', 'local-cloud', 'git', 'files', 'io'],
+    folders: ['aws', 'local-cloud', 'git', 'files', 'io', 'release'],
   },
   {
     name: 'foundation',

@@ -6,7 +6,8 @@
 # (which also builds dist/).
 # With --tests also what only the tests use: Groovy, to run the Jenkinsfile itself
 # (test/ci/run-jenkinsfile.groovy); Chromium, to render the HTML report headless; Graphviz, to
-# parse what `bake graph --format dot` prints.
+# parse what `bake graph --format dot` prints. Node 22 and 24 for the tests beside the machine's own:
+# scripts/node-versions.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=false

@@ -7,9 +7,12 @@ import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { buildExitCode, summaryLines } from '../pipeline/build-report.js';
 import { writeJunit } from '../pipeline/junit.js';
 import { planBakery } from '../pipeline/plan.js';
+import { generatorChangeNote } from '../pipeline/plan-report.js';
+import { bakeVersion } from '../release/installed-package.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { createProgress } from '../pipeline/create-progress.js';
 import { loadInstalledBakery } from './installed-bakery.js';
+import { validateBeforeBuild } from '../pipeline/validate-before-build.js';
 import { buildMetadata } from '../ci/build-metadata.js';
 import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
@@ -83,7 +86,8 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       output.warn(`${signal} again: still waiting for Packer to clean up its instances`),
   };
   return whileInterruptible(notices, async (signal) => {
-    const bakery = await loadInstalledBakery(ctx);
+    // Everything `bake validate` checks, before the first Packer starts.
+    const bakery = await loadInstalledBakery(ctx, validateBeforeBuild);
     noteBakeryName(ctx, bakery);
     const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
     const ci = buildMetadata();
@@ -91,6 +95,8 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       const plan = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws), {
         force: Boolean(flags.force),
       });
+      const upgraded = generatorChangeNote(plan, bakeVersion());
+      if (upgraded) output.note(upgraded);
       const { shape } = await detectPackerShape();
       const progress = createProgress(output);
       const lock = flags.lock

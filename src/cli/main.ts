@@ -19,7 +19,11 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   images: async () => (await import('./images.js')).imagesCommand(),
   graph: async () => (await import('./graph.js')).graphCommand(),
   'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
+  init: async () => (await import('./init.js')).initCommand(),
 };
+
+/** `bake --version` (or `-V`) alone: bake's, the generator's and Packer's versions, without loading a command. */
+const VERSION_FLAGS = ['--version', '-V'];
 
 /** The program with the commands that `argv` (node, script, args…) can reach. */
 export async function program(argv: string[] = process.argv): Promise<Command> {
@@ -28,10 +32,12 @@ export async function program(argv: string[] = process.argv): Promise<Command> {
   const commands = await Promise.all(names.map((name) => COMMANDS[name]()));
   const bake = new Command('bake')
     .description('An image bakery for AWS: recipes → Packer → tagged AMIs → pinned in tfvars')
-    .version('0.1.0')
+    .option('-V, --version', "print bake's version, its generator version and the Packer shape it will use")
     .showHelpAfterError();
   for (const command of commands) bake.addCommand(command);
   return bake;
 }
 
-await (await program()).parseAsync(process.argv);
+if (process.argv.length === 3 && VERSION_FLAGS.includes(process.argv[2]))
+  await (await import('./version.js')).printVersion();
+else await (await program()).parseAsync(process.argv);

@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { withCloud, noteBakeryName } from './cloud-session.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
-import { planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
+import { generatorChangeNote, planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
+import { bakeVersion } from '../release/installed-package.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
@@ -34,6 +35,8 @@ async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Pro
   const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
   return withCloud(ctx, async ({ aws }) => {
     const result = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws));
+    const upgraded = generatorChangeNote(result, bakeVersion());
+    if (upgraded) ctx.output.note(upgraded);
     for (const line of planLines(result)) ctx.output.info(line);
     ctx.output.result(planJson(result, changes));
     if (flags.report) await writeHtmlReport(flags.report, planReportModel(result, new Date()));

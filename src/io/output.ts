@@ -8,7 +8,10 @@
  *   text) on stderr, so stdout can be piped or redirected and holds only the answer.
  *
  * With --json, `info` lines go to stderr too: stdout is the JSON document alone. In CI (not a
- * TTY, or CI=true) lines are timestamped; colour only on a TTY and never when NO_COLOR is set.
+ * TTY, or CI=true) the lines on stderr are timestamped (a console log reads as a timeline); what
+ * goes to stdout never is: it is the answer, redirected into a file or piped into another tool
+ * (`bake images > inventory.txt`, `bake plan | tee plan.txt`). Colour only on a TTY and never
+ * when NO_COLOR is set.
  */
 import { terminalSafe } from './terminal-text.js';
 import { maskSecrets } from './secret-mask.js';
@@ -63,12 +66,14 @@ export function createOutput(options: OutputOptions): Output {
   // Everything bake prints passes the secret mask (src/io/secret-mask.ts), here and nowhere else.
   const write = (stream: Stream, text: string) => void stream.write(maskSecrets(text));
   const line = (text: string) => (interactive ? `${text}\n` : `${now().toISOString()} ${text}\n`);
+  // The answer on stdout as it is; with --json it is human text on stderr, stamped like the rest there.
+  const answerLine = options.json ? line : (text: string) => `${text}\n`;
   return {
     json: options.json,
     interactive,
     color,
     screen: stderr,
-    info: (message) => write(answerStream, line(terminalSafe(message))),
+    info: (message) => write(answerStream, answerLine(terminalSafe(message))),
     progress: (message) => write(stderr, line(terminalSafe(message))),
     note: (message) => write(stderr, line(`note: ${terminalSafe(message)}`)),
     warn: (message) => write(stderr, line(`warning: ${terminalSafe(message)}`)),

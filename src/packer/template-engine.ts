@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { hclString } from '../escape/hcl-string.js';
 import { hclList, hclMap, packerString } from './hcl.js';
+import { packageFile } from '../release/installed-package.js';
 
 const engine = Handlebars.create();
 
@@ -42,8 +43,8 @@ engine.registerHelper('hclMap', (map: unknown, options: Handlebars.HelperOptions
 });
 
 /** Templates ship in the package: resolved from this module, never from the working directory. */
-export function templatePath(name: string): URL {
-  return new URL(`../../templates/packer/${name}`, import.meta.url);
+export function templatePath(name: string): string {
+  return packageFile('templates', `packer/${name}`);
 }
 
 const compiled = new Map<string, Handlebars.TemplateDelegate>();

@@ -2,6 +2,7 @@
 import { RecipeGraph } from '../recipes/graph.js';
 import type { ChangedSince } from './changed-since.js';
 import type { Plan } from './plan.js';
+import { majorMinor } from '../release/installed-package.js';
 
 export function planLines(plan: Plan): string[] {
   const lines: string[] = [];
@@ -19,6 +20,16 @@ export function planLines(plan: Plan): string[] {
   const building = plan.recipes.filter((e) => e.action === 'build').length;
   lines.push(`${building} to build, ${plan.recipes.length - building} to reuse`);
   return lines;
+}
+
+/**
+ * Said once, before the plan's lines, when an upgrade of bake changed the templates it generates
+ * (the generator version is part of every fingerprint): otherwise the first sign would be every
+ * recipe listed for a rebuild, which on AWS is hours of bakes.
+ */
+export function generatorChangeNote(plan: Plan, bakeVersion: string): string | undefined {
+  if (!plan.generatorChanged) return undefined;
+  return `bake ${majorMinor(bakeVersion)} changed the generated templates: every recipe rebuilds; see CHANGELOG`;
 }
 
 /**

@@ -16,7 +16,8 @@ import { RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
 import { distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
-import { DISTRIBUTION_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
+import { DISTRIBUTION_TAG, INPUTS_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
+import { parseInputsTag } from '../fingerprint/inputs-tag.js';
 import { launchTestReason } from './launch-test-step.js';
 
 export interface RecipePlan {
@@ -52,6 +53,11 @@ export interface RecipePlan {
 export interface Plan {
   /** In DAG order, parents first. */
   recipes: RecipePlan[];
+  /**
+   * A newest image of some recipe was made by another version of bake's template generator: the
+   * generated templates changed with an upgrade of bake, and every recipe rebuilds.
+   */
+  generatorChanged?: boolean;
 }
 
 export type { ResolvedBase };
@@ -106,6 +112,7 @@ export async function planBakery(
   }
 
   const decided = new Map<string, RecipePlan>();
+  let generatorChanged = false;
   for (const recipe of all) {
     const { inputs, fingerprint, base } = planned.get(recipe.name)!;
     const mine = (imagesOf.get(recipe.name) ?? []).sort(byNewest);
@@ -147,6 +154,8 @@ export async function planBakery(
             `image ${newest.imageId} with this fingerprint is ${newest.state}, not available`,
         );
       } else {
+        const builtWith = parseInputsTag(newest.tags[INPUTS_TAG])?.generator;
+        if (builtWith !== undefined && builtWith !== fingerprint.digests.generator) generatorChanged = true;
         reasons.push(
           ...(await explainChange({
             bakery,
@@ -211,7 +220,7 @@ export async function planBakery(
       const needers = neededBy.get(r.name);
       return needers ? { ...entry, reasons: [`needed by ${needers.join(', ')}`, ...entry.reasons] } : entry;
     });
-  return { recipes: listed };
+  return { recipes: listed, ...(generatorChanged && { generatorChanged }) };
 }
 
 /** Region → AMI of today's fingerprint, per recipe: what build reuses and pin writes. */

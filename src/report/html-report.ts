@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
+import { packageFile } from '../release/installed-package.js';
 import { ACTION_COLOURS, recipeGraphSvg } from './recipe-graph-svg.js';
 import type { ReportModel } from './report-model.js';
 
@@ -13,10 +14,9 @@ const engine = Handlebars.create();
 let compiled: HandlebarsTemplateDelegate | undefined;
 
 function template(): HandlebarsTemplateDelegate {
-  compiled ??= engine.compile(
-    readFileSync(new URL('../../templates/report/report.html.hbs', import.meta.url), 'utf8'),
-    { strict: false },
-  );
+  compiled ??= engine.compile(readFileSync(packageFile('templates', 'report/report.html.hbs'), 'utf8'), {
+    strict: false,
+  });
   return compiled;
 }
 

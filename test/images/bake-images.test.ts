@@ -146,7 +146,8 @@ describe('bake images', () => {
   it('prints a table a person can read, and the problems under it', async () => {
     const run = await images();
     expect(run.exitCode, run.stderr).toBe(0);
-    const lines = run.stdout.split('\n').map((line) => line.replace(/^\S+Z /, ''));
+    // The answer on stdout as it is: no timestamp, though stdout is a pipe (issue 30).
+    const lines = run.stdout.split('\n');
     expect(lines[0]).toMatch(/^web \(fingerprint [0-9a-f]{16}\)$/);
     expect(lines[1]).toMatch(/^ {2}REGION +IMAGE +FINGERPRINT +AGE +DEPRECATES +LAUNCH TEST +SHARED WITH +PINNED BY$/);
     const row = lines.find((line) => line.includes(amis.eastOld))!;

@@ -41,18 +41,23 @@ describe('output', () => {
     }
   });
 
-  it('in Jenkins (CI=true, or output not a terminal): no colour, timestamped lines, errors as they are', () => {
+  it('in Jenkins (CI=true, or output not a terminal): no colour, timestamped progress, the answer and errors as they are', () => {
     for (const [env, tty] of [
       [{ CI: 'true' }, true],
       [{}, false],
     ] as const) {
       const out = stream(tty);
-      const output = createOutput({ json: false, env, stdout: out, stderr: out, now: at });
+      const err = stream(tty);
+      const output = createOutput({ json: false, env, stdout: out, stderr: err, now: at });
+      output.progress('web: building');
       output.info('web: reuse ami-1');
+      output.warn('no packer');
       output.error('recipes/web.yaml:3:1: unknown key');
       expect([output.interactive, output.color]).toEqual([false, false]);
-      expect(out.written).toEqual([
-        '2026-11-22T19:00:00.000Z web: reuse ami-1\n',
+      expect(out.written).toEqual(['web: reuse ami-1\n']);
+      expect(err.written).toEqual([
+        '2026-11-22T19:00:00.000Z web: building\n',
+        '2026-11-22T19:00:00.000Z warning: no packer\n',
         'recipes/web.yaml:3:1: unknown key\n',
       ]);
     }

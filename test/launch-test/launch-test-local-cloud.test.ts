@@ -22,7 +22,7 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceStopped,
 } from '@aws-sdk/client-ec2';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ec2TestInstanceSession, LAUNCH_TEST_OF_TAG } from '../../src/aws/test-instance.js';
 import { runLaunchTest, type LaunchTestRequest } from '../../src/launch-test/launch-test.js';
 import { sshRemoteMachine } from '../../src/launch-test/remote.js';
@@ -34,7 +34,14 @@ import {
   type VerifyCheck,
 } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
-import { makeKeyPair, networksClaimedBy, processesUsing, ssh, testRootfsCache } from '../local-cloud/instances.js';
+import {
+  makeKeyPair,
+  networksClaimedBy,
+  processesUsing,
+  ssh,
+  testBaseRootfs,
+  testRootfsCache,
+} from '../local-cloud/instances.js';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-launch-test-'));
@@ -46,6 +53,7 @@ const previousCache = process.env.BAKE_ROOTFS_CACHE;
 
 beforeAll(async () => {
   process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
+  await testBaseRootfs();
   cloud = await startLocalCloud({ stateDir });
   ec2 = new EC2Client({ region, endpoint: cloud.endpoint, credentials: cloud.credentials });
   mkdirSync(path.join(root, 'cloud-init'));
@@ -111,6 +119,21 @@ const deps = {
   now: () => Date.now(),
 };
 
+/**
+ * Launch tests still running. A test that runs out of time fails, but its launch test goes on and
+ * cleans up later: the next test waits for that instead of finding its instance, group and key.
+ */
+const running = new Set<Promise<unknown>>();
+function launchTest(req: LaunchTestRequest): ReturnType<typeof runLaunchTest> {
+  const test = runLaunchTest(req, deps);
+  running.add(test);
+  void test.finally(() => running.delete(test)).catch(() => undefined);
+  return test;
+}
+afterEach(async () => {
+  await Promise.allSettled([...running]);
+});
+
 /** What a launch test may leave behind: nothing but terminated instances (no group, key, process, mount or namespace). */
 async function leftovers(): Promise<string[]> {
   const filter = [{ Name: 'tag-key', Values: [LAUNCH_TEST_OF_TAG] }];
@@ -173,7 +196,7 @@ describe('a launch test on the local cloud', () => {
       [check({ kind: 'file', path: '/etc/debian_version' }), check({ kind: 'package', name: 'coreutils' })],
     );
     const { request: req, lines } = request(recipe);
-    const result = await runLaunchTest(req, deps);
+    const result = await launchTest(req);
 
     expect(result, lines.join('\n')).toMatchObject({
       status: 'passed',
@@ -198,7 +221,7 @@ describe('a launch test on the local cloud', () => {
       check({ kind: 'file', path: '/etc/debian_version' }),
     ]);
     const { request: req, lines } = request(recipe);
-    const result = await runLaunchTest(req, deps);
+    const result = await launchTest(req);
 
     expect(result.status).toBe('failed');
     expect(result.error).toBe('1 of 2 checks failed on the booted instance: file exists: /run/app-configured');
@@ -219,7 +242,7 @@ describe('a launch test on the local cloud', () => {
       },
     });
     const started = Date.now();
-    const result = await runLaunchTest(req, deps);
+    const result = await launchTest(req);
 
     expect(result.status, lines.join('\n')).toBe('interrupted');
     expect(result.error).toBe('launch test interrupted');
@@ -243,7 +266,7 @@ describe('a launch test on the local cloud', () => {
       ],
     });
     const { request: req, lines } = request(recipe);
-    const result = await runLaunchTest(req, deps);
+    const result = await launchTest(req);
     expect(result.status, lines.join('\n')).toBe('passed');
     expect(result.cloud_init).toMatchObject({ status: 'done' });
     expect(result.checks.map((c) => c.status)).toEqual(['passed', 'passed']);
@@ -259,7 +282,7 @@ describe('a launch test on the local cloud', () => {
       check({ kind: 'file', path: '/etc/debian_version' }),
     ]);
     const { request: req, lines } = request(recipe);
-    const result = await runLaunchTest(req, deps);
+    const result = await launchTest(req);
     expect(result.status).toBe('failed');
     expect(result.error).toBe(`cloud-init reported an error on ${result.instance_id}`);
     expect(result.cloud_init.status).toBe('error');
@@ -280,7 +303,7 @@ describe('a launch test on the local cloud', () => {
       checks: [check({ kind: 'service', name: 'broken' })],
     });
     const { request: req, lines } = request(recipe);
-    const result = await runLaunchTest(req, deps);
+    const result = await launchTest(req);
     expect(result.status, lines.join('\n')).toBe('failed');
     expect(result.checks.map((c) => [c.check, c.status])).toEqual([['service running: broken', 'failed']]);
     expect(result.checks[0].output).toMatch(/not active: (failed|inactive)/);
@@ -298,7 +321,7 @@ describe('a launch test on the local cloud', () => {
     const plain = request(asRoot({ checks: [check({ kind: 'command', command: '! command -v cloud-init' })] }), {
       imageId,
     });
-    const passed = await runLaunchTest(plain.request, deps);
+    const passed = await launchTest(plain.request);
     expect(passed.status, plain.lines.join('\n')).toBe('passed');
     expect(passed.cloud_init).toMatchObject({
       status: 'absent',
@@ -317,7 +340,7 @@ describe('a launch test on the local cloud', () => {
       }),
       { imageId },
     );
-    const failed = await runLaunchTest(withUserData.request, deps);
+    const failed = await launchTest(withUserData.request);
     expect(failed.status).toBe('failed');
     expect(failed.error).toBe("the image has no cloud-init, so the test's user-data cannot apply");
     expect(failed.checks).toEqual([]);

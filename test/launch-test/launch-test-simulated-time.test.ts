@@ -28,7 +28,7 @@ import { sshRemoteMachine, type RemoteMachine, type SshWaitOptions } from '../..
 import { AWS_LATENCY, baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type VerifyCheck } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from '../pipeline/bakery.js';
-import { makeKeyPair, ssh, testRootfsCache } from '../local-cloud/instances.js';
+import { makeKeyPair, ssh, testBaseRootfs, testRootfsCache } from '../local-cloud/instances.js';
 
 const region = 'us-east-1';
 const root = mkdtempSync(path.join(tmpdir(), 'bake-simulated-launch-'));
@@ -37,10 +37,11 @@ const clients: EC2Client[] = [];
 let cloud: LocalCloud | undefined;
 const previousCache = process.env.BAKE_ROOTFS_CACHE;
 
-beforeAll(() => {
+beforeAll(async () => {
   process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
+  await testBaseRootfs();
   mkdirSync(path.join(root, 'cloud-init'));
-});
+}, 900_000);
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.destroy();

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
-import { makeKeyPair, networkLeftovers, processesUsing, ssh, testRootfsCache } from './instances.js';
+import { makeKeyPair, networkLeftovers, processesUsing, ssh, testBaseRootfs, testRootfsCache } from './instances.js';
 
 // The local cloud as `bake --local` runs it: EC2 over HTTP, and the boot host it loads itself.
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-local-cloud-host-'));
@@ -26,6 +26,7 @@ const previousCache = process.env.BAKE_ROOTFS_CACHE;
 
 beforeAll(async () => {
   process.env.BAKE_ROOTFS_CACHE = testRootfsCache();
+  await testBaseRootfs();
   keys = await makeKeyPair(stateDir);
   cloud = await startLocalCloud({ stateDir });
   ec2 = new EC2Client({

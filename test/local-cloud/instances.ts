@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { networkOfAddress } from '../../src/local-cloud/instance-network.js';
+import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 
@@ -13,6 +14,16 @@ export function testRootfsCache(): string {
     : path.join(repo, '.bake', 'test-cache');
   mkdirSync(dir, { recursive: true });
   return dir;
+}
+
+/**
+ * The base root filesystem instances boot from, made before a file's tests start (in its
+ * beforeAll): on a machine without the cache yet (a fresh checkout or CI runner), debootstrap
+ * takes minutes — or another process is making it — and that wait must not land in the first
+ * test that launches an instance and use up its time.
+ */
+export async function testBaseRootfs(): Promise<string> {
+  return ensureBaseRootfs({ cacheDir: testRootfsCache() });
 }
 
 /** A scratch directory whose parents are all root-owned and not world-writable (unlike /tmp). */

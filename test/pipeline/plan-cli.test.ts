@@ -6,7 +6,9 @@ import { appendFile, cp, lstat, mkdtemp, readdir, readFile, rm, symlink, writeFi
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CreateTagsCommand, DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
+import { FINGERPRINT_TAG, INPUTS_TAG } from '../../src/tags/tag-contract.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { imageAsBuilt } from './image-as-built.js';
@@ -143,6 +145,47 @@ describe('bake plan (CLI)', () => {
     // base is unchanged and its image exists: only web is planned, and it starts the first wave.
     expect(plan.recipes.map((r) => [r.name, r.action, r.level])).toEqual([['web', 'build', 0]]);
     expect(run.stderr).toContain('changed since HEAD');
+  });
+
+  it('says once, plainly, when the images were made by another version of the template generator', async () => {
+    const ec2 = t.ec2('us-east-1');
+    const { Images } = await ec2.send(
+      new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'tag:bake:recipe', Values: ['base'] }] }),
+    );
+    const base = Images![0];
+    const tag = (key: string) => base.Tags!.find((t) => t.Key === key)!.Value!;
+    const today = [
+      { Key: INPUTS_TAG, Value: tag(INPUTS_TAG) },
+      { Key: FINGERPRINT_TAG, Value: tag(FINGERPRINT_TAG) },
+    ];
+    // As an image baked by a bake whose generator differed: another fingerprint, and bake:inputs
+    // records another gen digest.
+    const older = tag(INPUTS_TAG).replace(/gen=[0-9a-f]+/, 'gen=000000000000');
+    expect(older).not.toBe(tag(INPUTS_TAG));
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [base.ImageId!],
+        Tags: [
+          { Key: INPUTS_TAG, Value: older },
+          { Key: FINGERPRINT_TAG, Value: '0000000000000000' },
+        ],
+      }),
+    );
+    try {
+      const run = await bake('--json');
+      expect(run.exitCode, run.stderr).toBe(0);
+      const notes = run.stderr.split('\n').filter((line) => line.includes('changed the generated templates'));
+      expect(notes).toEqual([
+        expect.stringMatching(
+          /note: bake \d+\.\d+ changed the generated templates: every recipe rebuilds; see CHANGELOG$/,
+        ),
+      ]);
+      const plan = parseJsonOutput('plan', run.stdout) as JsonPlan;
+      expect(plan.recipes.find((r) => r.name === 'base')!.reasons).toEqual(["bake's template generator changed"]);
+    } finally {
+      await ec2.send(new CreateTagsCommand({ Resources: [base.ImageId!], Tags: today }));
+    }
+    expect((await bake()).stderr).not.toContain('changed the generated templates');
   });
 
   it('reports an unknown recipe in one line with exit 1', async () => {

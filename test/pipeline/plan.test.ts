@@ -4,6 +4,7 @@ import { gitHistory } from '../../src/fingerprint/history.js';
 import { watchedFolders } from '../../src/fingerprint/fingerprint.js';
 import { currentImages, planBakery, type Plan, type PlanDeps, type RecipePlan } from '../../src/pipeline/plan.js';
 import type { BaseImage, Bakery } from '../../src/recipes/model.js';
+import { generatorChangeNote } from '../../src/pipeline/plan-report.js';
 import { BakeryRepo, MemoryCatalog } from './bakery-repo.js';
 
 let repo: BakeryRepo;
@@ -194,6 +195,13 @@ describe('bake plan', () => {
     const result = await plan(repo.bakery(), undefined, { generatorVersion: '999' });
     expect(entry(result, 'base').reasons).toEqual(["bake's template generator changed"]);
     expect(entry(result, 'web').reasons).toEqual(["bake's template generator changed", 'parent base is rebuilt']);
+    // Said once for the whole plan, naming the release and where to read about it.
+    expect(generatorChangeNote(result, '1.4.2')).toBe(
+      'bake 1.4 changed the generated templates: every recipe rebuilds; see CHANGELOG',
+    );
+    const unchanged = await plan(repo.bakery());
+    expect(unchanged.generatorChanged).toBeUndefined();
+    expect(generatorChangeNote(unchanged, '1.4.2')).toBeUndefined();
   });
 
   it('names the galaxy role version that changed', async () => {

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { discoverRoles, listRoleFiles } from '../../src/roles/index.js';
 
@@ -11,9 +12,20 @@ const run = promisify(execFile);
 const repo = path.resolve(__dirname, '../..');
 const exampleRoles = ['common', 'hardening', 'nginx', 'node_exporter', 'worker'];
 
+/** Temporary folders of this file, removed at its end: the suite leaves nothing on the machine. */
+const made: string[] = [];
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+afterAll(async () => {
+  await Promise.all(made.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
 /** `ansible-playbook --syntax-check` of a one-role playbook, the way bake's playbook includes roles. */
 async function syntaxCheck(rolesPath: string, role: string): Promise<{ ok: boolean; output: string }> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bake-role-'));
+  const dir = await tempDir('bake-role-');
   const playbook = path.join(dir, 'playbook.yml');
   await writeFile(playbook, `- hosts: all\n  gather_facts: false\n  become: true\n  roles:\n    - ${role}\n`);
   try {
@@ -27,6 +39,33 @@ async function syntaxCheck(rolesPath: string, role: string): Promise<{ ok: boole
   }
 }
 
+/**
+ * A `sshd -t` that depends on nothing the host's own sshd made or left: run as root, sshd refuses
+ * to check anything without its privilege separation directory, /run/sshd, which only a running
+ * sshd creates (a fresh machine or CI runner has none), and without host keys. The check gets a
+ * mount namespace of its own with a private /run holding that directory, and a host key of the
+ * test's, so it neither needs the host's nor leaves anything on it. Returns the command to run
+ * with the config file as its argument.
+ */
+async function sshdConfigCheck(dir: string): Promise<string> {
+  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
+  await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bake sshd -t', '-f', hostKey]);
+  const script = path.join(dir, 'sshd-check');
+  await writeFile(
+    script,
+    [
+      '#!/bin/sh',
+      'set -eu',
+      `exec unshare --mount --propagation private /bin/sh -euc 'mount -t tmpfs -o mode=0755 bake-sshd-check /run && mkdir -m 0755 /run/sshd && exec /usr/sbin/sshd -t -f "$1" -o HostKey="$2"' sshd-check "$1" ${shellQuote(hostKey)}`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return script;
+}
+
+const shellQuote = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+
 describe('the example roles', () => {
   it.each(exampleRoles)('%s passes ansible-playbook --syntax-check', async (role) => {
     const result = await syntaxCheck(path.join(repo, 'roles'), role);
@@ -35,7 +74,7 @@ describe('the example roles', () => {
   });
 
   it('fails the syntax check when a role is broken (so the checks above mean something)', async () => {
-    const roles = await mkdtemp(path.join(os.tmpdir(), 'bake-roles-'));
+    const roles = await tempDir('bake-roles-');
     await cp(path.join(repo, 'roles/nginx'), path.join(roles, 'nginx'), { recursive: true });
     await writeFile(path.join(roles, 'nginx/tasks/main.yml'), '- name: Broken\n  ansible.builtin.apt:\n    name: nginx\n  no_such_keyword: true\n');
     const result = await syntaxCheck(roles, 'nginx');
@@ -43,7 +82,8 @@ describe('the example roles', () => {
   });
 
   it('render their templates with their defaults, and the sshd hardening passes `sshd -t`', async () => {
-    const out = await mkdtemp(path.join(os.tmpdir(), 'bake-role-templates-'));
+    const out = await tempDir('bake-role-templates-');
+    const sshdCheck = await sshdConfigCheck(out);
     const tasks: object[] = [];
     for (const name of exampleRoles) {
       const role = (await discoverRoles(repo)).roles.get(name)!;
@@ -53,7 +93,7 @@ describe('the example roles', () => {
           'ansible.builtin.template': {
             src: path.join(role.dir, file),
             dest: path.join(out, `${name}-${path.basename(file, '.j2')}`),
-            ...(name === 'hardening' ? { validate: '/usr/sbin/sshd -t -f %s' } : {}),
+            ...(name === 'hardening' ? { validate: `${sshdCheck} %s` } : {}),
           },
           vars: parse(await readFile(path.join(role.dir, 'defaults/main.yml'), 'utf8')),
         });
@@ -64,6 +104,18 @@ describe('the example roles', () => {
     await run('ansible-playbook', ['-i', 'localhost,', playbook], { env: { ...process.env, ANSIBLE_NOCOLOR: '1', ANSIBLE_HOME: out, ANSIBLE_LOCAL_TEMP: out } });
     expect(await readFile(path.join(out, 'hardening-hardening.conf'), 'utf8')).toContain('PasswordAuthentication no');
     expect(await readFile(path.join(out, 'worker-worker.service'), 'utf8')).toContain('Environment=WORKER_QUEUE=default WORKER_CONCURRENCY=2');
+  });
+
+  it('check sshd configs with a `sshd -t` that refuses a bad one, needs nothing of the host’s sshd and leaves nothing behind', async () => {
+    const dir = await tempDir('bake-sshd-check-');
+    const check = await sshdConfigCheck(dir);
+    const runDirBefore = existsSync('/run/sshd');
+    await writeFile(path.join(dir, 'good.conf'), 'PasswordAuthentication no\n');
+    await writeFile(path.join(dir, 'bad.conf'), 'PasswordAuthentication no\nNoSuchOption yes\n');
+    await expect(run(check, [path.join(dir, 'good.conf')])).resolves.toBeDefined();
+    const bad = await run(check, [path.join(dir, 'bad.conf')]).catch((error: { stderr: string }) => error);
+    expect((bad as { stderr?: string }).stderr).toMatch(/Bad configuration option: NoSuchOption/i);
+    expect(existsSync('/run/sshd')).toBe(runDirBefore);
   });
 
   it('each has tasks, handlers, defaults and meta, and templates where it writes config', async () => {

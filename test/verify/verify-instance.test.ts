@@ -7,7 +7,7 @@
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
 import { loadBakery } from '../../src/recipes/load-bakery.js';
 import {
@@ -29,15 +29,28 @@ const changes = path.join(stateDir, 'instances', 'child', 'upper');
 const deps = productionVerifyDeps({ bakeryRoot: root, rootfsCache: cache });
 const measured: Record<string, number> = {};
 
+/**
+ * Verify runs still going. A test that runs out of time fails, but its verify goes on holding the
+ * instance: the next test waits for it rather than finding the instance busy.
+ */
+const running = new Set<Promise<unknown>>();
+
 async function verifyChild(options: { fresh?: boolean; idempotence?: boolean } = {}): Promise<VerifyReport> {
   const bakery = await loadBakery(root);
-  return verifyRecipe(
+  const run = verifyRecipe(
     bakery,
     bakery.recipes.find((r) => r.name === 'child')!,
     deps,
     options,
   );
+  running.add(run);
+  void run.finally(() => running.delete(run)).catch(() => undefined);
+  return run;
 }
+
+afterEach(async () => {
+  await Promise.allSettled([...running]);
+});
 
 function edit(file: string, from: string, to: string) {
   const full = path.join(root, file);
