@@ -34,6 +34,26 @@ async function bootBakery(varsFromUserData: boolean) {
   });
 }
 
+/** What the instance's boot script does, here: the user-data's variables, then the baked playbook with them. */
+async function runBootPlaybook(boot: string, cloudConfig: string, scratch: string): Promise<void> {
+  const vars = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig], { reject: false });
+  expect(vars.exitCode, vars.stderr).toBe(0);
+  const varsFile = path.join(scratch, 'vars.yml');
+  await writeFile(varsFile, vars.stdout);
+  // The baked playbook reads /run/bake-boot/vars.yml, where the instance's script writes; here it reads the scratch copy.
+  const playbook = (await readFile(path.join(boot, 'playbook.yml'), 'utf8')).replace(
+    '/run/bake-boot/vars.yml',
+    varsFile,
+  );
+  await writeFile(path.join(boot, 'playbook.yml'), playbook);
+  const play = await execa('ansible-playbook', ['-i', 'localhost,', '-c', 'local', path.join(boot, 'playbook.yml')], {
+    reject: false,
+    all: true,
+    env: { ANSIBLE_ROLES_PATH: path.join(boot, 'roles'), ANSIBLE_NOCOLOR: '1' },
+  });
+  expect(play.exitCode, play.all).toBe(0);
+}
+
 describe('boot roles, rendered', () => {
   it('puts the boot playbook, the per-instance script, the user-data helper and every boot role (dependencies too) beside the build playbook', async () => {
     const root = await bootBakery(true);
@@ -80,21 +100,7 @@ describe('boot roles, rendered', () => {
       cloudConfig,
       `#cloud-config\nruncmd: [echo hi]\nbake_vars:\n  app_env: "test {{ lookup('pipe', 'id') }}"\n  app_out: ${JSON.stringify(out)}\n`,
     );
-    const vars = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig]);
-    const varsFile = path.join(scratch, 'vars.yml');
-    await writeFile(varsFile, vars.stdout);
-    // The baked playbook reads /run/bake-boot/vars.yml, where the instance's script writes; here it reads the scratch copy.
-    const playbook = (await readFile(path.join(boot, 'playbook.yml'), 'utf8')).replace(
-      '/run/bake-boot/vars.yml',
-      varsFile,
-    );
-    await writeFile(path.join(boot, 'playbook.yml'), playbook);
-    const play = await execa('ansible-playbook', ['-i', 'localhost,', '-c', 'local', path.join(boot, 'playbook.yml')], {
-      reject: false,
-      all: true,
-      env: { ANSIBLE_ROLES_PATH: path.join(boot, 'roles'), ANSIBLE_NOCOLOR: '1' },
-    });
-    expect(play.exitCode, play.all).toBe(0);
+    await runBootPlaybook(boot, cloudConfig, scratch);
     expect(await readFile(out, 'utf8')).toBe(`env=test {{ lookup('pipe', 'id') }} port=8080\n`);
 
     const noUserData = await execa('python3', [
@@ -144,21 +150,7 @@ describe('boot roles, rendered', () => {
         '',
       ].join('\n'),
     );
-    const vars = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig], { reject: false });
-    expect(vars.exitCode, vars.stderr).toBe(0);
-    const varsFile = path.join(scratch, 'vars.yml');
-    await writeFile(varsFile, vars.stdout);
-    const playbook = (await readFile(path.join(boot, 'playbook.yml'), 'utf8')).replace(
-      '/run/bake-boot/vars.yml',
-      varsFile,
-    );
-    await writeFile(path.join(boot, 'playbook.yml'), playbook);
-    const play = await execa('ansible-playbook', ['-i', 'localhost,', '-c', 'local', path.join(boot, 'playbook.yml')], {
-      reject: false,
-      all: true,
-      env: { ANSIBLE_ROLES_PATH: path.join(boot, 'roles'), ANSIBLE_NOCOLOR: '1' },
-    });
-    expect(play.exitCode, play.all).toBe(0);
+    await runBootPlaybook(boot, cloudConfig, scratch);
     expect(await readFile(out, 'utf8')).toBe(
       `peers=10.0.1.10,10.0.1.11 db=db.internal:5432 opts={{ lookup('pipe', 'id') }}|sslmode=require|\x7f\u2028 flags={'fast': True} since=2026-12-07\n`,
     );
