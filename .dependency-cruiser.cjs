@@ -38,6 +38,7 @@ const layers = [
       'tfvars',
       'sbom',
       'ci',
+      'scan',
       'scaffold',
     ],
   },

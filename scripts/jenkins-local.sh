@@ -5,7 +5,7 @@
 # parent's image is there) → pin. One `bake local-cloud` plays the AWS account all "agents" share.
 #
 # Usage: scripts/jenkins-local.sh [BAKERY_DIR]    (a git checkout; default: this repository)
-# Env:   CHANGED_SINCE=REF as the Jenkins parameter; BAKE_LOCK_WAIT (default 45m);
+# Env:   CHANGED_SINCE=REF and SECURITY_SCAN=true as the Jenkins parameters; BAKE_LOCK_WAIT (default 45m);
 #        JENKINS_LOCAL_WORK=DIR to keep the run's files there (default: a temp dir, removed);
 #        a second run with the same DIR finds the first run's images in DIR/cloud.
 # Needs root, packer, ansible-playbook and debootstrap, like `bake build --local`.
@@ -62,6 +62,10 @@ stage() { echo "jenkins-local: ==== stage $* ====" >&2; }
 
 stage Validate
 (cd "$workspace" && bake validate)
+# The Jenkinsfile's nightly stage (timer runs, or SECURITY_SCAN=true): scan before planning.
+if [ "${SECURITY_SCAN:-false}" = true ]; then
+  (cd "$workspace" && bake scan --local --json >"$work/scan.json")
+fi
 
 stage Plan
 (cd "$workspace" && bake plan --local --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report "$work/reports/plan.html" >"$work/plan.json")

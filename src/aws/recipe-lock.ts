@@ -18,6 +18,7 @@ import {
   FINGERPRINT_TAG,
   LOCK_ALIVE_TAG,
   LOCK_HOLDER_TAG,
+  LOCK_PROCESS_TAG,
   LOCK_TAG,
   fitTagValue,
 } from '../tags/tag-contract.js';
@@ -31,13 +32,21 @@ export interface LockHolder {
   /** When the holder last said it is alive (its heartbeat), or `since`. */
   aliveAt: Date;
   keyPairId: string;
+  /** The holder's process (src/files/process-identity.ts), when it recorded one. */
+  process?: string;
 }
 
 export type LockAttempt = { acquired: true; keyPairId: string } | { acquired: false; held: LockHolder | undefined };
 
 export interface RecipeLockStore {
   /** Takes the lock if nobody holds it; otherwise says who does (undefined: it vanished meanwhile, try again). */
-  tryAcquire(recipe: string, region: string, holder: string, fingerprint: string): Promise<LockAttempt>;
+  tryAcquire(
+    recipe: string,
+    region: string,
+    holder: string,
+    fingerprint: string,
+    process?: string,
+  ): Promise<LockAttempt>;
   /** The holder is still baking: the lock's last sign of life becomes `at`. */
   heartbeat(region: string, keyPairId: string, at: Date): Promise<void>;
   /** Removes exactly this lock (by id, so a lock taken over by someone else is never removed by mistake); EC2 answers a lock gone already with success. */
@@ -62,7 +71,7 @@ const isNotFound = (error: unknown) =>
 /** `bakery`: the lock key pair is tagged bake:bakery like everything else a bakery creates. */
 export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: string): RecipeLockStore {
   return {
-    async tryAcquire(recipe, region, holder, fingerprint) {
+    async tryAcquire(recipe, region, holder, fingerprint, process) {
       const ec2 = clients(region);
       const KeyName = lockName(recipe, bakery);
       try {
@@ -78,6 +87,7 @@ export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: 
                   { Key: LOCK_HOLDER_TAG, Value: fitTagValue(holder) },
                   { Key: FINGERPRINT_TAG, Value: fingerprint },
                   ...(bakery ? [{ Key: BAKERY_TAG, Value: bakery }] : []),
+                  ...(process ? [{ Key: LOCK_PROCESS_TAG, Value: process }] : []),
                 ],
               },
             ],
@@ -101,6 +111,7 @@ export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: 
             since,
             aliveAt: Number.isNaN(beat) || beat < since.getTime() ? since : new Date(beat),
             keyPairId: pair.KeyPairId ?? '',
+            process: tags[LOCK_PROCESS_TAG] || undefined,
           },
         };
       } catch (error) {

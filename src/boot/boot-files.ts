@@ -64,8 +64,9 @@ trap 'rm -f ${VARS_FILE}' EXIT
     : ''
 }cd ${BOOT_DIR}
 echo "bake-boot: $(date -u +%Y-%m-%dT%H:%M:%SZ) running the boot roles" >> ${BOOT_LOG}
+# ANSIBLE_NO_TARGET_SYSLOG: modules would log their arguments (the instance's variables) to the journal.
 ANSIBLE_ROLES_PATH=${BOOT_DIR}/roles ANSIBLE_NOCOLOR=True ANSIBLE_RETRY_FILES_ENABLED=False ANSIBLE_LOCALHOST_WARNING=False \\
-  ansible-playbook -i localhost, -c local playbook.yml >> ${BOOT_LOG} 2>&1
+  ANSIBLE_NO_TARGET_SYSLOG=True ansible-playbook -i localhost, -c local playbook.yml >> ${BOOT_LOG} 2>&1
 echo "bake-boot: $(date -u +%Y-%m-%dT%H:%M:%SZ) done" >> ${BOOT_LOG}
 `;
 }

@@ -85,7 +85,12 @@ export async function withCloud<T>(ctx: CommandContext, action: (session: CloudS
   }
   const shared = sharedLocalCloud(process.env);
   if (shared) return action(localSession(ctx, shared, profileEnv));
-  const cloud = await startLocalCloud({ stateDir: path.join(ctx.dir, '.bake', 'local'), log: localCloudLog(ctx) });
+  const cloud = await startLocalCloud({
+    stateDir: path.join(ctx.dir, '.bake', 'local'),
+    log: localCloudLog(ctx),
+    // The first local build debootstraps for minutes: always said, not only in debug output.
+    notice: (message) => ctx.output.progress(`local cloud: ${message}`),
+  });
   try {
     return await action(localSession(ctx, cloud, profileEnv));
   } finally {

@@ -36,7 +36,11 @@ export function localCloudCommand(): Command {
         await runCommand(ctx, () =>
           whileInterruptible({}, async (stop) => {
             const stateDir = path.join(ctx.dir, '.bake', 'local');
-            const cloud = await startLocalCloud({ stateDir, log: localCloudLog(ctx) });
+            const cloud = await startLocalCloud({
+              stateDir,
+              log: localCloudLog(ctx),
+              notice: (message) => ctx.output.progress(`local cloud: ${message}`),
+            });
             let envFile: string | undefined;
             let written: string | undefined;
             try {

@@ -20,6 +20,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   graph: async () => (await import('./graph.js')).graphCommand(),
   'local-cloud': async () => (await import('./local-cloud.js')).localCloudCommand(),
   init: async () => (await import('./init.js')).initCommand(),
+  // Security freshness (issue 24).
+  scan: async () => (await import('./scan.js')).scanCommand(),
 };
 
 /** `bake --version` (or `-V`) alone: bake's, the generator's and Packer's versions, without loading a command. */

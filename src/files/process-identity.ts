@@ -3,7 +3,7 @@
  * same pid (after a crash and a reboot, or simply pid wrap-around): the pid plus the kernel's
  * start time of that process (`/proc/PID/stat`, field 22, clock ticks since boot).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 
 /** `PID` or `PID:START`; what lock files record. */
 export type ProcessIdentity = string;
@@ -51,4 +51,36 @@ function runsNode(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * Where a process runs, precisely enough to know whether its pid can be looked up from here: the
+ * kernel's boot id (a reboot, another machine) and the pid namespace (another container on the
+ * same kernel sees other pids). A host name is not enough: agents in containers often share one.
+ */
+export function hostOfProcesses(): string | undefined {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const namespace = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+    return boot && namespace ? `${boot}/${namespace}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** This process, as a lock records it: `<boot id>/<pid namespace>/<pid>:<start time>` (undefined without /proc). */
+export function hostProcessIdentity(): string | undefined {
+  const host = hostOfProcesses();
+  const start = processStartTime(process.pid);
+  return host && start ? `${host}/${process.pid}:${start}` : undefined;
+}
+
+/**
+ * The process a lock names ran where this one runs, and is gone: its holder died (`kill -9`, an
+ * OOM kill) and the lock can be taken over at once. A process elsewhere is never judged here.
+ */
+export function isGoneFromThisHost(identity: string): boolean {
+  const match = /^(.+)\/(\d+:\d+)$/.exec(identity);
+  const host = hostOfProcesses();
+  return Boolean(match && host && match[1] === host && !isRunning(match[2]));
 }

@@ -70,6 +70,7 @@ export function recipeSettings(recipe: Recipe): Record<string, unknown> {
     launchTest,
     secrets,
     boot,
+    rebuildOn: _rebuildOn,
     ...settings
   } = recipe;
   const tested = launchTestSettings(launchTest);

@@ -20,6 +20,7 @@ export async function bakeryInventory(
   recipes: Recipe[],
   aws: AwsSettings,
   now: Date,
+  maxPendingAgeMs?: number,
 ): Promise<Inventory> {
   const deps = await productionPlanDeps(bakery, aws);
   let listed: Promise<ImageRecord[]> | undefined;
@@ -55,5 +56,5 @@ export async function bakeryInventory(
   for (const [region, ids] of unknownByRegion)
     for (const id of await existingImageIds(clients(region), region, ids)) existing.add(id);
 
-  return imageInventory({ entries, images, pins, existing, now });
+  return imageInventory({ entries, images, pins, existing, now, maxPendingAgeMs });
 }

@@ -21,6 +21,14 @@ export function inventoryJson(inventory: Inventory): unknown {
           ...(image.launchTest ? { launch_test: image.launchTest } : {}),
           sharing: image.sharing,
           pinned_by: image.pinnedBy,
+          ...(image.scan && {
+            scan: {
+              scanned_at: image.scan.at,
+              pending: image.scan.pending,
+              ...(image.scan.pendingSince && { pending_since: image.scan.pendingSince }),
+              packages: image.scan.packages,
+            },
+          }),
         })),
       })),
     })),
@@ -30,6 +38,7 @@ export function inventoryJson(inventory: Inventory): unknown {
       region: a.region,
       place: a.place,
       ...(a.ami ? { ami: a.ami } : {}),
+      ...(a.overdue !== undefined && { overdue: a.overdue }),
       message: a.message,
     })),
   };

@@ -1,4 +1,9 @@
-import type { Inventory } from './inventory.js';
+import type { Attention, Inventory } from './inventory.js';
+
+function attentionLabel(a: Attention): string {
+  if (a.kind === 'pending-fixes') return a.overdue ? 'OVERDUE' : 'fixes ';
+  return a.kind === 'broken-pin' ? 'BROKEN' : a.kind === 'stale-pin' ? 'stale ' : 'unpinned';
+}
 
 /** Columns padded to their widest cell, so the table reads on a terminal and in a CI log alike. */
 export function tableLines(rows: string[][]): string[] {
@@ -16,10 +21,21 @@ export function inventoryLines(inventory: Inventory): string[] {
   for (const recipe of inventory.recipes) {
     lines.push(`${recipe.name} (fingerprint ${recipe.fingerprint})`);
     const rows = [
-      ['  REGION', 'IMAGE', '', 'FINGERPRINT', 'AGE', 'DEPRECATES', 'LAUNCH TEST', 'SHARED WITH', 'PINNED BY'],
+      [
+        '  REGION',
+        'IMAGE',
+        '',
+        'FINGERPRINT',
+        'AGE',
+        'DEPRECATES',
+        'LAUNCH TEST',
+        'SECURITY',
+        'SHARED WITH',
+        'PINNED BY',
+      ],
     ];
     for (const region of recipe.regions) {
-      if (region.images.length === 0) rows.push([`  ${region.region}`, '(none)', '', '', '', '', '', '', '']);
+      if (region.images.length === 0) rows.push([`  ${region.region}`, '(none)', '', '', '', '', '', '', '', '']);
       for (const image of region.images) {
         rows.push([
           `  ${region.region}`,
@@ -29,6 +45,7 @@ export function inventoryLines(inventory: Inventory): string[] {
           `${image.ageDays}d`,
           image.deprecationTime?.slice(0, 10) ?? '-',
           image.launchTest ?? '-',
+          image.scan ? `${image.scan.pending} pending (${image.scan.at.slice(0, 10)})` : 'not scanned',
           image.sharing,
           image.pinnedBy.join(', ') || '-',
         ]);
@@ -38,10 +55,7 @@ export function inventoryLines(inventory: Inventory): string[] {
   }
   if (inventory.attention.length) {
     lines.push('needs attention:');
-    for (const a of inventory.attention)
-      lines.push(
-        `  ${a.kind === 'broken-pin' ? 'BROKEN' : a.kind === 'stale-pin' ? 'stale ' : 'unpinned'}  ${a.recipe} ${a.region}: ${a.message}`,
-      );
+    for (const a of inventory.attention) lines.push(`  ${attentionLabel(a)}  ${a.recipe} ${a.region}: ${a.message}`);
   } else {
     lines.push("nothing needs attention: every pin names its recipe's current image");
   }

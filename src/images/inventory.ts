@@ -7,6 +7,7 @@ import type { ImageRecord } from '../aws/image-record.js';
 import { distributionTag } from '../lifecycle/distribution-settings.js';
 import type { PinnedValue } from '../tfvars/pinned-values.js';
 import type { Recipe } from '../recipes/model.js';
+import { scanRecordOf, type ScanRecord } from '../scan/scan-tags.js';
 import { BUILT_AT_TAG, DISTRIBUTION_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
 
 export interface InventoryImage {
@@ -25,6 +26,8 @@ export interface InventoryImage {
   sharing: string;
   /** The pin targets naming it. */
   pinnedBy: string[];
+  /** Its latest security scan (`bake:scan-*` tags), when scanned. */
+  scan?: ScanRecord;
 }
 
 export interface InventoryRegion {
@@ -41,7 +44,7 @@ export interface InventoryRecipe {
   regions: InventoryRegion[];
 }
 
-export type AttentionKind = 'broken-pin' | 'not-pinned' | 'stale-pin';
+export type AttentionKind = 'broken-pin' | 'not-pinned' | 'stale-pin' | 'pending-fixes';
 
 export interface Attention {
   kind: AttentionKind;
@@ -50,6 +53,8 @@ export interface Attention {
   place: string;
   ami?: string;
   message: string;
+  /** pending-fixes: pending longer than --max-pending-age. */
+  overdue?: boolean;
 }
 
 export interface Inventory {
@@ -67,6 +72,8 @@ export interface InventoryInput {
   /** Pinned ids found to exist (in bake's listing or by a direct lookup). */
   existing: Set<string>;
   now: Date;
+  /** `--max-pending-age`: a pinned image whose security fixes have been pending longer than this is `overdue`. */
+  maxPendingAgeMs?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -101,6 +108,7 @@ export function imageInventory(input: InventoryInput): Inventory {
             ...(i.tags[LAUNCH_TEST_TAG] && { launchTest: i.tags[LAUNCH_TEST_TAG] }),
             sharing: sharingOf(recipe, i.tags[DISTRIBUTION_TAG]),
             pinnedBy: pins.filter((p) => p.ami === i.imageId).map((p) => p.place),
+            ...(scanRecordOf(i.tags) && { scan: scanRecordOf(i.tags) }),
           };
         })
         .sort((a, b) => (a.builtAt < b.builtAt ? 1 : a.builtAt > b.builtAt ? -1 : 0));
@@ -143,12 +151,40 @@ export function imageInventory(input: InventoryInput): Inventory {
         });
       }
     }
+    attention.push(...pendingFixes(recipe.name, regions, input));
     return { name: recipe.name, fingerprint, regions };
   });
   return { recipes, attention };
 }
 
-/** CONTRACT: with --detailed-exitcode, 2 when a pin names an image that no longer exists. */
+/** Pinned images whose latest scan found security fixes pending; `overdue` past --max-pending-age. */
+function pendingFixes(recipe: string, regions: InventoryRegion[], input: InventoryInput): Attention[] {
+  const found: Attention[] = [];
+  for (const region of regions)
+    for (const image of region.images) {
+      const scan = image.scan;
+      if (!scan?.pending || image.pinnedBy.length === 0) continue;
+      const since = scan.pendingSince ?? scan.at;
+      const days = Math.floor((input.now.getTime() - Date.parse(since)) / DAY_MS);
+      const overdue =
+        input.maxPendingAgeMs !== undefined && input.now.getTime() - Date.parse(since) > input.maxPendingAgeMs;
+      found.push({
+        kind: 'pending-fixes',
+        recipe,
+        region: region.region,
+        place: image.pinnedBy.join(', '),
+        ami: image.imageId,
+        overdue,
+        message: `${image.imageId} has had ${scan.pending} security fix(es) pending for ${days}d (since ${since}): ${scan.packages}${overdue ? ' — longer than --max-pending-age' : ''}`,
+      });
+    }
+  return found;
+}
+
+/**
+ * CONTRACT: with --detailed-exitcode, 2 when a pin names an image that no longer exists, or (with
+ * --max-pending-age) a pinned image has had security fixes pending longer than that.
+ */
 export function inventoryExitCode(inventory: Inventory, detailed: boolean): number {
-  return detailed && inventory.attention.some((a) => a.kind === 'broken-pin') ? 2 : 0;
+  return detailed && inventory.attention.some((a) => a.kind === 'broken-pin' || a.overdue) ? 2 : 0;
 }

@@ -5,30 +5,16 @@
  * happened (pass, failure, timeout, interrupt). One code path for AWS and the local cloud: both are
  * reached through the EC2 API (src/aws/test-instance.ts) and SSH (./remote.ts).
  */
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { TestInstanceSession } from '../aws/test-instance.js';
 import type { Bakery, Recipe, VerifyCheck } from '../recipes/model.js';
 import { checkResult, seconds, type CheckResult } from '../verify/check-result.js';
-import type { CloudInitOutcome, RemoteMachine, SshTarget } from './remote.js';
+import type { CloudInitOutcome } from './remote.js';
+import { TestMachine, type LaunchTestTarget, type TestMachineDeps } from './test-machine.js';
 import { renderUserData } from './user-data.js';
+import { securityUpdatesCheck, type SecurityScanOfTest } from './security-check.js';
 
-/** How bake reaches test instances: what differs between AWS and the local cloud. */
-export interface LaunchTestTarget {
-  /** 22 on EC2 (and for the local cloud's booted instances). */
-  sshPort: number;
-  sshInterface?: 'private_ip' | 'public_ip';
-  /** CIDR allowed to SSH in; default: this agent's address towards the instance. */
-  sshFrom?: string;
-}
+export type { LaunchTestTarget };
 
-export interface LaunchTestDeps {
-  /** A fresh EC2 session for one test instance in a region. */
-  session(region: string): TestInstanceSession;
-  remote: RemoteMachine;
-  now(): number;
-}
+export type LaunchTestDeps = TestMachineDeps;
 
 export interface LaunchTestRequest {
   bakery: Bakery;
@@ -58,6 +44,8 @@ export interface LaunchTestResult {
   duration_s: number;
   /** Things made for the test that could not be removed (an instance, a security group, a key pair). */
   cleanup_problems: string[];
+  /** After an `upgrade:` build: what the image's package manager still had pending in the security suite. */
+  security_scan?: SecurityScanOfTest;
 }
 
 /** The checks of a launch test: the recipe's verify checks, then the test's own. */
@@ -92,44 +80,35 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
   const timeout = AbortSignal.timeout(spec.timeoutMs);
   const signal = request.signal ? AbortSignal.any([request.signal, timeout]) : timeout;
   const why = () => (request.signal?.aborted ? 'interrupted' : `timed out after ${formatMs(spec.timeoutMs)}`);
-  const session = deps.session(region);
-  const keyDir = await mkdtemp(path.join(tmpdir(), 'bake-launch-test-'));
+  const machine = await TestMachine.open(deps, region);
   try {
     await log(
       `launching ${instanceType} from ${imageId} in ${region}${result.user_data.length ? ` with user-data ${result.user_data.join(', ')}` : ''}`,
     );
-    const instance = await session.launch({
-      region,
-      imageId,
-      recipe: recipe.name,
-      instanceType,
-      subnetId: recipe.subnetId,
-      userData,
-      sshPort: target.sshPort,
-      sshInterface: target.sshInterface ?? 'private_ip',
-      sshFrom: target.sshFrom,
-      signal,
-      maxWaitSeconds: Math.ceil(spec.timeoutMs / 1000),
-    });
-    result.instance_id = instance.instanceId;
-    const keyFile = path.join(keyDir, 'id');
-    await writeFile(keyFile, instance.privateKey, { mode: 0o600 });
-    await chmod(keyFile, 0o600);
-    const ssh: SshTarget = {
-      ip: instance.address,
-      sshPort: target.sshPort,
-      privateKey: keyFile,
-      user: recipe.sshUsername,
-    };
-    await log(`${instance.instanceId} is running at ${instance.address}; waiting for SSH`);
-
-    await deps.remote.waitForSsh(ssh, signal, { timeScale: session.timeScale });
+    const booted = await machine.boot(
+      {
+        region,
+        imageId,
+        recipe: recipe.name,
+        sshUsername: recipe.sshUsername,
+        subnetId: recipe.subnetId,
+        instanceType,
+        userData,
+        target,
+        signal,
+        maxWaitSeconds: Math.ceil(spec.timeoutMs / 1000),
+      },
+      (instanceId) => (result.instance_id = instanceId),
+    );
+    const ssh = booted.ssh;
+    await log(`${booted.instanceId} is running at ${booted.address}; waiting for SSH`);
+    await machine.waitForSsh(booted, deps.remote, signal);
     await log('SSH is up; waiting for cloud-init (cloud-init status --wait)');
     const cloudInit = await deps.remote.cloudInit(ssh, signal);
     result.cloud_init = cloudInit;
     for (const line of cloudInit.output.split('\n').filter(Boolean)) await log(`  ${line}`);
     if (cloudInit.status === 'error') {
-      result.error = `cloud-init reported an error on ${instance.instanceId}`;
+      result.error = `cloud-init reported an error on ${booted.instanceId}`;
       return result;
     }
     if (cloudInit.status === 'absent' && spec.userData.length > 0) {
@@ -143,6 +122,14 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
       result.checks.push(outcome);
       await log(`${outcome.status === 'passed' ? 'ok' : 'FAILED'}: ${outcome.check}`);
       for (const line of outcome.output.split('\n').filter(Boolean)) await log(`  ${line}`);
+    }
+    // After an upgrade, nothing may be pending: otherwise the next scan would ask for the same rebuild again.
+    if (recipe.upgrade && !signal.aborted) {
+      const { check, scan } = await securityUpdatesCheck(recipe, ssh, deps, signal, deps.now);
+      result.checks.push(check);
+      result.security_scan = scan;
+      await log(`${check.status === 'passed' ? 'ok' : 'FAILED'}: ${check.check}`);
+      for (const line of check.output.split('\n').filter(Boolean)) await log(`  ${line}`);
     }
     if (signal.aborted) throw new Error(why());
     const failed = result.checks.filter((c) => c.status === 'failed');
@@ -160,7 +147,7 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
         : `launch test stopped: ${(error as Error).message.split('\n')[0]}`;
     }
     if (result.instance_id && result.cloud_init.status === 'not reached') {
-      const console = await session.consoleOutput();
+      const console = await machine.session.consoleOutput();
       const tail = console.trim().split('\n').slice(-20);
       if (tail.length && tail[0]) {
         await log(`console output of ${result.instance_id} (last lines):`);
@@ -169,12 +156,9 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
     }
     return result;
   } finally {
-    await log(
-      `removing ${[session.made.instanceId, session.made.securityGroupId, session.made.keyName].filter(Boolean).join(', ') || 'nothing (nothing was made)'}`,
-    );
-    result.cleanup_problems = await session.cleanUp();
+    await log(`removing ${machine.describeMade()}`);
+    result.cleanup_problems = await machine.close();
     for (const problem of result.cleanup_problems) await log(`LEFT BEHIND: ${problem}`);
-    await rm(keyDir, { recursive: true, force: true });
     result.duration_s = seconds(deps.now() - started);
     await log(`${result.status} in ${result.duration_s} s${result.error ? `: ${result.error}` : ''}`);
   }

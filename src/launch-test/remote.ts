@@ -36,6 +36,14 @@ export interface RemoteMachine {
   waitForSsh(target: SshTarget, signal: AbortSignal, options?: SshWaitOptions): Promise<void>;
   cloudInit(target: SshTarget, signal: AbortSignal): Promise<CloudInitOutcome>;
   runCheck(target: SshTarget, check: VerifyCheck, signal: AbortSignal): Promise<ScriptRun>;
+  /** Feeds fixed `script` text to a root shell; its exit code (255: ssh itself failed) and both streams. */
+  runScript(target: SshTarget, script: string, signal: AbortSignal): Promise<ScriptOutput>;
+}
+
+export interface ScriptOutput {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
 }
 
 const NO_CLOUD_INIT = 100;
@@ -116,4 +124,19 @@ export const sshRemoteMachine: RemoteMachine = {
 
   // The same script, as root, as bake verify and Packer run it.
   runCheck: (target, check, signal) => runCheckOverSsh(target, check, signal),
+
+  async runScript(target, script, signal) {
+    const result = await execa('ssh', [...sshArgs(target), ...rootShell(target)], {
+      input: script,
+      reject: false,
+      cancelSignal: signal,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (signal.aborted) throw Object.assign(new Error('stopped while the script ran'), { aborted: true });
+    return {
+      exitCode: typeof result.exitCode === 'number' ? result.exitCode : 255,
+      stdout: String(result.stdout),
+      stderr: String(result.stderr),
+    };
+  },
 };

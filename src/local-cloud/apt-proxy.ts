@@ -18,6 +18,7 @@ import {
 } from 'node:http';
 import path from 'node:path';
 import { finished, pipeline } from 'node:stream/promises';
+import { CloudError } from '../errors/index.js';
 
 export const APT_PROXY_PORT = 3142;
 
@@ -44,9 +45,32 @@ const RETURNED_HEADERS = [
 export interface AptProxyOptions {
   /** Where downloaded .deb files are kept (shared between bakes; created when missing). */
   cacheDir: string;
-  /** Host names apt may reach through the proxy (the Debian mirrors). */
-  mirrorHosts: ReadonlySet<string>;
+  /** URI prefixes apt may reach through the proxy (the Debian mirrors, rootfs-mirror.ts's mirrorUris). */
+  mirrors: readonly string[];
+  /** Exact `http://127.0.0.1:PORT` origins of apt repositories on this machine (loopback only) apt may also reach. */
+  localOrigins?: ReadonlySet<string>;
   log?: (line: string) => void;
+}
+
+/**
+ * `BAKE_LOCAL_APT_REPOSITORIES`: space-separated http URLs of apt repositories served on this
+ * machine's loopback (a test's own security suite, an offline mirror) that local instances may use
+ * through the proxy. Anything that is not http on a loopback address is refused, so traffic stays here.
+ */
+export function localAptOrigins(value: string | undefined): Set<string> {
+  const origins = new Set<string>();
+  for (const text of (value ?? '').split(/\s+/).filter(Boolean)) {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new CloudError(`BAKE_LOCAL_APT_REPOSITORIES: not a URL: ${JSON.stringify(text)}`);
+    }
+    if (url.protocol !== 'http:' || !/^127\.\d+\.\d+\.\d+$/.test(url.hostname) || !url.port)
+      throw new CloudError(`BAKE_LOCAL_APT_REPOSITORIES: only http://127.x.y.z:PORT repositories on this machine: ${text}`);
+    origins.add(url.origin);
+  }
+  return origins;
 }
 
 export interface AptProxyStats {
@@ -100,15 +124,18 @@ export class AptProxy {
     } catch {
       return refuse(400, 'bake apt proxy: absolute http:// URLs only');
     }
-    if (url.protocol !== 'http:' || !this.options.mirrorHosts.has(url.hostname)) {
+    const local = url.protocol === 'http:' && Boolean(this.options.localOrigins?.has(url.origin));
+    if (!local && !isMirrorUrl(url, this.options.mirrors)) {
       return refuse(
         403,
-        `bake apt proxy: only the Debian mirror (${[...this.options.mirrorHosts].join(', ')}) is reachable from a local instance`,
+        `bake apt proxy: only the Debian mirror (${this.options.mirrors.join(', ')}) is reachable from a local instance`,
       );
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(405, 'bake apt proxy: GET and HEAD only');
     try {
-      if (req.method === 'GET' && !url.search && url.pathname.endsWith('.deb')) await this.serveDeb(url, req, res);
+      // A local repository's files are not the mirror's: never kept in the shared .deb cache.
+      if (!local && req.method === 'GET' && !url.search && url.pathname.endsWith('.deb'))
+        await this.serveDeb(url, req, res);
       else await this.forward(url, req, res);
     } catch (error) {
       this.options.log?.(`apt proxy: ${url.href}: ${(error as Error).message}`);
@@ -174,6 +201,25 @@ export class AptProxy {
       outgoing.end();
     });
   }
+}
+
+/**
+ * True when the URL lies under one of the mirror prefixes: same scheme, host and port, its path
+ * below the prefix's. The URL parser has already resolved `..` and `%2e%2e` in the path, so a
+ * path cannot climb out of the prefix; anything else on the mirror's host (another port, another
+ * path, a service on loopback) stays out of an instance's reach.
+ */
+export function isMirrorUrl(url: URL, mirrors: readonly string[]): boolean {
+  if (url.protocol !== 'http:' || url.username || url.password) return false;
+  return mirrors.some((mirror) => {
+    const prefix = new URL(mirror);
+    return (
+      prefix.protocol === url.protocol &&
+      prefix.hostname === url.hostname &&
+      (prefix.port || '80') === (url.port || '80') &&
+      url.pathname.startsWith(prefix.pathname.endsWith('/') ? prefix.pathname : `${prefix.pathname}/`)
+    );
+  });
 }
 
 function returnedHeaders(upstream: IncomingMessage): Record<string, string> {

@@ -7,30 +7,33 @@
  * through a caching proxy on the host's end of its veth pair.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CloudError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
-import { APT_PROXY_PORT, AptProxy } from './apt-proxy.js';
+import { APT_PROXY_PORT, AptProxy, localAptOrigins } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
 import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from './instance-host.js';
+import { guardInstanceNetwork, unguardInstanceNetwork } from './host-firewall.js';
+import { instanceCgroups, removeInstanceCgroups } from './instance-cgroup.js';
 import {
   allowTcpPorts,
-  createInstanceNetwork,
+  attachInstanceNetwork,
+  claimInstanceNetwork,
+  detachInstanceNetwork,
   networkOfSlot,
   refuseTcpPort,
   removeInstanceNetwork,
   removeNetworkIfAbandoned,
   type InstanceNetwork,
 } from './instance-network.js';
-import { SEED_DIR, writeInstanceSeed } from './instance-seed.js';
+import { mountInstanceRoot, uidBaseOfSlot } from './instance-root.js';
+import { writeInstanceSeed } from './instance-seed.js';
 import { ImageStore, LAYERS_FILE, readLayers } from './rootfs-images.js';
-import { hostAptSources, mirrorHosts } from './rootfs-mirror.js';
+import { hostAptSources, mirrorUris } from './rootfs-mirror.js';
 import {
   ensureBaseRootfs,
   killProcessesInside,
-  mountOverlay,
-  mountsUnder,
   removeRootfs,
   requireRoot,
   rootfsCacheDir,
@@ -40,6 +43,8 @@ import {
 export interface BootHostOptions {
   stateDir: string;
   log?: (line: string) => void;
+  /** Lines a user should see without asking for debug output (the first-use debootstrap); default: log. */
+  notice?: (line: string) => void;
   /** Where the debootstrap base and the apt cache are kept (default $BAKE_ROOTFS_CACHE, else <stateDir>/rootfs). */
   rootfsCache?: string;
 }
@@ -61,7 +66,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const cacheDir = options.rootfsCache ? path.resolve(options.rootfsCache) : rootfsCacheDir(stateDir);
   const proxy = new AptProxy({
     cacheDir: path.join(cacheDir, 'apt-archives'),
-    mirrorHosts: mirrorHosts(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]),
+    mirrors: mirrorUris(hostAptSources(), [process.env.BAKE_DEBIAN_MIRROR]),
+    localOrigins: localAptOrigins(process.env.BAKE_LOCAL_APT_REPOSITORIES),
     log,
   });
   const running = new Map<string, Running>();
@@ -87,6 +93,10 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       /** The instance's own changes, and overlayfs's scratch directory beside them. */
       upper: path.join(dir, 'upper'),
       work: path.join(dir, 'work'),
+      /** Mount points of the idmapped layers the overlay is made of (instance-root.ts). */
+      mounts: path.join(dir, 'mounts'),
+      /** RunInstances' UserData, kept by bake: never read back from the image, which may hold a link there. */
+      userData: path.join(dir, 'user-data'),
       /** The network slot the instance last had: it gets the same address back when free. */
       slot: path.join(dir, 'network-slot'),
       pid: path.join(dir, 'nspawn.pid'),
@@ -116,7 +126,12 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     (prepared ??= (async () => {
       await requireRoot('instance host');
       await requireNspawn();
-      await mkdir(instancesDir, { recursive: true });
+      // Root only: the layers keep the image's own uids on disk (admin is 1000), and host uid
+      // 1000 must not reach them by path.
+      for (const dir of [instancesDir, images.dir]) {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await chmod(dir, 0o700);
+      }
       await images.sweep();
       for (const name of await readdir(instancesDir)) {
         const dir = path.join(instancesDir, name);
@@ -126,52 +141,79 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         }
         const f = files(name);
         await stopOrphanContainer(f.pid, f.rootfs);
-        const slot = await recordedSlot(name);
-        if (slot !== undefined) await removeNetworkIfAbandoned(networkOfSlot(slot));
+        await releaseIfAbandoned(name);
       }
       await unmountUnder(stateDir);
     })());
 
   const baseRootfs = () => {
-    base ??= ensureBaseRootfs({ cacheDir, log });
+    base ??= ensureBaseRootfs({ cacheDir, log: options.notice ?? log });
     // A failed debootstrap (mirror down) is retried by the next launch, not remembered.
     base.catch(() => (base = undefined));
     return base;
   };
 
-  /** Network, seed, proxy, boot: until sshd answers. `userData` undefined keeps what the seed holds. */
+  /** RunInstances' UserData, bytes as given (cloud-init handles gzip and MIME): temp file, then rename. */
+  async function keepUserData(file: string, userData: Buffer): Promise<void> {
+    const temp = `${file}.${process.pid}.tmp`;
+    await writeFile(temp, userData, { mode: 0o600, flag: 'w' });
+    await rename(temp, file);
+  }
+
+  /** Unmounts the instance's root and the idmapped layers under it. */
+  async function unmountInstance(instanceId: string): Promise<void> {
+    const f = files(instanceId);
+    await unmountUnder(f.rootfs);
+    await unmountUnder(f.mounts);
+  }
+
+  /** After a crash: the instance's slot, namespace and cgroups, unless a living bake holds the slot now. */
+  async function releaseIfAbandoned(instanceId: string): Promise<void> {
+    const slot = await recordedSlot(instanceId);
+    if (slot === undefined) return;
+    const network = networkOfSlot(slot);
+    if (await removeNetworkIfAbandoned(network)) {
+      await unguardInstanceNetwork(network, APT_PROXY_PORT);
+      await removeInstanceCgroups(await instanceCgroups(network.namespace));
+    }
+  }
+
+  /** Network, seed, proxy, boot: until sshd answers. `userData` undefined keeps what the instance was launched with. */
   async function boot(instanceId: string, authorizedKey: string, userData?: Buffer): Promise<InstanceEndpoint> {
     const f = files(instanceId);
     if (!exists(instanceId)) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
     await stopOrphanContainer(f.pid, f.rootfs);
     const started = Date.now();
-    if (!(await mountsUnder(f.rootfs)).includes(f.rootfs)) await mountOverlay(f, await readLayers(f.dir));
-    let network: InstanceNetwork;
-    try {
-      network = parked.get(instanceId) ?? (await createInstanceNetwork(await recordedSlot(instanceId)));
-      parked.delete(instanceId);
-    } catch (error) {
-      await unmountUnder(f.rootfs);
-      throw error;
-    }
+    const network = parked.get(instanceId) ?? (await claimInstanceNetwork(await recordedSlot(instanceId)));
+    parked.delete(instanceId);
+    const uidBase = uidBaseOfSlot(network.slot);
+    const cgroups = await instanceCgroups(network.namespace);
     try {
       await writeFileAtomic(f.slot, `${network.slot}\n`);
-      const keptUserData =
-        userData ?? (await readFile(path.join(f.rootfs, SEED_DIR, 'user-data')).catch(() => undefined));
-      await writeInstanceSeed(f.rootfs, {
+      // Mounted afresh at every boot: the uid range follows the slot, which may have changed.
+      await unmountInstance(instanceId);
+      await mountInstanceRoot(f, await readLayers(f.dir), uidBase);
+      if (userData) await keepUserData(f.userData, userData);
+      await writeInstanceSeed(f.rootfs, uidBase, {
         instanceId,
         ip: network.ip,
         authorizedKey,
-        userData: keptUserData,
+        userData: userData ?? (await readFile(f.userData).catch(() => undefined)),
         aptProxy: `${network.hostIp}:${APT_PROXY_PORT}`,
       });
-      await proxy.listen(network.hostIp);
-      // Booting waits for sshd to greet: a hold kept in a parked namespace must not refuse that.
-      if (sshHolds.has(instanceId)) await allowTcpPorts(network);
+      await guardInstanceNetwork(network, APT_PROXY_PORT);
+      await removeInstanceCgroups(cgroups);
+      for (const dir of cgroups) await mkdir(dir, { recursive: true });
       const container = await BootedContainer.boot({
         rootfs: f.rootfs,
         machine: network.namespace,
-        netnsPath: `/run/netns/${network.namespace}`,
+        uidBase,
+        cgroups,
+        onStarted: async (initPid) => {
+          await attachInstanceNetwork(network, initPid);
+          // The host end of the pair exists only now.
+          await proxy.listen(network.hostIp);
+        },
         ip: network.ip,
         pidFile: f.pid,
         consoleFile: f.console,
@@ -185,7 +227,9 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     } catch (error) {
       await proxy.unlisten(network.hostIp);
       await removeInstanceNetwork(network).catch(() => undefined);
-      await unmountUnder(f.rootfs).catch(() => undefined);
+      await unguardInstanceNetwork(network, APT_PROXY_PORT);
+      await removeInstanceCgroups(cgroups);
+      await unmountInstance(instanceId).catch(() => undefined);
       throw error;
     }
   }
@@ -201,18 +245,21 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     if (entry) await entry.container.stop();
     if (network) {
       await proxy.unlisten(network.hostIp);
-      if (keepNetwork) parked.set(instanceId, network);
-      else await removeInstanceNetwork(network);
+      await unguardInstanceNetwork(network, APT_PROXY_PORT);
+      await removeInstanceCgroups(await instanceCgroups(network.namespace));
+      if (keepNetwork) {
+        await detachInstanceNetwork(network);
+        parked.set(instanceId, network);
+      } else await removeInstanceNetwork(network);
     }
     if (!entry) {
       await stopOrphanContainer(f.pid, f.rootfs);
-      const slot = await recordedSlot(instanceId);
-      if (slot !== undefined) await removeNetworkIfAbandoned(networkOfSlot(slot));
+      if (!network) await releaseIfAbandoned(instanceId);
     }
     // Nothing should outlive PID 1; this is for what a crash may have left. Unmounting the
     // root filesystem leaves the instance's changes in its upper directory.
     await killProcessesInside(f.rootfs);
-    await unmountUnder(f.rootfs);
+    await unmountInstance(instanceId);
   }
 
   function releaseSshHold(instanceId: string): void {
@@ -228,7 +275,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         throw new CloudError(`instance ${request.instanceId} already exists on this host`);
       // No copy: the instance's writes go to its own upper directory over the image's layers.
       const lowers = request.imageId === BASE_IMAGE ? [await baseRootfs()] : await images.layersOf(request.imageId);
-      await mkdir(f.dir, { recursive: true, mode: 0o755 });
+      await mkdir(f.dir, { recursive: true, mode: 0o700 });
       await writeFile(path.join(f.dir, LAYERS_FILE), `${JSON.stringify(lowers)}\n`);
       try {
         return await boot(request.instanceId, request.authorizedKey, request.userData ?? Buffer.alloc(0));

@@ -56,16 +56,22 @@ export interface LocalCloudOptions {
   latency?: LatencyProfile | null;
   /** Debug lines (every call: region, action, parameter names; never key material); none by default. */
   log?: (message: string) => void;
+  /** What a user waits for and should hear about (the once-per-machine debootstrap); default: log. */
+  notice?: (message: string) => void;
 }
 
 /**
  * The boot host, made on first use: `bake plan --local` launches nothing and should not pay
  * for (or need the privileges of) a host it never uses.
  */
-function defaultHost(stateDir: string, log: (message: string) => void): InstanceHost {
+function defaultHost(
+  stateDir: string,
+  log: (message: string) => void,
+  notice: (message: string) => void,
+): InstanceHost {
   let made: Promise<InstanceHost> | undefined;
   const host = () => {
-    made ??= Promise.resolve().then(() => createBootHost({ stateDir, log }));
+    made ??= Promise.resolve().then(() => createBootHost({ stateDir, log, notice }));
     return made;
   };
   return {
@@ -137,7 +143,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const state = stateFile.load();
     const credentials = await loadOrCreateCredentials(options.stateDir);
     const sshPort = options.sshPort ?? INSTANCE_SSH_PORT;
-    host = options.host ?? defaultHost(options.stateDir, log);
+    host = options.host ?? defaultHost(options.stateDir, log, options.notice ?? log);
     await resume(state, host, log);
     stateFile.save(state);
     const faults = options.faults ?? [];

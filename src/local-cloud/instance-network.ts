@@ -1,14 +1,14 @@
 /**
- * Each running local instance is its own host on a network of two: a network namespace bake
- * creates, joined to the host by a veth pair with a /30 of its own. The instance can reach the
+ * Each running local instance is its own host on a network of two: a network namespace of its
+ * own (owned by its user namespace), joined to the host by a veth pair with a /30 of its own. The instance can reach the
  * host's side of that pair and nothing else (no default route, nothing forwarded), so two
  * instances can both listen on port 80, and the host (Packer, Ansible, bake) reaches each one's
  * sshd at its own address.
  *
  * Addresses come from 198.18.0.0/15, which RFC 2544 reserves for benchmarking and real networks
  * never use; a slot that overlaps a route the host already has is skipped. Slots are claimed
- * machine-wide (several bakes and test runs share one kernel): slot N is taken while the
- * namespace `bake-N` exists.
+ * machine-wide (several bakes and test runs share one kernel): slot N is taken while the bake
+ * that claimed it lives or the namespace `bake-N` has processes.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -78,11 +78,13 @@ export function overlaps(cidr: string, slot: number): boolean {
 }
 
 /**
- * Creates the namespace and the veth pair for an instance, preferring the slot it had before
- * (a stopped instance keeps its address when it is free). Returns the network, ready to boot into.
+ * Claims a slot for an instance, preferring the one it had before (a stopped instance keeps its
+ * address when it is free). The namespace itself is the instance's own, made by systemd-nspawn
+ * inside the instance's user namespace (so the instance may manage it: CAP_NET_ADMIN there is
+ * its root's); attachInstanceNetwork wires it to the host once nspawn has made it.
  */
-export async function createInstanceNetwork(preferredSlot?: number): Promise<InstanceNetwork> {
-  const network = await underNetworkLock(async () => {
+export async function claimInstanceNetwork(preferredSlot?: number): Promise<InstanceNetwork> {
+  return underNetworkLock(async () => {
     const routes = await hostRoutes();
     const free = (slot: number) => !routes.some((cidr) => overlaps(cidr, slot));
     const candidates = preferredSlot === undefined ? [] : [preferredSlot];
@@ -91,16 +93,33 @@ export async function createInstanceNetwork(preferredSlot?: number): Promise<Ins
       for (const candidate of candidates.splice(0)) {
         if (!free(candidate)) continue;
         const net = networkOfSlot(candidate);
+        // A stopped instance of a living bake keeps its claim without a namespace.
+        const owner = await ownerOf(net);
+        if (Number.isInteger(owner) && isAlive(owner)) continue;
         if (existsSync(path.join(NETNS_DIR, net.namespace)) && !(await reclaimAbandoned(net))) continue;
-        // Claimed before it exists: a namespace is never seen without its living owner.
         await writeFile(claimFile(net), `${process.pid}\n`);
+        // A placeholder under the slot's name: every bake, an older one too, sees the slot taken.
         await ip('netns', 'add', net.namespace);
         return net;
       }
     }
     throw new CloudError('no free network slot for a local instance in 198.18.0.0/15 (terminate some local instances)');
   });
+}
+
+/**
+ * Names the network namespace of the instance whose init is `pid` (`ip netns attach`, so the
+ * host's tools reach it by name) and joins it to the host with a veth pair: `eth0` inside, the
+ * host end guarded by the host firewall (src/local-cloud/host-firewall.ts).
+ */
+export async function attachInstanceNetwork(network: InstanceNetwork, pid: number): Promise<void> {
   try {
+    // The placeholder gives its name to the instance's namespace under the lock: no other bake
+    // ever sees the slot without a namespace.
+    await underNetworkLock(async () => {
+      await deleteNamespace(network);
+      await ip('netns', 'attach', network.namespace, String(pid));
+    });
     await ip('link', 'add', network.hostInterface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', network.namespace);
     await ip('addr', 'add', `${network.hostIp}/${network.prefixLength}`, 'dev', network.hostInterface);
     await ip('link', 'set', network.hostInterface, 'up');
@@ -108,23 +127,37 @@ export async function createInstanceNetwork(preferredSlot?: number): Promise<Ins
     await ip('-n', network.namespace, 'link', 'set', 'eth0', 'up');
     await ip('-n', network.namespace, 'link', 'set', 'lo', 'up');
   } catch (error) {
-    await removeInstanceNetwork(network);
+    await detachInstanceNetwork(network);
     throw error;
   }
-  return network;
 }
 
-/** Deletes the namespace (which takes both ends of the veth pair with it) and the claim. */
+/**
+ * Forgets the instance's namespace (a placeholder takes its name again: the slot stays claimed)
+ * and deletes the host end of the pair.
+ */
+export async function detachInstanceNetwork(network: InstanceNetwork): Promise<void> {
+  await underNetworkLock(async () => {
+    await deleteNamespace(network);
+    await ip('netns', 'add', network.namespace);
+  });
+  // The pair goes with the namespace once nothing runs in it; a host end left behind goes now.
+  await execa('ip', ['link', 'delete', network.hostInterface], { reject: false });
+}
+
+/** Deletes the namespace (the instance's or the placeholder) and gives the slot up. */
 export async function removeInstanceNetwork(network: InstanceNetwork): Promise<void> {
-  if (existsSync(path.join(NETNS_DIR, network.namespace))) {
-    const result = await execa('ip', ['netns', 'delete', network.namespace], { reject: false, all: true });
-    if (result.failed && existsSync(path.join(NETNS_DIR, network.namespace))) {
-      throw new CloudError(`could not delete network namespace ${network.namespace}: ${String(result.all).trim()}`);
-    }
-  }
-  // A host end left without its peer (a crash between the two `ip link` steps).
+  await deleteNamespace(network);
   await execa('ip', ['link', 'delete', network.hostInterface], { reject: false });
   await rm(claimFile(network), { force: true });
+}
+
+async function deleteNamespace(network: InstanceNetwork): Promise<void> {
+  if (!existsSync(path.join(NETNS_DIR, network.namespace))) return;
+  const result = await execa('ip', ['netns', 'delete', network.namespace], { reject: false, all: true });
+  if (result.failed && existsSync(path.join(NETNS_DIR, network.namespace))) {
+    throw new CloudError(`could not delete network namespace ${network.namespace}: ${String(result.all).trim()}`);
+  }
 }
 
 /** Processes inside the namespace: a booted container's init and everything it started. */

@@ -4,9 +4,9 @@
  * pair's public key, RunInstances' UserData as given), the key in root's authorized_keys, and
  * apt's way to the mirror through the host (an instance has no other route out).
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { writeInsideRoot, type RootWrite } from './instance-root.js';
 
 export const SEED_DIR = 'var/lib/cloud/seed/nocloud';
 export const APT_PROXY_CONF = 'etc/apt/apt.conf.d/00bake-local-cloud-proxy';
@@ -42,22 +42,32 @@ export function renderAptProxyConf(aptProxy: string): string {
   return `// Written by bake's local cloud at every boot: the only way out of an instance is this proxy on the host.\nAcquire::http::Proxy "http://${aptProxy}";\n`;
 }
 
-/** Writes the seed into a root filesystem that is not running. */
-export async function writeInstanceSeed(rootfs: string, seed: InstanceSeed): Promise<void> {
-  const seedDir = path.join(rootfs, SEED_DIR);
-  await mkdir(seedDir, { recursive: true, mode: 0o700 });
-  await writeFile(path.join(seedDir, 'meta-data'), renderMetaData(seed), { mode: 0o600 });
-  // NoCloud needs the file even when empty; bytes as given (cloud-init itself handles gzip and MIME).
-  await writeFile(path.join(seedDir, 'user-data'), seed.userData ?? '', { mode: 0o600 });
-  await writeFile(path.join(rootfs, APT_PROXY_CONF), renderAptProxyConf(seed.aptProxy));
-  const sshDir = path.join(rootfs, 'root/.ssh');
-  await mkdir(sshDir, { recursive: true, mode: 0o700 });
-  await chmod(sshDir, 0o700);
+/**
+ * Writes the seed into a mounted instance root that is not running, as the instance's own root
+ * chrooted into it (src/local-cloud/instance-root.ts): the image is the instance's, and a link
+ * it holds where a seed file goes must never lead bake to a host path.
+ */
+export async function writeInstanceSeed(rootfs: string, uidBase: number, seed: InstanceSeed): Promise<void> {
+  const seedDir = `/${SEED_DIR}`;
+  const key = seed.authorizedKey.trim();
+  const writes: RootWrite[] = [
+    { op: 'mkdir', path: seedDir, mode: 0o700 },
+    { op: 'write', path: `${seedDir}/meta-data`, data: renderMetaData(seed), mode: 0o600 },
+    // NoCloud needs the file even when empty; bytes as given (cloud-init itself handles gzip and MIME).
+    { op: 'write', path: `${seedDir}/user-data`, data: seed.userData ?? '', mode: 0o600 },
+    { op: 'mkdir', path: `/${path.dirname(APT_PROXY_CONF)}`, mode: 0o755 },
+    { op: 'write', path: `/${APT_PROXY_CONF}`, data: renderAptProxyConf(seed.aptProxy), mode: 0o644 },
+    { op: 'mkdir', path: '/root/.ssh', mode: 0o700 },
+  ];
   // cloud-init adds the same key from meta-data; written here too so that an image whose
   // cloud-init is broken or disabled can still be reached and its log read.
-  const keysFile = path.join(sshDir, 'authorized_keys');
-  const present = await readFile(keysFile, 'utf8').catch(() => '');
-  const key = seed.authorizedKey.trim();
-  if (key && !present.split('\n').includes(key))
-    await writeFile(keysFile, `${present}${present && !present.endsWith('\n') ? '\n' : ''}${key}\n`, { mode: 0o600 });
+  if (key)
+    writes.push({
+      op: 'write',
+      path: '/root/.ssh/authorized_keys',
+      data: `${key}\n`,
+      mode: 0o600,
+      appendLineIfMissing: true,
+    });
+  await writeInsideRoot(rootfs, uidBase, writes);
 }

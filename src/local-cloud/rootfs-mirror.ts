@@ -112,20 +112,27 @@ export function hostAptSources(etcApt = '/etc/apt'): AptSource[] {
   return sources;
 }
 
-/** Host names of the mirrors an instance's apt may reach (through the host's proxy). */
-export function mirrorHosts(
+/**
+ * The mirrors an instance's apt may reach through the host's proxy, as URI prefixes
+ * (`http://host[:port]/path/`): scheme, host, port and path must all match one of them.
+ */
+export function mirrorUris(
   sources: AptSource[],
   extra: Array<string | undefined> = [],
   release = DEBIAN_RELEASE,
-): Set<string> {
+): string[] {
   const uris = [...releaseSources(sources, release).map((s) => s.uri), DEFAULT_MIRROR, ...extra];
-  const hosts = new Set<string>();
+  const prefixes = new Set<string>();
   for (const uri of uris) {
     try {
-      if (uri) hosts.add(new URL(uri).hostname);
+      if (!uri) continue;
+      const url = new URL(uri);
+      // apt in an instance speaks plain http to the proxy; credentials are nobody's to hand out.
+      if (url.protocol !== 'http:' || url.username || url.password) continue;
+      prefixes.add(`${url.protocol}//${url.host}${url.pathname.endsWith('/') ? url.pathname : `${url.pathname}/`}`);
     } catch {
       // not a URL: nothing to allow
     }
   }
-  return hosts;
+  return [...prefixes];
 }

@@ -2,7 +2,7 @@
  * Root filesystems on the host: the debootstrap base every local image starts from, copies of
  * it for instances and images, and taking them down again without leaving mounts or processes.
  */
-import { chmod, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -82,8 +82,11 @@ export function rootfsCacheDir(stateDir: string, env: NodeJS.ProcessEnv = proces
  */
 export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<string> {
   const base = path.join(options.cacheDir, BASE_NAME);
+  await mkdir(options.cacheDir, { recursive: true, mode: 0o755 });
+  // Every instance boots from it as root: a base another user could have shaped is not used.
+  await requireTrusted(options.cacheDir, 'the root filesystem cache');
+  if (await lstat(base).catch(() => undefined)) await requireTrusted(base, 'the base root filesystem');
   if (isComplete(base)) return base;
-  await mkdir(options.cacheDir, { recursive: true });
   return withPidLock(
     path.join(options.cacheDir, `${BASE_NAME}.lock`),
     async () => {
@@ -93,7 +96,9 @@ export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<stri
       const sources = hostAptSources();
       const mirror = options.mirror ?? process.env.BAKE_DEBIAN_MIRROR ?? mainMirror(sources);
       await requireRoot('debootstrap');
-      options.log?.(`debootstrap ${DEBIAN_RELEASE} from ${mirror} into ${temp} (first use only; about a minute)`);
+      options.log?.(
+        `making the local instances' root filesystem: debootstrap ${DEBIAN_RELEASE} from ${mirror} into ${temp} (once per machine and cache; about 2-4 minutes)`,
+      );
       const started = Date.now();
       const result = await execa(
         'debootstrap',
@@ -130,6 +135,32 @@ function isComplete(rootfs: string): boolean {
     existsSync(path.join(rootfs, 'etc/debian_version')) &&
     existsSync(path.join(rootfs, 'etc/cloud/cloud.cfg.d/80_bake-local-cloud.cfg'))
   );
+}
+
+/**
+ * Refuses a folder bake would trust as root that someone else could have shaped: a link, not
+ * owned by bake's own user, writable by group or others, or below a folder others may write to
+ * (unless sticky and root's, as /tmp). One line, naming the folder and why.
+ */
+export async function requireTrusted(dir: string, what: string): Promise<void> {
+  const uid = process.getuid?.() ?? 0;
+  const own = await lstat(dir);
+  const refuse = (why: string) => {
+    throw new CloudError(
+      `${what} ${dir} ${why}: refusing to use it (remove it, or set BAKE_ROOTFS_CACHE to a folder of your own)`,
+    );
+  };
+  if (own.isSymbolicLink()) refuse('is a symbolic link');
+  if (!own.isDirectory()) refuse('is not a folder');
+  if (own.uid !== uid) refuse(`is owned by uid ${own.uid}, not ${uid}`);
+  if (own.mode & 0o022) refuse(`is writable by ${own.mode & 0o002 ? 'others' : 'its group'}`);
+  for (let parent = path.dirname(dir); ; parent = path.dirname(parent)) {
+    const info = await stat(parent);
+    const sharedSticky = (info.mode & 0o1000) !== 0 && info.uid === 0;
+    if (info.mode & 0o022 && !sharedSticky) refuse(`is inside ${parent}, which others may write to`);
+    if (info.uid !== uid && info.uid !== 0) refuse(`is inside ${parent}, owned by uid ${info.uid}`);
+    if (parent === path.dirname(parent)) break;
+  }
 }
 
 /** Base packages dpkg does not list as `install ok installed` (debootstrap may exit 0 regardless). */
@@ -264,35 +295,4 @@ export async function isDirectory(file: string): Promise<boolean> {
     (s) => s.isDirectory(),
     () => false,
   );
-}
-
-/**
- * Mounts an instance's root filesystem: its own `upper` directory over the image's read-only
- * layers. Features that write references to lower layers into the upper one (redirect_dir,
- * metacopy, index) are off, so an upper directory stays a plain layer that a captured image can
- * stack on any host.
- */
-export async function mountOverlay(
-  target: { rootfs: string; upper: string; work: string },
-  lowers: string[],
-): Promise<void> {
-  // The kernel splits overlay options at commas and lowerdir at colons: a backslash escapes them.
-  const escape = (dir: string) => dir.replace(/[\\,:]/g, (c) => `\\${c}`);
-  const options = [
-    `lowerdir=${lowers.map(escape).join(':')}`,
-    `upperdir=${escape(target.upper)}`,
-    `workdir=${escape(target.work)}`,
-    'redirect_dir=off',
-    'metacopy=off',
-    'index=off',
-  ].join(',');
-  for (const dir of [target.rootfs, target.upper, target.work]) await mkdir(dir, { recursive: true, mode: 0o755 });
-  const result = await execa('mount', ['-t', 'overlay', 'overlay', '-o', options, '--', target.rootfs], {
-    reject: false,
-    all: true,
-  });
-  if (result.failed)
-    throw new CloudError(
-      `mounting the root filesystem of ${path.dirname(target.rootfs)} failed: ${String(result.all ?? result.message).trim()}`,
-    );
 }

@@ -4,6 +4,7 @@
  *   <recipe>.pkr.hcl   the Packer template
  *   playbook.yml       the Ansible playbook it runs
  *   verify.sh          the recipe's verify checks
+ *   capture-cleanup.sh clears the logs the build left, last before capture
  *   cloud-init/*.cfg   rendered cloud-init drop-ins the playbook installs
  *   boot/              recipes with `boot:` only: what the playbook bakes in for first boot (src/boot/)
  */
@@ -23,6 +24,7 @@ import { ansibleSettings, renderPackerTemplate, type ShapeGap } from './template
 import { ansibleCommandScript } from './ansible-env.js';
 import { variableDefaults, type PackerVariables } from './variables.js';
 import { renderVerifyScript } from './verify-script.js';
+import { CAPTURE_CLEANUP_SCRIPT, CAPTURE_CLEANUP_SCRIPT_NAME } from './capture-cleanup.js';
 
 export interface RenderedCloudInitFile {
   template: string;
@@ -56,6 +58,8 @@ export interface RenderedRecipe {
   /** The `ansible-playbook` Packer runs: a wrapper that scrubs the environment. */
   ansibleCommand: string;
   verifyScript: string;
+  /** Run last before capture: empties the logs the build left (./capture-cleanup.ts). */
+  captureCleanupScript: string;
   /** Absolute paths of the rendered cloud-init files. */
   cloudInit: string[];
   /** Where the manifest post-processor will write (after `packer build`). */
@@ -169,6 +173,7 @@ export async function renderRecipe(
     playbook: path.join(dir, 'playbook.yml'),
     ansibleCommand: path.join(dir, 'ansible-playbook.sh'),
     verifyScript: path.join(dir, 'verify.sh'),
+    captureCleanupScript: path.join(dir, CAPTURE_CLEANUP_SCRIPT_NAME),
     cloudInit: cloudInitFiles.map((file) => path.join(cloudInitDir, file.fileName)),
     manifest: path.join(dir, 'manifest.json'),
     shape: options.shape,
@@ -181,6 +186,7 @@ export async function renderRecipe(
     rendered.template,
     rendered.playbook,
     rendered.verifyScript,
+    rendered.captureCleanupScript,
     rendered.ansibleCommand,
     record,
     ...rendered.cloudInit,
@@ -199,6 +205,7 @@ export async function renderRecipe(
     createDirectory: true,
     mode: 0o755,
   });
+  await writeFileAtomic(rendered.captureCleanupScript, CAPTURE_CLEANUP_SCRIPT, { createDirectory: true, mode: 0o755 });
   const ansibleNames = [...ansibleSettings(bakery, recipe).map(([name]) => name), ...recipe.ansibleEnv];
   await writeFileAtomic(rendered.ansibleCommand, ansibleCommandScript(ansibleNames), {
     createDirectory: true,

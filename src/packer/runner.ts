@@ -2,6 +2,12 @@
  * Runs `packer build` for one rendered recipe. The full output goes to a log file (one per
  * recipe per run); only Packer's UI lines are handed to the caller for progress. AMI ids are
  * read afterwards from the manifest (./manifest.ts), not from this output.
+ *
+ * Packer's temp folder (TMPDIR) is a folder of this run in bake's private folder
+ * (src/files/private-run-dir.ts), removed when Packer is done: Packer 1.6.6's Ansible provisioner
+ * writes the build's SSH private key there (`ansible-key*`) and never removes it, so in /tmp it
+ * outlived every build. Packer's own debug log (PACKER_LOG) goes to its stderr, which is masked
+ * into the build log, never to a PACKER_LOG_PATH file bake could not mask.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -10,6 +16,8 @@ import { StringDecoder } from 'node:string_decoder';
 import { execa } from 'execa';
 import { BuildFailure } from '../errors/index.js';
 import { maskSecrets } from '../io/secret-mask.js';
+import { withPrivateRunDir } from '../files/private-run-dir.js';
+import { diesWithBake } from '../files/dies-with-bake.js';
 
 export interface PackerBuildRequest {
   /** Working directory of the run: the rendered recipe's folder. */
@@ -63,6 +71,10 @@ export class PackerInterrupted extends BuildFailure {
 }
 
 export async function runPackerBuild(request: PackerBuildRequest): Promise<PackerBuildResult> {
+  return withPrivateRunDir('packer', (tempDir) => runPackerIn(request, tempDir));
+}
+
+async function runPackerIn(request: PackerBuildRequest, tempDir: string): Promise<PackerBuildResult> {
   const bin = request.bin ?? 'packer';
   const graceMs = request.graceMs ?? 120_000;
   await mkdir(path.dirname(request.logFile), { recursive: true });
@@ -77,14 +89,21 @@ export async function runPackerBuild(request: PackerBuildRequest): Promise<Packe
   // The command line holds paths only; the environment is deliberately not logged (it may hold credentials).
   log.write(`# ${new Date().toISOString()} ${bin} ${args.join(' ')} (in ${request.templateDir})\n`);
 
+  if (request.env?.PACKER_LOG_PATH ?? process.env.PACKER_LOG_PATH)
+    log.write("# bake: PACKER_LOG_PATH is not used: Packer's debug log (PACKER_LOG) goes into this log, masked\n");
+
   if (request.signal?.aborted) {
     await closeLog(log, '# not started: run interrupted\n');
     throw new PackerInterrupted(request.logFile, [], false);
   }
 
-  const subprocess = execa(bin, args, {
+  // SIGTERM when bake dies (kill -9): Packer's wrapper passes it on, and Packer cancels the build
+  // as on an interrupt (SIGINT would be ignored by the wrapper, which leaves it to the terminal).
+  const [command, commandArgs] = diesWithBake('SIGTERM', bin, args);
+  const subprocess = execa(command, commandArgs, {
     cwd: request.templateDir,
-    env: { CHECKPOINT_DISABLE: '1', ...request.env },
+    // An undefined value removes the variable from what Packer inherits.
+    env: { CHECKPOINT_DISABLE: '1', ...request.env, TMPDIR: tempDir, PACKER_LOG_PATH: undefined },
     extendEnv: true,
     all: true,
     buffer: false,

@@ -43,7 +43,7 @@ const AMI_NAME_UNSAFE = /[^A-Za-z0-9()[\] ./'@_-]/g;
 const AMI_NAME_PREFIX_MAX = 128 - 1 - 12 - 1 - 14;
 
 /**
- * Runs verify.sh as root whether or not the SSH user already is (a recipe may log in as root,
+ * Runs verify.sh and capture-cleanup.sh as root whether or not the SSH user already is (a recipe may log in as root,
  * where there may be no sudo). Packer fills in {{ .Path }} and {{ .Vars }}; no recipe data here.
  */
 const VERIFY_EXECUTE_COMMAND =
@@ -127,6 +127,9 @@ export function ansibleSettings(bakery: Bakery, recipe: Recipe): Array<[string, 
     ['ANSIBLE_HOST_KEY_CHECKING', 'False'],
     ['ANSIBLE_ROLES_PATH', ansibleRolesPath(bakery).join(':')],
     ['ANSIBLE_NOCOLOR', 'True'],
+    // Every module would log its arguments on the instance ("Invoked with …"), into the image's
+    // journal: a secret a role passes to `command` or `shell` among them.
+    ['ANSIBLE_NO_TARGET_SYSLOG', 'True'],
     ...(collectionsPath.length ? [['ANSIBLE_COLLECTIONS_PATH', collectionsPath.join(':')] as [string, string]] : []),
     // With secrets, module arguments (which may hold them) travel over SSH's stdin instead of
     // being written as files on the instance.

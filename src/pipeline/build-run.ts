@@ -36,6 +36,8 @@ export interface PlannedRecipe {
   distributeOnly?: { region: string; ami: string };
   /** Seconds the recipe's last bake took (plan: from its newest image's tags), to start the longest chains first. */
   lastBakeSeconds?: number;
+  /** A security rebuild (same fingerprint): these current images are what it replaces, never "baked meanwhile". */
+  replaces?: string[];
 }
 
 export interface BuildPlan {
@@ -193,6 +195,8 @@ export async function underRecipeLock(
     const release = deps.lockRecipe ? await deps.lockRecipe(entry, signal) : undefined;
     try {
       const found = release && deps.findImages && !options.force ? await deps.findImages(entry) : {};
+      for (const [region, image] of Object.entries(found))
+        if (entry.replaces?.includes(image.imageId)) delete found[region];
       const settled = (region: string) =>
         Boolean(found[region]) && (!deps.distribute || found[region].distribution === distributionTag(entry.recipe));
       if (entry.recipe.regions.every(settled)) {

@@ -8,6 +8,7 @@ import { BakeError, BuildFailure } from '../errors/index.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import type { Recipe } from '../recipes/model.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
+import { scanTags } from '../scan/scan-tags.js';
 import type { RecipeLog } from './build-log.js';
 import type { BuildRun, LaunchTestCall, PlannedRecipe } from './build-run.js';
 
@@ -56,7 +57,7 @@ export async function launchTestNewImage(
       : new BuildFailure(`launch test could not run: ${(error as Error).message}`);
   }
   if (result.status === 'interrupted') throw new LaunchTestFailure(result);
-  await deps.tagImage(region, imageId, { [LAUNCH_TEST_TAG]: result.status });
+  await deps.tagImage(region, imageId, { [LAUNCH_TEST_TAG]: result.status, ...securityScanTags(result) });
   await context.log(`tagged ${imageId} ${LAUNCH_TEST_TAG}=${result.status}`);
   if (result.status !== 'passed') throw new LaunchTestFailure(result);
   return result;
@@ -84,5 +85,12 @@ export async function launchTestBakedImage(
     { signal, log: log.note },
   );
   tags[LAUNCH_TEST_TAG] = result.status;
+  Object.assign(tags, securityScanTags(result));
   return result;
+}
+
+/** After an `upgrade:` build, the launch test's scan is the new image's first scan (plan reads it as `bake scan`'s). */
+function securityScanTags(result: LaunchTestResult): Record<string, string> {
+  const scan = result.security_scan;
+  return scan ? scanTags(scan.scanned_at, scan.pending, undefined) : {};
 }

@@ -10,6 +10,7 @@ export function planLines(plan: Plan): string[] {
     if (entry.action === 'reuse') {
       const images = Object.entries(entry.amis).map(([region, ami]) => `${ami} (${region})`);
       lines.push(`${entry.name}: reuse ${images.join(', ')}`);
+      if (entry.security) lines.push(`  ${entry.security.note}`);
     } else {
       lines.push(`${entry.name}: build`);
       for (const reason of entry.reasons) lines.push(`  ${reason}`);
@@ -69,6 +70,20 @@ export function planJson(plan: Plan, changes?: ChangedSince): unknown {
       ...(e.distributeOnly ? { distribute_only: { region: e.distributeOnly.region, ami: e.distributeOnly.ami } } : {}),
       ...(levels.has(e.name) ? { level: levels.get(e.name) } : {}),
       ...(e.recipe.launchTest ? { launch_test: e.recipe.launchTest.enabled } : {}),
+      ...(e.security && {
+        security: {
+          image: e.security.image,
+          state: e.security.state,
+          ...(e.security.scan && {
+            scanned_at: e.security.scan.at,
+            pending: e.security.scan.pending,
+            ...(e.security.scan.pendingSince && { pending_since: e.security.scan.pendingSince }),
+            packages: e.security.scan.packages,
+          }),
+          note: e.security.note,
+        },
+      }),
+      ...(e.replaces?.length ? { replaces: e.replaces } : {}),
     })),
   };
 }

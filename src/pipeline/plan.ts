@@ -19,6 +19,7 @@ import { distributionDrift, distributionTag } from '../lifecycle/distribution-se
 import { DISTRIBUTION_TAG, INPUTS_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
 import { parseInputsTag } from '../fingerprint/inputs-tag.js';
 import { launchTestReason } from './launch-test-step.js';
+import { securityFreshness, securityRebuildReason, type SecurityFreshness } from './plan-security.js';
 
 export interface RecipePlan {
   name: string;
@@ -48,6 +49,10 @@ export interface RecipePlan {
    * bake:built-at to the image's CreationDate, build region): the build starts the longest chains first.
    */
   lastBakeSeconds?: number;
+  /** Security freshness (issue 24): what the plan knows of the current image's latest scan, when the recipe plans from it. */
+  security?: SecurityFreshness;
+  /** The current images a security rebuild replaces: the build does not take them for "baked meanwhile" (same fingerprint). */
+  replaces?: string[];
 }
 
 export interface Plan {
@@ -69,6 +74,8 @@ export interface PlanDeps extends FingerprintSources {
   history?: BakeryHistory;
   /** Default: GENERATOR_VERSION. */
   generatorVersion?: string;
+  /** The clock a scan's age is measured by. Default: the system's. */
+  now?: () => Date;
 }
 
 /** PlanDeps made on demand (src/pipeline/plan-deps.ts): a plan of nothing touches neither git nor EC2. */
@@ -95,6 +102,7 @@ export async function planBakery(
   const asked = new Set(recipes.map((r) => r.name));
   const generator = deps.generatorVersion ?? GENERATOR_VERSION;
   const history = deps.history ?? noHistory(bakery.root);
+  const now = (deps.now ?? (() => new Date()))();
 
   const regions = [...new Set(all.flatMap((r) => r.regions))];
   // Independent of each other: content ids (git), base images and bake's images (EC2).
@@ -185,10 +193,23 @@ export async function planBakery(
       for (const [region, why] of drift)
         reasons.push(`${why} on ${amis[region]} in ${region}: applying them (no new bake)`);
     }
+    let action: RecipePlan['action'] =
+      forced || missingRegions.length > 0 || unsettledRegions.length > 0 ? 'build' : 'reuse';
+    // Security freshness: same fingerprint, new bake (src/pipeline/plan-security.ts).
+    const current = buildRegionAmi ? mine.find((image) => image.imageId === buildRegionAmi) : undefined;
+    const security = securityFreshness(recipe, current, bakery.config, now);
+    const securityReason =
+      action === 'build' && !distributeOnly ? undefined : securityRebuildReason(security, parentPlan, parentName);
+    let plannedDistribution = distributeOnly;
+    if (securityReason) {
+      reasons.push(securityReason);
+      action = 'build';
+      plannedDistribution = undefined;
+    }
     decided.set(recipe.name, {
       name: recipe.name,
       recipe,
-      action: forced || missingRegions.length > 0 || unsettledRegions.length > 0 ? 'build' : 'reuse',
+      action,
       reasons,
       fingerprint: fingerprint.value,
       inputs: fingerprint.inputs,
@@ -197,8 +218,10 @@ export async function planBakery(
       parent: parentName,
       missingRegions,
       unsettledRegions,
-      ...(distributeOnly && { distributeOnly }),
+      ...(plannedDistribution && { distributeOnly: plannedDistribution }),
       ...(lastBakeSeconds !== undefined && { lastBakeSeconds }),
+      ...(security && { security }),
+      ...(securityReason && { replaces: Object.values(amis) }),
     });
   }
 

@@ -7,6 +7,7 @@
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import { BuildFailure } from '../errors/index.js';
 import { lockName, type RecipeLockStore } from '../aws/recipe-lock.js';
+import { hostProcessIdentity, isGoneFromThisHost } from '../files/process-identity.js';
 
 export interface LockPolicy {
   /** Who we are, written on the lock: BUILD_URL, or user@host and pid. */
@@ -64,9 +65,16 @@ export async function acquireRecipeLock(
   store: RecipeLockStore,
   request: LockRequest,
   policy: LockPolicy,
-  options: { clock?: LockClock; signal?: AbortSignal; note?: (message: string) => void } = {},
+  options: {
+    clock?: LockClock;
+    signal?: AbortSignal;
+    note?: (message: string) => void;
+    /** Recorded on the lock (default: this process, src/files/process-identity.ts). */
+    process?: string;
+  } = {},
 ): Promise<() => Promise<void>> {
   const clock = options.clock ?? realClock;
+  const ownProcess = options.process ?? hostProcessIdentity();
   const note = options.note ?? (() => {});
   const started = clock.now();
   const name = `${lockName(request.recipe, request.bakery)} in ${request.region}`;
@@ -85,7 +93,13 @@ export async function acquireRecipeLock(
   };
   for (;;) {
     if (options.signal?.aborted) throw new BuildFailure(`interrupted while waiting for the build lock ${name}`);
-    const result = await store.tryAcquire(request.recipe, request.region, policy.holder, request.fingerprint);
+    const result = await store.tryAcquire(
+      request.recipe,
+      request.region,
+      policy.holder,
+      request.fingerprint,
+      ownProcess,
+    );
     if (result.acquired) {
       return keepAlive(store, request.region, result.keyPairId, policy, clock, (error) =>
         note(
@@ -101,10 +115,14 @@ export async function acquireRecipeLock(
       continue;
     }
     const silence = clock.now() - held.aliveAt.getTime();
-    if (silence > policy.staleAfterMs) {
+    // A holder on this very host whose process is gone (kill -9) will never refresh: no need to wait for staleness.
+    const holderDied = held.process !== undefined && isGoneFromThisHost(held.process);
+    if (holderDied || silence > policy.staleAfterMs) {
       note(
         `${request.recipe}: taking over the build lock ${name}: held by ${held.holder} since ${held.since.toISOString()}, ` +
-          `no sign of life since ${held.aliveAt.toISOString()} (over ${formatMs(policy.staleAfterMs)})`,
+          (holderDied
+            ? `whose process (pid ${held.process!.split('/').pop()!.split(':')[0]}) on this host is gone`
+            : `no sign of life since ${held.aliveAt.toISOString()} (over ${formatMs(policy.staleAfterMs)})`),
       );
       await store.release(request.region, held.keyPairId);
       // The first retry is at once: a deletion normally takes effect before the next CreateKeyPair.

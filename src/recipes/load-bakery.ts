@@ -77,6 +77,9 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
     imdsv2: c.imdsv2,
     deprecateAfterDays: c.deprecate_after_days,
     pinRoots: c.pin_roots.map((dir) => path.resolve(root, dir)),
+    ...(c.scan_max_age && { scanMaxAgeMs: parseDuration(c.scan_max_age)! }),
+    ...(c.upgrade && { upgrade: c.upgrade }),
+    ...(c.rebuild_on && { rebuildOn: c.rebuild_on }),
   };
 }
 
@@ -182,7 +185,14 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
       },
     }),
     locations,
+    ...upgradeOf(doc.upgrade ?? config.upgrade),
+    ...((doc.rebuild_on ?? config.rebuildOn)?.length && { rebuildOn: doc.rebuild_on ?? config.rebuildOn }),
   };
+}
+
+/** `none` (and no key at all) leaves the recipe as it was before the key existed: same template, same fingerprint. */
+function upgradeOf(value: 'security' | 'all' | 'none' | undefined): { upgrade?: 'security' | 'all' } {
+  return value && value !== 'none' ? { upgrade: value } : {};
 }
 
 function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {

@@ -130,6 +130,13 @@ export interface Recipe {
   boot?: BootRoles;
   /** Where each top-level key was written, for error messages (`roles`, `base`, …). */
   locations: Record<string, SourceLocation>;
+  /**
+   * `upgrade:` (recipe, else config): the pending updates the build applies before the roles run.
+   * Absent for `none`, so recipes without it keep their fingerprints and templates.
+   */
+  upgrade?: 'security' | 'all';
+  /** `rebuild_on:` (recipe, else config): `security` rebuilds when the image's latest scan found pending fixes. Not part of the fingerprint. */
+  rebuildOn?: Array<'security'>;
 }
 
 export interface BakeryConfig {
@@ -148,7 +155,15 @@ export interface BakeryConfig {
   bakerySource: BakeryNameSource;
   /** Without `bakery:`, the name older bake versions derived (the remote's last path part): read, never pruned. */
   bakeryLegacyName?: string;
+  /** `scan_max_age:` a scan older than this is not planned from (the plan says so); absent: DEFAULT_SCAN_MAX_AGE_MS. */
+  scanMaxAgeMs?: number;
+  /** `upgrade:` and `rebuild_on:` for recipes that do not say. */
+  upgrade?: 'security' | 'all' | 'none';
+  rebuildOn?: Array<'security'>;
 }
+
+/** A scan older than this (a week) is not planned from unless the config says otherwise. */
+export const DEFAULT_SCAN_MAX_AGE_MS = 7 * 86_400_000;
 
 export interface Role {
   name: string;

@@ -82,6 +82,11 @@ export const launchTestSchema = z.union(
   { error: 'launch_test is true, false or {user_data?, checks?, timeout?, instance_type?}' },
 );
 
+/** Which pending updates the build applies before the roles run (src/packer/): the security suite's, all, or none. */
+const upgradeSchema = z.enum(['security', 'all', 'none'], { error: 'upgrade is security, all or none' });
+/** Why plan rebuilds a recipe besides a change of its inputs: `security`, its image's latest scan found pending fixes. */
+const rebuildOnSchema = z.array(z.enum(['security'], { error: 'rebuild_on lists reasons: security' }));
+
 export const recipeSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
@@ -134,6 +139,9 @@ export const recipeSchema = z
     secrets: z.record(z.string().regex(variableName, 'a secret name is an Ansible variable name (letters, digits, _)'), secretSchema).default({}),
     /** Roles baked into the image and re-run at first boot by cloud-init. */
     boot: z.object({ roles: roleUses.min(1), vars_from_user_data: z.boolean().default(false) }).strict().optional(),
+    // Security freshness (issue 24).
+    upgrade: upgradeSchema.optional(),
+    rebuild_on: rebuildOnSchema.optional(),
   })
   .strict();
 
@@ -149,6 +157,10 @@ export const configSchema = z
     encrypted: z.boolean().default(true),
     imdsv2: z.boolean().default(true),
     deprecate_after_days: deprecateAfterDays.optional(),
+    // Security freshness (issue 24): the recipes' default `upgrade` and `rebuild_on`, and when a scan is too old to plan from.
+    upgrade: upgradeSchema.optional(),
+    rebuild_on: rebuildOnSchema.optional(),
+    scan_max_age: z.string().refine((text) => parseDuration(text) !== undefined, 'a duration such as 7d, 36h or 2w').optional(),
   })
   .strict();
 

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { BakeError, RecipeError, RecipeErrors, type SourceLocation } from '../errors/index.js';
 import type { Bakery, Collection, Role } from '../recipes/model.js';
+import { ensureOwnPrivateDir } from '../files/private-run-dir.js';
 
 export const ANSIBLE_GALAXY = 'ansible-galaxy';
 const RESOLVED = '.bake-resolved.json';
@@ -62,6 +63,9 @@ export interface GalaxyInstallOptions {
  */
 export async function installGalaxyRequirements(bakery: Bakery, options: GalaxyInstallOptions = {}): Promise<void> {
   const cacheDir = options.cacheDir ?? galaxyCacheDir();
+  // What the cache holds runs as root (roles, delegated tasks): only bake may write there.
+  if ([...bakery.roles.values()].some((role) => role.source === 'galaxy') || bakery.collections?.length)
+    await ensureOwnPrivateDir(cacheDir);
   const errors: RecipeError[] = [];
   const attempt = async (action: () => Promise<void>) => {
     try {

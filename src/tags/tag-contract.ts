@@ -27,10 +27,23 @@ export const BAKERY_TAG = 'bake:bakery';
 export const LAUNCH_TEST_TAG = 'bake:launch-test';
 export type LaunchTestTagValue = 'pending' | 'passed' | 'failed';
 
+/**
+ * The image's latest security scan (`bake scan`, src/scan/scan-tags.ts): when it ran (ISO 8601), how
+ * many installed packages had a newer version in the security suite, since when that count has
+ * been above zero (ISO 8601, '' when none is pending), and the first of them
+ * (`openssl 3.0.20-1 → 3.0.22-1, libssl3 …`, cut to EC2's 256 characters).
+ */
+export const SCAN_AT_TAG = 'bake:scan-at';
+export const SCAN_PENDING_TAG = 'bake:scan-pending';
+export const SCAN_PENDING_SINCE_TAG = 'bake:scan-pending-since';
+export const SCAN_PACKAGES_TAG = 'bake:scan-packages';
+
 /** Build locks: EC2 key pairs named bake-lock-<recipe>@<bakery> (src/aws/recipe-lock.ts). */
 export const LOCK_TAG = 'bake:lock';
 export const LOCK_HOLDER_TAG = 'bake:lock-holder';
 export const LOCK_ALIVE_TAG = 'bake:lock-alive';
+/** The holder's process, `<boot id>/<pid namespace>/<pid>:<start time>`: a dead one on the same host is taken over at once. */
+export const LOCK_PROCESS_TAG = 'bake:lock-process';
 
 /** An image with this launch-test value is not "today's image" for plan, build, pin or images. */
 export function launchTestBlocksReuse(value: string | undefined): boolean {

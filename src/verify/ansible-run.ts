@@ -105,6 +105,8 @@ export async function runPlaybook(request: PlaybookRequest): Promise<PlaybookRes
       ANSIBLE_STDOUT_CALLBACK: 'default',
       // One SSH round trip per task instead of three: most of a no-change re-run's time.
       ANSIBLE_PIPELINING: 'True',
+      // Modules log their arguments to the target's journal ("Invoked with …"): secrets among them.
+      ANSIBLE_NO_TARGET_SYSLOG: 'True',
       PYTHONUNBUFFERED: '1',
     },
     extendEnv: false,

@@ -8,7 +8,8 @@ import type { VerifyCheck } from '../recipes/model.js';
 export interface CheckResult {
   /** As the verify script names it, e.g. `package installed: nginx-light`. */
   check: string;
-  kind: VerifyCheck['kind'];
+  /** `security-updates`: the launch test's own check after an `upgrade:` build (src/launch-test/security-check.ts). */
+  kind: VerifyCheck['kind'] | 'security-updates';
   status: 'passed' | 'failed';
   /** What the check printed when it failed (or what ssh said). */
   output: string;

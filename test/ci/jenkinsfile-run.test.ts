@@ -137,7 +137,7 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     await writeFile(path.join(work, 'fake-packer.json'), '{}');
     expect(run.stderr).not.toContain('FAILURE');
     expect(steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
-    expect(stages(steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Pin']);
+    expect(stages(steps)).toEqual(['Setup', 'Validate', 'Security scan (skipped)', 'Plan', 'Build', 'Pin']);
     expect(steps.find((s) => s.event === 'echo')?.text).toBe('bake plan: 3 to build: base, tools, web (after base)');
     expect(steps.find((s) => s.event === 'parallel')?.branches).toEqual(['base', 'tools', 'web']);
 
@@ -215,7 +215,7 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
 
     const changed = await jenkinsBuild(2, { CHANGED_SINCE: 'HEAD~1' });
     expect(changed.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
-    expect(stages(changed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build', 'Pin']);
+    expect(stages(changed.steps)).toEqual(['Setup', 'Validate', 'Security scan (skipped)', 'Plan', 'Build', 'Pin']);
     expect(changed.steps.find((s) => s.event === 'parallel')?.branches).toEqual(['web']);
     expect(bakeCommands(changed.steps)[1]).toBe(
       'workspace: ./bin/bake.js plan --json ${CHANGED_SINCE:+--changed-since "$CHANGED_SINCE"} --report reports/plan.html > plan.json',
@@ -223,7 +223,14 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
 
     const nothing = await jenkinsBuild(3);
     expect(nothing.steps.at(-1)).toEqual({ event: 'result', status: 'SUCCESS' });
-    expect(stages(nothing.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build (skipped)', 'Pin']);
+    expect(stages(nothing.steps)).toEqual([
+      'Setup',
+      'Validate',
+      'Security scan (skipped)',
+      'Plan',
+      'Build (skipped)',
+      'Pin',
+    ]);
   });
 
   it('fails the build, and names the stage, when a bake fails', async () => {
@@ -239,7 +246,7 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     expect(failed.run.exitCode).toBe(1);
     expect(failed.steps.at(-1)).toMatchObject({ event: 'result', status: 'FAILURE' });
     expect(failed.steps.at(-1)!.error).toContain('parallel branches failed: [web:');
-    expect(stages(failed.steps)).toEqual(['Setup', 'Validate', 'Plan', 'Build']);
+    expect(stages(failed.steps)).toEqual(['Setup', 'Validate', 'Security scan (skipped)', 'Plan', 'Build']);
     // The failed recipe's JUnit result and logs are still published (the Jenkinsfile's finally).
     expect(failed.steps.filter((s) => s.event === 'junit').map((s) => s.cases)).toEqual([
       [{ name: 'web', failed: true }],

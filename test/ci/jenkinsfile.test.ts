@@ -30,6 +30,7 @@ describe('Jenkinsfile and scripts/jenkins-local.sh', () => {
     const inScript = bakeCommands(script, /^\s*\(?(?:cd "\$\w+" && )?bake ((?!local-cloud)[a-z][^)>]*)/);
     expect(inJenkins).toEqual([
       'validate',
+      'scan --json',
       'plan --json --changed-since --report',
       'build --no-pin --no-distribute --lock-wait --junit --report',
       'build --no-pin --lock-wait --junit --report',

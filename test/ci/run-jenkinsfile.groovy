@@ -103,7 +103,24 @@ abstract class PipelineScript extends Script {
   }
   def steps(Closure body) { expectMode('steps', ['stage']); stageSpec.get().steps = body }
   def when(Closure body) { expectMode('when', ['stage']); stageSpec.get().when = body }
-  def expression(Closure body) { expectMode('expression', ['when']); return body.call() as boolean }
+  def expression(Closure body) { expectMode('expression', ['when', 'anyOf']); return condition(body.call() as boolean) }
+  // Security freshness (issue 24): the nightly timer, and a stage that runs on it or on a parameter.
+  final InheritableThreadLocal<List<Boolean>> anyOfConditions = new InheritableThreadLocal<>()
+  boolean condition(boolean value) { anyOfConditions.get()?.add(value); value }
+  def anyOf(Closure body) {
+    expectMode('anyOf', ['when'])
+    def found = []
+    anyOfConditions.set(found)
+    try { within('anyOf', body) } finally { anyOfConditions.set(null) }
+    return found.any()
+  }
+  /** The build's cause, as the test gives it (RUN_JENKINSFILE_CAUSE=TimerTrigger for the nightly run). */
+  def triggeredBy(String cause) {
+    expectMode('triggeredBy', ['when', 'anyOf'])
+    return condition(cause == (System.getenv('RUN_JENKINSFILE_CAUSE') ?: 'UserIdCause'))
+  }
+  def triggers(Closure body) { expectMode('triggers', ['pipeline']); within('triggers', body) }
+  def cron(String spec) { expectMode('cron', ['triggers']); note(event: 'cron', spec: spec) }
   def script(Closure body) { expectMode('script', ['steps']); body.call() }
 
   // `CI = 'true'` inside environment {}: Jenkins makes it an environment variable.

@@ -149,10 +149,12 @@ describe('bake images', () => {
     // The answer on stdout as it is: no timestamp, though stdout is a pipe (issue 30).
     const lines = run.stdout.split('\n');
     expect(lines[0]).toMatch(/^web \(fingerprint [0-9a-f]{16}\)$/);
-    expect(lines[1]).toMatch(/^ {2}REGION +IMAGE +FINGERPRINT +AGE +DEPRECATES +LAUNCH TEST +SHARED WITH +PINNED BY$/);
+    expect(lines[1]).toMatch(
+      /^ {2}REGION +IMAGE +FINGERPRINT +AGE +DEPRECATES +LAUNCH TEST +SECURITY +SHARED WITH +PINNED BY$/,
+    );
     const row = lines.find((line) => line.includes(amis.eastOld))!;
     expect(row).toMatch(
-      /^ {2}us-east-1 +ami-\w+ +older +0ld0ld0ld0ld0ld0 +40d +2027-03-01 +failed +private +ssm:us-east-1:\/images\/web\/ami$/,
+      /^ {2}us-east-1 +ami-\w+ +older +0ld0ld0ld0ld0ld0 +40d +2027-03-01 +failed +not scanned +private +ssm:us-east-1:\/images\/web\/ami$/,
     );
     // Columns line up: every row's image id starts where the header's IMAGE does.
     const column = lines[1].indexOf('IMAGE');

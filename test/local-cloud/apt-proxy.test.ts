@@ -9,6 +9,8 @@ import { AptProxy } from '../../src/local-cloud/apt-proxy.js';
 // A stand-in mirror on loopback, counting what it serves; the proxy is the real one.
 let mirror: Server;
 let mirrorPort: number;
+let secret: Server;
+let secretPort: number;
 const served: string[] = [];
 let proxy: AptProxy;
 let proxyPort: number;
@@ -38,7 +40,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
   mirrorPort = (mirror.address() as AddressInfo).port;
   cacheDir = await mkdtemp(path.join(tmpdir(), 'bake-apt-cache-'));
-  proxy = new AptProxy({ cacheDir, mirrorHosts: new Set(['127.0.0.1']) });
+  // A loopback-only service of the host's beside the mirror, on the same address.
+  secret = createServer((_req, res) => res.end('host secret'));
+  await new Promise<void>((resolve) => secret.listen(0, '127.0.0.1', resolve));
+  secretPort = (secret.address() as AddressInfo).port;
+  proxy = new AptProxy({ cacheDir, mirrors: [`http://127.0.0.1:${mirrorPort}/debian/`] });
   const probe = createServer();
   proxyPort = await new Promise<number>((resolve) =>
     probe.listen(0, '127.0.0.1', () => {
@@ -52,6 +58,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await proxy.close();
   mirror.close();
+  secret.close();
 });
 
 describe('the apt proxy on the host', () => {
@@ -83,6 +90,23 @@ describe('the apt proxy on the host', () => {
   it('reaches nothing but the mirror', async () => {
     const refused = await viaProxy('http://example.org/index.html');
     expect(refused.status).toBe(403);
-    expect(refused.body).toContain('only the Debian mirror (127.0.0.1) is reachable');
+    expect(refused.body).toContain(`only the Debian mirror (http://127.0.0.1:${mirrorPort}/debian/) is reachable`);
+  });
+
+  it('refuses the mirror’s host on another port, outside the mirror’s path, or with another scheme', async () => {
+    for (const url of [
+      `http://127.0.0.1:${secretPort}/debian/dists/bookworm/InRelease`,
+      `http://127.0.0.1:${mirrorPort}/secret`,
+      `http://127.0.0.1:${mirrorPort}/debian/../secret`,
+      `http://127.0.0.1:${mirrorPort}/debian/%2e%2e/secret`,
+      `http://127.0.0.1:${mirrorPort}/debianx/secret`,
+      `http://user:pw@127.0.0.1:${mirrorPort}/debian/x`,
+      `https://127.0.0.1:${mirrorPort}/debian/x`,
+    ]) {
+      const answer = await viaProxy(url);
+      expect(answer.status, url).toBe(403);
+      expect(answer.body).not.toContain('secret');
+    }
+    expect(served.filter((u) => !u.startsWith('/debian/'))).toEqual([]);
   });
 });

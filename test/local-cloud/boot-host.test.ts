@@ -169,6 +169,15 @@ describe('a booted instance of the local cloud', () => {
     expect(b.stdout).toMatch(/^greeting=hello/);
   });
 
+  it('keeps one instance from reaching another, even with a route to it', async () => {
+    const attempt = await ssh(
+      keys.privateKey,
+      first,
+      `ip route add ${second.ip}/32 dev eth0; timeout 5 bash -c 'exec 3<>/dev/tcp/${second.ip}/80' && echo reached; ip route del ${second.ip}/32 dev eth0; true`,
+    );
+    expect(attempt.all).not.toContain('reached');
+  });
+
   it('reaches the Debian mirror with apt only through the host’s proxy, and nothing else', async () => {
     const started = Date.now();
     const apt = await ssh(

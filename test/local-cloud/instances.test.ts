@@ -41,7 +41,7 @@ describe('instances in the local cloud', () => {
   });
   afterAll(() => t.close());
 
-  it('creates an RSA key pair as PKCS#1 PEM and gives the host its OpenSSH public key', async () => {
+  it('creates an RSA key pair as PKCS#1 PEM and gives the host its OpenSSH public key, named by the key pair', async () => {
     const created = await ec2.send(new CreateKeyPairCommand({ KeyName: 'packer_1' }));
     expect(created.KeyMaterial).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
     expect(created.KeyPairId).toMatch(/^key-[0-9a-f]{17}$/);
@@ -60,7 +60,8 @@ describe('instances in the local cloud', () => {
     const instanceId = run.Instances![0].InstanceId!;
     expect(run.Instances![0].State).toEqual({ Code: 0, Name: 'pending' });
     await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
-    expect(t.host.instances.get(instanceId)?.authorizedKey).toBe(expectedPublic);
+    // As EC2's metadata hands it over: the key pair's name is the key's comment.
+    expect(t.host.instances.get(instanceId)?.authorizedKey).toBe(`${expectedPublic} packer_1`);
     expect(t.host.calls).toContain(`launch ${instanceId} ${BASE_IMAGE}`);
     await ec2.send(new DeleteKeyPairCommand({ KeyName: 'packer_1' }));
     await ec2.send(new DeleteKeyPairCommand({ KeyName: 'packer_1' }));

@@ -4,6 +4,7 @@ import {
   DEFAULT_MIRROR,
   hostAptSources,
   mainMirror,
+  mirrorUris,
   parseAptSources,
   renderSourcesList,
 } from '../../src/local-cloud/rootfs-mirror.js';
@@ -38,5 +39,23 @@ describe('the Debian mirror of the base root filesystem', () => {
       'deb822',
     );
     expect(renderSourcesList(sources)).toContain('deb http://m.example/debian bookworm main non-free\n');
+  });
+
+  it('allows the proxy exactly the mirrors’ scheme, host, port and path, never https or credentials', () => {
+    const sources = parseAptSources(
+      [
+        'deb http://m.example:8080/debian bookworm main',
+        'deb http://security.example/debian-security bookworm-security main',
+        'deb https://secure.example/debian bookworm main',
+        'deb http://user:pw@private.example/debian bookworm main',
+      ].join('\n'),
+      'list',
+    );
+    expect(mirrorUris(sources, ['http://local.example/'])).toEqual([
+      'http://m.example:8080/debian/',
+      'http://security.example/debian-security/',
+      `${DEFAULT_MIRROR}/`,
+      'http://local.example/',
+    ]);
   });
 });

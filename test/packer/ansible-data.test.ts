@@ -71,7 +71,7 @@ describe('Ansible gets recipe values as data, in a scrubbed environment', () => 
 
   it('writes the wrapper from checked names only, and the template runs it', async () => {
     const script = await readFile(rendered.ansibleCommand, 'utf8');
-    expect(script).toContain('exec env -i');
+    expect(script).toContain('exec $dies_with_packer env -i');
     expect(script).toContain('${HTTPS_PROXY+"HTTPS_PROXY=$HTTPS_PROXY"}');
     expect(script).not.toContain('AWS_');
     expect(await readFile(rendered.template, 'utf8')).toContain(

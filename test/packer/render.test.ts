@@ -39,6 +39,7 @@ describe('renderRecipe', () => {
     });
     expect((await readdir(rendered.dir)).sort()).toEqual([
       'ansible-playbook.sh',
+      'capture-cleanup.sh',
       'cloud-init',
       'playbook.yml',
       'verify.sh',

@@ -13,6 +13,8 @@ import {
   type LockClock,
 } from '../../src/pipeline/recipe-lock.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
+import { hostOfProcesses, processStartTime } from '../../src/files/process-identity.js';
+import { execa } from 'execa';
 
 let t: TestCloud;
 let store: RecipeLockStore;
@@ -270,5 +272,62 @@ describe('recipe build lock', () => {
     );
     await releaseA();
     await releaseB();
+  });
+
+  describe('held by a process on this host', () => {
+    /** A real process, and its identity as a lock records it. */
+    const holderProcess = async () => {
+      const child = execa('sleep', ['120'], { reject: false });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return { child, identity: `${hostOfProcesses()}/${child.pid}:${processStartTime(child.pid!)}` };
+    };
+
+    it('records the holder process on the lock', async () => {
+      const release = await acquireRecipeLock(store, request('proc'), policy('me'));
+      const [pair] = await lockPairs('proc');
+      const recorded = pair.Tags?.find((tag) => tag.Key === 'bake:lock-process')?.Value;
+      expect(recorded).toBe(`${hostOfProcesses()}/${process.pid}:${processStartTime(process.pid)}`);
+      await release();
+    });
+
+    it('takes over at once a lock whose holder was killed (kill -9), without waiting for the stale limit', async () => {
+      const holder = await holderProcess();
+      await acquireRecipeLock(store, request('killed'), policy('root@agent (pid 1)'), { process: holder.identity });
+      holder.child.kill('SIGKILL');
+      await holder.child;
+      const clock = fakeClock();
+      const notes: string[] = [];
+      const release = await acquireRecipeLock(store, request('killed'), policy('second'), {
+        clock,
+        note: (line) => notes.push(line),
+      });
+      expect(clock.slept).toEqual([]);
+      expect(notes.join('\n')).toContain(`whose process (pid ${holder.child.pid}) on this host is gone`);
+      const pairs = await lockPairs('killed');
+      expect(pairs).toHaveLength(1);
+      expect(pairs[0].Tags).toContainEqual({ Key: 'bake:lock-holder', Value: 'second' });
+      await release();
+    });
+
+    it('leaves a lock whose holder still runs, or ran on another host (another boot or pid namespace)', async () => {
+      const holder = await holderProcess();
+      const releaseLive = await acquireRecipeLock(store, request('alive'), policy('alive-holder'), {
+        process: holder.identity,
+      });
+      await expect(
+        acquireRecipeLock(store, request('alive'), policy('second'), { clock: fakeClock() }),
+      ).rejects.toThrow(RecipeLockedError);
+      holder.child.kill('SIGKILL');
+      await holder.child;
+      await releaseLive();
+      const elsewhere = holder.identity.replace(/^[^/]+/, '00000000-0000-0000-0000-000000000000');
+      const releaseOther = await acquireRecipeLock(store, request('elsewhere'), policy('other-host'), {
+        process: elsewhere,
+      });
+      await expect(
+        acquireRecipeLock(store, request('elsewhere'), policy('second'), { clock: fakeClock() }),
+      ).rejects.toThrow(/already being built by other-host/);
+      await releaseOther();
+    });
   });
 });

@@ -18,6 +18,8 @@ describe('the recipe JSON Schema', () => {
         'name', 'description', 'base', 'regions', 'instance_type', 'ssh_username', 'roles', 'cloud_init', 'tags', 'pin', 'subnet_id',
         'volume_size', 'encrypted', 'kms_key_ids', 'imdsv2', 'share_with', 'deprecate_after_days', 'verify', 'launch_test', 'ansible_env',
         'secrets', 'boot',
+        // Security freshness (issue 24).
+        'upgrade', 'rebuild_on',
       ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);

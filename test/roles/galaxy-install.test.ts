@@ -2,8 +2,8 @@
  * bake installs galaxy requirements itself, from real git repositories on this machine
  * (`git+file://…`; public Galaxy is not reachable here) with the real ansible-galaxy.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -90,6 +90,25 @@ describe('galaxy requirements installed by bake', () => {
     const inputs = recipeInputs(loaded.recipes[0], { bakery: loaded, ids: new Map(), baseAmi: 'ami-0123456789abcdef0', generator: 'g' });
     expect(inputs.roles.motd).toBe(`git+file://${roleRepo}@v1.0.0 (${commits.v1})`);
     expect(inputs.roles[`collection:git+file://${collectionRepo}`]).toBe(`git+file://${collectionRepo}@1.0.0 (${commits.tools})`);
+  });
+
+  it('keeps its cache to bake alone: made 0700, an older looser one tightened, a link or another user\'s refused', async () => {
+    const made = path.join(scratch, 'cache-private', 'galaxy');
+    await installGalaxyRequirements(await loadBakery(await bakery('v1.0.0')), { cacheDir: made });
+    expect(statSync(made).mode & 0o777).toBe(0o700);
+    const older = path.join(scratch, 'cache-older');
+    await mkdir(older, { mode: 0o755 });
+    await chmod(older, 0o755);
+    await installGalaxyRequirements(await loadBakery(await bakery('v1.0.0')), { cacheDir: older });
+    expect(statSync(older).mode & 0o777).toBe(0o700);
+    const theirs = path.join(scratch, 'cache-theirs');
+    await mkdir(theirs, { mode: 0o700 });
+    await chown(theirs, 65534, 65534);
+    await expect(installGalaxyRequirements(await loadBakery(await bakery('v1.0.0')), { cacheDir: theirs })).rejects.toThrow(/owned by uid 65534/);
+    const link = path.join(scratch, 'cache-link');
+    await symlink(theirs, link);
+    await expect(installGalaxyRequirements(await loadBakery(await bakery('v1.0.0')), { cacheDir: link })).rejects.toThrow(/is a symbolic link/);
+    expect(readdirSync(theirs)).toEqual([]);
   });
 
   it('runs offline from the cache with the same versions, and fetches again for a changed one', async () => {

@@ -131,7 +131,7 @@ describe('bake build with secrets', () => {
     expect(log).toContain('secrets: repo_token: !unsafe "********"');
     expect(log).toContain('secrets: db_password: !unsafe "********');
     const start = JSON.parse((await readFile(journal, 'utf8')).split('\n')[0]) as { vars: { secrets_file: string } };
-    expect(start.vars.secrets_file).toMatch(/^\/dev\/shm\/bake-secrets-\d+-\w+\/vars\.yml$/);
+    expect(start.vars.secrets_file).toMatch(/^\/dev\/shm\/bake-\d+\/secrets\.\d+\.\d+\.\w+\/vars\.yml$/);
     expect(existsSync(path.dirname(start.vars.secrets_file))).toBe(false);
 
     await writeJunit(path.join(root, 'junit.xml'), report, new Date().toISOString());
@@ -140,7 +140,9 @@ describe('bake build with secrets', () => {
       const grep = await execa('grep', ['-rlF', canary, root], { reject: false });
       expect(grep.stdout, canary).toBe('');
     }
-    expect(readdirSync('/dev/shm').filter((entry) => entry.startsWith(`bake-secrets-${process.pid}-`))).toEqual([]);
+    expect(
+      readdirSync(`/dev/shm/bake-${process.getuid!()}`).filter((entry) => entry.startsWith(`secrets.${process.pid}.`)),
+    ).toEqual([]);
   });
 
   it('fails before Packer starts when a secret cannot be read, naming the recipe line', async () => {

@@ -208,7 +208,9 @@ function runInstances(context: ActionContext) {
     launchTime: launched,
     rootVolumeId: volumeId,
     httpTokens: params.get('MetadataOptions.HttpTokens') ?? 'optional',
-    authorizedKey: keyPair?.publicKey ?? '',
+    // As EC2's metadata gives it: the key, then the key pair's name as its comment (Packer's
+    // ssh_clear_authorized_keys finds the build key's lines by that name).
+    authorizedKey: keyPair ? `${keyPair.publicKey} ${keyPair.keyName.replace(/[^\x20-\x7e]/g, '?')}` : '',
     userData: userData?.toString('base64'),
   };
   state.instances.push(instance);
