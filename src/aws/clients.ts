@@ -1,5 +1,8 @@
 import { EC2Client } from '@aws-sdk/client-ec2';
+import { IAMClient } from '@aws-sdk/client-iam';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { STSClient } from '@aws-sdk/client-sts';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import type { AwsSettings } from './settings.js';
 
@@ -51,6 +54,20 @@ export function createEc2Client(settings: AwsSettings, region: string): EC2Clien
 /** SSM for `ssm:` bases; --endpoint (and the local cloud) serves SSM on the same URL. */
 export function createSsmClient(settings: AwsSettings, region: string): SSMClient {
   return remember(new SSMClient(common(settings, region)), settings);
+}
+
+/** STS, KMS and IAM for `bake doctor`; --endpoint (and the local cloud) serves them on the same URL. */
+export function createStsClient(settings: AwsSettings, region: string): STSClient {
+  return new STSClient(common(settings, region));
+}
+
+export function createKmsClient(settings: AwsSettings, region: string): KMSClient {
+  return new KMSClient(common(settings, region));
+}
+
+/** IAM is global: its calls are signed for us-east-1 in the aws partition. */
+export function createIamClient(settings: AwsSettings): IAMClient {
+  return new IAMClient(common(settings, 'us-east-1'));
 }
 
 export interface CallCounter {

@@ -9,6 +9,7 @@ import {
   LAUNCH_TEST_TAG,
   RECIPE_TAG,
   isOwnImage,
+  isRevoked,
   launchTestBlocksReuse,
 } from '../tags/tag-contract.js';
 
@@ -126,7 +127,9 @@ export async function findImagesWithFingerprint(
           ? Images.filter((image) => isOwnImage(tagMap(image), owner.bakery, owner.recipes, owner.legacyName))
           : Images;
         const usable = own.filter(
-          (image) => !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value),
+          (image) =>
+            !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value) &&
+            !isRevoked(tagMap(image)),
         );
         const newest = usable.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
         if (newest?.ImageId)

@@ -177,6 +177,8 @@ export async function generateBakery(root: string, size: BakerySize, seed = 42):
       pinRoots: [],
       bakery: 'bake-tests',
       bakerySource: 'config',
+      environments: [],
+      promotion: {},
     },
     recipes,
     roles,

@@ -3,6 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { withCloud, noteBakeryName } from './cloud-session.js';
 import { detectPackerShape } from '../packer/shape.js';
 import { buildBakery } from '../pipeline/build.js';
+import { preflightBuild } from '../pipeline/build-preflight.js';
+import { productionDoctorDeps } from '../pipeline/doctor-deps.js';
 import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { buildExitCode, summaryLines } from '../pipeline/build-report.js';
 import { writeJunit } from '../pipeline/junit.js';
@@ -36,6 +38,8 @@ interface BuildFlags extends CommonFlags {
   lockStaleAfter: number;
   changedSince?: string;
   report?: string;
+  /** commander's `--no-preflight`: true unless the flag is given. */
+  preflight: boolean;
 }
 
 function positiveWhole(value: string): number {
@@ -70,6 +74,10 @@ export function buildCommand(): Command {
     .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
     .option('--changed-since <ref>', CHANGED_SINCE_HELP)
     .option('--report <file>', REPORT_HELP)
+    .option(
+      '--no-preflight',
+      'skip the permission check before Packer (EC2 dry runs; for an endpoint that does not know DryRun)',
+    )
     .action(async (names: string[], flags: BuildFlags) => {
       const ctx = contextFrom(flags);
       await runCommand(ctx, () => build(ctx, names, flags));
@@ -98,6 +106,13 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       const upgraded = generatorChangeNote(plan, bakeVersion());
       if (upgraded) output.note(upgraded);
       const { shape } = await detectPackerShape();
+      if (flags.preflight)
+        await preflightBuild(
+          bakery,
+          plan,
+          () => productionDoctorDeps(aws, aws.region ?? recipes[0]?.regions[0] ?? 'us-east-1'),
+          (message) => output.note(message),
+        );
       const progress = createProgress(output);
       const lock = flags.lock
         ? { holder: ci.lockHolder, waitMs: flags.lockWait, staleAfterMs: flags.lockStaleAfter }

@@ -22,6 +22,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   init: async () => (await import('./init.js')).initCommand(),
   // Security freshness (issue 24).
   scan: async () => (await import('./scan.js')).scanCommand(),
+  // First run on a real account (issue 25).
+  doctor: async () => (await import('./doctor.js')).doctorCommand(),
+  'iam-policy': async () => (await import('./iam-policy.js')).iamPolicyCommand(),
+  // Environments (issue 23): promote, rollback, revoke.
+  promote: async () => (await import('./promote.js')).promoteCommand(),
+  rollback: async () => (await import('./rollback.js')).rollbackCommand(),
+  revoke: async () => (await import('./revoke.js')).revokeCommand(),
 };
 
 /** `bake --version` (or `-V`) alone: bake's, the generator's and Packer's versions, without loading a command. */

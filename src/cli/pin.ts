@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { Command } from 'commander';
 import { createParameterStore } from '../aws/ssm-parameters.js';
-import { pinImages, pinRootsOf } from '../pipeline/pin.js';
-import { pinSsmParameters, ssmPinLine } from '../pipeline/pin-ssm.js';
+import { createLifecycleEc2 } from '../aws/image-lifecycle.js';
+import { pinIntoEnvironment } from '../pipeline/environment-pins.js';
+import { ssmPinLine } from '../pipeline/pin-ssm.js';
+import { firstEnvironment, hasPinTargets, recipeInEnvironment } from '../recipes/environments.js';
 import { imagesToPin } from '../pipeline/pin-decision.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
@@ -29,17 +31,17 @@ export function pinCommand(): Command {
         const bakery = await loadInstalledBakery(ctx);
         noteBakeryName(ctx, bakery);
         const check = Boolean(flags.check);
-        const recipes = selectRecipes(bakery, names).filter((r) => r.pin.length > 0 || r.ssmPins.length > 0);
+        // Like a build, pin writes only the first environment; the others change by promote and rollback.
+        const environment = firstEnvironment(bakery.config);
+        const recipes = selectRecipes(bakery, names).filter((r) => hasPinTargets(recipeInEnvironment(r, environment)));
         const { results, parameters } = await withCloud(ctx, async ({ aws }) => {
           const plan = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws));
           const requests = imagesToPin(plan, new Set(recipes.map((r) => r.name)));
           const store = createParameterStore(aws);
           try {
-            const files = await pinImages(
-              requests.filter((r) => r.recipe.pin.length > 0),
-              { check, roots: pinRootsOf(bakery) },
-            );
-            return { results: files, parameters: await pinSsmParameters(requests, store, { check }) };
+            const deps = { ec2: createLifecycleEc2(aws), store, now: () => new Date() };
+            const pinned = await pinIntoEnvironment(bakery, requests, environment, deps, check);
+            return { results: pinned.files, parameters: pinned.parameters };
           } finally {
             store.close();
           }

@@ -56,5 +56,13 @@ export async function bakeryInventory(
   for (const [region, ids] of unknownByRegion)
     for (const id of await existingImageIds(clients(region), region, ids)) existing.add(id);
 
-  return imageInventory({ entries, images, pins, existing, now, maxPendingAgeMs });
+  return imageInventory({
+    entries,
+    images,
+    pins,
+    existing,
+    now,
+    maxPendingAgeMs,
+    environments: bakery.config.environments,
+  });
 }

@@ -29,6 +29,16 @@ export function inventoryJson(inventory: Inventory): unknown {
               packages: image.scan.packages,
             },
           }),
+          environments: image.environments.map((e) => ({
+            environment: e.environment,
+            ...(e.since && { since: e.since }),
+          })),
+          promotions: image.promotions.map((p) => ({
+            environment: p.environment,
+            at: p.at,
+            ...(p.approvedBy && { approved_by: p.approvedBy }),
+          })),
+          ...(image.revoked && { revoked: image.revoked }),
         })),
       })),
     })),

@@ -1,8 +1,15 @@
-import type { Attention, Inventory } from './inventory.js';
+import type { Attention, Inventory, InventoryImage } from './inventory.js';
+
+const ATTENTION_LABELS: Record<Exclude<Attention['kind'], 'pending-fixes'>, string> = {
+  'broken-pin': 'BROKEN',
+  'revoked-pin': 'REVOKED',
+  'stale-pin': 'stale ',
+  'not-pinned': 'unpinned',
+};
 
 function attentionLabel(a: Attention): string {
   if (a.kind === 'pending-fixes') return a.overdue ? 'OVERDUE' : 'fixes ';
-  return a.kind === 'broken-pin' ? 'BROKEN' : a.kind === 'stale-pin' ? 'stale ' : 'unpinned';
+  return ATTENTION_LABELS[a.kind];
 }
 
 /** Columns padded to their widest cell, so the table reads on a terminal and in a CI log alike. */
@@ -18,6 +25,11 @@ export function tableLines(rows: string[][]): string[] {
 
 export function inventoryLines(inventory: Inventory): string[] {
   const lines: string[] = [];
+  // A bakery without environments keeps the table it always had.
+  const withEnvironments = inventory.recipes.some((r) =>
+    r.regions.some((g) => g.images.some((i) => i.environments.length || i.promotions.length)),
+  );
+  const environmentColumn = (cell: string) => (withEnvironments ? [cell] : []);
   for (const recipe of inventory.recipes) {
     lines.push(`${recipe.name} (fingerprint ${recipe.fingerprint})`);
     const rows = [
@@ -31,22 +43,25 @@ export function inventoryLines(inventory: Inventory): string[] {
         'LAUNCH TEST',
         'SECURITY',
         'SHARED WITH',
+        ...environmentColumn('ENVIRONMENTS'),
         'PINNED BY',
       ],
     ];
     for (const region of recipe.regions) {
-      if (region.images.length === 0) rows.push([`  ${region.region}`, '(none)', '', '', '', '', '', '', '', '']);
+      if (region.images.length === 0)
+        rows.push([`  ${region.region}`, '(none)', '', '', '', '', '', '', '', ...environmentColumn(''), '']);
       for (const image of region.images) {
         rows.push([
           `  ${region.region}`,
           image.imageId,
-          image.current ? 'current' : image.state === 'available' ? 'older' : image.state,
+          image.revoked ? 'revoked' : image.current ? 'current' : image.state === 'available' ? 'older' : image.state,
           image.fingerprint,
           `${image.ageDays}d`,
           image.deprecationTime?.slice(0, 10) ?? '-',
           image.launchTest ?? '-',
           image.scan ? `${image.scan.pending} pending (${image.scan.at.slice(0, 10)})` : 'not scanned',
           image.sharing,
+          ...environmentColumn(environmentCell(image)),
           image.pinnedBy.join(', ') || '-',
         ]);
       }
@@ -60,4 +75,13 @@ export function inventoryLines(inventory: Inventory): string[] {
     lines.push("nothing needs attention: every pin names its recipe's current image");
   }
   return lines;
+}
+
+/** `prod since 2026-12-01 (approved by alice)`: which environments pin the image now, and since when. */
+function environmentCell(image: InventoryImage): string {
+  const cells = image.environments.map((e) => {
+    const approved = image.promotions.find((p) => p.environment === e.environment)?.approvedBy;
+    return `${e.environment}${e.since ? ` since ${e.since.slice(0, 16).replace('T', ' ')}` : ''}${approved ? ` (approved by ${approved})` : ''}`;
+  });
+  return cells.join(', ') || '-';
 }

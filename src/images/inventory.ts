@@ -8,7 +8,19 @@ import { distributionTag } from '../lifecycle/distribution-settings.js';
 import type { PinnedValue } from '../tfvars/pinned-values.js';
 import type { Recipe } from '../recipes/model.js';
 import { scanRecordOf, type ScanRecord } from '../scan/scan-tags.js';
-import { BUILT_AT_TAG, DISTRIBUTION_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
+import {
+  BUILT_AT_TAG,
+  DISTRIBUTION_TAG,
+  LAUNCH_TEST_TAG,
+  REVOKED_BY_TAG,
+  REVOKED_REASON_TAG,
+  REVOKED_TAG,
+  isRevoked,
+  launchTestBlocksReuse,
+  parsePromotedValue,
+  pinnedTag,
+  promotedTag,
+} from '../tags/tag-contract.js';
 
 export interface InventoryImage {
   imageId: string;
@@ -28,6 +40,12 @@ export interface InventoryImage {
   pinnedBy: string[];
   /** Its latest security scan (`bake:scan-*` tags), when scanned. */
   scan?: ScanRecord;
+  /** Per environment whose targets pin it now: since when (its `bake:pinned:<env>`, the first pin there). */
+  environments: Array<{ environment: string; since?: string }>;
+  /** Environment → when it was promoted there and who approved (`bake:promoted:<env>`, `bake:approved:<env>`). */
+  promotions: Array<{ environment: string; at: string; approvedBy?: string }>;
+  /** `bake revoke`: when, who, why. */
+  revoked?: { at: string; by?: string; reason?: string };
 }
 
 export interface InventoryRegion {
@@ -44,7 +62,7 @@ export interface InventoryRecipe {
   regions: InventoryRegion[];
 }
 
-export type AttentionKind = 'broken-pin' | 'not-pinned' | 'stale-pin' | 'pending-fixes';
+export type AttentionKind = 'broken-pin' | 'not-pinned' | 'stale-pin' | 'revoked-pin' | 'pending-fixes';
 
 export interface Attention {
   kind: AttentionKind;
@@ -74,6 +92,8 @@ export interface InventoryInput {
   now: Date;
   /** `--max-pending-age`: a pinned image whose security fixes have been pending longer than this is `overdue`. */
   maxPendingAgeMs?: number;
+  /** bake.config.yaml `environments:`; pins of a later environment are not expected to name the current image. */
+  environments?: string[];
 }
 
 const DAY_MS = 86_400_000;
@@ -100,7 +120,8 @@ export function imageInventory(input: InventoryInput): Inventory {
             imageId: i.imageId,
             region,
             fingerprint: i.fingerprint,
-            current: i.fingerprint === fingerprint && !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]),
+            current:
+              i.fingerprint === fingerprint && !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]) && !isRevoked(i.tags),
             state: i.state,
             builtAt,
             ageDays: Number.isNaN(built) ? 0 : Math.max(0, Math.floor((input.now.getTime() - built) / DAY_MS)),
@@ -109,6 +130,7 @@ export function imageInventory(input: InventoryInput): Inventory {
             sharing: sharingOf(recipe, i.tags[DISTRIBUTION_TAG]),
             pinnedBy: pins.filter((p) => p.ami === i.imageId).map((p) => p.place),
             ...(scanRecordOf(i.tags) && { scan: scanRecordOf(i.tags) }),
+            ...environmentsOf(i, pins, input.environments ?? []),
           };
         })
         .sort((a, b) => (a.builtAt < b.builtAt ? 1 : a.builtAt > b.builtAt ? -1 : 0));
@@ -126,14 +148,23 @@ export function imageInventory(input: InventoryInput): Inventory {
           });
         continue;
       }
-      if (!input.existing.has(pin.ami)) {
+      const revoked = byId.get(pin.ami);
+      if (revoked && isRevoked(revoked.tags)) {
+        const why = revoked.tags[REVOKED_REASON_TAG];
+        attention.push({
+          ...base,
+          kind: 'revoked-pin',
+          ami: pin.ami,
+          message: `${pin.place} names ${pin.ami}, revoked at ${revoked.tags[REVOKED_TAG]}${why ? ` (${why})` : ''}: roll it back (bake rollback) or build anew`,
+        });
+      } else if (!input.existing.has(pin.ami)) {
         attention.push({
           ...base,
           kind: 'broken-pin',
           ami: pin.ami,
           message: `${pin.place} names ${pin.ami}, which no longer exists: a stack using it cannot launch`,
         });
-      } else if (pin.ami !== current) {
+      } else if (pin.ami !== current && !laterEnvironment(pin.environment, input.environments)) {
         const pinned = byId.get(pin.ami);
         const what = pinned
           ? pinned.recipe === recipe.name
@@ -182,9 +213,43 @@ function pendingFixes(recipe: string, regions: InventoryRegion[], input: Invento
 }
 
 /**
- * CONTRACT: with --detailed-exitcode, 2 when a pin names an image that no longer exists, or (with
+ * CONTRACT: with --detailed-exitcode, 2 when a pin names an image that no longer exists or was revoked, or (with
  * --max-pending-age) a pinned image has had security fixes pending longer than that.
  */
 export function inventoryExitCode(inventory: Inventory, detailed: boolean): number {
-  return detailed && inventory.attention.some((a) => a.kind === 'broken-pin' || a.overdue) ? 2 : 0;
+  return detailed && inventory.attention.some((a) => a.kind === 'broken-pin' || a.kind === 'revoked-pin' || a.overdue)
+    ? 2
+    : 0;
+}
+
+/** A pin of dev → staging → prod past the first: it moves by promotion, so not naming today's image is expected. */
+function laterEnvironment(environment: string | undefined, environments: string[] | undefined): boolean {
+  return environment !== undefined && (environments ?? []).indexOf(environment) > 0;
+}
+
+function environmentsOf(
+  image: ImageRecord,
+  pins: PinnedValue[],
+  environments: string[],
+): Pick<InventoryImage, 'environments' | 'promotions' | 'revoked'> {
+  const pinning = [...new Set(pins.filter((p) => p.ami === image.imageId && p.environment).map((p) => p.environment!))];
+  const ordered = environments.length ? environments.filter((e) => pinning.includes(e)) : pinning;
+  const promotions = environments.flatMap((environment) => {
+    const value = image.tags[promotedTag(environment)];
+    return value ? [{ environment, ...parsePromotedValue(value) }] : [];
+  });
+  return {
+    environments: ordered.map((environment) => {
+      const since = image.tags[pinnedTag(environment)];
+      return { environment, ...(since && { since }) };
+    }),
+    promotions,
+    ...(isRevoked(image.tags) && {
+      revoked: {
+        at: image.tags[REVOKED_TAG],
+        ...(image.tags[REVOKED_BY_TAG] && { by: image.tags[REVOKED_BY_TAG] }),
+        ...(image.tags[REVOKED_REASON_TAG] && { reason: image.tags[REVOKED_REASON_TAG] }),
+      },
+    }),
+  };
 }

@@ -13,7 +13,7 @@
  *   - it is still being created, or its build time cannot be read.
  */
 import type { ImageRecord } from '../aws/image-record.js';
-import { BAKERY_TAG, BUILT_AT_TAG, LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
+import { BAKERY_TAG, BUILT_AT_TAG, LAUNCH_TEST_TAG, REVOKED_TAG, isRevoked } from '../tags/tag-contract.js';
 
 export interface PruneRules {
   /** Newest images kept per recipe and region. */
@@ -93,6 +93,8 @@ export function decidePrune(facts: PruneFacts, rules: PruneRules): PruneDecision
       // Nothing reuses or pins an image that failed its launch test: it is not one worth keeping.
       const failedLaunchTest = image.tags[LAUNCH_TEST_TAG] === 'failed';
       if (failedLaunchTest) deleteReasons.push('failed its launch test');
+      // A revoked image is never current, promoted or rolled back to: once nothing pins it, it goes.
+      else if (isRevoked(image.tags)) deleteReasons.push(`revoked at ${image.tags[REVOKED_TAG]}`);
       else {
         const index = rank++;
         if (facts.current.get(image.recipe) === image.fingerprint && image.fingerprint)

@@ -67,7 +67,9 @@ export function localAptOrigins(value: string | undefined): Set<string> {
       throw new CloudError(`BAKE_LOCAL_APT_REPOSITORIES: not a URL: ${JSON.stringify(text)}`);
     }
     if (url.protocol !== 'http:' || !/^127\.\d+\.\d+\.\d+$/.test(url.hostname) || !url.port)
-      throw new CloudError(`BAKE_LOCAL_APT_REPOSITORIES: only http://127.x.y.z:PORT repositories on this machine: ${text}`);
+      throw new CloudError(
+        `BAKE_LOCAL_APT_REPOSITORIES: only http://127.x.y.z:PORT repositories on this machine: ${text}`,
+      );
     origins.add(url.origin);
   }
   return origins;

@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createBootHost, INSTANCE_SSH_PORT } from './boot-host.js';
 import { loadOrCreateCredentials, type LocalCredentials } from './credentials.js';
+import { denyListFromEnv } from './ec2-api/authorization.js';
 import { startEc2Api, type FaultRule } from './ec2-api/server.js';
 import { settleHostWork } from './ec2-api/host-queue.js';
 import { SimulatedTime } from './ec2-api/simulated-time.js';
@@ -15,6 +16,7 @@ export { BASE_IMAGE, type InstanceHost } from './instance-host.js';
 export { BASE_IMAGE_NAME, DEBIAN_ACCOUNT, DEBIAN_SSM_PARAMETER, baseImageId } from './ec2-api/seed.js';
 export { SELF_ACCOUNT } from './ec2-api/state.js';
 export type { FaultRule } from './ec2-api/server.js';
+export { DENY_ENV } from './ec2-api/authorization.js';
 export { AWS_LATENCY, latencyProfileFromEnv, type LatencyProfile } from './latency-profile.js';
 export { credentialsFileOf, type LocalCredentials } from './credentials.js';
 
@@ -36,6 +38,8 @@ export interface LocalCloud {
   latency?: LatencyProfile;
   /** Failures to answer with (tests); the same array as options.faults, changeable while running. */
   faults: FaultRule[];
+  /** IAM actions answered as denied (BAKE_LOCAL_DENY); the same array as options.deny, changeable while running. */
+  deny: string[];
   /** Waits for instance work in flight, stops the endpoint and every sshd; state stays on disk. */
   close(): Promise<void>;
 }
@@ -52,6 +56,8 @@ export interface LocalCloudOptions {
   lockWaitMs?: number;
   /** Requests to fail on purpose, e.g. `{action: 'CopyImage', region: 'eu-west-1'}` (tests). */
   faults?: FaultRule[];
+  /** IAM actions to answer as denied, e.g. `ec2:RunInstances` (docs/local-cloud.md); default from BAKE_LOCAL_DENY. */
+  deny?: string[];
   /** How long things take (docs/local-cloud.md#latency); default from BAKE_LOCAL_LATENCY and BAKE_LOCAL_TIME_SCALE; null: none. */
   latency?: LatencyProfile | null;
   /** Debug lines (every call: region, action, parameter names; never key material); none by default. */
@@ -136,6 +142,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const log = options.log ?? (() => {});
   // Read before the lock: a wrong value is the user's mistake, told before anything starts.
   const latency = options.latency === undefined ? latencyProfileFromEnv(process.env) : (options.latency ?? undefined);
+  const deny = options.deny ?? denyListFromEnv(process.env);
   const stateFile = new StateFile(options.stateDir);
   await stateFile.lock(options.lockWaitMs ?? 60_000);
   let host: InstanceHost | undefined;
@@ -155,6 +162,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       host,
       time,
       faults,
+      deny,
       persist: () => stateFile.save(state),
       log,
       parameterKey,
@@ -169,6 +177,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       throttled: time.throttled,
       latency,
       faults,
+      deny,
       credentials,
       env: {
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,

@@ -21,6 +21,8 @@ import { appendBuildLog } from './build-log.js';
 import type { BuildDeps } from './build.js';
 import { pinImages, pinRootsOf } from './pin.js';
 import { pinSsmParameters } from './pin-ssm.js';
+import { recordPins } from './environment-pins.js';
+import { createLifecycleEc2 } from '../aws/image-lifecycle.js';
 import { readSecureParameter } from '../aws/secure-parameter.js';
 import { resolveSecrets } from '../secrets/resolve.js';
 import { acquireRecipeLock, type LockPolicy } from './recipe-lock.js';
@@ -63,6 +65,8 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     distribute: (request) => distributeImage(createImageDistribution(setup.aws, { clients }), request),
     pin: (requests) => pinImages(requests, { check: false, roots: pinRootsOf(setup.bakery) }),
     pinParameters: (requests) => pinSsmParameters(requests, parameterStore, { check: false }),
+    recordPins: (environment, requests) =>
+      recordPins(createLifecycleEc2(setup.aws, clients), environment, requests, new Date()),
     launchTest: (request) =>
       runLaunchTest(
         { ...request, bakery: setup.bakery, target: launchTestTarget(setup.target) },

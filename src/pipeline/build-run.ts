@@ -81,6 +81,8 @@ export interface BuildDeps {
   pin(requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<unknown>;
   /** Writes the requests' SSM pin targets (src/pipeline/pin-ssm.ts). Absent: SSM targets are not written. */
   pinParameters?(requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<SsmPinResult[]>;
+  /** Records the pin on the images (`bake:pinned:<env>`, src/pipeline/environment-pins.ts). Absent: not recorded. */
+  recordPins?(environment: string, requests: Array<{ recipe: Recipe; amis: Record<string, string> }>): Promise<void>;
   /**
    * Boots the build region's new image and runs its checks (src/launch-test/), before it is
    * copied, shared or pinned. Absent: no launch tests (the recipe's `launch_test:` is not read).

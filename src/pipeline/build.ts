@@ -45,6 +45,7 @@ import {
 import { distributeRecipe } from './distribute-recipe.js';
 import { launchTestOf } from './launch-test-step.js';
 import { decidePin, pinAfterBuild } from './pin-decision.js';
+import { firstEnvironment } from '../recipes/environments.js';
 import { silentProgress } from './progress.js';
 import { runDag, type DagNode, type NodeOutcome, type Slot } from './scheduler.js';
 import { prepareWorkDir, removeWorkDir } from './work-dir.js';
@@ -279,6 +280,7 @@ export async function buildBakery(
     interrupted,
     pin: options.pin,
     distribute: options.distribute,
+    environment: firstEnvironment(bakery.config),
   });
   return { run_id: runId, recipes, interrupted, pin: await pinAfterBuild(run, decision) };
 }

@@ -4,19 +4,21 @@
  * current fingerprint. tfvars and SSM pins only ever name images from a run that went through.
  */
 import { BakeError, CloudError } from '../errors/index.js';
+import { hasPinTargets, recipeInEnvironment } from '../recipes/environments.js';
 import type { Recipe } from '../recipes/model.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
 import type { BuildRun } from './build-run.js';
 import type { PinRequest } from './pin.js';
 import type { Plan } from './plan.js';
 
-export type PinDecision = { skip: string } | { requests: PinRequest[] };
+/** `environment`: the first of the bakery's environments, the only one a build pins (none declared: every target). */
+export type PinDecision = { skip: string } | { requests: PinRequest[]; environment?: string };
 
 /** After a build: the reason nothing is pinned, or each recipe with a pin target and its images. */
 export function decidePin(
   results: RecipeBuildResult[],
   recipeOf: (name: string) => Recipe,
-  run: { interrupted: boolean; pin?: boolean; distribute?: boolean },
+  run: { interrupted: boolean; pin?: boolean; distribute?: boolean; environment?: string },
 ): PinDecision {
   if (run.interrupted) return { skip: 'run interrupted' };
   if (results.length === 0) return { skip: 'no recipe to build' };
@@ -24,9 +26,13 @@ export function decidePin(
   if (run.pin === false) return { skip: '--no-pin' };
   if (run.distribute === false) return { skip: '--no-distribute' };
   const requests = results
-    .map((result) => ({ recipe: recipeOf(result.name), amis: result.amis }))
-    .filter((request) => request.recipe.pin.length > 0 || request.recipe.ssmPins.length > 0);
-  return requests.length ? { requests } : { skip: 'no recipe names a pin target' };
+    .map((result) => ({ recipe: recipeInEnvironment(recipeOf(result.name), run.environment), amis: result.amis }))
+    .filter((request) => hasPinTargets(request.recipe));
+  if (!requests.length)
+    return {
+      skip: run.environment ? `no recipe names a pin target in ${run.environment}` : 'no recipe names a pin target',
+    };
+  return { requests, ...(run.environment !== undefined && { environment: run.environment }) };
 }
 
 /** The pin step of a build: writes the decided pins (tfvars, then SSM); a failure is the report's, not a crash. */
@@ -37,7 +43,9 @@ export async function pinAfterBuild(run: BuildRun, decision: PinDecision): Promi
     const files = await run.deps.pin(requests.filter((r) => r.recipe.pin.length > 0));
     const ssm = requests.filter((r) => r.recipe.ssmPins.length > 0);
     const parameters = run.deps.pinParameters && ssm.length ? await run.deps.pinParameters(ssm) : undefined;
-    run.progress.note(`pinned ${requests.map((r) => r.recipe.name).join(', ')}`);
+    if (decision.environment !== undefined) await run.deps.recordPins?.(decision.environment, requests);
+    const where = decision.environment === undefined ? '' : ` in ${decision.environment}`;
+    run.progress.note(`pinned ${requests.map((r) => r.recipe.name).join(', ')}${where}`);
     return { status: 'pinned', files, ...(parameters && { parameters }) };
   } catch (error) {
     return { status: 'failed', reason: error instanceof BakeError ? error.toLine() : (error as Error).message };

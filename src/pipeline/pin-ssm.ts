@@ -122,15 +122,16 @@ async function readByRegion(
 /** What the recipe's SSM targets hold now, per region (for `bake images`). */
 export async function readSsmPinValues(recipe: Recipe, store: ParameterStore): Promise<PinnedValue[]> {
   const targets = recipe.ssmPins.flatMap((target) =>
-    recipe.regions.map((region) => ({ region, parameter: target.parameter })),
+    recipe.regions.map((region) => ({ region, parameter: target.parameter, environment: target.environment })),
   );
   const current = await readByRegion(store, targets);
-  return targets.map(({ region, parameter }) => {
+  return targets.map(({ region, parameter, environment }) => {
     const value = current.get(region)?.get(parameter);
     return {
       place: ssmPlace(region, parameter),
       region,
       ...(value !== undefined && AMI_ID.test(value) && { ami: value }),
+      ...(environment !== undefined && { environment }),
     };
   });
 }

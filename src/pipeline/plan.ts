@@ -16,7 +16,14 @@ import { RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { GENERATOR_VERSION } from '../packer/generator-version.js';
 import { distributionDrift, distributionTag } from '../lifecycle/distribution-settings.js';
-import { DISTRIBUTION_TAG, INPUTS_TAG, LAUNCH_TEST_TAG, launchTestBlocksReuse } from '../tags/tag-contract.js';
+import {
+  DISTRIBUTION_TAG,
+  INPUTS_TAG,
+  LAUNCH_TEST_TAG,
+  REVOKED_REASON_TAG,
+  isRevoked,
+  launchTestBlocksReuse,
+} from '../tags/tag-contract.js';
 import { parseInputsTag } from '../fingerprint/inputs-tag.js';
 import { launchTestReason } from './launch-test-step.js';
 import { securityFreshness, securityRebuildReason, type SecurityFreshness } from './plan-security.js';
@@ -134,7 +141,8 @@ export async function planBakery(
           i.region === region &&
           i.fingerprint === fingerprint.value &&
           i.state === 'available' &&
-          !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]),
+          !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]) &&
+          !isRevoked(i.tags),
       );
       if (!image) continue;
       amis[region] = image.imageId;
@@ -158,7 +166,8 @@ export async function planBakery(
         for (const region of missingRegions) reasons.push(`new region ${region}`);
       } else if (newest.fingerprint === fingerprint.value) {
         reasons.push(
-          launchTestReason(newest.imageId, newest.tags[LAUNCH_TEST_TAG]) ??
+          revokedReason(newest) ??
+            launchTestReason(newest.imageId, newest.tags[LAUNCH_TEST_TAG]) ??
             `image ${newest.imageId} with this fingerprint is ${newest.state}, not available`,
         );
       } else {
@@ -256,4 +265,11 @@ function bakeSecondsOf(image: ImageRecord | undefined): number | undefined {
   if (!image) return undefined;
   const seconds = (Date.parse(image.createdAt) - Date.parse(image.tags['bake:built-at'] ?? '')) / 1000;
   return Number.isFinite(seconds) && seconds > 0 ? seconds : undefined;
+}
+
+/** A revoked image of today's fingerprint is baked again; the plan says why it was revoked. */
+function revokedReason(image: ImageRecord): string | undefined {
+  if (!isRevoked(image.tags)) return undefined;
+  const why = image.tags[REVOKED_REASON_TAG];
+  return `image ${image.imageId} was revoked${why ? `: ${why}` : ''}`;
 }

@@ -8,6 +8,7 @@ import { discoverRoles, readCollectionRequirements } from '../roles/discover.js'
 import { defaultBakeryName } from './bakery-name.js';
 import { RecipeGraph } from './graph.js';
 import { parseDuration } from './duration.js';
+import { environmentConfigErrors, environmentTagBudget, pinEnvironmentErrors, promotionGatesOf } from './environments.js';
 import { isReservedTagKey } from '../tags/tag-contract.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
@@ -62,6 +63,7 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
   const parsed = configSchema.safeParse(value);
   if (!parsed.success && source) errors.push(...schemaErrors(source, parsed.error));
   if (parsed.success && source) errors.push(...tagErrors(source, parsed.data.tags));
+  if (parsed.success && source) errors.push(...environmentConfigErrors(source, parsed.data));
   const c = parsed.success ? parsed.data : configSchema.parse({});
   const identity = c.bakery ? { name: c.bakery, source: 'config' as const } : await defaultBakeryName(root);
   return {
@@ -80,6 +82,8 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
     ...(c.scan_max_age && { scanMaxAgeMs: parseDuration(c.scan_max_age)! }),
     ...(c.upgrade && { upgrade: c.upgrade }),
     ...(c.rebuild_on && { rebuildOn: c.rebuild_on }),
+    environments: c.environments ?? [],
+    promotion: promotionGatesOf(c.promotion),
   };
 }
 
@@ -131,6 +135,11 @@ function toLaunchTest(source: YamlSource, doc: RecipeDocument): LaunchTestSpec {
 
 function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig): Recipe {
   const at = (...p: (string | number)[]) => source.locate(p);
+  // A target that names no environment belongs to the first: bakeries without environments are unchanged.
+  const environmentOf = (target: { environment?: string }) => {
+    const environment = target.environment ?? config.environments[0];
+    return environment === undefined ? {} : { environment };
+  };
   const locations = Object.fromEntries(Object.keys(doc).map((key) => [key, source.locate([key], true)]));
   if ('recipe' in doc.base) locations['base.recipe'] = source.locate(['base', 'recipe']);
   const verify: VerifyCheck[] = doc.verify.map((check, i) => toCheck(check, at('verify', i)));
@@ -157,11 +166,12 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
               variable: target.variable,
               key: target.key,
               format: target.format,
+              ...environmentOf(target),
               location: at('pin', i),
             },
           ],
     ),
-    ssmPins: doc.pin.flatMap((target, i) => ('ssm' in target ? [{ parameter: target.ssm, location: at('pin', i) }] : [])),
+    ssmPins: doc.pin.flatMap((target, i) => ('ssm' in target ? [{ parameter: target.ssm, ...environmentOf(target), location: at('pin', i) }] : [])),
     subnetId: doc.subnet_id ?? config.subnetId,
     volumeSizeGb: doc.volume_size,
     encrypted: doc.encrypted ?? config.encrypted,
@@ -195,14 +205,16 @@ function upgradeOf(value: 'security' | 'all' | 'none' | undefined): { upgrade?: 
   return value && value !== 'none' ? { upgrade: value } : {};
 }
 
-function recipeRuleErrors(source: YamlSource, recipe: Recipe): RecipeError[] {
+
+function recipeRuleErrors(source: YamlSource, recipe: Recipe, config: BakeryConfig): RecipeError[] {
   const errors: RecipeError[] = [];
   const expected = path.basename(source.file).replace(/\.ya?ml$/, '');
   if (recipe.name !== expected) errors.push(new RecipeError(`name ${recipe.name} must match the file name (${expected})`, source.locate(['name'])));
   const ownTags = ((source.value as { tags?: Record<string, unknown> }).tags ?? {}) as Record<string, string>;
   errors.push(...tagErrors(source, ownTags));
-  if (Object.keys(recipe.tags).length > MAX_USER_TAGS)
-    errors.push(new RecipeError(`at most ${MAX_USER_TAGS} tags (EC2 allows 50, bake uses the rest)`, source.locate(['tags'])));
+  const maxUserTags = MAX_USER_TAGS - environmentTagBudget(config);
+  if (Object.keys(recipe.tags).length > maxUserTags)
+    errors.push(new RecipeError(`at most ${maxUserTags} tags (EC2 allows 50, bake uses the rest${config.environments.length ? ', environments included' : ''})`, source.locate(['tags'])));
   const repeated = recipe.regions.filter((region, i) => recipe.regions.indexOf(region) !== i);
   if (repeated.length) errors.push(new RecipeError(`regions lists ${[...new Set(repeated)].join(', ')} more than once`, source.locate(['regions'])));
   if (!recipe.encrypted && Object.keys(recipe.kmsKeyIds).length > 0)
@@ -290,7 +302,7 @@ export async function readBakery(root: string): Promise<{ bakery: Bakery; errors
       if (!parsed.success) continue;
     }
     const recipe = toRecipe(source, parsed.data, config);
-    errors.push(...recipeRuleErrors(source, recipe), ...(await pinTargetErrors(absoluteRoot, config, recipe)));
+    errors.push(...recipeRuleErrors(source, recipe, config), ...(await pinTargetErrors(absoluteRoot, config, recipe)));
     recipes.push(recipe);
   }
   const { roles, errors: roleErrors } = await discoverRoles(absoluteRoot);
@@ -303,6 +315,7 @@ export async function readBakery(root: string): Promise<{ bakery: Bakery; errors
   const { collections, errors: collectionErrors } = await readCollectionRequirements(absoluteRoot);
   errors.push(...collectionErrors);
   errors.push(...RecipeGraph.of(recipes).errors());
+  errors.push(...pinEnvironmentErrors(config, recipes));
   return { bakery: { root: absoluteRoot, config, recipes, roles, ...(collections.length && { collections }) }, errors };
 }
 

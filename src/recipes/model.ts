@@ -40,12 +40,16 @@ export interface PinTarget {
    */
   key?: string;
   format: 'map' | 'string';
+  /** The environment this target belongs to (`environment:`, else the bakery's first); unset: the bakery declares none. */
+  environment?: string;
   location: SourceLocation;
 }
 
 /** `pin: - ssm: /images/web/ami`: an SSM parameter (data type aws:ec2:image) in each of the recipe's regions, holding that region's AMI. */
 export interface SsmPinTarget {
   parameter: string;
+  /** As for tfvars targets. */
+  environment?: string;
   location: SourceLocation;
 }
 
@@ -160,6 +164,18 @@ export interface BakeryConfig {
   /** `upgrade:` and `rebuild_on:` for recipes that do not say. */
   upgrade?: 'security' | 'all' | 'none';
   rebuildOn?: Array<'security'>;
+  /** `environments:` in promotion order; empty: none declared (every pin target is pinned on build). */
+  environments: string[];
+  /** `promotion:` gates per environment; an environment not named has none. */
+  promotion: Record<string, PromotionGates>;
+}
+
+/** What an image must show before `bake promote` pins it into an environment. */
+export interface PromotionGates {
+  /** How long it must have been pinned in the previous environment (ms). */
+  soakMs: number;
+  /** An approver must be named (`--approved-by`). */
+  approval: boolean;
 }
 
 /** A scan older than this (a week) is not planned from unless the config says otherwise. */

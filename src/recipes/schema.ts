@@ -16,6 +16,17 @@ const kmsKeyId = z
     new RegExp(`^(?:${KMS_KEY}|alias/[A-Za-z0-9/_-]{1,250}|arn:aws[a-z-]*:kms:[a-z]{2}(?:-[a-z]+)+-\\d:\\d{12}:(?:key/${KMS_KEY}|alias/[A-Za-z0-9/_-]{1,250}))$`),
     'not a KMS key (key id, mrk- id, alias/name, or a key or alias ARN)',
   );
+// Environment names end up in tag keys (bake:pinned:<env>): EC2 key characters, kept short.
+const environmentName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'an environment name: lower-case letters, digits and dashes, at most 32');
+const promotionSchema = z
+  .object({
+    soak: z
+      .string()
+      .refine((text) => parseDuration(text) !== undefined, 'a duration such as 24h or 3d (0: none)')
+      .optional(),
+    approval: z.boolean().default(false),
+  })
+  .strict();
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region name');
 
 export const baseSchema = z.union([
@@ -108,11 +119,12 @@ export const recipeSchema = z
                 variable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'not a Terraform variable name'),
                 key: z.string().optional(),
                 format: z.enum(['map', 'string']).default('map'),
+                environment: environmentName.optional(),
               })
               .strict(),
-            z.object({ ssm: ssmPinName }).strict(),
+            z.object({ ssm: ssmPinName, environment: environmentName.optional() }).strict(),
           ],
-          { error: 'a pin target is {file, variable, key?, format?} (tfvars) or {ssm: /parameter/name}' },
+          { error: 'a pin target is {file, variable, key?, format?, environment?} (tfvars) or {ssm: /parameter/name, environment?}' },
         ),
       )
       .default([]),
@@ -161,6 +173,9 @@ export const configSchema = z
     upgrade: upgradeSchema.optional(),
     rebuild_on: rebuildOnSchema.optional(),
     scan_max_age: z.string().refine((text) => parseDuration(text) !== undefined, 'a duration such as 7d, 36h or 2w').optional(),
+    // Environments (docs/lifecycle.md): pins go to the first on build, to the others by promotion.
+    environments: z.array(environmentName).min(1).optional(),
+    promotion: z.record(environmentName, promotionSchema).default({}),
   })
   .strict();
 

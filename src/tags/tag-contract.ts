@@ -84,3 +84,32 @@ export function fitTagValue(value: string): string {
   const chars = [...value];
   return chars.length <= TAG_VALUE_MAX ? value : `${chars.slice(0, TAG_VALUE_MAX - 1).join('')}…`;
 }
+
+/*
+ * Environments (docs/lifecycle.md). EC2 allows 50 tags of 256 characters per image, so there is
+ * no growing history list: each image carries one tag per environment it was ever pinned in,
+ * holding the FIRST pin time, and an environment's history (for rollback) is read across the
+ * recipe's images by those tags.
+ */
+/** `bake:pinned:<env>`: ISO 8601 time the image was first pinned in that environment. */
+export const pinnedTag = (environment: string) => `bake:pinned:${environment}`;
+/**
+ * `bake:promoted:<env>`: `<ISO 8601 time>` when `bake promote` pinned the image there, followed by
+ * ` approved by <name>` when an approver was named (one tag, not two: the 50-tag budget).
+ */
+export const promotedTag = (environment: string) => `bake:promoted:${environment}`;
+export function promotedValue(at: Date, approvedBy: string | undefined): string {
+  return fitTagValue(`${at.toISOString()}${approvedBy ? ` approved by ${approvedBy}` : ''}`);
+}
+export function parsePromotedValue(value: string): { at: string; approvedBy?: string } {
+  const [, at, approvedBy] = /^(\S+)(?: approved by (.*))?$/s.exec(value) ?? [undefined, value];
+  return { at: at ?? value, ...(approvedBy && { approvedBy }) };
+}
+/** Revocation: ISO 8601 time, who, and why (`bake revoke`). A revoked image is never current, promoted or rolled back to. */
+export const REVOKED_TAG = 'bake:revoked';
+export const REVOKED_BY_TAG = 'bake:revoked-by';
+export const REVOKED_REASON_TAG = 'bake:revoked-reason';
+
+export function isRevoked(tags: Record<string, string>): boolean {
+  return tags[REVOKED_TAG] !== undefined;
+}

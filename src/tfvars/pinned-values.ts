@@ -66,6 +66,8 @@ export interface PinnedValue {
   region: string;
   /** undefined: the target holds nothing for this region yet. */
   ami?: string;
+  /** The environment of the target (bake.config.yaml `environments:`), when the bakery declares them. */
+  environment?: string;
 }
 
 /**
@@ -95,17 +97,24 @@ export async function readTfvarsPinValues(recipe: Recipe, label: (file: string) 
       map && typeof map === 'object' && !Array.isArray(map) ? (map as Record<string, unknown>)[key] : undefined;
     const asAmi = (v: unknown) => (typeof v === 'string' && AMI_ID.test(v) ? v : undefined);
     const where = `${label(target.file)}:${target.variable}`;
+    const environment = target.environment === undefined ? {} : { environment: target.environment };
     if (target.key !== undefined) {
       out.push({
         place: `${where}[${JSON.stringify(target.key)}]`,
         region: recipe.regions[0],
         ami: asAmi(entry(value, target.key)),
+        ...environment,
       });
     } else if (target.format === 'string') {
-      out.push({ place: where, region: recipe.regions[0], ami: asAmi(value) });
+      out.push({ place: where, region: recipe.regions[0], ami: asAmi(value), ...environment });
     } else {
       for (const region of recipe.regions)
-        out.push({ place: `${where}[${JSON.stringify(region)}]`, region, ami: asAmi(entry(value, region)) });
+        out.push({
+          place: `${where}[${JSON.stringify(region)}]`,
+          region,
+          ami: asAmi(entry(value, region)),
+          ...environment,
+        });
     }
   }
   return out;

@@ -160,6 +160,17 @@ abstract class PipelineScript extends Script {
     if (exit != 0) throw new RuntimeException("script returned exit code ${exit}: ${script.readLines().find { it.trim() }?.trim()} (log: ${log})")
   }
 
+  // Jenkins' `input`: a person approves (or aborts). Here JENKINS_INPUT_SUBMITTER is who approves;
+  // unset, the input is aborted, as a person pressing Abort. Returns the submitter, as
+  // `submitterParameter` makes Jenkins do.
+  def input(Map args) {
+    expectMode('input', ['steps'])
+    def submitter = baseEnv.JENKINS_INPUT_SUBMITTER
+    note(event: 'input', text: args.message?.toString(), name: submitter ?: '')
+    if (!submitter) throw new IllegalStateException("input aborted: ${args.message}")
+    return args.submitterParameter ? submitter : null
+  }
+  def readFile(Map args) { expectMode('readFile', ['steps']); new File(workspace.get(), args.file as String).text }
   def echo(Object message) { expectMode('echo', ['steps']); note(event: 'echo', text: message.toString()) }
 
   List<String> matching(String pattern) {

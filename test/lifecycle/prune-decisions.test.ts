@@ -97,6 +97,30 @@ describe('which images prune deletes', () => {
     expect(result[pinnedFailed.imageId]).toEqual({ action: 'keep', reasons: ['pinned in infra/web.tfvars:web_ami'] });
   });
 
+  it('deletes a revoked image even when it is the newest or current, once nothing pins it', () => {
+    const good = image('web', 'us-east-1', 5);
+    const revokedTags = { 'bake:recipe': 'web', 'bake:bakery': 'shop', 'bake:revoked': daysAgo(0) };
+    const revoked = image('web', 'us-east-1', 1, {
+      fingerprint: 'fp-today',
+      tags: { ...revokedTags, 'bake:built-at': daysAgo(1) },
+    });
+    const pinnedRevoked = image('web', 'us-east-1', 2, { tags: { ...revokedTags, 'bake:built-at': daysAgo(2) } });
+    const result = decide(
+      [good, revoked, pinnedRevoked],
+      {
+        current: new Map([['web', 'fp-today']]),
+        pinned: new Map([[pinnedRevoked.imageId, ['infra/prod/web.tfvars:web_ami']]]),
+      },
+      { keep: 1 },
+    );
+    expect(result[revoked.imageId]).toEqual({ action: 'delete', reasons: [`revoked at ${daysAgo(0)}`] });
+    expect(result[good.imageId]).toEqual({ action: 'keep', reasons: ['newest 1 of web in us-east-1 (#1)'] });
+    expect(result[pinnedRevoked.imageId]).toEqual({
+      action: 'keep',
+      reasons: ['pinned in infra/prod/web.tfvars:web_ami'],
+    });
+  });
+
   it('never deletes an image any tfvars target pins, however old', () => {
     const images = [2, 3, 300].map((age) => image('web', 'us-east-1', age));
     const pinned = new Map([

@@ -43,6 +43,8 @@ export function bakery(recipes: Recipe[], overrides: Partial<Bakery> = {}): Bake
       pinRoots: [],
       bakery: 'bake-tests',
       bakerySource: 'config',
+      environments: [],
+      promotion: {},
     },
     recipes,
     roles: new Map(),

@@ -126,6 +126,8 @@ export class BakeryRepo {
         pinRoots: [],
         bakery: 'bake-tests',
         bakerySource: 'config',
+        environments: [],
+        promotion: {},
       },
       roles,
       recipes: [

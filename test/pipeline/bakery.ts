@@ -40,6 +40,8 @@ export function bakeryOf(root: string, recipes: Recipe[]): Bakery {
       pinRoots: [],
       bakery: 'bake-tests',
       bakerySource: 'config',
+      environments: [],
+      promotion: {},
     },
     recipes,
     roles: new Map(),

@@ -193,6 +193,30 @@ describe('buildBakery', () => {
     expect(await readdir(path.join(work, 'run-failed', 'broken'))).toContain('broken.pkr.hcl');
   });
 
+  it('pins only the first environment of the bakery, and records the pin on the images', async () => {
+    const { root, deps, options } = await setup({});
+    const recorded: Array<{ environment: string; recipes: string[] }> = [];
+    deps.recordPins = async (environment, requests) =>
+      void recorded.push({ environment, recipes: requests.map((r) => r.recipe.name) });
+    const target = (environment: string) => ({ ...pinTo(root, `base-${environment}`)[0], environment });
+    const base = recipeOf(
+      root,
+      'base',
+      { kind: 'ami', ami: 'ami-0debian12' },
+      { pin: [target('dev'), target('prod')] },
+    );
+    const plan: BuildPlan = {
+      recipes: [planned(base, { action: 'reuse', reasons: [], amis: { 'us-east-1': 'ami-0123456789abcdef0' } })],
+    };
+    const bakery = bakeryOf(root, [base]);
+    bakery.config.environments = ['dev', 'prod'];
+    const report = await buildBakery(bakery, plan, deps, options);
+    expect(report.pin, JSON.stringify(report.pin)).toMatchObject({ status: 'pinned' });
+    expect(await readFile(path.join(root, 'infra', 'base-dev.auto.tfvars'), 'utf8')).toContain('ami-0123456789abcdef0');
+    await expect(stat(path.join(root, 'infra', 'base-prod.auto.tfvars'))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(recorded).toEqual([{ environment: 'dev', recipes: ['base'] }]);
+  });
+
   it('reports reused recipes with their current AMIs, builds a child of a reused parent from that AMI, and pins both', async () => {
     const { root, deps, options, pinned, events } = await setup({});
     const base = recipeOf(root, 'base', { kind: 'ami', ami: 'ami-0debian12' }, { pin: pinTo(root, 'base') });

@@ -10,7 +10,9 @@ import addFormats from 'ajv-formats';
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 
-export const JSON_COMMANDS = ['validate', 'render', 'plan', 'build', 'pin', 'prune', 'verify', 'images', 'local-cloud', 'graph', 'init', 'scan'] as const;
+export const JSON_COMMANDS = [
+  'validate', 'render', 'plan', 'build', 'pin', 'prune', 'verify', 'images', 'local-cloud', 'graph', 'init', 'scan', 'iam-policy', 'doctor', 'promote', 'rollback', 'revoke',
+] as const;
 export type JsonCommand = (typeof JSON_COMMANDS)[number];
 
 export function schemaFile(command: JsonCommand): string {

@@ -4,12 +4,17 @@ import type { AddressInfo } from 'node:net';
 import type { InstanceHost } from '../instance-host.js';
 import type { Action, ActionContext } from './action.js';
 import { imageActions } from './actions/images.js';
+import { instanceTypeActions } from './actions/instance-types.js';
 import { instanceActions } from './actions/instances.js';
 import { keyPairActions } from './actions/key-pairs.js';
 import { networkActions } from './actions/network.js';
 import { snapshotActions } from './actions/snapshots.js';
 import { tagActions } from './actions/tags.js';
 import { Ec2ApiError } from './api-error.js';
+import { accessDeniedException, isDenied, unauthorizedOperation } from './authorization.js';
+import { answerDryRun } from './dry-run.js';
+import { IAM_NAMESPACE, iamResponse, STS_NAMESPACE, stsResponse } from './identity.js';
+import { KMS_WRITES, kmsResponse } from './kms.js';
 import { newRequestId } from './ids.js';
 import { QueryParams } from './query.js';
 import { checkRegion, seedRegion } from './seed.js';
@@ -17,7 +22,7 @@ import { checkAuthorizationHeader, verifySignature, type LocalCredentials } from
 import { SimulatedTime } from './simulated-time.js';
 import { SSM_WRITES, ssmResponse } from './ssm.js';
 import type { CloudState } from './state.js';
-import { errorXml, responseXml } from './xml.js';
+import { errorXml, queryErrorXml, queryResponseXml, responseXml } from './xml.js';
 
 export const ACTIONS: Record<string, Action> = {
   ...imageActions,
@@ -26,7 +31,28 @@ export const ACTIONS: Record<string, Action> = {
   ...instanceActions,
   ...keyPairActions,
   ...networkActions,
+  ...instanceTypeActions,
 };
+
+/** The JSON-protocol operations the local cloud serves besides EC2's actions, for tests of what bake may call. */
+export const JSON_TARGETS = {
+  ssm: ['GetParameter', 'GetParameters', 'PutParameter', 'DescribeParameters'],
+  kms: ['DescribeKey', 'CreateKey', 'CreateAlias', 'DisableKey'],
+} as const;
+/** The Query-protocol operations of STS and IAM it serves. */
+export const QUERY_ACTIONS = { sts: ['GetCallerIdentity'], iam: ['SimulatePrincipalPolicy'] } as const;
+
+/** How a request is framed, which decides how its errors are written. */
+type Protocol = 'ec2' | 'ssm' | 'kms' | 'sts' | 'iam';
+
+function protocolOf(request: IncomingMessage): Protocol {
+  const target = request.headers['x-amz-target'];
+  if (typeof target === 'string' && target.startsWith('AmazonSSM.')) return 'ssm';
+  if (typeof target === 'string' && target.startsWith('TrentService.')) return 'kms';
+  // STS and IAM speak the same Query protocol as EC2: only the signature's scope tells them apart.
+  const scope = /Credential=[^/]+\/\d{8}\/[^/]+\/(sts|iam)\//.exec(String(request.headers.authorization ?? ''));
+  return scope ? (scope[1] as Protocol) : 'ec2';
+}
 
 const READ_ONLY = /^(Describe|Get)/;
 // SSM's JSON protocol names the same failures differently.
@@ -65,6 +91,8 @@ export interface Ec2ApiOptions {
   /** The latency profile at work; absent: nothing waits, nothing is throttled. */
   time?: SimulatedTime;
   faults?: FaultRule[];
+  /** IAM actions answered as denied (authorization.ts); read on every request, so tests may change it while the cloud runs. */
+  deny?: string[];
   /** Called after every change to the state. */
   persist(): void;
   log(message: string): void;
@@ -101,16 +129,20 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       response.writeHead(status, { 'content-type': type, 'x-amzn-requestid': requestId });
       response.end(body);
     };
-    const target = request.headers['x-amz-target'];
-    const ssm = typeof target === 'string' && target.startsWith('AmazonSSM.');
+    const target = String(request.headers['x-amz-target'] ?? '');
+    const protocol = protocolOf(request);
+    const json = protocol === 'ssm' || protocol === 'kms';
     const fail = (error: Ec2ApiError) =>
-      ssm
+      json
         ? send(
             error.status,
             'application/x-amz-json-1.1',
             JSON.stringify({ __type: SSM_ERROR_TYPES[error.code] ?? error.code, message: error.message }),
           )
-        : send(error.status, 'text/xml;charset=UTF-8', errorXml(error.code, error.message, requestId));
+        : protocol === 'ec2'
+          ? send(error.status, 'text/xml;charset=UTF-8', errorXml(error.code, error.message, requestId))
+          : send(error.status, 'text/xml;charset=UTF-8', queryErrorXml(error.code, error.message, requestId));
+    const deny = options.deny ?? [];
     try {
       // Credentials and size first: nobody without the key makes the cloud read a body.
       checkAuthorizationHeader(request.headers, options.credentials);
@@ -122,24 +154,53 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
         { method: request.method ?? 'GET', url: request.url ?? '/', headers: request.headers, body },
         options.credentials,
       );
-      const expectedService = ssm ? 'ssm' : 'ec2';
-      if (service !== expectedService)
+      if (service !== protocol)
         throw new Ec2ApiError(
           'SignatureDoesNotMatch',
-          `Credential should be scoped to correct service: '${expectedService}'.`,
+          `Credential should be scoped to correct service: '${protocol}'.`,
           403,
         );
       checkRegion(region);
       if (seedRegion(options.state, region)) options.persist();
 
-      if (ssm) {
+      if (protocol === 'ssm') {
         calls.set(target, (calls.get(target) ?? 0) + 1);
         await time.answer();
         // SSM's own throttling answer (its JSON shape, HTTP 400), which the SDKs retry as throttling.
         if (!time.admit(region, target)) throw new Ec2ApiError('ThrottlingException', 'Rate exceeded', 400);
+        const operation = `ssm:${target.slice('AmazonSSM.'.length)}`;
+        if (isDenied(deny, operation)) throw accessDeniedException(operation);
         const answer = ssmResponse(target, body, region, options.state, new Date(), parameterKey);
         if (answer.status === 200 && SSM_WRITES.has(target)) options.persist();
         send(answer.status, 'application/x-amz-json-1.1', JSON.stringify(answer.body));
+        return;
+      }
+      if (protocol === 'kms') {
+        calls.set(target, (calls.get(target) ?? 0) + 1);
+        await time.answer();
+        const operation = `kms:${target.slice('TrentService.'.length)}`;
+        if (isDenied(deny, operation)) throw accessDeniedException(operation);
+        let input: Record<string, unknown>;
+        try {
+          input = JSON.parse(body || '{}') as Record<string, unknown>;
+        } catch {
+          throw new Ec2ApiError('SerializationException', 'request body is not JSON');
+        }
+        const answer = kmsResponse(target, input, region, options.state);
+        if (KMS_WRITES.has(target)) options.persist();
+        send(200, 'application/x-amz-json-1.1', JSON.stringify(answer));
+        return;
+      }
+      if (protocol === 'sts' || protocol === 'iam') {
+        const params = QueryParams.parse(
+          `${new URL(request.url ?? '/', 'http://localhost').searchParams.toString()}&${body}`,
+        );
+        const action = params.get('Action') ?? '';
+        calls.set(`${protocol}:${action}`, (calls.get(`${protocol}:${action}`) ?? 0) + 1);
+        await time.answer();
+        const result = protocol === 'sts' ? stsResponse(action) : iamResponse(action, params, deny);
+        const namespace = protocol === 'sts' ? STS_NAMESPACE : IAM_NAMESPACE;
+        send(200, 'text/xml;charset=UTF-8', queryResponseXml(action, namespace, requestId, result));
         return;
       }
 
@@ -157,6 +218,7 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
       // EC2's status for a full bucket: 503, which the SDKs (and Packer's aws-sdk-go) retry with backoff.
       if (!time.admit(region, action)) throw new Ec2ApiError('RequestLimitExceeded', 'Request limit exceeded.', 503);
       injectFault(options.faults, action, region, params);
+      if (isDenied(deny, `ec2:${action}`)) throw unauthorizedOperation(`ec2:${action}`, region);
       const context: ActionContext = {
         params,
         region,
@@ -166,6 +228,8 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
         persist: options.persist,
         log: options.log,
       };
+      // Permission first, then the resources, then the answer, as EC2 checks a dry run; nothing changes.
+      if (params.bool('DryRun')) answerDryRun(context);
       const result = await handler(context);
       if (!READ_ONLY.test(action)) options.persist();
       send(200, 'text/xml;charset=UTF-8', responseXml(action, requestId, result));

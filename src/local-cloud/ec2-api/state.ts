@@ -155,6 +155,19 @@ export interface CloudState {
   seededRegions: string[];
   /** SSM parameters; absent in state files written before the local cloud kept any. */
   parameters?: ParameterState[];
+  /** Customer managed KMS keys (kms.ts); absent in state files written before the local cloud kept any. */
+  kmsKeys?: KmsKeyState[];
+}
+
+/** A KMS key made with CreateKey: nothing is encrypted with it, it only exists (or not) and is enabled (or not). */
+export interface KmsKeyState {
+  keyId: string;
+  region: string;
+  description: string;
+  enabled: boolean;
+  /** `alias/name`s pointing at it. */
+  aliases: string[];
+  creationDate: string;
 }
 
 export function emptyState(): CloudState {

@@ -19,18 +19,21 @@ export function escapeText(text: string): string {
     .replace(/\r/g, '&#13;');
 }
 
-function element(name: string, value: XmlValue): string {
+/** EC2 names a list's elements `item`; the Query services of STS and IAM name them `member`. */
+type ListElement = 'item' | 'member';
+
+function element(name: string, value: XmlValue, list: ListElement = 'item'): string {
   if (!ELEMENT_NAME.test(name)) throw new Error(`bad XML element name ${JSON.stringify(name)}`);
   if (value === undefined || value === null) return '';
-  return `<${name}>${content(value)}</${name}>`;
+  return `<${name}>${content(value, list)}</${name}>`;
 }
 
-function content(value: XmlValue): string {
+function content(value: XmlValue, list: ListElement = 'item'): string {
   if (value === undefined || value === null) return '';
-  if (Array.isArray(value)) return value.map((item) => element('item', item)).join('');
+  if (Array.isArray(value)) return value.map((item) => element(list, item, list)).join('');
   if (typeof value === 'object')
     return Object.entries(value)
-      .map(([name, v]) => element(name, v))
+      .map(([name, v]) => element(name, v, list))
       .join('');
   return escapeText(String(value));
 }
@@ -48,5 +51,25 @@ export function errorXml(code: string, message: string, requestId: string): stri
   return `<?xml version="1.0" encoding="UTF-8"?>\n${element('Response', {
     Errors: { Error: { Code: code, Message: message } },
     RequestID: requestId,
+  })}`;
+}
+
+/** STS's and IAM's Query answer: `<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>…`. */
+export function queryResponseXml(
+  action: string,
+  namespace: string,
+  requestId: string,
+  result: Record<string, XmlValue>,
+): string {
+  const name = `${action}Response`;
+  if (!ELEMENT_NAME.test(name)) throw new Error(`bad action name ${JSON.stringify(action)}`);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<${name} xmlns="${escapeText(namespace)}">${element(`${action}Result`, result, 'member')}${element('ResponseMetadata', { RequestId: requestId })}</${name}>`;
+}
+
+/** STS's and IAM's error document. */
+export function queryErrorXml(code: string, message: string, requestId: string): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${element('ErrorResponse', {
+    Error: { Type: 'Sender', Code: code, Message: message },
+    RequestId: requestId,
   })}`;
 }

@@ -4,7 +4,7 @@ import { matchesFilters, paginate } from '../filters.js';
 import { SELF_ACCOUNT, tagsOf, type SnapshotState } from '../state.js';
 import { tagSetXml, type Handlers } from './shared.js';
 
-function findSnapshot(context: ActionContext, snapshotId: string): SnapshotState {
+export function findSnapshot(context: ActionContext, snapshotId: string): SnapshotState {
   if (!/^snap-[0-9a-f]{8,17}$/.test(snapshotId))
     throw new Ec2ApiError('InvalidSnapshotID.Malformed', `Invalid id: "${snapshotId}" (expecting "snap-...")`);
   const snapshot = context.state.snapshots.find((s) => s.snapshotId === snapshotId && s.region === context.region);

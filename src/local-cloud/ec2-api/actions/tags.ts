@@ -51,7 +51,8 @@ const NOT_FOUND: Record<string, string> = {
   volume: 'InvalidVolume.NotFound',
 };
 
-function resources(context: ActionContext): string[] {
+/** The request's ResourceId.N, each checked to exist in the region (also what a DryRun CreateTags checks). */
+export function resources(context: ActionContext): string[] {
   const ids = context.params.list('ResourceId');
   if (ids.length === 0)
     throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter resourceIdSet');

@@ -1,0 +1,17 @@
+/** The real edges of promote, rollback and revoke: EC2 and SSM over the SDK, the wall clock. */
+import { createLifecycleEc2 } from '../aws/image-lifecycle.js';
+import type { AwsSettings } from '../aws/settings.js';
+import { createParameterStore } from '../aws/ssm-parameters.js';
+import type { EnvironmentDeps } from './environment-pins.js';
+
+export async function withEnvironmentDeps<T>(
+  aws: AwsSettings,
+  work: (deps: EnvironmentDeps) => Promise<T>,
+): Promise<T> {
+  const store = createParameterStore(aws);
+  try {
+    return await work({ ec2: createLifecycleEc2(aws), store, now: () => new Date() });
+  } finally {
+    store.close();
+  }
+}
