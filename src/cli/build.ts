@@ -21,7 +21,7 @@ import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } f
 import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
 import { whileInterruptible } from './interrupt.js';
 import { runCommand } from './run-command.js';
-import { REPORT_HELP, writeHtmlReport } from './report-file.js';
+import { REPORT_HELP, reportImages, writeHtmlReport } from './report-file.js';
 import { buildReportModel } from '../report/report-data.js';
 
 interface BuildFlags extends CommonFlags {
@@ -131,7 +131,11 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       }).finally(() => progress.close());
       for (const line of summaryLines(report)) output.info(line);
       if (flags.junit) await writeJunit(path.resolve(flags.junit), report, new Date().toISOString());
-      if (flags.report) await writeHtmlReport(flags.report, buildReportModel(plan, report, new Date(), [], ctx.dir));
+      if (flags.report) {
+        const now = new Date();
+        const images = await reportImages(bakery, recipes, aws, now);
+        await writeHtmlReport(flags.report, { ...buildReportModel(plan, report, now, [], ctx.dir), images });
+      }
       output.result(report);
       return buildExitCode(report);
     });

@@ -8,7 +8,7 @@ import { loadInstalledBakery } from './installed-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
 import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
 import { runCommand } from './run-command.js';
-import { REPORT_HELP, writeHtmlReport } from './report-file.js';
+import { REPORT_HELP, reportImages, writeHtmlReport } from './report-file.js';
 import { planReportModel } from '../report/report-data.js';
 
 interface PlanFlags extends CommonFlags {
@@ -39,7 +39,11 @@ async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Pro
     if (upgraded) ctx.output.note(upgraded);
     for (const line of planLines(result)) ctx.output.info(line);
     ctx.output.result(planJson(result, changes));
-    if (flags.report) await writeHtmlReport(flags.report, planReportModel(result, new Date()));
+    if (flags.report) {
+      const now = new Date();
+      const images = await reportImages(bakery, recipes, aws, now);
+      await writeHtmlReport(flags.report, { ...planReportModel(result, now), images });
+    }
     return planExitCode(result, Boolean(flags.detailedExitcode));
   });
 }

@@ -54,12 +54,12 @@ export function inventoryLines(inventory: Inventory): string[] {
         rows.push([
           `  ${region.region}`,
           image.imageId,
-          image.revoked ? 'revoked' : image.current ? 'current' : image.state === 'available' ? 'older' : image.state,
+          imageStatus(image),
           image.fingerprint,
           `${image.ageDays}d`,
           image.deprecationTime?.slice(0, 10) ?? '-',
           image.launchTest ?? '-',
-          image.scan ? `${image.scan.pending} pending (${image.scan.at.slice(0, 10)})` : 'not scanned',
+          securityCell(image),
           image.sharing,
           ...environmentColumn(environmentCell(image)),
           image.pinnedBy.join(', ') || '-',
@@ -75,6 +75,16 @@ export function inventoryLines(inventory: Inventory): string[] {
     lines.push("nothing needs attention: every pin names its recipe's current image");
   }
   return lines;
+}
+
+/** revoked, current, older, or the image's state: the column after the image id (also the HTML report's). */
+export function imageStatus(image: InventoryImage): string {
+  return image.revoked ? 'revoked' : image.current ? 'current' : image.state === 'available' ? 'older' : image.state;
+}
+
+/** The SECURITY column (also the HTML report's): `2 pending (2026-12-01)` from the latest `bake:scan-*` tags. */
+export function securityCell(image: InventoryImage): string {
+  return image.scan ? `${image.scan.pending} pending (${image.scan.at.slice(0, 10)})` : 'not scanned';
 }
 
 /** `prod since 2026-12-01 (approved by alice)`: which environments pin the image now, and since when. */

@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import Handlebars from 'handlebars';
 import { packageFile } from '../release/installed-package.js';
+import type { InventoryImage } from '../images/inventory.js';
+import { imageStatus, securityCell } from '../images/inventory-lines.js';
 import { ACTION_COLOURS, recipeGraphSvg } from './recipe-graph-svg.js';
 import type { ReportModel } from './report-model.js';
 
@@ -79,6 +81,61 @@ function diffLines(diff: string) {
     }));
 }
 
+const minute = (iso: string | undefined) => iso?.slice(0, 16).replace('T', ' ');
+
+function revokedText(image: InventoryImage): string | undefined {
+  const r = image.revoked;
+  return r && `${minute(r.at) ?? r.at}${r.by ? ` by ${r.by}` : ''}${r.reason ? `: ${r.reason}` : ''}`;
+}
+
+/** Every image `bake images` lists, with its last scan's verdict as in its SECURITY column. */
+function imageRows(images: NonNullable<ReportModel['images']>) {
+  return images.inventory.recipes.flatMap((recipe) =>
+    recipe.regions.flatMap((region) =>
+      region.images.map((image) => ({
+        recipe: recipe.name,
+        region: region.region,
+        imageId: image.imageId,
+        status: imageStatus(image),
+        security: securityCell(image),
+        pending: image.scan?.pending ?? 0,
+        pendingSince: minute(image.scan && image.scan.pending ? (image.scan.pendingSince ?? image.scan.at) : undefined),
+        packages: image.scan?.pending ? image.scan.packages : '',
+        pinnedBy: image.pinnedBy.join(', '),
+        revoked: revokedText(image),
+      })),
+    ),
+  );
+}
+
+/** Per recipe, region and configured environment: the image its targets pin, since when, promoted and revoked. */
+function environmentRows(images: NonNullable<ReportModel['images']>) {
+  if (images.environments.length === 0) return [];
+  return images.inventory.recipes.flatMap((recipe) =>
+    recipe.regions.flatMap((region) =>
+      images.environments.flatMap((environment) => {
+        const pinned = region.images.filter((i) => i.environments.some((e) => e.environment === environment));
+        if (pinned.length === 0) return [{ recipe: recipe.name, region: region.region, environment }];
+        return pinned.map((image) => {
+          const promoted = image.promotions.find((p) => p.environment === environment);
+          return {
+            recipe: recipe.name,
+            region: region.region,
+            environment,
+            imageId: image.imageId,
+            status: imageStatus(image),
+            since: minute(image.environments.find((e) => e.environment === environment)?.since),
+            promoted:
+              promoted &&
+              `${minute(promoted.at) ?? promoted.at}${promoted.approvedBy ? ` (approved by ${promoted.approvedBy})` : ''}`,
+            revoked: revokedText(image),
+          };
+        });
+      }),
+    ),
+  );
+}
+
 export function renderHtmlReport(model: ReportModel): string {
   const counts = new Map<string, number>();
   for (const r of model.recipes) counts.set(r.action, (counts.get(r.action) ?? 0) + 1);
@@ -107,5 +164,7 @@ export function renderHtmlReport(model: ReportModel): string {
       ssm: model.pins.ssm.map((p) => ({ ...p, before: p.before ?? '(none)' })),
     },
     packageDiffs: model.packageDiffs,
+    images: model.images && { rows: imageRows(model.images) },
+    environments: model.images && environmentRows(model.images),
   });
 }

@@ -1,4 +1,5 @@
 /** What the HTML report shows, gathered from a plan or a build (src/report/report-data.ts). */
+import type { Inventory } from '../images/inventory.js';
 export type ReportAction = 'build' | 'reuse' | 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
 
 export interface ReportRecipe {
@@ -50,4 +51,9 @@ export interface ReportModel {
   recipes: ReportRecipe[];
   pins?: ReportPins;
   packageDiffs: PackageDiff[];
+  /**
+   * What `bake images` computes (src/images/inventory.ts), when the command could list the images: each
+   * image's last security scan, and with `environments:` in bake.config.yaml the environments view.
+   */
+  images?: { inventory: Inventory; environments: string[] };
 }
