@@ -106,7 +106,7 @@ export async function findImagesWithFingerprint(
   recipe: string,
   fingerprint: string,
   regions: string[],
-  owner?: { bakery: string; recipes: ReadonlySet<string> },
+  owner?: { bakery: string; recipes: ReadonlySet<string>; legacyName?: string },
 ): Promise<Record<string, FoundImage>> {
   const found: Record<string, FoundImage> = {};
   await Promise.all(
@@ -123,7 +123,9 @@ export async function findImagesWithFingerprint(
           }),
         );
         // An image still in (or failed at) its launch test is not one to reuse; only this bakery's images count.
-        const own = owner ? Images.filter((image) => isOwnImage(tagMap(image), owner.bakery, owner.recipes)) : Images;
+        const own = owner
+          ? Images.filter((image) => isOwnImage(tagMap(image), owner.bakery, owner.recipes, owner.legacyName))
+          : Images;
         const usable = own.filter(
           (image) =>
             !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value) &&

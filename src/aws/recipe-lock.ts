@@ -53,8 +53,13 @@ export interface RecipeLockStore {
   release(region: string, keyPairId: string): Promise<void>;
 }
 
-export function lockName(recipe: string): string {
-  return `bake-lock-${recipe}`;
+/**
+ * `bake-lock-<recipe>@<bakery>`: one lock per recipe of each bakery, so two bakeries of one
+ * account never wait on each other's builds (a bakery name holds no `@`, so names never collide).
+ * Without a bakery (older callers) the name is the one bake used before, `bake-lock-<recipe>`.
+ */
+export function lockName(recipe: string, bakery?: string): string {
+  return bakery ? `bake-lock-${recipe}@${bakery}` : `bake-lock-${recipe}`;
 }
 
 const isDuplicate = (error: unknown) =>
@@ -68,7 +73,7 @@ export function ec2RecipeLocks(clients: (region: string) => EC2Client, bakery?: 
   return {
     async tryAcquire(recipe, region, holder, fingerprint, process) {
       const ec2 = clients(region);
-      const KeyName = lockName(recipe);
+      const KeyName = lockName(recipe, bakery);
       try {
         const created = await ec2.send(
           new CreateKeyPairCommand({

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { AwsSettings } from '../aws/settings.js';
 import { UsageError } from '../errors/index.js';
+import { isRunning, pidOf } from '../files/process-identity.js';
 import { latencyProfileFromEnv, startLocalCloud, type LocalCloud } from '../local-cloud/index.js';
 import type { PackerTarget } from '../packer/target.js';
 import { bakeryNameNote } from '../recipes/bakery-name.js';
@@ -18,6 +19,8 @@ export interface CloudSession {
 /** Set by `bake local-cloud`: `--local` then attaches to that running cloud instead of starting one. */
 export const SHARED_ENDPOINT_ENV = 'BAKE_LOCAL_CLOUD_ENDPOINT';
 export const SHARED_SSH_PORT_ENV = 'BAKE_LOCAL_CLOUD_SSH_PORT';
+/** The serving process (pid and start time): variables of a cloud that has stopped are refused, not tried. */
+export const SHARED_PROCESS_ENV = 'BAKE_LOCAL_CLOUD_PROCESS';
 
 /** What a process needs to use a running local cloud: the SDK's variables and the two above. */
 type AttachedCloud = Pick<LocalCloud, 'endpoint' | 'sshPort' | 'env' | 'credentials' | 'latency'>;
@@ -30,6 +33,11 @@ export function localCloudEnv(cloud: AttachedCloud): Record<string, string> {
 function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
   const endpoint = env[SHARED_ENDPOINT_ENV];
   if (!endpoint) return undefined;
+  const server = env[SHARED_PROCESS_ENV];
+  if (server && !isRunning(server))
+    throw new UsageError(
+      `the local cloud at ${endpoint} has stopped (its process ${pidOf(server) ?? server} is gone): start bake local-cloud again and use the variables it prints`,
+    );
   const sshPort = Number(env[SHARED_SSH_PORT_ENV]);
   if (!Number.isInteger(sshPort) || sshPort <= 0)
     throw new UsageError(
@@ -57,7 +65,7 @@ function sharedLocalCloud(env: NodeJS.ProcessEnv): AttachedCloud | undefined {
 
 /** Says which bakery the command acts as, when the name was derived rather than configured. */
 export function noteBakeryName(ctx: CommandContext, bakery: Bakery): void {
-  const note = bakeryNameNote(bakery.config.bakery, bakery.config.bakerySource);
+  const note = bakeryNameNote(bakery.config.bakery, bakery.config.bakerySource, bakery.config.bakeryLegacyName);
   if (note) ctx.output.note(note);
 }
 

@@ -1,9 +1,11 @@
+import { readFile, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import { shellQuote } from '../escape/shell-word.js';
+import { ownIdentity } from '../files/process-identity.js';
 import { writePrivateFile } from '../files/write-private-file.js';
 import { startLocalCloud } from '../local-cloud/index.js';
-import { localCloudEnv, localCloudLog } from './cloud-session.js';
+import { localCloudEnv, localCloudLog, SHARED_PROCESS_ENV } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { untilAborted, whileInterruptible } from './interrupt.js';
 import { runCommand } from './run-command.js';
@@ -39,12 +41,15 @@ export function localCloudCommand(): Command {
               log: localCloudLog(ctx),
               notice: (message) => ctx.output.progress(`local cloud: ${message}`),
             });
+            let envFile: string | undefined;
+            let written: string | undefined;
             try {
-              const env = localCloudEnv(cloud);
+              const env = { ...localCloudEnv(cloud), [SHARED_PROCESS_ENV]: ownIdentity() };
               const exports = (entries: Array<[string, string]>) =>
                 entries.map(([key, value]) => `export ${key}=${shellQuote(value)}\n`).join('');
-              const envFile = path.resolve(flags.writeEnv ?? path.join(stateDir, 'env'));
-              await writePrivateFile(envFile, exports(Object.entries(env)));
+              envFile = path.resolve(flags.writeEnv ?? path.join(stateDir, 'env'));
+              written = exports(Object.entries(env));
+              await writePrivateFile(envFile, written);
               // stdout is often a build log: everything but the secret, which only the 0600 file holds.
               const shown = Object.entries(env).filter(([key]) => key !== 'AWS_SECRET_ACCESS_KEY');
               ctx.output.result({ endpoint: cloud.endpoint, env: Object.fromEntries(shown), env_file: envFile });
@@ -55,6 +60,9 @@ export function localCloudCommand(): Command {
               await untilAborted(stop);
             } finally {
               await cloud.close();
+              // The variables name a cloud that is gone now: the file goes with it (if it is still the one written).
+              if (envFile && written && (await readFile(envFile, 'utf8').catch(() => undefined)) === written)
+                await unlink(envFile).catch(() => undefined);
             }
           }),
         );

@@ -3,7 +3,10 @@
  * is a file `<file>.bake-lock` created with O_EXCL, so exactly one process creates it. The
  * others retry with backoff. The lock names its holder (host, pid and start time): a holder on
  * this host whose process is gone is taken over at once; a lock older than `staleMs` (a holder
- * on another host that was killed) is taken over too. SIGINT and SIGTERM release it.
+ * on another host that was killed) is taken over too. A lock without a holder (its creator was
+ * killed between creating the file and writing its name, which SIGKILL and SIGTERM both hit in
+ * practice) is taken over once it is `emptyStaleMs` old: its holder cannot be asked, and a live
+ * holder writes its name within microseconds. SIGINT and SIGTERM release it.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
@@ -17,7 +20,11 @@ export interface LockOptions {
   timeoutMs?: number;
   /** A lock file older than this is stale (default 5 min; a pin takes well under a second). */
   staleMs?: number;
+  /** A lock file that names no holder and is older than this is stale (default 3 s). */
+  emptyStaleMs?: number;
 }
+
+const EMPTY_STALE_MS = 3_000;
 
 export class LockTimeoutError extends BakeError {}
 
@@ -26,7 +33,10 @@ export function lockFileOf(file: string): string {
 }
 
 export async function withFileLock<T>(file: string, action: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-  const release = await acquire(lockFileOf(file), options.timeoutMs ?? 30_000, options.staleMs ?? 5 * 60_000);
+  const release = await acquire(lockFileOf(file), options.timeoutMs ?? 30_000, {
+    staleMs: options.staleMs ?? 5 * 60_000,
+    emptyStaleMs: options.emptyStaleMs ?? EMPTY_STALE_MS,
+  });
   try {
     return await action();
   } finally {
@@ -34,7 +44,12 @@ export async function withFileLock<T>(file: string, action: () => Promise<T>, op
   }
 }
 
-async function acquire(lock: string, timeoutMs: number, staleMs: number): Promise<() => Promise<void>> {
+interface Staleness {
+  staleMs: number;
+  emptyStaleMs: number;
+}
+
+async function acquire(lock: string, timeoutMs: number, staleness: Staleness): Promise<() => Promise<void>> {
   const token = `${hostname()} ${ownIdentity()} ${randomBytes(6).toString('hex')} ${new Date().toISOString()}\n`;
   const deadline = Date.now() + timeoutMs;
   let delay = 10;
@@ -51,7 +66,7 @@ async function acquire(lock: string, timeoutMs: number, staleMs: number): Promis
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
-    await removeIfStale(lock, staleMs);
+    await removeIfStale(lock, staleness);
     if (Date.now() >= deadline) {
       const holder = (await readFile(lock, 'utf8').catch(() => '')).trim();
       throw new LockTimeoutError(
@@ -69,11 +84,18 @@ function holderIsGone(token: string): boolean {
   return host === hostname() && identity !== undefined && !isRunning(identity);
 }
 
-async function removeIfStale(lock: string, staleMs: number): Promise<void> {
+/** Whether a lock of this age and content may be taken over. */
+function isStale(ageMs: number, token: string, staleness: Staleness): boolean {
+  if (ageMs >= staleness.staleMs || holderIsGone(token)) return true;
+  const namesHolder = token.trim().split(' ').length >= 2;
+  return !namesHolder && ageMs >= staleness.emptyStaleMs;
+}
+
+async function removeIfStale(lock: string, staleness: Staleness): Promise<void> {
   const info = await stat(lock).catch(() => undefined);
   if (!info) return;
   const token = await readFile(lock, 'utf8').catch(() => '');
-  if (Date.now() - info.mtimeMs < staleMs && !holderIsGone(token)) return;
+  if (!isStale(Date.now() - info.mtimeMs, token, staleness)) return;
   // Rename first: of several processes seeing the same stale lock, only one moves it away.
   const aside = `${lock}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
@@ -83,7 +105,7 @@ async function removeIfStale(lock: string, staleMs: number): Promise<void> {
   }
   const moved = await stat(aside).catch(() => undefined);
   const movedToken = await readFile(aside, 'utf8').catch(() => '');
-  if (moved && Date.now() - moved.mtimeMs < staleMs && !holderIsGone(movedToken)) {
+  if (moved && !isStale(Date.now() - moved.mtimeMs, movedToken, staleness)) {
     // Another process replaced the stale lock just before the rename: give its lock back.
     await link(aside, lock).catch(() => undefined);
   }

@@ -85,6 +85,7 @@ export async function pruneBakery(bakery: Bakery, deps: PruneDeps, options: Prun
   const bakeryRecipes = new Set(bakery.recipes.map((r) => r.name));
   const images = listings
     .flatMap((listing) => listing.images)
+    // Exactly this bakery's name: images tagged with its legacy name may be another team's (src/recipes/bakery-name.ts).
     .filter((image) => isOwnImage(image.tags, bakery.config.bakery, bakeryRecipes));
   const selected = options.recipes ? new Set(options.recipes.map((r) => r.name)) : undefined;
   const current = await deps.currentFingerprints(options.recipes ?? bakery.recipes);

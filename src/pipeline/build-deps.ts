@@ -88,13 +88,19 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
       lockRecipe: (entry, signal) =>
         acquireRecipeLock(
           locks,
-          { recipe: entry.name, region: entry.recipe.regions[0], fingerprint: entry.fingerprint },
+          {
+            recipe: entry.name,
+            region: entry.recipe.regions[0],
+            fingerprint: entry.fingerprint,
+            bakery: setup.bakery.config.bakery,
+          },
           lock,
           { signal, note: setup.note },
         ),
       findImages: (entry) =>
         findImagesWithFingerprint(clients, entry.name, entry.fingerprint, entry.recipe.regions, {
           bakery: setup.bakery.config.bakery,
+          legacyName: setup.bakery.config.bakeryLegacyName,
           recipes: new Set(setup.bakery.recipes.map((r) => r.name)),
         }),
     }),

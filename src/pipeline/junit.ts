@@ -3,7 +3,7 @@
  * All XML is built through `element()`, which escapes every name and text it is given: recipe
  * names, error messages and Packer log lines are user data and may hold anything.
  */
-import { writeFileAtomic } from '../files/write-file-atomic.js';
+import { writeFileNoFollow } from '../files/write-private-file.js';
 import { XMLValidator } from 'fast-xml-parser';
 import type { BuildReport } from './build-report.js';
 
@@ -150,9 +150,11 @@ function launchTestCases(recipe: BuildReport['recipes'][number]): XmlElement[] {
   return cases;
 }
 
-/** Written atomically, and only once the text is well-formed XML. */
+/** Written atomically, never through a link (a path in /tmp is common), and only once the text is well-formed XML. */
 export async function writeJunit(file: string, report: BuildReport, timestamp: string): Promise<void> {
-  await writeFileAtomic(file, junitXml(report, timestamp), {
+  await writeFileNoFollow(file, junitXml(report, timestamp), {
+    mode: 0o644,
+    what: 'the JUnit report',
     createDirectory: true,
     verify: (text) => {
       const valid = XMLValidator.validate(text);

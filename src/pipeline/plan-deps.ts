@@ -13,12 +13,14 @@ import type { Bakery } from '../recipes/model.js';
 import { watchedFolders } from '../fingerprint/fingerprint.js';
 import type { PlanDeps } from './plan.js';
 
-/** The catalog as this bakery sees it: its own images only (src/recipes/bakery-name.ts). */
+/** The catalog as this bakery sees it: its own images only, and those tagged with its legacy name (src/recipes/bakery-name.ts). */
 export function ownImages(catalog: ImageCatalog, bakery: Bakery): ImageCatalog {
   const recipes = new Set(bakery.recipes.map((r) => r.name));
   return {
     listBakedImages: async (regions) =>
-      (await catalog.listBakedImages(regions)).filter((image) => isOwnImage(image.tags, bakery.config.bakery, recipes)),
+      (await catalog.listBakedImages(regions)).filter((image) =>
+        isOwnImage(image.tags, bakery.config.bakery, recipes, bakery.config.bakeryLegacyName),
+      ),
   };
 }
 

@@ -41,6 +41,8 @@ export interface LockRequest {
   recipe: string;
   region: string;
   fingerprint: string;
+  /** The bakery whose lock it is (part of the lock's name). */
+  bakery?: string;
 }
 
 /** Another bake holds the lock and we may not (or no longer) wait. */
@@ -75,7 +77,7 @@ export async function acquireRecipeLock(
   const ownProcess = options.process ?? hostProcessIdentity();
   const note = options.note ?? (() => {});
   const started = clock.now();
-  const name = `${lockName(request.recipe)} in ${request.region}`;
+  const name = `${lockName(request.recipe, request.bakery)} in ${request.region}`;
   let poll = FIRST_POLL_MS;
   let saidWaiting = false;
   let contended = 0;

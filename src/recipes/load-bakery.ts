@@ -69,6 +69,7 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
   return {
     bakery: identity.name,
     bakerySource: identity.source,
+    ...(identity.legacyName && { bakeryLegacyName: identity.legacyName }),
     regions: c.regions,
     instanceType: c.instance_type,
     sshUsername: c.ssh_username,

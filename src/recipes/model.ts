@@ -157,6 +157,8 @@ export interface BakeryConfig {
   /** Which bakery this is (`bakery:`, else derived): the bake:bakery tag. See src/recipes/bakery-name.ts. */
   bakery: string;
   bakerySource: BakeryNameSource;
+  /** Without `bakery:`, the name older bake versions derived (the remote's last path part): read, never pruned. */
+  bakeryLegacyName?: string;
   /** `scan_max_age:` a scan older than this is not planned from (the plan says so); absent: DEFAULT_SCAN_MAX_AGE_MS. */
   scanMaxAgeMs?: number;
   /** `upgrade:` and `rebuild_on:` for recipes that do not say. */

@@ -75,6 +75,27 @@ export async function discoverRoles(root: string): Promise<{ roles: Map<string, 
 /** Branch names and the like: they move, so a build from them cannot be reproduced. */
 const UNPINNED = new Set(['', 'main', 'master', 'head', 'latest', 'develop', 'development', 'trunk', 'stable']);
 
+/**
+ * A requirement's values end up as arguments of ansible-galaxy and git (a role's spec is
+ * `src,version,name`): a leading `-` would be read as an option (`-r other-file`, git's
+ * `--upload-pack=COMMAND`), a comma would shift the spec's fields, and whitespace or control
+ * characters have no place in a source, a version or a name (a leading space even skipped commit
+ * pinning). Refused at load, so `bake validate` never runs a tool with them.
+ */
+function unsafeRequirementValue(fields: Record<string, string>, locate: (key: string) => SourceLocation): RecipeError | undefined {
+  for (const [key, value] of Object.entries(fields)) {
+    const problem = value.startsWith('-')
+      ? 'starts with "-" (it would be read as an option)'
+      : value.includes(',')
+        ? 'holds a comma'
+        : /[\s\u0000-\u001f\u007f-\u009f]/.test(value)
+          ? 'holds whitespace or a control character'
+          : undefined;
+    if (problem) return new RecipeError(`galaxy requirement ${key} ${JSON.stringify(value)} is refused: it ${problem}`, locate(key));
+  }
+  return undefined;
+}
+
 async function readRequirements(rolesDir: string, errors: RecipeError[]): Promise<Role[]> {
   const file = path.join(rolesDir, 'requirements.yml');
   if (!(await exists(file))) return [];
@@ -92,6 +113,8 @@ async function readRequirements(rolesDir: string, errors: RecipeError[]): Promis
       if (typeof req.src !== 'string' || req.src === '') return errors.push(new RecipeError('a galaxy requirement needs src (and name, version)', where));
       const name = typeof req.name === 'string' ? req.name : req.src.split(/[/,]/).pop()!.replace(/\.git$/, '');
       const version = req.version === undefined || req.version === null ? '' : String(req.version);
+      const unsafe = unsafeRequirementValue({ src: req.src, version, name }, (key) => source.locate([...listPath, i, key]));
+      if (unsafe) return errors.push(unsafe);
       // The name becomes a folder (roles/<name>, and in images for boot roles): a path in it would
       // make ansible-galaxy (and bake) reach outside roles/.
       if (!ROLE_NAME.test(name)) {
@@ -140,6 +163,9 @@ export async function readCollectionRequirements(root: string): Promise<{ collec
       const req = (typeof entry === 'string' ? { name: entry } : (entry ?? {})) as { name?: unknown; version?: unknown; type?: unknown; source?: unknown };
       if (typeof req.name !== 'string' || req.name === '') return errors.push(new RecipeError('a collection needs name (and version)', where));
       const version = req.version === undefined || req.version === null ? '' : String(req.version);
+      const fields = { name: req.name, version, ...(typeof req.source === 'string' && { source: req.source }) };
+      const unsafe = unsafeRequirementValue(fields, (key) => (typeof entry === 'string' ? where : source.locate(['collections', i, key])));
+      if (unsafe) return errors.push(unsafe);
       if (UNPINNED.has(version.toLowerCase()) || version === '*')
         return errors.push(new RecipeError(`collection ${req.name} must pin a version (a tag, commit or release), not ${version ? `"${version}"` : 'none'}`, version ? source.locate(['collections', i, 'version']) : where));
       collections.push({

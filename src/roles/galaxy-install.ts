@@ -25,6 +25,24 @@ export function galaxyCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env.XDG_CACHE_HOME || path.join(homedir(), '.cache'), 'bake', 'galaxy');
 }
 
+/**
+ * What ansible-galaxy and git may see of bake's environment. They fetch code named by a
+ * requirements file, which a pull request can change, and run during `bake validate`: the job's
+ * AWS keys, tokens and secrets stay out of their reach. Kept: what finding programs, a home, a
+ * temp dir, the locale, a proxy, and git over ssh (the agent socket, the operator's ssh command)
+ * need, plus ansible-galaxy's own server settings (a private Galaxy's URL and token are meant for
+ * it).
+ */
+export function toolEnvironment(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const kept = /^(PATH|HOME|USER|LOGNAME|TMPDIR|LANG|LANGUAGE|LC_[A-Z]+|TZ|SSH_AUTH_SOCK|GIT_SSH|GIT_SSH_COMMAND|(http|https|no|all)_proxy|(HTTP|HTTPS|NO|ALL)_PROXY|ANSIBLE_GALAXY_[A-Z0-9_]+)$/;
+  const out: Record<string, string> = { GIT_TERMINAL_PROMPT: '0' };
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && kept.test(key)) out[key] = value;
+  return out;
+}
+
+/** git never runs a transport that is a command (`ext::`), whatever a URL says. */
+const GIT_SAFETY = ['-c', 'protocol.ext.allow=never'];
+
 interface Resolved {
   src: string;
   version: string;
@@ -120,9 +138,9 @@ async function installOne(cacheDir: string, kind: 'role' | 'collection', req: Re
   try {
     const args =
       kind === 'role'
-        ? ['role', 'install', '--no-deps', '--force', '-p', temp, spec]
-        : ['collection', 'install', '--no-deps', '--force', '-p', temp, ...(req.server ? ['--server', req.server] : []), spec];
-    const run = await execa(ANSIBLE_GALAXY, args, { reject: false, all: true, stdin: 'ignore', env: { ANSIBLE_NOCOLOR: '1' } });
+        ? ['role', 'install', '--no-deps', '--force', '-p', temp, '--', spec]
+        : ['collection', 'install', '--no-deps', '--force', '-p', temp, ...(req.server ? [`--server=${req.server}`] : []), '--', spec];
+    const run = await execa(ANSIBLE_GALAXY, args, { reject: false, all: true, stdin: 'ignore', extendEnv: false, env: { ...toolEnvironment(), ANSIBLE_NOCOLOR: '1' } });
     if (run.code === 'ENOENT') throw new BakeError(`${ANSIBLE_GALAXY} not found on PATH: install ansible-core (scripts/setup.sh does)`);
     if (run.exitCode !== 0) throw new RecipeError(`galaxy ${kind} ${req.name}: ansible-galaxy could not install ${req.src} ${req.version}: ${lastLine(run.all)}`, req.location);
     await writeFile(path.join(temp, RESOLVED), `${JSON.stringify(resolved, null, 2)}\n`);
@@ -145,7 +163,7 @@ async function readResolved(dir: string): Promise<Resolved | undefined> {
 /** A bare mirror of the repository, one per URL: fetched when a version is not in the cache yet. */
 async function mirrorOf(cacheDir: string, url: string, req: Requirement): Promise<string> {
   const mirror = path.join(cacheDir, 'git', `${digest(url)}.git`);
-  const git = (args: string[]) => execa('git', args, { reject: false, all: true, stdin: 'ignore', env: { GIT_TERMINAL_PROMPT: '0' } });
+  const git = (args: string[]) => execa('git', [...GIT_SAFETY, ...args], { reject: false, all: true, stdin: 'ignore', extendEnv: false, env: toolEnvironment() });
   const run = existsSync(mirror)
     ? await git(['-C', mirror, 'fetch', '--quiet', '--prune', '--tags', 'origin'])
     : await (async () => {
@@ -163,7 +181,12 @@ async function mirrorOf(cacheDir: string, url: string, req: Requirement): Promis
 
 async function resolveVersion(mirror: string, req: Requirement): Promise<string> {
   // `--end-of-options` keeps a version such as `--upload-pack=…` from being read as an option.
-  const run = await execa('git', ['-C', mirror, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${req.version}^{commit}`], { reject: false, stdin: 'ignore' });
+  const run = await execa('git', [...GIT_SAFETY, '-C', mirror, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${req.version}^{commit}`], {
+    reject: false,
+    stdin: 'ignore',
+    extendEnv: false,
+    env: toolEnvironment(),
+  });
   if (run.exitCode !== 0 || !/^[0-9a-f]{40}$/.test(run.stdout.trim()))
     throw new RecipeError(`galaxy ${req.name}: version ${req.version} not found in ${req.src}`, req.versionLocation ?? req.location);
   return run.stdout.trim();

@@ -38,7 +38,7 @@ export const SCAN_PENDING_TAG = 'bake:scan-pending';
 export const SCAN_PENDING_SINCE_TAG = 'bake:scan-pending-since';
 export const SCAN_PACKAGES_TAG = 'bake:scan-packages';
 
-/** Build locks: EC2 key pairs named bake-lock-<recipe> (src/aws/recipe-lock.ts). */
+/** Build locks: EC2 key pairs named bake-lock-<recipe>@<bakery> (src/aws/recipe-lock.ts). */
 export const LOCK_TAG = 'bake:lock';
 export const LOCK_HOLDER_TAG = 'bake:lock-holder';
 export const LOCK_ALIVE_TAG = 'bake:lock-alive';
@@ -54,9 +54,16 @@ export function launchTestBlocksReuse(value: string | undefined): boolean {
  * Whether an image with these tags is this bakery's: tagged with its name, or (made before
  * bakeries had names) untagged and of one of its recipes.
  */
-export function isOwnImage(tags: Record<string, string>, bakery: string, recipes: ReadonlySet<string>): boolean {
+export function isOwnImage(
+  tags: Record<string, string>,
+  bakery: string,
+  recipes: ReadonlySet<string>,
+  legacyName?: string,
+): boolean {
   const owner = tags[BAKERY_TAG];
-  return owner === undefined ? recipes.has(tags[RECIPE_TAG] ?? '') : owner === bakery;
+  return owner === undefined
+    ? recipes.has(tags[RECIPE_TAG] ?? '')
+    : owner === bakery || (legacyName !== undefined && owner === legacyName);
 }
 
 /** `aws:` keys belong to EC2: nobody may write them, and a copy of an image does not carry them. */

@@ -34,6 +34,26 @@ async function bootBakery(varsFromUserData: boolean) {
   });
 }
 
+/** What the instance's boot script does, here: the user-data's variables, then the baked playbook with them. */
+async function runBootPlaybook(boot: string, cloudConfig: string, scratch: string): Promise<void> {
+  const vars = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig], { reject: false });
+  expect(vars.exitCode, vars.stderr).toBe(0);
+  const varsFile = path.join(scratch, 'vars.yml');
+  await writeFile(varsFile, vars.stdout);
+  // The baked playbook reads /run/bake-boot/vars.yml, where the instance's script writes; here it reads the scratch copy.
+  const playbook = (await readFile(path.join(boot, 'playbook.yml'), 'utf8')).replace(
+    '/run/bake-boot/vars.yml',
+    varsFile,
+  );
+  await writeFile(path.join(boot, 'playbook.yml'), playbook);
+  const play = await execa('ansible-playbook', ['-i', 'localhost,', '-c', 'local', path.join(boot, 'playbook.yml')], {
+    reject: false,
+    all: true,
+    env: { ANSIBLE_ROLES_PATH: path.join(boot, 'roles'), ANSIBLE_NOCOLOR: '1' },
+  });
+  expect(play.exitCode, play.all).toBe(0);
+}
+
 describe('boot roles, rendered', () => {
   it('puts the boot playbook, the per-instance script, the user-data helper and every boot role (dependencies too) beside the build playbook', async () => {
     const root = await bootBakery(true);
@@ -80,21 +100,7 @@ describe('boot roles, rendered', () => {
       cloudConfig,
       `#cloud-config\nruncmd: [echo hi]\nbake_vars:\n  app_env: "test {{ lookup('pipe', 'id') }}"\n  app_out: ${JSON.stringify(out)}\n`,
     );
-    const vars = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig]);
-    const varsFile = path.join(scratch, 'vars.yml');
-    await writeFile(varsFile, vars.stdout);
-    // The baked playbook reads /run/bake-boot/vars.yml, where the instance's script writes; here it reads the scratch copy.
-    const playbook = (await readFile(path.join(boot, 'playbook.yml'), 'utf8')).replace(
-      '/run/bake-boot/vars.yml',
-      varsFile,
-    );
-    await writeFile(path.join(boot, 'playbook.yml'), playbook);
-    const play = await execa('ansible-playbook', ['-i', 'localhost,', '-c', 'local', path.join(boot, 'playbook.yml')], {
-      reject: false,
-      all: true,
-      env: { ANSIBLE_ROLES_PATH: path.join(boot, 'roles'), ANSIBLE_NOCOLOR: '1' },
-    });
-    expect(play.exitCode, play.all).toBe(0);
+    await runBootPlaybook(boot, cloudConfig, scratch);
     expect(await readFile(out, 'utf8')).toBe(`env=test {{ lookup('pipe', 'id') }} port=8080\n`);
 
     const noUserData = await execa('python3', [
@@ -106,6 +112,69 @@ describe('boot roles, rendered', () => {
     const bad = await execa('python3', [path.join(boot, 'user-data-vars.py'), cloudConfig], { reject: false });
     expect(bad.exitCode).not.toBe(0);
     expect(bad.stderr).toContain("bake_vars: 'bad-name' is not an Ansible variable name");
+  });
+
+  it('passes nested mappings and lists, and dates, of the user-data to the roles with their strings untemplated', async () => {
+    const root = await tempBakery({
+      'recipes/app.yaml':
+        'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: [app_config]\nboot:\n  roles: [app_config]\n  vars_from_user_data: true\n',
+      'roles/app_config/defaults/main.yml': 'app_out: /etc/app.conf\n',
+      'roles/app_config/tasks/main.yml': [
+        '- ansible.builtin.copy:',
+        '    dest: "{{ app_out }}"',
+        '    mode: "0644"',
+        "    content: \"peers={{ app_peers | join(',') }} db={{ app_db.host }}:{{ app_db.port }} opts={{ app_db.opts | join('|') }} flags={{ app_db.flags }} since={{ app_since }}\\n\"",
+        '',
+      ].join('\n'),
+    });
+    const bakery = await loadBakery(root);
+    const rendered = await renderRecipe(bakery, bakery.recipes[0], path.join(root, 'out'), { shape: 'legacy' });
+    const boot = path.join(rendered.dir, 'boot');
+    const scratch = await mkdtemp(path.join(tmpdir(), 'bake-boot-nested-'));
+    const out = path.join(scratch, 'app.conf');
+    const cloudConfig = path.join(scratch, 'cloud-config.txt');
+    // The documented example (a list), a nested mapping with a templated-looking string, and an unquoted date.
+    await writeFile(
+      cloudConfig,
+      [
+        '#cloud-config',
+        'bake_vars:',
+        '  app_peers: [10.0.1.10, 10.0.1.11]',
+        '  app_db:',
+        '    host: db.internal',
+        '    port: 5432',
+        `    opts: ["{{ lookup('pipe', 'id') }}", "sslmode=require", "\\x7f\\u2028"]`,
+        '    flags: { fast: true }',
+        '  app_since: 2026-12-07',
+        `  app_out: ${JSON.stringify(out)}`,
+        '',
+      ].join('\n'),
+    );
+    await runBootPlaybook(boot, cloudConfig, scratch);
+    expect(await readFile(out, 'utf8')).toBe(
+      `peers=10.0.1.10,10.0.1.11 db=db.internal:5432 opts={{ lookup('pipe', 'id') }}|sslmode=require|\x7f\u2028 flags={'fast': True} since=2026-12-07\n`,
+    );
+  });
+
+  it('refuses ansible_* and Ansible magic variable names in bake_vars, so user-data never picks the interpreter Ansible runs', async () => {
+    const root = await bootBakery(true);
+    const bakery = await loadBakery(root);
+    const rendered = await renderRecipe(bakery, bakery.recipes[0], path.join(root, 'out'), { shape: 'legacy' });
+    const script = path.join(rendered.dir, 'boot', 'user-data-vars.py');
+    const scratch = await mkdtemp(path.join(tmpdir(), 'bake-boot-reserved-'));
+    const cloudConfig = path.join(scratch, 'cloud-config.txt');
+    for (const name of ['ansible_python_interpreter', 'ansible_shell_executable', 'hostvars', 'omit', 'playbook_dir']) {
+      await writeFile(
+        cloudConfig,
+        `#cloud-config\nbake_vars:\n  app_env: ok\n  ${name}: "/bin/sh -c 'touch ${scratch}/ran'"\n`,
+      );
+      const run = await execa('python3', [script, cloudConfig], { reject: false });
+      expect(run.exitCode, name).not.toBe(0);
+      expect(run.stdout).toBe('');
+      expect(run.stderr.trim()).toBe(
+        `bake-boot: bake_vars: '${name}' is a name Ansible reserves for itself (ansible_*, magic variables); choose another`,
+      );
+    }
   });
 
   it('leaves recipes without boot: as they were', async () => {

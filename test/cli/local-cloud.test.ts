@@ -89,6 +89,18 @@ describe('bake local-cloud', () => {
     // stdout (often a build log) shows the variables but never the secret.
     expect(stopped.stdout).toContain(`export AWS_ACCESS_KEY_ID='${credentials.accessKeyId}'`);
     expect(stopped.stdout + stopped.stderr).not.toContain(credentials.secretAccessKey);
+
+    // The variables name a cloud that is gone: the file goes with it, and a command still holding them says so in one line.
+    expect(existsSync(envFile)).toBe(false);
+    expect(env.BAKE_LOCAL_CLOUD_PROCESS).toMatch(/^\d+/);
+    const stale = await execa('node', [bake, 'plan', '--local', '--dir', bakeries[0]], {
+      reject: false,
+      env: { ...env, CI: 'true' },
+    });
+    expect(stale.exitCode).toBe(1);
+    expect(stale.stderr.trim()).toBe(
+      `the local cloud at ${env.BAKE_LOCAL_CLOUD_ENDPOINT} has stopped (its process ${server.pid} is gone): start bake local-cloud again and use the variables it prints`,
+    );
   });
 
   it('with --json prints the endpoint, the variables but the secret, and the env file', async () => {
@@ -146,6 +158,18 @@ describe('bake local-cloud', () => {
     expect(run.exitCode).toBe(1);
     expect(run.stderr.trim().split('\n')).toEqual([
       `${state}: local cloud state is not in the expected shape (images: Invalid input: expected array, received object); move it away to start afresh`,
+    ]);
+  });
+
+  it('refuses a state.json that is a directory in one line, not an internal error', async () => {
+    const dir = path.join(work, 'dir-state');
+    await cp(path.resolve('test/fixtures/pipeline/cli-bakery'), dir, { recursive: true });
+    const state = path.join(dir, '.bake', 'local', 'state.json');
+    await mkdir(state, { recursive: true });
+    const run = await execa('node', [bake, 'plan', '--local', '--dir', dir], { reject: false, env: { CI: 'true' } });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n')).toEqual([
+      `${state}: local cloud state is not a regular file; move it away to start afresh`,
     ]);
   });
 

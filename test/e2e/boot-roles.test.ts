@@ -40,14 +40,19 @@ describe('bake build --local with boot roles', () => {
         '  checks:',
         '    - file: /etc/app.conf',
         `      contains: ${JSON.stringify(`env=${TEST_ENV}`)}`,
+        // The documented nested example: a list and a mapping reach the role whole, a date as text.
+        '    - file: /etc/app.conf',
+        `      contains: ${JSON.stringify('peers=10.0.1.10,10.0.1.11 db=db.internal:5432 since=2026-12-07')}`,
         `    - command: ${JSON.stringify('grep -q "bake-boot: " /var/log/bake-boot.log')}`,
         '',
       ].join('\n'),
       // The stack's user-data: the boot roles' variables under bake_vars.
-      'cloud-init/app-user-data.yaml.hbs': '#cloud-config\nbake_vars:\n  app_env: {{env}}\n',
-      'roles/app_config/defaults/main.yml': 'app_env: baked\n',
+      'cloud-init/app-user-data.yaml.hbs':
+        '#cloud-config\nbake_vars:\n  app_env: {{env}}\n  app_peers: [10.0.1.10, 10.0.1.11]\n  app_db: { host: db.internal, port: 5432 }\n  app_since: 2026-12-07\n',
+      'roles/app_config/defaults/main.yml':
+        'app_env: baked\napp_peers: []\napp_db: { host: none, port: 0 }\napp_since: never\n',
       'roles/app_config/tasks/main.yml':
-        '- ansible.builtin.copy: { content: "env={{ app_env }}\\n", dest: /etc/app.conf, mode: "0644" }\n',
+        '- ansible.builtin.copy: { content: "env={{ app_env }}\\npeers={{ app_peers | join(\',\') }} db={{ app_db.host }}:{{ app_db.port }} since={{ app_since }}\\n", dest: /etc/app.conf, mode: "0644" }\n',
     };
     const dir = await temporaryBakery('bake-e2e-boot-', { files, git: false });
     const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], {

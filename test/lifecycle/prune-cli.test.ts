@@ -210,3 +210,66 @@ describe('bake prune', () => {
     });
   });
 });
+
+describe('bakery identity of bakeries that do not set bakery:', () => {
+  /** A bakery in a git checkout of `origin` (no `bakery:`), with one image tagged as this bake tags it, and one tagged `legacyTag`. */
+  async function checkout(team: string, legacyTag?: string) {
+    const dir = path.join(work, `identity-${team}`, 'images');
+    await mkdir(path.join(dir, 'recipes'), { recursive: true });
+    await writeFile(path.join(dir, 'bake.config.yaml'), 'regions: [us-east-1]\nencrypted: false\n');
+    await writeFile(path.join(dir, 'recipes', 'web.yaml'), `name: web\nbase:\n  ami: ${baseImageId('us-east-1')}\n`);
+    await execa('git', ['init', '-q'], { cwd: dir });
+    await execa('git', ['remote', 'add', 'origin', `git@git.example.com:${team}/images.git`], { cwd: dir });
+    const { loadBakery } = await import('../../src/recipes/load-bakery.js');
+    const name = (await loadBakery(dir)).config.bakery;
+    const image = async (owner: string, label: string) => {
+      const { ImageId } = await ec2('us-east-1').send(
+        new CopyImageCommand({
+          SourceImageId: baseImageId('us-east-1'),
+          SourceRegion: 'us-east-1',
+          Name: `${team}-${label}`,
+          TagSpecifications: [
+            {
+              ResourceType: 'image',
+              Tags: [
+                { Key: 'bake:recipe', Value: 'web' },
+                { Key: 'bake:fingerprint', Value: `old-${label}` },
+                { Key: 'bake:built-at', Value: daysAgo(30) },
+                { Key: 'bake:bakery', Value: owner },
+              ],
+            },
+          ],
+        }),
+      );
+      return ImageId!;
+    };
+    return {
+      dir,
+      name,
+      own: await image(name, 'own'),
+      legacy: legacyTag ? await image(legacyTag, 'legacy') : undefined,
+    };
+  }
+
+  it("names two teams' images repositories apart (host/owner/repo), so one team's prune --apply never deletes the other's images", async () => {
+    const a = await checkout('team-a');
+    const b = await checkout('team-b');
+    expect([a.name, b.name]).toEqual(['git.example.com/team-a/images', 'git.example.com/team-b/images']);
+    const applied = await run(['--dir', a.dir, '--keep', '0', '--older-than', '1d', '--apply']);
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    expect(await exists('us-east-1', a.own)).toBe(false);
+    expect(await exists('us-east-1', b.own)).toBe(true);
+  });
+
+  it('reads images tagged with the name older versions derived (the last path part) but never prunes them, and says so', async () => {
+    const c = await checkout('team-c', 'images');
+    const dry = await run(['--dir', c.dir, '--keep', '0', '--older-than', '1d']);
+    expect(dry.stderr).toContain(
+      "bakery git.example.com/team-c/images (from the git remote origin): images, locks and builders are tagged bake:bakery=git.example.com/team-c/images; images tagged bake:bakery=images (the name older bake versions derived) are read as this bakery's but never pruned; set bakery: in bake.config.yaml to fix the name",
+    );
+    const applied = await run(['--dir', c.dir, '--keep', '0', '--older-than', '1d', '--apply']);
+    expect(applied.exitCode, applied.stderr).toBe(0);
+    expect(await exists('us-east-1', c.own)).toBe(false);
+    expect(await exists('us-east-1', c.legacy!)).toBe(true);
+  });
+});

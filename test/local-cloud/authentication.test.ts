@@ -5,6 +5,7 @@
  * tries exactly that with curl, forged and unsigned, and cannot read the key either.
  */
 import { readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeKeyPairsCommand, DescribeRegionsCommand, EC2Client, ImportKeyPairCommand } from '@aws-sdk/client-ec2';
@@ -213,6 +214,48 @@ describe('local cloud authentication', () => {
       endpoint,
     ]);
     expect(owner.stdout).toContain('<regionName>eu-west-1</regionName>');
+  });
+
+  it('answers a request without its key, or with a body over 1 MiB, before reading the body', async () => {
+    /** Announces a 3 MiB body, sends 16 bytes of it and waits: only an answer given before the body is read arrives. */
+    const answerBeforeBody = (headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const url = new URL(t.cloud.endpoint);
+        const request = http.request(
+          {
+            host: url.hostname,
+            port: url.port,
+            method: 'POST',
+            path: '/',
+            headers: { ...headers, 'content-length': String(3 * 1024 * 1024) },
+          },
+          (response) => {
+            let body = '';
+            response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            response.on('end', () => {
+              request.destroy();
+              resolve({ status: response.statusCode ?? 0, body });
+            });
+          },
+        );
+        request.on('error', () => undefined);
+        request.write('Action=DescribeRe');
+        setTimeout(() => {
+          request.destroy();
+          reject(new Error('no answer within 10 s: the cloud waited for the whole body'));
+        }, 10_000).unref();
+      });
+    const unsigned = await answerBeforeBody({ 'content-type': 'application/x-www-form-urlencoded' });
+    expect(unsigned.status).toBe(401);
+    expect(errorCode(unsigned.body)).toBe('AuthFailure');
+    const signed = await signRequest({
+      endpoint: t.cloud.endpoint,
+      credentials: t.cloud.credentials,
+      body: 'Action=DescribeRegions&Version=2016-11-15',
+    });
+    const large = await answerBeforeBody(signed.headers);
+    expect(large.status).toBe(413);
+    expect(errorCode(large.body)).toBe('RequestEntityTooLarge');
   });
 
   it('never writes the secret to the debug log', async () => {

@@ -312,7 +312,7 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     await ec2.send(new DeleteTagsCommand({ Resources: [baseAmi], Tags: [{ Key: 'bake:distribution' }] }));
     const lock = await ec2.send(
       new CreateKeyPairCommand({
-        KeyName: 'bake-lock-base',
+        KeyName: 'bake-lock-base@cli-bakery',
         TagSpecifications: [
           {
             ResourceType: 'key-pair',

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
@@ -101,5 +101,29 @@ describe('JUnit report', () => {
     await writeJunit(file, report, '2026-11-22T19:00:00Z');
     expect(parse(await readFile(file, 'utf8')).testsuites.testsuite.testcase).toHaveLength(5);
     expect(await readdir(dir)).toEqual(['bake-build.xml']);
+  });
+
+  it('never writes through a symbolic link another user planted at the path, nor through a link to a folder', async () => {
+    const shared = await mkdtemp(path.join(tmpdir(), 'bake-junit-shared-'));
+    const victim = path.join(shared, 'root-only');
+    await writeFile(victim, 'root only\n', { mode: 0o600 });
+    const link = path.join(shared, 'bake-build.xml');
+    await symlink(victim, link);
+    await expect(writeJunit(link, report, '2026-11-22T19:00:00Z')).rejects.toThrow(
+      `${link}: is a symbolic link; refusing to write the JUnit report through it (remove it or choose another path)`,
+    );
+    expect(await readFile(victim, 'utf8')).toBe('root only\n');
+    expect(await readdir(shared)).toEqual(['bake-build.xml', 'root-only']);
+  });
+
+  it('replaces an existing report by rename, with its own mode, whoever made the old one', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'bake-junit-'));
+    const file = path.join(dir, 'bake-build.xml');
+    await writeFile(file, 'old', { mode: 0o666 });
+    const before = await stat(file);
+    await writeJunit(file, report, '2026-11-22T19:00:00Z');
+    const after = await stat(file);
+    expect(after.ino).not.toBe(before.ino);
+    expect(after.mode & 0o777).toBe(0o644);
   });
 });

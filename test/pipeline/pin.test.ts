@@ -384,6 +384,28 @@ describe('the pin lock', () => {
     await expect(withFileLock(file, async () => 'ran', { timeoutMs: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
   });
 
+  it('takes over an empty lock a few seconds old, left by a process SIGKILLed between creating and writing it, but not a fresh one', async () => {
+    const file = path.join(dir, 'amis.tfvars');
+    // Exactly what a pin killed right after creating its lock leaves: the file, without the holder's name.
+    const script = `require('node:fs').openSync(process.argv[1], 'wx'); console.log('created'); setInterval(() => {}, 1000);`;
+    const killed = spawn(process.execPath, ['-e', script, lockFileOf(file)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve) =>
+      killed.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('created') && resolve()),
+    );
+    killed.kill('SIGKILL');
+    await once(killed, 'exit');
+    expect(await readFile(lockFileOf(file), 'utf8')).toBe('');
+    // Fresh, it may be a live pin about to write its name: waited for.
+    await expect(withFileLock(file, async () => 'ran', { timeoutMs: 300 })).rejects.toBeInstanceOf(LockTimeoutError);
+    // Ten seconds old (not five minutes): stale. Before, every pin failed for five minutes.
+    const old = new Date(Date.now() - 10_000);
+    await utimes(lockFileOf(file), old, old);
+    const started = Date.now();
+    await expect(withFileLock(file, async () => 'ran', { timeoutMs: 5_000 })).resolves.toBe('ran');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await readdir(dir)).toEqual([]);
+  });
+
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`is released when the holder gets ${signal}, and the holder still dies of it`, async () => {
       const file = path.join(dir, 'amis.tfvars');

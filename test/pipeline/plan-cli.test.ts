@@ -2,7 +2,7 @@
  * `bake plan` as Jenkins runs it: the built CLI, a bakery in git, EC2 over HTTP (the local
  * cloud). Exit codes: 0, and with --detailed-exitcode 2 while something would be built.
  */
-import { appendFile, cp, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, cp, lstat, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,22 @@ describe('bake plan (CLI)', () => {
     const { dom } = await inChromium(file);
     expect(nodesIn(dom)).toEqual(['base:build', 'web:build']);
     expect(dom).toContain('no previous image');
+  });
+
+  it('refuses a --report path that is a symbolic link (planted in a shared /tmp) and leaves the file it points to alone', async () => {
+    const shared = await mkdtemp(path.join(tmpdir(), 'bake-shared-tmp-'));
+    const victim = path.join(dir, 'root-only');
+    await writeFile(victim, 'root only\n', { mode: 0o600 });
+    const link = path.join(shared, 'plan.html');
+    await symlink(victim, link);
+    const run = await bake('--report', link);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(
+      `${link}: is a symbolic link; refusing to write the report through it (remove it or choose another path)`,
+    );
+    expect(await readFile(victim, 'utf8')).toBe('root only\n');
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await readdir(shared)).toEqual(['plan.html']);
   });
 
   it('exits 0 without the flag, whatever it would build', async () => {

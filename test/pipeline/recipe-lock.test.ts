@@ -238,6 +238,42 @@ describe('recipe build lock', () => {
     await store.release('us-east-1', winner.keyPairId);
   });
 
+  it('is scoped to the bakery: two bakeries of one account bake the same recipe name at once, each sees only its own holder', async () => {
+    const teamA = ec2RecipeLocks((region) => t.ec2(region), 'git.example.com/team-a/images');
+    const teamB = ec2RecipeLocks((region) => t.ec2(region), 'git.example.com/team-b/images');
+    const scoped = (bakery: string) => ({ ...request('shared'), bakery });
+    const releaseA = await acquireRecipeLock(
+      teamA,
+      scoped('git.example.com/team-a/images'),
+      policy('https://jenkins.example/job/team-a/1/'),
+    );
+    // Before: both were bake-lock-shared, and team B waited on team A's build and saw its BUILD_URL.
+    const releaseB = await acquireRecipeLock(
+      teamB,
+      scoped('git.example.com/team-b/images'),
+      policy('https://jenkins.example/job/team-b/7/'),
+    );
+    const { KeyPairs = [] } = await t
+      .ec2('us-east-1')
+      .send(new DescribeKeyPairsCommand({ Filters: [{ Name: 'tag:bake:lock', Values: ['shared'] }] }));
+    expect(KeyPairs.map((pair) => pair.KeyName).sort()).toEqual([
+      'bake-lock-shared@git.example.com/team-a/images',
+      'bake-lock-shared@git.example.com/team-b/images',
+    ]);
+    // A second job of team A still waits for team A's own build.
+    await expect(
+      acquireRecipeLock(
+        teamA,
+        scoped('git.example.com/team-a/images'),
+        policy('https://jenkins.example/job/team-a/2/'),
+      ),
+    ).rejects.toThrow(
+      /shared is already being built by https:\/\/jenkins\.example\/job\/team-a\/1\/ .*lock bake-lock-shared@git\.example\.com\/team-a\/images in us-east-1/,
+    );
+    await releaseA();
+    await releaseB();
+  });
+
   describe('held by a process on this host', () => {
     /** A real process, and its identity as a lock records it. */
     const holderProcess = async () => {

@@ -3,7 +3,7 @@
  * (`git+file://…`; public Galaxy is not reachable here) with the real ansible-galaxy.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rename, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -180,5 +180,82 @@ describe('galaxy requirements installed by bake', () => {
     const root = await bakery('v1.0.0', { 'roles/requirements.yml': `- src: git+file://${roleRepo}\n  name: ../motd\n  version: v1.0.0\n` });
     const error = await loadBakery(root).catch((e: unknown) => e);
     expect((error as RecipeErrors).errors.map((e) => e.toLine().replace(`${root}/`, ''))).toContain('roles/requirements.yml:2:9: galaxy role name "../motd" is not a plain name (letters, digits, _ . -; no / or ..)');
+  });
+});
+
+describe('hostile galaxy requirements', () => {
+  const bake = path.resolve('bin/bake.js');
+  const secretEnv = { AWS_ACCESS_KEY_ID: 'AKIAHOSTILETEST00000', AWS_SECRET_ACCESS_KEY: 'hostile-secret-key', BAKE_SECRET_TOKEN: 'hostile-token' };
+
+  it('refuses a src that ansible-galaxy would read as an option: validate runs no command and says file:line', async () => {
+    // The attack seen: `-r` of a committed second requirements file whose git `src` is
+    // `--upload-pack=COMMAND`; the command ran during `bake validate` with the job's AWS keys.
+    const marker = path.join(scratch, `pwned-${Date.now()}`);
+    const root = await bakery('v1.0.0', {
+      'roles/requirements.yml': `- src: "-r${'{ROOT}'}/roles/evil"\n  name: x.yml\n  version: v1\n`,
+    });
+    await writeFile(path.join(root, 'roles/requirements.yml'), (await readFile(path.join(root, 'roles/requirements.yml'), 'utf8')).replace('{ROOT}', root));
+    await files(root, {
+      // ansible-galaxy reads `-r<root>/roles/evil,v1,x.yml`: the role spec `src,version,name` names this file.
+      'roles/evil,v1,x.yml': `- src: "--upload-pack=env > ${marker};git-upload-pack"\n  scm: git\n  version: HEAD\n  name: "file://${roleRepo}"\n`,
+      'recipes/app.yaml': 'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: []\n',
+    });
+    const env = { ...process.env, ...secretEnv, BAKE_GALAXY_CACHE: path.join(scratch, 'cache-hostile') };
+    const run = await execa('node', [bake, 'validate', '--dir', root], { env, cwd: root, reject: false });
+    expect(existsSync(marker), existsSync(marker) ? await readFile(marker, 'utf8') : '').toBe(false);
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim().split('\n').at(-1)).toBe(`${root}/roles/requirements.yml:1:8: galaxy requirement src "-r${root}/roles/evil" is refused: it starts with "-" (it would be read as an option)`);
+  });
+
+  it('refuses commas, whitespace and control characters in src, version and name, and hostile collection values', async () => {
+    const root = await bakery('v1.0.0', {
+      'roles/requirements.yml': [
+        `- src: "git+file://${roleRepo},v9,other"\n  name: a\n  version: v1.0.0`,
+        `- src: git+file://${roleRepo}\n  name: b\n  version: " v1.0.0"`,
+        `- src: git+file://${roleRepo}\n  name: c\n  version: "v1\\tx"`,
+        `- src: git+file://${roleRepo}\n  name: "-d"\n  version: v1.0.0`,
+        '',
+      ].join('\n'),
+      'collections/requirements.yml': `collections:\n  - name: acme.tools\n    version: "--upload-pack=x"\n  - name: acme.more\n    version: 1.0.0\n    source: "-x"\n`,
+      'recipes/app.yaml': 'name: app\nbase: { ami: ami-0123456789abcdef0 }\nroles: []\n',
+    });
+    const error = await loadBakery(root).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecipeErrors);
+    const lines = (error as RecipeErrors).errors.map((e) => e.toLine().replace(`${root}/`, ''));
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        `roles/requirements.yml:1:8: galaxy requirement src "git+file://${roleRepo},v9,other" is refused: it holds a comma`,
+        'roles/requirements.yml:6:12: galaxy requirement version " v1.0.0" is refused: it holds whitespace or a control character',
+        'roles/requirements.yml:9:12: galaxy requirement version "v1\\tx" is refused: it holds whitespace or a control character',
+        'roles/requirements.yml:11:9: galaxy requirement name "-d" is refused: it starts with "-" (it would be read as an option)',
+        'collections/requirements.yml:3:14: galaxy requirement version "--upload-pack=x" is refused: it starts with "-" (it would be read as an option)',
+        'collections/requirements.yml:6:13: galaxy requirement source "-x" is refused: it starts with "-" (it would be read as an option)',
+      ]),
+    );
+  });
+
+  it('runs ansible-galaxy and git without the job’s AWS keys or secrets in their environment', async () => {
+    // A stand-in first on PATH records the environment bake gives the tools, then runs the real one.
+    const bin = path.join(scratch, `bin-${Date.now()}`);
+    const seen = path.join(bin, 'seen');
+    await mkdir(seen, { recursive: true });
+    for (const tool of ['ansible-galaxy', 'git']) {
+      const real = (await execa('sh', ['-c', `command -v ${tool}`])).stdout.trim();
+      await writeFile(path.join(bin, tool), `#!/bin/sh\nenv > "${seen}/${tool}.$$"\nexec ${real} "$@"\n`, { mode: 0o755 });
+    }
+    const env = { ...process.env, ...secretEnv, PATH: `${bin}:${process.env.PATH}`, BAKE_GALAXY_CACHE: path.join(scratch, `cache-env-${Date.now()}`) };
+    const root = await bakery('v1.0.0');
+    const run = await execa('node', [bake, 'validate', '--dir', root], { env, reject: false, all: true });
+    expect(run.exitCode, run.all).toBe(0);
+    const records = await readdir(seen);
+    expect(records.filter((file) => file.startsWith('ansible-galaxy.')).length).toBe(2);
+    // bake's own `git` in the bakery (its commit) is not a galaxy fetch: left out.
+    const recorded = (await Promise.all(records.map((file) => readFile(path.join(seen, file), 'utf8')))).filter((text) => !text.split('\n').includes(`PWD=${root}`));
+    // Two ansible-galaxy installs, git's clone and rev-parse of the mirror, and the clones ansible-galaxy makes.
+    expect(recorded.length).toBeGreaterThanOrEqual(4);
+    for (const text of recorded) {
+      expect(text).not.toMatch(/AWS_|hostile-secret-key|hostile-token|AKIAHOSTILETEST/);
+      expect(text).toMatch(/^PATH=/m);
+    }
   });
 });

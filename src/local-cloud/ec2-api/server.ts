@@ -18,7 +18,7 @@ import { KMS_WRITES, kmsResponse } from './kms.js';
 import { newRequestId } from './ids.js';
 import { QueryParams } from './query.js';
 import { checkRegion, seedRegion } from './seed.js';
-import { verifySignature, type LocalCredentials } from './signature.js';
+import { checkAuthorizationHeader, verifySignature, type LocalCredentials } from './signature.js';
 import { SimulatedTime } from './simulated-time.js';
 import { SSM_WRITES, ssmResponse } from './ssm.js';
 import type { CloudState } from './state.js';
@@ -60,7 +60,8 @@ const SSM_ERROR_TYPES: Record<string, string> = {
   AuthFailure: 'UnrecognizedClientException',
   SignatureDoesNotMatch: 'InvalidSignatureException',
 };
-const MAX_BODY = 4 * 1024 * 1024;
+/** EC2's and SSM's largest requests (user data, parameter values, many tags) are well under this. */
+const MAX_BODY = 1024 * 1024;
 
 /**
  * A failure the local cloud answers with instead of doing the action: how tests make one
@@ -143,6 +144,10 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
           : send(error.status, 'text/xml;charset=UTF-8', queryErrorXml(error.code, error.message, requestId));
     const deny = options.deny ?? [];
     try {
+      // Credentials and size first: nobody without the key makes the cloud read a body.
+      checkAuthorizationHeader(request.headers, options.credentials);
+      if (Number(request.headers['content-length'] ?? 0) > MAX_BODY)
+        throw new Ec2ApiError('RequestEntityTooLarge', 'request body too large', 413);
       const body = await readBody(request);
       // The region is the one the signature's credential scope names, as EC2 itself routes it.
       const { region, service } = await verifySignature(

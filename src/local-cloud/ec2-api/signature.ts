@@ -44,20 +44,31 @@ const mismatch = () =>
     403,
   );
 
-/** Checks the request's SigV4 signature against the local cloud's credentials; throws EC2's error when it does not hold. */
-export async function verifySignature(
-  request: SignedRequest,
+/**
+ * What can be checked from the headers alone (a SigV4 Authorization header with this cloud's
+ * access key id, a signing date within 15 minutes): done before the body is read, so a client
+ * without the credentials cannot make the cloud read (and hold) a large body.
+ */
+export function checkAuthorizationHeader(
+  headers: SignedRequest['headers'],
   credentials: LocalCredentials,
   now = new Date(),
-): Promise<SignatureScope> {
-  const header = request.headers.authorization;
+): {
+  scopeDate: string;
+  region: string;
+  service: string;
+  signedHeaderList: string;
+  signature: string;
+  signingDate: Date;
+} {
+  const header = headers.authorization;
   if (typeof header !== 'string') throw authFailure('a SigV4 Authorization header is required');
   const parts = AUTHORIZATION.exec(header.trim());
   if (!parts) throw authFailure('the Authorization header is not AWS4-HMAC-SHA256');
   const [, accessKeyId, scopeDate, region, service, signedHeaderList, signature] = parts;
   if (!safeEqual(accessKeyId, credentials.accessKeyId)) throw authFailure('unknown access key id');
 
-  const amzDate = request.headers['x-amz-date'];
+  const amzDate = headers['x-amz-date'];
   const signingDate = typeof amzDate === 'string' ? parseAmzDate(amzDate) : undefined;
   if (!signingDate) throw authFailure('X-Amz-Date is required');
   if (amzDate!.slice(0, 8) !== scopeDate) throw mismatch();
@@ -68,6 +79,20 @@ export async function verifySignature(
       400,
     );
   }
+  return { scopeDate, region, service, signedHeaderList, signature, signingDate };
+}
+
+/** Checks the request's SigV4 signature against the local cloud's credentials; throws EC2's error when it does not hold. */
+export async function verifySignature(
+  request: SignedRequest,
+  credentials: LocalCredentials,
+  now = new Date(),
+): Promise<SignatureScope> {
+  const { region, service, signedHeaderList, signature, signingDate } = checkAuthorizationHeader(
+    request.headers,
+    credentials,
+    now,
+  );
 
   const signedNames = signedHeaderList.split(';');
   if (!signedNames.includes('host')) throw mismatch();

@@ -10,6 +10,7 @@ import {
   unlinkSync,
   writeFileSync,
   fsyncSync,
+  statSync,
 } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -108,6 +109,8 @@ export class StateFile {
 
   load(): CloudState {
     if (!existsSync(this.file)) return emptyState();
+    if (!statSync(this.file).isFile())
+      throw new CloudError(`${this.file}: local cloud state is not a regular file; move it away to start afresh`);
     const text = readFileSync(this.file, 'utf8');
     this.onDisk = text;
     let json: unknown;
