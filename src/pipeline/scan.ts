@@ -75,13 +75,22 @@ export interface ScanReport {
 const byNewest = (a: ImageRecord, b: ImageRecord) =>
   a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0;
 
-/** The current image of each recipe in its build region, and its copies elsewhere. */
-export async function currentScanTargets(
-  recipes: Recipe[],
-  catalog: ImageCatalog,
-): Promise<{ targets: ScanTarget[]; skipped: ScanReport['skipped']; images: ImageRecord[] }> {
+/** What a scan boots, what it leaves out (and why), and the images read to choose (for earlier scans' tags). */
+interface ScanSelection {
+  targets: ScanTarget[];
+  skipped: ScanReport['skipped'];
+  images: ImageRecord[];
+}
+
+/** The bakery's images in the recipes' regions, newest first. */
+async function imagesOf(recipes: Recipe[], catalog: ImageCatalog): Promise<ImageRecord[]> {
   const regions = [...new Set(recipes.flatMap((r) => r.regions))];
-  const images = regions.length ? (await catalog.listBakedImages(regions)).sort(byNewest) : [];
+  return regions.length ? (await catalog.listBakedImages(regions)).sort(byNewest) : [];
+}
+
+/** The current image of each recipe in its build region, and its copies elsewhere. */
+export async function currentScanTargets(recipes: Recipe[], catalog: ImageCatalog): Promise<ScanSelection> {
+  const images = await imagesOf(recipes, catalog);
   const targets: ScanTarget[] = [];
   const skipped: ScanReport['skipped'] = [];
   for (const recipe of recipes) {
@@ -119,9 +128,8 @@ export async function environmentScanTargets(
   environment: string,
   catalog: ImageCatalog,
   pinsOf: (recipe: Recipe) => Promise<EnvironmentPins>,
-): Promise<{ targets: ScanTarget[]; skipped: ScanReport['skipped']; images: ImageRecord[] }> {
-  const regions = [...new Set(recipes.flatMap((r) => r.regions))];
-  const images = regions.length ? (await catalog.listBakedImages(regions)).sort(byNewest) : [];
+): Promise<ScanSelection> {
+  const images = await imagesOf(recipes, catalog);
   const targets: ScanTarget[] = [];
   const skipped: ScanReport['skipped'] = [];
   for (const recipe of recipes) {
