@@ -47,7 +47,8 @@ describe('bake init', () => {
       'cloud-init/base.yaml.hbs',
       'cloud-init/base-user-data.yaml.hbs',
       'infra/app/main.tf',
-      'infra/app/amis.auto.tfvars',
+      'infra/app/dev.tfvars',
+      'infra/app/prod.tfvars',
       'Jenkinsfile',
       '.gitignore',
     ])
@@ -61,7 +62,14 @@ describe('bake init', () => {
     const base = bakery.recipes[0];
     expect(base.verify.length).toBeGreaterThan(0);
     expect(base.launchTest).toMatchObject({ enabled: true });
-    expect(base.pin).toEqual([expect.objectContaining({ variable: 'base_ami' })]);
+    // A build pins dev; bake promote takes an image on to prod.
+    expect(bakery.config).toMatchObject({ environments: ['dev', 'prod'] });
+    expect(
+      base.pin.map((target) => ('file' in target ? [target.file, target.variable, target.environment] : [])),
+    ).toEqual([
+      [path.join(dir, 'infra/app/dev.tfvars'), 'base_ami', 'dev'],
+      [path.join(dir, 'infra/app/prod.tfvars'), 'base_ami', 'prod'],
+    ]);
     expect(await readFile(path.join(dir, '.gitignore'), 'utf8')).toMatch(/^\.bake\/$/m);
     // Editors find the recipe schema in the installed package.
     expect(await readFile(path.join(dir, 'recipes/base.yaml'), 'utf8')).toMatch(

@@ -121,7 +121,9 @@ describe('bake installed from its npm package into another repository', () => {
     };
     expect(report.recipes.map((r) => [r.name, r.status, r.launch_test.status])).toEqual([['base', 'built', 'passed']]);
     const ami = report.recipes[0].amis['us-east-1'];
-    expect(await readFile(path.join(bakery, 'infra/app/amis.auto.tfvars'), 'utf8')).toContain(`us-east-1 = "${ami}"`);
+    expect(await readFile(path.join(bakery, 'infra/app/dev.tfvars'), 'utf8')).toContain(`us-east-1 = "${ami}"`);
+    // prod gets it from bake promote, not from the build.
+    expect(await readFile(path.join(bakery, 'infra/app/prod.tfvars'), 'utf8')).not.toContain(ami);
 
     // Everything bake read came from node_modules/bake, never from bake's own tree.
     const log = await readFile(report.recipes[0].log, 'utf8');
