@@ -1,7 +1,15 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { selectRecipes } from '../recipes/graph.js';
 import { newRunId } from '../pipeline/build.js';
-import { DEFAULT_SCAN_CONCURRENCY, scanBakery, scanExitCode, scanJson, scanLines } from '../pipeline/scan.js';
+import { createParameterStore } from '../aws/ssm-parameters.js';
+import {
+  checkScanEnvironment,
+  DEFAULT_SCAN_CONCURRENCY,
+  scanBakery,
+  scanExitCode,
+  scanJson,
+  scanLines,
+} from '../pipeline/scan.js';
 import { productionScanDeps } from '../pipeline/scan-deps.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { noteBakeryName, withCloud } from './cloud-session.js';
@@ -12,6 +20,7 @@ import { runCommand } from './run-command.js';
 interface ScanFlags extends CommonFlags {
   detailedExitcode?: boolean;
   concurrency: number;
+  env?: string;
 }
 
 function positiveWhole(value: string): number {
@@ -26,6 +35,10 @@ export function scanCommand(): Command {
       "boot each recipe's current image and ask its package manager which packages have a pending security update; tag the answer on the image",
     )
     .option('--detailed-exitcode', 'exit 2 when a scanned image has pending security updates')
+    .option(
+      '--env <env>',
+      "scan the images this environment's pin targets hold instead (bake.config.yaml environments:)",
+    )
     .option('--concurrency <n>', 'images booted at once', positiveWhole, DEFAULT_SCAN_CONCURRENCY)
     .action(async (names: string[], flags: ScanFlags) => {
       const ctx = contextFrom(flags);
@@ -44,19 +57,30 @@ async function scan(ctx: CommandContext, names: string[], flags: ScanFlags): Pro
     const bakery = await loadInstalledBakery(ctx);
     noteBakeryName(ctx, bakery);
     const recipes = selectRecipes(bakery, names);
+    if (flags.env !== undefined) checkScanEnvironment(bakery.config, flags.env);
     const runId = newRunId(new Date());
     return withCloud(ctx, async ({ aws, target }) => {
-      const deps = productionScanDeps({
-        bakery,
-        aws,
-        target,
-        runId,
-        note: (recipe, line) => output.progress(`${recipe}: ${line}`),
-      });
-      const report = await scanBakery(recipes, deps, { concurrency: flags.concurrency, signal });
-      for (const line of scanLines(report)) output.info(line);
-      output.result(scanJson(report, runId));
-      return scanExitCode(report, Boolean(flags.detailedExitcode));
+      const store = createParameterStore(aws);
+      try {
+        const deps = productionScanDeps({
+          bakery,
+          aws,
+          target,
+          runId,
+          store,
+          note: (recipe, line) => output.progress(`${recipe}: ${line}`),
+        });
+        const report = await scanBakery(recipes, deps, {
+          concurrency: flags.concurrency,
+          signal,
+          environment: flags.env,
+        });
+        for (const line of scanLines(report)) output.info(line);
+        output.result(scanJson(report, runId));
+        return scanExitCode(report, Boolean(flags.detailedExitcode));
+      } finally {
+        store.close();
+      }
     });
   });
 }

@@ -7,7 +7,7 @@
 import type { ImageRecord } from '../aws/image-record.js';
 import { CloudError, UsageError } from '../errors/index.js';
 import { imageRefusal } from '../lifecycle/promotion-gates.js';
-import { hasPinTargets, recipeInEnvironment } from '../recipes/environments.js';
+import { hasPinTargets, recipeInEnvironment, requireEnvironment } from '../recipes/environments.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { BUILT_AT_TAG, FINGERPRINT_TAG, pinnedTag } from '../tags/tag-contract.js';
 import {
@@ -34,10 +34,7 @@ export async function rollback(
   deps: EnvironmentDeps,
 ): Promise<RollbackReport> {
   const { environment } = options;
-  if (!bakery.config.environments.includes(environment))
-    throw new UsageError(
-      `unknown environment ${environment} (bake.config.yaml environments: ${bakery.config.environments.join(', ') || 'none declared'})`,
-    );
+  requireEnvironment(bakery.config, environment);
   if (!hasPinTargets(recipeInEnvironment(recipe, environment)))
     throw new UsageError(`${recipe.name} has no pin target in ${environment}`);
   const current = await readEnvironmentPins(bakery, recipe, environment, deps.store);

@@ -11,10 +11,12 @@ import { tagImage } from '../aws/tag-image.js';
 import { ec2TestInstanceSession } from '../aws/test-instance.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { sshRemoteMachine } from '../launch-test/remote.js';
+import type { ParameterStore } from '../aws/ssm-parameters.js';
 import type { PackerTarget } from '../packer/target.js';
 import type { Bakery } from '../recipes/model.js';
 import { scanImage } from '../scan/scan-image.js';
 import { appendBuildLog, logFileOf } from './build-log.js';
+import { readEnvironmentPins } from './environment-pins.js';
 import { launchTestTarget } from './build-deps.js';
 import { ownImages } from './plan-deps.js';
 import type { ScanDeps } from './scan.js';
@@ -24,6 +26,8 @@ export interface ProductionScanSetup {
   aws: AwsSettings;
   target?: PackerTarget;
   runId: string;
+  /** SSM, for the pins of `--env`. */
+  store: ParameterStore;
   /** Where each line of a recipe's scan is also told (progress on stderr). */
   note(recipe: string, line: string): void;
 }
@@ -55,5 +59,6 @@ export function productionScanDeps(setup: ProductionScanSetup): ScanDeps {
       await appendBuildLog(logFileOf(root, setup.runId, recipe), `# bake: ${line}\n`);
     },
     now: () => new Date(),
+    environmentPins: (recipe, environment) => readEnvironmentPins(setup.bakery, recipe, environment, setup.store),
   };
 }

@@ -97,13 +97,18 @@ export function firstEnvironment(config: BakeryConfig): string | undefined {
   return config.environments[0];
 }
 
-/** The environment a promotion into `environment` reads from; a usage error for the first or an unknown one. */
-export function previousEnvironment(config: BakeryConfig, environment: string): string {
-  const index = config.environments.indexOf(environment);
-  if (index < 0)
+/** A usage error, in validate's words, when the config does not declare `environment`. */
+export function requireEnvironment(config: BakeryConfig, environment: string): void {
+  if (!config.environments.includes(environment))
     throw new UsageError(
       `unknown environment ${environment} (bake.config.yaml environments: ${config.environments.join(', ') || 'none declared'})`,
     );
+}
+
+/** The environment a promotion into `environment` reads from; a usage error for the first or an unknown one. */
+export function previousEnvironment(config: BakeryConfig, environment: string): string {
+  requireEnvironment(config, environment);
+  const index = config.environments.indexOf(environment);
   if (index === 0)
     throw new UsageError(`${environment} is the first environment: bake build pins it, nothing promotes into it`);
   return config.environments[index - 1];
