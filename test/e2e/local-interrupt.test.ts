@@ -94,7 +94,7 @@ describe('bake build --local killed with SIGKILL', () => {
     let output = '';
     second.all!.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const takeover =
-      /taking over the build lock bake-lock-slow in us-east-1: .* whose process \(pid \d+\) on this host is gone/;
+      /taking over the build lock bake-lock-slow@\S+ in us-east-1: .* whose process \(pid \d+\) on this host is gone/;
     await waitFor(
       'the second bake to take the lock',
       () => takeover.test(output) || second.exitCode !== null,
