@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
+import { cliEnv } from '../local-cloud/cli-env.js';
 
 const bake = path.resolve('bin/bake.js');
 let cloud: LocalCloud;
@@ -74,13 +75,7 @@ async function bakery(name: string, tfvars?: (amis: Record<string, string[]>) =>
   return { dir, amis };
 }
 
-const env = () => ({
-  ...process.env,
-  AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey,
-  AWS_EC2_METADATA_DISABLED: 'true',
-  CI: 'true',
-});
+const env = () => cliEnv(cloud.credentials);
 const run = (args: string[]) =>
   execa('node', [bake, 'prune', '--endpoint', cloud.endpoint, ...args], { env: env(), reject: false });
 

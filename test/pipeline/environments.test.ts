@@ -22,6 +22,7 @@ import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
 import { DEFAULT_DISTRIBUTION } from './image-as-built.js';
+import { cliEnv } from '../local-cloud/cli-env.js';
 
 const bake = path.resolve('bin/bake.js');
 const REGION = 'us-east-1';
@@ -49,13 +50,7 @@ function settings() {
   return { endpoint: cloud.endpoint, credentials: cloud.credentials };
 }
 
-const env = () => ({
-  ...process.env,
-  AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey,
-  AWS_EC2_METADATA_DISABLED: 'true',
-  CI: 'true',
-});
+const env = () => cliEnv(cloud.credentials);
 const run = (command: string, args: string[]) =>
   execa('node', [bake, command, '--endpoint', cloud.endpoint, '--dir', dir, ...args], { env: env(), reject: false });
 

@@ -21,6 +21,7 @@ import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { DEFAULT_DISTRIBUTION } from './image-as-built.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
+import { cliEnv } from '../local-cloud/cli-env.js';
 
 const bake = path.resolve('bin/bake.js');
 let cloud: LocalCloud;
@@ -48,13 +49,7 @@ afterAll(async () => {
   await cloud?.close();
 });
 
-const env = () => ({
-  ...process.env,
-  AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey,
-  AWS_EC2_METADATA_DISABLED: 'true',
-  CI: 'true',
-});
+const env = () => cliEnv(cloud.credentials);
 const run = (command: string, args: string[]) =>
   execa('node', [bake, command, '--endpoint', cloud.endpoint, ...args], { env: env(), reject: false });
 

@@ -20,6 +20,7 @@ import type { Bakery } from '../../src/recipes/model.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
+import { cliEnv } from '../local-cloud/cli-env.js';
 
 const bake = path.resolve('bin/bake.js');
 const EAST = 'us-east-1';
@@ -33,13 +34,7 @@ const clients: Record<string, EC2Client> = {};
 const web = { old: {} as Record<string, string>, current: {} as Record<string, string> };
 
 const settings = () => ({ endpoint: cloud.endpoint, credentials: cloud.credentials });
-const env = () => ({
-  ...process.env,
-  AWS_ACCESS_KEY_ID: cloud.credentials.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: cloud.credentials.secretAccessKey,
-  AWS_EC2_METADATA_DISABLED: 'true',
-  CI: 'true',
-});
+const env = () => cliEnv(cloud.credentials);
 const scan = (bakeryDir: string, args: string[]) =>
   execa('node', [bake, 'scan', '--endpoint', cloud.endpoint, '--dir', bakeryDir, ...args], {
     env: env(),
