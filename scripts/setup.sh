@@ -43,7 +43,18 @@ fi
 binfmt=/proc/sys/fs/binfmt_misc
 [ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null || true
 [ -e "$binfmt/status" ] && update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
-if grep -qx enabled "$binfmt/qemu-aarch64" 2>/dev/null && grep -q '^flags:.*F' "$binfmt/qemu-aarch64"; then
+# Debian registers it without C (credentials), so setuid programs run under the emulator keep
+# the caller's rights and sudo inside an instance fails; the same entry is registered again
+# with C. binfmt-support registers Debian's flags again at the next boot: run this again then.
+aarch64="$binfmt/qemu-aarch64"
+if [ -e "$aarch64" ] && ! grep -q '^flags:.*C' "$aarch64"; then
+  magic=$(sed -n 's/^magic //p' "$aarch64" | sed 's/../\\x&/g')
+  mask=$(sed -n 's/^mask //p' "$aarch64" | sed 's/../\\x&/g')
+  interpreter=$(sed -n 's/^interpreter //p' "$aarch64")
+  offset=$(sed -n 's/^offset //p' "$aarch64")
+  { echo -1 >"$aarch64" && printf '%s' ":qemu-aarch64:M:$offset:$magic:$mask:$interpreter:PCF" >"$binfmt/register"; } 2>/dev/null || true
+fi
+if grep -qx enabled "$aarch64" 2>/dev/null && grep -q '^flags:.*F' "$aarch64" && grep -q '^flags:.*C' "$aarch64"; then
   echo "setup: aarch64 emulation registered ($binfmt/qemu-aarch64): the local cloud boots arm64 instances"
 elif [ ! -e "$binfmt/status" ]; then
   echo "setup: the kernel refused to mount binfmt_misc at $binfmt: the local cloud cannot boot arm64 instances (x86_64 ones are unaffected)" >&2

@@ -13,7 +13,7 @@ import { CloudError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { APT_PROXY_PORT, AptProxy, localAptOrigins } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
-import { isArchitecture, type Architecture } from './architecture.js';
+import { hostArchitecture, isArchitecture, type Architecture } from './architecture.js';
 import { BINFMT_MISC, requireEmulator } from './emulation.js';
 import {
   baseImageArchitecture,
@@ -205,7 +205,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     if (!exists(instanceId)) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
     await stopOrphanContainer(f.pid, f.rootfs);
     // Before anything is claimed: the handler may have gone since the instance last ran.
-    await requireEmulator(await recordedArchitecture(instanceId), binfmtDir);
+    const architecture = await recordedArchitecture(instanceId);
+    await requireEmulator(architecture, binfmtDir);
     const started = Date.now();
     const network = parked.get(instanceId) ?? (await claimInstanceNetwork(await recordedSlot(instanceId)));
     parked.delete(instanceId);
@@ -223,6 +224,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         authorizedKey,
         userData: userData ?? (await readFile(f.userData).catch(() => undefined)),
         aptProxy: `${network.hostIp}:${APT_PROXY_PORT}`,
+        emulated: architecture !== hostArchitecture(),
       });
       await guardInstanceNetwork(network, APT_PROXY_PORT);
       await removeInstanceCgroups(cgroups);

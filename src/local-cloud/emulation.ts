@@ -60,10 +60,13 @@ export function handles(handler: BinfmtHandler, architecture: Architecture): boo
 /**
  * Refuses, in one line saying why and how to fix it, an architecture this machine cannot run:
  * binfmt_misc not mounted or switched off, no handler for it, the handler disabled, or
- * registered without the F flag. F (fix binary) makes the kernel open the emulator when it is
- * registered; without it the kernel looks the interpreter up inside the container at each
- * exec, where the instance's own root filesystem has no such file. The host's own architecture
- * needs nothing.
+ * registered without the F or C flag. F (fix binary) makes the kernel open the emulator when it
+ * is registered; without it the kernel looks the interpreter up inside the container at each
+ * exec, where the instance's own root filesystem has no such file. C (credentials) gives a
+ * setuid program its owner's rights under the emulator; without it sudo inside an instance
+ * stays the caller ("effective uid is not 0"), and with it cloud-init's and Ansible's `become`.
+ * Debian registers qemu-aarch64 without C; scripts/setup.sh registers it again with it. The
+ * host's own architecture needs nothing.
  */
 export async function requireEmulator(architecture: Architecture, binfmtDir: string = BINFMT_MISC): Promise<void> {
   if (architecture === hostArchitecture()) return;
@@ -81,12 +84,17 @@ export async function requireEmulator(architecture: Architecture, binfmtDir: str
     if (text !== undefined) handlers.push(parseBinfmtEntry(name, text));
   }
   const candidates = handlers.filter((handler) => handles(handler, architecture));
-  const usable = candidates.find((handler) => handler.enabled && handler.flags.includes('F'));
-  if (usable) return;
-  const registered = candidates[0];
+  // The kernel tries the most recently registered handler first: the one that answers is the first enabled one listed.
+  const registered = candidates.find((handler) => handler.enabled) ?? candidates[0];
   if (!registered) refuse(`no ${kernelName} handler is registered in ${binfmtDir}`);
-  if (!registered.enabled) refuse(`the ${kernelName} handler ${registered.name} in ${binfmtDir} is disabled`);
-  refuse(
-    `the ${kernelName} handler ${registered.name} in ${binfmtDir} is registered without the F flag, so a container cannot reach its interpreter ${registered.interpreter}`,
-  );
+  const handler = `the ${kernelName} handler ${registered.name} in ${binfmtDir}`;
+  if (!registered.enabled) refuse(`${handler} is disabled`);
+  if (!registered.flags.includes('F'))
+    refuse(
+      `${handler} is registered without the F flag, so a container cannot reach its interpreter ${registered.interpreter}`,
+    );
+  if (!registered.flags.includes('C'))
+    refuse(
+      `${handler} is registered without the C flag, so sudo inside an instance would not become root (as after a reboot, when binfmt-support registers Debian's flags again)`,
+    );
 }

@@ -21,6 +21,27 @@ export interface InstanceSeed {
   userData?: Buffer;
   /** host:port of the apt proxy on the host's end of the instance's veth pair. */
   aptProxy: string;
+  /** The instance runs under qemu-user emulation (an arm64 instance on an x86_64 host). */
+  emulated?: boolean;
+}
+
+/**
+ * The units of Debian 12's boot that load systemd credentials (`LoadCredential=`). Under
+ * qemu-user, systemd as PID 1 fails to set up a unit's credentials directory ("Failed at step
+ * CREDENTIALS spawning …: Invalid argument", status 243) and the unit never runs; the same
+ * units start in x86_64 instances in the same user namespace. The local cloud passes no
+ * credentials, so an emulated instance's copies of these units load none.
+ */
+export const CREDENTIAL_UNITS = [
+  'systemd-sysctl.service',
+  'systemd-sysusers.service',
+  'systemd-tmpfiles-setup.service',
+  'systemd-tmpfiles-setup-dev.service',
+];
+export const EMULATION_DROP_IN = '50-bake-local-cloud-emulation.conf';
+
+export function renderEmulationDropIn(): string {
+  return `# Written by bake's local cloud at every boot of an emulated (qemu-user) instance: systemd\n# cannot set up a unit's credentials directory under emulation, and the local cloud passes none.\n[Service]\nLoadCredential=\n`;
 }
 
 /** `meta-data`: YAML written by the yaml library, so no value can break out of its field. */
@@ -59,6 +80,17 @@ export async function writeInstanceSeed(rootfs: string, uidBase: number, seed: I
     { op: 'write', path: `/${APT_PROXY_CONF}`, data: renderAptProxyConf(seed.aptProxy), mode: 0o644 },
     { op: 'mkdir', path: '/root/.ssh', mode: 0o700 },
   ];
+  if (seed.emulated)
+    for (const unit of CREDENTIAL_UNITS)
+      writes.push(
+        { op: 'mkdir', path: `/etc/systemd/system/${unit}.d`, mode: 0o755 },
+        {
+          op: 'write',
+          path: `/etc/systemd/system/${unit}.d/${EMULATION_DROP_IN}`,
+          data: renderEmulationDropIn(),
+          mode: 0o644,
+        },
+      );
   // cloud-init adds the same key from meta-data; written here too so that an image whose
   // cloud-init is broken or disabled can still be reached and its log read.
   if (key)

@@ -5,10 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { hostArchitecture } from '../../src/local-cloud/architecture.js';
 import { requireEmulator } from '../../src/local-cloud/emulation.js';
 
-/** What the kernel lists for Debian's qemu-user-static 7.2 once binfmt-support has registered it. */
-const DEBIAN_AARCH64 = `enabled
+/** What the kernel lists for Debian's qemu-user-static 7.2 once scripts/setup.sh has registered it with C (C implies O). */
+const SETUP_AARCH64 = `enabled
 interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P
-flags: PF
+flags: POCF
 offset 0
 magic 7f454c460201010000000000000000000200b700
 mask ffffffffffffff00fffffffffffffffffeffffff
@@ -40,9 +40,9 @@ const FIX =
   /: run scripts\/setup\.sh as root \(it installs qemu-user-static and binfmt-support and registers the handler\), or: apt-get install qemu-user-static binfmt-support$/;
 
 describe.runIf(hostArchitecture() === 'x86_64')('the arm64 emulator check on an x86_64 host', () => {
-  it('accepts Debian’s qemu-aarch64 handler, registered with the F flag', async () => {
+  it('accepts Debian’s qemu-aarch64 handler as scripts/setup.sh registers it (flags F and C)', async () => {
     await expect(
-      requireEmulator('arm64', binfmtFolder({ 'qemu-arm': DEBIAN_ARM, 'qemu-aarch64': DEBIAN_AARCH64 })),
+      requireEmulator('arm64', binfmtFolder({ 'qemu-arm': DEBIAN_ARM, 'qemu-aarch64': SETUP_AARCH64 })),
     ).resolves.toBeUndefined();
   });
 
@@ -66,16 +66,23 @@ describe.runIf(hostArchitecture() === 'x86_64')('the arm64 emulator check on an 
   });
 
   it('refuses a handler registered without F: a container would not find its interpreter', async () => {
-    const dir = binfmtFolder({ 'qemu-aarch64': DEBIAN_AARCH64.replace('flags: PF', 'flags: P') });
+    const dir = binfmtFolder({ 'qemu-aarch64': SETUP_AARCH64.replace('flags: POCF', 'flags: POC') });
     await expect(requireEmulator('arm64', dir)).rejects.toThrow(
       `the aarch64 handler qemu-aarch64 in ${dir} is registered without the F flag, so a container cannot reach its interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P`,
     );
   });
 
+  it('refuses Debian’s own registration (flags PF, no C): sudo inside an instance would not become root', async () => {
+    const dir = binfmtFolder({ 'qemu-aarch64': SETUP_AARCH64.replace('flags: POCF', 'flags: PF') });
+    await expect(requireEmulator('arm64', dir)).rejects.toThrow(
+      `the aarch64 handler qemu-aarch64 in ${dir} is registered without the C flag, so sudo inside an instance would not become root`,
+    );
+  });
+
   it('refuses a disabled handler and binfmt_misc switched off', async () => {
-    const disabled = binfmtFolder({ 'qemu-aarch64': DEBIAN_AARCH64.replace('enabled', 'disabled') });
+    const disabled = binfmtFolder({ 'qemu-aarch64': SETUP_AARCH64.replace('enabled', 'disabled') });
     await expect(requireEmulator('arm64', disabled)).rejects.toThrow(/the aarch64 handler qemu-aarch64 .* is disabled/);
-    const off = binfmtFolder({ 'qemu-aarch64': DEBIAN_AARCH64 }, 'disabled');
+    const off = binfmtFolder({ 'qemu-aarch64': SETUP_AARCH64 }, 'disabled');
     await expect(requireEmulator('arm64', off)).rejects.toThrow(
       /binfmt_misc at .* is switched off \(status: disabled\)/,
     );
