@@ -59,7 +59,9 @@ describe('bake graph', () => {
     const run = await bake('--dir', EXAMPLE, '--json', 'web');
     expect(run.exitCode).toBe(0);
     const result = parseJsonOutput('graph', run.stdout) as { recipes: GraphNode[]; text: string };
-    expect(result.recipes).toEqual([{ name: 'web', arch: 'x86_64', base: 'recipe base', regions: ['us-east-1', 'eu-west-1'] }]);
+    expect(result.recipes).toEqual([
+      { name: 'web', arch: 'x86_64', base: 'recipe base', regions: ['us-east-1', 'eu-west-1'] },
+    ]);
     expect(result.text).toContain('"web"');
   });
 

@@ -361,6 +361,66 @@ function copyImage(context: ActionContext) {
   return { imageId };
 }
 
+/** What EC2's RegisterImage takes for Architecture. */
+const IMAGE_ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
+
+/**
+ * RegisterImage: an image of a given architecture, as a team registers its own base images (tests
+ * register arm64 ones this way). Its filesystem is the Debian base's: the local cloud keeps no
+ * other, so what matters here is what DescribeImages says of it.
+ */
+function registerImage(context: ActionContext) {
+  const { params, state, region } = context;
+  const name = params.require('Name');
+  const architecture = params.get('Architecture') ?? machineImageDefaults.architecture;
+  if (!IMAGE_ARCHITECTURES.includes(architecture))
+    throw new Ec2ApiError('InvalidParameterValue', `Value (${architecture}) for parameter architecture is invalid.`);
+  checkImageName(context, name, region);
+  const imageId = newId('ami');
+  const created = now();
+  const devices = blockDevicesFromRequest(context, [
+    {
+      deviceName: machineImageDefaults.rootDeviceName,
+      volumeSize: 8,
+      volumeType: 'gp3',
+      deleteOnTermination: true,
+      encrypted: false,
+    },
+  ]);
+  for (const device of devices) {
+    if (device.snapshotId) continue;
+    device.snapshotId = newId('snap');
+    state.snapshots.push({
+      snapshotId: device.snapshotId,
+      region,
+      volumeId: 'vol-ffffffff',
+      volumeSize: device.volumeSize,
+      ownerId: SELF_ACCOUNT,
+      description: `Created for RegisterImage ${imageId}`,
+      startTime: created,
+      encrypted: device.encrypted,
+      kmsKeyId: device.kmsKeyId,
+    });
+  }
+  state.images.push({
+    imageId,
+    region,
+    name,
+    description: params.get('Description'),
+    ownerId: SELF_ACCOUNT,
+    state: 'available',
+    creationDate: created,
+    ...machineImageDefaults,
+    architecture,
+    blockDevices: devices,
+    launchPermissions: [],
+    hostImage: BASE_IMAGE,
+  });
+  const imageTags = tagsFromSpec(context, 'image');
+  if (imageTags.length) setTags(state, imageId, imageTags);
+  return { imageId };
+}
+
 function deregisterImage(context: ActionContext) {
   const image = findImage(context, context.params.require('ImageId'));
   if (image.ownerId !== SELF_ACCOUNT) throw new Ec2ApiError('AuthFailure', `Not authorized for image:${image.imageId}`);
@@ -500,6 +560,7 @@ export const imageActions: Handlers = {
   DescribeImages: describeImages,
   CreateImage: createImage,
   CopyImage: copyImage,
+  RegisterImage: registerImage,
   DeregisterImage: deregisterImage,
   DescribeImageAttribute: describeImageAttribute,
   ModifyImageAttribute: modifyImageAttribute,
