@@ -1,6 +1,6 @@
 /**
  * x86_64 and arm64 from one recipe (issue 28), as Jenkins runs bake: the built CLI against the
- * local cloud over HTTP. The arm64 Debian base is registered with Architecture arm64; each
+ * local cloud over HTTP. Images as built are registered with their Architecture; each
  * (recipe, architecture) pair is planned, reused, pinned, listed and pruned on its own, and a
  * recipe that names no architectures beside them is pinned exactly as before.
  */
@@ -45,21 +45,15 @@ beforeAll(async () => {
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
   ec2 = new EC2Client({ region: REGION, endpoint: cloud.endpoint, credentials: cloud.credentials });
   ssm = new SSMClient({ region: REGION, endpoint: cloud.endpoint, credentials: cloud.credentials });
-  // Debian's arm64 AMI, as a team registers one: the local cloud seeds only amd64.
-  ({ ImageId: arm64Base = '' } = await ec2.send(
-    new RegisterImageCommand({
-      Name: 'debian-12-arm64-20261101-1',
-      Architecture: 'arm64',
-      RootDeviceName: '/dev/xvda',
-    }),
-  ));
+  // Debian's arm64 AMI, which the local cloud seeds beside the amd64 one.
+  arm64Base = baseImageId(REGION, 'arm64');
   dir = path.join(work, 'bakery');
   const files: Record<string, string> = {
     'bake.config.yaml': 'bakery: arch-test\nregions: [us-east-1]\nencrypted: false\n',
     'recipes/base.yaml': [
       'name: base',
       'base:',
-      `  filter: { name: "debian-12-*", owners: [self, "${DEBIAN_ACCOUNT}"] }`,
+      `  filter: { name: "debian-12-*", owners: ["${DEBIAN_ACCOUNT}"] }`,
       'architectures: [x86_64, arm64]',
       '',
     ].join('\n'),

@@ -1,4 +1,5 @@
-import { baseImageArchitecture } from '../../instance-host.js';
+import { BASE_IMAGE, BASE_IMAGES, baseImageArchitecture } from '../../instance-host.js';
+import { isArchitecture } from '../../architecture.js';
 import { Ec2ApiError } from '../api-error.js';
 import type { ActionContext } from '../action.js';
 import { matchesFilters, paginate } from '../filters.js';
@@ -367,9 +368,9 @@ function copyImage(context: ActionContext) {
 const IMAGE_ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
 
 /**
- * RegisterImage: an image of a given architecture, as a team registers its own base images (tests
- * register arm64 ones this way). Its filesystem is the Debian base's: the local cloud keeps no
- * other, so what matters here is what DescribeImages says of it.
+ * RegisterImage: an image of a given architecture, as a team registers its own images (tests
+ * register images of either architecture this way). Its filesystem is the Debian base of that
+ * architecture: the local cloud keeps no other.
  */
 function registerImage(context: ActionContext) {
   const { params, state, region } = context;
@@ -416,7 +417,7 @@ function registerImage(context: ActionContext) {
     architecture,
     blockDevices: devices,
     launchPermissions: [],
-    hostImage: BASE_IMAGE,
+    hostImage: isArchitecture(architecture) ? BASE_IMAGES[architecture] : BASE_IMAGE,
   });
   const imageTags = tagsFromSpec(context, 'image');
   if (imageTags.length) setTags(state, imageId, imageTags);
