@@ -182,6 +182,31 @@ function blockDevicesFromRequest(context: ActionContext, fallback: BlockDevice[]
   return devices;
 }
 
+/** A snapshot for each device of a new image that names none (CreateImage's of the instance's volume, RegisterImage's empty one). */
+function snapshotNewDevices(
+  context: ActionContext,
+  devices: BlockDevice[],
+  from: { volumeId: string; description: string; created: string; tags: Array<[string, string]> },
+): void {
+  const { state, region } = context;
+  for (const device of devices) {
+    if (device.snapshotId) continue;
+    device.snapshotId = newId('snap');
+    state.snapshots.push({
+      snapshotId: device.snapshotId,
+      region,
+      volumeId: from.volumeId,
+      volumeSize: device.volumeSize,
+      ownerId: SELF_ACCOUNT,
+      description: from.description,
+      startTime: from.created,
+      encrypted: device.encrypted,
+      kmsKeyId: device.kmsKeyId,
+    });
+    if (from.tags.length) setTags(state, device.snapshotId, from.tags);
+  }
+}
+
 function checkImageName(context: ActionContext, name: string, region: string): void {
   if (name.length < 3 || name.length > 128 || !/^[A-Za-z0-9()[\] ./\-'@_]+$/.test(name)) {
     throw new Ec2ApiError(
@@ -232,22 +257,12 @@ function createImage(context: ActionContext) {
   const snapshotTags = tagsFromSpec(context, 'snapshot');
   const imageId = newId('ami');
   const created = now();
-  for (const device of devices) {
-    if (device.snapshotId) continue;
-    device.snapshotId = newId('snap');
-    state.snapshots.push({
-      snapshotId: device.snapshotId,
-      region,
-      volumeId: instance.rootVolumeId,
-      volumeSize: device.volumeSize,
-      ownerId: SELF_ACCOUNT,
-      description: `Created by CreateImage(${instanceId}) for ${imageId}`,
-      startTime: created,
-      encrypted: device.encrypted,
-      kmsKeyId: device.kmsKeyId,
-    });
-    if (snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
-  }
+  snapshotNewDevices(context, devices, {
+    volumeId: instance.rootVolumeId,
+    description: `Created by CreateImage(${instanceId}) for ${imageId}`,
+    created,
+    tags: snapshotTags,
+  });
   const image: ImageState = {
     imageId,
     region,
@@ -390,21 +405,12 @@ function registerImage(context: ActionContext) {
       encrypted: false,
     },
   ]);
-  for (const device of devices) {
-    if (device.snapshotId) continue;
-    device.snapshotId = newId('snap');
-    state.snapshots.push({
-      snapshotId: device.snapshotId,
-      region,
-      volumeId: 'vol-ffffffff',
-      volumeSize: device.volumeSize,
-      ownerId: SELF_ACCOUNT,
-      description: `Created for RegisterImage ${imageId}`,
-      startTime: created,
-      encrypted: device.encrypted,
-      kmsKeyId: device.kmsKeyId,
-    });
-  }
+  snapshotNewDevices(context, devices, {
+    volumeId: 'vol-ffffffff',
+    description: `Created for RegisterImage ${imageId}`,
+    created,
+    tags: [],
+  });
   state.images.push({
     imageId,
     region,
