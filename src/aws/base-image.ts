@@ -29,6 +29,11 @@ export async function resolveBaseImage(settings: AwsSettings, base: BaseImage, r
         const { Images = [] } = await ec2.send(new DescribeImagesCommand({ ImageIds: [base.ami] }));
         const image = Images[0];
         if (!image?.ImageId) throw new CloudError(`base image ${base.ami} does not exist in ${region}`);
+        // An image of the wrong architecture would only fail once Packer's instance is up.
+        if (base.architecture && image.Architecture && image.Architecture !== base.architecture)
+          throw new CloudError(
+            `base image ${base.ami} in ${region} is ${image.Architecture}, not ${base.architecture}`,
+          );
         return { imageId: image.ImageId, name: image.Name };
       } catch (error) {
         if ((error as { name?: string }).name?.startsWith('InvalidAMIID')) {
@@ -48,13 +53,15 @@ export async function resolveBaseImage(settings: AwsSettings, base: BaseImage, r
             Filters: [
               { Name: 'name', Values: [base.name] },
               { Name: 'state', Values: ['available'] },
+              ...(base.architecture ? [{ Name: 'architecture', Values: [base.architecture] }] : []),
             ],
           }),
         );
         const image = mostRecent(Images);
         if (!image?.ImageId) {
           const owners = base.owners.length ? ` owned by ${base.owners.join(', ')}` : '';
-          throw new CloudError(`no image matches ${base.name}${owners} in ${region}`);
+          const arch = base.architecture ? ` for ${base.architecture}` : '';
+          throw new CloudError(`no image matches ${base.name}${owners}${arch} in ${region}`);
         }
         return { imageId: image.ImageId, name: image.Name };
       } catch (error) {

@@ -3,11 +3,13 @@ import { CloudError } from '../errors/index.js';
 import { createEc2Client } from './clients.js';
 import type { ImageCatalog, ImageRecord } from './image-record.js';
 import type { AwsSettings } from './settings.js';
+import { splitRecipeKey } from '../tags/architecture.js';
 import {
   DISTRIBUTION_TAG,
   FINGERPRINT_TAG,
   LAUNCH_TEST_TAG,
   RECIPE_TAG,
+  imageRecipeKey,
   isOwnImage,
   isRevoked,
   launchTestBlocksReuse,
@@ -26,7 +28,8 @@ export function imageRecord(image: Image, region: string): ImageRecord | undefin
     imageId: image.ImageId,
     region,
     name: image.Name ?? '',
-    recipe: tags[RECIPE_TAG],
+    // The (recipe, architecture) pair: what plans and prunes compare with a recipe's name.
+    recipe: imageRecipeKey(tags),
     fingerprint: tags[FINGERPRINT_TAG] ?? '',
     createdAt: image.CreationDate ?? '',
     state: image.State ?? 'unknown',
@@ -116,16 +119,17 @@ export async function findImagesWithFingerprint(
           new DescribeImagesCommand({
             Owners: ['self'],
             Filters: [
-              { Name: `tag:${RECIPE_TAG}`, Values: [recipe] },
+              { Name: `tag:${RECIPE_TAG}`, Values: [splitRecipeKey(recipe).recipe] },
               { Name: `tag:${FINGERPRINT_TAG}`, Values: [fingerprint] },
               { Name: 'state', Values: ['available'] },
             ],
           }),
         );
         // An image still in (or failed at) its launch test is not one to reuse; only this bakery's images count.
+        const ofRecipe = Images.filter((image) => imageRecipeKey(tagMap(image)) === recipe);
         const own = owner
-          ? Images.filter((image) => isOwnImage(tagMap(image), owner.bakery, owner.recipes, owner.legacyName))
-          : Images;
+          ? ofRecipe.filter((image) => isOwnImage(tagMap(image), owner.bakery, owner.recipes, owner.legacyName))
+          : ofRecipe;
         const usable = own.filter(
           (image) =>
             !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value) &&

@@ -6,7 +6,7 @@ import { buildBakery } from '../pipeline/build.js';
 import { preflightBuild } from '../pipeline/build-preflight.js';
 import { productionDoctorDeps } from '../pipeline/doctor-deps.js';
 import { productionBuildDeps } from '../pipeline/build-deps.js';
-import { buildExitCode, summaryLines } from '../pipeline/build-report.js';
+import { buildExitCode, buildJson, summaryLines } from '../pipeline/build-report.js';
 import { writeJunit } from '../pipeline/junit.js';
 import { planBakery } from '../pipeline/plan.js';
 import { generatorChangeNote } from '../pipeline/plan-report.js';
@@ -18,13 +18,15 @@ import { validateBeforeBuild } from '../pipeline/validate-before-build.js';
 import { buildMetadata } from '../ci/build-metadata.js';
 import { durationArgument } from './duration.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
-import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
+import { ARCH_HELP, CHANGED_SINCE_HELP, architectureArgument, recipesToWorkOn } from './recipe-selection.js';
+import type { Architecture } from '../tags/architecture.js';
 import { whileInterruptible } from './interrupt.js';
 import { runCommand } from './run-command.js';
 import { REPORT_HELP, reportImages, writeHtmlReport } from './report-file.js';
 import { buildReportModel } from '../report/report-data.js';
 
 interface BuildFlags extends CommonFlags {
+  arch?: Architecture;
   concurrency: number;
   force?: boolean;
   /** commander's `--no-pin`: true unless the flag is given. */
@@ -73,6 +75,7 @@ export function buildCommand(): Command {
     )
     .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
     .option('--changed-since <ref>', CHANGED_SINCE_HELP)
+    .option('--arch <arch>', ARCH_HELP, architectureArgument)
     .option('--report <file>', REPORT_HELP)
     .option(
       '--no-preflight',
@@ -97,7 +100,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     // Everything `bake validate` checks, before the first Packer starts.
     const bakery = await loadInstalledBakery(ctx, validateBeforeBuild);
     noteBakeryName(ctx, bakery);
-    const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
+    const { recipes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince, flags.arch);
     const ci = buildMetadata();
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
       const plan = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws), {
@@ -136,7 +139,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
         const images = await reportImages(bakery, recipes, aws, now);
         await writeHtmlReport(flags.report, { ...buildReportModel(plan, report, now, [], ctx.dir), images });
       }
-      output.result(report);
+      output.result(buildJson(report));
       return buildExitCode(report);
     });
   });

@@ -4,6 +4,8 @@ import { inventoryExitCode } from '../images/inventory.js';
 import { inventoryJson } from '../images/inventory-json.js';
 import { inventoryLines } from '../images/inventory-lines.js';
 import { selectRecipes } from '../recipes/graph.js';
+import { ARCH_HELP, architectureArgument } from './recipe-selection.js';
+import type { Architecture } from '../tags/architecture.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { withCloud } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
@@ -11,6 +13,7 @@ import { runCommand } from './run-command.js';
 import { durationArgument } from './duration.js';
 
 interface ImagesFlags extends CommonFlags {
+  arch?: Architecture;
   detailedExitcode?: boolean;
   maxPendingAge?: number;
 }
@@ -20,6 +23,7 @@ export function imagesCommand(): Command {
     .description(
       "each recipe's current and older images per region: what pins them, age, deprecation, launch test, sharing; broken and stale pins",
     )
+    .option('--arch <arch>', ARCH_HELP, architectureArgument)
     .option(
       '--detailed-exitcode',
       'exit 2 when a pin names an image that no longer exists (or, with --max-pending-age, a pinned image has overdue security fixes)',
@@ -34,7 +38,7 @@ export function imagesCommand(): Command {
       await runCommand(ctx, async () => {
         // Today's fingerprints name galaxy roles by their resolved commits: the same install as build's.
         const bakery = await loadInstalledBakery(ctx);
-        const recipes = selectRecipes(bakery, names);
+        const recipes = selectRecipes(bakery, names, flags.arch);
         const inventory = await withCloud(ctx, ({ aws }) =>
           bakeryInventory(bakery, recipes, aws, new Date(), flags.maxPendingAge),
         );

@@ -9,12 +9,15 @@ import { imagesToPin } from '../pipeline/pin-decision.js';
 import { planBakery } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { selectRecipes } from '../recipes/graph.js';
+import { ARCH_HELP, architectureArgument } from './recipe-selection.js';
+import type { Architecture } from '../tags/architecture.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { withCloud, noteBakeryName } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
 import { runCommand } from './run-command.js';
 
 interface PinFlags extends CommonFlags {
+  arch?: Architecture;
   check?: boolean;
 }
 
@@ -23,6 +26,7 @@ export function pinCommand(): Command {
     .description(
       "write each recipe's current AMI ids into its tfvars targets (layout and comments kept) and SSM parameters",
     )
+    .option('--arch <arch>', ARCH_HELP, architectureArgument)
     .option('--check', 'change nothing; print a diff and exit 2 when a file or SSM parameter would change')
     .action(async (names: string[], flags: PinFlags) => {
       const ctx = contextFrom(flags);
@@ -33,7 +37,9 @@ export function pinCommand(): Command {
         const check = Boolean(flags.check);
         // Like a build, pin writes only the first environment; the others change by promote and rollback.
         const environment = firstEnvironment(bakery.config);
-        const recipes = selectRecipes(bakery, names).filter((r) => hasPinTargets(recipeInEnvironment(r, environment)));
+        const recipes = selectRecipes(bakery, names, flags.arch).filter((r) =>
+          hasPinTargets(recipeInEnvironment(r, environment)),
+        );
         const { results, parameters } = await withCloud(ctx, async ({ aws }) => {
           const plan = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws));
           const requests = imagesToPin(plan, new Set(recipes.map((r) => r.name)));

@@ -6,12 +6,14 @@ import { generatorChangeNote, planExitCode, planJson, planLines } from '../pipel
 import { bakeVersion } from '../release/installed-package.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { contextFrom, withCommonFlags, type CommandContext, type CommonFlags } from './context.js';
-import { CHANGED_SINCE_HELP, recipesToWorkOn } from './recipe-selection.js';
+import { ARCH_HELP, CHANGED_SINCE_HELP, architectureArgument, recipesToWorkOn } from './recipe-selection.js';
+import type { Architecture } from '../tags/architecture.js';
 import { runCommand } from './run-command.js';
 import { REPORT_HELP, reportImages, writeHtmlReport } from './report-file.js';
 import { planReportModel } from '../report/report-data.js';
 
 interface PlanFlags extends CommonFlags {
+  arch?: Architecture;
   detailedExitcode?: boolean;
   changedSince?: string;
   report?: string;
@@ -22,6 +24,7 @@ export function planCommand(): Command {
     .description('say per recipe whether its image is reused or must be baked, and why')
     .option('--detailed-exitcode', 'exit 2 when something would be built')
     .option('--changed-since <ref>', CHANGED_SINCE_HELP)
+    .option('--arch <arch>', ARCH_HELP, architectureArgument)
     .option('--report <file>', REPORT_HELP)
     .action(async (names: string[], flags: PlanFlags) => {
       const ctx = contextFrom(flags);
@@ -32,7 +35,7 @@ export function planCommand(): Command {
 async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Promise<number> {
   const bakery = await loadInstalledBakery(ctx);
   noteBakeryName(ctx, bakery);
-  const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince);
+  const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince, flags.arch);
   return withCloud(ctx, async ({ aws }) => {
     const result = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws));
     const upgraded = generatorChangeNote(result, bakeVersion());

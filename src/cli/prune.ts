@@ -3,6 +3,8 @@ import { pruneBakery, pruneExitCode } from '../lifecycle/prune.js';
 import { productionPruneDeps } from '../pipeline/prune-deps.js';
 import { pruneJson, pruneLines } from '../lifecycle/prune-report.js';
 import { selectRecipes } from '../recipes/graph.js';
+import { ARCH_HELP, architectureArgument } from './recipe-selection.js';
+import type { Architecture } from '../tags/architecture.js';
 import { loadInstalledBakery } from './installed-bakery.js';
 import { withCloud, noteBakeryName } from './cloud-session.js';
 import { contextFrom, withCommonFlags, type CommonFlags } from './context.js';
@@ -10,6 +12,7 @@ import { durationArgument } from './duration.js';
 import { runCommand } from './run-command.js';
 
 interface PruneFlags extends CommonFlags {
+  arch?: Architecture;
   keep: number;
   olderThan?: { ms: number; label: string };
   apply?: boolean;
@@ -34,6 +37,7 @@ export function pruneCommand(): Command {
         label: value.trim(),
       }),
     )
+    .option('--arch <arch>', ARCH_HELP, architectureArgument)
     .option('--apply', 'deregister the images and delete their snapshots (default: only list them)')
     .action(async (names: string[], flags: PruneFlags) => {
       const ctx = contextFrom(flags);
@@ -41,7 +45,7 @@ export function pruneCommand(): Command {
         // Fingerprints name galaxy roles by the commit they resolved to: the same install as build's.
         const bakery = await loadInstalledBakery(ctx);
         noteBakeryName(ctx, bakery);
-        const recipes = names.length ? selectRecipes(bakery, names) : undefined;
+        const recipes = names.length || flags.arch ? selectRecipes(bakery, names, flags.arch) : undefined;
         const report = await withCloud(ctx, async ({ aws }) =>
           pruneBakery(bakery, productionPruneDeps(bakery, aws), {
             recipes,

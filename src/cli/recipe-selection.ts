@@ -6,6 +6,16 @@ import { changedSince, narrowToChanged, type ChangedSince } from '../pipeline/ch
 import { selectRecipes } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import type { CommandContext } from './context.js';
+import { InvalidArgumentError } from 'commander';
+import { ARCHITECTURES, isArchitecture, type Architecture } from '../tags/architecture.js';
+
+export const ARCH_HELP = `only this architecture's images of the recipes (${ARCHITECTURES.join(' or ')})`;
+
+/** `--arch ARCH`: one of the architectures bake builds. */
+export function architectureArgument(value: string): Architecture {
+  if (!isArchitecture(value)) throw new InvalidArgumentError(`expected ${ARCHITECTURES.join(' or ')}`);
+  return value;
+}
 
 export const CHANGED_SINCE_HELP =
   'only recipes whose inputs (roles with their dependencies, cloud-init, recipe, parent) changed since this git ref';
@@ -15,8 +25,9 @@ export async function recipesToWorkOn(
   bakery: Bakery,
   names: string[],
   changedSinceRef: string | undefined,
+  architecture?: Architecture,
 ): Promise<{ recipes: Recipe[]; changes?: ChangedSince }> {
-  const recipes = selectRecipes(bakery, names);
+  const recipes = selectRecipes(bakery, names, architecture);
   if (changedSinceRef === undefined) return { recipes };
   const changes = await changedSince(bakery, changedSinceRef);
   const narrowed = narrowToChanged(recipes, changes);

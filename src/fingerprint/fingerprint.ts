@@ -71,11 +71,18 @@ export function recipeSettings(recipe: Recipe): Record<string, unknown> {
     secrets,
     boot,
     rebuildOn: _rebuildOn,
+    name,
+    recipeName,
+    architecture,
     ...settings
   } = recipe;
   const tested = launchTestSettings(launchTest);
   const withoutLocation = ({ location: _location, ...use }: RoleUse) => use;
   return {
+    // An architecture's image is named by the recipe it comes from; the architecture says which
+    // it is. Only recipes that name architectures have one, so the others keep their fingerprints.
+    name: recipeName ?? name,
+    ...(architecture && { architecture }),
     ...settings,
     buildRegion: regions[0],
     roles: roles.map(withoutLocation),

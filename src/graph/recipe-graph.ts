@@ -5,12 +5,16 @@
  */
 import { RecipeGraph } from '../recipes/graph.js';
 import type { BaseImage, Recipe } from '../recipes/model.js';
+import { architectureOfRecipe } from '../recipes/architectures.js';
+import type { Architecture } from '../tags/architecture.js';
 
 export type GraphFormat = 'dot' | 'mermaid';
 export const GRAPH_FORMATS: GraphFormat[] = ['dot', 'mermaid'];
 
 export interface GraphNode {
   name: string;
+  /** The architecture of this node's image (x86_64 for recipes that name none). */
+  arch: Architecture;
   /** What the recipe starts from, for the node's second line. */
   base: string;
   /** The recipe it is built FROM, when it is one of this bakery's. */
@@ -35,6 +39,7 @@ export function graphNodes(recipes: Recipe[]): GraphNode[] {
   const graph = RecipeGraph.of(recipes);
   return recipes.map((r) => ({
     name: r.name,
+    arch: architectureOfRecipe(r),
     base: baseLabel(r.base),
     ...(graph.parentOf(r.name) && { parent: graph.parentOf(r.name)!.name }),
     regions: [...r.regions],

@@ -1,10 +1,12 @@
 /** `bake images --json`: the inventory in the snake_case keys of every --json document (schema/images.schema.json). */
 import type { Inventory } from './inventory.js';
+import { splitRecipeKey } from '../tags/architecture.js';
 
 export function inventoryJson(inventory: Inventory): unknown {
   return {
     recipes: inventory.recipes.map((recipe) => ({
       name: recipe.name,
+      arch: splitRecipeKey(recipe.name).architecture,
       fingerprint: recipe.fingerprint,
       regions: recipe.regions.map((region) => ({
         region: region.region,

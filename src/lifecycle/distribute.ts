@@ -14,7 +14,7 @@
  */
 import { BuildFailure } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
-import { BUILT_AT_TAG, DISTRIBUTION_TAG, FINGERPRINT_TAG, RECIPE_TAG, isAwsTagKey } from '../tags/tag-contract.js';
+import { BUILT_AT_TAG, DISTRIBUTION_TAG, FINGERPRINT_TAG, imageRecipeKey, isAwsTagKey } from '../tags/tag-contract.js';
 import { distributionTag } from './distribution-settings.js';
 import type { CopyRequest, DistributionEc2 } from '../aws/distribution-ec2.js';
 import { sharesWithAnyone } from '../aws/launch-permissions.js';
@@ -131,7 +131,7 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
     }
     if (earlier) {
       // A failed copy keeps its name. Only bake's own failed copy of this recipe is cleared out of the way.
-      if (earlier.state !== 'failed' || earlier.tags[RECIPE_TAG] !== recipe.name) {
+      if (earlier.state !== 'failed' || imageRecipeKey(earlier.tags) !== recipe.name) {
         throw new BuildFailure(
           `cannot copy ${sourceId} to ${region}: the name ${source.name} is taken by ${earlier.imageId} (${earlier.state})`,
         );

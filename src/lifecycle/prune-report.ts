@@ -1,4 +1,5 @@
 /** How a prune reads: a table for people (what goes and why, what stays and why) and the `--json` document. */
+import { splitRecipeKey } from '../tags/architecture.js';
 import type { PruneReport, PrunedImage } from './prune.js';
 
 const STATUS_WORD: Record<PrunedImage['status'], string> = {
@@ -62,6 +63,7 @@ export function pruneJson(report: PruneReport): unknown {
       image_id: image.imageId,
       region: image.region,
       recipe: image.recipe,
+      arch: splitRecipeKey(image.recipe).architecture,
       fingerprint: image.fingerprint,
       name: image.name,
       built_at: image.builtAt,

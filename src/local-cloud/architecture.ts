@@ -3,16 +3,13 @@
  * `Architecture`, DescribeInstanceTypes' `SupportedArchitectures`). One not the host's own runs
  * under qemu-user emulation (emulation.ts).
  */
-export type Architecture = 'x86_64' | 'arm64';
+// The names and the check are bake's own (src/tags/architecture.ts): recipes, tags and the local cloud share them.
+import { ARCHITECTURES, isArchitecture, type Architecture } from '../tags/architecture.js';
 
-export const ARCHITECTURES: readonly Architecture[] = ['x86_64', 'arm64'];
+export { ARCHITECTURES, isArchitecture, type Architecture };
 
 /** Debian's name for each (debootstrap --arch, and the names of Debian's official AMIs). */
 export const DEBIAN_ARCH: Record<Architecture, string> = { x86_64: 'amd64', arm64: 'arm64' };
-
-export function isArchitecture(value: string): value is Architecture {
-  return (ARCHITECTURES as readonly string[]).includes(value);
-}
 
 /** The architecture this machine runs natively; the others need an emulator. */
 export function hostArchitecture(arch: string = process.arch): Architecture {

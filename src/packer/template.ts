@@ -168,15 +168,23 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
       value: defaults[name],
     })),
     secrets: hasSecrets,
+    // The (recipe, architecture) pair names the AMI (web.arm64-…); bake:recipe is the recipe's own name.
     amiNamePrefix: amiNamePrefix(recipe.name),
-    recipeName: recipe.name,
+    recipeName: recipe.recipeName ?? recipe.name,
+    // Only for recipes that name architectures: the others' templates stay byte for byte as they were.
+    architecture: recipe.architecture ?? null,
     bakery: bakery.config.bakery,
     builderName: `bake-builder-${recipe.name}`,
     fromParent: recipe.base.kind === 'recipe',
     region,
     sourceAmiFilter: filter
       ? {
-          filters: { name: filter.name, 'virtualization-type': 'hvm', 'root-device-type': 'ebs' },
+          filters: {
+            name: filter.name,
+            'virtualization-type': 'hvm',
+            'root-device-type': 'ebs',
+            ...(filter.architecture && { architecture: filter.architecture }),
+          },
           owners: filter.owners,
         }
       : null,

@@ -15,6 +15,7 @@ import { launchTestEnabled } from '../launch-test/launch-test.js';
 import type { RecipeLog } from './build-log.js';
 import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe, type RenderedForBuild } from './build-run.js';
 import { amiDescription, imageTags } from './build-tags.js';
+import { architectureOfRecipe, recipeNameOf } from '../recipes/architectures.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 import { launchTestBakedImage } from './launch-test-step.js';
 import type { Slot } from './scheduler.js';
@@ -169,7 +170,8 @@ async function finishImage(
   const { amis, rendered } = made;
   const testing = Boolean(deps.launchTest) && launchTestEnabled(recipe);
   const tags = imageTags({
-    recipe: entry.name,
+    recipe: recipeNameOf(recipe),
+    architecture: architectureOfRecipe(recipe),
     userTags: { ...bakery.config.tags, ...recipe.tags },
     fingerprint: entry.fingerprint,
     gitCommit: run.gitCommit,

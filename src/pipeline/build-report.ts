@@ -2,6 +2,7 @@ import type { KeptManifest } from '../sbom/build-manifest.js';
 import type { SsmPinResult } from './pin-ssm.js';
 /** What `bake build` did, per recipe: the `--json` result, the JUnit file and the summary. */
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
+import { splitRecipeKey } from '../tags/architecture.js';
 
 export type RecipeBuildStatus = 'built' | 'reused' | 'failed' | 'skipped' | 'aborted';
 
@@ -34,6 +35,17 @@ export interface BuildReport {
   /** The run was interrupted (SIGINT/SIGTERM): nothing was pinned. */
   interrupted: boolean;
   pin: { status: 'pinned' | 'skipped' | 'failed'; reason?: string; files?: unknown; parameters?: SsmPinResult[] };
+}
+
+/**
+ * `bake build --json`: the report, each recipe with its architecture (`arch`, from the name the
+ * (recipe, architecture) pair goes by: src/tags/architecture.ts).
+ */
+export function buildJson(report: BuildReport): unknown {
+  return {
+    ...report,
+    recipes: report.recipes.map((recipe) => ({ ...recipe, arch: splitRecipeKey(recipe.name).architecture })),
+  };
 }
 
 export function buildSucceeded(report: BuildReport): boolean {

@@ -3,7 +3,9 @@
  * the AMI and its snapshots in every region, because EC2 tags are bake's record of what exists.
  */
 import { amiNamePrefix } from '../packer/template.js';
+import { DEFAULT_ARCHITECTURE, recipeKey, type Architecture } from '../tags/architecture.js';
 import {
+  ARCH_TAG,
   BAKERY_TAG,
   BASE_AMI_TAG,
   BUILD_URL_TAG,
@@ -20,7 +22,10 @@ import {
 } from '../tags/tag-contract.js';
 
 export interface ImageTagInput {
+  /** The recipe's name as written (bake:recipe). */
   recipe: string;
+  /** bake:arch; default x86_64, what recipes that name no architectures build. */
+  architecture?: Architecture;
   /** Bakery-wide tags, then the recipe's own (the recipe wins). */
   userTags: Record<string, string>;
   fingerprint: string;
@@ -41,6 +46,7 @@ export interface ImageTagInput {
 }
 
 export function imageTags(input: ImageTagInput): Record<string, string> {
+  const architecture = input.architecture ?? DEFAULT_ARCHITECTURE;
   const stamp = input.builtAt.replace(/\.\d+Z$/, 'Z').replace(/[- TZ:]/g, '');
   const tags: Record<string, string> = {};
   // User tags first: a recipe cannot override bake's own keys, nor use EC2's reserved aws: prefix.
@@ -48,8 +54,10 @@ export function imageTags(input: ImageTagInput): Record<string, string> {
     if (!isReservedTagKey(key)) tags[key] = value;
   }
   Object.assign(tags, {
-    [NAME_TAG]: `${amiNamePrefix(input.recipe)}-${input.fingerprint.slice(0, 12)}-${stamp}`,
+    // The same name Packer gave the AMI: the (recipe, architecture) pair's (src/packer/template.ts).
+    [NAME_TAG]: `${amiNamePrefix(recipeKey(input.recipe, architecture))}-${input.fingerprint.slice(0, 12)}-${stamp}`,
     [RECIPE_TAG]: input.recipe,
+    [ARCH_TAG]: architecture,
     [FINGERPRINT_TAG]: input.fingerprint,
     [GIT_COMMIT_TAG]: input.gitCommit,
     [BASE_AMI_TAG]: input.baseAmi,

@@ -2,6 +2,7 @@
 import { RecipeGraph } from '../recipes/graph.js';
 import type { ChangedSince } from './changed-since.js';
 import type { Plan } from './plan.js';
+import { architectureOfRecipe } from '../recipes/architectures.js';
 import { majorMinor } from '../release/installed-package.js';
 
 export function planLines(plan: Plan): string[] {
@@ -57,6 +58,7 @@ export function planJson(plan: Plan, changes?: ChangedSince): unknown {
     }),
     recipes: plan.recipes.map((e) => ({
       name: e.name,
+      arch: architectureOfRecipe(e.recipe),
       action: e.action,
       reasons: e.reasons,
       fingerprint: e.fingerprint,

@@ -8,6 +8,8 @@
 import { RecipeError, UsageError } from '../errors/index.js';
 import { Dag } from './dag.js';
 import type { Bakery, Recipe } from './model.js';
+import type { Architecture } from '../tags/architecture.js';
+import { architectureOfRecipe, recipeNameOf } from './architectures.js';
 
 /** The recipe a recipe is built FROM, as written (it may not exist). */
 export const parentNameOf = (recipe: Recipe): string | undefined => (recipe.base.kind === 'recipe' ? recipe.base.recipe : undefined);
@@ -158,7 +160,22 @@ function whereParentIsNamed(recipe: Recipe) {
   return recipe.locations['base.recipe'] ?? recipe.locations['base'] ?? { file: recipe.file, line: 1, col: 1 };
 }
 
-/** The recipes named on the command line (none = all), in bakery order. */
-export function selectRecipes(bakery: Bakery, names: readonly string[]): Recipe[] {
-  return RecipeGraph.of(bakery.recipes).select(names);
+/**
+ * The recipes named on the command line (none = all), in bakery order: a recipe's name selects
+ * each of its architectures (`web` → web and web.arm64), a key one of them (`web.arm64`), and
+ * `--arch` keeps one architecture's. A named recipe without that architecture is a usage error.
+ */
+export function selectRecipes(bakery: Bakery, names: readonly string[], architecture?: Architecture): Recipe[] {
+  const keys = names.flatMap((name) => {
+    const own = bakery.recipes.filter((recipe) => recipeNameOf(recipe) === name).map((recipe) => recipe.name);
+    return own.length ? own : [name];
+  });
+  const selected = RecipeGraph.of(bakery.recipes).select(keys);
+  if (architecture === undefined) return selected;
+  const kept = selected.filter((recipe) => architectureOfRecipe(recipe) === architecture);
+  const without = [...new Set(selected.map(recipeNameOf))].filter((name) => !kept.some((recipe) => recipeNameOf(recipe) === name));
+  if (names.length > 0 && without.length > 0)
+    throw new UsageError(`${without.join(', ')} build${without.length === 1 ? 's' : ''} no ${architecture} image (--arch ${architecture})`);
+  if (kept.length === 0) throw new UsageError(`no recipe builds ${architecture} (--arch ${architecture})`);
+  return kept;
 }

@@ -12,11 +12,13 @@ import { environmentConfigErrors, environmentTagBudget, pinEnvironmentErrors, pr
 import { isReservedTagKey } from '../tags/tag-contract.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type BaseImage, type Bakery, type BakeryConfig, type LaunchTestSpec, type Recipe, type VerifyCheck } from './model.js';
 import { configSchema, recipeSchema, type RecipeDocument } from './schema.js';
+import { parentArchitectureErrors, recipeVariants } from './architectures.js';
+import { architectureOf, type Architecture } from '../tags/architecture.js';
 import { readYamlSource, type YamlSource } from './yaml-source.js';
 
 /** Extra vars bake passes to every play itself: a secret of that name would silently lose. */
 const RESERVED_VARIABLES = new Set(['bake_recipe', 'bake_fingerprint']);
-const MAX_USER_TAGS = 50 - 13; // EC2 allows 50 tags; bake's own take up to 13
+const MAX_USER_TAGS = 50 - 14; // EC2 allows 50 tags; bake's own take up to 14 (bake:arch the 14th)
 
 function schemaErrors(source: YamlSource, error: z.ZodError): RecipeError[] {
   return error.issues.flatMap((issue) => issueErrors(source, issue as Issue, []));
@@ -64,6 +66,7 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
   if (!parsed.success && source) errors.push(...schemaErrors(source, parsed.error));
   if (parsed.success && source) errors.push(...tagErrors(source, parsed.data.tags));
   if (parsed.success && source) errors.push(...environmentConfigErrors(source, parsed.data));
+  if (parsed.success && source) errors.push(...configArchitectureErrors(source, parsed.data));
   const c = parsed.success ? parsed.data : configSchema.parse({});
   const identity = c.bakery ? { name: c.bakery, source: 'config' as const } : await defaultBakeryName(root);
   return {
@@ -72,6 +75,8 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
     ...(identity.legacyName && { bakeryLegacyName: identity.legacyName }),
     regions: c.regions,
     instanceType: c.instance_type,
+    ...(c.instance_types && Object.keys(c.instance_types).length > 0 && { instanceTypes: c.instance_types }),
+    architectures: [...new Set(c.architectures)],
     sshUsername: c.ssh_username,
     tags: c.tags,
     subnetId: c.subnet_id,
@@ -85,6 +90,17 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
     environments: c.environments ?? [],
     promotion: promotionGatesOf(c.promotion),
   };
+}
+
+/** The config's instance types must be of the architecture they are given for; each architecture once. */
+function configArchitectureErrors(source: YamlSource, config: { architectures: Architecture[]; instance_types: Partial<Record<Architecture, string>> }): RecipeError[] {
+  const errors: RecipeError[] = [];
+  const repeated = config.architectures.filter((arch, i) => config.architectures.indexOf(arch) !== i);
+  if (repeated.length) errors.push(new RecipeError(`architectures lists ${[...new Set(repeated)].join(', ')} more than once`, source.locate(['architectures'])));
+  for (const [arch, type] of Object.entries(config.instance_types) as [Architecture, string][]) {
+    if (architectureOf(type) !== arch) errors.push(new RecipeError(`instance type ${type} is ${architectureOf(type)}, not ${arch}`, source.locate(['instance_types', arch])));
+  }
+  return errors;
 }
 
 /** Pin targets must resolve (symlinks followed) into the bakery or one of its pin_roots. */
@@ -303,7 +319,10 @@ export async function readBakery(root: string): Promise<{ bakery: Bakery; errors
     }
     const recipe = toRecipe(source, parsed.data, config);
     errors.push(...recipeRuleErrors(source, recipe, config), ...(await pinTargetErrors(absoluteRoot, config, recipe)));
-    recipes.push(recipe);
+    // One recipe per architecture it builds (src/recipes/architectures.ts); itself when it names none.
+    const variants = recipeVariants({ source, doc: parsed.data, config, recipe });
+    errors.push(...variants.errors);
+    recipes.push(...variants.recipes);
   }
   const { roles, errors: roleErrors } = await discoverRoles(absoluteRoot);
   errors.push(...roleErrors);
@@ -314,9 +333,26 @@ export async function readBakery(root: string): Promise<{ bakery: Bakery; errors
   }
   const { collections, errors: collectionErrors } = await readCollectionRequirements(absoluteRoot);
   errors.push(...collectionErrors);
-  errors.push(...RecipeGraph.of(recipes).errors());
+  const parents = parentArchitectureErrors(recipes);
+  errors.push(...parents.errors);
+  // The graph is over (recipe, architecture) pairs: one problem of a recipe is said once, at its line.
+  const graphErrors = RecipeGraph.of(recipes.filter((recipe) => !parents.unbuildable.has(recipe.name))).errors();
+  errors.push(...graphErrors.filter((error, i) => graphErrors.findIndex((other) => sameLocation(other.location, error.location)) === i));
   errors.push(...pinEnvironmentErrors(config, recipes));
-  return { bakery: { root: absoluteRoot, config, recipes, roles, ...(collections.length && { collections }) }, errors };
+  return { bakery: { root: absoluteRoot, config, recipes, roles, ...(collections.length && { collections }) }, errors: onceEach(errors) };
+}
+
+const sameLocation = (a: SourceLocation, b: SourceLocation) => a.file === b.file && a.line === b.line && a.col === b.col;
+
+/** A recipe's architectures share its file: a problem of the file is reported once, not once per architecture. */
+function onceEach(errors: RecipeError[]): RecipeError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const line = error.toLine();
+    if (seen.has(line)) return false;
+    seen.add(line);
+    return true;
+  });
 }
 
 /** `web.yaml` beside `web.yml`: one of them is stale, and which one wins must not be an accident. */

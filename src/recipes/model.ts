@@ -4,11 +4,17 @@
  */
 import type { SourceLocation } from '../errors/index.js';
 import type { BakeryNameSource } from './bakery-name.js';
+import type { Architecture } from '../tags/architecture.js';
 
+/**
+ * `architecture` is set only for recipes that declare `architectures:` (src/recipes/architectures.ts):
+ * a filter then matches that architecture only and an AMI id is checked to be of it. Recipes
+ * that say nothing keep the base they had, and with it their fingerprints and templates.
+ */
 export type BaseImage =
-  | { kind: 'ami'; ami: string }
+  | { kind: 'ami'; ami: string; architecture?: Architecture }
   /** Most recent image matching the name pattern among the owners. */
-  | { kind: 'filter'; name: string; owners: string[] }
+  | { kind: 'filter'; name: string; owners: string[]; architecture?: Architecture }
   /** An SSM parameter holding an AMI id, e.g. /aws/service/debian/release/12/latest/amd64. */
   | { kind: 'ssm'; parameter: string }
   /** Built FROM another recipe of this bakery. */
@@ -99,8 +105,20 @@ export interface BootRoles {
   location: SourceLocation;
 }
 
+/**
+ * One image's worth of recipe: a recipe file builds one per architecture it names
+ * (src/recipes/architectures.ts), and everything downstream works on these.
+ */
 export interface Recipe {
+  /**
+   * The recipe's name for its x86_64 image (and for recipes that name no architectures), else
+   * `<recipe>.<arch>` (recipeKey in src/tags/architecture.ts): what plans, builds and the graph key by.
+   */
   name: string;
+  /** The name written in the recipe file, when `name` is an architecture's key; absent: `name`. */
+  recipeName?: string;
+  /** Absent: the recipe (and the config) name no `architectures:`, x86_64 as before. */
+  architecture?: Architecture;
   description: string;
   /** Absolute path of the recipe file. */
   file: string;
@@ -112,7 +130,7 @@ export interface Recipe {
   roles: RoleUse[];
   cloudInit: CloudInitUse[];
   tags: Record<string, string>;
-  /** tfvars targets. */
+  /** tfvars targets (this architecture's variables: src/recipes/architectures.ts). */
   pin: PinTarget[];
   ssmPins: SsmPinTarget[];
   subnetId?: string;
@@ -146,6 +164,10 @@ export interface Recipe {
 export interface BakeryConfig {
   regions: string[];
   instanceType: string;
+  /** `instance_types:` defaults per architecture (the recipe's own win). */
+  instanceTypes?: Partial<Record<Architecture, string>>;
+  /** `architectures:`: what a recipe that names none builds. Default [x86_64]. */
+  architectures?: Architecture[];
   sshUsername: string;
   tags: Record<string, string>;
   subnetId?: string;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { ARCHITECTURES } from '../tags/architecture.js';
 
 /** The recipe file format. Also emitted as schema/recipe.schema.json for editors. */
 const vars = z.record(z.string(), z.unknown());
@@ -27,10 +28,17 @@ const promotionSchema = z
     approval: z.boolean().default(false),
   })
   .strict();
+// Architectures (docs/recipes.md, "Architectures"): the plain key (instance_type, base ami/ssm, pin
+// variable/ssm) is the x86_64 one, or the only architecture's; the `arch_…` maps name the others.
+const architecture = z.enum(ARCHITECTURES, { error: `an architecture is ${ARCHITECTURES.join(' or ')}` });
+const architectures = z.array(architecture).min(1);
+const instanceTypes = z.partialRecord(architecture, instanceType);
+const amiId = z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'not an AMI id');
+const ssmParameter = z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,2047}$/, 'an SSM parameter name starts with / (letters, digits, _ . - /)');
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'not an AWS region name');
 
 export const baseSchema = z.union([
-  z.object({ ami: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'not an AMI id') }).strict(),
+  z.object({ ami: amiId, arch_amis: z.partialRecord(architecture, amiId).optional() }).strict(),
   z.object({
     filter: z
       .object({
@@ -40,11 +48,12 @@ export const baseSchema = z.union([
       })
       .strict(),
   }).strict(),
-  z.object({ ssm: z.string().regex(/^\/[A-Za-z0-9_.\-/]{1,2047}$/, 'an SSM parameter name starts with / (letters, digits, _ . - /)') }).strict(),
+  z.object({ ssm: ssmParameter, arch_ssm: z.partialRecord(architecture, ssmParameter).optional() }).strict(),
   z.object({ recipe: z.string().min(1) }).strict(),
 ], { error: 'exactly one of ami: ami-…, filter: {name, owners}, ssm: /parameter, recipe: name' });
 
 /** SSM's rules for a parameter name bake writes (AWS reserves the aws and ssm prefixes). */
+const terraformVariable = z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'not a Terraform variable name');
 const ssmPinName = z
   .string()
   .regex(/^\/[A-Za-z0-9_.\-/]+$/, 'an SSM parameter name: /path/name, letters, digits and _.-/')
@@ -105,6 +114,9 @@ export const recipeSchema = z
     base: baseSchema,
     regions: z.array(region).min(1).optional(),
     instance_type: instanceType.optional(),
+    // Architectures (issue 28): one image per architecture, each with its instance type.
+    architectures: architectures.optional(),
+    instance_types: instanceTypes.optional(),
     ssh_username: sshUsername.optional(),
     roles: roleUses.default([]),
     cloud_init: z.array(cloudInitUseSchema).default([]),
@@ -116,15 +128,16 @@ export const recipeSchema = z
             z
               .object({
                 file: z.string().min(1),
-                variable: z.string().regex(/^[A-Za-z_][A-Za-z0-9_-]*$/, 'not a Terraform variable name'),
+                variable: terraformVariable,
+                arch_variables: z.partialRecord(architecture, terraformVariable).optional(),
                 key: z.string().optional(),
                 format: z.enum(['map', 'string']).default('map'),
                 environment: environmentName.optional(),
               })
               .strict(),
-            z.object({ ssm: ssmPinName, environment: environmentName.optional() }).strict(),
+            z.object({ ssm: ssmPinName, arch_ssm: z.partialRecord(architecture, ssmPinName).optional(), environment: environmentName.optional() }).strict(),
           ],
-          { error: 'a pin target is {file, variable, key?, format?, environment?} (tfvars) or {ssm: /parameter/name, environment?}' },
+          { error: 'a pin target is {file, variable, arch_variables?, key?, format?, environment?} (tfvars) or {ssm: /parameter/name, arch_ssm?, environment?}' },
         ),
       )
       .default([]),
@@ -163,6 +176,9 @@ export const configSchema = z
     pin_roots: z.array(z.string().min(1)).default([]),
     regions: z.array(region).min(1).default(['us-east-1']),
     instance_type: instanceType.default('t3.small'),
+    // Architectures (issue 28): what recipes that name none build, and their instance types.
+    architectures: architectures.default(['x86_64']),
+    instance_types: instanceTypes.default({}),
     ssh_username: sshUsername.default('admin'),
     tags: z.record(z.string(), z.string()).default({}),
     subnet_id: subnetId.optional(),

@@ -4,6 +4,8 @@
  * every module that reads or writes one takes its key from here.
  */
 
+import { DEFAULT_ARCHITECTURE, isArchitecture, recipeKey } from './architecture.js';
+
 export const NAME_TAG = 'Name';
 export const RECIPE_TAG = 'bake:recipe';
 export const FINGERPRINT_TAG = 'bake:fingerprint';
@@ -23,6 +25,8 @@ export const INPUTS_TAG = 'bake:inputs';
 export const DISTRIBUTION_TAG = 'bake:distribution';
 /** Which bakery owns the image: plan, pin, prune and images never touch another bakery's. */
 export const BAKERY_TAG = 'bake:bakery';
+/** The image's CPU architecture, x86_64 or arm64 (src/tags/architecture.ts); absent on images baked before bake knew architectures: x86_64. */
+export const ARCH_TAG = 'bake:arch';
 /** pending until the new image's launch test finished, then passed | failed. */
 export const LAUNCH_TEST_TAG = 'bake:launch-test';
 export type LaunchTestTagValue = 'pending' | 'passed' | 'failed';
@@ -51,6 +55,16 @@ export function launchTestBlocksReuse(value: string | undefined): boolean {
 }
 
 /**
+ * Which (recipe, architecture) pair an image is of, as recipeKey names it (src/tags/architecture.ts):
+ * `web` for x86_64 images (and those made before the `bake:arch` tag), `web.arm64` for arm64 ones.
+ */
+export function imageRecipeKey(tags: Record<string, string>): string {
+  const recipe = tags[RECIPE_TAG] ?? '';
+  const arch = tags[ARCH_TAG];
+  return recipeKey(recipe, isArchitecture(arch) ? arch : DEFAULT_ARCHITECTURE);
+}
+
+/**
  * Whether an image with these tags is this bakery's: tagged with its name, or (made before
  * bakeries had names) untagged and of one of its recipes.
  */
@@ -62,7 +76,7 @@ export function isOwnImage(
 ): boolean {
   const owner = tags[BAKERY_TAG];
   return owner === undefined
-    ? recipes.has(tags[RECIPE_TAG] ?? '')
+    ? recipes.has(tags[RECIPE_TAG] ?? '') || recipes.has(imageRecipeKey(tags))
     : owner === bakery || (legacyName !== undefined && owner === legacyName);
 }
 

@@ -18,7 +18,7 @@ export function verifyChain(bakery: Bakery, recipe: Recipe): Recipe[] {
  * image (EC2); offline it is empty, as in `bake render`'s output.
  */
 export function playbookExtraVars(recipe: Recipe): Record<string, unknown> {
-  return { bake_recipe: recipe.name, bake_fingerprint: '', bake_verify: true };
+  return { bake_recipe: recipe.recipeName ?? recipe.name, bake_fingerprint: '', bake_verify: true };
 }
 
 /** What one verify provisioned, per recipe of the chain: kept in provisioned.json. */

@@ -41,6 +41,7 @@ const SERVED_BUT_NOT_CALLED: Record<string, string> = {
   'ec2:StartInstances': "tests restart instances; Packer's amazon-ebs builder never starts a stopped one",
   'ec2:DeleteVolume': 'tests; the root volume goes with its instance (delete_on_termination)',
   'ec2:DeleteTags': 'tests',
+  'ec2:RegisterImage': 'tests register base images of another architecture (arm64); bake bakes with CreateImage',
   'ssm:DescribeParameters': 'tests list the parameters bake pinned',
   'kms:CreateKey': "tests (and a bakery's own local set-up) make keys; bake never does",
   'kms:CreateAlias': 'as kms:CreateKey',

@@ -59,7 +59,9 @@ describe('bake graph', () => {
     const run = await bake('--dir', EXAMPLE, '--json', 'web');
     expect(run.exitCode).toBe(0);
     const result = parseJsonOutput('graph', run.stdout) as { recipes: GraphNode[]; text: string };
-    expect(result.recipes).toEqual([{ name: 'web', base: 'recipe base', regions: ['us-east-1', 'eu-west-1'] }]);
+    expect(result.recipes).toEqual([
+      { name: 'web', arch: 'x86_64', base: 'recipe base', regions: ['us-east-1', 'eu-west-1'] },
+    ]);
     expect(result.text).toContain('"web"');
   });
 
@@ -75,7 +77,10 @@ describe('bake graph', () => {
   it('keeps a hostile label inside its quotes in both formats', async () => {
     // bake validate refuses such a filter name in a recipe (below); the renderer must hold it anyway.
     const hostile = 'x" ]; evil -> pwn; "\\ \n}[({|#`<b>&;';
-    const dot = renderGraph([{ name: 'app', base: `filter ${hostile}`, regions: ['us-east-1'] }], 'dot');
+    const dot = renderGraph(
+      [{ name: 'app', arch: 'x86_64', base: `filter ${hostile}`, regions: ['us-east-1'] }],
+      'dot',
+    );
     const read = await graphviz(dot);
     expect(Object.keys(read.labels)).toEqual(['app']);
     expect(read.edges).toEqual([]);
@@ -92,7 +97,7 @@ describe('bake graph', () => {
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr.trim()).toMatch(/recipes\/app\.yaml:3:\d+: base\.filter\.name: not an AMI name pattern/);
 
-    const mermaid = renderGraph([{ name: 'app', base: `filter ${hostile}`, regions: [] }], 'mermaid');
+    const mermaid = renderGraph([{ name: 'app', arch: 'x86_64', base: `filter ${hostile}`, regions: [] }], 'mermaid');
     const label = mermaid.split('\n')[1];
     // One quoted label: no raw quote, bracket or line break of the hostile text survives.
     expect(label).toMatch(/^ {2}r_app\["[^"[\]{}()|<>\n]*<br\/>[^"[\]{}()|<>\n]*"\]$/);

@@ -233,3 +233,29 @@ describe('hostile recipe values', () => {
     }
   });
 });
+
+describe('the template of one architecture of a recipe that names architectures', () => {
+  it('narrows the base filter to that architecture, tags the image with it and names the AMI by the pair', async () => {
+    const arm = recipe({
+      name: 'web.arm64',
+      recipeName: 'web',
+      architecture: 'arm64',
+      instanceType: 't4g.small',
+      base: { kind: 'filter', name: 'debian-12-arm64-*', owners: ['136693071363'], architecture: 'arm64' },
+    });
+    const text = render(arm, 'legacy').text;
+    const hcl = await parsed(text);
+    expect(sourceOf(hcl).instance_type).toBe('t4g.small');
+    expect(text).toMatch(/"architecture"\s+= "arm64"/);
+    expect(text).toMatch(/"bake:arch"\s+= "arm64"/);
+    expect(text).toMatch(/"bake:recipe"\s+= "web"\n/);
+    expect(text).toContain('join("-", ["web.arm64", substr(var.fingerprint, 0, 12), local.build_stamp])');
+    // A recipe that names no architectures has neither: its template is the one it always had.
+    const plain = render(
+      recipe({ base: arm.base.kind === 'filter' ? { ...arm.base, architecture: undefined } : arm.base }),
+      'legacy',
+    ).text;
+    expect(plain).not.toContain('bake:arch');
+    expect(plain).not.toContain('"architecture"');
+  });
+});

@@ -24,6 +24,7 @@ describe('image tags', () => {
       team: 'frontend',
       Name: 'web-abcdef012345-20261122190001',
       'bake:recipe': 'web',
+      'bake:arch': 'x86_64',
       'bake:fingerprint': 'abcdef0123456789',
       'bake:git-commit': 'deadbeef',
       'bake:base-ami': 'ami-base',

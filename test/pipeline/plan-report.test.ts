@@ -52,6 +52,7 @@ describe('the printed plan', () => {
     const json = planJson({ recipes: [build] }) as { recipes: Array<Record<string, unknown>> };
     expect(Object.keys(json.recipes[0])).toEqual([
       'name',
+      'arch',
       'action',
       'reasons',
       'fingerprint',

@@ -15,7 +15,7 @@ describe('loading a recipe', () => {
       file: path.join(complete, 'recipes/app.yaml'),
       base: { kind: 'ssm', parameter: '/aws/service/debian/release/12/latest/amd64' },
       regions: ['us-east-1', 'eu-west-1'],
-      instanceType: 'c7g.large',
+      instanceType: 'c6i.large',
       sshUsername: 'admin',
       subnetId: 'subnet-0fedcba9876543210',
       volumeSizeGb: 16,
@@ -158,7 +158,7 @@ describe('refusing a bad recipe', () => {
   it('refuses more tags than EC2 leaves room for beside bake’s own', async () => {
     const tags = Array.from({ length: 41 }, (_, i) => `  t${i}: v\n`).join('');
     const root = await tempBakery({ 'recipes/many.yaml': `name: many\nbase: { ami: ami-12345678 }\ntags:\n${tags}` });
-    expect(await problems(root, loadBakery)).toEqual(['recipes/many.yaml:4:3: at most 37 tags (EC2 allows 50, bake uses the rest)']);
+    expect(await problems(root, loadBakery)).toEqual(['recipes/many.yaml:4:3: at most 36 tags (EC2 allows 50, bake uses the rest)']);
   });
 
   it('requires tag values to be strings and share_with entries to be accounts or organization ARNs', async () => {

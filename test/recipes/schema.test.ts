@@ -20,6 +20,8 @@ describe('the recipe JSON Schema', () => {
         'secrets', 'boot',
         // Security freshness (issue 24).
         'upgrade', 'rebuild_on',
+        // Architectures (issue 28).
+        'architectures', 'instance_types',
       ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);

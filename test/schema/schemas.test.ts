@@ -41,7 +41,7 @@ describe('the --json schemas under schema/', () => {
   });
 
   it('refuse a camelCase key, as a document from before the convention had', () => {
-    const plan = { recipes: [{ name: 'web', action: 'build', reasons: [], fingerprint: 'ab12', amis: {}, inputs: '', base_ami: 'ami-0123456789abcdef0', build_region: 'us-east-1', missing_regions: [] }] };
+    const plan = { recipes: [{ name: 'web', arch: 'x86_64', action: 'build', reasons: [], fingerprint: 'ab12', amis: {}, inputs: '', base_ami: 'ami-0123456789abcdef0', build_region: 'us-east-1', missing_regions: [] }] };
     expect(() => assertMatchesSchema('plan', plan)).not.toThrow();
     const old = { recipes: [{ ...plan.recipes[0], buildRegion: 'us-east-1' }] };
     expect(() => assertMatchesSchema('plan', old)).toThrow(/additional properties: buildRegion/);

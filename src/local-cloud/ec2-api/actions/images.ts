@@ -1,4 +1,5 @@
-import { baseImageArchitecture } from '../../instance-host.js';
+import { BASE_IMAGE, BASE_IMAGES, baseImageArchitecture } from '../../instance-host.js';
+import { isArchitecture } from '../../architecture.js';
 import { Ec2ApiError } from '../api-error.js';
 import type { ActionContext } from '../action.js';
 import { matchesFilters, paginate } from '../filters.js';
@@ -181,6 +182,31 @@ function blockDevicesFromRequest(context: ActionContext, fallback: BlockDevice[]
   return devices;
 }
 
+/** A snapshot for each device of a new image that names none (CreateImage's of the instance's volume, RegisterImage's empty one). */
+function snapshotNewDevices(
+  context: ActionContext,
+  devices: BlockDevice[],
+  from: { volumeId: string; description: string; created: string; tags: Array<[string, string]> },
+): void {
+  const { state, region } = context;
+  for (const device of devices) {
+    if (device.snapshotId) continue;
+    device.snapshotId = newId('snap');
+    state.snapshots.push({
+      snapshotId: device.snapshotId,
+      region,
+      volumeId: from.volumeId,
+      volumeSize: device.volumeSize,
+      ownerId: SELF_ACCOUNT,
+      description: from.description,
+      startTime: from.created,
+      encrypted: device.encrypted,
+      kmsKeyId: device.kmsKeyId,
+    });
+    if (from.tags.length) setTags(state, device.snapshotId, from.tags);
+  }
+}
+
 function checkImageName(context: ActionContext, name: string, region: string): void {
   if (name.length < 3 || name.length > 128 || !/^[A-Za-z0-9()[\] ./\-'@_]+$/.test(name)) {
     throw new Ec2ApiError(
@@ -231,22 +257,12 @@ function createImage(context: ActionContext) {
   const snapshotTags = tagsFromSpec(context, 'snapshot');
   const imageId = newId('ami');
   const created = now();
-  for (const device of devices) {
-    if (device.snapshotId) continue;
-    device.snapshotId = newId('snap');
-    state.snapshots.push({
-      snapshotId: device.snapshotId,
-      region,
-      volumeId: instance.rootVolumeId,
-      volumeSize: device.volumeSize,
-      ownerId: SELF_ACCOUNT,
-      description: `Created by CreateImage(${instanceId}) for ${imageId}`,
-      startTime: created,
-      encrypted: device.encrypted,
-      kmsKeyId: device.kmsKeyId,
-    });
-    if (snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
-  }
+  snapshotNewDevices(context, devices, {
+    volumeId: instance.rootVolumeId,
+    description: `Created by CreateImage(${instanceId}) for ${imageId}`,
+    created,
+    tags: snapshotTags,
+  });
   const image: ImageState = {
     imageId,
     region,
@@ -360,6 +376,57 @@ function copyImage(context: ActionContext) {
     async () => void ((await copying) && settle(context, image, undefined)),
     (error: Error) => settle(context, image, `copy failed: ${error.message}`),
   );
+  return { imageId };
+}
+
+/** What EC2's RegisterImage takes for Architecture. */
+const IMAGE_ARCHITECTURES = ['i386', 'x86_64', 'arm64', 'x86_64_mac', 'arm64_mac'];
+
+/**
+ * RegisterImage: an image of a given architecture, as a team registers its own images (tests
+ * register images of either architecture this way). Its filesystem is the Debian base of that
+ * architecture: the local cloud keeps no other.
+ */
+function registerImage(context: ActionContext) {
+  const { params, state, region } = context;
+  const name = params.require('Name');
+  const architecture = params.get('Architecture') ?? machineImageDefaults.architecture;
+  if (!IMAGE_ARCHITECTURES.includes(architecture))
+    throw new Ec2ApiError('InvalidParameterValue', `Value (${architecture}) for parameter architecture is invalid.`);
+  checkImageName(context, name, region);
+  const imageId = newId('ami');
+  const created = now();
+  const devices = blockDevicesFromRequest(context, [
+    {
+      deviceName: machineImageDefaults.rootDeviceName,
+      volumeSize: 8,
+      volumeType: 'gp3',
+      deleteOnTermination: true,
+      encrypted: false,
+    },
+  ]);
+  snapshotNewDevices(context, devices, {
+    volumeId: 'vol-ffffffff',
+    description: `Created for RegisterImage ${imageId}`,
+    created,
+    tags: [],
+  });
+  state.images.push({
+    imageId,
+    region,
+    name,
+    description: params.get('Description'),
+    ownerId: SELF_ACCOUNT,
+    state: 'available',
+    creationDate: created,
+    ...machineImageDefaults,
+    architecture,
+    blockDevices: devices,
+    launchPermissions: [],
+    hostImage: isArchitecture(architecture) ? BASE_IMAGES[architecture] : BASE_IMAGE,
+  });
+  const imageTags = tagsFromSpec(context, 'image');
+  if (imageTags.length) setTags(state, imageId, imageTags);
   return { imageId };
 }
 
@@ -502,6 +569,7 @@ export const imageActions: Handlers = {
   DescribeImages: describeImages,
   CreateImage: createImage,
   CopyImage: copyImage,
+  RegisterImage: registerImage,
   DeregisterImage: deregisterImage,
   DescribeImageAttribute: describeImageAttribute,
   ModifyImageAttribute: modifyImageAttribute,

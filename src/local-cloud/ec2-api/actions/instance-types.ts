@@ -2,6 +2,7 @@ import { Ec2ApiError } from '../api-error.js';
 import type { ActionContext } from '../action.js';
 import { matchesFilters, paginate } from '../filters.js';
 import type { Handlers } from './shared.js';
+import { architectureOf } from '../../../tags/architecture.js';
 
 /**
  * The instance types the local cloud offers, in every region and zone: the common current
@@ -35,11 +36,8 @@ export const OFFERED_INSTANCE_TYPES: readonly string[] = FAMILIES.flatMap((famil
   SIZES.map((size) => `${family}.${size}`),
 );
 
-/** Graviton families carry a `g` after the generation digit (t4g, m7g); a1 is Graviton too. */
-export function architectureOf(instanceType: string): 'arm64' | 'x86_64' {
-  const family = instanceType.split('.')[0];
-  return family === 'a1' || /^[a-z]+\d+g[a-z]*$/.test(family) ? 'arm64' : 'x86_64';
-}
+// Which families are Graviton is the same question the recipe loader asks: one answer, in the foundation.
+export { architectureOf };
 
 function offeringLocations(region: string, locationType: string): string[] {
   switch (locationType) {
