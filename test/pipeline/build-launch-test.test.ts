@@ -162,7 +162,7 @@ describe('the launch-test step of a build', () => {
     expect(events).toEqual([`tag ${ami} pending (all tags)`, `launch test ${ami}`, `tag ${ami} failed`]);
     expect(report.recipes.map((r) => [r.name, r.status, r.error])).toEqual([
       ['base', 'failed', '1 of 2 checks failed on the booted instance: port listening: 80'],
-      ['web', 'skipped', 'parent base failed'],
+      ['web', 'skipped', 'parent base failed its launch test'],
     ]);
     expect(report.recipes[0].amis).toEqual({});
     expect(report.pin).toEqual({ status: 'skipped', reason: 'a recipe failed' });
