@@ -130,6 +130,9 @@ export async function bakeRecipe(
     const amis = early ? { [buildRegion]: early } : await deps.readManifest(rendered.manifest);
     made = { amis, builtAt, baseAmi, parentAmi, rendered };
     const image = await tagImages(run, entry, made, log);
+    // The launch test's slot first, then the children: started first, they would hold every slot
+    // through their provisioning while this test, which they wait for, waits for one.
+    if (launchTested(run, entry)) await slot.take();
     events.imageFinished(image);
     image.launchTest = await proveImage(run, entry, image, signal, log, slot, events.stopDependents);
     if (!early) return image;

@@ -141,12 +141,13 @@ async function chain(
     readPackerJournal(journal).some((e) => e.recipe === name && e.event === 'start');
   const packerInterrupted = (name: string) =>
     readPackerJournal(journal).some((e) => e.recipe === name && e.event === 'interrupt');
-  const build = () =>
+  const build = (more: BuildOptions = {}) =>
     buildBakery(bakeryOf(root, recipes), plan, deps, {
       runId: 'run-1',
       concurrency: 3,
       packerEnv: { ...cloud.env, FAKE_PACKER_SCRIPT: scriptFile, FAKE_PACKER_JOURNAL: journal },
       ...options,
+      ...more,
     });
   /** The images this run left of a recipe (by the fake Packer's image names), and their snapshots. */
   const leftOf = async (recipe: string) => {
@@ -184,6 +185,27 @@ describe('children bake on a parent image whose launch test is still running', (
     // What the failing cases look for finds what a passing run keeps.
     expect((await leftOf('web')).images).toEqual([report.recipes[1].amis['us-east-1']]);
     expect((await leftOf('web')).snapshots).toHaveLength(1);
+  }, 90_000);
+
+  it('gives the parent’s launch test a slot before its children take them all (they wait for its verdict)', async () => {
+    // At --concurrency 1, base gives its slot back as Packer stops its instance; web provisions until
+    // base's launch test has started. Had web taken the slot first, base's test would wait for it forever.
+    const released = path.join(await mkdtemp(path.join(tmpdir(), 'bake-untested-hold-')), 'base-test-started');
+    const { events, build } = await chain(
+      { base: { stopsBeforeWaiting: true }, web: { holdUntil: released } },
+      async (recipe, ami) => {
+        if (recipe === 'base') await writeFile(released, '');
+        return verdict('passed', ami);
+      },
+    );
+    const report = await build({ concurrency: 1 });
+
+    expect(report.recipes.map((r) => [r.name, r.status])).toEqual([
+      ['base', 'built'],
+      ['web', 'built'],
+      ['app', 'built'],
+    ]);
+    expect(events.indexOf('launch test base passed')).toBeLessThan(events.indexOf('launch test web starts'));
   }, 90_000);
 
   it('stops the child’s Packer when the parent fails its launch test, and skips the grandchild: nothing left, nothing passed, shared or pinned', async () => {
