@@ -28,6 +28,7 @@ import { buildExitCode } from '../../src/pipeline/build-report.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Recipe } from '../../src/recipes/model.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { bakeryOf, recipeOf } from './bakery.js';
+import { launchTestResult } from './launch-test-result.js';
 import { readPackerJournal } from './packer-journal.js';
 
 const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
@@ -58,21 +59,8 @@ const until = async (condition: () => boolean, what: string) => {
 };
 
 function verdict(status: LaunchTestResult['status'], imageId: string): LaunchTestResult {
-  return {
-    status,
-    image: imageId,
-    region: 'us-east-1',
-    instance_id: 'i-0123456789abcdef0',
-    instance_type: 't3.small',
-    user_data: [],
-    cloud_init: { status: 'done', output: '' },
-    checks: [],
-    ...(status !== 'passed' && {
-      error: status === 'failed' ? '1 of 1 checks failed: port listening: 80' : 'launch test interrupted',
-    }),
-    duration_s: 1,
-    cleanup_problems: [],
-  };
+  const error = status === 'failed' ? '1 of 1 checks failed: port listening: 80' : 'launch test interrupted';
+  return launchTestResult(status, imageId, status === 'passed' ? {} : { error });
 }
 
 /**
