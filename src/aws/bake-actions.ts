@@ -98,10 +98,16 @@ export const BAKE_ACTIONS: readonly BakeAction[] = [
     action: 'ec2:DeregisterImage',
     scope: 'own-image',
     probe: 'dry-run',
-    usedFor: 'prune, a failed copy',
+    usedFor: 'prune, a failed copy, a child stopped because its parent failed its launch test',
     notForBuild: true,
   },
-  { action: 'ec2:DeleteSnapshot', scope: 'own-image', probe: 'dry-run', usedFor: 'prune', notForBuild: true },
+  {
+    action: 'ec2:DeleteSnapshot',
+    scope: 'own-image',
+    probe: 'dry-run',
+    usedFor: 'prune, a child stopped because its parent failed its launch test',
+    notForBuild: true,
+  },
   // SSM: base images, build secrets, pin targets.
   { action: 'ssm:GetParameter', scope: 'ssm-parameter', probe: 'read', usedFor: 'ssm: bases, secrets' },
   { action: 'ssm:GetParameters', scope: 'ssm-parameter', probe: 'read', usedFor: 'pin, prune, images' },

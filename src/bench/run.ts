@@ -140,6 +140,8 @@ async function seedImages(stateDir: string, current: Plan, old: Plan, commit: st
 }
 
 async function main(): Promise<void> {
+  // BAKE_BENCH_ONLY=aws: scenario (e) alone, without the plan benches' 60,000-file bakery.
+  if (process.env.BAKE_BENCH_ONLY === 'aws') return simulatedAwsBench(say);
   const dir = await mkdtemp(path.join(tmpdir(), 'bake-bench-'));
   try {
     say(`bake plan bench: ${SIZE.recipes} recipes, ${SIZE.roles} roles × ${SIZE.filesPerRole} files, in ${dir}`);

@@ -7,9 +7,16 @@
  * stand-in (src/bench/stand-in-packer.ts) that makes Packer's EC2 calls and waits; only the
  * provisioning itself is a stand-in time per recipe.
  *
- * Printed side by side: bake's wall time; the ideal (the longest chain of bakes by the public
- * figures, then its last copy); a serial "rebuild everything" loop and the Jenkins plans, from
- * the bakes measured in this run; EC2 calls and throttled calls.
+ * Every recipe is launch-tested, as by default: bake's real launch test (RunInstances, its waits,
+ * TerminateInstances, the temporary key pair and security group) over the same HTTP, with a
+ * stand-in for what it does over SSH (src/bench/stand-in-remote.ts: sshd and cloud-init times).
+ *
+ * Printed side by side: bake's wall time; the ideals (the longest chain of bakes by the public
+ * figures, then its last copy: without launch tests, with one per level on the critical path, and
+ * with only the last image's, which nothing can overlap); a serial "rebuild everything" loop and
+ * the Jenkins plans, from the bakes measured in this run; EC2 calls and throttled calls. Last, a
+ * run where one parent fails its launch test: what its children had baked meanwhile (wasted), and
+ * what is left of it in the cloud (nothing: no instance, image, snapshot or copy).
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -35,6 +42,12 @@ import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { loadBakery } from '../recipes/load-bakery.js';
 import type { TokenBucket } from '../local-cloud/latency-profile.js';
 import { standInPacker, type StandInBake } from './stand-in-packer.js';
+import { standInRemote } from './stand-in-remote.js';
+import { ec2TestInstanceSession } from '../aws/test-instance.js';
+import { runLaunchTest } from '../launch-test/launch-test.js';
+import type { LaunchTestCall } from '../pipeline/build-run.js';
+import type { BuildReport } from '../pipeline/build-report.js';
+import { DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand } from '@aws-sdk/client-ec2';
 
 /** Real seconds per simulated second (0.03: a simulated hour in 108 s; smaller makes this machine's own delays count 1/scale times). */
 const TIME_SCALE = Number(process.env.BAKE_BENCH_TIME_SCALE ?? 0.03);
@@ -42,8 +55,12 @@ const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-2', 'us-west-2'];
 const CONCURRENCY = Number(process.env.BAKE_BENCH_CONCURRENCY ?? 8);
 /** EC2's bucket sizes divided by this: the bench's 30 recipes must meet throttling, as a busy account does. */
 const THROTTLE_SHRINK = Number(process.env.BAKE_BENCH_THROTTLE_SHRINK ?? 20);
+/** Simulated seconds cloud-init takes on a launch test's first boot (user-data, then `cloud-init status --wait`). */
+const CLOUD_INIT_S = 30;
+/** One launch test by the public figures: pending, SSH, cloud-init, terminate. */
+export const LAUNCH_TEST_S = AWS_LATENCY.pendingS + AWS_LATENCY.sshReadyS + CLOUD_INIT_S + AWS_LATENCY.shuttingDownS;
 
-interface SimRecipe {
+export interface SimRecipe {
   name: string;
   parent?: string;
   level: number;
@@ -158,7 +175,7 @@ const paperHost: InstanceHost = {
   close: async () => {},
 };
 
-async function writeBakery(root: string, recipes: SimRecipe[]): Promise<void> {
+export async function writeBakery(root: string, recipes: SimRecipe[]): Promise<void> {
   await mkdir(path.join(root, 'recipes'), { recursive: true });
   await mkdir(path.join(root, 'roles', 'motd', 'tasks'), { recursive: true });
   await writeFile(
@@ -173,14 +190,15 @@ async function writeBakery(root: string, recipes: SimRecipe[]): Promise<void> {
     const base = r.parent ? { recipe: r.parent } : { filter: { name: 'debian-12-amd64-*', owners: ['136693071363'] } };
     await writeFile(
       path.join(root, 'recipes', `${r.name}.yaml`),
-      stringify({ name: r.name, description: `level ${r.level}`, base, roles: ['motd'], launch_test: false }),
+      stringify({ name: r.name, description: `level ${r.level}`, base, roles: ['motd'] }),
     );
   }
 }
 
 const minutes = (seconds: number) => `${(seconds / 60).toFixed(1)} min`;
 
-interface BuildRun {
+export interface BenchRun {
+  report: BuildReport;
   wallS: number;
   /** Simulated seconds each recipe's Packer ran. */
   bakeS: Map<string, number>;
@@ -188,15 +206,21 @@ interface BuildRun {
   throttled: Map<string, number>;
   lag: { meanMs: number; p99Ms: number };
   built: number;
+  /** Recipes whose Packer was interrupted, and the simulated seconds it had run. */
+  stopped: Map<string, number>;
 }
 
-/** Plans and builds the bakery as `bake build` does (lock, render, tag, distribute), the stand-in Packer baking. */
-async function planAndBuild(
+/**
+ * Plans and builds the bakery as `bake build` does (lock, render, tag, launch test, distribute),
+ * the stand-in Packer baking; the recipes in `failing` fail their launch tests.
+ */
+export async function planAndBuild(
   root: string,
   cloud: LocalCloud,
   recipes: SimRecipe[],
   say: (line: string) => void,
-): Promise<BuildRun> {
+  failing: ReadonlySet<string> = new Set(),
+): Promise<BenchRun> {
   const bakery = await loadBakery(root);
   const aws: AwsSettings = {
     endpoint: cloud.endpoint,
@@ -205,8 +229,9 @@ async function planAndBuild(
     timeScale: TIME_SCALE,
   };
   const plan = await planBakery(bakery, bakery.recipes, await productionPlanDeps(bakery, aws));
+  const clients = cachedClients(aws);
   const packer = standInPacker({
-    clients: cachedClients(aws),
+    clients,
     bakes: new Map(
       recipes.map((r): [string, StandInBake] => [r.name, { region: REGIONS[0], provisionS: r.provisionS }]),
     ),
@@ -222,6 +247,22 @@ async function planAndBuild(
       lock: { holder: 'bench', waitMs: 0, staleAfterMs: 10 * 60_000 },
     }),
     runPacker: packer.runPacker,
+    // Paper instances answer no SSH: the stand-in takes sshd's and cloud-init's time. The security group
+    // lets this agent's loopback in (no route lookup towards the paper address).
+    launchTest: (request: LaunchTestCall) =>
+      runLaunchTest(
+        { ...request, bakery, target: { sshPort: 22, sshFrom: '127.0.0.1/32' } },
+        {
+          session: (region) => ec2TestInstanceSession(clients(region), region),
+          remote: standInRemote({
+            timeScale: TIME_SCALE,
+            sshReadyS: AWS_LATENCY.sshReadyS,
+            cloudInitS: CLOUD_INIT_S,
+            fails: failing.has(request.recipe.name),
+          }),
+          now: () => Date.now(),
+        },
+      ),
   };
   const callsBefore = new Map(cloud.calls);
   const throttledBefore = new Map(cloud.throttled);
@@ -240,18 +281,20 @@ async function planAndBuild(
   lag.disable();
   const wallS = (Date.now() - started) / 1000 / TIME_SCALE;
   const failed = report.recipes.filter((r) => r.status !== 'built');
-  if (failed.length)
+  const expected = (r: (typeof failed)[number]) =>
+    failing.has(r.name) || (r.status === 'skipped' && /^(parent|ancestor) /.test(r.error ?? ''));
+  if (failed.some((r) => !expected(r)))
     throw new Error(`bench build failed: ${failed.map((r) => `${r.name} ${r.status} ${r.error ?? ''}`).join('; ')}`);
   const simS = (ms: number) => ms / 1000 / TIME_SCALE;
-  const bakes = new Map(
-    recipes.map((r) => [r.name, simS(packer.runs.get(r.name)!.end - packer.runs.get(r.name)!.start)]),
-  );
+  const ran = [...packer.runs].map(([name, run]): [string, number] => [name, simS(run.end - run.start)]);
+  const bakes = new Map(ran.filter(([name]) => !packer.runs.get(name)!.interrupted));
+  const stopped = new Map(ran.filter(([name]) => packer.runs.get(name)!.interrupted));
   if (process.env.BAKE_BENCH_DEBUG) {
     const at = (ms: number | undefined) => (ms === undefined ? '?' : simS(ms - started).toFixed(0));
-    for (const r of recipes) {
+    for (const r of recipes.filter((r) => packer.runs.has(r.name))) {
       const run = packer.runs.get(r.name)!;
       say(
-        `      ${r.name} (parent ${r.parent ?? '-'}) started ${at(marks.get(r.name)?.started)}, packer ${at(run.start)}–${at(run.end)} (${bakes.get(r.name)!.toFixed(0)} s, figures ${bakeS(r)} s), settled ${at(marks.get(r.name)?.settled)}`,
+        `      ${r.name} (parent ${r.parent ?? '-'}) started ${at(marks.get(r.name)?.started)}, packer ${at(run.start)}–${at(run.end)} (${simS(run.end - run.start).toFixed(0)} s, figures ${bakeS(r)} s), settled ${at(marks.get(r.name)?.settled)}`,
       );
     }
   }
@@ -260,12 +303,14 @@ async function planAndBuild(
       [...now].map(([action, n]): [string, number] => [action, n - (before.get(action) ?? 0)]).filter(([, n]) => n > 0),
     );
   return {
+    report,
     wallS,
+    stopped,
     bakeS: bakes,
     calls: since(cloud.calls, callsBefore),
     throttled: since(cloud.throttled, throttledBefore),
     lag: { meanMs: lag.mean / 1e6, p99Ms: lag.percentile(99) / 1e6 },
-    built: report.recipes.length,
+    built: report.recipes.filter((r) => r.status === 'built').length,
   };
 }
 
@@ -277,8 +322,55 @@ const listed = (counts: Map<string, number>, top = 6) =>
     .map(([action, n]) => `${action} ${n}`)
     .join(', ');
 
-export async function simulatedAwsBench(say: (line: string) => void): Promise<void> {
-  const recipes = simulatedBakery();
+/** What the cloud still holds that it should not: instances not terminated, and images, snapshots and copies made on a failed image. */
+export interface Leftovers {
+  instances: string[];
+  images: string[];
+  snapshots: string[];
+  copies: string[];
+}
+
+/**
+ * Looks in every region for what a run with a failed launch test must not leave: any instance not
+ * terminated (build or test instance), any image of the failed recipe's descendants with this run's
+ * fingerprints, any copy of the failed image or theirs, any image no bake tag names (a half-made
+ * one), and any snapshot no image uses.
+ */
+export async function leftoversOf(cloud: LocalCloud, report: BuildReport, failed: string): Promise<Leftovers> {
+  const clients = cachedClients({ endpoint: cloud.endpoint, credentials: cloud.credentials, region: REGIONS[0] });
+  const fingerprints = new Map(report.recipes.map((r) => [r.name, r.fingerprint]));
+  // Everything not built in this run, but the failed recipe itself (its image stays, tagged failed).
+  const onFailed = new Set(report.recipes.filter((r) => r.status !== 'built' && r.name !== failed).map((r) => r.name));
+  const leftovers: Leftovers = { instances: [], images: [], snapshots: [], copies: [] };
+  for (const region of REGIONS) {
+    const ec2 = clients(region);
+    const { Reservations = [] } = await ec2.send(new DescribeInstancesCommand({}));
+    for (const instance of Reservations.flatMap((r) => r.Instances ?? []))
+      if (instance.State?.Name !== 'terminated') leftovers.instances.push(`${region} ${instance.InstanceId}`);
+    const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['self'] }));
+    const used = new Set<string>();
+    for (const image of Images) {
+      const tags = Object.fromEntries((image.Tags ?? []).map((t) => [t.Key, t.Value]));
+      for (const m of image.BlockDeviceMappings ?? []) if (m.Ebs?.SnapshotId) used.add(m.Ebs.SnapshotId);
+      const recipe = tags['bake:recipe'];
+      const ofThisRun = recipe !== undefined && tags['bake:fingerprint'] === fingerprints.get(recipe);
+      const where = `${region} ${image.ImageId} (${recipe ?? image.Name})`;
+      if (recipe === undefined) leftovers.images.push(where);
+      else if (ofThisRun && onFailed.has(recipe)) leftovers.images.push(where);
+      else if (ofThisRun && recipe === failed && region !== REGIONS[0]) leftovers.copies.push(where);
+    }
+    const { Snapshots = [] } = await ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'] }));
+    for (const snapshot of Snapshots)
+      if (!used.has(snapshot.SnapshotId!)) leftovers.snapshots.push(`${region} ${snapshot.SnapshotId}`);
+  }
+  return leftovers;
+}
+
+/** A bakery of `recipes` in a temp folder (in memory when it can be) and a local cloud with the bench's profile, for `body`. */
+export async function withBenchCloud<T>(
+  recipes: SimRecipe[],
+  body: (root: string, cloud: LocalCloud) => Promise<T>,
+): Promise<T> {
   // In memory when it can be: the local cloud fsyncs state.json on every change, a disk's cost that
   // AWS does not have and that, magnified by the time scale, would count as simulated seconds.
   const root = await mkdtemp(path.join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'bake-bench-aws-'));
@@ -290,56 +382,86 @@ export async function simulatedAwsBench(say: (line: string) => void): Promise<vo
       latency: benchProfile(),
     });
     try {
-      const ideal = longestChainS(recipes, bakeS);
-      say(
-        `(e) simulated AWS build: ${recipes.length} recipes, 4 levels, ${REGIONS.length} regions, concurrency ${CONCURRENCY}; bake's plan and build over HTTP against the local cloud`,
-      );
-      say(
-        `    with BAKE_LOCAL_LATENCY=aws (1 simulated s = ${TIME_SCALE * 1000} ms; EC2's token bucket sizes / ${THROTTLE_SHRINK}); Packer is a stand-in making Packer's EC2 calls (30 real Packer runs would take too long)`,
-      );
-      say(`    ideal (longest chain of bakes by the public figures + its copy) ${minutes(ideal)}`);
-      // The best any scheduler gets at this concurrency, by what it knows of the bakes ahead.
-      const below = (r: SimRecipe): SimRecipe[] => recipes.filter((c) => c.parent === r.name);
-      const chainBelow = (r: SimRecipe, duration: (r: SimRecipe) => number): number =>
-        duration(r) + Math.max(0, ...below(r).map((c) => chainBelow(c, duration)));
-      const knowing = listScheduleS(recipes, CONCURRENCY, (r) => chainBelow(r, bakeS));
-      const heightsOnly = listScheduleS(recipes, CONCURRENCY, (r) => chainBelow(r, () => 1));
-      say(
-        `    best schedule at concurrency ${CONCURRENCY} by the same figures (computed): knowing every bake's time ${minutes(knowing)} (${(knowing / ideal).toFixed(3)}), knowing only the chains' lengths in recipes ${minutes(heightsOnly)} (${(heightsOnly / ideal).toFixed(3)})`,
-      );
-      // The first build knows no bake times; the second (a role every recipe uses changed) plans with the first one's.
-      for (const label of [
-        'first build (no bake times known)',
-        'rebuild of everything after a role change (last bake times known)',
-      ]) {
-        if (label.startsWith('rebuild'))
-          await writeFile(
-            path.join(root, 'roles', 'motd', 'tasks', 'main.yml'),
-            stringify([{ name: 'motd', 'ansible.builtin.copy': { dest: '/etc/motd', content: 'baked again\n' } }]),
-          );
-        const run = await planAndBuild(root, cloud, recipes, say);
-        const measured = (r: SimRecipe) => run.bakeS.get(r.name)!;
-        const overheadS = recipes.reduce((sum, r) => sum + measured(r) - bakeS(r), 0) / recipes.length;
-        say(
-          `    ${label}: bake build ${minutes(run.wallS)}, ratio to the ideal ${(run.wallS / ideal).toFixed(3)}; all ${run.built} built`,
-        );
-        say(
-          `      a bake took ${overheadS.toFixed(0)} simulated s more than its figures on average (Packer's ${AWS_POLLING.delaySeconds} s polls, API latency, throttling, this machine's load: its event loop was late by ${run.lag.meanMs.toFixed(0)} ms on average, p99 ${run.lag.p99Ms.toFixed(0)} ms, × ${(1 / TIME_SCALE).toFixed(0)} in simulated time)`,
-        );
-        say(
-          `      serial rebuild-everything loop (each measured bake, then its copies) ${minutes(recipes.reduce((sum, r) => sum + measured(r) + AWS_LATENCY.copyImageS, 0))}`,
-        );
-        say(
-          `      Jenkins, one agent per bake (measured bakes): each stage on its own parent ${minutes(longestChainS(recipes, measured))}, in waves ${minutes(jenkinsWavesS(recipes, measured))}`,
-        );
-        say(
-          `      EC2 calls ${total(run.calls)} (${listed(run.calls)}, …); throttled ${total(run.throttled)}${run.throttled.size ? ` (${listed(run.throttled, 20)})` : ''}, retried by the SDK`,
-        );
-      }
+      return await body(root, cloud);
     } finally {
       await cloud.close();
     }
   } finally {
     await rm(root, { recursive: true, force: true });
   }
+}
+
+/** A role every recipe uses changes: the next plan rebuilds everything. */
+async function changeRole(root: string, content: string): Promise<void> {
+  await writeFile(
+    path.join(root, 'roles', 'motd', 'tasks', 'main.yml'),
+    stringify([{ name: 'motd', 'ansible.builtin.copy': { dest: '/etc/motd', content } }]),
+  );
+}
+
+export async function simulatedAwsBench(say: (line: string) => void): Promise<void> {
+  const recipes = simulatedBakery();
+  await withBenchCloud(recipes, async (root, cloud) => {
+    const ideal = longestChainS(recipes, bakeS);
+    const testedEachLevel = longestChainS(recipes, (r) => bakeS(r) + LAUNCH_TEST_S);
+    const testedLast = ideal + LAUNCH_TEST_S;
+    say(
+      `(e) simulated AWS build: ${recipes.length} recipes, 4 levels, ${REGIONS.length} regions, concurrency ${CONCURRENCY}, every recipe launch-tested; bake's plan and build over HTTP against the local cloud`,
+    );
+    say(
+      `    with BAKE_LOCAL_LATENCY=aws (1 simulated s = ${TIME_SCALE * 1000} ms; EC2's token bucket sizes / ${THROTTLE_SHRINK}); Packer is a stand-in making Packer's EC2 calls (30 real Packer runs would take too long); the launch test is bake's own, its SSH part a stand-in (sshd ${AWS_LATENCY.sshReadyS} s, cloud-init ${CLOUD_INIT_S} s)`,
+    );
+    say(
+      `    ideal (longest chain of bakes by the public figures + its copy): without launch tests ${minutes(ideal)}; with a launch test (${LAUNCH_TEST_S} s) per level on the critical path ${minutes(testedEachLevel)} (${(testedEachLevel / ideal).toFixed(3)}); with only the last image's ${minutes(testedLast)} (${(testedLast / ideal).toFixed(3)})`,
+    );
+    // The best any scheduler gets at this concurrency, by what it knows of the bakes ahead.
+    const below = (r: SimRecipe): SimRecipe[] => recipes.filter((c) => c.parent === r.name);
+    const chainBelow = (r: SimRecipe, duration: (r: SimRecipe) => number): number =>
+      duration(r) + Math.max(0, ...below(r).map((c) => chainBelow(c, duration)));
+    const knowing = listScheduleS(recipes, CONCURRENCY, (r) => chainBelow(r, bakeS));
+    const heightsOnly = listScheduleS(recipes, CONCURRENCY, (r) => chainBelow(r, () => 1));
+    say(
+      `    best schedule at concurrency ${CONCURRENCY} by the same figures, without launch tests (computed): knowing every bake's time ${minutes(knowing)} (${(knowing / ideal).toFixed(3)}), knowing only the chains' lengths in recipes ${minutes(heightsOnly)} (${(heightsOnly / ideal).toFixed(3)})`,
+    );
+    // The first build knows no bake times; the second (a role every recipe uses changed) plans with the first one's.
+    for (const label of [
+      'first build (no bake times known)',
+      'rebuild of everything after a role change (last bake times known)',
+    ]) {
+      if (label.startsWith('rebuild')) await changeRole(root, 'baked again\n');
+      const run = await planAndBuild(root, cloud, recipes, say);
+      const measured = (r: SimRecipe) => run.bakeS.get(r.name)!;
+      const overheadS = recipes.reduce((sum, r) => sum + measured(r) - bakeS(r), 0) / recipes.length;
+      say(
+        `    ${label}: bake build ${minutes(run.wallS)}, ratio to the ideal without launch tests ${(run.wallS / ideal).toFixed(3)}, to the one with only the last image's ${(run.wallS / testedLast).toFixed(3)}; all ${run.built} built`,
+      );
+      say(
+        `      a bake took ${overheadS.toFixed(0)} simulated s more than its figures on average (Packer's ${AWS_POLLING.delaySeconds} s polls, API latency, throttling, this machine's load: its event loop was late by ${run.lag.meanMs.toFixed(0)} ms on average, p99 ${run.lag.p99Ms.toFixed(0)} ms, × ${(1 / TIME_SCALE).toFixed(0)} in simulated time)`,
+      );
+      say(
+        `      serial rebuild-everything loop (each measured bake, its launch test, then its copies) ${minutes(recipes.reduce((sum, r) => sum + measured(r) + LAUNCH_TEST_S + AWS_LATENCY.copyImageS, 0))}`,
+      );
+      const tested = (r: SimRecipe) => measured(r) + LAUNCH_TEST_S;
+      say(
+        `      Jenkins, one agent per bake (measured bakes, each launch-tested before its children): each stage on its own parent ${minutes(longestChainS(recipes, tested))}, in waves ${minutes(jenkinsWavesS(recipes, tested))}`,
+      );
+      say(
+        `      EC2 calls ${total(run.calls)} (${listed(run.calls)}, …); throttled ${total(run.throttled)}${run.throttled.size ? ` (${listed(run.throttled, 20)})` : ''}, retried by the SDK`,
+      );
+    }
+    // One parent (level 1, with children and grandchildren) fails its launch test.
+    const failing = recipes.find((r) => r.level === 1)!;
+    await changeRole(root, 'baked a third time\n');
+    const run = await planAndBuild(root, cloud, recipes, say, new Set([failing.name]));
+    const skipped = run.report.recipes.filter((r) => r.status === 'skipped');
+    const wastedS = [...run.stopped.values()].reduce((a, b) => a + b, 0);
+    const left = await leftoversOf(cloud, run.report, failing.name);
+    const count = (list: string[]) => `${list.length}${list.length ? ` (${list.slice(0, 3).join(', ')}…)` : ''}`;
+    say(
+      `    rebuild where ${failing.name} (level 1) fails its launch test: bake build ${minutes(run.wallS)}; ${run.built} built, ${skipped.length} skipped (its descendants); ${run.stopped.size} children had started on its image and were stopped, their Packer interrupted after ${(wastedS / 60).toFixed(1)} simulated bake-minutes in all (${[...run.stopped].map(([name, seconds]) => `${name} ${seconds.toFixed(0)} s`).join(', ')})`,
+    );
+    say(
+      `      left behind: instances ${count(left.instances)}, images of its descendants ${count(left.images)}, snapshots without an image ${count(left.snapshots)}, copies ${count(left.copies)}; its own image stays, tagged bake:launch-test=failed`,
+    );
+  });
 }

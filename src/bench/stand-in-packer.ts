@@ -30,6 +30,7 @@ import {
   type EC2Client,
 } from '@aws-sdk/client-ec2';
 import type { PackerBuildRequest } from '../packer/runner.js';
+import { discardImage } from '../aws/discard-image.js';
 import { createOutput } from '../io/output.js';
 
 /** BAKE_BENCH_DEBUG=RECIPE: that recipe's stand-in lines, timed, on stderr through the output host. */
@@ -44,8 +45,8 @@ export interface StandInBake {
 
 export interface StandInPacker {
   runPacker(request: PackerBuildRequest): Promise<void>;
-  /** Real epoch ms each recipe's Packer run started and ended. */
-  readonly runs: Map<string, { start: number; end: number }>;
+  /** Real epoch ms each recipe's Packer run started and ended, and whether it was interrupted. */
+  readonly runs: Map<string, { start: number; end: number; interrupted?: boolean }>;
 }
 
 export interface StandInPackerOptions {
@@ -65,7 +66,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 export function standInPacker(options: StandInPackerOptions): StandInPacker {
-  const runs = new Map<string, { start: number; end: number }>();
+  const runs = new Map<string, { start: number; end: number; interrupted?: boolean }>();
   // aws-sdk-go's waiters in Packer: a fixed delay between polls.
   const delay = options.pollSeconds * options.timeScale;
 
@@ -122,6 +123,7 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
       }),
     );
     const instanceId = run.Instances![0].InstanceId!;
+    let imageId: string | undefined;
     try {
       await say(`Instance ID: ${instanceId}`);
       await say(`Waiting for instance (${instanceId}) to become ready...`);
@@ -137,6 +139,7 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
       await waitUntilInstanceStopped(wait, { InstanceIds: [instanceId] });
       await say(`Creating AMI ${recipe}-${name} from instance ${instanceId}`);
       const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: `${recipe}-${name}` }));
+      imageId = ImageId;
       await message(`AMI: ${ImageId}`);
       await say('Waiting for AMI to become ready...');
       await waitUntilImageAvailable(wait, { ImageIds: [ImageId!] });
@@ -152,6 +155,14 @@ export function standInPacker(options: StandInPackerOptions): StandInPacker {
         last_run_uuid: name,
       };
       await writeFile(path.join(request.templateDir, 'manifest.json'), JSON.stringify(manifest, null, 2));
+    } catch (error) {
+      // As Packer's amazon-ebs builder on an interrupt or error after CreateImage.
+      if (imageId) {
+        await say('Deregistering the AMI and deleting associated snapshots because of cancellation, or error...');
+        await discardImage(ec2, bake.region, imageId);
+      }
+      runs.set(recipe, { start, end: Date.now(), interrupted: Boolean(signal?.aborted) });
+      throw error;
     } finally {
       await say('Terminating the source AWS instance...');
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));

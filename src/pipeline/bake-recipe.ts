@@ -2,9 +2,11 @@
  * The bake step of `bake build`: one recipe through Packer in its build region, on its base image
  * or its parent's new image; the images tagged in every region Packer made one (even when the run
  * is being interrupted: an untagged image is invisible to plan and prune); its package manifest
- * kept; then its launch test (src/pipeline/launch-test-step.ts) before anything is copied. All
- * that starts as soon as Packer's image is finished, while Packer still cleans up; the children and
- * the copies are told then, and the bake ends when Packer has exited.
+ * kept; then its launch test (src/pipeline/launch-test-step.ts), before anything is copied. All
+ * that starts as soon as Packer's image is finished, while Packer still cleans up. The children
+ * (and the distribution, which waits for the launch test before copying anything) are told once
+ * the image is tagged: they bake on it while its launch test runs; if the test fails, they are
+ * stopped and discard what they made. The bake ends when Packer has exited.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +20,8 @@ import { amiDescription, imageTags } from './build-tags.js';
 import { architectureOfRecipe, recipeNameOf } from '../recipes/architectures.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 import { launchTestBakedImage } from './launch-test-step.js';
-import type { Slot } from './scheduler.js';
+import { StoppedByAncestor, type Slot } from './scheduler.js';
+import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { workDirOf } from './work-dir.js';
 import { finishedImageReader } from '../packer/image-ready.js';
 
@@ -63,7 +66,7 @@ export async function bakeRecipe(
   signal: AbortSignal,
   log: RecipeLog,
   slot: Slot,
-  imageFinished: (image: BuiltImage) => void,
+  events: { imageFinished(image: BuiltImage): void; stopDependents(reason: string): void },
 ): Promise<BuiltImage> {
   const { bakery, deps, options } = run;
   const recipe = entry.recipe;
@@ -117,18 +120,23 @@ export async function bakeRecipe(
   }
 
   // Packer's image is finished when Packer starts cleaning up after it (src/packer/image-ready.ts):
-  // from then on it is tagged, tested and handed to the children and the copies while Packer
-  // terminates its instance. Packer's manifest, read once it has exited, must name the same image.
-  // (Only when bake distributes: then Packer makes the build region's image and nothing else.)
+  // from then on it is tagged and handed to the children and the copies while Packer terminates
+  // its instance and the launch test runs. Packer's manifest, read once it has exited, must name
+  // the same image. (Only when bake distributes: then Packer makes the build region's image and nothing else.)
   const early = deps.distribute ? await Promise.race([seen, packer.then(() => undefined)]) : await packer;
+  let made: MadeImage | undefined;
   try {
     if (early)
       await log.note(`${early} is finished while Packer cleans up: tagging it, then its children and copies may start`);
     const amis = early ? { [buildRegion]: early } : await deps.readManifest(rendered.manifest);
-    const made = { amis, builtAt, baseAmi, parentAmi, rendered };
-    const image = await finishImage(run, entry, made, signal, log, slot);
+    made = { amis, builtAt, baseAmi, parentAmi, rendered };
+    const image = await tagImages(run, entry, made, log);
+    // The launch test's slot first, then the children: started first, they would hold every slot
+    // through their provisioning while this test, which they wait for, waits for one.
+    if (launchTested(run, entry)) await slot.take();
+    events.imageFinished(image);
+    image.launchTest = await proveImage(run, entry, image, signal, log, slot, events.stopDependents);
     if (!early) return image;
-    imageFinished(image);
     await packer;
     const manifest = await deps.readManifest(rendered.manifest);
     if (manifest[buildRegion] !== early)
@@ -136,9 +144,31 @@ export async function bakeRecipe(
         `Packer's manifest names ${manifest[buildRegion] ?? 'no image'} in ${buildRegion}, but its output named ${early} (${rendered.manifest})`,
       );
     return image;
+  } catch (error) {
+    // Built on a parent image that failed its launch test: what this bake made must not stay.
+    if (made && signal.reason instanceof StoppedByAncestor) await discardImages(run, made.amis, log);
+    throw error;
   } finally {
     // Packer never outlives its bake, whatever happened after its image was finished.
     await packer.catch(() => {});
+  }
+}
+
+/** Deregisters the images (and their snapshots) of a bake stopped because its parent image failed. */
+async function discardImages(run: BuildRun, amis: Record<string, string>, log: RecipeLog): Promise<void> {
+  for (const [region, ami] of Object.entries(amis)) {
+    if (!run.deps.discardImage) {
+      await log.note(`${ami} in ${region} stays, tagged with its unfinished launch test (nothing here removes images)`);
+      continue;
+    }
+    try {
+      const removed = await run.deps.discardImage(region, ami);
+      await log.note(
+        `removed ${removed.length ? removed.join(', ') : `nothing (${ami} was gone already)`} in ${region}`,
+      );
+    } catch (error) {
+      await log.note(`LEFT BEHIND: ${ami} in ${region}: ${(error as Error).message}`);
+    }
   }
 }
 
@@ -154,21 +184,13 @@ interface MadeImage {
 /**
  * From here on the images exist: they are tagged even if the run is being interrupted, because an
  * untagged bake image is invisible to plan and prune (tags are the record of what exists). Then
- * the package manifest is kept and the launch test runs, before anything is copied.
+ * the package manifest is kept. With a launch test to come, the tags say `pending` until it ends.
  */
-async function finishImage(
-  run: BuildRun,
-  entry: PlannedRecipe,
-  made: MadeImage,
-  signal: AbortSignal,
-  log: RecipeLog,
-  slot: Slot,
-): Promise<BuiltImage> {
+async function tagImages(run: BuildRun, entry: PlannedRecipe, made: MadeImage, log: RecipeLog): Promise<BuiltImage> {
   const { bakery, deps, options } = run;
   const recipe = entry.recipe;
   const buildRegion = recipe.regions[0];
   const { amis, rendered } = made;
-  const testing = Boolean(deps.launchTest) && launchTestEnabled(recipe);
   const tags = imageTags({
     recipe: recipeNameOf(recipe),
     architecture: architectureOfRecipe(recipe),
@@ -184,7 +206,7 @@ async function finishImage(
     bakery: bakery.config.bakery,
   });
   // Not current until its launch test passed: a run killed mid-test leaves an image plan rebuilds.
-  if (testing) tags[LAUNCH_TEST_TAG] = 'pending';
+  if (launchTested(run, entry)) tags[LAUNCH_TEST_TAG] = 'pending';
   for (const [region, ami] of Object.entries(amis)) {
     await deps.tagImage(region, ami, tags);
     // Before distribution: copies take the source image's description.
@@ -196,12 +218,60 @@ async function finishImage(
   // Checked after tagging, so that the images which do exist are recorded all the same.
   if (!amis[buildRegion])
     throw new BuildFailure(`Packer's manifest has no image for ${buildRegion} (${rendered.manifest})`);
-  // A test instance is a machine of ours again: it runs within a slot.
-  if (testing) await slot.take();
-  const launchTest = testing ? await launchTestBakedImage(run, entry, amis[buildRegion], tags, signal, log) : undefined;
-  if (!testing && recipe.launchTest && !recipe.launchTest.enabled)
-    await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
-  return { amis, baked: { tags, builtAt: made.builtAt, bakedNow: true }, launchTest };
+  return { amis, baked: { tags, builtAt: made.builtAt, bakedNow: true } };
+}
+
+const launchTested = (run: BuildRun, entry: PlannedRecipe) =>
+  Boolean(run.deps.launchTest) && launchTestEnabled(entry.recipe);
+
+/**
+ * The launch test of the build region's new image, while children may already bake on it. It
+ * waits for the parent's image to be proven first, so that nothing built on a failed image is
+ * ever tagged passed. A failure stops the children (the scheduler aborts them; they discard what
+ * they made) and settles the proof, so what waits for it goes no further.
+ */
+async function proveImage(
+  run: BuildRun,
+  entry: PlannedRecipe,
+  image: BuiltImage,
+  signal: AbortSignal,
+  log: RecipeLog,
+  slot: Slot,
+  stopDependents: (reason: string) => void,
+): Promise<LaunchTestResult | undefined> {
+  if (!launchTested(run, entry)) {
+    if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled)
+      await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
+    run.proofs.settle(entry.name, true);
+    return undefined;
+  }
+  try {
+    if (!(await untilAborted(run.proofs.parentChain(entry.name), signal)))
+      throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
+    // A test instance is a machine of ours again: it runs within a slot.
+    await slot.take();
+    const tags = image.baked!.tags;
+    const result = await launchTestBakedImage(run, entry, image.amis[entry.recipe.regions[0]], tags, signal, log);
+    run.proofs.settle(entry.name, true);
+    return result;
+  } catch (error) {
+    run.proofs.settle(entry.name, false);
+    if (!signal.aborted) stopDependents('failed its launch test');
+    throw error;
+  }
+}
+
+/** The promise's value, or false once the signal fires (the bake is being stopped). */
+function untilAborted(promise: Promise<boolean>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then((value) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    });
+  });
 }
 
 /** The image's package list beside the run's logs, for the report's package diff; a failure here does not fail the bake. */

@@ -27,6 +27,7 @@ import { readSecureParameter } from '../aws/secure-parameter.js';
 import { resolveSecrets } from '../secrets/resolve.js';
 import { acquireRecipeLock, type LockPolicy } from './recipe-lock.js';
 import { ec2TestInstanceSession } from '../aws/test-instance.js';
+import { discardImage } from '../aws/discard-image.js';
 import { runLaunchTest, type LaunchTestTarget } from '../launch-test/launch-test.js';
 import { sshRemoteMachine } from '../launch-test/remote.js';
 
@@ -67,6 +68,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     pinParameters: (requests) => pinSsmParameters(requests, parameterStore, { check: false }),
     recordPins: (environment, requests) =>
       recordPins(createLifecycleEc2(setup.aws, clients), environment, requests, new Date()),
+    discardImage: (region, imageId) => discardImage(clients(region), region, imageId),
     launchTest: (request) =>
       runLaunchTest(
         { ...request, bakery: setup.bakery, target: launchTestTarget(setup.target) },

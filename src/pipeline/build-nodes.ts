@@ -9,7 +9,9 @@
  * Parent rules: a child's bake waits for its parent's bake when both build in the same region,
  * for its parent's distribution when only a copy brings the image to the child's build region,
  * and for nothing when the parent is reused or only distributed (its image is there already). A
- * bake lets its dependents start as soon as its image is finished, before Packer's cleanup ends.
+ * bake lets its dependents start as soon as its image is finished, before Packer's cleanup ends
+ * and while its launch test runs; if that test fails, it stops them (the scheduler aborts the ones
+ * running and skips the rest, reporting why).
  *
  * Chain ordering: among nodes ready at once the scheduler starts the first listed, so recipes are
  * listed longest chain of descendants first, and a slot never goes to a leaf while a long chain waits.
@@ -24,13 +26,20 @@ export const distributionNodeOf = (name: string) => `${name} (distribution)`;
 /** The parent a plan entry is built FROM: the one the plan recorded, else the recipe's `base.recipe`. */
 export type ParentOf = (entry: PlannedRecipe) => string | undefined;
 
+/** What a bake tells its dependents while it runs. */
+export interface BakeEvents {
+  /**
+   * Its image exists (and is recorded where the distribution reads it): the dependents may start
+   * on it, while Packer still cleans up and its launch test runs.
+   */
+  imageFinished(): void;
+  /** That image failed its launch test: the dependents started on it are stopped, and report `reason`. */
+  stopDependents(reason: string): void;
+}
+
 /** What the nodes run: build.ts's steps. */
 export interface RecipeSteps {
-  /**
-   * Bakes the recipe. `imageFinished` is called once its image exists (and is recorded where the
-   * distribution reads it), so its dependents may start while Packer still cleans up.
-   */
-  bake(entry: PlannedRecipe, signal: AbortSignal, slot: Slot, imageFinished: () => void): Promise<BuiltImage>;
+  bake(entry: PlannedRecipe, signal: AbortSignal, slot: Slot, events: BakeEvents): Promise<BuiltImage>;
   /** Distributes the recipe's image (its bake's, or the one a distribute-only plan entry found). */
   distribute(entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage>;
 }
@@ -55,7 +64,8 @@ export function buildNodes(plan: readonly PlannedRecipe[], parentOf: ParentOf, s
       nodes.push({
         id: entry.name,
         parents: parentNodesOf(entry, parentOf, graph),
-        run: (signal, slot, unblockDependents) => steps.bake(entry, signal, slot, unblockDependents),
+        run: (signal, slot, imageFinished, stopDependents) =>
+          steps.bake(entry, signal, slot, { imageFinished, stopDependents }),
       });
     nodes.push({
       id: distributionNodeOf(entry.name),

@@ -16,6 +16,7 @@ import type { Bakery, Recipe } from '../recipes/model.js';
 import type { KeptManifest } from '../sbom/build-manifest.js';
 import type { SecretValues } from '../secrets/resolve.js';
 import { logFileOf, recipeLog, type RecipeLog } from './build-log.js';
+import type { LaunchProofs } from './launch-proofs.js';
 import type { SsmPinResult } from './pin-ssm.js';
 import type { BuildProgress } from './progress.js';
 
@@ -88,6 +89,12 @@ export interface BuildDeps {
    * copied, shared or pinned. Absent: no launch tests (the recipe's `launch_test:` is not read).
    */
   launchTest?(request: LaunchTestCall): Promise<LaunchTestResult>;
+  /**
+   * Deregisters an image this run made and must not keep, with its snapshots (src/aws/discard-image.ts):
+   * a child baked on a parent image that then failed its launch test. Returns what was removed.
+   * Absent: such images stay, tagged with their pending launch test (plan never reuses them).
+   */
+  discardImage?(region: string, imageId: string): Promise<string[]>;
   /**
    * Takes the recipe's cross-agent build lock (src/pipeline/recipe-lock.ts), waiting or failing
    * when another job holds it; returns its release. Absent: no lock.
@@ -166,6 +173,8 @@ export interface BuildRun {
   manifests: Map<string, KeptManifest>;
   /** The build-time secrets of the recipes to bake, read before any Packer starts. */
   secrets: Map<string, SecretValues>;
+  /** Which new images passed their launch tests, up their chains: what children and distributions wait for. */
+  proofs: LaunchProofs;
 }
 
 export function logOf(run: BuildRun, recipe: string): RecipeLog {

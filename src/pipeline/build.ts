@@ -28,7 +28,9 @@ import type { Bakery } from '../recipes/model.js';
 import type { SecretValues } from '../secrets/resolve.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { bakeRecipe } from './bake-recipe.js';
-import { buildNodes, recipeOutcomeOf, type StepOutcomes } from './build-nodes.js';
+import { buildNodes, recipeOutcomeOf, type BakeEvents, type StepOutcomes } from './build-nodes.js';
+import { LaunchProofs } from './launch-proofs.js';
+import { BuildFailure } from '../errors/index.js';
 import { logFileOf } from './build-log.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
 import {
@@ -99,6 +101,13 @@ export async function buildBakery(
     built: new Map(),
     manifests: new Map(),
     secrets,
+    proofs: new LaunchProofs(
+      baking.map((recipe) => recipe.name),
+      (name) => {
+        const entry = graph.get(name);
+        return entry && parentOf(entry);
+      },
+    ),
   };
   const { built, manifests } = run;
 
@@ -107,10 +116,11 @@ export async function buildBakery(
     entry: PlannedRecipe,
     signal: AbortSignal,
     slot: Slot,
-    imageFinished: () => void,
+    { imageFinished, stopDependents }: BakeEvents,
   ): Promise<BuiltImage> => {
     const log = logOf(run, entry.name);
     await log.note(`run ${runId}, recipe ${entry.name}, fingerprint ${entry.fingerprint}`);
+    // Whatever happens, the proof settles: what waits for it never waits for a bake that ended.
     return underRecipeLock(run, entry, signal, 'baked', async (found) => {
       if (found[entry.recipe.regions[0]] && deps.distribute) {
         // Its bake is done but its copies or settings are not (that job may still be distributing): never
@@ -119,14 +129,24 @@ export async function buildBakery(
         await log.note(
           `${entry.name} ${entry.fingerprint} was baked meanwhile by another job: ${amiList(amis)}; finishing its distribution`,
         );
+        run.proofs.settle(entry.name, true);
         return { amis, bakedElsewhere: true, finishDistribution: true };
       }
       // The image finished before Packer's cleanup ended: the children and the copies start on it now.
-      return bakeRecipe(run, entry, signal, log, slot, (image) => {
-        built.set(entry.name, image);
-        imageFinished();
+      return bakeRecipe(run, entry, signal, log, slot, {
+        imageFinished: (image) => {
+          built.set(entry.name, image);
+          imageFinished();
+        },
+        stopDependents,
       });
-    });
+    }).then(
+      (image) => (run.proofs.settle(entry.name, true), image),
+      (error: unknown) => {
+        run.proofs.settle(entry.name, false);
+        throw error;
+      },
+    );
   };
 
   /**
@@ -136,6 +156,9 @@ export async function buildBakery(
    * planned in the other's window reuses its result.
    */
   const distribute = async (entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage> => {
+    // Started on the finished image: nothing is copied or shared before it (and its chain) passed the launch test.
+    if (!(await run.proofs.chain(entry.name)))
+      throw new BuildFailure(`${entry.name}'s image, or one it is built on, did not pass its launch test`);
     const image = built.get(entry.name) ?? { amis: entry.amis };
     const log = logOf(run, entry.name);
     const ownBake = image.baked || image.bakedElsewhere;

@@ -10,7 +10,9 @@
  * for part of its run (a bake while EC2 snapshots its stopped instance) gives its slot back for
  * that part, and takes one again, before any node not yet started, when it needs it. A node whose
  * result exists before its run ends (an image made while Packer still cleans up) may let its
- * dependents start then; if it fails afterwards, dependents not yet started are skipped.
+ * dependents start then; if it fails afterwards, dependents not yet started are skipped. If that
+ * result turns out unusable (an image that failed its launch test), the node stops its dependents:
+ * every running descendant is aborted (its task cleans up) and reported skipped, with the reason.
  */
 import { Dag, DagCycleError } from '../recipes/dag.js';
 
@@ -18,7 +20,12 @@ export interface DagNode<T> {
   id: string;
   /** Ids of nodes that must succeed before this one starts. */
   parents: string[];
-  run(signal: AbortSignal, slot: Slot, unblockDependents: () => void): Promise<T>;
+  run(
+    signal: AbortSignal,
+    slot: Slot,
+    unblockDependents: () => void,
+    stopDependents: (reason: string) => void,
+  ): Promise<T>;
   /** False: runs as soon as its parents allow, without taking one of the `concurrency` slots. */
   usesSlot?: boolean;
 }
@@ -55,6 +62,17 @@ export interface ScheduleOptions {
   onSettled?(outcome: NodeOutcome<unknown>): void;
 }
 
+/**
+ * The abort reason of a node stopped because an ancestor's early result was unusable (not the
+ * run's interruption): what it made on that result is to be discarded, not kept.
+ */
+export class StoppedByAncestor extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'StoppedByAncestor';
+  }
+}
+
 /** A cycle among the nodes: refused before anything starts (it would wait forever). */
 export { DagCycleError };
 
@@ -67,6 +85,9 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
   const outcomes = new Map<string, NodeOutcome<T>>();
   // Running nodes that told the scheduler their dependents may start.
   const unblocked = new Set<string>();
+  // Nodes that stopped their dependents (→ in words, why), and the dependents stopped (→ the reason they report).
+  const withdrawn = new Map<string, string>();
+  const stopped = new Map<string, string>();
   const running = new Map<string, AbortController>();
   const pending = new Set(nodes.map((node) => node.id));
   // Nodes holding a slot, and running nodes waiting to take one back (served before new nodes start).
@@ -116,7 +137,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
           const parents = dag.parentsOf(node.id);
           const blocker = parents.find((p) => outcomes.has(p) && outcomes.get(p)!.status !== 'built');
           if (blocker) {
-            const reason = `parent ${blocker} ${outcomes.get(blocker)!.status}`;
+            const reason = `parent ${blocker} ${withdrawn.get(blocker) ?? outcomes.get(blocker)!.status}`;
             settle({ id: node.id, status: 'skipped', reason, durationMs: 0, started: false });
             changed = true;
             continue;
@@ -138,7 +159,7 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
           if (holding.delete(node.id)) pump();
         },
         take: () =>
-          holding.has(node.id) || options.signal?.aborted || !running.has(node.id)
+          holding.has(node.id) || controller.signal.aborted || options.signal?.aborted || !running.has(node.id)
             ? Promise.resolve()
             : new Promise<void>((grant) => {
                 waitingForSlot.push({ id: node.id, grant });
@@ -151,11 +172,28 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
           pump();
         }
       };
+      const stopDependents = (reason: string) => {
+        if (withdrawn.has(node.id)) return;
+        withdrawn.set(node.id, reason);
+        unblocked.delete(node.id);
+        const children = new Set(dag.childrenOf(node.id));
+        for (const id of dag.descendantsOf(node.id)) {
+          const dependent = running.get(id);
+          if (!dependent || stopped.has(id)) continue;
+          const why = `${children.has(id) ? 'parent' : 'ancestor'} ${node.id} ${reason}`;
+          stopped.set(id, why);
+          dependent.abort(new StoppedByAncestor(why));
+          // One waiting to take a slot back goes on at once, to clean up.
+          const waiting = waitingForSlot.findIndex((waiter) => waiter.id === id);
+          if (waiting >= 0) waitingForSlot.splice(waiting, 1)[0].grant();
+        }
+        pump();
+      };
       options.onStart?.(node.id);
       const startedAt = now();
       // A task that throws synchronously is a failed task, not a crashed scheduler.
       Promise.resolve()
-        .then(() => node.run(controller.signal, slot, unblockDependents))
+        .then(() => node.run(controller.signal, slot, unblockDependents, stopDependents))
         .then(
           (value) => ({ status: 'built' as const, value }),
           (error: unknown) => ({
@@ -166,8 +204,10 @@ export async function runDag<T>(nodes: DagNode<T>[], options: ScheduleOptions): 
         .then((result) => {
           running.delete(node.id);
           holding.delete(node.id);
-          const reason = result.status === 'aborted' ? 'run interrupted' : undefined;
-          settle({ id: node.id, ...result, reason, durationMs: now() - startedAt, started: true });
+          const stoppedFor = stopped.get(node.id);
+          const status = stoppedFor && result.status !== 'built' ? 'skipped' : result.status;
+          const reason = status === 'skipped' ? stoppedFor : status === 'aborted' ? 'run interrupted' : undefined;
+          settle({ id: node.id, ...result, status, reason, durationMs: now() - startedAt, started: true });
           pump();
         });
     };

@@ -19,19 +19,13 @@ import { buildExitCode, summaryLines } from '../../src/pipeline/build-report.js'
 import { junitXml } from '../../src/pipeline/junit.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Recipe } from '../../src/recipes/model.js';
 import { bakeryOf, recipeOf } from './bakery.js';
+import { launchTestResult } from './launch-test-result.js';
 
 const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
 const at = { file: 'recipes/web.yaml', line: 3, col: 1 };
 
 function outcome(status: LaunchTestResult['status'], imageId: string, failing?: string): LaunchTestResult {
-  return {
-    status,
-    image: imageId,
-    region: 'us-east-1',
-    instance_id: 'i-0123456789abcdef0',
-    instance_type: 't3.small',
-    user_data: [],
-    cloud_init: { status: 'done', output: 'status: done' },
+  return launchTestResult(status, imageId, {
     checks: [
       {
         check: 'service running: nginx',
@@ -56,8 +50,7 @@ function outcome(status: LaunchTestResult['status'], imageId: string, failing?: 
     ],
     ...(status === 'passed' ? {} : { error: `1 of 2 checks failed on the booted instance: ${failing}` }),
     duration_s: 12.5,
-    cleanup_problems: [],
-  };
+  });
 }
 
 async function setup(launch: (imageId: string) => LaunchTestResult) {
@@ -162,7 +155,7 @@ describe('the launch-test step of a build', () => {
     expect(events).toEqual([`tag ${ami} pending (all tags)`, `launch test ${ami}`, `tag ${ami} failed`]);
     expect(report.recipes.map((r) => [r.name, r.status, r.error])).toEqual([
       ['base', 'failed', '1 of 2 checks failed on the booted instance: port listening: 80'],
-      ['web', 'skipped', 'parent base failed'],
+      ['web', 'skipped', 'parent base failed its launch test'],
     ]);
     expect(report.recipes[0].amis).toEqual({});
     expect(report.pin).toEqual({ status: 'skipped', reason: 'a recipe failed' });

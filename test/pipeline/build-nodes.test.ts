@@ -96,7 +96,7 @@ describe('buildNodes: what each step waits for', () => {
     const order: string[] = [];
     let finishBase!: () => void;
     const steps: RecipeSteps = {
-      bake: async (e, _signal, _slot, imageFinished) => {
+      bake: async (e, _signal, _slot, { imageFinished }) => {
         order.push(`bake ${e.name} started`);
         if (e.name === 'base') {
           imageFinished();

@@ -10,8 +10,15 @@ class ManualTask {
   private startedWaiters: Array<() => void> = [];
   slot?: Slot;
   unblockDependents?: () => void;
-  readonly run = (signal: AbortSignal, slot: Slot, unblockDependents: () => void): Promise<string> => {
+  stopDependents?: (reason: string) => void;
+  readonly run = (
+    signal: AbortSignal,
+    slot: Slot,
+    unblockDependents: () => void,
+    stopDependents: (reason: string) => void,
+  ): Promise<string> => {
     this.started = true;
+    this.stopDependents = stopDependents;
     this.signal = signal;
     this.slot = slot;
     this.unblockDependents = unblockDependents;
@@ -258,5 +265,72 @@ describe('runDag', () => {
 
   it('finishes at once with no nodes', async () => {
     expect((await runDag([], { concurrency: 2 })).size).toBe(0);
+  });
+});
+
+describe('runDag: a node that stops its dependents', () => {
+  it('aborts running descendants, reports them skipped with the reason, and skips the ones not started', async () => {
+    const { tasks, nodes } = graph({ base: [], web: ['base'], app: ['web'], db: ['base'], other: [] });
+    const outcomes = runDag(nodes, { concurrency: 5 });
+    await tasks.base.whenStarted();
+    tasks.base.unblockDependents!();
+    await tasks.web.whenStarted();
+    await tasks.db.whenStarted();
+    tasks.web.unblockDependents!();
+    await tasks.app.whenStarted();
+    await tasks.other.whenStarted();
+    tasks.base.stopDependents!('failed its launch test');
+    expect([tasks.web.signal!.aborted, tasks.app.signal!.aborted, tasks.db.signal!.aborted]).toEqual([
+      true,
+      true,
+      true,
+    ]);
+    expect(tasks.other.signal!.aborted).toBe(false);
+    tasks.base.fail('launch test failed');
+    tasks.other.succeed();
+    const result = await outcomes;
+    expect([...result.values()].map((o) => [o.id, o.status, o.reason, o.started])).toEqual(
+      expect.arrayContaining([
+        ['web', 'skipped', 'parent base failed its launch test', true],
+        ['db', 'skipped', 'parent base failed its launch test', true],
+        ['app', 'skipped', 'ancestor base failed its launch test', true],
+        ['base', 'failed', undefined, true],
+        ['other', 'built', undefined, true],
+      ]),
+    );
+  });
+
+  it('gives the withdrawal reason to a child that had not started yet, and lets none start meanwhile', async () => {
+    const { tasks, nodes } = graph({ base: [], web: ['base'], busy: [] });
+    const outcomes = runDag(nodes, { concurrency: 2 });
+    await tasks.busy.whenStarted();
+    tasks.base.unblockDependents!();
+    tasks.base.stopDependents!('failed its launch test');
+    tasks.busy.succeed();
+    await settle();
+    expect(tasks.web.started).toBe(false);
+    tasks.base.fail();
+    expect((await outcomes).get('web')).toMatchObject({
+      status: 'skipped',
+      reason: 'parent base failed its launch test',
+      started: false,
+    });
+  });
+
+  it('lets a stopped node waiting to take a slot back go on at once, to clean up', async () => {
+    const { tasks, nodes } = graph({ base: [], web: ['base'] });
+    const outcomes = runDag(nodes, { concurrency: 1 });
+    await tasks.base.whenStarted();
+    tasks.base.slot!.release();
+    tasks.base.unblockDependents!();
+    await tasks.web.whenStarted();
+    tasks.web.slot!.release();
+    const webTakes = tasks.web.slot!.take();
+    // base holds the slot again (it took it first): web waits, until base stops it.
+    await settle();
+    tasks.base.stopDependents!('failed its launch test');
+    await webTakes;
+    tasks.base.fail();
+    expect((await outcomes).get('web')!.status).toBe('skipped');
   });
 });
