@@ -112,7 +112,7 @@ build_recipe() {
   if ! (
     cd "$agent$inside"
     RECIPE="$recipe"
-    bake build "$RECIPE" --local --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml" --report "$work/reports/$RECIPE.html"
+    bake build "$RECIPE" --local --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/distribute/$RECIPE.xml" --report "$work/reports/distribute/$RECIPE.html"
   ); then
     echo copy-failed >"$work/progress/$recipe"
     return 1

@@ -5,7 +5,7 @@
  * recorded on the images, and rollback and revoke run as parameterised builds. The pins travel
  * through the bakery's git repository, as a team's would (PUSH_PINS).
  */
-import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
+import { readJournal, RUNNER, stages } from './jenkins-journal.js';
 
 const JENKINSFILE = path.resolve('Jenkinsfile.promote');
-const RUNNER = path.resolve('test/ci/run-jenkinsfile.groovy');
 const REGION = 'us-east-1';
 
 let cloud: LocalCloud;
@@ -119,14 +119,6 @@ afterAll(async () => {
   await cloud?.close();
 });
 
-interface Step {
-  event: string;
-  name?: string;
-  skipped?: boolean;
-  text?: string;
-  status?: string;
-}
-
 async function jenkinsBuild(number: number, params: Record<string, string | boolean>, submitter?: string) {
   const dir = path.join(work, `build-${number}`);
   const journal = path.join(work, `build-${number}.ndjson`);
@@ -143,15 +135,9 @@ async function jenkinsBuild(number: number, params: Record<string, string | bool
       reject: false,
     },
   );
-  const steps = (await readFile(journal, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Step);
+  const steps = await readJournal(journal);
   return { run, steps };
 }
-
-const stages = (steps: Step[]) =>
-  steps.filter((s) => s.event === 'stage').map((s) => (s.skipped ? `${s.name} (skipped)` : s.name));
 
 /** What origin's main pins in an environment now. */
 async function pinned(environment: string): Promise<Record<string, string>> {

@@ -12,27 +12,10 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
+import { readJournal, RUNNER, stages, type JenkinsStep } from './jenkins-journal.js';
 
 const JENKINSFILE = path.resolve('Jenkinsfile');
-const RUNNER = path.resolve('test/ci/run-jenkinsfile.groovy');
 const fixture = path.resolve('test/fixtures/pipeline/cli-bakery');
-
-interface Step {
-  event: string;
-  name?: string;
-  skipped?: boolean;
-  script?: string;
-  workspace?: string;
-  label?: string;
-  files?: string[];
-  cases?: Array<{ name: string; failed: boolean }>;
-  branches?: string[];
-  text?: string;
-  status?: string;
-  error?: string;
-  file?: string;
-  size?: number;
-}
 
 let cloud: LocalCloud;
 let work: string;
@@ -115,16 +98,11 @@ async function jenkinsBuild(number: number, params: Record<string, string | bool
       reject: false,
     },
   );
-  const steps = (await readFile(journal, 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Step);
+  const steps = await readJournal(journal);
   return { run, steps, dir };
 }
 
-const stages = (steps: Step[]) =>
-  steps.filter((s) => s.event === 'stage').map((s) => (s.skipped ? `${s.name} (skipped)` : s.name));
-const bakeCommands = (steps: Step[]) =>
+const bakeCommands = (steps: JenkinsStep[]) =>
   steps
     .filter((s) => s.event === 'sh' && s.script!.includes('bake.js'))
     .map((s) => `${s.workspace}: ${s.script!.trim()}`);
@@ -154,7 +132,7 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     const buildSteps = bakeCommands(steps).filter((line) => line.includes(' build '));
     const bakeThenDistribute = [
       './bin/bake.js build "$RECIPE" --no-pin --no-distribute --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
-      './bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
+      './bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/distribute/$RECIPE.xml" --report "reports/distribute/$RECIPE.html"',
     ];
     const agentOf = (recipe: string) =>
       steps.find((s) => s.event === 'junit' && s.cases?.[0]?.name === recipe)!.workspace!;
@@ -179,11 +157,16 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
       ]),
     );
     const junit = steps.filter((s) => s.event === 'junit');
-    expect(junit.map((s) => [s.files, s.cases]).sort()).toEqual([
-      [['reports/base.xml'], [{ name: 'base', failed: false }]],
-      [['reports/tools.xml'], [{ name: 'tools', failed: false }]],
-      [['reports/web.xml'], [{ name: 'web', failed: false }]],
-    ]);
+    // The bake's results and the copies' side by side: the second run must not overwrite the first.
+    expect(junit.map((s) => [s.files, s.cases]).sort()).toEqual(
+      ['base', 'tools', 'web'].map((recipe) => [
+        [`reports/${recipe}.xml`, `reports/distribute/${recipe}.xml`].sort(),
+        [
+          { name: recipe, failed: false },
+          { name: recipe, failed: false },
+        ],
+      ]),
+    );
     expect(new Set(junit.map((s) => s.workspace)).size).toBe(3);
     const archived = steps.filter((s) => s.event === 'archive');
     expect(archived.find((s) => s.files?.includes('plan.json'))).toBeDefined();

@@ -153,10 +153,11 @@ abstract class PipelineScript extends Script {
     def log = new File(workRoot, "logs/${Thread.currentThread().name.replaceAll('[^A-Za-z0-9._-]', '_')}.log")
     log.parentFile.mkdirs()
     log << "\$ ${script}\n"
+    def started = System.currentTimeMillis()
     def process = builder.start()
     process.inputStream.eachLine { line -> synchronized (this) { log << line << '\n' } }
     def exit = process.waitFor()
-    note(event: 'sh', script: script, workspace: relative(dir), exit: exit)
+    note(event: 'sh', script: script, workspace: relative(dir), exit: exit, ms: System.currentTimeMillis() - started)
     if (exit != 0) throw new RuntimeException("script returned exit code ${exit}: ${script.readLines().find { it.trim() }?.trim()} (log: ${log})")
   }
 
@@ -175,7 +176,8 @@ abstract class PipelineScript extends Script {
 
   List<String> matching(String pattern) {
     def root = workspace.get().toPath()
-    def patterns = pattern.split(',')*.trim()
+    // Ant's `**/` (Jenkins' patterns) also matches no folder at all: `reports/**/*.xml` takes reports/web.xml.
+    def patterns = pattern.split(',')*.trim().collectMany { it.contains('**/') ? [it, it.replace('**/', '')] : [it] }
     def matchers = patterns.collect { FileSystems.default.getPathMatcher("glob:${it}") }
     def found = []
     def stream = Files.walk(root)

@@ -64,6 +64,10 @@ describe('bake init', () => {
     expect(base.launchTest).toMatchObject({ enabled: true });
     // A build pins dev; bake promote takes an image on to prod.
     expect(bakery.config).toMatchObject({ environments: ['dev', 'prod'] });
+    // Security freshness is on for a new bakery: builds take the pending fixes, the nightly scan rebuilds.
+    expect(bakery.config).toMatchObject({ upgrade: 'security', rebuildOn: ['security'] });
+    expect(base.upgrade).toBe('security');
+    expect(base.rebuildOn).toEqual(['security']);
     expect(
       base.pin.map((target) => ('file' in target ? [target.file, target.variable, target.environment] : [])),
     ).toEqual([
@@ -75,6 +79,19 @@ describe('bake init', () => {
     expect(await readFile(path.join(dir, 'recipes/base.yaml'), 'utf8')).toMatch(
       /^# yaml-language-server: \$schema=\.\.\/node_modules\/bake\/schema\/recipe\.schema\.json\n/,
     );
+  });
+
+  it('leaves a bakery written before these defaults as it was: no key, no upgrade step and no security rebuild', async () => {
+    const dir = await newDir();
+    expect((await bake('init', '--dir', dir, '--name', 'older')).exitCode).toBe(0);
+    const config = path.join(dir, 'bake.config.yaml');
+    const written = await readFile(config, 'utf8');
+    await writeFile(config, written.replace(/^upgrade: security\nrebuild_on: \[security\]\n/m, ''));
+    const bakery = await loadBakery(dir);
+    expect(bakery.config.upgrade).toBeUndefined();
+    expect(bakery.config.rebuildOn).toBeUndefined();
+    expect(bakery.recipes[0]!.upgrade).toBeUndefined();
+    expect(bakery.recipes[0]!.rebuildOn).toBeUndefined();
   });
 
   it('never overwrites a file: a second run keeps all of them, saying so once per file', async () => {
@@ -176,5 +193,11 @@ describe('bake init', () => {
     expect(scaffold).toMatch(/^\/\/ bake in Jenkins \(written by bake init\)/);
     expect(scaffold).toContain("sh 'npx --no-install bake validate'");
     expect(scaffold).not.toContain('bin/bake.js');
+    // The nightly run scans before planning; a run started by hand does not, unless asked.
+    expect(scaffold).toContain("cron('H 2 * * *')");
+    expect(scaffold).toMatch(
+      /stage\('Security scan'\) \{\n\s+when \{ anyOf \{ triggeredBy 'TimerTrigger'; expression \{ params\.SECURITY_SCAN \} \} \}/,
+    );
+    expect(scaffold).toContain("sh 'npx --no-install bake scan --json > scan.json'");
   });
 });

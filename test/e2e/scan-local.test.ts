@@ -13,7 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mountsUnder } from '../../src/local-cloud/rootfs.js';
 import { processesUsing } from '../local-cloud/instances.js';
 import { assertMatchesSchema } from '../schema/json-schemas.js';
-import { PROBE_PACKAGE, startSecurityRepository, type SecurityRepository } from '../scan/security-repository.js';
+import {
+  PROBE_PACKAGE,
+  probeRole,
+  startSecurityRepository,
+  type SecurityRepository,
+} from '../scan/security-repository.js';
 import { bake, bakeEnv, temporaryBakery } from './local-bakery.js';
 
 let repository: SecurityRepository;
@@ -57,22 +62,6 @@ interface BuildDocument {
       security_scan?: { pending: unknown[] };
     };
   }>;
-}
-
-/** Adds the test's security suite to the image's apt sources and installs the probe package from it. */
-function probeRole(sourceLine: string): string {
-  return [
-    '- name: the security suite of the test',
-    '  ansible.builtin.copy:',
-    '    dest: /etc/apt/sources.list.d/bake-scan-probe.list',
-    `    content: "${sourceLine}\\n"`,
-    '    mode: "0644"',
-    '- name: the probe package',
-    '  ansible.builtin.apt:',
-    `    name: ${PROBE_PACKAGE}`,
-    '    update_cache: true',
-    '',
-  ].join('\n');
 }
 
 async function run(...args: string[]) {

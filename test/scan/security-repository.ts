@@ -27,6 +27,22 @@ export interface SecurityRepository {
   close(): Promise<void>;
 }
 
+/** Adds the test's security suite to the image's apt sources and installs the probe package from it. */
+export function probeRole(sourceLine: string): string {
+  return [
+    '- name: the security suite of the test',
+    '  ansible.builtin.copy:',
+    '    dest: /etc/apt/sources.list.d/bake-scan-probe.list',
+    `    content: "${sourceLine}\\n"`,
+    '    mode: "0644"',
+    '- name: the probe package',
+    '  ansible.builtin.apt:',
+    `    name: ${PROBE_PACKAGE}`,
+    '    update_cache: true',
+    '',
+  ].join('\n');
+}
+
 export async function startSecurityRepository(): Promise<SecurityRepository> {
   const root = await mkdtemp(path.join(tmpdir(), 'bake-security-repo-'));
   const server: Server = createServer((req, res) => {
