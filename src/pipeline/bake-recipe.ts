@@ -16,6 +16,7 @@ import type { RecipeLog } from './build-log.js';
 import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe, type RenderedForBuild } from './build-run.js';
 import { amiDescription, imageTags } from './build-tags.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
+import { recordBuiltImages } from './record-build.js';
 import { launchTestBakedImage } from './launch-test-step.js';
 import type { Slot } from './scheduler.js';
 import { workDirOf } from './work-dir.js';
@@ -199,6 +200,8 @@ async function finishImage(
   const launchTest = testing ? await launchTestBakedImage(run, entry, amis[buildRegion], tags, signal, log) : undefined;
   if (!testing && recipe.launchTest && !recipe.launchTest.enabled)
     await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
+  // Only now does bake vouch for it: a failed launch test threw above, and a forged tag never gets here.
+  await recordBuiltImages(run, entry, amis, log);
   return { amis, baked: { tags, builtAt: made.builtAt, bakedNow: true }, launchTest };
 }
 
