@@ -13,7 +13,14 @@ import { CloudError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { APT_PROXY_PORT, AptProxy, localAptOrigins } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
-import { BASE_IMAGE, type InstanceEndpoint, type InstanceHost, type LaunchRequest } from './instance-host.js';
+import { isArchitecture, type Architecture } from './architecture.js';
+import { BINFMT_MISC, requireEmulator } from './emulation.js';
+import {
+  baseImageArchitecture,
+  type InstanceEndpoint,
+  type InstanceHost,
+  type LaunchRequest,
+} from './instance-host.js';
 import { guardInstanceNetwork, unguardInstanceNetwork } from './host-firewall.js';
 import { instanceCgroups, removeInstanceCgroups } from './instance-cgroup.js';
 import {
@@ -47,6 +54,8 @@ export interface BootHostOptions {
   notice?: (line: string) => void;
   /** Where the debootstrap base and the apt cache are kept (default $BAKE_ROOTFS_CACHE, else <stateDir>/rootfs). */
   rootfsCache?: string;
+  /** Where the kernel lists its binfmt handlers (default /proc/sys/fs/binfmt_misc; tests give a folder of their own). */
+  binfmtDir?: string;
 }
 
 /** EC2 instances listen for SSH on 22; each local one does so at its own address. */
@@ -79,7 +88,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const parked = new Map<string, InstanceNetwork>();
   /** Instances whose SSH is held back (holdSsh): until when, and the timer that lets it through. */
   const sshHolds = new Map<string, { until: number; timer: NodeJS.Timeout }>();
-  let base: Promise<string> | undefined;
+  const bases = new Map<Architecture, Promise<string>>();
+  const binfmtDir = options.binfmtDir ?? BINFMT_MISC;
   let prepared: Promise<void> | undefined;
 
   const files = (instanceId: string) => {
@@ -101,6 +111,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       slot: path.join(dir, 'network-slot'),
       pid: path.join(dir, 'nspawn.pid'),
       console: path.join(dir, 'console.log'),
+      /** The instance's architecture, when not x86_64: checked for an emulator at every boot. */
+      architecture: path.join(dir, 'architecture'),
     };
   };
 
@@ -146,11 +158,20 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await unmountUnder(stateDir);
     })());
 
-  const baseRootfs = () => {
-    base ??= ensureBaseRootfs({ cacheDir, log: options.notice ?? log });
-    // A failed debootstrap (mirror down) is retried by the next launch, not remembered.
-    base.catch(() => (base = undefined));
+  const baseRootfs = (architecture: Architecture) => {
+    let base = bases.get(architecture);
+    if (!base) {
+      base = ensureBaseRootfs({ cacheDir, log: options.notice ?? log, architecture });
+      bases.set(architecture, base);
+      // A failed debootstrap (mirror down) is retried by the next launch, not remembered.
+      base.catch(() => bases.delete(architecture));
+    }
     return base;
+  };
+
+  const recordedArchitecture = async (instanceId: string): Promise<Architecture> => {
+    const text = (await readFile(files(instanceId).architecture, 'utf8').catch(() => '')).trim();
+    return isArchitecture(text) ? text : 'x86_64';
   };
 
   /** RunInstances' UserData, bytes as given (cloud-init handles gzip and MIME): temp file, then rename. */
@@ -183,6 +204,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     const f = files(instanceId);
     if (!exists(instanceId)) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
     await stopOrphanContainer(f.pid, f.rootfs);
+    // Before anything is claimed: the handler may have gone since the instance last ran.
+    await requireEmulator(await recordedArchitecture(instanceId), binfmtDir);
     const started = Date.now();
     const network = parked.get(instanceId) ?? (await claimInstanceNetwork(await recordedSlot(instanceId)));
     parked.delete(instanceId);
@@ -273,9 +296,14 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       const f = files(request.instanceId);
       if (running.has(request.instanceId) || existsSync(f.dir))
         throw new CloudError(`instance ${request.instanceId} already exists on this host`);
+      const architecture = request.architecture ?? baseImageArchitecture(request.imageId) ?? 'x86_64';
+      // Before a debootstrap of minutes or a boot that would end in "Exec format error".
+      await requireEmulator(architecture, binfmtDir);
       // No copy: the instance's writes go to its own upper directory over the image's layers.
-      const lowers = request.imageId === BASE_IMAGE ? [await baseRootfs()] : await images.layersOf(request.imageId);
+      const base = baseImageArchitecture(request.imageId);
+      const lowers = base ? [await baseRootfs(base)] : await images.layersOf(request.imageId);
       await mkdir(f.dir, { recursive: true, mode: 0o700 });
+      if (architecture !== 'x86_64') await writeFile(f.architecture, `${architecture}\n`);
       await writeFile(path.join(f.dir, LAYERS_FILE), `${JSON.stringify(lowers)}\n`);
       try {
         return await boot(request.instanceId, request.authorizedKey, request.userData ?? Buffer.alloc(0));
@@ -316,7 +344,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
 
     async alias(imageId: string, newImageId: string): Promise<void> {
       await prepare();
-      if (imageId === BASE_IMAGE)
+      if (baseImageArchitecture(imageId))
         throw new CloudError('the base image is shared by every region already; it needs no copy');
       await images.alias(imageId, newImageId);
     },
@@ -335,9 +363,13 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     },
 
     async deleteImage(imageId: string): Promise<void> {
-      if (imageId === BASE_IMAGE) return;
+      if (baseImageArchitecture(imageId)) return;
       await prepare();
       await images.delete(imageId);
+    },
+
+    async requireArchitecture(architecture: Architecture): Promise<void> {
+      await requireEmulator(architecture, binfmtDir);
     },
 
     async holdSsh(instanceId: string, until: number): Promise<void> {
