@@ -3,11 +3,10 @@
  * fingerprint and region. Read with GetParameters (10 names a call, regions in parallel), written
  * with PutParameter by the build identity.
  */
-import { PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { PutParameterCommand } from '@aws-sdk/client-ssm';
 import { buildRecordName, formatBuildRecord, parseBuildRecord, type BuildRecord } from '../tags/build-record.js';
 import { cloudError } from './image-catalog.js';
-import { createParameterStore } from './ssm-parameters.js';
-import { createSsmClient } from './clients.js';
+import { createParameterStore, ssmClients } from './ssm-parameters.js';
 import type { AwsSettings } from './settings.js';
 
 /** One recipe's fingerprint, in the regions whose records are asked for. */
@@ -26,12 +25,8 @@ export interface BuildRecords {
 
 export function createBuildRecords(settings: AwsSettings, bakery: string): BuildRecords & { close(): void } {
   const store = createParameterStore(settings);
-  const clients = new Map<string, SSMClient>();
-  const client = (region: string) => {
-    let c = clients.get(region);
-    if (!c) clients.set(region, (c = createSsmClient(settings, region)));
-    return c;
-  };
+  const clients = ssmClients(settings);
+  const client = clients.client;
   return {
     async read(queries) {
       const byRegion = new Map<string, Array<{ recipe: string; name: string }>>();
@@ -78,7 +73,7 @@ export function createBuildRecords(settings: AwsSettings, bakery: string): Build
     },
     close() {
       store.close();
-      for (const c of clients.values()) c.destroy();
+      clients.close();
     },
   };
 }
