@@ -110,6 +110,8 @@ export async function findImagesWithFingerprint(
   fingerprint: string,
   regions: string[],
   owner?: { bakery: string; recipes: ReadonlySet<string>; legacyName?: string },
+  /** Region → the image id a build record names: only that image counts there (src/tags/build-record.ts). */
+  recorded?: Record<string, string>,
 ): Promise<Record<string, FoundImage>> {
   const found: Record<string, FoundImage> = {};
   await Promise.all(
@@ -133,7 +135,8 @@ export async function findImagesWithFingerprint(
         const usable = own.filter(
           (image) =>
             !launchTestBlocksReuse(image.Tags?.find((tag) => tag.Key === LAUNCH_TEST_TAG)?.Value) &&
-            !isRevoked(tagMap(image)),
+            !isRevoked(tagMap(image)) &&
+            (!recorded || image.ImageId === recorded[region]),
         );
         const newest = usable.sort((a, b) => (b.CreationDate ?? '').localeCompare(a.CreationDate ?? ''))[0];
         if (newest?.ImageId)

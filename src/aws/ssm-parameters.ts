@@ -14,13 +14,24 @@ export interface ParameterStore {
 // GetParameters takes at most 10 names per call.
 const GET_PARAMETERS_LIMIT = 10;
 
-export function createParameterStore(settings: AwsSettings): ParameterStore & { close(): void } {
+/** One SSM client per region, made on first use; `close` destroys them all. */
+export function ssmClients(settings: AwsSettings): { client(region: string): SSMClient; close(): void } {
   const clients = new Map<string, SSMClient>();
-  const client = (region: string) => {
-    let c = clients.get(region);
-    if (!c) clients.set(region, (c = createSsmClient(settings, region)));
-    return c;
+  return {
+    client(region) {
+      let c = clients.get(region);
+      if (!c) clients.set(region, (c = createSsmClient(settings, region)));
+      return c;
+    },
+    close() {
+      for (const c of clients.values()) c.destroy();
+    },
   };
+}
+
+export function createParameterStore(settings: AwsSettings): ParameterStore & { close(): void } {
+  const clients = ssmClients(settings);
+  const client = clients.client;
   return {
     async read(region, names) {
       const values = new Map<string, string>();
@@ -56,7 +67,7 @@ export function createParameterStore(settings: AwsSettings): ParameterStore & { 
       }
     },
     close() {
-      for (const c of clients.values()) c.destroy();
+      clients.close();
     },
   };
 }

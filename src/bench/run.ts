@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { createOutput } from '../io/output.js';
 import { resolveBaseImage } from '../aws/base-image.js';
 import { createImageCatalog } from '../aws/image-catalog.js';
+import { createBuildRecords } from '../aws/build-records.js';
 import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
 import { gitContentIds, hashedContentIds } from '../fingerprint/content-ids.js';
 import { gitHistory } from '../fingerprint/history.js';
@@ -23,6 +24,8 @@ import { baseImageId, machineImageDefaults, seedRegion } from '../local-cloud/ec
 import { StateFile } from '../local-cloud/ec2-api/state-file.js';
 import { distributionTag } from '../lifecycle/distribution-settings.js';
 import { DISTRIBUTION_TAG } from '../tags/tag-contract.js';
+import { buildRecordName, formatBuildRecord } from '../tags/build-record.js';
+import { storedParameters } from '../local-cloud/ec2-api/parameter-store.js';
 import { SELF_ACCOUNT, setTags } from '../local-cloud/ec2-api/state.js';
 import { changedSince } from '../pipeline/changed-since.js';
 import { planBakery, type Plan, type PlanDeps } from '../pipeline/plan.js';
@@ -86,10 +89,12 @@ const planOnlyHost: InstanceHost = {
 };
 
 const emptyCatalog: ImageCatalog = { listBakedImages: async () => [] as ImageRecord[] };
+const noRecords: PlanDeps['records'] = { read: async () => new Map() };
 
 function offlineDeps(bakery: Bakery, generatorVersion?: string): PlanDeps {
   return {
     catalog: emptyCatalog,
+    records: noRecords,
     resolveBase: async (_base, region) => baseImageId(region),
     contentIds: gitContentIds(bakery.root),
     generatorVersion,
@@ -101,7 +106,13 @@ function offlineDeps(bakery: Bakery, generatorVersion?: string): PlanDeps {
  * older generator, so its fingerprint differs) and, for 90% of them, one per region with today's
  * fingerprint. The other 10% must be rebuilt, with reasons.
  */
-async function seedImages(stateDir: string, current: Plan, old: Plan, commit: string): Promise<number> {
+async function seedImages(
+  stateDir: string,
+  bakeryName: string,
+  current: Plan,
+  old: Plan,
+  commit: string,
+): Promise<number> {
   await mkdir(stateDir, { recursive: true });
   const file = new StateFile(stateDir);
   const state = file.load();
@@ -133,7 +144,21 @@ async function seedImages(stateDir: string, current: Plan, old: Plan, commit: st
   };
   current.recipes.forEach((entry, i) => {
     add(old.recipes[i], entry.recipe.regions[0], '2026-10-01T00:00:00.000Z');
-    if (i % 10 !== 9) for (const region of entry.recipe.regions) add(entry, region, '2026-11-02T00:00:00.000Z');
+    if (i % 10 !== 9)
+      for (const region of entry.recipe.regions) {
+        add(entry, region, '2026-11-02T00:00:00.000Z');
+        // As a build leaves it: the image recorded under the bakery's path (src/tags/build-record.ts).
+        const record = { imageId: `ami-${n.toString(16).padStart(17, '0')}`, runId: 'bench', recordedAt: '' };
+        storedParameters(state).push({
+          name: buildRecordName(bakeryName, entry.name, entry.fingerprint),
+          region,
+          type: 'String',
+          dataType: 'text',
+          value: formatBuildRecord(record),
+          version: 1,
+          lastModified: '2026-11-02T00:00:00.000Z',
+        });
+      }
   });
   file.save(state);
   return n;
@@ -176,12 +201,13 @@ async function main(): Promise<void> {
 
     const oldPlan = await planBakery(bakery, bakery.recipes, offlineDeps(bakery, 'old-generator'));
     const stateDir = path.join(dir, '.bake', 'local');
-    const images = await seedImages(stateDir, coldPlan, oldPlan, commit);
+    const images = await seedImages(stateDir, bakery.config.bakery, coldPlan, oldPlan, commit);
     const cloud = await startLocalCloud({ stateDir, host: planOnlyHost });
     try {
       const aws = { endpoint: cloud.endpoint, region: 'us-east-1', credentials: cloud.credentials };
       const deps = (): PlanDeps => ({
         catalog: createImageCatalog(aws),
+        records: createBuildRecords(aws, bakery.config.bakery),
         resolveBase: (base, region) => resolveBaseImage(aws, base, region),
         contentIds: gitContentIds(dir),
         history: gitHistory(dir, watchedFolders(bakery)),

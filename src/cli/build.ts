@@ -8,7 +8,7 @@ import { productionDoctorDeps } from '../pipeline/doctor-deps.js';
 import { productionBuildDeps } from '../pipeline/build-deps.js';
 import { buildExitCode, buildJson, summaryLines } from '../pipeline/build-report.js';
 import { writeJunit } from '../pipeline/junit.js';
-import { planBakery } from '../pipeline/plan.js';
+import { planBakery, planWarnings } from '../pipeline/plan.js';
 import { generatorChangeNote } from '../pipeline/plan-report.js';
 import { bakeVersion } from '../release/installed-package.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
@@ -108,6 +108,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
       });
       const upgraded = generatorChangeNote(plan, bakeVersion());
       if (upgraded) output.note(upgraded);
+      for (const warning of planWarnings(plan)) output.warn(warning);
       const { shape } = await detectPackerShape();
       if (flags.preflight)
         await preflightBuild(

@@ -1,12 +1,11 @@
 import path from 'node:path';
 import { Command } from 'commander';
-import { createParameterStore } from '../aws/ssm-parameters.js';
-import { createLifecycleEc2 } from '../aws/image-lifecycle.js';
+import { withEnvironmentDeps } from '../pipeline/environment-deps.js';
 import { pinIntoEnvironment } from '../pipeline/environment-pins.js';
 import { ssmPinLine } from '../pipeline/pin-ssm.js';
 import { firstEnvironment, hasPinTargets, recipeInEnvironment } from '../recipes/environments.js';
 import { imagesToPin } from '../pipeline/pin-decision.js';
-import { planBakery } from '../pipeline/plan.js';
+import { planBakery, planWarnings } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { selectRecipes } from '../recipes/graph.js';
 import { ARCH_HELP, architectureArgument } from './recipe-selection.js';
@@ -42,15 +41,12 @@ export function pinCommand(): Command {
         );
         const { results, parameters } = await withCloud(ctx, async ({ aws }) => {
           const plan = await planBakery(bakery, recipes, await productionPlanDeps(bakery, aws));
+          for (const warning of planWarnings(plan)) ctx.output.warn(warning);
           const requests = imagesToPin(plan, new Set(recipes.map((r) => r.name)));
-          const store = createParameterStore(aws);
-          try {
-            const deps = { ec2: createLifecycleEc2(aws), store, now: () => new Date() };
+          return withEnvironmentDeps(aws, bakery.config.bakery, async (deps) => {
             const pinned = await pinIntoEnvironment(bakery, requests, environment, deps, check);
             return { results: pinned.files, parameters: pinned.parameters };
-          } finally {
-            store.close();
-          }
+          });
         });
         for (const result of results) {
           const where = path.relative(process.cwd(), result.file) || result.file;

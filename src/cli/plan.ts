@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { withCloud, noteBakeryName } from './cloud-session.js';
-import { planBakery } from '../pipeline/plan.js';
+import { planBakery, planWarnings } from '../pipeline/plan.js';
 import { productionPlanDeps } from '../pipeline/plan-deps.js';
 import { generatorChangeNote, planExitCode, planJson, planLines } from '../pipeline/plan-report.js';
 import { bakeVersion } from '../release/installed-package.js';
@@ -38,6 +38,7 @@ async function plan(ctx: CommandContext, names: string[], flags: PlanFlags): Pro
   const { recipes, changes } = await recipesToWorkOn(ctx, bakery, names, flags.changedSince, flags.arch);
   return withCloud(ctx, async ({ aws }) => {
     const result = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws));
+    for (const warning of planWarnings(result)) ctx.output.warn(warning);
     const upgraded = generatorChangeNote(result, bakeVersion());
     if (upgraded) ctx.output.note(upgraded);
     for (const line of planLines(result)) ctx.output.info(line);

@@ -32,7 +32,7 @@ export function promoteCommand(): Command {
         const check = Boolean(flags.check);
         const recipes = selectRecipes(bakery, names);
         const report = await withCloud(ctx, ({ aws }) =>
-          withEnvironmentDeps(aws, (deps) =>
+          withEnvironmentDeps(aws, bakery.config.bakery, (deps) =>
             promote(bakery, recipes, { to: flags.to, check, approvedBy: flags.approvedBy }, deps),
           ),
         );

@@ -29,7 +29,9 @@ export function revokeCommand(): Command {
         const check = Boolean(flags.check);
         const by = flags.by?.trim() || buildMetadata().lockHolder;
         const report = await withCloud(ctx, ({ aws }) =>
-          withEnvironmentDeps(aws, (deps) => revoke(bakery, { target, reason: flags.reason, by, check }, deps)),
+          withEnvironmentDeps(aws, bakery.config.bakery, (deps) =>
+            revoke(bakery, { target, reason: flags.reason, by, check }, deps),
+          ),
         );
         const would = check ? 'would be ' : '';
         for (const image of report.revoked)

@@ -30,7 +30,7 @@ export function rollbackCommand(): Command {
         const check = Boolean(flags.check);
         const [recipe] = selectRecipes(bakery, [name]);
         const report = await withCloud(ctx, ({ aws }) =>
-          withEnvironmentDeps(aws, (deps) =>
+          withEnvironmentDeps(aws, bakery.config.bakery, (deps) =>
             rollback(bakery, recipe, { environment: flags.env, to: flags.to, check }, deps),
           ),
         );

@@ -19,6 +19,7 @@ import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe, type Rend
 import { amiDescription, imageTags } from './build-tags.js';
 import { architectureOfRecipe, recipeNameOf } from '../recipes/architectures.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
+import { recordBuiltImages } from './record-build.js';
 import { launchTestBakedImage } from './launch-test-step.js';
 import { StoppedByAncestor, type Slot } from './scheduler.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
@@ -242,6 +243,7 @@ async function proveImage(
   if (!launchTested(run, entry)) {
     if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled)
       await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
+    await recordBuiltImages(run, entry, image.amis, log);
     run.proofs.settle(entry.name, true);
     return undefined;
   }
@@ -252,6 +254,8 @@ async function proveImage(
     await slot.take();
     const tags = image.baked!.tags;
     const result = await launchTestBakedImage(run, entry, image.amis[entry.recipe.regions[0]], tags, signal, log);
+    // Only now does bake vouch for it: a failed launch test threw above, and a forged tag never gets here.
+    await recordBuiltImages(run, entry, image.amis, log);
     run.proofs.settle(entry.name, true);
     return result;
   } catch (error) {

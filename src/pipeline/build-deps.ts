@@ -8,6 +8,7 @@ import { ec2RecipeLocks } from '../aws/recipe-lock.js';
 import type { AwsSettings } from '../aws/settings.js';
 import { setImageDescription, tagImage } from '../aws/tag-image.js';
 import { createParameterStore } from '../aws/ssm-parameters.js';
+import { createBuildRecords } from '../aws/build-records.js';
 import { createImageDistribution } from '../aws/image-distribution.js';
 import { distributeImage } from '../lifecycle/distribute.js';
 import { lookupGitCommit } from '../git/commit.js';
@@ -54,7 +55,9 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
   const locks = ec2RecipeLocks(clients, setup.bakery.config.bakery);
   const lock = setup.lock;
   const parameterStore = createParameterStore(setup.aws);
+  const records = createBuildRecords(setup.aws, setup.bakery.config.bakery);
   return {
+    records,
     render: (recipe, outDir) =>
       renderRecipe(setup.bakery, recipe, outDir, { shape: setup.shape, target: setup.target }),
     writeVariables: writePackerVariables,
@@ -99,12 +102,23 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
           lock,
           { signal, note: setup.note },
         ),
-      findImages: (entry) =>
-        findImagesWithFingerprint(clients, entry.name, entry.fingerprint, entry.recipe.regions, {
-          bakery: setup.bakery.config.bakery,
-          legacyName: setup.bakery.config.bakeryLegacyName,
-          recipes: new Set(setup.bakery.recipes.map((r) => r.name)),
-        }),
+      findImages: async (entry) => {
+        // Another job's image counts only when that job recorded it, like in plan.
+        const query = { recipe: entry.name, fingerprint: entry.fingerprint, regions: entry.recipe.regions };
+        const recorded = (await records.read([query])).get(entry.name) ?? {};
+        return findImagesWithFingerprint(
+          clients,
+          entry.name,
+          entry.fingerprint,
+          entry.recipe.regions,
+          {
+            bakery: setup.bakery.config.bakery,
+            legacyName: setup.bakery.config.bakeryLegacyName,
+            recipes: new Set(setup.bakery.recipes.map((r) => r.name)),
+          },
+          Object.fromEntries(Object.entries(recorded).map(([region, record]) => [region, record.imageId])),
+        );
+      },
     }),
   };
 }

@@ -4,6 +4,7 @@
  * live beside this file: bake-recipe.ts (render, Packer, tags, launch test), distribute-recipe.ts
  * (copies, sharing, settings), pin-decision.ts (what is pinned, or why not); build.ts schedules them.
  */
+import type { BuildRecords } from '../aws/build-records.js';
 import type { FoundImage } from '../aws/image-catalog.js';
 import { BakeError } from '../errors/index.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
@@ -114,6 +115,11 @@ export interface BuildDeps {
     clear(renderedDir: string): Promise<void>;
     keep(renderedDir: string, logsRoot: string, runId: string, recipe: string): Promise<KeptManifest | undefined>;
   };
+  /**
+   * Build records (src/aws/build-records.ts): the images this bakery vouches for, written once an
+   * image passed its launch test and once it is copied. Absent: nothing is recorded.
+   */
+  records?: BuildRecords;
   /** Per region, the newest image tagged with the entry's fingerprint now and its bake:distribution tag (asked once the lock is held). */
   findImages?(entry: PlannedRecipe): Promise<Record<string, FoundImage>>;
   gitCommit(): Promise<string>;

@@ -5,6 +5,7 @@
  * the images in Packer's manifest are all there is.
  */
 import { BuildFailure } from '../errors/index.js';
+import { recordBuiltImages } from './record-build.js';
 import type { RecipeLog } from './build-log.js';
 import type { BuildRun, BuiltImage, PlannedRecipe } from './build-run.js';
 
@@ -36,5 +37,7 @@ export async function distributeRecipe(
     signal,
     log: log.note,
   });
+  // The copies bake made are bake's images too: recorded like the one they were copied from.
+  await recordBuiltImages(run, entry, result.amis, log);
   return { amis: result.amis };
 }

@@ -13,7 +13,15 @@ import { isDryRunAction, principalOf, type DoctorCloud, type Permission } from '
 import { RecipeGraph } from '../recipes/graph.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { BAKERY_TAG, RECIPE_TAG } from '../tags/tag-contract.js';
-import { buildRegionOf, kmsKeysOf, ssmParameterArn, ssmParametersOf, statementFor } from './iam-policy.js';
+import {
+  BUILD_RECORDS_STATEMENT,
+  buildRecordParametersOf,
+  buildRegionOf,
+  kmsKeysOf,
+  ssmParameterArn,
+  ssmParametersOf,
+  statementFor,
+} from './iam-policy.js';
 
 export type FindingStatus = 'ok' | 'problem' | 'not-verified' | 'note';
 export type FindingGroup = 'agent' | 'account' | 'recipes' | 'permissions';
@@ -460,6 +468,8 @@ interface Probe {
   sendKey?: string;
   /** The resource to simulate on (default `*`). */
   resource?: string;
+  /** The statement of `bake iam-policy` that allows it, when not the action's usual one. */
+  statement?: string;
 }
 
 async function permissionFindings(
@@ -580,6 +590,19 @@ async function permissionFindings(
       });
       add('ssm:PutParameter', { region: parameter.region, resource: ssmParameterArn(parameter) });
     }
+    for (const record of buildRecordParametersOf(bakery, recipe)) {
+      const resource = ssmParameterArn({ region: record.region, name: record.probe });
+      add('ssm:GetParameters', {
+        region: record.region,
+        resource,
+        statement: BUILD_RECORDS_STATEMENT,
+        send: () =>
+          ask(`ssm gets ${record.region} ${record.probe}`, record.region, () =>
+            cloud.readParameter(record.region, record.probe, 'GetParameters'),
+          ),
+      });
+      add('ssm:PutParameter', { region: record.region, resource, statement: BUILD_RECORDS_STATEMENT });
+    }
     for (const key of kmsKeysOf(recipe))
       for (const entry of actions.filter((a) => a.scope === 'kms-key' && a.action !== 'kms:DescribeKey'))
         add(entry.action, { region: key.region, resource: key.name.startsWith('arn:') ? key.name : undefined });
@@ -679,7 +702,7 @@ async function permissionFindings(
       permission = simulated.get(`${probe.region} ${probe.resource ?? '*'} ${probe.action}`) ?? permission;
       how = 'simulate';
     }
-    const statement = statementFor(probe.action);
+    const statement = probe.statement ?? statementFor(probe.action);
     const finding: Finding =
       permission?.outcome === 'allowed'
         ? {

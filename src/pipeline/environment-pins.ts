@@ -4,6 +4,7 @@
  * targets hold is the truth about what is deployed; each image pinned is recorded on the image
  * (`bake:pinned:<env>`, the first time only) for soak and for the history rollback reads.
  */
+import type { BuildRecords } from '../aws/build-records.js';
 import path from 'node:path';
 import type { ImageRecord } from '../aws/image-record.js';
 import type { LifecycleEc2 } from '../aws/image-lifecycle.js';
@@ -20,6 +21,8 @@ import { pinSsmParameters, readSsmPinValues, type SsmPinResult } from './pin-ssm
 export interface EnvironmentDeps {
   ec2: LifecycleEc2;
   store: ParameterStore;
+  /** What bake vouches for: promote and rollback pin only recorded images (src/pipeline/vouched-images.ts). */
+  records: Pick<BuildRecords, 'read'>;
   now: () => Date;
 }
 

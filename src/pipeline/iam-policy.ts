@@ -4,6 +4,7 @@
  * allows: the recipes' regions, this bakery's `bake:bakery` tag, the KMS keys and the SSM
  * parameters the recipes name. Pure: bakery in, policy document out.
  */
+import { buildRecordPath } from '../tags/build-record.js';
 import { BAKE_ACTIONS, type BakeAction, type PolicyScope } from '../aws/bake-actions.js';
 import type { Bakery, Recipe } from '../recipes/model.js';
 import { BAKERY_TAG } from '../tags/tag-contract.js';
@@ -48,12 +49,24 @@ export function ssmParametersOf(recipe: Recipe): { read: Named[]; written: Named
   return { read, written };
 }
 
+/**
+ * Where bake records the images it vouches for (src/tags/build-record.ts), per region of the
+ * recipe: `name` is the path with `/*` for the policy, `probe` one parameter below it for doctor.
+ */
+export function buildRecordParametersOf(bakery: Bakery, recipe: Recipe): Array<Named & { probe: string }> {
+  const root = `${buildRecordPath(bakery.config.bakery)}/${recipe.name}`;
+  return recipe.regions.map((region) => ({ region, name: `${root}/*`, probe: `${root}/bake-doctor-probe` }));
+}
+
 /** The KMS keys a recipe names (`kms_key_ids`), per region. */
 export function kmsKeysOf(recipe: Recipe): Named[] {
   return Object.entries(recipe.kmsKeyIds).map(([region, name]) => ({ region, name }));
 }
 
 const unique = (items: string[]) => [...new Set(items)].sort();
+
+/** The statement of `bake iam-policy` for the build records. */
+export const BUILD_RECORDS_STATEMENT = 'BakeBuildRecords';
 
 export function ssmParameterArn({ region, name }: Named): string {
   return `arn:aws:ssm:${region}:*:parameter${name.startsWith('/') ? '' : '/'}${name}`;
@@ -136,6 +149,21 @@ export function iamPolicy(bakery: Bakery): IamPolicyResult {
       Effect: 'Allow',
       Action: ['ssm:PutParameter'],
       Resource: writtenParameters,
+    });
+
+  // Build records: read by plan, pin, promote and rollback; written only by builds. Whoever may
+  // write here can vouch for any image (docs/security.md): give PutParameter to the build identity alone.
+  const records = unique(
+    bakery.recipes.flatMap((recipe) =>
+      recipe.regions.map((region) => ssmParameterArn({ region, name: `${buildRecordPath(name)}/*` })),
+    ),
+  );
+  if (records.length)
+    statements.push({
+      Sid: BUILD_RECORDS_STATEMENT,
+      Effect: 'Allow',
+      Action: ['ssm:GetParameters', 'ssm:PutParameter'],
+      Resource: records,
     });
 
   const keys = bakery.recipes.flatMap(kmsKeysOf);

@@ -56,11 +56,17 @@ export async function pinAfterBuild(run: BuildRun, decision: PinDecision): Promi
  * `bake pin`: only images of the recipe's CURRENT fingerprint are pinned: an older image is never
  * written back. (An image whose sharing is still to be applied has its final id already: it is pinned.)
  */
+/** A tagged image plan refused for want of a build record: pin says so rather than "none". */
+function unrecordedOf(entry: Plan['recipes'][number]): string {
+  const why = entry.reasons.filter((reason) => reason.includes('no build record'));
+  return why.length ? `; ${why.join('; ')}` : '';
+}
+
 export function imagesToPin(plan: Plan, asked: Set<string>): PinRequest[] {
   const notBuilt = plan.recipes.filter((r) => asked.has(r.name) && r.missingRegions.length > 0);
   if (notBuilt.length)
     throw new CloudError(
-      `no image with the current fingerprint for ${notBuilt.map((r) => `${r.name} (${r.missingRegions.join(', ') || 'all regions'})`).join(', ')}: run bake build first`,
+      `no image with the current fingerprint for ${notBuilt.map((r) => `${r.name} (${r.missingRegions.join(', ') || 'all regions'}${unrecordedOf(r)})`).join(', ')}: run bake build first`,
     );
   return plan.recipes.filter((r) => asked.has(r.name)).map((r) => ({ recipe: r.recipe, amis: r.amis }));
 }

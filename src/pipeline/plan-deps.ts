@@ -4,6 +4,7 @@
  */
 import { resolveBaseImage } from '../aws/base-image.js';
 import { createImageCatalog } from '../aws/image-catalog.js';
+import { createBuildRecords } from '../aws/build-records.js';
 import type { ImageCatalog } from '../aws/image-record.js';
 import type { AwsSettings } from '../aws/settings.js';
 import { isOwnImage } from '../tags/tag-contract.js';
@@ -28,6 +29,7 @@ export async function productionPlanDeps(bakery: Bakery, aws: AwsSettings): Prom
   const inGit = await isGitWorkTree(bakery.root);
   return {
     catalog: ownImages(createImageCatalog(aws), bakery),
+    records: createBuildRecords(aws, bakery.config.bakery),
     resolveBase: (base, region) => resolveBaseImage(aws, base, region),
     contentIds: inGit ? gitContentIds(bakery.root) : hashedContentIds(bakery.root),
     history: inGit ? gitHistory(bakery.root, watchedFolders(bakery)) : noHistory(bakery.root),

@@ -86,6 +86,7 @@ export function planJson(plan: Plan, changes?: ChangedSince): unknown {
         },
       }),
       ...(e.replaces?.length ? { replaces: e.replaces } : {}),
+      ...(e.warnings?.length ? { warnings: e.warnings } : {}),
     })),
   };
 }

@@ -4,6 +4,7 @@
  * one listing of bake's images per region, whatever the number of recipes.
  */
 import type { ImageCatalog, ImageRecord } from '../aws/image-record.js';
+import type { BuildRecords } from '../aws/build-records.js';
 import { explainChange } from '../fingerprint/explain.js';
 import {
   fingerprintBakery,
@@ -60,6 +61,11 @@ export interface RecipePlan {
   security?: SecurityFreshness;
   /** The current images a security rebuild replaces: the build does not take them for "baked meanwhile" (same fingerprint). */
   replaces?: string[];
+  /**
+   * Images tagged with today's fingerprint that bake has no build record of, newer than the
+   * recorded one (src/tags/build-record.ts): a copy someone tagged, never used. Said loudly.
+   */
+  warnings?: string[];
 }
 
 export interface Plan {
@@ -77,6 +83,8 @@ export type { ResolvedBase };
 /** What fingerprints need (content ids, base images: src/fingerprint/fingerprint-bakery.ts), and bake's images. */
 export interface PlanDeps extends FingerprintSources {
   catalog: ImageCatalog;
+  /** What bake vouches for: only an image a build record names is reused (src/aws/build-records.ts). */
+  records: Pick<BuildRecords, 'read'>;
   /** The bakery at older commits, for naming the files that changed. Default: none (reasons by component). */
   history?: BakeryHistory;
   /** Default: GENERATOR_VERSION. */
@@ -118,6 +126,9 @@ export async function planBakery(
     regions.length > 0 ? deps.catalog.listBakedImages(regions) : Promise.resolve([] as ImageRecord[]),
   ]);
   const planned = fingerprintBakery(bakery, recipes, facts);
+  const records = await deps.records.read(
+    all.map((r) => ({ recipe: r.name, fingerprint: planned.get(r.name)!.fingerprint.value, regions: r.regions })),
+  );
 
   const imagesOf = new Map<string, ImageRecord[]>();
   for (const image of images) {
@@ -134,9 +145,12 @@ export async function planBakery(
     const amis: Record<string, string> = {};
     const drift = new Map<string, string>();
     const wantedDistribution = distributionTag(recipe);
+    const recorded = records.get(recipe.name) ?? {};
+    const unrecorded = new Map<string, ImageRecord>();
+    const warnings: string[] = [];
     for (const region of recipe.regions) {
       // An image whose launch test failed (or never finished) is not today's image: it is baked again.
-      const image = mine.find(
+      const claimants = mine.filter(
         (i) =>
           i.region === region &&
           i.fingerprint === fingerprint.value &&
@@ -144,7 +158,15 @@ export async function planBakery(
           !launchTestBlocksReuse(i.tags[LAUNCH_TEST_TAG]) &&
           !isRevoked(i.tags),
       );
-      if (!image) continue;
+      // Tags are only a claim: the image must be the one bake recorded when it built or copied it.
+      const image = claimants.find((i) => i.imageId === recorded[region]?.imageId);
+      const forged = claimants.filter((i) => i !== image && (!image || i.createdAt > image.createdAt));
+      if (image && forged.length)
+        warnings.push(unrecordedClaimWarning(recipe.name, region, fingerprint.value, forged, image.imageId));
+      if (!image) {
+        if (forged[0]) unrecorded.set(region, forged[0]);
+        continue;
+      }
       amis[region] = image.imageId;
       const why = distributionDrift(image.tags[DISTRIBUTION_TAG], wantedDistribution);
       if (why) drift.set(region, why);
@@ -163,7 +185,12 @@ export async function planBakery(
       const newest = mine.find((i) => i.region === recipe.regions[0]) ?? mine[0];
       if (!newest) reasons.push('no previous image');
       else if (missingRegions.length < recipe.regions.length) {
-        for (const region of missingRegions) reasons.push(`new region ${region}`);
+        for (const region of missingRegions) {
+          const claimant = unrecorded.get(region);
+          reasons.push(claimant ? notRecordedReason(claimant) : `new region ${region}`);
+        }
+      } else if (unrecorded.has(recipe.regions[0])) {
+        reasons.push(notRecordedReason(unrecorded.get(recipe.regions[0])!));
       } else if (newest.fingerprint === fingerprint.value) {
         reasons.push(
           revokedReason(newest) ??
@@ -231,6 +258,7 @@ export async function planBakery(
       ...(lastBakeSeconds !== undefined && { lastBakeSeconds }),
       ...(security && { security }),
       ...(securityReason && { replaces: Object.values(amis) }),
+      ...(warnings.length && { warnings }),
     });
   }
 
@@ -272,4 +300,31 @@ function revokedReason(image: ImageRecord): string | undefined {
   if (!isRevoked(image.tags)) return undefined;
   const why = image.tags[REVOKED_REASON_TAG];
   return `image ${image.imageId} was revoked${why ? `: ${why}` : ''}`;
+}
+
+/** Why a tagged image of today's fingerprint is not reused: bake has no build record of it. */
+function notRecordedReason(image: ImageRecord): string {
+  return (
+    `image ${image.imageId} in ${image.region} is tagged with this fingerprint but bake has no build record of it ` +
+    `(tags alone can be copied onto any image): baking again`
+  );
+}
+
+function unrecordedClaimWarning(
+  recipe: string,
+  region: string,
+  fingerprint: string,
+  claimants: ImageRecord[],
+  recordedId: string,
+): string {
+  const ids = claimants.map((i) => i.imageId).join(', ');
+  return (
+    `${recipe}: ${ids} in ${region} also claim${claimants.length === 1 ? 's' : ''} fingerprint ${fingerprint} ` +
+    `but bake has no build record of ${claimants.length === 1 ? 'it' : 'them'}: using the recorded ${recordedId}`
+  );
+}
+
+/** Every warning of the plan, one line each, for stderr. */
+export function planWarnings(plan: Plan): string[] {
+  return plan.recipes.flatMap((entry) => entry.warnings ?? []);
 }

@@ -15,6 +15,7 @@ import {
   type EnvironmentDeps,
 } from './environment-pins.js';
 import type { PinFileResult } from './pin.js';
+import { unvouchedRefusal, vouchedImages } from './vouched-images.js';
 import type { SsmPinResult } from './pin-ssm.js';
 
 export interface PromoteOptions {
@@ -92,6 +93,9 @@ async function promoteRecipe(
     const [image] = await deps.ec2.describeImages(region, [amis[region]]);
     const why =
       imageRefusal(amis[region], region, image, recipe, now) ??
+      ((await vouchedImages(deps.records, recipe.name, [image!])).has(amis[region])
+        ? undefined
+        : unvouchedRefusal(amis[region], region)) ??
       gateRefusal(amis[region], region, image!, from, to, gates, options.approvedBy, now);
     if (why) return refuse(why);
   }

@@ -4,6 +4,7 @@
  * pin times): the previous image is the newest pinned there before the current one, passing the
  * same checks as any pin (not revoked, deregistered, deprecated or failed).
  */
+import { unvouchedRefusal, vouchedImages } from './vouched-images.js';
 import type { ImageRecord } from '../aws/image-record.js';
 import { CloudError, UsageError } from '../errors/index.js';
 import { imageRefusal } from '../lifecycle/promotion-gates.js';
@@ -41,25 +42,24 @@ export async function rollback(
   if (Object.keys(current.disagree).length) throw disagreementError(recipe.name, environment, current);
   const regions = [...new Set(current.values.map((v) => v.region))];
   const images = await bakeryImages(bakery, [recipe], deps.ec2);
+  const vouched = await vouchedImages(deps.records, recipe.name, images);
   const now = deps.now();
+  const refusal = (image: ImageRecord, region: string) =>
+    imageRefusal(image.imageId, region, image, recipe, now) ??
+    (vouched.has(image.imageId) ? undefined : unvouchedRefusal(image.imageId, region));
   const chosen: Record<string, string> = {};
   const wanted = options.to ? sameBuildAs(options.to, images, recipe) : undefined;
   for (const region of regions) {
     const inRegion = images.filter((i) => i.region === region);
     const pick = wanted
       ? wanted(region, inRegion)
-      : previousPin(
-          inRegion,
-          current.amis[region],
-          environment,
-          (i) => !imageRefusal(i.imageId, region, i, recipe, now),
-        );
+      : previousPin(inRegion, current.amis[region], environment, (i) => !refusal(i, region));
     if (!pick)
       throw new CloudError(
         `${recipe.name}: no image pinned in ${environment} before ${current.amis[region] ?? '(none)'} in ${region} to roll back to (not revoked, deregistered or failed)`,
       );
-    const refusal = imageRefusal(pick.imageId, region, pick, recipe, now);
-    if (refusal) throw new CloudError(`${recipe.name}: not rolled back in ${environment}: ${refusal}`);
+    const why = refusal(pick, region);
+    if (why) throw new CloudError(`${recipe.name}: not rolled back in ${environment}: ${why}`);
     chosen[region] = pick.imageId;
   }
   const amis = { ...current.amis, ...chosen };

@@ -16,6 +16,7 @@ import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-c
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
 import { readJournal, RUNNER, stages } from './jenkins-journal.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 
 const JENKINSFILE = path.resolve('Jenkinsfile.promote');
 const REGION = 'us-east-1';
@@ -33,8 +34,9 @@ const git = (cwd: string, ...args: string[]) =>
 
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
 
-const image = (recipe: string, builtDaysAgo: number, pinned: Record<string, string>, parent?: string) =>
-  taggedCopyOfBase(
+/** An image as its build leaves it: tagged and recorded (src/tags/build-record.ts). */
+const image = async (recipe: string, builtDaysAgo: number, pinned: Record<string, string>, parent?: string) => {
+  const imageId = await taggedCopyOfBase(
     ec2,
     REGION,
     {
@@ -47,6 +49,10 @@ const image = (recipe: string, builtDaysAgo: number, pinned: Record<string, stri
     },
     `${recipe}-${builtDaysAgo}`,
   );
+  const fingerprint = `fp-${recipe}-${builtDaysAgo}`;
+  await recordAsBuilt(cloud, 'promote-bakery', { recipe, fingerprint, region: REGION, imageId });
+  return imageId;
+};
 
 const tfvars = (ids: Record<string, string>) =>
   `# pinned by bake\nbase_ami = {\n  us-east-1 = "${ids.base}"\n}\nweb_ami = {\n  us-east-1 = "${ids.web}"\n}\n`;

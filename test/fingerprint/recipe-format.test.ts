@@ -23,6 +23,7 @@ async function webFingerprint(webFile?: string): Promise<string> {
   const bakery = await loadBakery(dir);
   const plan = await planBakery(bakery, bakery.recipes, {
     catalog: { listBakedImages: async () => [] },
+    records: { read: async () => new Map() },
     resolveBase: async () => 'ami-0123456789abcdef0',
     contentIds: hashedContentIds(dir),
   });

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 import { DEFAULT_DISTRIBUTION } from '../pipeline/image-as-built.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
 
@@ -94,6 +95,12 @@ beforeAll(async () => {
   );
   amis.westNow = await taggedCopyOfBase(ec2('eu-west-1'), 'eu-west-1', tags(fingerprint, 1), 'web-west-now');
   amis.westGone = await taggedCopyOfBase(ec2('eu-west-1'), 'eu-west-1', tags('g0neg0neg0neg0ne', 90), 'web-west-gone');
+  // The current images as their build recorded them (the bakery is named after its folder).
+  for (const [region, imageId] of [
+    ['us-east-1', amis.eastNow],
+    ['eu-west-1', amis.westNow],
+  ])
+    await recordAsBuilt(cloud, 'bakery', { recipe: 'web', fingerprint, region, imageId });
   await ec2('us-east-1').send(
     new EnableImageDeprecationCommand({ ImageId: amis.eastOld, DeprecateAt: new Date('2027-03-01T00:00:00Z') }),
   );

@@ -19,6 +19,7 @@ import { productionPlanDeps } from '../../src/pipeline/plan-deps.js';
 import type { Bakery } from '../../src/recipes/model.js';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { BakeryRepo } from '../pipeline/bakery-repo.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 import { imageAsBuilt } from '../pipeline/image-as-built.js';
 
 let t: TestCloud;
@@ -82,7 +83,17 @@ describe('the fingerprints bake prune keeps images by', () => {
     const commit = await repo.git('rev-parse', 'HEAD');
     const [base, web] = first.recipes;
     const baseAmi = await imageAsBuilt(ec2, base, base.baseAmi, commit);
-    await imageAsBuilt(ec2, web, baseAmi, commit);
+    const webAmi = await imageAsBuilt(ec2, web, baseAmi, commit);
+    for (const [entry, imageId] of [
+      [base, baseAmi],
+      [web, webAmi],
+    ] as const)
+      await recordAsBuilt(t.cloud, bakery().config.bakery, {
+        recipe: entry.name,
+        fingerprint: entry.fingerprint,
+        region: 'us-east-1',
+        imageId,
+      });
     await repo.write('roles/nginx/templates/site.conf.j2', 'server { listen {{ nginx_port }} http2; }\n');
     await repo.commit('nginx: http2');
 
@@ -97,7 +108,8 @@ describe('the fingerprints bake prune keeps images by', () => {
     expect(prune.result.get('web')).not.toBe(web.fingerprint);
     // The filter base's lookup; plan also lists bake's images in the region.
     expect(prune.calls).toEqual({ DescribeImages: 1 });
-    expect(plan.calls).toEqual({ DescribeImages: 2 });
+    // ... and reads the build records of today's fingerprints: one GetParameters for the region.
+    expect(plan.calls).toEqual({ DescribeImages: 2, 'AmazonSSM.GetParameters': 1 });
     // Both take content ids from git's index; only plan reads the tree at the images' commit, to say what changed.
     const readsHistory = (commands: string[]) =>
       commands.filter((command) => ['ls-tree', 'show', 'cat-file', 'log'].includes(command));

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { ImageCatalog, ImageRecord } from '../../src/aws/image-record.js';
+import type { BuildRecords, RecordQuery } from '../../src/aws/build-records.js';
+import type { BuildRecord } from '../../src/tags/build-record.js';
 import { distributionTag } from '../../src/lifecycle/distribution-settings.js';
 import { DISTRIBUTION_TAG } from '../../src/tags/tag-contract.js';
 import type { Bakery, Recipe, Role } from '../../src/recipes/model.js';
@@ -148,11 +150,28 @@ export class BakeryRepo {
 }
 
 /** bake's images kept in memory, as EC2 tags would hold them; counts listings like EC2 calls. */
-export class MemoryCatalog implements ImageCatalog {
+export class MemoryCatalog implements ImageCatalog, Pick<BuildRecords, 'read'> {
   images: ImageRecord[] = [];
   listings: string[][] = [];
   private clock = Date.parse('2026-11-01T00:00:00Z');
   private counter = 0;
+
+  /** Build records, `recipe fingerprint region` → image id, as `bake build` writes them (src/aws/build-records.ts). */
+  recorded = new Map<string, string>();
+
+  record(recipe: string, fingerprint: string, region: string, imageId: string): void {
+    this.recorded.set(`${recipe} ${fingerprint} ${region}`, imageId);
+  }
+
+  async read(queries: RecordQuery[]): Promise<Map<string, Record<string, BuildRecord>>> {
+    const found = new Map<string, Record<string, BuildRecord>>();
+    for (const { recipe, fingerprint, regions } of queries)
+      for (const region of regions) {
+        const imageId = this.recorded.get(`${recipe} ${fingerprint} ${region}`);
+        if (imageId) found.set(recipe, { ...found.get(recipe), [region]: { imageId, runId: 'test', recordedAt: '' } });
+      }
+    return found;
+  }
 
   async listBakedImages(regions: string[]): Promise<ImageRecord[]> {
     this.listings.push(regions);
@@ -171,6 +190,7 @@ export class MemoryCatalog implements ImageCatalog {
     for (const region of regions) {
       const imageId = `ami-${(++this.counter).toString(16).padStart(17, '0')}`;
       amis[region] = imageId;
+      this.record(entry.name, entry.fingerprint, region, imageId);
       this.images.push({
         imageId,
         region,

@@ -195,4 +195,49 @@ describe('the launch-test step of a build', () => {
       "# bake: no launch test (launch_test: false in base's recipe)\n",
     );
   });
+  /** Build records as the build writes them (src/pipeline/record-build.ts), in the same event list. */
+  const recordingInto = (events: string[]): NonNullable<BuildDeps['records']> => {
+    const recorded = new Map<string, { imageId: string; runId: string; recordedAt: string; earlier?: string[] }>();
+    return {
+      read: async ([query]) => {
+        const found: Record<string, { imageId: string; runId: string; recordedAt: string }> = {};
+        for (const region of query.regions) {
+          const record = recorded.get(`${query.recipe} ${query.fingerprint} ${region}`);
+          if (record) found[region] = record;
+        }
+        return new Map([[query.recipe, found]]);
+      },
+      write: async (recipe, fingerprint, region, record) => {
+        recorded.set(`${recipe} ${fingerprint} ${region}`, record);
+        events.push(`record ${recipe} ${fingerprint} ${region} ${record.imageId} run ${record.runId}`);
+      },
+    };
+  };
+
+  it('records the image as bake’s own once its launch test passed, before it is copied or pinned (tag poisoning)', async () => {
+    const { deps, events, recipe, planned, options, root } = await setup((ami) => outcome('passed', ami));
+    deps.records = recordingInto(events);
+    const base = recipe('base');
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
+    const ami = report.recipes[0].amis['us-east-1'];
+    expect(events).toEqual([
+      `tag ${ami} pending (all tags)`,
+      `launch test ${ami}`,
+      `tag ${ami} passed`,
+      `record base fp-base us-east-1 ${ami} run run-1`,
+      `distribute ${ami} with bake:launch-test=passed`,
+      'pin base',
+    ]);
+  });
+
+  it('never records an image whose launch test failed', async () => {
+    const { deps, events, recipe, planned, options, root } = await setup((ami) =>
+      outcome('failed', ami, 'port listening: 80'),
+    );
+    deps.records = recordingInto(events);
+    const base = recipe('base');
+    const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
+    expect(report.recipes[0].status).toBe('failed');
+    expect(events.filter((event) => event.startsWith('record'))).toEqual([]);
+  });
 });

@@ -13,6 +13,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLifecycleEc2 } from '../../src/aws/image-lifecycle.js';
 import { createParameterStore } from '../../src/aws/ssm-parameters.js';
+import { createBuildRecords } from '../../src/aws/build-records.js';
 import { startLocalCloud, baseImageId, type LocalCloud } from '../../src/local-cloud/index.js';
 import { pinIntoEnvironment, type EnvironmentDeps } from '../../src/pipeline/environment-pins.js';
 import { promote } from '../../src/pipeline/promote.js';
@@ -20,6 +21,7 @@ import { loadBakery } from '../../src/recipes/load-bakery.js';
 import type { Bakery } from '../../src/recipes/model.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
 import { DEFAULT_DISTRIBUTION } from './image-as-built.js';
 import { cliEnv } from '../local-cloud/cli-env.js';
@@ -32,17 +34,20 @@ let work: string;
 let dir: string;
 let ec2: EC2Client;
 let store: ReturnType<typeof createParameterStore>;
+let records: ReturnType<typeof createBuildRecords>;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'bake-environments-'));
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
   ec2 = new EC2Client({ region: REGION, endpoint: cloud.endpoint, credentials: cloud.credentials });
   store = createParameterStore(settings());
+  records = createBuildRecords(settings(), 'shop');
 });
 
 afterAll(async () => {
   ec2?.destroy();
   store?.close();
+  records?.close();
   await cloud?.close();
 });
 
@@ -57,6 +62,7 @@ const run = (command: string, args: string[]) =>
 const deps = (now: Date): EnvironmentDeps => ({
   ec2: createLifecycleEc2(settings()),
   store,
+  records,
   now: () => now,
 });
 
@@ -77,9 +83,9 @@ async function fingerprints(): Promise<Record<string, string>> {
   return Object.fromEntries(recipes.map((r) => [r.name, r.fingerprint]));
 }
 
-/** An image of `recipe` as a finished bake leaves it: launch-tested, distributed, this bakery's. */
-const image = (recipe: string, fingerprint: string, builtAt: Date, parent?: string) =>
-  taggedCopyOfBase(
+/** An image of `recipe` as a finished bake leaves it: launch-tested, distributed, this bakery's, recorded. */
+const image = async (recipe: string, fingerprint: string, builtAt: Date, parent?: string) => {
+  const imageId = await taggedCopyOfBase(
     ec2,
     REGION,
     {
@@ -93,6 +99,9 @@ const image = (recipe: string, fingerprint: string, builtAt: Date, parent?: stri
     },
     `${recipe}-${builtAt.getTime()}`,
   );
+  await recordAsBuilt(cloud, 'shop', { recipe, fingerprint, region: REGION, imageId });
+  return imageId;
+};
 
 const pinTargets = (recipe: string) =>
   ['dev', 'staging', 'prod']

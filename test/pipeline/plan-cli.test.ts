@@ -12,6 +12,7 @@ import { FINGERPRINT_TAG, INPUTS_TAG } from '../../src/tags/tag-contract.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestCloud, type TestCloud } from '../local-cloud/memory-host.js';
 import { imageAsBuilt } from './image-as-built.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 import { inChromium, nodesIn } from '../report/chromium.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
 
@@ -121,6 +122,17 @@ describe('bake plan (CLI)', () => {
     const built = (entry: JsonPlan['recipes'][number]) => ({ ...entry, baseAmi: entry.base_ami });
     const base = await imageAsBuilt(t.ec2('us-east-1'), built(first.recipes[0]), first.recipes[0].base_ami);
     const web = await imageAsBuilt(t.ec2('us-east-1'), built(first.recipes[1]), base);
+    // The bakery is named after its folder (no remote, no `bakery:`).
+    for (const [entry, imageId] of [
+      [first.recipes[0], base],
+      [first.recipes[1], web],
+    ] as const)
+      await recordAsBuilt(t.cloud, path.basename(dir), {
+        recipe: entry.name,
+        fingerprint: entry.fingerprint,
+        region: 'us-east-1',
+        imageId,
+      });
     const run = await bake('--detailed-exitcode');
     // stderr holds only the note naming the bakery (this one configures no name); the plan is on stdout.
     expect(run.stderr).toMatch(/^\S+ note: bakery \S+ \(from the [^)]+\)[^\n]*$/);

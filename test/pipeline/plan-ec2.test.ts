@@ -7,6 +7,8 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { resolveBaseImage } from '../../src/aws/base-image.js';
 import { createImageCatalog } from '../../src/aws/image-catalog.js';
+import { createBuildRecords } from '../../src/aws/build-records.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 import type { AwsSettings } from '../../src/aws/settings.js';
 import { gitContentIds } from '../../src/fingerprint/content-ids.js';
 import { gitHistory } from '../../src/fingerprint/history.js';
@@ -39,6 +41,7 @@ afterEach(() => repo.close());
 function deps(): PlanDeps {
   return {
     catalog: createImageCatalog(aws),
+    records: createBuildRecords(aws, 'bake-tests'),
     resolveBase: (base, region) => resolveBaseImage(aws, base, region),
     contentIds: gitContentIds(repo.root),
     history: gitHistory(repo.root, ['roles', 'cloud-init']),
@@ -67,6 +70,16 @@ describe('bake plan against EC2', () => {
 
     const baseAmi = await imageAsBuilt(ec2, entry(first, 'base'), entry(first, 'base').baseAmi, commit);
     const webAmi = await imageAsBuilt(ec2, entry(first, 'web'), baseAmi, commit);
+    for (const [name, imageId] of [
+      ['base', baseAmi],
+      ['web', webAmi],
+    ] as const)
+      await recordAsBuilt(t.cloud, 'bake-tests', {
+        recipe: name,
+        fingerprint: entry(first, name).fingerprint,
+        region: 'us-east-1',
+        imageId,
+      });
     const second = await planBakery(bakery(), bakery().recipes, deps());
     expect(second.recipes.map((r) => [r.name, r.action, r.amis])).toEqual([
       ['base', 'reuse', { 'us-east-1': baseAmi }],

@@ -23,6 +23,7 @@ afterEach(() => repo.close());
 function deps(overrides: Partial<PlanDeps> = {}): PlanDeps {
   return {
     catalog,
+    records: catalog,
     resolveBase: async (base: BaseImage, region: string) => {
       resolved.push(`${base.kind}@${region}`);
       return bases[region];

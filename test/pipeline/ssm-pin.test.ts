@@ -19,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 import { DEFAULT_DISTRIBUTION } from './image-as-built.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
 import { cliEnv } from '../local-cloud/cli-env.js';
@@ -179,6 +180,13 @@ describe('bake pin and bake prune with `pin: - ssm:` targets', () => {
         { 'bake:recipe': 'web', 'bake:fingerprint': web.fingerprint, 'bake:distribution': DEFAULT_DISTRIBUTION },
         `web-${region}-now`,
       );
+      // As the build that made it leaves it (the bakery is named after its folder).
+      await recordAsBuilt(cloud, 'bakery', {
+        recipe: 'web',
+        fingerprint: web.fingerprint,
+        region,
+        imageId: current[region],
+      });
     }
     older = await copyOfBase(
       'eu-west-1',

@@ -19,6 +19,8 @@ import { loadBakery } from '../../src/recipes/load-bakery.js';
 import { scanTags } from '../../src/scan/scan-tags.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
+import { createBuildRecords } from '../../src/aws/build-records.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
 import { DEFAULT_DISTRIBUTION } from '../pipeline/image-as-built.js';
 import { inChromium } from './chromium.js';
@@ -31,17 +33,20 @@ let cloud: LocalCloud;
 let work: string;
 let ec2: EC2Client;
 let store: ReturnType<typeof createParameterStore>;
+let records: ReturnType<typeof createBuildRecords>;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'bake-report-images-'));
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
   ec2 = new EC2Client({ region: REGION, endpoint: cloud.endpoint, credentials: cloud.credentials });
   store = createParameterStore({ endpoint: cloud.endpoint, credentials: cloud.credentials });
+  records = createBuildRecords({ endpoint: cloud.endpoint, credentials: cloud.credentials }, 'shop');
 });
 
 afterAll(async () => {
   ec2?.destroy();
   store?.close();
+  records?.close();
   await cloud?.close();
 });
 
@@ -60,6 +65,7 @@ const run = (dir: string, command: string, args: string[]) =>
 const deps = (now: Date): EnvironmentDeps => ({
   ec2: createLifecycleEc2({ endpoint: cloud.endpoint, credentials: cloud.credentials }),
   store,
+  records,
   now: () => now,
 });
 
@@ -69,8 +75,9 @@ async function fingerprintOf(dir: string): Promise<string> {
   return (parseJsonOutput('plan', plan.stdout) as { recipes: Array<{ fingerprint: string }> }).recipes[0]!.fingerprint;
 }
 
-const image = (bakery: string, fingerprint: string, builtAt: Date) =>
-  taggedCopyOfBase(
+/** An image of web as its build leaves it: tagged, launch-tested, recorded. */
+const image = async (bakery: string, fingerprint: string, builtAt: Date) => {
+  const imageId = await taggedCopyOfBase(
     ec2,
     REGION,
     {
@@ -83,6 +90,9 @@ const image = (bakery: string, fingerprint: string, builtAt: Date) =>
     },
     `web-${bakery}-${builtAt.getTime()}`,
   );
+  await recordAsBuilt(cloud, bakery, { recipe: 'web', fingerprint, region: REGION, imageId });
+  return imageId;
+};
 
 async function tag(ami: string, tags: Record<string, string>): Promise<void> {
   await ec2.send(
