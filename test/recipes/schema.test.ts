@@ -20,6 +20,8 @@ describe('the recipe JSON Schema', () => {
         'secrets', 'boot',
         // Security freshness (issue 24).
         'upgrade', 'rebuild_on',
+        // Local instances (issue 27).
+        'local',
       ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);

@@ -18,6 +18,7 @@ import type { XmlValue } from '../xml.js';
 import { enqueue } from '../host-queue.js';
 import { findImage } from './images.js';
 import { checkTag, now, tagSetXml, type Handlers } from './shared.js';
+import { LOCAL_MACHINE_TAG } from '../../../tags/tag-contract.js';
 
 const STATE_CODES: Record<InstanceStateName, number> = {
   pending: 0,
@@ -217,11 +218,13 @@ function runInstances(context: ActionContext) {
   if (instanceTags.length) setTags(state, instanceId, instanceTags);
   if (volumeTags.length) setTags(state, volumeId, volumeTags);
   const hostImage = image.hostImage;
+  // A VM with its own kernel when the instance is tagged for one (a recipe's local: {machine: vm}).
+  const machine = instanceTags.some(([key, value]) => key === LOCAL_MACHINE_TAG && value === 'vm') ? 'vm' : 'container';
   const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
   enqueue(instanceId, async () => {
     try {
       const [endpoint] = await Promise.all([
-        host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData }),
+        host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData, machine }),
         pending,
       ]);
       instance.ip = endpoint.ip;
