@@ -59,6 +59,9 @@ export interface BootHostOptions {
   rootfsCache?: string;
 }
 
+/** In an instance's folder: `vm` for an instance launched as a local VM; absent for a container. */
+export const MACHINE_KIND_FILE = 'machine';
+
 /** EC2 instances listen for SSH on 22; each local one does so at its own address. */
 export const INSTANCE_SSH_PORT = 22;
 
@@ -117,7 +120,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       pid: path.join(dir, 'nspawn.pid'),
       console: path.join(dir, 'console.log'),
       /** `vm` for an instance launched as a local VM (booted-vm.ts); absent for a container. */
-      machineKind: path.join(dir, 'machine'),
+      machineKind: path.join(dir, MACHINE_KIND_FILE),
       /** A VM's disks while it runs: its layers' and its own (vm-disks.ts). */
       disks: path.join(dir, 'disks'),
       upperDisk: path.join(dir, 'disks', 'upper.ext4'),

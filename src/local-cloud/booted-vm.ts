@@ -26,6 +26,8 @@ export const QEMU = 'qemu-system-x86_64';
 /** Shutdown under TCG on a busy machine takes 10–40 s; a VM that hangs in it is killed after this. */
 const POWEROFF_GRACE_MS = 90_000;
 const SSH_PORT = 22;
+/** How long one try waits for sshd's greeting. */
+const GREETING_TIMEOUT_MS = 60_000;
 /** The tap device in the instance's namespace (instance-network.ts bridges it). */
 export const VM_TAP = 'tap0';
 
@@ -173,7 +175,10 @@ export class BootedVm {
     });
     const vm = new BootedVm(pid, child, options.pidFile);
     const deadline = Date.now() + (options.readyTimeoutMs ?? 600_000);
-    while (!(await answers(options.ip, SSH_PORT, 'SSH-'))) {
+    // Patient: sshd re-executes itself for every connection, which takes seconds under emulation.
+    // Connections given up on early pile up as unauthenticated ones until sshd's MaxStartups
+    // refuses everyone, so each try waits long for the greeting and tries are spaced out.
+    while (!(await answers(options.ip, SSH_PORT, 'SSH-', GREETING_TIMEOUT_MS))) {
       if (exited || Date.now() > deadline) {
         const stoppedHere = !exited;
         if (!exited) await stopProcessTree(pid, 5_000, child);
@@ -186,7 +191,7 @@ export class BootedVm {
           `VM at ${options.ip} ${stoppedHere ? 'did not answer on port 22 in time' : 'stopped while booting'}: ${lines || 'no console output'}`,
         );
       }
-      await sleep(500);
+      await sleep(2000);
     }
     return vm;
   }

@@ -28,7 +28,7 @@ import {
   makeKeyPair,
   networkLeftovers,
   processesUsing,
-  ssh,
+  sshArgs,
   testBaseRootfs,
   testRootfsCache,
 } from '../local-cloud/instances.js';
@@ -63,6 +63,12 @@ afterAll(async () => {
   rmSync(stateDir, { recursive: true, force: true });
   console.log(['vm-local timings:', ...timings.map((line) => `  ${line}`)].join('\n'));
 });
+
+/** ssh with patience for an emulated machine: its key exchange alone takes seconds. */
+function ssh(privateKey: string, endpoint: { ip: string; sshPort: number }, command: string) {
+  const args = sshArgs(privateKey, endpoint).map((arg) => (arg === 'ConnectTimeout=5' ? 'ConnectTimeout=120' : arg));
+  return execa('ssh', [...args, command], { reject: false, timeout: 600_000, all: true });
+}
 
 async function until<T>(read: () => Promise<T | undefined>): Promise<T> {
   for (;;) {
@@ -113,7 +119,7 @@ function playbook(ip: string, file: string) {
   return execa('ansible-playbook', ['-i', inventory, path.join(fixtures, file)], {
     reject: false,
     all: true,
-    env: { ANSIBLE_NOCOLOR: '1', ANSIBLE_ROLES_PATH: path.join(fixtures, 'roles') },
+    env: { ANSIBLE_NOCOLOR: '1', ANSIBLE_ROLES_PATH: path.join(fixtures, 'roles'), ANSIBLE_TIMEOUT: '120' },
   });
 }
 
@@ -175,9 +181,11 @@ describe('a local VM asked for through the EC2 API', () => {
     await ec2.send(new TerminateInstancesCommand({ InstanceIds: [vmId] }));
 
     // The image holds what the VM installed; as a container it says why the unit cannot run, and what to ask for.
+    started = Date.now();
     const container = await ec2.send(new RunInstancesCommand({ ImageId, KeyName: 'bake', MinCount: 1, MaxCount: 1 }));
     const containerId = container.Instances![0].InstanceId!;
     const containerIp = await runningAddress(containerId);
+    timings.push(`container boot to sshd, same image: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const installed = await ssh(
       keys.privateKey,
       { ip: containerIp, sshPort: cloud.sshPort },
