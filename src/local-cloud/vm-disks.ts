@@ -20,16 +20,19 @@ const PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 /** The writable disk's size: sparse, so it only takes what the VM writes (EC2's default root volume is 8 GiB). */
 export const UPPER_DISK_BYTES = 8 * 1024 ** 3;
 
-async function run(command: string, args: string[], what: string): Promise<void> {
-  const result = await execa(command, args, { reject: false, all: true, env: { PATH }, extendEnv: false });
+/** Runs a host tool for a local VM's files; its stdout, or one line with the tool's last words. */
+export async function run(command: string, args: string[], what: string, cwd?: string): Promise<string> {
+  // The rest of the environment stays: apt-get download honours the host's proxy settings.
+  const result = await execa(command, args, { cwd, reject: false, all: true, env: { PATH } });
   if (result.failed) {
     const tail = String(result.all ?? result.message)
       .trim()
       .split('\n')
-      .slice(-2)
+      .slice(-3)
       .join(' | ');
-    throw new CloudError(`${what}: ${command} failed: ${tail}`);
+    throw new CloudError(`${what}: ${command} ${args.join(' ')} failed: ${tail}`);
   }
+  return String(result.stdout);
 }
 
 async function sizeOf(dir: string): Promise<number> {

@@ -17,11 +17,10 @@
 import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { CloudError } from '../errors/index.js';
 import { removeRootfs, requireTrusted } from './rootfs.js';
 import { withPidLock } from './rootfs-lock.js';
-import { makeExt4Image } from './vm-disks.js';
+import { makeExt4Image, run } from './vm-disks.js';
 
 /** Bumped when what is made here changes: a new name, never a half-updated old one. */
 export const VM_KERNEL_NAME = 'vm-kernel-v1';
@@ -157,23 +156,7 @@ async function readKernel(dir: string): Promise<VmKernel | undefined> {
   return [kernel.vmlinuz, kernel.initramfs, kernel.modulesDisk].every((file) => existsSync(file)) ? kernel : undefined;
 }
 
-async function run(command: string, args: string[], cwd?: string): Promise<string> {
-  const result = await execa(command, args, {
-    cwd,
-    reject: false,
-    all: true,
-    env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}` },
-  });
-  if (result.failed) {
-    const tail = String(result.all ?? result.message)
-      .trim()
-      .split('\n')
-      .slice(-3)
-      .join(' | ');
-    throw new CloudError(`making the VM kernel: ${command} ${args.join(' ')} failed: ${tail}`);
-  }
-  return String(result.stdout);
-}
+const MAKING = 'making the VM kernel';
 
 /** The versioned kernel package the metapackage depends on now (linux-image-6.1.0-NN-cloud-amd64). */
 export function kernelPackageOf(dependsOutput: string): string | undefined {
@@ -181,7 +164,7 @@ export function kernelPackageOf(dependsOutput: string): string | undefined {
 }
 
 async function makeKernel(temp: string): Promise<void> {
-  const kernelPackage = kernelPackageOf(await run('apt-cache', ['depends', KERNEL_METAPACKAGE]));
+  const kernelPackage = kernelPackageOf(await run('apt-cache', ['depends', KERNEL_METAPACKAGE], MAKING));
   if (!kernelPackage)
     throw new CloudError(
       `making the VM kernel: apt knows no ${KERNEL_METAPACKAGE} (apt-get update, or scripts/setup.sh)`,
@@ -189,15 +172,15 @@ async function makeKernel(temp: string): Promise<void> {
   const debs = path.join(temp, 'debs');
   await mkdir(debs);
   // Run as root in a folder only root can enter: apt's download sandbox user could not write there.
-  await run('apt-get', ['download', '-o', 'APT::Sandbox::User=root', kernelPackage, BUSYBOX_PACKAGE], debs);
+  await run('apt-get', ['download', '-o', 'APT::Sandbox::User=root', kernelPackage, BUSYBOX_PACKAGE], MAKING, debs);
   const files = await readdir(debs);
   const extracted = path.join(temp, 'extracted');
-  for (const deb of files) await run('dpkg-deb', ['-x', path.join(debs, deb), extracted]);
+  for (const deb of files) await run('dpkg-deb', ['-x', path.join(debs, deb), extracted], MAKING);
   const version = (await readdir(path.join(extracted, 'lib/modules')))[0];
   if (!version || !/^[0-9][A-Za-z0-9.+-]*$/.test(version))
     throw new CloudError(`making the VM kernel: ${kernelPackage} holds no /lib/modules/<version>`);
   // modules.dep and its indexes: what the VM's udev needs to load a module by name or alias.
-  await run('depmod', ['-b', extracted, version]);
+  await run('depmod', ['-b', extracted, version], MAKING);
   await copyFile(path.join(extracted, `boot/vmlinuz-${version}`), path.join(temp, 'vmlinuz'));
   const moduleDir = path.join(extracted, 'lib/modules', version);
   const busybox = await readFile(path.join(extracted, 'bin/busybox'));
