@@ -2,10 +2,11 @@
 # Installs what bake needs on a fresh Debian machine (run as root): Debian's packer, ansible,
 # debootstrap, systemd-nspawn (systemd-container), iproute2 and OpenSSH for the local cloud
 # (the client; the server's `sshd -t` checks the example roles), nftables (the local cloud's
-# latency profile holds a new instance's SSH back in its own namespace), qemu-system-x86, kmod and
-# e2fsprogs for local VMs (`local: {machine: vm}`: qemu boots Debian's kernel, depmod indexes its
-# modules, mkfs.ext4 and e2fsck make and check its disks), then the npm packages (which also
-# builds dist/).
+# latency profile holds a new instance's SSH back in its own namespace), qemu-user-static and
+# binfmt-support (arm64 instances run under emulation; the aarch64 handler is registered here),
+# qemu-system-x86, kmod and e2fsprogs for local VMs (`local: {machine: vm}`: qemu boots Debian's
+# kernel, depmod indexes its modules, mkfs.ext4 and e2fsck make and check its disks), then the npm
+# packages (which also builds dist/).
 # With --tests also what only the tests use: Groovy, to run the Jenkinsfile itself
 # (test/ci/run-jenkinsfile.groovy); Chromium, to render the HTML report headless; Graphviz, to
 # parse what `bake graph --format dot` prints. Node 22 and 24 for the tests beside the machine's own:
@@ -15,10 +16,10 @@ cd "$(dirname "$0")/.."
 tests=false
 [ "${1:-}" = "--tests" ] && tests=true
 need=()
-for tool in packer ansible-playbook debootstrap systemd-nspawn ip nft ssh sshd ssh-keygen rsync curl qemu-system-x86_64 depmod mkfs.ext4; do
+for tool in packer ansible-playbook debootstrap systemd-nspawn ip nft ssh sshd ssh-keygen rsync curl qemu-aarch64-static update-binfmts qemu-system-x86_64 depmod mkfs.ext4; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
-packages=(packer ansible-core debootstrap systemd-container iproute2 nftables openssh-client openssh-server rsync curl ca-certificates git qemu-system-x86 kmod e2fsprogs)
+packages=(packer ansible-core debootstrap systemd-container iproute2 nftables openssh-client openssh-server rsync curl ca-certificates git qemu-user-static binfmt-support qemu-system-x86 kmod e2fsprogs)
 if $tests && { ! command -v groovy >/dev/null 2>&1 || [ ! -e /usr/lib/jvm/default-java ]; }; then
   need+=(groovy)
   packages+=(groovy default-jre-headless)
@@ -36,5 +37,19 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+# arm64 instances of the local cloud: the kernel hands aarch64 programs to qemu through
+# binfmt_misc. Debian's handler has the F flag (the kernel opens the emulator now, so it works
+# inside an instance's own root filesystem and user namespace). x86_64 needs none of it, so a
+# kernel that refuses is reported, not fatal.
+binfmt=/proc/sys/fs/binfmt_misc
+[ -e "$binfmt/status" ] || mount -t binfmt_misc binfmt_misc "$binfmt" 2>/dev/null || true
+[ -e "$binfmt/status" ] && update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+if grep -qx enabled "$binfmt/qemu-aarch64" 2>/dev/null && grep -q '^flags:.*F' "$binfmt/qemu-aarch64"; then
+  echo "setup: aarch64 emulation registered ($binfmt/qemu-aarch64): the local cloud boots arm64 instances"
+elif [ ! -e "$binfmt/status" ]; then
+  echo "setup: the kernel refused to mount binfmt_misc at $binfmt: the local cloud cannot boot arm64 instances (x86_64 ones are unaffected)" >&2
+else
+  echo "setup: the kernel refused the aarch64 binfmt registration (update-binfmts --enable qemu-aarch64): the local cloud cannot boot arm64 instances (x86_64 ones are unaffected)" >&2
 fi
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

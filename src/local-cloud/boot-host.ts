@@ -14,8 +14,10 @@ import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { APT_PROXY_PORT, AptProxy, localAptOrigins } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
 import { BootedVm, requireQemu, stopOrphanVm, VM_TAP } from './booted-vm.js';
+import { isArchitecture, type Architecture } from './architecture.js';
+import { BINFMT_MISC, requireEmulator } from './emulation.js';
 import {
-  BASE_IMAGE,
+  baseImageArchitecture,
   type InstanceEndpoint,
   type InstanceHost,
   type LaunchRequest,
@@ -57,6 +59,8 @@ export interface BootHostOptions {
   notice?: (line: string) => void;
   /** Where the debootstrap base and the apt cache are kept (default $BAKE_ROOTFS_CACHE, else <stateDir>/rootfs). */
   rootfsCache?: string;
+  /** Where the kernel lists its binfmt handlers (default /proc/sys/fs/binfmt_misc; tests give a folder of their own). */
+  binfmtDir?: string;
 }
 
 /** In an instance's folder: `vm` for an instance launched as a local VM; absent for a container. */
@@ -98,6 +102,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const sshHolds = new Map<string, { until: number; timer: NodeJS.Timeout }>();
   let base: Promise<string> | undefined;
   let vmKernel: Promise<VmKernel> | undefined;
+  const bases = new Map<Architecture, Promise<string>>();
+  const binfmtDir = options.binfmtDir ?? BINFMT_MISC;
   let prepared: Promise<void> | undefined;
 
   const files = (instanceId: string) => {
@@ -125,6 +131,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       disks: path.join(dir, 'disks'),
       upperDisk: path.join(dir, 'disks', 'upper.ext4'),
       vmPid: path.join(dir, 'qemu.pid'),
+      /** The instance's architecture, when not x86_64: checked for an emulator at every boot. */
+      architecture: path.join(dir, 'architecture'),
     };
   };
 
@@ -171,10 +179,14 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await unmountUnder(stateDir);
     })());
 
-  const baseRootfs = () => {
-    base ??= ensureBaseRootfs({ cacheDir, log: options.notice ?? log });
-    // A failed debootstrap (mirror down) is retried by the next launch, not remembered.
-    base.catch(() => (base = undefined));
+  const baseRootfs = (architecture: Architecture) => {
+    let base = bases.get(architecture);
+    if (!base) {
+      base = ensureBaseRootfs({ cacheDir, log: options.notice ?? log, architecture });
+      bases.set(architecture, base);
+      // A failed debootstrap (mirror down) is retried by the next launch, not remembered.
+      base.catch(() => bases.delete(architecture));
+    }
     return base;
   };
 
@@ -197,6 +209,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     await readUpperDisk(f.upperDisk, f.upper, path.join(f.dir, 'disk-mount'));
     await removeRootfs(f.disks);
   }
+
+  const recordedArchitecture = async (instanceId: string): Promise<Architecture> => {
+    const text = (await readFile(files(instanceId).architecture, 'utf8').catch(() => '')).trim();
+    return isArchitecture(text) ? text : 'x86_64';
+  };
 
   /** RunInstances' UserData, bytes as given (cloud-init handles gzip and MIME): temp file, then rename. */
   async function keepUserData(file: string, userData: Buffer): Promise<void> {
@@ -230,6 +247,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     await stopOrphanContainer(f.pid, f.rootfs);
     await stopOrphanVm(f.vmPid, f.upperDisk);
     await collectVmDisks(instanceId);
+    // Before anything is claimed: the handler may have gone since the instance last ran.
+    await requireEmulator(await recordedArchitecture(instanceId), binfmtDir);
     const started = Date.now();
     const network = parked.get(instanceId) ?? (await claimInstanceNetwork(await recordedSlot(instanceId)));
     parked.delete(instanceId);
@@ -369,10 +388,17 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       const f = files(request.instanceId);
       if (running.has(request.instanceId) || existsSync(f.dir))
         throw new CloudError(`instance ${request.instanceId} already exists on this host`);
+      const architecture = request.architecture ?? baseImageArchitecture(request.imageId) ?? 'x86_64';
+      if (request.machine === 'vm' && architecture !== 'x86_64')
+        throw new CloudError(`a local VM runs x86_64 only; ${request.imageId} is ${architecture}`);
+      // Before a debootstrap of minutes or a boot that would end in "Exec format error".
+      await requireEmulator(architecture, binfmtDir);
       // No copy: the instance's writes go to its own upper directory over the image's layers.
-      const lowers = request.imageId === BASE_IMAGE ? [await baseRootfs()] : await images.layersOf(request.imageId);
+      const base = baseImageArchitecture(request.imageId);
+      const lowers = base ? [await baseRootfs(base)] : await images.layersOf(request.imageId);
       await mkdir(f.dir, { recursive: true, mode: 0o700 });
       if (request.machine === 'vm') await writeFile(f.machineKind, 'vm\n');
+      if (architecture !== 'x86_64') await writeFile(f.architecture, `${architecture}\n`);
       await writeFile(path.join(f.dir, LAYERS_FILE), `${JSON.stringify(lowers)}\n`);
       try {
         return await boot(request.instanceId, request.authorizedKey, request.userData ?? Buffer.alloc(0));
@@ -413,7 +439,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
 
     async alias(imageId: string, newImageId: string): Promise<void> {
       await prepare();
-      if (imageId === BASE_IMAGE)
+      if (baseImageArchitecture(imageId))
         throw new CloudError('the base image is shared by every region already; it needs no copy');
       await images.alias(imageId, newImageId);
     },
@@ -432,9 +458,13 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     },
 
     async deleteImage(imageId: string): Promise<void> {
-      if (imageId === BASE_IMAGE) return;
+      if (baseImageArchitecture(imageId)) return;
       await prepare();
       await images.delete(imageId);
+    },
+
+    async requireArchitecture(architecture: Architecture): Promise<void> {
+      await requireEmulator(architecture, binfmtDir);
     },
 
     async holdSsh(instanceId: string, until: number): Promise<void> {

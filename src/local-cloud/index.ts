@@ -13,7 +13,14 @@ import type { CloudState } from './ec2-api/state.js';
 import type { InstanceHost } from './instance-host.js';
 
 export { BASE_IMAGE, type InstanceHost } from './instance-host.js';
-export { BASE_IMAGE_NAME, DEBIAN_ACCOUNT, DEBIAN_SSM_PARAMETER, baseImageId } from './ec2-api/seed.js';
+export {
+  BASE_IMAGE_NAME,
+  BASE_IMAGE_NAMES,
+  DEBIAN_ACCOUNT,
+  DEBIAN_SSM_PARAMETER,
+  DEBIAN_SSM_PARAMETERS,
+  baseImageId,
+} from './ec2-api/seed.js';
 export { SELF_ACCOUNT } from './ec2-api/state.js';
 export type { FaultRule } from './ec2-api/server.js';
 export { DENY_ENV } from './ec2-api/authorization.js';

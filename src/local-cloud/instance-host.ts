@@ -4,6 +4,8 @@
  * network and a running system. The real one (boot-host.ts) boots a Debian root filesystem
  * with systemd-nspawn in a network namespace of its own.
  */
+import type { Architecture } from './architecture.js';
+
 export interface LaunchRequest {
   instanceId: string;
   /** The image to start from: an image id known to this host, or BASE_IMAGE for the debootstrap base. */
@@ -14,6 +16,8 @@ export interface LaunchRequest {
   userData?: Buffer;
   /** A container (default) or a VM with its own kernel (the instance's bake:local-machine tag). */
   machine?: LocalMachineKind;
+  /** The image's architecture (default x86_64): one the host does not run natively is emulated. */
+  architecture?: Architecture;
 }
 
 /** What a local instance runs on: the host's kernel (systemd-nspawn) or its own (qemu). */
@@ -26,6 +30,14 @@ export interface InstanceEndpoint {
 }
 
 export const BASE_IMAGE = 'base';
+
+/** The debootstrap base of each architecture, as the host knows it (x86_64's keeps its old id). */
+export const BASE_IMAGES: Record<Architecture, string> = { x86_64: BASE_IMAGE, arm64: 'base-arm64' };
+
+/** The architecture of a host image id that names a debootstrap base; undefined for a captured image. */
+export function baseImageArchitecture(imageId: string): Architecture | undefined {
+  return (Object.keys(BASE_IMAGES) as Architecture[]).find((architecture) => BASE_IMAGES[architecture] === imageId);
+}
 
 export interface InstanceHost {
   /** Makes the instance's filesystem from the image and boots it; resolves once its sshd answers. */
@@ -48,6 +60,11 @@ export interface InstanceHost {
    * "SSH ready ~20 s after running" shows to Packer and ssh. Hosts without it leave it out.
    */
   holdSsh?(instanceId: string, until: number): Promise<void>;
+  /**
+   * Refuses (one line: why, and how to fix it) an architecture this host cannot boot, before
+   * RunInstances records anything. Hosts that boot nothing real leave it out.
+   */
+  requireArchitecture?(architecture: Architecture): Promise<void>;
   /** What the instance's console printed (GetConsoleOutput); hosts without a console leave it out. */
   consoleOutput?(instanceId: string): Promise<string>;
   /** Powers off every instance this host booted (bake exits); filesystems stay. */

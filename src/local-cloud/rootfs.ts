@@ -7,6 +7,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { CloudError } from '../errors/index.js';
+import { DEBIAN_ARCH, hostArchitecture, type Architecture } from './architecture.js';
+import { requireEmulator } from './emulation.js';
 import { withPidLock } from './rootfs-lock.js';
 import { DEBIAN_RELEASE, hostAptSources, mainMirror, renderSourcesList } from './rootfs-mirror.js';
 
@@ -39,6 +41,14 @@ export const BASE_PACKAGES = [
 export const BASE_NAME = 'base-v2';
 
 /**
+ * The base's directory name for an architecture: x86_64 keeps `base-v2`, so caches made before
+ * arm64 existed are reused as they are; others carry their Debian name.
+ */
+export function baseName(architecture: Architecture = 'x86_64'): string {
+  return architecture === 'x86_64' ? BASE_NAME : `${BASE_NAME}-${DEBIAN_ARCH[architecture]}`;
+}
+
+/**
  * cloud-init settings of every local image (a recipe's own drop-ins, `90-bake-…`, sort after
  * and win): seed from NoCloud (the local cloud writes it before each boot), leave the network
  * as the host configured it, the key pair's key for `admin` (with passwordless sudo, as on
@@ -68,6 +78,8 @@ export interface BaseRootfsOptions {
   log?: (line: string) => void;
   /** Debian mirror; default: the one this machine's apt uses. */
   mirror?: string;
+  /** Default x86_64. Another one runs debootstrap's second stage under the host's binfmt emulator. */
+  architecture?: Architecture;
 }
 
 /** Where the base is kept: $BAKE_ROOTFS_CACHE, so tests and bakeries on one machine share one. */
@@ -81,28 +93,40 @@ export function rootfsCacheDir(stateDir: string, env: NodeJS.ProcessEnv = proces
  * ones find it done.
  */
 export async function ensureBaseRootfs(options: BaseRootfsOptions): Promise<string> {
-  const base = path.join(options.cacheDir, BASE_NAME);
+  const architecture = options.architecture ?? 'x86_64';
+  const name = baseName(architecture);
+  const base = path.join(options.cacheDir, name);
   await mkdir(options.cacheDir, { recursive: true, mode: 0o755 });
   // Every instance boots from it as root: a base another user could have shaped is not used.
   await requireTrusted(options.cacheDir, 'the root filesystem cache');
   if (await lstat(base).catch(() => undefined)) await requireTrusted(base, 'the base root filesystem');
   if (isComplete(base)) return base;
   return withPidLock(
-    path.join(options.cacheDir, `${BASE_NAME}.lock`),
+    path.join(options.cacheDir, `${name}.lock`),
     async () => {
       if (isComplete(base)) return base;
-      const temp = path.join(options.cacheDir, `${BASE_NAME}.tmp`);
+      const temp = path.join(options.cacheDir, `${name}.tmp`);
       await removeRootfs(temp);
       const sources = hostAptSources();
       const mirror = options.mirror ?? process.env.BAKE_DEBIAN_MIRROR ?? mainMirror(sources);
       await requireRoot('debootstrap');
+      // debootstrap's second stage runs the new system's own programs.
+      await requireEmulator(architecture);
+      const emulated = architecture !== hostArchitecture();
       options.log?.(
-        `making the local instances' root filesystem: debootstrap ${DEBIAN_RELEASE} from ${mirror} into ${temp} (once per machine and cache; about 2-4 minutes)`,
+        `making the local instances' ${emulated ? `${architecture} ` : ''}root filesystem: debootstrap ${DEBIAN_RELEASE} from ${mirror} into ${temp} (once per machine and cache; ${emulated ? 'about 10-20 minutes under emulation' : 'about 2-4 minutes'})`,
       );
       const started = Date.now();
       const result = await execa(
         'debootstrap',
-        ['--variant=minbase', `--include=${BASE_PACKAGES.join(',')}`, DEBIAN_RELEASE, temp, mirror],
+        [
+          '--variant=minbase',
+          `--arch=${DEBIAN_ARCH[architecture]}`,
+          `--include=${BASE_PACKAGES.join(',')}`,
+          DEBIAN_RELEASE,
+          temp,
+          mirror,
+        ],
         { reject: false, all: true, env: { PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}` } },
       );
       if (result.failed) {

@@ -19,7 +19,8 @@
  * name images from a fully successful run.
  *
  * The steps are named modules: bake-recipe.ts (Packer, tags, launch test), distribute-recipe.ts,
- * pin-decision.ts; build-run.ts holds what they share, with underRecipeLock. This file schedules them.
+ * pin-decision.ts; build-run.ts holds what they share, with underRecipeLock; build-nodes.ts makes
+ * the scheduler's nodes (what each step waits for, who starts first). This file lists the run's steps.
  */
 import { randomBytes } from 'node:crypto';
 import { parentNameOf, RecipeGraph } from '../recipes/graph.js';
@@ -27,6 +28,7 @@ import type { Bakery } from '../recipes/model.js';
 import type { SecretValues } from '../secrets/resolve.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { bakeRecipe } from './bake-recipe.js';
+import { buildNodes, recipeOutcomeOf, type StepOutcomes } from './build-nodes.js';
 import { logFileOf } from './build-log.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
 import {
@@ -47,13 +49,10 @@ import { launchTestOf } from './launch-test-step.js';
 import { decidePin, pinAfterBuild } from './pin-decision.js';
 import { firstEnvironment } from '../recipes/environments.js';
 import { silentProgress } from './progress.js';
-import { runDag, type DagNode, type NodeOutcome, type Slot } from './scheduler.js';
+import { runDag, type NodeOutcome, type Slot } from './scheduler.js';
 import { prepareWorkDir, removeWorkDir } from './work-dir.js';
 
 export type { BuildDeps, BuildOptions, BuildPlan, PlannedRecipe, RenderedForBuild } from './build-run.js';
-
-/** The scheduler node that distributes a recipe's image; the recipe's bake node is the recipe's name. */
-const distributionNodeOf = (name: string) => `${name} (distribution)`;
 
 /** `20261122T185105Z-1a2b`: sorts by time, unique across agents starting in the same second. */
 export function newRunId(now: Date): string {
@@ -108,7 +107,7 @@ export async function buildBakery(
     entry: PlannedRecipe,
     signal: AbortSignal,
     slot: Slot,
-    imageFinished: (image: BuiltImage) => void,
+    imageFinished: () => void,
   ): Promise<BuiltImage> => {
     const log = logOf(run, entry.name);
     await log.note(`run ${runId}, recipe ${entry.name}, fingerprint ${entry.fingerprint}`);
@@ -122,16 +121,22 @@ export async function buildBakery(
         );
         return { amis, bakedElsewhere: true, finishDistribution: true };
       }
-      return bakeRecipe(run, entry, signal, log, slot, imageFinished);
+      // The image finished before Packer's cleanup ended: the children and the copies start on it now.
+      return bakeRecipe(run, entry, signal, log, slot, (image) => {
+        built.set(entry.name, image);
+        imageFinished();
+      });
     });
   };
 
   /**
-   * Distribution step. With no bake of ours before it, the image may be another job's, still
-   * distributing: like a bake, it runs under the recipe's lock, so one recipe is distributed by one
-   * job at a time and a job that planned in the other's window reuses its result.
+   * Distribution step, of the image the bake made or the one a distribute-only entry found. With no
+   * bake of ours before it, the image may be another job's, still distributing: like a bake, it runs
+   * under the recipe's lock, so one recipe is distributed by one job at a time and a job that
+   * planned in the other's window reuses its result.
    */
-  const distribute = async (entry: PlannedRecipe, image: BuiltImage, signal: AbortSignal): Promise<BuiltImage> => {
+  const distribute = async (entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage> => {
+    const image = built.get(entry.name) ?? { amis: entry.amis };
     const log = logOf(run, entry.name);
     const ownBake = image.baked || image.bakedElsewhere;
     if (entry.distributeOnly && !ownBake && deps.lockRecipe && options.distribute !== false) {
@@ -145,100 +150,25 @@ export async function buildBakery(
     }
   };
 
-  /**
-   * The node a child waits for: its parent's bake when both build in the same region (the usual
-   * case), its parent's distribution when the child builds where only a copy will bring the image.
-   */
-  const parentNodeOf = (entry: PlannedRecipe): string[] => {
-    const parent = parentOf(entry);
-    const parentEntry = parent ? graph.get(parent) : undefined;
-    if (!parent || !parentEntry || parentEntry.action !== 'build') return parent ? [parent] : [];
-    if (parentEntry.recipe.regions[0] !== entry.recipe.regions[0]) return [distributionNodeOf(parent)];
-    // A distribute-only parent's image is in its build region already.
-    return parentEntry.distributeOnly ? [] : [parent];
-  };
-
   const startedAt = new Map<string, string>();
-  const nodes: DagNode<BuiltImage>[] = [];
-  const recipeOfNode = new Map<string, PlannedRecipe>();
-  // Among recipes ready at once, the scheduler starts the first listed: the longest chains of
-  // descendants first, so that a slot never goes to a leaf while a long chain waits. A chain's
-  // length is its bakes' last durations (a recipe never baked counts as a typical one); with no
-  // durations known at all, its height (recipes on it).
-  const buildGraph = RecipeGraph.over(toBuild, parentOf);
-  const known = toBuild.flatMap((e) => (e.lastBakeSeconds ? [e.lastBakeSeconds] : [])).sort((x, y) => x - y);
-  const typical = known.length ? known[Math.floor(known.length / 2)] : 1;
-  const chain = new Map<string, number>();
-  const chainOf = (entry: PlannedRecipe): number => {
-    if (!chain.has(entry.name))
-      chain.set(
-        entry.name,
-        (entry.lastBakeSeconds ?? typical) + Math.max(0, ...buildGraph.childrenOf(entry.name).map(chainOf)),
-      );
-    return chain.get(entry.name)!;
-  };
-  for (const entry of [...toBuild].sort((x, y) => chainOf(y) - chainOf(x))) {
-    // A recipe whose image exists in its build region only needs distributing: no bake, no slot.
-    if (!entry.distributeOnly)
-      nodes.push({
-        id: entry.name,
-        parents: parentNodeOf(entry),
-        // The image finished before Packer's cleanup ended: the children and the copies start on it now.
-        run: (signal, slot, unblockDependents) =>
-          bake(entry, signal, slot, (image) => {
-            built.set(entry.name, image);
-            unblockDependents();
-          }),
-      });
-    nodes.push({
-      id: distributionNodeOf(entry.name),
-      parents: entry.distributeOnly ? [] : [entry.name],
-      usesSlot: false,
-      run: (signal) => distribute(entry, built.get(entry.name) ?? { amis: entry.amis }, signal),
-    });
-    recipeOfNode.set(entry.name, entry).set(distributionNodeOf(entry.name), entry);
-  }
+  const { nodes, recipeOf: recipeOfNode, isBake } = buildNodes(plan.recipes, parentOf, { bake, distribute });
 
-  /**
-   * A recipe's outcome once its steps settled: the bake's if it did not build (even when its
-   * distribution started on an image finished before Packer failed), otherwise the distribution's
-   * once both are done.
-   */
   const recipeOutcomes = new Map<string, NodeOutcome<BuiltImage>>();
-  const stepOutcomes = new Map<string, { bake?: NodeOutcome<BuiltImage>; distribution?: NodeOutcome<BuiltImage> }>();
+  const stepOutcomes = new Map<string, StepOutcomes>();
   const settleStep = (outcome: NodeOutcome<BuiltImage>) => {
-    const entry = recipeOfNode.get(outcome.id)!;
+    const entry = recipeOfNode(outcome.id);
     const steps = stepOutcomes.get(entry.name) ?? {};
     stepOutcomes.set(entry.name, steps);
-    if (outcome.id === entry.name) {
+    if (isBake(outcome.id)) {
       steps.bake = outcome;
       if (outcome.status === 'built') built.set(entry.name, outcome.value!);
     } else steps.distribution = outcome;
     if (recipeOutcomes.has(entry.name)) return;
-    const { bake, distribution } = steps;
-    let final: NodeOutcome<BuiltImage> | undefined;
-    if (bake && bake.status !== 'built') final = { ...bake, id: entry.name };
-    else if (distribution && (bake || entry.distributeOnly)) {
-      final = {
-        ...distribution,
-        id: entry.name,
-        // Wall time from the bake's start: the two steps overlap while Packer cleans up.
-        durationMs: startedAt.has(entry.name)
-          ? deps.now().getTime() - Date.parse(startedAt.get(entry.name)!)
-          : (bake?.durationMs ?? 0) + distribution.durationMs,
-        started: Boolean(bake?.started || distribution.started),
-      };
-      if (distribution.status === 'built') {
-        final.value = {
-          ...distribution.value!,
-          bakedElsewhere: bake?.value?.bakedElsewhere ?? distribution.value!.bakedElsewhere,
-          launchTest: bake?.value?.launchTest,
-        };
-        built.set(entry.name, final.value);
-      }
-    }
+    const started = startedAt.get(entry.name);
+    const final = recipeOutcomeOf(entry, steps, started ? deps.now().getTime() - Date.parse(started) : undefined);
     if (!final) return;
     recipeOutcomes.set(entry.name, final);
+    if (final.status === 'built') built.set(entry.name, final.value!);
     const result = resultOf(entry, final, bakery.root, runId);
     progress.settled(entry.name, final.status, result.status === 'built' ? amiList(result.amis) : (result.error ?? ''));
   };
@@ -249,9 +179,9 @@ export async function buildBakery(
     signal: options.signal,
     now: () => deps.now().getTime(),
     onStart: (id) => {
-      const entry = recipeOfNode.get(id)!;
-      if (id === entry.name || entry.distributeOnly) startedAt.set(entry.name, deps.now().toISOString());
-      if (id === entry.name) progress.started(id, 'building');
+      const entry = recipeOfNode(id);
+      if (isBake(id) || entry.distributeOnly) startedAt.set(entry.name, deps.now().toISOString());
+      if (isBake(id)) progress.started(id, 'building');
       else if (entry.distributeOnly) progress.started(entry.name, 'distributing');
     },
     onSettled: (outcome) => settleStep(outcome as NodeOutcome<BuiltImage>),

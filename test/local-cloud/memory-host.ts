@@ -4,6 +4,7 @@ import path from 'node:path';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import {
   BASE_IMAGE,
+  BASE_IMAGES,
   type InstanceEndpoint,
   type InstanceHost,
   type LaunchRequest,
@@ -16,8 +17,13 @@ import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js
  */
 export class MemoryHost implements InstanceHost {
   readonly calls: string[] = [];
-  /** Files per image id; BASE_IMAGE starts with the Debian release file. */
-  readonly images = new Map<string, Map<string, string>>([[BASE_IMAGE, new Map([['/etc/debian_version', '12.8\n']])]]);
+  /** Files per image id; each architecture's base starts with the Debian release file. */
+  readonly images = new Map<string, Map<string, string>>([
+    [BASE_IMAGE, new Map([['/etc/debian_version', '12.8\n']])],
+    [BASE_IMAGES.arm64, new Map([['/etc/debian_version', '12.8\n']])],
+  ]);
+  /** The architecture each launch asked for (the API passes its image's). */
+  readonly launchedArchitectures = new Map<string, string | undefined>();
   readonly instances = new Map<
     string,
     { files: Map<string, string>; running: boolean; authorizedKey: string; userData?: Buffer }
@@ -29,6 +35,7 @@ export class MemoryHost implements InstanceHost {
 
   async launch(request: LaunchRequest): Promise<InstanceEndpoint> {
     this.calls.push(`launch ${request.instanceId} ${request.imageId}`);
+    this.launchedArchitectures.set(request.instanceId, request.architecture);
     if (this.failLaunch) throw new Error('no room');
     const image = this.images.get(request.imageId);
     if (!image) throw new Error(`unknown image ${request.imageId}`);

@@ -168,7 +168,10 @@ describe('local cloud state', () => {
     const ec2 = client(cloud, 'eu-west-1');
     try {
       const { Images = [] } = await ec2.send(new DescribeImagesCommand({ Owners: ['136693071363'] }));
-      expect(Images.map((i) => i.ImageId)).toEqual([baseImageId('eu-west-1')]);
+      expect(Images.map((i) => [i.ImageId, i.Architecture])).toEqual([
+        [baseImageId('eu-west-1'), 'x86_64'],
+        [baseImageId('eu-west-1', 'arm64'), 'arm64'],
+      ]);
     } finally {
       ec2.destroy();
       await cloud.close();

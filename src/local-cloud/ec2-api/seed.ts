@@ -1,4 +1,5 @@
-import { BASE_IMAGE } from '../instance-host.js';
+import { ARCHITECTURES, DEBIAN_ARCH, type Architecture } from '../architecture.js';
+import { BASE_IMAGES } from '../instance-host.js';
 import { Ec2ApiError } from './api-error.js';
 import { stableId } from './ids.js';
 import type { CloudState, ImageState } from './state.js';
@@ -25,12 +26,22 @@ export const REGIONS = [
 
 /** The Debian project's AWS account: the example bakery's `filter:` base names it as owner. */
 export const DEBIAN_ACCOUNT = '136693071363';
-export const BASE_IMAGE_NAME = 'debian-12-amd64-20261101-1';
-export const DEBIAN_SSM_PARAMETER = '/aws/service/debian/release/12/latest/amd64';
+/** Named as Debian names its AMIs: `debian-12-<debian arch>-<date>-<build>`. */
+export const BASE_IMAGE_NAMES: Record<Architecture, string> = {
+  x86_64: `debian-12-${DEBIAN_ARCH.x86_64}-20261101-1`,
+  arm64: `debian-12-${DEBIAN_ARCH.arm64}-20261101-1`,
+};
+export const BASE_IMAGE_NAME = BASE_IMAGE_NAMES.x86_64;
+/** Debian's public SSM parameters naming the latest image of each architecture. */
+export const DEBIAN_SSM_PARAMETERS: Record<Architecture, string> = {
+  x86_64: `/aws/service/debian/release/12/latest/${DEBIAN_ARCH.x86_64}`,
+  arm64: `/aws/service/debian/release/12/latest/${DEBIAN_ARCH.arm64}`,
+};
+export const DEBIAN_SSM_PARAMETER = DEBIAN_SSM_PARAMETERS.x86_64;
 
 /**
  * What an image in the local cloud is, the public Debian base and every image made from it (or
- * put into the state by the bench): amd64, EBS-backed HVM, root on /dev/xvda, ENA, as Debian's
+ * put into the state by the bench): amd64 unless made from the arm64 base, EBS-backed HVM, root on /dev/xvda, ENA, as Debian's
  * own AMIs are.
  */
 export const machineImageDefaults = {
@@ -47,8 +58,8 @@ export function checkRegion(region: string): void {
   if (!REGION_NAME.test(region)) throw new Ec2ApiError('InvalidRegion', `The region '${region}' is not valid`);
 }
 
-export function baseImageId(region: string): string {
-  return stableId('ami', `${region}/${BASE_IMAGE_NAME}`);
+export function baseImageId(region: string, architecture: Architecture = 'x86_64'): string {
+  return stableId('ami', `${region}/${BASE_IMAGE_NAMES[architecture]}`);
 }
 
 export function defaultVpcId(region: string): string {
@@ -65,24 +76,50 @@ export function defaultZone(region: string): string {
 
 /** SSM public parameters the local cloud answers, per region. */
 export function ssmParameter(region: string, name: string): string | undefined {
-  return name === DEBIAN_SSM_PARAMETER ? baseImageId(region) : undefined;
+  const architecture = ARCHITECTURES.find((arch) => DEBIAN_SSM_PARAMETERS[arch] === name);
+  return architecture ? baseImageId(region, architecture) : undefined;
 }
 
-/** Adds the region's public Debian base image and default security group the first time a region is used. */
+/**
+ * Adds the region's public Debian base images and default security group the first time a
+ * region is used; a state seeded before arm64 existed gets the arm64 base added.
+ */
 export function seedRegion(state: CloudState, region: string): boolean {
-  if (state.seededRegions.includes(region)) return false;
-  state.seededRegions.push(region);
-  const snapshotId = stableId('snap', `${region}/${BASE_IMAGE_NAME}`);
+  let changed = false;
+  if (!state.seededRegions.includes(region)) {
+    state.seededRegions.push(region);
+    state.securityGroups.push({
+      groupId: stableId('sg', `${region}/default`),
+      groupName: 'default',
+      description: 'default VPC security group',
+      region,
+      vpcId: defaultVpcId(region),
+      ingress: [],
+    });
+    changed = true;
+  }
+  for (const architecture of ARCHITECTURES) {
+    if (state.images.some((image) => image.imageId === baseImageId(region, architecture))) continue;
+    seedBaseImage(state, region, architecture);
+    changed = true;
+  }
+  return changed;
+}
+
+function seedBaseImage(state: CloudState, region: string, architecture: Architecture): void {
+  const name = BASE_IMAGE_NAMES[architecture];
+  const snapshotId = stableId('snap', `${region}/${name}`);
   const created = '2026-11-01T00:00:00.000Z';
   state.images.push({
-    imageId: baseImageId(region),
+    imageId: baseImageId(region, architecture),
     region,
-    name: BASE_IMAGE_NAME,
+    name,
     description: 'Debian 12 (20261101-1)',
     ownerId: DEBIAN_ACCOUNT,
     state: 'available',
     creationDate: created,
     ...machineImageDefaults,
+    architecture,
     blockDevices: [
       {
         deviceName: machineImageDefaults.rootDeviceName,
@@ -94,7 +131,7 @@ export function seedRegion(state: CloudState, region: string): boolean {
       },
     ],
     launchPermissions: [{ kind: 'group', value: 'all' }],
-    hostImage: BASE_IMAGE,
+    hostImage: BASE_IMAGES[architecture],
   });
   state.snapshots.push({
     snapshotId,
@@ -106,13 +143,4 @@ export function seedRegion(state: CloudState, region: string): boolean {
     startTime: created,
     encrypted: false,
   });
-  state.securityGroups.push({
-    groupId: stableId('sg', `${region}/default`),
-    groupName: 'default',
-    description: 'default VPC security group',
-    region,
-    vpcId: defaultVpcId(region),
-    ingress: [],
-  });
-  return true;
 }

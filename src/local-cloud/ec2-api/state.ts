@@ -87,6 +87,8 @@ export interface InstanceState {
   authorizedKey: string;
   /** RunInstances' UserData as given (base64). */
   userData?: string;
+  /** Its image's architecture at launch; absent in state written before arm64 (x86_64). */
+  architecture?: string;
 }
 
 export interface VolumeState {

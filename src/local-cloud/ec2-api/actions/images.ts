@@ -1,4 +1,4 @@
-import { BASE_IMAGE } from '../../instance-host.js';
+import { baseImageArchitecture } from '../../instance-host.js';
 import { Ec2ApiError } from '../api-error.js';
 import type { ActionContext } from '../action.js';
 import { matchesFilters, paginate } from '../filters.js';
@@ -342,7 +342,7 @@ function copyImage(context: ActionContext) {
     blockDevices: devices,
     launchPermissions: [],
     deprecationTime: undefined,
-    hostImage: source.hostImage === BASE_IMAGE ? BASE_IMAGE : imageId,
+    hostImage: baseImageArchitecture(source.hostImage) ? source.hostImage : imageId,
   };
   state.images.push(image);
   if (params.bool('CopyImageTags')) setTags(state, imageId, tagsOf(state, source.imageId));
@@ -351,7 +351,9 @@ function copyImage(context: ActionContext) {
   const snapshotTags = tagsFromSpec(context, 'snapshot');
   for (const device of devices)
     if (device.snapshotId && snapshotTags.length) setTags(state, device.snapshotId, snapshotTags);
-  const copied = image.hostImage === BASE_IMAGE ? Promise.resolve() : context.host.alias(source.hostImage, imageId);
+  const copied = baseImageArchitecture(image.hostImage)
+    ? Promise.resolve()
+    : context.host.alias(source.hostImage, imageId);
   const size = Math.max(8, ...source.blockDevices.map((d) => d.volumeSize));
   const copying = context.time.wait(((context.time.profile?.copyImageS ?? 0) * size) / 8);
   copied.then(
@@ -366,7 +368,7 @@ function deregisterImage(context: ActionContext) {
   if (image.ownerId !== SELF_ACCOUNT) throw new Ec2ApiError('AuthFailure', `Not authorized for image:${image.imageId}`);
   context.state.images = context.state.images.filter((i) => i !== image);
   delete context.state.tags[image.imageId];
-  if (image.hostImage !== BASE_IMAGE) {
+  if (!baseImageArchitecture(image.hostImage)) {
     context.host
       .deleteImage(image.hostImage)
       .catch((error: Error) => context.log(`deleting image ${image.imageId}: ${error.message}`));

@@ -16,7 +16,9 @@ import {
 import type { QueryParams } from '../query.js';
 import type { XmlValue } from '../xml.js';
 import { enqueue } from '../host-queue.js';
+import { isArchitecture } from '../../architecture.js';
 import { findImage } from './images.js';
+import { architectureOf } from './instance-types.js';
 import { checkTag, now, tagSetXml, type Handlers } from './shared.js';
 import { LOCAL_MACHINE_TAG } from '../../../tags/tag-contract.js';
 
@@ -39,6 +41,10 @@ export function findInstance(context: ActionContext, instanceId: string): Instan
   const instance = context.state.instances.find((i) => i.instanceId === instanceId && i.region === context.region);
   if (!instance) throw new Ec2ApiError('InvalidInstanceID.NotFound', `The instance ID '${instanceId}' does not exist`);
   return instance;
+}
+
+function instanceArchitecture(instance: InstanceState): string {
+  return instance.architecture ?? 'x86_64';
 }
 
 function instanceXml(state: CloudState, instance: InstanceState): XmlValue {
@@ -70,7 +76,7 @@ function instanceXml(state: CloudState, instance: InstanceState): XmlValue {
     sourceDestCheck: true,
     groupSet: groups,
     stateReason: instance.stateReason ? { code: 'Server.InternalError', message: instance.stateReason } : undefined,
-    architecture: 'x86_64',
+    architecture: instanceArchitecture(instance),
     rootDeviceType: 'ebs',
     rootDeviceName: '/dev/xvda',
     blockDeviceMapping: volume
@@ -130,7 +136,7 @@ function instanceXml(state: CloudState, instance: InstanceState): XmlValue {
   };
 }
 
-function runInstances(context: ActionContext) {
+async function runInstances(context: ActionContext) {
   const { params, state, region, host } = context;
   const min = params.int('MinCount') ?? 1;
   const max = params.int('MaxCount') ?? 1;
@@ -142,6 +148,18 @@ function runInstances(context: ActionContext) {
   const image = findImage(context, params.require('ImageId'));
   if (image.state !== 'available')
     throw new Ec2ApiError('InvalidAMIID.Unavailable', `The image id '[${image.imageId}]' is not available`);
+  const instanceType = params.get('InstanceType') ?? 'm1.small';
+  if (architectureOf(instanceType) !== image.architecture)
+    throw new Ec2ApiError(
+      'InvalidParameterValue',
+      `The architecture '${architectureOf(instanceType)}' of the specified instance type does not match the architecture '${image.architecture}' of the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover the architecture of the instance type or AMI.`,
+    );
+  const architecture = isArchitecture(image.architecture) ? image.architecture : undefined;
+  // Refused now, in the caller's error, rather than as an instance that terminates while booting.
+  if (architecture)
+    await host.requireArchitecture?.(architecture).catch((error: Error) => {
+      throw new Ec2ApiError('Unsupported', error.message);
+    });
   const keyName = params.get('KeyName');
   const keyPair = keyName ? state.keyPairs.find((k) => k.region === region && k.keyName === keyName) : undefined;
   if (keyName && !keyPair) throw new Ec2ApiError('InvalidKeyPair.NotFound', `The key pair '${keyName}' does not exist`);
@@ -200,7 +218,8 @@ function runInstances(context: ActionContext) {
     region,
     availabilityZone: defaultZone(region),
     imageId: image.imageId,
-    instanceType: params.get('InstanceType') ?? 'm1.small',
+    instanceType,
+    architecture: image.architecture,
     keyName,
     securityGroupIds: groupIds,
     subnetId,
@@ -224,7 +243,14 @@ function runInstances(context: ActionContext) {
   enqueue(instanceId, async () => {
     try {
       const [endpoint] = await Promise.all([
-        host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData, machine }),
+        host.launch({
+          instanceId,
+          imageId: hostImage,
+          authorizedKey: instance.authorizedKey,
+          userData,
+          architecture,
+          machine,
+        }),
         pending,
       ]);
       instance.ip = endpoint.ip;
@@ -305,6 +331,8 @@ function instanceFields(instance: InstanceState): (name: string) => string[] | u
         return [instance.imageId];
       case 'instance-type':
         return [instance.instanceType];
+      case 'architecture':
+        return [instanceArchitecture(instance)];
       case 'key-name':
         return instance.keyName ? [instance.keyName] : [];
       case 'vpc-id':
