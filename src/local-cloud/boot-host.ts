@@ -100,7 +100,6 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const parked = new Map<string, InstanceNetwork>();
   /** Instances whose SSH is held back (holdSsh): until when, and the timer that lets it through. */
   const sshHolds = new Map<string, { until: number; timer: NodeJS.Timeout }>();
-  let base: Promise<string> | undefined;
   let vmKernel: Promise<VmKernel> | undefined;
   const bases = new Map<Architecture, Promise<string>>();
   const binfmtDir = options.binfmtDir ?? BINFMT_MISC;
