@@ -189,7 +189,7 @@ describe('a local VM asked for through the EC2 API', () => {
     const installed = await ssh(
       keys.privateKey,
       { ip: containerIp, sshPort: cloud.sshPort },
-      "dpkg-query -W -f='${Status}' chrony; uname -r",
+      "dpkg-query -W -f='${Status}\\n' chrony; uname -r",
     );
     expect(installed.stdout.split('\n')).toEqual(['install ok installed', (await execa('uname', ['-r'])).stdout]);
     const skipped = await serviceCheck(containerIp, 'chrony');
