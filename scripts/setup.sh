@@ -4,7 +4,9 @@
 # (the client; the server's `sshd -t` checks the example roles), nftables (the local cloud's
 # latency profile holds a new instance's SSH back in its own namespace), qemu-user-static and
 # binfmt-support (arm64 instances run under emulation; the aarch64 handler is registered here),
-# then the npm packages (which also builds dist/).
+# qemu-system-x86, kmod and e2fsprogs for local VMs (`local: {machine: vm}`: qemu boots Debian's
+# kernel, depmod indexes its modules, mkfs.ext4 and e2fsck make and check its disks), then the npm
+# packages (which also builds dist/).
 # With --tests also what only the tests use: Groovy, to run the Jenkinsfile itself
 # (test/ci/run-jenkinsfile.groovy); Chromium, to render the HTML report headless; Graphviz, to
 # parse what `bake graph --format dot` prints. Node 22 and 24 for the tests beside the machine's own:
@@ -14,10 +16,10 @@ cd "$(dirname "$0")/.."
 tests=false
 [ "${1:-}" = "--tests" ] && tests=true
 need=()
-for tool in packer ansible-playbook debootstrap systemd-nspawn ip nft ssh sshd ssh-keygen rsync curl qemu-aarch64-static update-binfmts; do
+for tool in packer ansible-playbook debootstrap systemd-nspawn ip nft ssh sshd ssh-keygen rsync curl qemu-aarch64-static update-binfmts qemu-system-x86_64 depmod mkfs.ext4; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
 done
-packages=(packer ansible-core debootstrap systemd-container iproute2 nftables openssh-client openssh-server rsync curl ca-certificates git qemu-user-static binfmt-support)
+packages=(packer ansible-core debootstrap systemd-container iproute2 nftables openssh-client openssh-server rsync curl ca-certificates git qemu-user-static binfmt-support qemu-system-x86 kmod e2fsprogs)
 if $tests && { ! command -v groovy >/dev/null 2>&1 || [ ! -e /usr/lib/jvm/default-java ]; }; then
   need+=(groovy)
   packages+=(groovy default-jre-headless)

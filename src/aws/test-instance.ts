@@ -4,6 +4,7 @@
  * subnet, the test's user-data). Everything made is recorded as it is made, so `cleanUp()` removes
  * exactly that — after a pass, a failure, a timeout or an interrupt — and only that.
  */
+import { LOCAL_MACHINE_TAG } from '../tags/tag-contract.js';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import {
@@ -47,6 +48,8 @@ export interface TestInstanceRequest {
   signal?: AbortSignal;
   /** Seconds the instance may take to be running. */
   maxWaitSeconds: number;
+  /** bake's local cloud only: `vm` asks it for a VM with its own kernel (LOCAL_MACHINE_TAG). */
+  localMachine?: 'vm';
 }
 
 export interface TestInstance {
@@ -151,7 +154,13 @@ export function ec2TestInstanceSession(
             MetadataOptions: { HttpTokens: 'required', HttpEndpoint: 'enabled', HttpPutResponseHopLimit: 1 },
             InstanceInitiatedShutdownBehavior: 'terminate',
             TagSpecifications: [
-              { ResourceType: 'instance', Tags: tagsFor(request.recipe, name) },
+              {
+                ResourceType: 'instance',
+                Tags: [
+                  ...tagsFor(request.recipe, name),
+                  ...(request.localMachine ? [{ Key: LOCAL_MACHINE_TAG, Value: request.localMachine }] : []),
+                ],
+              },
               { ResourceType: 'volume', Tags: tagsFor(request.recipe, name) },
             ],
           }),

@@ -97,6 +97,7 @@ export async function runLaunchTest(request: LaunchTestRequest, deps: LaunchTest
         target,
         signal,
         maxWaitSeconds: Math.ceil(spec.timeoutMs / 1000),
+        ...(recipe.localMachine && { localMachine: recipe.localMachine }),
       },
       (instanceId) => (result.instance_id = instanceId),
     );

@@ -17,6 +17,8 @@ export interface LaunchTestTarget {
   sshInterface?: 'private_ip' | 'public_ip';
   /** CIDR allowed to SSH in; default: this agent's address towards the instance. */
   sshFrom?: string;
+  /** bake's local cloud: a recipe's `local: {machine: vm}` is asked of it (LOCAL_MACHINE_TAG). */
+  local?: boolean;
 }
 
 export interface TestMachineDeps {
@@ -38,6 +40,8 @@ export interface BootRequest {
   target: LaunchTestTarget;
   signal: AbortSignal;
   maxWaitSeconds: number;
+  /** On the local cloud only: boot a VM with its own kernel rather than a container. */
+  localMachine?: 'vm';
 }
 
 export interface BootedMachine {
@@ -72,6 +76,7 @@ export class TestMachine {
       sshFrom: request.target.sshFrom,
       signal: request.signal,
       maxWaitSeconds: request.maxWaitSeconds,
+      ...(request.target.local && request.localMachine && { localMachine: request.localMachine }),
     });
     onRunning?.(instance.instanceId);
     const keyFile = path.join(this.keyDir, 'id');

@@ -13,6 +13,7 @@ import { CloudError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { APT_PROXY_PORT, AptProxy, localAptOrigins } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
+import { BootedVm, requireQemu, stopOrphanVm, VM_TAP } from './booted-vm.js';
 import { hostArchitecture, isArchitecture, type Architecture } from './architecture.js';
 import { BINFMT_MISC, requireEmulator } from './emulation.js';
 import {
@@ -20,12 +21,14 @@ import {
   type InstanceEndpoint,
   type InstanceHost,
   type LaunchRequest,
+  type LocalMachineKind,
 } from './instance-host.js';
 import { guardInstanceNetwork, unguardInstanceNetwork } from './host-firewall.js';
 import { instanceCgroups, removeInstanceCgroups } from './instance-cgroup.js';
 import {
   allowTcpPorts,
   attachInstanceNetwork,
+  attachVmNetwork,
   claimInstanceNetwork,
   detachInstanceNetwork,
   networkOfSlot,
@@ -36,6 +39,8 @@ import {
 } from './instance-network.js';
 import { mountInstanceRoot, uidBaseOfSlot } from './instance-root.js';
 import { writeInstanceSeed } from './instance-seed.js';
+import { makeExt4Image, makeUpperDisk, readUpperDisk } from './vm-disks.js';
+import { ensureVmKernel, MAX_VM_LAYERS, type VmKernel } from './vm-kernel.js';
 import { ImageStore, LAYERS_FILE, readLayers } from './rootfs-images.js';
 import { hostAptSources, mirrorUris } from './rootfs-mirror.js';
 import {
@@ -58,11 +63,18 @@ export interface BootHostOptions {
   binfmtDir?: string;
 }
 
+/** In an instance's folder: `vm` for an instance launched as a local VM; absent for a container. */
+export const MACHINE_KIND_FILE = 'machine';
+
 /** EC2 instances listen for SSH on 22; each local one does so at its own address. */
 export const INSTANCE_SSH_PORT = 22;
 
+/** A local VM's memory and processors (TCG: one vCPU is one host thread). */
+const VM_MEMORY_MIB = 1024;
+const VM_CPUS = 1;
+
 interface Running {
-  container: BootedContainer;
+  machine: BootedContainer | BootedVm;
   network: InstanceNetwork;
   endpoint: InstanceEndpoint;
 }
@@ -88,6 +100,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const parked = new Map<string, InstanceNetwork>();
   /** Instances whose SSH is held back (holdSsh): until when, and the timer that lets it through. */
   const sshHolds = new Map<string, { until: number; timer: NodeJS.Timeout }>();
+  let vmKernel: Promise<VmKernel> | undefined;
   const bases = new Map<Architecture, Promise<string>>();
   const binfmtDir = options.binfmtDir ?? BINFMT_MISC;
   let prepared: Promise<void> | undefined;
@@ -111,6 +124,12 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       slot: path.join(dir, 'network-slot'),
       pid: path.join(dir, 'nspawn.pid'),
       console: path.join(dir, 'console.log'),
+      /** `vm` for an instance launched as a local VM (booted-vm.ts); absent for a container. */
+      machineKind: path.join(dir, MACHINE_KIND_FILE),
+      /** A VM's disks while it runs: its layers' and its own (vm-disks.ts). */
+      disks: path.join(dir, 'disks'),
+      upperDisk: path.join(dir, 'disks', 'upper.ext4'),
+      vmPid: path.join(dir, 'qemu.pid'),
       /** The instance's architecture, when not x86_64: checked for an emulator at every boot. */
       architecture: path.join(dir, 'architecture'),
     };
@@ -153,6 +172,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         }
         const f = files(name);
         await stopOrphanContainer(f.pid, f.rootfs);
+        await stopOrphanVm(f.vmPid, f.upperDisk);
         await releaseIfAbandoned(name);
       }
       await unmountUnder(stateDir);
@@ -168,6 +188,26 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     }
     return base;
   };
+
+  const kernel = () => {
+    vmKernel ??= ensureVmKernel({ cacheDir, log: options.notice ?? log });
+    vmKernel.catch(() => (vmKernel = undefined));
+    return vmKernel;
+  };
+
+  const machineOf = async (instanceId: string): Promise<LocalMachineKind> =>
+    (await readFile(files(instanceId).machineKind, 'utf8').catch(() => '')).trim() === 'vm' ? 'vm' : 'container';
+
+  /**
+   * A VM's changes back into its upper directory (after it powered off, or after a bake that
+   * died while it ran), and its disks gone: from here on the instance is what a container's
+   * files would be, for CreateImage, a container launch from its image, or the next VM boot.
+   */
+  async function collectVmDisks(instanceId: string): Promise<void> {
+    const f = files(instanceId);
+    await readUpperDisk(f.upperDisk, f.upper, path.join(f.dir, 'disk-mount'));
+    await removeRootfs(f.disks);
+  }
 
   const recordedArchitecture = async (instanceId: string): Promise<Architecture> => {
     const text = (await readFile(files(instanceId).architecture, 'utf8').catch(() => '')).trim();
@@ -204,6 +244,8 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     const f = files(instanceId);
     if (!exists(instanceId)) throw new CloudError(`instance ${instanceId} has no filesystem on this host`);
     await stopOrphanContainer(f.pid, f.rootfs);
+    await stopOrphanVm(f.vmPid, f.upperDisk);
+    await collectVmDisks(instanceId);
     // Before anything is claimed: the handler may have gone since the instance last ran.
     const architecture = await recordedArchitecture(instanceId);
     await requireEmulator(architecture, binfmtDir);
@@ -229,6 +271,13 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await guardInstanceNetwork(network, APT_PROXY_PORT);
       await removeInstanceCgroups(cgroups);
       for (const dir of cgroups) await mkdir(dir, { recursive: true });
+      if ((await machineOf(instanceId)) === 'vm') {
+        const vm = await bootVm(instanceId, network, uidBase);
+        const endpoint = { ip: network.ip, sshPort: INSTANCE_SSH_PORT };
+        running.set(instanceId, { machine: vm, network, endpoint });
+        log(`${instanceId}: VM booted at ${network.ip} in ${Date.now() - started} ms`);
+        return endpoint;
+      }
       const container = await BootedContainer.boot({
         rootfs: f.rootfs,
         machine: network.namespace,
@@ -244,7 +293,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         consoleFile: f.console,
       });
       const endpoint = { ip: network.ip, sshPort: INSTANCE_SSH_PORT };
-      running.set(instanceId, { container, network, endpoint });
+      running.set(instanceId, { machine: container, network, endpoint });
       log(`${instanceId}: booted at ${network.ip} in ${Date.now() - started} ms`);
       // Rebooted while its SSH is still held (CreateImage reboots): held again for the rest of it.
       if ((sshHolds.get(instanceId)?.until ?? 0) > Date.now()) await refuseTcpPort(network, endpoint.sshPort);
@@ -255,6 +304,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await unguardInstanceNetwork(network, APT_PROXY_PORT);
       await removeInstanceCgroups(cgroups);
       await unmountInstance(instanceId).catch(() => undefined);
+      await collectVmDisks(instanceId).catch(() => undefined);
       throw error;
     }
   }
@@ -267,7 +317,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     running.delete(instanceId);
     const network = entry?.network ?? parked.get(instanceId);
     parked.delete(instanceId);
-    if (entry) await entry.container.stop();
+    if (entry) await entry.machine.stop();
     if (network) {
       await proxy.unlisten(network.hostIp);
       await unguardInstanceNetwork(network, APT_PROXY_PORT);
@@ -279,12 +329,53 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     }
     if (!entry) {
       await stopOrphanContainer(f.pid, f.rootfs);
+      await stopOrphanVm(f.vmPid, f.upperDisk);
       if (!network) await releaseIfAbandoned(instanceId);
     }
     // Nothing should outlive PID 1; this is for what a crash may have left. Unmounting the
     // root filesystem leaves the instance's changes in its upper directory.
     await killProcessesInside(f.rootfs);
     await unmountInstance(instanceId);
+    if (existsSync(f.dir)) await collectVmDisks(instanceId);
+  }
+
+  /**
+   * Boots the instance as a VM: the seed is written through the same overlay a container gets
+   * (so it lands in the upper directory), which is then unmounted and made into the VM's disks.
+   */
+  async function bootVm(instanceId: string, network: InstanceNetwork, uidBase: number): Promise<BootedVm> {
+    const f = files(instanceId);
+    await requireQemu();
+    const vmKernel = await kernel();
+    await unmountInstance(instanceId);
+    const lowers = await readLayers(f.dir);
+    if (lowers.length + 1 > MAX_VM_LAYERS)
+      throw new CloudError(
+        `${instanceId} stands on ${lowers.length} layers; a local VM stacks at most ${MAX_VM_LAYERS - 1} (build it as a container)`,
+      );
+    await mkdir(f.disks, { recursive: true, mode: 0o700 });
+    const layerDisks = [vmKernel.modulesDisk];
+    for (const [index, lower] of lowers.entries()) {
+      const disk = path.join(f.disks, `layer-${index}.ext4`);
+      await makeExt4Image(disk, lower);
+      layerDisks.push(disk);
+    }
+    await makeUpperDisk(f.upperDisk, f.upper, path.join(f.dir, 'disk-staging'));
+    await attachVmNetwork(network, VM_TAP);
+    await proxy.listen(network.hostIp);
+    return BootedVm.boot({
+      kernel: vmKernel,
+      upperDisk: f.upperDisk,
+      layerDisks,
+      namespace: network.namespace,
+      ip: network.ip,
+      prefixLength: network.prefixLength,
+      runAs: uidBase,
+      memoryMiB: VM_MEMORY_MIB,
+      cpus: VM_CPUS,
+      pidFile: f.vmPid,
+      consoleFile: f.console,
+    });
   }
 
   function releaseSshHold(instanceId: string): void {
@@ -299,12 +390,15 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       if (running.has(request.instanceId) || existsSync(f.dir))
         throw new CloudError(`instance ${request.instanceId} already exists on this host`);
       const architecture = request.architecture ?? baseImageArchitecture(request.imageId) ?? 'x86_64';
+      if (request.machine === 'vm' && architecture !== 'x86_64')
+        throw new CloudError(`a local VM runs x86_64 only; ${request.imageId} is ${architecture}`);
       // Before a debootstrap of minutes or a boot that would end in "Exec format error".
       await requireEmulator(architecture, binfmtDir);
       // No copy: the instance's writes go to its own upper directory over the image's layers.
       const base = baseImageArchitecture(request.imageId);
       const lowers = base ? [await baseRootfs(base)] : await images.layersOf(request.imageId);
       await mkdir(f.dir, { recursive: true, mode: 0o700 });
+      if (request.machine === 'vm') await writeFile(f.machineKind, 'vm\n');
       if (architecture !== 'x86_64') await writeFile(f.architecture, `${architecture}\n`);
       await writeFile(path.join(f.dir, LAYERS_FILE), `${JSON.stringify(lowers)}\n`);
       try {

@@ -14,9 +14,14 @@ export interface LaunchRequest {
   authorizedKey: string;
   /** RunInstances' UserData, decoded: cloud-init reads it at boot. */
   userData?: Buffer;
+  /** A container (default) or a VM with its own kernel (the instance's bake:local-machine tag). */
+  machine?: LocalMachineKind;
   /** The image's architecture (default x86_64): one the host does not run natively is emulated. */
   architecture?: Architecture;
 }
+
+/** What a local instance runs on: the host's kernel (systemd-nspawn) or its own (qemu). */
+export type LocalMachineKind = 'container' | 'vm';
 
 export interface InstanceEndpoint {
   /** The instance's own address (its network namespace's), e.g. 198.18.0.2. */

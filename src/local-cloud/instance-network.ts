@@ -133,6 +133,28 @@ export async function attachInstanceNetwork(network: InstanceNetwork, pid: numbe
 }
 
 /**
+ * A local VM's network: the same namespace, address and host end as a container's, but the
+ * namespace is the placeholder the slot was claimed with (qemu runs in it as an unprivileged
+ * uid; the guest has a kernel of its own and never sees the namespace). The veth's inner end and
+ * the VM's tap device are bridged there, so the VM's eth0 is on the /30 the container's would be.
+ */
+export async function attachVmNetwork(network: InstanceNetwork, tap: string): Promise<void> {
+  try {
+    await ip('link', 'add', network.hostInterface, 'type', 'veth', 'peer', 'name', 'veth0', 'netns', network.namespace);
+    await ip('addr', 'add', `${network.hostIp}/${network.prefixLength}`, 'dev', network.hostInterface);
+    await ip('link', 'set', network.hostInterface, 'up');
+    const inside = (...args: string[]) => ip('-n', network.namespace, ...args);
+    await inside('link', 'add', 'br0', 'type', 'bridge');
+    await inside('tuntap', 'add', 'dev', tap, 'mode', 'tap');
+    for (const port of ['veth0', tap]) await inside('link', 'set', port, 'master', 'br0');
+    for (const link of ['veth0', tap, 'br0', 'lo']) await inside('link', 'set', link, 'up');
+  } catch (error) {
+    await detachInstanceNetwork(network);
+    throw error;
+  }
+}
+
+/**
  * Forgets the instance's namespace (a placeholder takes its name again: the slot stays claimed)
  * and deletes the host end of the pair.
  */

@@ -66,8 +66,11 @@ export async function commandLineOf(pid: number): Promise<string> {
   return (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replaceAll('\0', ' ');
 }
 
-/** True once something on ip:port accepts a TCP connection and its first bytes start with `greeting` (when given). */
-export function answers(ip: string, port: number, greeting?: string): Promise<boolean> {
+/**
+ * True once something on ip:port accepts a TCP connection and its first bytes start with
+ * `greeting` (when given) within `timeoutMs`.
+ */
+export function answers(ip: string, port: number, greeting?: string, timeoutMs = 2000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: ip, port });
     let received = '';
@@ -84,7 +87,7 @@ export function answers(ip: string, port: number, greeting?: string): Promise<bo
     });
     socket.once('error', () => done(false));
     socket.once('end', () => done(false));
-    socket.setTimeout(2000, () => done(false));
+    socket.setTimeout(timeoutMs, () => done(false));
   });
 }
 

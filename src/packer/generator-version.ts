@@ -3,4 +3,4 @@
  * every recipe's fingerprint: bump it whenever a change here would bake a different image, so
  * the next plan rebuilds instead of reusing images made by the old generator.
  */
-export const GENERATOR_VERSION = '3';
+export const GENERATOR_VERSION = '4';

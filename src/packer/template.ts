@@ -194,8 +194,12 @@ export function renderPackerTemplate(input: TemplateInput): PackerTemplate {
     subnetId: recipe.subnetId ?? null,
     ec2Endpoint: target?.ec2Endpoint ?? null,
     local: target?.local
-      ? { sshPort: positiveWhole(target.local.sshPort, 'the local ssh port', locationOf(recipe, 'name')) }
+      ? {
+          sshPort: positiveWhole(target.local.sshPort, 'the local ssh port', locationOf(recipe, 'name')),
+        }
       : null,
+    // The builder asks the local cloud for a VM (LOCAL_MACHINE_TAG): only in local templates, only for VM recipes.
+    localVm: Boolean(target?.local) && recipe.localMachine === 'vm',
     imdsv2: modern && recipe.imdsv2,
     rootVolume: rootVolumeOf(recipe, region),
     polling: target?.local ? LOCAL_CLOUD_POLLING : AWS_POLLING,

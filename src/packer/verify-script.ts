@@ -67,7 +67,7 @@ service_running() {
     Condition*:none|Condition*:|Assert*:none|Assert*:) echo "not active: $active (skipped: $unmet was not met)" ;;
     ConditionCapability=*|AssertCapability=*|ConditionVirtualization=*|AssertVirtualization=*)
       unit=$(systemctl show -P Id -- "$1" 2>/dev/null)
-      echo "\${unit:-$1} skipped: $unmet is never true on a local instance (a container sharing the host's kernel; docs/local-cloud.md)" ;;
+      echo "\${unit:-$1} skipped: $unmet is never true on a local instance (a container sharing the host's kernel): ask for a VM with local: {machine: vm} (docs/local-cloud.md)" ;;
     ?*:*) echo "not active: $active (skipped: $unmet was not met)" ;;
     *) echo "not active: $active" ;;
   esac

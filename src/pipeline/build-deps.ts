@@ -47,7 +47,7 @@ export interface ProductionBuildSetup {
 
 /** How launch tests reach their instances: SSH as the recipe's ssh_username, on port 22 (or the local cloud's port). */
 export function launchTestTarget(target: PackerTarget | undefined): LaunchTestTarget {
-  return { sshPort: target?.local?.sshPort ?? 22 };
+  return { sshPort: target?.local?.sshPort ?? 22, ...(target?.local && { local: true }) };
 }
 
 export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {

@@ -87,6 +87,7 @@ async function loadConfig(root: string, errors: RecipeError[]): Promise<BakeryCo
     ...(c.scan_max_age && { scanMaxAgeMs: parseDuration(c.scan_max_age)! }),
     ...(c.upgrade && { upgrade: c.upgrade }),
     ...(c.rebuild_on && { rebuildOn: c.rebuild_on }),
+    ...(c.local?.machine && { localMachine: c.local.machine }),
     environments: c.environments ?? [],
     promotion: promotionGatesOf(c.promotion),
   };
@@ -213,6 +214,7 @@ function toRecipe(source: YamlSource, doc: RecipeDocument, config: BakeryConfig)
     locations,
     ...upgradeOf(doc.upgrade ?? config.upgrade),
     ...((doc.rebuild_on ?? config.rebuildOn)?.length && { rebuildOn: doc.rebuild_on ?? config.rebuildOn }),
+    ...((doc.local?.machine ?? config.localMachine) === 'vm' && { localMachine: 'vm' as const }),
   };
 }
 

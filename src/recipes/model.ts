@@ -159,6 +159,11 @@ export interface Recipe {
   upgrade?: 'security' | 'all';
   /** `rebuild_on:` (recipe, else config): `security` rebuilds when the image's latest scan found pending fixes. Not part of the fingerprint. */
   rebuildOn?: Array<'security'>;
+  /**
+   * `local: {machine: vm}` (recipe, else config): local instances of the recipe are VMs with their
+   * own kernel (docs/local-cloud.md). Absent for a container, so other recipes keep their templates.
+   */
+  localMachine?: 'vm';
 }
 
 export interface BakeryConfig {
@@ -186,6 +191,8 @@ export interface BakeryConfig {
   /** `upgrade:` and `rebuild_on:` for recipes that do not say. */
   upgrade?: 'security' | 'all' | 'none';
   rebuildOn?: Array<'security'>;
+  /** `local: {machine}` for recipes that do not say. */
+  localMachine?: 'container' | 'vm';
   /** `environments:` in promotion order; empty: none declared (every pin target is pinned on build). */
   environments: string[];
   /** `promotion:` gates per environment; an environment not named has none. */

@@ -107,6 +107,11 @@ const upgradeSchema = z.enum(['security', 'all', 'none'], { error: 'upgrade is s
 /** Why plan rebuilds a recipe besides a change of its inputs: `security`, its image's latest scan found pending fixes. */
 const rebuildOnSchema = z.array(z.enum(['security'], { error: 'rebuild_on lists reasons: security' }));
 
+/** What a local instance of the recipe is (`bake build --local`, `bake verify --local`): docs/local-cloud.md. */
+const localSchema = z
+  .object({ machine: z.enum(['container', 'vm'], { error: 'local.machine is container or vm' }).optional() })
+  .strict();
+
 export const recipeSchema = z
   .object({
     name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'lower-case letters, digits and dashes'),
@@ -167,6 +172,8 @@ export const recipeSchema = z
     // Security freshness (issue 24).
     upgrade: upgradeSchema.optional(),
     rebuild_on: rebuildOnSchema.optional(),
+    // Local instances (issue 27): a VM with its own kernel instead of a container.
+    local: localSchema.optional(),
   })
   .strict();
 
@@ -192,6 +199,8 @@ export const configSchema = z
     // Environments (docs/lifecycle.md): pins go to the first on build, to the others by promotion.
     environments: z.array(environmentName).min(1).optional(),
     promotion: z.record(environmentName, promotionSchema).default({}),
+    // Local instances (issue 27): the recipes' default local machine.
+    local: localSchema.optional(),
   })
   .strict();
 

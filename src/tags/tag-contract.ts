@@ -42,6 +42,13 @@ export const SCAN_PENDING_TAG = 'bake:scan-pending';
 export const SCAN_PENDING_SINCE_TAG = 'bake:scan-pending-since';
 export const SCAN_PACKAGES_TAG = 'bake:scan-packages';
 
+/**
+ * Asks bake's local cloud for a VM with its own kernel instead of a container (`vm`; any other
+ * value, or none, is a container): on a local build's builder and launch-test instances of a
+ * recipe with `local: {machine: vm}` only, never sent to AWS (docs/local-cloud.md).
+ */
+export const LOCAL_MACHINE_TAG = 'bake:local-machine';
+
 /** Build locks: EC2 key pairs named bake-lock-<recipe>@<bakery> (src/aws/recipe-lock.ts). */
 export const LOCK_TAG = 'bake:lock';
 export const LOCK_HOLDER_TAG = 'bake:lock-holder';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { createBootHost } from '../local-cloud/boot-host.js';
+import { createBootHost, MACHINE_KIND_FILE } from '../local-cloud/boot-host.js';
 import { BASE_IMAGE, type InstanceEndpoint } from '../local-cloud/instance-host.js';
 import { LAYERS_FILE } from '../local-cloud/rootfs-images.js';
 import { removeRootfs, rootfsCacheDir } from '../local-cloud/rootfs.js';
@@ -43,6 +43,8 @@ export interface KeptInstanceOptions {
   bakeryRoot: string;
   /** Overrides where the base root filesystem is cached. */
   rootfsCache?: string;
+  /** `vm`: the recipe asks for a local VM (`local: {machine: vm}`); a kept instance of the other kind is made anew. */
+  machine?: 'vm';
   log?: (line: string) => void;
 }
 
@@ -80,12 +82,14 @@ export function bootedKeptInstance(options: KeptInstanceOptions): KeptInstance {
   return {
     async up({ fresh }) {
       const key = await publicKey();
-      const kept = existsSync(path.join(instanceDir, LAYERS_FILE));
+      // The boot host records a VM's kind beside its layers (boot-host.ts): a kept instance of the other kind is not kept.
+      const sameKind = existsSync(path.join(instanceDir, MACHINE_KIND_FILE)) === (options.machine === 'vm');
+      const kept = existsSync(path.join(instanceDir, LAYERS_FILE)) && sameKind;
       // Anything else there is half made or an older bake's chroot copy: it goes too.
       if ((kept && fresh) || (!kept && existsSync(instanceDir))) await hostOf().terminate(name);
       const created = !kept || fresh;
       const endpoint = created
-        ? await hostOf().launch({ instanceId: name, imageId: BASE_IMAGE, authorizedKey: key })
+        ? await hostOf().launch({ instanceId: name, imageId: BASE_IMAGE, authorizedKey: key, machine: options.machine })
         : await hostOf().start(name, key);
       return { target: { ...endpoint, user: LOCAL_LOGIN_USER, privateKey }, created };
     },

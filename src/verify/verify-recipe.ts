@@ -36,7 +36,8 @@ async function noSecretReader(): Promise<never> {
 }
 
 export interface VerifyDeps {
-  instance(name: string, stateDir: string): KeptInstance;
+  /** `machine`: the recipe's `local: {machine}` (a container when absent). */
+  instance(name: string, stateDir: string, machine?: 'vm'): KeptInstance;
   runPlaybook(request: PlaybookRequest): Promise<PlaybookResult>;
   runCheck(target: SshTarget, check: VerifyCheck, signal?: AbortSignal): Promise<ScriptRun>;
   /** Reads the chain's build-time secrets (src/secrets/resolve.ts); absent: recipes with secrets cannot be verified. */
@@ -50,7 +51,7 @@ export function productionVerifyDeps(options: {
   aws?: AwsSettings;
 }): VerifyDeps {
   return {
-    instance: (name, stateDir) => bootedKeptInstance({ ...options, name, stateDir }),
+    instance: (name, stateDir, machine) => bootedKeptInstance({ ...options, name, stateDir, machine }),
     runPlaybook,
     runCheck: runCheckOverSsh,
     resolveSecrets: (recipes) =>
@@ -175,7 +176,7 @@ async function verifyLocked(
     ? await (deps.resolveSecrets ?? noSecretReader)(chain)
     : new Map<string, SecretValues>();
 
-  const instance = deps.instance(recipe.name, stateDir);
+  const instance = deps.instance(recipe.name, stateDir, recipe.localMachine);
   const report: VerifyReport = {
     name: recipe.name,
     status: 'failed',

@@ -22,6 +22,8 @@ describe('the recipe JSON Schema', () => {
         'upgrade', 'rebuild_on',
         // Architectures (issue 28).
         'architectures', 'instance_types',
+        // Local instances (issue 27).
+        'local',
       ].sort(),
     );
     expect(schema.additionalProperties).toBe(false);

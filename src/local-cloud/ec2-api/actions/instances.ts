@@ -20,6 +20,7 @@ import { isArchitecture } from '../../architecture.js';
 import { findImage } from './images.js';
 import { architectureOf } from './instance-types.js';
 import { checkTag, now, tagSetXml, type Handlers } from './shared.js';
+import { LOCAL_MACHINE_TAG } from '../../../tags/tag-contract.js';
 
 const STATE_CODES: Record<InstanceStateName, number> = {
   pending: 0,
@@ -236,11 +237,20 @@ async function runInstances(context: ActionContext) {
   if (instanceTags.length) setTags(state, instanceId, instanceTags);
   if (volumeTags.length) setTags(state, volumeId, volumeTags);
   const hostImage = image.hostImage;
+  // A VM with its own kernel when the instance is tagged for one (a recipe's local: {machine: vm}).
+  const machine = instanceTags.some(([key, value]) => key === LOCAL_MACHINE_TAG && value === 'vm') ? 'vm' : 'container';
   const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
   enqueue(instanceId, async () => {
     try {
       const [endpoint] = await Promise.all([
-        host.launch({ instanceId, imageId: hostImage, authorizedKey: instance.authorizedKey, userData, architecture }),
+        host.launch({
+          instanceId,
+          imageId: hostImage,
+          authorizedKey: instance.authorizedKey,
+          userData,
+          architecture,
+          machine,
+        }),
         pending,
       ]);
       instance.ip = endpoint.ip;
