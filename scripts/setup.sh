@@ -11,10 +11,24 @@
 # (test/ci/run-jenkinsfile.groovy); Chromium, to render the HTML report headless; Graphviz, to
 # parse what `bake graph --format dot` prints. Node 22 and 24 for the tests beside the machine's own:
 # scripts/node-versions.sh.
+# With --hide-processes also (only when asked: it changes /proc for every user of the machine)
+# /proc hides each user's processes from other users (hidepid=invisible), so no local user's `ps`
+# reads the command lines of local instances' processes; members of the group bake-procview
+# (created here) and root still see all. Mounted now and kept across reboots in /etc/fstab.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tests=false
-[ "${1:-}" = "--tests" ] && tests=true
+hide_processes=false
+for arg in "$@"; do
+  case $arg in
+    --tests) tests=true ;;
+    --hide-processes) hide_processes=true ;;
+    *)
+      echo "setup: unknown option $arg (known: --tests, --hide-processes)" >&2
+      exit 2
+      ;;
+  esac
+done
 need=()
 for tool in packer ansible-playbook debootstrap systemd-nspawn ip nft ssh sshd ssh-keygen rsync curl qemu-aarch64-static update-binfmts qemu-system-x86_64 depmod mkfs.ext4; do
   command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || need+=("$tool")
@@ -62,5 +76,28 @@ elif [ ! -e "$binfmt/status" ]; then
   echo "setup: the kernel refused to mount binfmt_misc at $binfmt: the local cloud cannot boot arm64 instances (x86_64 ones are unaffected)" >&2
 else
   echo "setup: the kernel refused the aarch64 binfmt registration (update-binfmts --enable qemu-aarch64): the local cloud cannot boot arm64 instances (x86_64 ones are unaffected)" >&2
+fi
+if $hide_processes; then
+  # A group of its own rather than adm or sudo: seeing every process is granted to exactly who is
+  # added to it (root sees all anyway). polkitd must see the processes that ask it, so it joins.
+  getent group bake-procview >/dev/null || groupadd --system bake-procview
+  getent passwd polkitd >/dev/null && usermod -a -G bake-procview polkitd
+  procview=$(getent group bake-procview | cut -d: -f3)
+  scripts/hide-processes.sh /proc "$procview"
+  # At boot systemd remounts /proc with the options /etc/fstab gives it (systemd-remount-fs).
+  entry="proc /proc proc defaults,hidepid=invisible,gid=$procview 0 0"
+  marker="# bake: scripts/setup.sh --hide-processes (members of bake-procview see every process)"
+  # The fstab without a line an earlier run wrote (the group's number may have changed since).
+  kept=$(awk -v marker="$marker" 'skip { skip = 0; next } $0 == marker { skip = 1; next } { print }' /etc/fstab)
+  if grep -qxF "$entry" /etc/fstab; then
+    echo "setup: /etc/fstab already keeps /proc hidden across reboots"
+  elif awk '$1 !~ /^#/ && $2 == "/proc" { found = 1 } END { exit !found }' <<<"$kept"; then
+    echo "setup: /etc/fstab has its own /proc line; left as it is (to keep processes hidden after a reboot, give it: hidepid=invisible,gid=$procview)" >&2
+  else
+    printf '%s\n%s\n%s\n' "$kept" "$marker" "$entry" >/etc/fstab.bake-new
+    chmod --reference=/etc/fstab /etc/fstab.bake-new
+    mv /etc/fstab.bake-new /etc/fstab
+    echo "setup: /etc/fstab keeps /proc hidden across reboots"
+  fi
 fi
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi

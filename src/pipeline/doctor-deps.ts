@@ -1,4 +1,5 @@
 /** The real edges of `bake doctor`: AWS (or the endpoint, or the local cloud) and the agent's own tools. */
+import { readFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { createDoctorCloud } from '../aws/doctor-cloud.js';
 import type { AwsSettings } from '../aws/settings.js';
@@ -31,6 +32,7 @@ export function agentTools(env: NodeJS.ProcessEnv = process.env, uid = process.g
     },
     nodeVersion: process.version,
     isRoot: uid === 0,
+    procMountinfo: () => readFile('/proc/self/mountinfo', 'utf8').catch(() => undefined),
   };
 }
 

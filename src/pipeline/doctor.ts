@@ -22,6 +22,7 @@ import {
   ssmParametersOf,
   statementFor,
 } from './iam-policy.js';
+import { procHiding } from './proc-hiding.js';
 
 export type FindingStatus = 'ok' | 'problem' | 'not-verified' | 'note';
 export type FindingGroup = 'agent' | 'account' | 'recipes' | 'permissions';
@@ -57,6 +58,8 @@ export interface AgentTools {
   packerShape(versionLine: string): string | undefined;
   nodeVersion: string;
   isRoot: boolean;
+  /** /proc/self/mountinfo's text (undefined: unreadable), for `--local`'s check that /proc hides processes. */
+  procMountinfo?(): Promise<string | undefined>;
 }
 
 export interface DoctorDeps {
@@ -180,6 +183,8 @@ async function agentFindings(tools: AgentTools, local: boolean): Promise<Finding
       message: tools.isRoot ? 'running as root' : 'not root: the local cloud boots instances as containers',
       ...(!tools.isRoot && { fix: 'run bake --local as root (or in a privileged container)' }),
     });
+  if (local && tools.procMountinfo)
+    findings.push({ group: 'agent', subject: 'processes', ...procHiding(await tools.procMountinfo()) });
   return findings;
 }
 
