@@ -1,39 +1,19 @@
 /**
- * One recipe, two architectures, baked for real in the local cloud: `bake build --local` generates
- * a template per architecture, real Packer 1.6.6 boots Debian's amd64 base on t3.small and its
- * arm64 base on a Graviton type (t4g.small) under qemu-user, real Ansible runs the same role in
- * both, the verify checks and the launch tests run on instances of each architecture, and the
- * AMIs come out tagged and registered with their architecture.
+ * The example bakery's web and its base, each for x86_64 and arm64, baked for real in the local
+ * cloud: `bake build web --local` generates a template per (recipe, architecture), real Packer
+ * 1.6.6 boots Debian's amd64 base on t3.small and its arm64 base on a Graviton type (t4g.small)
+ * under qemu-user, real Ansible runs the same roles in both, the verify checks and the launch
+ * tests run on instances of each architecture (an arm64-only check: uname -m is aarch64), the AMIs
+ * come out tagged and registered with their architecture, and each is pinned to its variable.
  * The arm64 root filesystem comes from the run's cache (BAKE_ROOTFS_CACHE), made once.
  */
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DescribeImagesCommand } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBaseRootfs } from '../../src/local-cloud/rootfs.js';
-import { bake, bakeEnv, ROOTFS_CACHE, temporaryBakery, withLocalCloud } from './local-bakery.js';
-
-const RECIPE = `name: probe
-description: the same image for x86_64 and arm64, from Debian's base of each
-base: { filter: { name: "debian-12-*", owners: ["136693071363"] } }
-regions: [us-east-1]
-architectures: [x86_64, arm64]
-instance_type: t3.small
-instance_types: { arm64: t4g.small }
-encrypted: false
-roles: [probe]
-verify:
-  - file: /etc/probe-arch
-launch_test:
-  checks:
-    # The instance is the machine its image claims: an arm64 image runs on aarch64, an amd64 one on x86_64.
-    - command: test "$(dpkg --print-architecture)" != arm64 || test "$(uname -m)" = aarch64
-    - command: test "$(dpkg --print-architecture)" != amd64 || test "$(uname -m)" = x86_64
-    # Ansible on the build instance saw the same architecture the test instance runs.
-    - command: test "$(uname -m)" = "$(cat /etc/probe-arch)"
-`;
-const ROLE = `- ansible.builtin.copy: { dest: /etc/probe-arch, content: "{{ ansible_facts.architecture }}\\n", mode: "0644" }
-`;
+import { bake, bakeEnv, EXAMPLE_BAKERY, repo, ROOTFS_CACHE, temporaryBakery, withLocalCloud } from './local-bakery.js';
 
 interface Report {
   recipes: Array<{
@@ -45,48 +25,65 @@ interface Report {
   }>;
 }
 
-describe('bake build --local of a recipe for x86_64 and arm64', () => {
+describe('bake build --local of recipes for x86_64 and arm64', () => {
   beforeAll(async () => {
     // Made once per machine (10-20 minutes under emulation), not inside the build's own timing.
     await ensureBaseRootfs({ cacheDir: ROOTFS_CACHE, architecture: 'arm64', log: (line) => console.log(line) });
   });
 
-  it('bakes each architecture with Packer and Ansible, launch-tests each on its own instance type, and registers both AMIs', async () => {
-    const dir = await temporaryBakery('bake-e2e-arm64-', {
-      files: { 'recipes/probe.yaml': RECIPE, 'roles/probe/tasks/main.yml': ROLE },
+  it("bakes the example bakery's web (and its base) for x86_64 and arm64 and pins each architecture", async () => {
+    const recipe = (name: string) => readFile(path.join(repo, 'recipes', `${name}.yaml`), 'utf8');
+    const bothArchitectures = 'architectures: [x86_64, arm64]\ninstance_types: { arm64: t4g.small }\nbase:';
+    const base = (await recipe('base'))
+      .replace('base:', bothArchitectures)
+      .replace('name: debian-12-amd64-*', 'name: debian-12-*')
+      .replace('variable: base_ami', 'variable: base_ami\n    arch_variables: { arm64: base_ami_arm64 }');
+    const web = (await recipe('web'))
+      .replace('base:', bothArchitectures)
+      .replace('variable: web_ami\n', 'variable: web_ami\n    arch_variables: { arm64: web_ami_arm64 }\n')
+      .replaceAll(
+        'variable: web_ami, environment:',
+        'variable: web_ami, arch_variables: { arm64: web_ami_arm64 }, environment:',
+      )
+      .replace(
+        '  checks:\n',
+        '  checks:\n    - command: test "$(dpkg --print-architecture)" != arm64 || test "$(uname -m)" = aarch64\n',
+      );
+    const dir = await temporaryBakery('bake-e2e-arm64-example-', {
+      copy: repo,
+      entries: EXAMPLE_BAKERY,
+      files: { 'recipes/base.yaml': base, 'recipes/web.yaml': web },
     });
     const started = Date.now();
-    const build = await execa('node', [bake, 'build', '--local', '--dir', dir, '--json'], {
+    const build = await execa('node', [bake, 'build', 'web', '--local', '--dir', dir, '--json'], {
       env: bakeEnv(),
       reject: false,
     });
     console.log(
-      `bake build --local (x86_64 + arm64, Packer + Ansible + launch tests): ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      `bake build web --local (example bakery, x86_64 + arm64): ${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
     expect(build.exitCode, build.stderr.slice(-4000)).toBe(0);
     const recipes = (JSON.parse(build.stdout) as Report).recipes;
-    expect(recipes.map((recipe) => [recipe.name, recipe.arch]).sort()).toEqual([
-      ['probe', 'x86_64'],
-      ['probe.arm64', 'arm64'],
+    expect(recipes.map((entry) => [entry.name, entry.arch]).sort()).toEqual([
+      ['base', 'x86_64'],
+      ['base.arm64', 'arm64'],
+      ['web', 'x86_64'],
+      ['web.arm64', 'arm64'],
     ]);
-    const expected: Record<string, { type: string; architecture: string }> = {
-      probe: { type: 't3.small', architecture: 'x86_64' },
-      'probe.arm64': { type: 't4g.small', architecture: 'arm64' },
-    };
-    for (const recipe of recipes) {
-      expect(recipe.status).toBe('built');
-      expect(recipe.launch_test?.status).toBe('passed');
-      expect(recipe.launch_test?.instance_type).toBe(expected[recipe.name].type);
-      expect(recipe.launch_test?.checks.every((check) => check.status === 'passed')).toBe(true);
+    for (const entry of recipes) {
+      expect(entry.status, entry.name).toBe('built');
+      expect(entry.launch_test?.status, entry.name).toBe('passed');
+      expect(entry.launch_test?.instance_type).toBe(entry.arch === 'arm64' ? 't4g.small' : 't3.small');
     }
-
+    const ami = (name: string) => recipes.find((entry) => entry.name === name)!.amis['us-east-1'];
+    const tfvars = await readFile(path.join(dir, 'infra/web/amis.auto.tfvars'), 'utf8');
+    expect(tfvars).toContain(ami('web'));
+    expect(tfvars).toMatch(new RegExp(`web_ami_arm64[\\s\\S]*${ami('web.arm64')}`));
     await withLocalCloud(path.join(dir, '.bake/local'), async (ec2) => {
-      for (const recipe of recipes) {
-        const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [recipe.amis['us-east-1']] }))).Images!;
-        expect(image.Architecture).toBe(expected[recipe.name].architecture);
-        expect(image.Tags).toContainEqual({ Key: 'bake:recipe', Value: 'probe' });
-        expect(image.Tags).toContainEqual({ Key: 'bake:arch', Value: expected[recipe.name].architecture });
-      }
+      const [image] = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ami('web.arm64')] }))).Images!;
+      expect(image.Architecture).toBe('arm64');
+      expect(image.Tags).toContainEqual({ Key: 'bake:recipe', Value: 'web' });
+      expect(image.Tags).toContainEqual({ Key: 'bake:arch', Value: 'arm64' });
     });
   });
 });

@@ -15,6 +15,7 @@ import { DEBIAN_ACCOUNT, baseImageId, startLocalCloud, type LocalCloud } from '.
 import { imageTags } from '../../src/pipeline/build-tags.js';
 import { DISTRIBUTION_TAG } from '../../src/tags/tag-contract.js';
 import { splitRecipeKey } from '../../src/tags/architecture.js';
+import { recordAsBuilt } from '../local-cloud/build-record.js';
 import { cliEnv } from '../local-cloud/cli-env.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { parseJsonOutput } from '../schema/json-schemas.js';
@@ -107,7 +108,7 @@ async function plan(...args: string[]): Promise<PlanEntry[]> {
   return parseJsonOutput<{ recipes: PlanEntry[] }>('plan', result.stdout).recipes;
 }
 
-/** The image `bake build` leaves for a planned pair: its architecture's, tagged as bake tags it. */
+/** The image `bake build` leaves for a planned pair: its architecture's, tagged and recorded as bake does. */
 async function imageAsBuilt(entry: PlanEntry, builtAt: string, fingerprint = entry.fingerprint): Promise<string> {
   const { recipe, architecture } = splitRecipeKey(entry.name);
   const tags: Record<string, string> = {
@@ -134,6 +135,7 @@ async function imageAsBuilt(entry: PlanEntry, builtAt: string, fingerprint = ent
       ],
     }),
   );
+  await recordAsBuilt(cloud, 'arch-test', { recipe: entry.name, fingerprint, region: 'us-east-1', imageId: ImageId! });
   return ImageId!;
 }
 
