@@ -10,13 +10,10 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CreateImageCommand,
-  DescribeImagesCommand,
   DescribeInstancesCommand,
   EC2Client,
   ImportKeyPairCommand,
   RunInstancesCommand,
-  StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { execa } from 'execa';
@@ -24,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { renderVerifyScript } from '../../src/packer/verify-script.js';
 import { LOCAL_MACHINE_TAG } from '../../src/tags/tag-contract.js';
+import { imageOfInstance } from '../local-cloud/bake-image.js';
 import {
   makeKeyPair,
   networkLeftovers,
@@ -165,20 +163,9 @@ describe('a local VM asked for through the EC2 API', () => {
     expect(check.exitCode, check.all).toBe(0);
 
     started = Date.now();
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [vmId] }));
-    await until(async () => {
-      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [vmId] }))).Reservations![0]
-        .Instances![0];
-      return instance.State?.Name === 'stopped' ? true : undefined;
-    });
-    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: vmId, Name: 'baked-in-a-vm' }));
-    await until(async () => {
-      const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))).Images![0];
-      expect(image.State).not.toBe('failed');
-      return image.State === 'available' ? true : undefined;
-    });
+    // A clean poweroff under emulation, then the VM's disk is checked and copied back: minutes on a loaded machine.
+    const ImageId = await imageOfInstance(ec2, vmId, 'baked-in-a-vm', { maxWaitSeconds: 900 });
     timings.push(`VM poweroff and CreateImage: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [vmId] }));
 
     // The image holds what the VM installed; as a container it says why the unit cannot run, and what to ask for.
     started = Date.now();

@@ -22,9 +22,23 @@ export async function bakeTestImage(
   const run = await ec2.send(new RunInstancesCommand({ ImageId: baseImageId(region), MinCount: 1, MaxCount: 1 }));
   const instanceId = run.Instances![0].InstanceId!;
   await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
+  return imageOfInstance(ec2, instanceId, name, { tags });
+}
+
+/**
+ * The end of a Packer build: stop the instance, wait for `stopped` before imaging (as Packer
+ * does), image it, wait until the image is available, throw the instance away.
+ */
+export async function imageOfInstance(
+  ec2: EC2Client,
+  instanceId: string,
+  name: string,
+  options: { tags?: Record<string, string>; maxWaitSeconds?: number } = {},
+): Promise<string> {
+  const wait = { client: ec2, ...WAIT, maxWaitTime: options.maxWaitSeconds ?? WAIT.maxWaitTime };
   await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-  await waitUntilInstanceStopped({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
-  const Tags = Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+  await waitUntilInstanceStopped(wait, { InstanceIds: [instanceId] });
+  const Tags = Object.entries(options.tags ?? {}).map(([Key, Value]) => ({ Key, Value }));
   const { ImageId } = await ec2.send(
     new CreateImageCommand({
       InstanceId: instanceId,
@@ -32,7 +46,7 @@ export async function bakeTestImage(
       TagSpecifications: Tags.length ? [{ ResourceType: 'image', Tags }] : undefined,
     }),
   );
-  await waitUntilImageAvailable({ client: ec2, ...WAIT }, { ImageIds: [ImageId!] });
+  await waitUntilImageAvailable(wait, { ImageIds: [ImageId!] });
   await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
   return ImageId!;
 }

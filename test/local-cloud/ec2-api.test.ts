@@ -2,20 +2,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  CreateImageCommand,
-  DescribeImagesCommand,
   DescribeInstanceAttributeCommand,
   DescribeInstancesCommand,
   EC2Client,
   GetConsoleOutputCommand,
   ImportKeyPairCommand,
   RunInstancesCommand,
-  StopInstancesCommand,
   TerminateInstancesCommand,
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { makeKeyPair, networkLeftovers, processesUsing, ssh, testBaseRootfs, testRootfsCache } from './instances.js';
+import { imageOfInstance } from './bake-image.js';
 
 // The local cloud as `bake --local` runs it: EC2 over HTTP, and the boot host it loads itself.
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bake-local-cloud-host-'));
@@ -90,20 +88,7 @@ describe('an instance run through the local EC2 API', () => {
     const console = await ec2.send(new GetConsoleOutputCommand({ InstanceId: instanceId }));
     expect(Buffer.from(console.Output!, 'base64').toString()).toMatch(/Multi-User System/);
 
-    await ec2.send(new StopInstancesCommand({ InstanceIds: [instanceId] }));
-    // As Packer does: wait for `stopped` before imaging.
-    await until(async () => {
-      const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]
-        .Instances![0];
-      return instance.State?.Name === 'stopped' ? true : undefined;
-    });
-    const { ImageId } = await ec2.send(new CreateImageCommand({ InstanceId: instanceId, Name: 'through-the-api' }));
-    await until(async () => {
-      const image = (await ec2.send(new DescribeImagesCommand({ ImageIds: [ImageId!] }))).Images![0];
-      expect(image.State).not.toBe('failed');
-      return image.State === 'available' ? true : undefined;
-    });
-    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
+    const ImageId = await imageOfInstance(ec2, instanceId, 'through-the-api', { maxWaitSeconds: 300 });
 
     const second = await ec2.send(new RunInstancesCommand({ ImageId, KeyName: 'bake', MinCount: 1, MaxCount: 1 }));
     const secondId = second.Instances![0].InstanceId!;
