@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 
 export const RUNNER = path.resolve(import.meta.dirname, 'run-jenkinsfile.groovy');
 
@@ -37,4 +38,26 @@ export async function readJournal(file: string): Promise<JenkinsStep[]> {
 /** The stages as Jenkins' stage view shows them: `Build (skipped)` for one whose `when` was false. */
 export function stages(steps: JenkinsStep[]): string[] {
   return steps.filter((s) => s.event === 'stage').map((s) => (s.skipped ? `${s.name} (skipped)` : (s.name ?? '')));
+}
+
+/**
+ * One Jenkins build, number `number`, of `jenkinsfile` from `origin`'s main, run by the Groovy
+ * runner in `work/build-<number>` with `params`: the run, its steps in order, and its workspace.
+ */
+export async function runJenkinsfile(build: {
+  jenkinsfile: string;
+  origin: string;
+  work: string;
+  number: number;
+  params?: Record<string, string | boolean>;
+  env: NodeJS.ProcessEnv;
+}) {
+  const dir = path.join(build.work, `build-${build.number}`);
+  const journal = path.join(build.work, `build-${build.number}.ndjson`);
+  const params = Object.entries(build.params ?? {}).map(([k, v]) => `${k}=${v}`);
+  const run = await execa('groovy', [RUNNER, build.jenkinsfile, build.origin, dir, journal, ...params], {
+    env: build.env,
+    reject: false,
+  });
+  return { run, steps: await readJournal(journal), dir };
 }

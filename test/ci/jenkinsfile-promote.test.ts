@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { taggedCopyOfBase } from '../local-cloud/tagged-copy.js';
-import { readJournal, RUNNER, stages } from './jenkins-journal.js';
+import { runJenkinsfile, stages } from './jenkins-journal.js';
 import { recordAsBuilt } from '../local-cloud/build-record.js';
 
 const JENKINSFILE = path.resolve('Jenkinsfile.promote');
@@ -126,22 +126,19 @@ afterAll(async () => {
 });
 
 async function jenkinsBuild(number: number, params: Record<string, string | boolean>, submitter?: string) {
-  const dir = path.join(work, `build-${number}`);
-  const journal = path.join(work, `build-${number}.ndjson`);
-  const run = await execa(
-    'groovy',
-    [RUNNER, JENKINSFILE, origin, dir, journal, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)],
-    {
-      env: {
-        ...env,
-        BUILD_URL: `https://jenkins.example/job/images/job/promote/${number}/`,
-        BUILD_NUMBER: String(number),
-        ...(submitter && { JENKINS_INPUT_SUBMITTER: submitter }),
-      },
-      reject: false,
+  const { run, steps } = await runJenkinsfile({
+    jenkinsfile: JENKINSFILE,
+    origin,
+    work,
+    number,
+    params,
+    env: {
+      ...env,
+      BUILD_URL: `https://jenkins.example/job/images/job/promote/${number}/`,
+      BUILD_NUMBER: String(number),
+      ...(submitter && { JENKINS_INPUT_SUBMITTER: submitter }),
     },
-  );
-  const steps = await readJournal(journal);
+  });
   return { run, steps };
 }
 

@@ -12,7 +12,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
-import { readJournal, RUNNER, stages, type JenkinsStep } from './jenkins-journal.js';
+import { runJenkinsfile, stages, type JenkinsStep } from './jenkins-journal.js';
 
 const JENKINSFILE = path.resolve('Jenkinsfile');
 const fixture = path.resolve('test/fixtures/pipeline/cli-bakery');
@@ -84,22 +84,14 @@ afterAll(async () => {
 
 /** One Jenkins build of origin's main: its steps, in order. */
 async function jenkinsBuild(number: number, params: Record<string, string | boolean> = {}) {
-  const dir = path.join(work, `build-${number}`);
-  const journal = path.join(work, `build-${number}.ndjson`);
-  const run = await execa(
-    'groovy',
-    [RUNNER, JENKINSFILE, origin, dir, journal, ...Object.entries(params).map(([k, v]) => `${k}=${v}`)],
-    {
-      env: {
-        ...env,
-        BUILD_URL: `https://jenkins.example/job/images/job/main/${number}/`,
-        BUILD_NUMBER: String(number),
-      },
-      reject: false,
-    },
-  );
-  const steps = await readJournal(journal);
-  return { run, steps, dir };
+  return runJenkinsfile({
+    jenkinsfile: JENKINSFILE,
+    origin,
+    work,
+    number,
+    params,
+    env: { ...env, BUILD_URL: `https://jenkins.example/job/images/job/main/${number}/`, BUILD_NUMBER: String(number) },
+  });
 }
 
 const bakeCommands = (steps: JenkinsStep[]) =>
