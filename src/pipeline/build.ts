@@ -28,9 +28,14 @@ import type { Bakery } from '../recipes/model.js';
 import type { SecretValues } from '../secrets/resolve.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { bakeRecipe } from './bake-recipe.js';
-import { buildNodes, recipeOutcomeOf, type BakeEvents, type StepOutcomes } from './build-nodes.js';
+import {
+  buildNodes,
+  recipeOutcomeOf,
+  type BakeEvents,
+  type DistributionEvents,
+  type StepOutcomes,
+} from './build-nodes.js';
 import { LaunchProofs } from './launch-proofs.js';
-import { BuildFailure } from '../errors/index.js';
 import { logFileOf } from './build-log.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
 import {
@@ -99,6 +104,7 @@ export async function buildBakery(
     gitCommit: toBuild.length ? await deps.gitCommit() : '',
     graph,
     built: new Map(),
+    copies: new Map(),
     manifests: new Map(),
     secrets,
     proofs: new LaunchProofs(
@@ -155,18 +161,22 @@ export async function buildBakery(
    * under the recipe's lock, so one recipe is distributed by one job at a time and a job that
    * planned in the other's window reuses its result.
    */
-  const distribute = async (entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage> => {
-    // Started on the finished image: nothing is copied or shared before it (and its chain) passed the launch test.
-    if (!(await run.proofs.chain(entry.name)))
-      throw new BuildFailure(`${entry.name}'s image, or one it is built on, did not pass its launch test`);
+  const distribute = async (
+    entry: PlannedRecipe,
+    signal: AbortSignal,
+    events: DistributionEvents,
+  ): Promise<BuiltImage> => {
+    // Started on the finished image: its copies start now, nothing is published before it (and its chain) passed the launch test.
     const image = built.get(entry.name) ?? { amis: entry.amis };
     const log = logOf(run, entry.name);
     const ownBake = image.baked || image.bakedElsewhere;
     if (entry.distributeOnly && !ownBake && deps.lockRecipe && options.distribute !== false) {
-      return underRecipeLock(run, entry, signal, 'distributed', () => distributeRecipe(run, entry, image, signal, log));
+      return underRecipeLock(run, entry, signal, 'distributed', () =>
+        distributeRecipe(run, entry, image, signal, log, events),
+      );
     }
     try {
-      return await distributeRecipe(run, entry, image, signal, log);
+      return await distributeRecipe(run, entry, image, signal, log, events);
     } catch (error) {
       await noteStopped(log, entry, error);
       throw error;

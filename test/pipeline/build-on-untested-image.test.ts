@@ -98,8 +98,13 @@ async function chain(
       await tagImage(aws, region, ami, tags);
       events.push(`tag ${tags['bake:recipe'] ?? ami} ${tags['bake:launch-test'] ?? '-'}`);
     },
+    // Starts on the finished image; what publishes it waits for the launch tests up its chain.
     distribute: async (request) => {
-      events.push(`distribute ${request.recipe.name}`);
+      events.push(`copy ${request.recipe.name}`);
+      void request.publishable?.then(
+        () => events.push(`publish ${request.recipe.name}`),
+        () => {},
+      );
       return distributeImage(createImageDistribution(aws, { maxWaitSeconds: 60 }), request);
     },
     discardImage: (region, imageId) => discardImage(ec2, region, imageId),
@@ -166,10 +171,10 @@ describe('children bake on a parent image whose launch test is still running', (
     expect(buildExitCode(report)).toBe(0);
     const before = (a: string, b: string) => expect(events.indexOf(a)).toBeLessThan(events.indexOf(b));
     before('launch test base passed', 'launch test web starts');
-    before('launch test base passed', 'distribute base');
-    before('launch test web passed', 'distribute web');
+    before('launch test base passed', 'publish base');
+    before('launch test web passed', 'publish web');
     before('launch test web passed', 'launch test app starts');
-    before('launch test app passed', 'distribute app');
+    before('launch test app passed', 'publish app');
     // What the failing cases look for finds what a passing run keeps.
     expect((await leftOf('web')).images).toEqual([report.recipes[1].amis['us-east-1']]);
     expect((await leftOf('web')).snapshots).toHaveLength(1);
@@ -214,7 +219,7 @@ describe('children bake on a parent image whose launch test is still running', (
     expect(packerInterrupted('web')).toBe(true);
     expect(buildExitCode(report)).toBe(1);
     expect(report.pin).toEqual({ status: 'skipped', reason: 'a recipe failed' });
-    expect(events.filter((e) => /distribute|pin|passed/.test(e))).toEqual([]);
+    expect(events.filter((e) => /publish|pin|passed/.test(e))).toEqual([]);
     expect(await leftOf('web')).toEqual({ images: [], snapshots: [] });
     expect(existsSync(root)).toBe(true);
   }, 90_000);
@@ -240,7 +245,7 @@ describe('children bake on a parent image whose launch test is still running', (
     expect([packerInterrupted('web'), packerInterrupted('app')]).toEqual([true, true]);
     expect(events).toContain('tag web pending');
     expect(events).not.toContain('launch test web starts');
-    expect(events.filter((e) => /distribute|pin|passed/.test(e))).toEqual([]);
+    expect(events.filter((e) => /publish|pin|passed/.test(e))).toEqual([]);
     expect(await leftOf('web')).toEqual({ images: [], snapshots: [] });
     expect(await leftOf('app')).toEqual({ images: [], snapshots: [] });
     // The parent's failed image stays, tagged failed, for a look at why.
