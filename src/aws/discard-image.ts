@@ -73,9 +73,10 @@ export async function discardImage(
     await deregister();
     removed.push(imageId);
   } catch (error) {
-    if (!notFound(error)) {
-      if (image?.State !== 'pending') throw cloudError(error, `deregistering ${imageId} in ${region}`);
-      // Refused while pending: once it is available (or failed), it can go.
+    // Refused while pending (whatever EC2 calls it, but that it does not exist): once available or failed, it can go.
+    const refusedWhilePending = image?.State === 'pending' && codeOf(error) !== 'InvalidAMIID.NotFound';
+    if (refusedWhilePending || !notFound(error)) {
+      if (!refusedWhilePending) throw cloudError(error, `deregistering ${imageId} in ${region}`);
       await settled();
       try {
         await deregister();

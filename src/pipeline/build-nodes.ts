@@ -94,16 +94,18 @@ export function buildNodes(plan: readonly PlannedRecipe[], parentOf: ParentOf, s
 }
 
 /**
- * The node a child's bake waits for: its parent's bake when both build in the same region (the
- * usual case), its parent's distribution when the child builds where only a copy will bring the
- * image; a parent not built in this run (reused, or outside the plan) is a node of no one, which
- * the scheduler counts as satisfied.
+ * The nodes a child's bake waits for: its parent's bake when both build in the same region (the
+ * usual case), and also its parent's distribution when the child builds where only a copy will
+ * bring the image (the bake still, so that the parent's failed launch test stops the child as its
+ * parent's); a parent not built in this run (reused, or outside the plan) is a node of no one,
+ * which the scheduler counts as satisfied.
  */
 export function parentNodesOf(entry: PlannedRecipe, parentOf: ParentOf, graph: RecipeGraph<PlannedRecipe>): string[] {
   const parent = parentOf(entry);
   const parentEntry = parent ? graph.get(parent) : undefined;
   if (!parent || !parentEntry || parentEntry.action !== 'build') return parent ? [parent] : [];
-  if (parentEntry.recipe.regions[0] !== entry.recipe.regions[0]) return [distributionNodeOf(parent)];
+  if (parentEntry.recipe.regions[0] !== entry.recipe.regions[0])
+    return parentEntry.distributeOnly ? [distributionNodeOf(parent)] : [parent, distributionNodeOf(parent)];
   // A distribute-only parent's image is in its build region already.
   return parentEntry.distributeOnly ? [] : [parent];
 }
