@@ -136,14 +136,8 @@ export async function bakeRecipe(
     const amis = early ? { [buildRegion]: early } : await deps.readManifest(rendered.manifest);
     made = { amis, builtAt, baseAmi, parentAmi, rendered };
     const image = await tagImages(run, entry, made, log);
-    // The launch test's slot first, then the children: started first, they would hold every slot
-    // through their provisioning while this test, which they wait for, waits for one. Asked for
-    // before they are told (a slot asked for goes before any node not started), so the copies,
-    // which take no slot, start at once.
-    const testSlot = launchTested(run, entry) ? slot.take() : undefined;
     events.imageFinished(image);
-    await testSlot;
-    image.launchTest = await proveImage(run, entry, image, signal, log, slot, events.stopDependents);
+    image.launchTest = await proveImage(run, entry, image, signal, log, events.stopDependents);
     if (!early) return image;
     await packer;
     const manifest = await deps.readManifest(rendered.manifest);
@@ -226,7 +220,6 @@ async function proveImage(
   image: BuiltImage,
   signal: AbortSignal,
   log: RecipeLog,
-  slot: Slot,
   stopDependents: (reason: string) => void,
 ): Promise<LaunchTestResult | undefined> {
   if (!launchTested(run, entry)) {
@@ -239,8 +232,8 @@ async function proveImage(
   try {
     if (!(await untilAborted(run.proofs.parentChain(entry.name), signal)))
       throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
-    // A test instance is a machine of ours again: it runs within a slot.
-    await slot.take();
+    // No build slot: a test instance only boots and answers a few checks over SSH (no Ansible on this
+    // agent), and one taken behind the bakes of shorter chains would hold up every child of this image.
     const tags = image.baked!.tags;
     const result = await launchTestBakedImage(run, entry, image.amis[entry.recipe.regions[0]], tags, signal, log);
     // Only now does bake vouch for it: a failed launch test threw above, and a forged tag never gets here.

@@ -180,9 +180,9 @@ describe('children bake on a parent image whose launch test is still running', (
     expect((await leftOf('web')).snapshots).toHaveLength(1);
   }, 90_000);
 
-  it('gives the parent’s launch test a slot before its children take them all (they wait for its verdict)', async () => {
-    // At --concurrency 1, base gives its slot back as Packer stops its instance; web provisions until
-    // base's launch test has started. Had web taken the slot first, base's test would wait for it forever.
+  it('runs the parent’s launch test while its children hold every slot (they wait for its verdict; a test takes no slot)', async () => {
+    // At --concurrency 1, base gives its slot back as Packer stops its instance; web takes it and provisions
+    // until base's launch test has started. Had the test needed a slot, it would wait for web forever.
     const released = path.join(await mkdtemp(path.join(tmpdir(), 'bake-untested-hold-')), 'base-test-started');
     const { events, build } = await chain(
       { base: { stopsBeforeWaiting: true }, web: { holdUntil: released } },
