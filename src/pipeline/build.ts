@@ -3,13 +3,13 @@
  * image; then pins every recipe's images into its tfvars targets. Every side effect (Packer,
  * EC2, tfvars, git, clock) comes in through BuildDeps, so tests substitute real local stand-ins.
  *
- * Each recipe is two steps: its bake (lock, Packer, tags: one of the `concurrency` slots, held
- * until Packer stops the build instance; the snapshot and termination are only waits on EC2, and
- * a launch test takes a slot again) and
- * its distribution (copies to the other regions, sharing, IMDSv2, deprecation: no slot, no lock,
- * since it only waits on EC2). A child starts as soon as its parent's image exists in the
- * child's build region, while the parent's copies go on: as soon as the image is finished,
- * tagged and launch-tested, even while Packer still terminates its build instance.
+ * Each recipe is two steps: its bake (lock, Packer, tags, launch test: one of the `concurrency`
+ * slots, held until Packer stops the build instance; the snapshot, termination and launch test
+ * take none) and its distribution (copies to the other regions, sharing, IMDSv2, deprecation: no
+ * slot, no lock, since it only waits on EC2). Both the children and the copies start as soon as
+ * the image is finished and tagged, while its launch test runs and Packer still terminates its
+ * build instance; a child built in another region starts once the copy there is available. What
+ * publishes an image waits until it and its chain passed their launch tests.
  *
  * A recipe whose bake or distribution fails fails the run; a failed bake skips its descendants
  * not yet started (they have no image to start from), while independent recipes finish. (A

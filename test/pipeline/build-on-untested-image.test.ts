@@ -5,33 +5,23 @@
  * against the children's Packers (test/launch-test/ exercises the real one), so each test decides
  * when the parent's verdict comes: while the child still provisions, or once its image exists.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discardImage } from '../../src/aws/discard-image.js';
-import { createImageDistribution } from '../../src/aws/image-distribution.js';
-import { tagImage } from '../../src/aws/tag-image.js';
 import type { LaunchTestResult } from '../../src/launch-test/launch-test.js';
-import { distributeImage } from '../../src/lifecycle/distribute.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
-import { readManifest } from '../../src/packer/manifest.js';
-import { renderRecipe } from '../../src/packer/render.js';
-import { runPackerBuild } from '../../src/packer/runner.js';
-import { writePackerVariables } from '../../src/packer/variables.js';
-import { appendBuildLog } from '../../src/pipeline/build-log.js';
-import { buildBakery, type BuildDeps, type BuildOptions, type PlannedRecipe } from '../../src/pipeline/build.js';
+import { buildBakery, type BuildOptions } from '../../src/pipeline/build.js';
 import { buildExitCode } from '../../src/pipeline/build-report.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Recipe } from '../../src/recipes/model.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { bakeryOf, recipeOf } from './bakery.js';
+import { cloudBuildDeps, fakePackerRun, planToBuild } from './cloud-build.js';
 import { launchTestResult } from './launch-test-result.js';
 import { readPackerJournal } from './packer-journal.js';
 
-const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
 const at = { file: 'recipes/x.yaml', line: 1, col: 1 };
 
 let cloud: LocalCloud;
@@ -72,13 +62,7 @@ async function chain(
   launchTest: (recipe: string, imageId: string, signal: AbortSignal) => Promise<LaunchTestResult>,
   options: BuildOptions = {},
 ) {
-  const root = await mkdtemp(path.join(tmpdir(), 'bake-untested-'));
-  // The tests share one cloud: each one's images are told apart by their fingerprints.
-  const run = randomBytes(3).toString('hex');
-  const fingerprintOf = (name: string) => `${name}${run}0123456789abcdef`;
-  const scriptFile = path.join(root, 'fake-packer.json');
-  const journal = path.join(root, 'journal.ndjson');
-  await writeFile(scriptFile, JSON.stringify(script));
+  const { root, fingerprintOf, scriptFile, journal } = await fakePackerRun('bake-untested-', script);
   const debian = baseImageId('us-east-1');
   const recipe = (name: string, parent?: string): Recipe =>
     recipeOf(root, name, parent ? { kind: 'recipe', recipe: parent } : { kind: 'ami', ami: debian }, {
@@ -87,49 +71,9 @@ async function chain(
   const recipes = [recipe('base'), recipe('web', 'base'), recipe('app', 'web')];
   const events: string[] = [];
   const aws = { endpoint: cloud.endpoint };
-  const deps: BuildDeps = {
-    render: (r, outDir) =>
-      renderRecipe(bakeryOf(root, []), r, outDir, { shape: 'legacy', target: { ec2Endpoint: cloud.endpoint } }),
-    writeVariables: writePackerVariables,
-    runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
-    readManifest: (file) => readManifest(file),
-    appendLog: appendBuildLog,
-    tagImage: async (region, ami, tags) => {
-      await tagImage(aws, region, ami, tags);
-      events.push(`tag ${tags['bake:recipe'] ?? ami} ${tags['bake:launch-test'] ?? '-'}`);
-    },
-    // Starts on the finished image; what publishes it waits for the launch tests up its chain.
-    distribute: async (request) => {
-      events.push(`copy ${request.recipe.name}`);
-      void request.publishable?.then(
-        () => events.push(`publish ${request.recipe.name}`),
-        () => {},
-      );
-      return distributeImage(createImageDistribution(aws, { maxWaitSeconds: 60 }), request);
-    },
-    discardImage: (region, imageId) => discardImage(ec2, region, imageId),
-    launchTest: async (request) => {
-      events.push(`launch test ${request.recipe.name} starts`);
-      const result = await launchTest(request.recipe.name, request.imageId, request.signal);
-      events.push(`launch test ${request.recipe.name} ${result.status}`);
-      return result;
-    },
-    pin: async (requests) => void events.push(`pin ${requests.map((r) => r.recipe.name).join(',')}`),
-    gitCommit: async () => 'feedc0de',
-    now: () => new Date(),
-  };
-  const plan = {
-    recipes: recipes.map((r): PlannedRecipe => ({
-      name: r.name,
-      recipe: r,
-      action: 'build',
-      reasons: ['never built'],
-      fingerprint: fingerprintOf(r.name),
-      amis: {},
-      baseAmi: r.base.kind === 'ami' ? debian : undefined,
-      parent: r.base.kind === 'recipe' ? r.base.recipe : undefined,
-    })),
-  };
+  const deps = cloudBuildDeps({ root, aws, ec2: () => ec2, events, launchTest });
+  const plan = planToBuild(recipes, fingerprintOf, debian);
+
   const packerStarted = (name: string) =>
     readPackerJournal(journal).some((e) => e.recipe === name && e.event === 'start');
   const packerInterrupted = (name: string) =>

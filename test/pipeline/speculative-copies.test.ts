@@ -6,7 +6,7 @@
  * each test times against what the copies and the children do meanwhile.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -19,25 +19,16 @@ import {
 } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discardImage } from '../../src/aws/discard-image.js';
-import { createImageDistribution } from '../../src/aws/image-distribution.js';
-import type { AwsSettings } from '../../src/aws/settings.js';
-import { tagImage } from '../../src/aws/tag-image.js';
 import type { LaunchTestResult } from '../../src/launch-test/launch-test.js';
-import { distributeImage } from '../../src/lifecycle/distribute.js';
 import { AWS_LATENCY, baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
-import { readManifest } from '../../src/packer/manifest.js';
-import { renderRecipe } from '../../src/packer/render.js';
-import { runPackerBuild } from '../../src/packer/runner.js';
-import { writePackerVariables } from '../../src/packer/variables.js';
-import { appendBuildLog } from '../../src/pipeline/build-log.js';
-import { buildBakery, type BuildDeps, type BuildOptions, type PlannedRecipe } from '../../src/pipeline/build.js';
+import { buildBakery, type BuildOptions } from '../../src/pipeline/build.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Recipe } from '../../src/recipes/model.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { bakeryOf, recipeOf } from './bakery.js';
+import { cloudBuildDeps, fakePackerRun, planToBuild } from './cloud-build.js';
 import { launchTestResult } from './launch-test-result.js';
 import { readPackerJournal } from './packer-journal.js';
 
-const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
 const at = { file: 'recipes/x.yaml', line: 1, col: 1 };
 /** 1 simulated second = 5 ms: a cross-region copy (8 min) is pending for 2.4 s. */
 const TIME_SCALE = 0.005;
@@ -92,13 +83,7 @@ async function bakery(
   script: Record<string, unknown>,
   launchTest: (recipe: string, imageId: string, signal: AbortSignal) => Promise<LaunchTestResult>,
 ) {
-  const root = await mkdtemp(path.join(tmpdir(), 'bake-speculative-'));
-  // The tests share one cloud: each one's images are told apart by their fingerprints.
-  const run = randomBytes(3).toString('hex');
-  const fingerprintOf = (name: string) => `${name}${run}0123456789abcdef`;
-  const scriptFile = path.join(root, 'fake-packer.json');
-  const journal = path.join(root, 'journal.ndjson');
-  await writeFile(scriptFile, JSON.stringify(script));
+  const { root, fingerprintOf, scriptFile, journal } = await fakePackerRun('bake-speculative-', script);
   const debian = baseImageId('us-east-1');
   const recipes = Object.entries(specs).map(([name, spec]): Recipe =>
     recipeOf(root, name, spec.parent ? { kind: 'recipe', recipe: spec.parent } : { kind: 'ami', ami: debian }, {
@@ -108,42 +93,10 @@ async function bakery(
     }),
   );
   const events: string[] = [];
-  const aws: AwsSettings = { endpoint: cloud.endpoint, timeScale: TIME_SCALE };
-  const deps: BuildDeps = {
-    render: (r, outDir) =>
-      renderRecipe(bakeryOf(root, []), r, outDir, { shape: 'legacy', target: { ec2Endpoint: cloud.endpoint } }),
-    writeVariables: writePackerVariables,
-    runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
-    readManifest: (file) => readManifest(file),
-    appendLog: appendBuildLog,
-    tagImage: (region, ami, tags) => tagImage(aws, region, ami, tags).then(() => {}),
-    distribute: (request) => {
-      events.push(`copy ${request.recipe.name}`);
-      return distributeImage(createImageDistribution(aws, { maxWaitSeconds: 60 }), request);
-    },
-    discardImage: (region, imageId) => discardImage(ec2(region), region, imageId, { timeScale: TIME_SCALE }),
-    launchTest: async (request) => {
-      events.push(`launch test ${request.recipe.name} starts`);
-      const result = await launchTest(request.recipe.name, request.imageId, request.signal);
-      events.push(`launch test ${request.recipe.name} ${result.status}`);
-      return result;
-    },
-    pin: async (requests) => void events.push(`pin ${requests.map((r) => r.recipe.name).join(',')}`),
-    gitCommit: async () => 'feedc0de',
-    now: () => new Date(),
-  };
-  const plan = {
-    recipes: recipes.map((r): PlannedRecipe => ({
-      name: r.name,
-      recipe: r,
-      action: 'build',
-      reasons: ['never built'],
-      fingerprint: fingerprintOf(r.name),
-      amis: {},
-      baseAmi: r.base.kind === 'ami' ? debian : undefined,
-      parent: r.base.kind === 'recipe' ? r.base.recipe : undefined,
-    })),
-  };
+  const aws = { endpoint: cloud.endpoint, timeScale: TIME_SCALE };
+  const deps = cloudBuildDeps({ root, aws, ec2: ec2, events, launchTest });
+  const plan = planToBuild(recipes, fingerprintOf, debian);
+
   const packerRun = (name: string) => readPackerJournal(journal).filter((e) => e.recipe === name);
   const build = (options: BuildOptions = {}) =>
     buildBakery(bakeryOf(root, recipes), plan, deps, {
