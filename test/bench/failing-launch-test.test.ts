@@ -8,25 +8,26 @@
  */
 import { describe, expect, it } from 'vitest';
 
-// Simulated AWS, fast: a simulated hour in 36 s of this machine's time (read when the module loads); the
-// windows this test needs (quick's image made, eu started from base's copy, before base fails) are ~150
-// simulated seconds wide, 1.5 s of this machine's time.
+// Simulated AWS, fast: a simulated hour in 36 s of this machine's time (read when the module loads). What this
+// test needs before base fails (quick's image made and copying, eu started from base's copy) happens ~1,000
+// simulated seconds (10 s of this machine's time) earlier, and the long bakes are still running then.
 process.env.BAKE_BENCH_TIME_SCALE = '0.01';
 process.env.BAKE_BENCH_THROTTLE_SHRINK = '1';
 const { leftoversOf, planAndBuild, withBenchCloud } = await import('../../src/bench/simulated-aws.js');
 
 describe('the bench’s failing-launch-test scenario', () => {
   it('stops the children baking on the failed image or its copy, skips the rest, and leaves no instance, image, snapshot or copy', async () => {
-    // base → web (long bake) → app; base → db (long bake); base → quick (short bake: its copies start,
-    // and are still in flight when base fails); base → eu (built in eu-west-1, from base's copy there,
-    // which is available before base's long launch test fails); other, alone.
+    // base → web (long bake) → app; base → db (long bake); base → quick (short bake: its image is made, and
+    // copied, during base's long launch test); base → eu (built in eu-west-1, from base's copy there, which
+    // is available long before base's test fails); other, alone. (A copy still pending when a test fails:
+    // test/pipeline/speculative-copies.test.ts.)
     const recipes = [
-      { name: 'base', level: 0, provisionS: 60, cloudInitS: 600 },
+      { name: 'base', level: 0, provisionS: 60, cloudInitS: 1500 },
       { name: 'other', level: 0, provisionS: 60 },
-      { name: 'web', parent: 'base', level: 1, provisionS: 900 },
-      { name: 'db', parent: 'base', level: 1, provisionS: 900 },
+      { name: 'web', parent: 'base', level: 1, provisionS: 3000 },
+      { name: 'db', parent: 'base', level: 1, provisionS: 3000 },
       { name: 'quick', parent: 'base', level: 1, provisionS: 60 },
-      { name: 'eu', parent: 'base', level: 1, provisionS: 900, regions: ['eu-west-1', 'us-east-1'] },
+      { name: 'eu', parent: 'base', level: 1, provisionS: 3000, regions: ['eu-west-1', 'us-east-1'] },
       { name: 'app', parent: 'web', level: 2, provisionS: 60 },
     ];
     await withBenchCloud(recipes, async (root, cloud) => {
