@@ -41,7 +41,7 @@ import { mountInstanceRoot, uidBaseOfSlot } from './instance-root.js';
 import { writeInstanceSeed } from './instance-seed.js';
 import { makeExt4Image, makeUpperDisk, readUpperDisk } from './vm-disks.js';
 import { ensureVmKernel, MAX_VM_LAYERS, type VmKernel } from './vm-kernel.js';
-import { ImageStore, LAYERS_FILE, readLayers } from './rootfs-images.js';
+import { ImageStore, LAYERS_FILE, readLayers, resumeCapture } from './rootfs-images.js';
 import { hostAptSources, mirrorUris } from './rootfs-mirror.js';
 import {
   ensureBaseRootfs,
@@ -173,6 +173,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         const f = files(name);
         await stopOrphanContainer(f.pid, f.rootfs);
         await stopOrphanVm(f.vmPid, f.upperDisk);
+        await resumeCapture(f.dir, images.dir);
         await releaseIfAbandoned(name);
       }
       await unmountUnder(stateDir);
@@ -312,12 +313,14 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   /** Powers off; `keepNetwork` parks the instance's address for its next start (StopInstances). */
   async function stopInstance(instanceId: string, keepNetwork = false): Promise<void> {
     const f = files(instanceId);
+    const started = Date.now();
     if (!keepNetwork) releaseSshHold(instanceId);
     const entry = running.get(instanceId);
     running.delete(instanceId);
     const network = entry?.network ?? parked.get(instanceId);
     parked.delete(instanceId);
     if (entry) await entry.machine.stop();
+    const poweredOff = Date.now();
     if (network) {
       await proxy.unlisten(network.hostIp);
       await unguardInstanceNetwork(network, APT_PROXY_PORT);
@@ -337,6 +340,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     await killProcessesInside(f.rootfs);
     await unmountInstance(instanceId);
     if (existsSync(f.dir)) await collectVmDisks(instanceId);
+    if (entry) log(`${instanceId}: stopped in ${Date.now() - started} ms (poweroff ${poweredOff - started} ms)`);
   }
 
   /**
@@ -431,7 +435,10 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       if (wasRunning) await stopInstance(instanceId, true);
       const started = Date.now();
       try {
-        await images.capture(f.upper, await readLayers(f.dir), imageId);
+        // A container's changes are moved, not copied; a VM's disks are made of its layers,
+        // which a capture by move would stack one deeper each time (vm-kernel.ts's limit).
+        if ((await machineOf(instanceId)) === 'vm') await images.capture(f.upper, await readLayers(f.dir), imageId);
+        else await images.captureByMove(f.dir, f.upper, await readLayers(f.dir), imageId);
         log(`${instanceId}: captured as ${imageId} in ${Date.now() - started} ms`);
       } finally {
         if (wasRunning) await boot(instanceId, '');
