@@ -74,7 +74,7 @@ export async function bakeRecipe(
   const buildRegion = recipe.regions[0];
   const { sourceAmi, baseAmi, parentAmi } = sourceImagesOf(run, entry);
 
-  const rendered = await deps.render(recipe, workDirOf(bakery.root, run.runId));
+  const rendered = await (run.renderedAhead?.get(entry.name) ?? deps.render(recipe, workDirOf(bakery.root, run.runId)));
   const builtAt = deps.now().toISOString();
   // Best effort: an image baked without a manifest is still an image.
   await deps.packageManifests?.clear(rendered.dir);
