@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BuildFailure } from '../errors/index.js';
-import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
+import { IMAGE_SBOM_PATH } from '../sbom/image-sbom-path.js';
 import { withSecretsFile } from '../secrets/secrets-file.js';
 import { launchTestEnabled } from '../launch-test/launch-test.js';
 import type { RecipeLog } from './build-log.js';
