@@ -198,9 +198,14 @@ export class ImageStore {
  * new image's layer while its changes are still in its upper directory gets them moved there.
  */
 export async function resumeCapture(instanceDir: string, imagesDir: string): Promise<void> {
-  const text = await readFile(path.join(instanceDir, LAYERS_FILE), 'utf8').catch(() => undefined);
-  const layers = text === undefined ? undefined : (JSON.parse(text) as unknown);
-  const top = Array.isArray(layers) ? layers[0] : undefined;
+  let layers: unknown;
+  try {
+    layers = JSON.parse(await readFile(path.join(instanceDir, LAYERS_FILE), 'utf8'));
+  } catch {
+    // No list (a launch a crash cut short) or not one: readLayers says so when the instance boots.
+    return;
+  }
+  const top = Array.isArray(layers) ? (layers[0] as unknown) : undefined;
   if (typeof top !== 'string' || existsSync(top)) return;
   const upper = path.join(instanceDir, 'upper');
   // Only the layer of an image this store made, whose folder the capture's first step left.

@@ -102,6 +102,9 @@ describe('image filesystems on the host', () => {
     writeFileSync(path.join(instance, 'layers'), `${JSON.stringify([elsewhere, base])}\n`);
     await resumeCapture(instance, path.join(dir, 'images'));
     expect(existsSync(elsewhere)).toBe(false);
+    // Nor trips over a layer list it cannot read.
+    writeFileSync(path.join(instance, 'layers'), '[not json');
+    await resumeCapture(instance, path.join(dir, 'images'));
     expect(existsSync(path.join(instance, 'upper/etc/marker'))).toBe(true);
   });
 
