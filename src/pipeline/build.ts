@@ -57,7 +57,8 @@ import { decidePin, pinAfterBuild } from './pin-decision.js';
 import { firstEnvironment } from '../recipes/environments.js';
 import { silentProgress } from './progress.js';
 import { runDag, type NodeOutcome, type Slot } from './scheduler.js';
-import { prepareWorkDir, removeWorkDir } from './work-dir.js';
+import { prepareWorkDir, removeWorkDir, workDirOf } from './work-dir.js';
+import { renderAhead } from './render-ahead.js';
 
 export type { BuildDeps, BuildOptions, BuildPlan, PlannedRecipe, RenderedForBuild } from './build-run.js';
 
@@ -207,6 +208,11 @@ export async function buildBakery(
   };
 
   if (toBuild.length) await prepareWorkDir(bakery.root, runId, deps.now());
+  // Children's templates are ready when their parent's image is: only the source image is left to fill in.
+  run.renderedAhead = renderAhead(
+    toBuild.filter((entry) => !entry.distributeOnly),
+    (entry) => deps.render(entry.recipe, workDirOf(bakery.root, runId)),
+  );
   await runDag(nodes, {
     concurrency: options.concurrency ?? 2,
     signal: options.signal,
