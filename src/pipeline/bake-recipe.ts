@@ -19,7 +19,7 @@ import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe, type Rend
 import { amiDescription, imageTags } from './build-tags.js';
 import { architectureOfRecipe, recipeNameOf } from '../recipes/architectures.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
-import { recordBuiltImages } from './record-build.js';
+import { recordBuiltImages, recordUntestedImage } from './record-build.js';
 import { launchTestBakedImage } from './launch-test-step.js';
 import { StoppedByAncestor, type Slot } from './scheduler.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
@@ -156,7 +156,7 @@ export async function bakeRecipe(
 }
 
 /** Deregisters the images (and their snapshots) of a bake stopped because its parent image failed. */
-async function discardImages(run: BuildRun, amis: Record<string, string>, log: RecipeLog): Promise<void> {
+export async function discardImages(run: BuildRun, amis: Record<string, string>, log: RecipeLog): Promise<void> {
   for (const [region, ami] of Object.entries(amis)) {
     if (!run.deps.discardImage) {
       await log.note(`${ami} in ${region} stays, tagged with its unfinished launch test (nothing here removes images)`);
@@ -243,7 +243,19 @@ async function proveImage(
   if (!launchTested(run, entry)) {
     if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled)
       await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
+    // Vouched for only once the image it is built on is (an untested parent may still fail).
+    if (!(await untilAborted(run.proofs.parentChain(entry.name), signal))) {
+      run.proofs.settle(entry.name, false);
+      throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
+    }
     await recordBuiltImages(run, entry, image.amis, log);
+    run.proofs.settle(entry.name, true);
+    return undefined;
+  }
+  if (run.options.launchTestLater) {
+    // Another `bake build` tests it: it stays pending, recorded as awaiting its test (record-build.ts).
+    const region = entry.recipe.regions[0];
+    await recordUntestedImage(run, entry, region, image.amis[region], log);
     run.proofs.settle(entry.name, true);
     return undefined;
   }
@@ -266,7 +278,7 @@ async function proveImage(
 }
 
 /** The promise's value, or false once the signal fires (the bake is being stopped). */
-function untilAborted(promise: Promise<boolean>, signal: AbortSignal): Promise<boolean> {
+export function untilAborted(promise: Promise<boolean>, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onAbort = () => resolve(false);

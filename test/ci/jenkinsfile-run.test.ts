@@ -123,7 +123,8 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     // Each recipe on its own agent: a fresh clone, its own `npm ci`, the recipe as a variable; bake, then distribute.
     const buildSteps = bakeCommands(steps).filter((line) => line.includes(' build '));
     const bakeThenDistribute = [
-      './bin/bake.js build "$RECIPE" --no-pin --no-distribute --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
+      './bin/bake.js build "$RECIPE" --no-pin --no-distribute --launch-test later --parent-untested --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/image/$RECIPE.xml" --report "reports/image/$RECIPE.html"',
+      './bin/bake.js build "$RECIPE" --no-pin --no-distribute --parent-untested --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
       './bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/distribute/$RECIPE.xml" --report "reports/distribute/$RECIPE.html"',
     ];
     const agentOf = (recipe: string) =>
@@ -149,11 +150,12 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
       ]),
     );
     const junit = steps.filter((s) => s.event === 'junit');
-    // The bake's results and the copies' side by side: the second run must not overwrite the first.
+    // The image's, the launch test's and the copies' results side by side: no run overwrites another's.
     expect(junit.map((s) => [s.files, s.cases]).sort()).toEqual(
       ['base', 'tools', 'web'].map((recipe) => [
-        [`reports/${recipe}.xml`, `reports/distribute/${recipe}.xml`].sort(),
+        [`reports/${recipe}.xml`, `reports/distribute/${recipe}.xml`, `reports/image/${recipe}.xml`].sort(),
         [
+          { name: recipe, failed: false },
           { name: recipe, failed: false },
           { name: recipe, failed: false },
         ],
