@@ -91,7 +91,7 @@ function memoryRecords() {
  * base's image, baked by "another job" with --launch-test later (a copy of Debian tagged
  * pending), and web to bake on it: `script` says what web's stand-in Packer does.
  */
-async function childOfUntestedParent(script: Record<string, unknown>) {
+async function childOfUntestedParent(script: Record<string, unknown>, launchTested = true) {
   const root = await mkdtemp(path.join(tmpdir(), 'bake-untested-parent-'));
   const run = randomBytes(3).toString('hex');
   const { ImageId: parentAmi } = await ec2.send(
@@ -114,7 +114,13 @@ async function childOfUntestedParent(script: Record<string, unknown>) {
     'web',
     { kind: 'recipe', recipe: 'base' },
     {
-      launchTest: { enabled: true, userData: [], checks: [], timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS, location: at },
+      launchTest: {
+        enabled: launchTested,
+        userData: [],
+        checks: [],
+        timeoutMs: DEFAULT_LAUNCH_TEST_TIMEOUT_MS,
+        location: at,
+      },
     },
   );
   const events: string[] = [];
@@ -255,6 +261,33 @@ describe('bake build --parent-untested: a bake on a parent image another job sti
     const [image] = await webImages();
     expect(image.launchTest).toBe('passed');
     expect([...records.records.values()].map((r) => r.imageId)).toContain(image.id);
+  }, 60_000);
+
+  it('records a child with launch_test: false only once the parent passed; a failed parent removes it unrecorded', async () => {
+    const failing = await childOfUntestedParent({}, false);
+    const first = failing.build();
+    await until(() => failing.events.includes('tag web -'), "web's image tagged");
+    const seen = failing.looks.count;
+    await until(() => failing.looks.count >= seen + 3, 'three more looks at the parent image');
+    expect(failing.records.records.has(`web ${failing.webFingerprint} ${region}`)).toBe(false);
+    await ec2.send(
+      new CreateTagsCommand({ Resources: [failing.parentAmi], Tags: [{ Key: 'bake:launch-test', Value: 'failed' }] }),
+    );
+    expect((await first).recipes[0]).toMatchObject({ status: 'skipped', error: 'parent base failed its launch test' });
+    expect(await failing.webImages()).toEqual([]);
+    expect(failing.records.records.has(`web ${failing.webFingerprint} ${region}`)).toBe(false);
+
+    const passing = await childOfUntestedParent({}, false);
+    const second = passing.build();
+    await until(() => passing.events.includes('tag web -'), "web's image tagged");
+    await ec2.send(
+      new CreateTagsCommand({ Resources: [passing.parentAmi], Tags: [{ Key: 'bake:launch-test', Value: 'passed' }] }),
+    );
+    await passing.recordParent();
+    expect((await second).recipes[0]).toMatchObject({ status: 'built' });
+    expect(passing.records.records.get(`web ${passing.webFingerprint} ${region}`)?.imageId).toBe(
+      (await passing.webImages())[0].id,
+    );
   }, 60_000);
 
   it('with --launch-test later, leaves the image pending with an untested record, and runs no launch test', async () => {
