@@ -61,13 +61,19 @@ function sourceImagesOf(run: BuildRun, entry: PlannedRecipe): SourceImages {
   return { sourceAmi, baseAmi: rootBaseAmi || sourceAmi, parentAmi };
 }
 
+/** What a bake tells the build: its image is finished (children may start), or it failed its launch test. */
+export interface RecipeBakeEvents {
+  imageFinished(image: BuiltImage): void;
+  stopDependents(reason: string): void;
+}
+
 export async function bakeRecipe(
   run: BuildRun,
   entry: PlannedRecipe,
   signal: AbortSignal,
   log: RecipeLog,
   slot: Slot,
-  events: { imageFinished(image: BuiltImage): void; stopDependents(reason: string): void },
+  events: RecipeBakeEvents,
 ): Promise<BuiltImage> {
   const { bakery, deps, options } = run;
   const recipe = entry.recipe;

@@ -13,7 +13,8 @@
  */
 import { BuildFailure } from '../errors/index.js';
 import { recordVouchesFor } from '../tags/build-record.js';
-import { discardImages, untilAborted } from './bake-recipe.js';
+import { sleep } from '../launch-test/remote.js';
+import { discardImages, untilAborted, type RecipeBakeEvents } from './bake-recipe.js';
 import type { RecipeLog } from './build-log.js';
 import type { BuildRun, BuiltImage, PlannedRecipe } from './build-run.js';
 import { launchTestBakedImage } from './launch-test-step.js';
@@ -35,7 +36,7 @@ export async function proveAwaitingImage(
   signal: AbortSignal,
   log: RecipeLog,
   slot: Slot,
-  events: { imageFinished(image: BuiltImage): void; stopDependents(reason: string): void },
+  events: RecipeBakeEvents,
 ): Promise<BuiltImage> {
   const { region, ami } = entry.awaitingLaunchTest!;
   const image: BuiltImage = { amis: { [region]: ami } };
@@ -124,7 +125,7 @@ async function watchParent(
     } catch (error) {
       await log.note(`looking at ${parent.ami}: ${(error as Error).message}; looking again`);
     }
-    await pause(deps.watchDelayMs?.(attempt) ?? defaultWatchDelayMs(attempt), signal);
+    await sleep(deps.watchDelayMs?.(attempt) ?? defaultWatchDelayMs(attempt), signal);
   }
   return 'was not seen to pass (the watch ended)';
 }
@@ -134,17 +135,4 @@ async function recorded(run: BuildRun, parent: NonNullable<PlannedRecipe['untest
   const query = { recipe: parent.recipe, fingerprint: parent.fingerprint, regions: [parent.region] };
   const found = await run.deps.records.read([query]);
   return recordVouchesFor(found.get(parent.recipe)?.[parent.region], parent.ami);
-}
-
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
