@@ -6,15 +6,14 @@
  * `packer`. The stand-in cloud-init of base waits until web's Packer has started: a run in which
  * web started only after base's launch test would fail base's test instead of passing.
  */
-import { chmod, cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DescribeImagesCommand, EC2Client } from '@aws-sdk/client-ec2';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type InstanceHost, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
+import { git, groovyRuns, jenkinsBakery } from './jenkins-bakery.js';
 import { runJenkinsfile, stages, type JenkinsStep } from './jenkins-journal.js';
 
 const JENKINSFILE = path.resolve('Jenkinsfile');
@@ -27,9 +26,6 @@ let origin: string;
 let editing: string;
 let env: Record<string, string>;
 
-const git = (cwd: string, ...args: string[]) =>
-  execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd });
-
 /** Launches nothing, but gives each test instance its own address: the stand-in ssh finds the instance by it. */
 function paperInstances(): InstanceHost {
   let next = 10;
@@ -37,51 +33,31 @@ function paperInstances(): InstanceHost {
 }
 
 beforeAll(async () => {
-  const groovy = await execa('groovy', ['--version'], { reject: false });
-  if (groovy.exitCode !== 0)
-    throw new Error(`groovy does not run (${groovy.stderr || groovy.message}): run scripts/setup.sh --tests`);
+  await groovyRuns();
   work = await mkdtemp(path.join(tmpdir(), 'bake-jenkins-untested-'));
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: paperInstances() });
-  ec2 = new EC2Client({
-    region: 'us-east-1',
-    endpoint: cloud.endpoint,
-    credentials: { accessKeyId: cloud.env.AWS_ACCESS_KEY_ID!, secretAccessKey: cloud.env.AWS_SECRET_ACCESS_KEY! },
-  });
-  const bin = path.join(work, 'bin');
-  await mkdir(bin);
-  await symlink(path.resolve('test/fixtures/pipeline/fake-packer.mjs'), path.join(bin, 'packer'));
-  await symlink(path.resolve('test/fixtures/pipeline/fake-ssh.mjs'), path.join(bin, 'ssh'));
-  await writeFile(path.join(bin, 'npm'), '#!/bin/sh\necho "npm $*"\n');
-  await chmod(path.join(bin, 'npm'), 0o755);
-
+  ec2 = new EC2Client({ region: 'us-east-1', endpoint: cloud.endpoint, credentials: cloud.credentials });
+  let bin: string;
   // base → web → app, each launch-tested; tools on its own, not.
-  editing = path.join(work, 'bakery');
-  await cp(fixture, editing, { recursive: true });
-  for (const name of ['base', 'web']) {
-    const file = path.join(editing, 'recipes', `${name}.yaml`);
-    await writeFile(file, (await readFile(file, 'utf8')).replace(/^launch_test: false\n/m, ''));
-  }
-  await writeFile(
-    path.join(editing, 'recipes', 'app.yaml'),
-    'name: app\ndescription: built from web\nbase:\n  recipe: web\nregions: [us-east-1]\npin:\n  - file: ../infra/amis.auto.tfvars\n    variable: app_ami\n',
-  );
-  await writeFile(
-    path.join(editing, 'recipes', 'tools.yaml'),
-    'name: tools\ndescription: independent of base\nbase:\n  ssm: /aws/service/debian/release/12/latest/amd64\nregions: [us-east-1]\nlaunch_test: false\n',
-  );
-  await mkdir(path.join(editing, 'bin'));
-  await writeFile(
-    path.join(editing, 'bin', 'bake.js'),
-    `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(path.resolve('bin/bake.js')).href)});\n`,
-  );
-  await chmod(path.join(editing, 'bin', 'bake.js'), 0o755);
-  await writeFile(path.join(editing, '.gitignore'), '.bake/\nreports/\nplan.json\npin.diff\n');
-  await git(editing, 'init', '-q', '-b', 'main');
-  await git(editing, 'add', '-A');
-  await git(editing, 'commit', '-q', '-m', 'bakery');
-  origin = path.join(work, 'origin.git');
-  await git(work, 'clone', '-q', '--bare', editing, origin);
-  await git(editing, 'remote', 'add', 'origin', origin);
+  ({ editing, origin, bin } = await jenkinsBakery(
+    work,
+    fixture,
+    { packer: 'test/fixtures/pipeline/fake-packer.mjs', ssh: 'test/fixtures/pipeline/fake-ssh.mjs' },
+    async (dir) => {
+      for (const name of ['base', 'web']) {
+        const file = path.join(dir, 'recipes', `${name}.yaml`);
+        await writeFile(file, (await readFile(file, 'utf8')).replace(/^launch_test: false\n/m, ''));
+      }
+      await writeFile(
+        path.join(dir, 'recipes', 'app.yaml'),
+        'name: app\ndescription: built from web\nbase:\n  recipe: web\nregions: [us-east-1]\npin:\n  - file: ../infra/amis.auto.tfvars\n    variable: app_ami\n',
+      );
+      await writeFile(
+        path.join(dir, 'recipes', 'tools.yaml'),
+        'name: tools\ndescription: independent of base\nbase:\n  ssm: /aws/service/debian/release/12/latest/amd64\nregions: [us-east-1]\nlaunch_test: false\n',
+      );
+    },
+  ));
 
   env = {
     ...(process.env as Record<string, string>),
