@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BuildFailure } from '../errors/index.js';
-import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
+import { IMAGE_SBOM_PATH } from '../sbom/image-sbom-path.js';
 import { withSecretsFile } from '../secrets/secrets-file.js';
 import { launchTestEnabled } from '../launch-test/launch-test.js';
 import type { RecipeLog } from './build-log.js';
@@ -80,7 +80,7 @@ export async function bakeRecipe(
   const buildRegion = recipe.regions[0];
   const { sourceAmi, baseAmi, parentAmi } = sourceImagesOf(run, entry);
 
-  const rendered = await deps.render(recipe, workDirOf(bakery.root, run.runId));
+  const rendered = await (run.renderedAhead?.get(entry.name) ?? deps.render(recipe, workDirOf(bakery.root, run.runId)));
   const builtAt = deps.now().toISOString();
   // Best effort: an image baked without a manifest is still an image.
   await deps.packageManifests?.clear(rendered.dir);

@@ -198,6 +198,8 @@ export interface BuildRun {
   secrets: Map<string, SecretValues>;
   /** Which new images passed their launch tests, up their chains: what children and distributions wait for. */
   proofs: LaunchProofs;
+  /** The recipes' templates, rendered at the start of the run (render-ahead.ts); absent: each bake renders its own. */
+  renderedAhead?: Map<string, Promise<RenderedForBuild>>;
 }
 
 export function logOf(run: BuildRun, recipe: string): RecipeLog {

@@ -53,7 +53,8 @@ import { firstEnvironment } from '../recipes/environments.js';
 import { silentProgress } from './progress.js';
 import { runDag, StoppedByAncestor, type NodeOutcome, type Slot } from './scheduler.js';
 import { proveAwaitingImage, watchingUntestedParent } from './untested-images.js';
-import { prepareWorkDir, removeWorkDir } from './work-dir.js';
+import { prepareWorkDir, removeWorkDir, workDirOf } from './work-dir.js';
+import { renderAhead } from './render-ahead.js';
 
 export type { BuildDeps, BuildOptions, BuildPlan, PlannedRecipe, RenderedForBuild } from './build-run.js';
 
@@ -222,6 +223,11 @@ export async function buildBakery(
   };
 
   if (toBuild.length) await prepareWorkDir(bakery.root, runId, deps.now());
+  // Children's templates are ready when their parent's image is: only the source image is left to fill in.
+  run.renderedAhead = renderAhead(
+    toBuild.filter((entry) => !entry.distributeOnly && !entry.awaitingLaunchTest),
+    (entry) => deps.render(entry.recipe, workDirOf(bakery.root, runId)),
+  );
   await runDag(nodes, {
     concurrency: options.concurrency ?? 2,
     signal: options.signal,

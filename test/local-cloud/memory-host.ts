@@ -30,11 +30,14 @@ export class MemoryHost implements InstanceHost {
   >();
   private nextIp = 2;
   failLaunch = false;
+  /** How long each launch, stop, start, capture and terminate takes (a real host's boot or poweroff); 0: at once. */
+  workMs = 0;
 
   constructor(readonly sshPort = 2222) {}
 
   async launch(request: LaunchRequest): Promise<InstanceEndpoint> {
     this.calls.push(`launch ${request.instanceId} ${request.imageId}`);
+    await this.working();
     this.launchedArchitectures.set(request.instanceId, request.architecture);
     if (this.failLaunch) throw new Error('no room');
     const image = this.images.get(request.imageId);
@@ -50,11 +53,13 @@ export class MemoryHost implements InstanceHost {
 
   async stop(instanceId: string): Promise<void> {
     this.calls.push(`stop ${instanceId}`);
+    await this.working();
     this.instance(instanceId).running = false;
   }
 
   async start(instanceId: string, authorizedKey: string): Promise<InstanceEndpoint> {
     this.calls.push(`start ${instanceId}`);
+    await this.working();
     const instance = this.instance(instanceId);
     instance.running = true;
     instance.authorizedKey = authorizedKey;
@@ -63,6 +68,7 @@ export class MemoryHost implements InstanceHost {
 
   async capture(instanceId: string, imageId: string): Promise<void> {
     this.calls.push(`capture ${instanceId} ${imageId}`);
+    await this.working();
     this.images.set(imageId, new Map(this.instance(instanceId).files));
   }
 
@@ -75,6 +81,7 @@ export class MemoryHost implements InstanceHost {
 
   async terminate(instanceId: string): Promise<void> {
     this.calls.push(`terminate ${instanceId}`);
+    await this.working();
     this.instances.delete(instanceId);
   }
 
@@ -85,6 +92,10 @@ export class MemoryHost implements InstanceHost {
 
   async close(): Promise<void> {
     this.calls.push('close');
+  }
+
+  private async working(): Promise<void> {
+    if (this.workMs) await new Promise((resolve) => setTimeout(resolve, this.workMs));
   }
 
   private instance(instanceId: string) {
