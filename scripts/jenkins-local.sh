@@ -82,7 +82,9 @@ node -e '
 echo "jenkins-local: to build (recipe parent needs): $(tr '\n' '|' <"$work/recipes.txt")" >&2
 
 # Like the Jenkinsfile's branches: every recipe at once, each in its own fresh clone once its own
-# parent's image is where it builds; it bakes (--no-distribute), says so, then distributes.
+# parent's image is where it builds; it bakes its image (its launch test later) and says so
+# ("image"), launch-tests it ("baked"), then distributes. A child in the parent's build region
+# starts on the parent's "image" (--parent-untested: its bake stops if the parent's test fails).
 mkdir -p "$work/progress"
 progress_of() { cat "$work/progress/$1" 2>/dev/null || echo waiting; }
 build_recipe() {
@@ -91,7 +93,7 @@ build_recipe() {
     while :; do
       case "$(progress_of "$parent")" in
         distributed) break ;;
-        baked) [ "$needs" = baked ] && break ;;
+        image | baked) [ "$needs" = baked ] && break ;;
         copy-failed) [ "$needs" = baked ] && break
           echo failed >"$work/progress/$recipe"; echo "jenkins-local: $recipe skipped: parent $parent failed" >&2; return 0 ;;
         failed) echo failed >"$work/progress/$recipe"; echo "jenkins-local: $recipe skipped: parent $parent failed" >&2; return 0 ;;
@@ -103,7 +105,16 @@ build_recipe() {
   if ! (
     cd "$agent$inside"
     RECIPE="$recipe"
-    bake build "$RECIPE" --local --no-pin --no-distribute --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml" --report "$work/reports/$RECIPE.html"
+    bake build "$RECIPE" --local --no-pin --no-distribute --launch-test later --parent-untested --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/image/$RECIPE.xml" --report "$work/reports/image/$RECIPE.html"
+  ); then
+    echo failed >"$work/progress/$recipe"
+    return 1
+  fi
+  echo image >"$work/progress/$recipe"
+  if ! (
+    cd "$agent$inside"
+    RECIPE="$recipe"
+    bake build "$RECIPE" --local --no-pin --no-distribute --parent-untested --lock-wait "$BAKE_LOCK_WAIT" --junit "$work/reports/$RECIPE.xml" --report "$work/reports/$RECIPE.html"
   ); then
     echo failed >"$work/progress/$recipe"
     return 1

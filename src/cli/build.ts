@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { withCloud, noteBakeryName } from './cloud-session.js';
+import { UsageError } from '../errors/index.js';
 import { detectPackerShape } from '../packer/shape.js';
 import { buildBakery } from '../pipeline/build.js';
 import { preflightBuild } from '../pipeline/build-preflight.js';
@@ -42,6 +43,8 @@ interface BuildFlags extends CommonFlags {
   report?: string;
   /** commander's `--no-preflight`: true unless the flag is given. */
   preflight: boolean;
+  launchTest: 'now' | 'later';
+  parentUntested?: boolean;
 }
 
 function positiveWhole(value: string): number {
@@ -51,40 +54,56 @@ function positiveWhole(value: string): number {
 }
 
 export function buildCommand(): Command {
-  return withCommonFlags(new Command('build').argument('[recipes...]'), { cloud: true })
-    .description('bake what the plan says (parents first), tag the images, then pin them into tfvars')
-    .option('--concurrency <n>', 'recipes baked at once', positiveWhole, 2)
-    .option('--force', 'rebuild even when an image with the same fingerprint exists')
-    .option('--no-pin', 'do not write the new AMI ids into tfvars')
-    .option(
-      '--no-distribute',
-      "bake only: leave the copies to other regions and the sharing to a later run (CI starts children on the build region's image meanwhile); implies --no-pin",
-    )
-    .option('--junit <file>', 'also write a JUnit XML report (one test case per recipe)')
-    .option(
-      '--lock-wait <duration>',
-      "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once",
-      durationArgument,
-      0,
-    )
-    .option(
-      '--lock-stale-after <duration>',
-      'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)',
-      durationArgument,
-      10 * 60_000,
-    )
-    .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
-    .option('--changed-since <ref>', CHANGED_SINCE_HELP)
-    .option('--arch <arch>', ARCH_HELP, architectureArgument)
-    .option('--report <file>', REPORT_HELP)
-    .option(
-      '--no-preflight',
-      'skip the permission check before Packer (EC2 dry runs; for an endpoint that does not know DryRun)',
-    )
-    .action(async (names: string[], flags: BuildFlags) => {
-      const ctx = contextFrom(flags);
-      await runCommand(ctx, () => build(ctx, names, flags));
-    });
+  return (
+    withCommonFlags(new Command('build').argument('[recipes...]'), { cloud: true })
+      .description('bake what the plan says (parents first), tag the images, then pin them into tfvars')
+      .option('--concurrency <n>', 'recipes baked at once', positiveWhole, 2)
+      .option('--force', 'rebuild even when an image with the same fingerprint exists')
+      .option('--no-pin', 'do not write the new AMI ids into tfvars')
+      .option(
+        '--no-distribute',
+        "bake only: leave the copies to other regions and the sharing to a later run (CI starts children on the build region's image meanwhile); implies --no-pin",
+      )
+      .option('--junit <file>', 'also write a JUnit XML report (one test case per recipe)')
+      .option(
+        '--lock-wait <duration>',
+        "wait this long (e.g. 30m) for another job's bake of the same recipe instead of failing at once",
+        durationArgument,
+        0,
+      )
+      .option(
+        '--lock-stale-after <duration>',
+        'a build lock not refreshed for this long was left by a dead agent and is taken over (its holder refreshes it every minute)',
+        durationArgument,
+        10 * 60_000,
+      )
+      .option('--no-lock', 'do not take the per-recipe EC2 build lock (one bake at a time is then up to you)')
+      .option('--changed-since <ref>', CHANGED_SINCE_HELP)
+      .option('--arch <arch>', ARCH_HELP, architectureArgument)
+      .option('--report <file>', REPORT_HELP)
+      .option(
+        '--no-preflight',
+        'skip the permission check before Packer (EC2 dry runs; for an endpoint that does not know DryRun)',
+      )
+      // CI's split of a bake (Jenkinsfile): the image first, its launch test in a second run, while
+      // children already bake on it in their own jobs.
+      .addOption(
+        new Option(
+          '--launch-test <when>',
+          'later (with --no-distribute): leave new images awaiting their launch test (bake:launch-test=pending); a later bake build tests them',
+        )
+          .choices(['now', 'later'])
+          .default('now'),
+      )
+      .option(
+        '--parent-untested',
+        "bake on a parent's image still awaiting its launch test in another job; stop (skipped) if it fails, launch-test only once it passed",
+      )
+      .action(async (names: string[], flags: BuildFlags) => {
+        const ctx = contextFrom(flags);
+        await runCommand(ctx, () => build(ctx, names, flags));
+      })
+  );
 }
 
 async function build(ctx: CommandContext, names: string[], flags: BuildFlags): Promise<number> {
@@ -96,6 +115,11 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     again: (signal: NodeJS.Signals) =>
       output.warn(`${signal} again: still waiting for Packer to clean up its instances`),
   };
+  // Nothing untested is ever copied, shared or pinned: a run that leaves its tests for later does none of that.
+  if (flags.launchTest === 'later' && flags.distribute)
+    throw new UsageError(
+      '--launch-test later needs --no-distribute: an untested image is never copied, shared or pinned',
+    );
   return whileInterruptible(notices, async (signal) => {
     // Everything `bake validate` checks, before the first Packer starts.
     const bakery = await loadInstalledBakery(ctx, validateBeforeBuild);
@@ -105,6 +129,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
     return await withCloud(ctx, async ({ aws, target, packerEnv }) => {
       const plan = await planBakery(bakery, recipes, () => productionPlanDeps(bakery, aws), {
         force: Boolean(flags.force),
+        parentUntested: Boolean(flags.parentUntested),
       });
       const upgraded = generatorChangeNote(plan, bakeVersion());
       if (upgraded) output.note(upgraded);
@@ -132,6 +157,7 @@ async function build(ctx: CommandContext, names: string[], flags: BuildFlags): P
         jobName: ci.jobName,
         packerEnv,
         progress,
+        launchTestLater: flags.launchTest === 'later',
       }).finally(() => progress.close());
       for (const line of summaryLines(report)) output.info(line);
       if (flags.junit) await writeJunit(path.resolve(flags.junit), report, new Date().toISOString());

@@ -75,7 +75,8 @@ exit $rc
 /** Between SSH attempts while sshd is not up yet (simulated milliseconds in the local cloud's simulated time). */
 export const SSH_RETRY_MS = 2_000;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms`, or less once `signal` fires (never rejects). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });

@@ -19,7 +19,7 @@ import { parentOf, type BuildRun, type BuiltImage, type PlannedRecipe, type Rend
 import { amiDescription, imageTags } from './build-tags.js';
 import { architectureOfRecipe, recipeNameOf } from '../recipes/architectures.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
-import { recordBuiltImages } from './record-build.js';
+import { recordBuiltImages, recordUntestedImage } from './record-build.js';
 import { launchTestBakedImage } from './launch-test-step.js';
 import { StoppedByAncestor, type Slot } from './scheduler.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
@@ -65,13 +65,19 @@ function sourceImagesOf(run: BuildRun, entry: PlannedRecipe): SourceImages {
   return { sourceAmi, baseAmi: rootBaseAmi || sourceAmi, parentAmi };
 }
 
+/** What a bake tells the build: its image is finished (children may start), or it failed its launch test. */
+export interface RecipeBakeEvents {
+  imageFinished(image: BuiltImage): void;
+  stopDependents(reason: string): void;
+}
+
 export async function bakeRecipe(
   run: BuildRun,
   entry: PlannedRecipe,
   signal: AbortSignal,
   log: RecipeLog,
   slot: Slot,
-  events: { imageFinished(image: BuiltImage): void; stopDependents(reason: string): void },
+  events: RecipeBakeEvents,
 ): Promise<BuiltImage> {
   const { bakery, deps, options } = run;
   const recipe = entry.recipe;
@@ -225,7 +231,19 @@ async function proveImage(
   if (!launchTested(run, entry)) {
     if (entry.recipe.launchTest && !entry.recipe.launchTest.enabled)
       await log.note(`no launch test (launch_test: false in ${entry.name}'s recipe)`);
+    // Vouched for only once the image it is built on is (an untested parent may still fail).
+    if (!(await untilAborted(run.proofs.parentChain(entry.name), signal))) {
+      run.proofs.settle(entry.name, false);
+      throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
+    }
     await recordBuiltImages(run, entry, image.amis, log);
+    run.proofs.settle(entry.name, true);
+    return undefined;
+  }
+  if (run.options.launchTestLater) {
+    // Another `bake build` tests it: it stays pending, recorded as awaiting its test (record-build.ts).
+    const region = entry.recipe.regions[0];
+    await recordUntestedImage(run, entry, region, image.amis[region], log);
     run.proofs.settle(entry.name, true);
     return undefined;
   }

@@ -9,6 +9,7 @@ import type { AwsSettings } from '../aws/settings.js';
 import { setImageDescription, tagImage } from '../aws/tag-image.js';
 import { createParameterStore } from '../aws/ssm-parameters.js';
 import { createBuildRecords } from '../aws/build-records.js';
+import { imageLaunchTestState } from '../aws/image-launch-test.js';
 import { createImageDistribution } from '../aws/image-distribution.js';
 import { distributeImage } from '../lifecycle/distribute.js';
 import { lookupGitCommit } from '../git/commit.js';
@@ -73,6 +74,7 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
       recordPins(createLifecycleEc2(setup.aws, clients), environment, requests, new Date()),
     discardImage: (region, imageId) =>
       discardImage(clients(region), region, imageId, { timeScale: setup.aws.timeScale }),
+    imageLaunchTestState: (region, imageId) => imageLaunchTestState(clients(region), region, imageId),
     launchTest: (request) =>
       runLaunchTest(
         { ...request, bakery: setup.bakery, target: launchTestTarget(setup.target) },

@@ -6,6 +6,7 @@
  */
 import type { BuildRecords } from '../aws/build-records.js';
 import type { FoundImage } from '../aws/image-catalog.js';
+import type { ImageLaunchTestState } from '../aws/image-launch-test.js';
 import { BakeError } from '../errors/index.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { distributionTag } from '../lifecycle/distribution-settings.js';
@@ -40,6 +41,10 @@ export interface PlannedRecipe {
   lastBakeSeconds?: number;
   /** A security rebuild (same fingerprint): these current images are what it replaces, never "baked meanwhile". */
   replaces?: string[];
+  /** Today's image, baked with `--launch-test later`, awaits its launch test: test it, do not bake (plan.ts). */
+  awaitingLaunchTest?: { region: string; ami: string };
+  /** `--parent-untested`: the parent image (tested by another job) this recipe bakes on; the build watches its tag. */
+  untestedParent?: { recipe: string; fingerprint: string; region: string; ami: string };
 }
 
 export interface BuildPlan {
@@ -120,6 +125,13 @@ export interface BuildDeps {
    * image passed its launch test and once it is copied. Absent: nothing is recorded.
    */
   records?: BuildRecords;
+  /**
+   * The launch-test state of one image now (src/aws/image-launch-test.ts): what a recipe baked on
+   * an untested parent image watches. Absent: such a parent counts as failed (nothing is built on it).
+   */
+  imageLaunchTestState?(region: string, imageId: string): Promise<ImageLaunchTestState>;
+  /** Milliseconds before the watch's next look (attempt 0, 1, …). Default: 2 s, growing to 30 s. */
+  watchDelayMs?(attempt: number): number;
   /** Per region, the newest image tagged with the entry's fingerprint now and its bake:distribution tag (asked once the lock is held). */
   findImages?(entry: PlannedRecipe): Promise<Record<string, FoundImage>>;
   gitCommit(): Promise<string>;
@@ -148,6 +160,11 @@ export interface BuildOptions {
   /** Environment for Packer (endpoint, local-cloud credentials). */
   packerEnv?: Record<string, string | undefined>;
   progress?: BuildProgress;
+  /**
+   * `--launch-test later` (with --no-distribute): new images keep `bake:launch-test=pending` and an
+   * untested record; a later `bake build` of the same recipes runs their launch tests.
+   */
+  launchTestLater?: boolean;
 }
 
 /** A recipe's image(s) after one of its steps. */

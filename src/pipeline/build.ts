@@ -56,7 +56,8 @@ import { launchTestOf } from './launch-test-step.js';
 import { decidePin, pinAfterBuild } from './pin-decision.js';
 import { firstEnvironment } from '../recipes/environments.js';
 import { silentProgress } from './progress.js';
-import { runDag, type NodeOutcome, type Slot } from './scheduler.js';
+import { runDag, StoppedByAncestor, type NodeOutcome, type Slot } from './scheduler.js';
+import { proveAwaitingImage, watchingUntestedParent } from './untested-images.js';
 import { prepareWorkDir, removeWorkDir, workDirOf } from './work-dir.js';
 import { renderAhead } from './render-ahead.js';
 
@@ -109,7 +110,8 @@ export async function buildBakery(
     manifests: new Map(),
     secrets,
     proofs: new LaunchProofs(
-      baking.map((recipe) => recipe.name),
+      // An untested parent image outside the run is proven (or not) by watching it.
+      [...baking.map((recipe) => recipe.name), ...plan.recipes.flatMap((e) => e.untestedParent?.recipe ?? [])],
       (name) => {
         const entry = graph.get(name);
         return entry && parentOf(entry);
@@ -119,7 +121,7 @@ export async function buildBakery(
   const { built, manifests } = run;
 
   /** Bake step: under the recipe's lock; another job's image of this fingerprint is reused, or only its distribution finished. */
-  const bake = async (
+  const bakeStep = async (
     entry: PlannedRecipe,
     signal: AbortSignal,
     slot: Slot,
@@ -139,6 +141,15 @@ export async function buildBakery(
         run.proofs.settle(entry.name, true);
         return { amis, bakedElsewhere: true, finishDistribution: true };
       }
+      // Baked with --launch-test later: test that image, do not bake again (untested-images.ts).
+      if (entry.awaitingLaunchTest)
+        return proveAwaitingImage(run, entry, signal, log, slot, {
+          imageFinished: (image) => {
+            built.set(entry.name, image);
+            imageFinished();
+          },
+          stopDependents,
+        });
       // The image finished before Packer's cleanup ended: the children and the copies start on it now.
       return bakeRecipe(run, entry, signal, log, slot, {
         imageFinished: (image) => {
@@ -155,6 +166,14 @@ export async function buildBakery(
       },
     );
   };
+
+  /** --parent-untested: a bake on a parent image another job still tests watches that image (untested-images.ts). */
+  const bake = (entry: PlannedRecipe, signal: AbortSignal, slot: Slot, events: BakeEvents): Promise<BuiltImage> =>
+    entry.untestedParent
+      ? watchingUntestedParent(run, entry, signal, logOf(run, entry.name), (watched) =>
+          bakeStep(entry, watched, slot, events),
+        )
+      : bakeStep(entry, signal, slot, events);
 
   /**
    * Distribution step, of the image the bake made or the one a distribute-only entry found. With no
@@ -189,7 +208,12 @@ export async function buildBakery(
 
   const recipeOutcomes = new Map<string, NodeOutcome<BuiltImage>>();
   const stepOutcomes = new Map<string, StepOutcomes>();
-  const settleStep = (outcome: NodeOutcome<BuiltImage>) => {
+  const settleStep = (settled: NodeOutcome<BuiltImage>) => {
+    // Stopped because its untested parent image failed (in another job): skipped, like in-process.
+    const outcome: NodeOutcome<BuiltImage> =
+      settled.status === 'failed' && settled.error instanceof StoppedByAncestor
+        ? { ...settled, status: 'skipped', reason: settled.error.reason }
+        : settled;
     const entry = recipeOfNode(outcome.id);
     const steps = stepOutcomes.get(entry.name) ?? {};
     stepOutcomes.set(entry.name, steps);
@@ -210,7 +234,7 @@ export async function buildBakery(
   if (toBuild.length) await prepareWorkDir(bakery.root, runId, deps.now());
   // Children's templates are ready when their parent's image is: only the source image is left to fill in.
   run.renderedAhead = renderAhead(
-    toBuild.filter((entry) => !entry.distributeOnly),
+    toBuild.filter((entry) => !entry.distributeOnly && !entry.awaitingLaunchTest),
     (entry) => deps.render(entry.recipe, workDirOf(bakery.root, runId)),
   );
   await runDag(nodes, {

@@ -35,7 +35,8 @@ export async function distributeRecipe(
   const missing = entry.recipe.regions.filter((region) => !image.amis[region]);
   const speculative = Boolean(image.baked && deps.distribute && options.distribute !== false);
   // Nothing else starts before the image (and its chain) passed the launch test.
-  if (!speculative && !(await untilAborted(run.proofs.chain(entry.name), signal)))
+  // (With --no-distribute nothing is copied or shared: nothing to wait for.)
+  if (!speculative && options.distribute !== false && !(await untilAborted(run.proofs.chain(entry.name), signal)))
     throw new BuildFailure(`${entry.name}'s image, or one it is built on, did not pass its launch test`);
   if ((image.bakedElsewhere && !image.finishDistribution) || options.distribute === false) return image;
   if (!deps.distribute) {

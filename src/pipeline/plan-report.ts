@@ -12,6 +12,9 @@ export function planLines(plan: Plan): string[] {
       const images = Object.entries(entry.amis).map(([region, ami]) => `${ami} (${region})`);
       lines.push(`${entry.name}: reuse ${images.join(', ')}`);
       if (entry.security) lines.push(`  ${entry.security.note}`);
+    } else if (entry.awaitingLaunchTest) {
+      lines.push(`${entry.name}: test (awaiting its launch test)`);
+      for (const reason of entry.reasons) lines.push(`  ${reason}`);
     } else {
       lines.push(`${entry.name}: build`);
       for (const reason of entry.reasons) lines.push(`  ${reason}`);
@@ -70,6 +73,16 @@ export function planJson(plan: Plan, changes?: ChangedSince): unknown {
       missing_regions: e.missingRegions,
       ...(e.unsettledRegions.length ? { unsettled_regions: e.unsettledRegions } : {}),
       ...(e.distributeOnly ? { distribute_only: { region: e.distributeOnly.region, ami: e.distributeOnly.ami } } : {}),
+      ...(e.awaitingLaunchTest && {
+        awaiting_launch_test: { region: e.awaitingLaunchTest.region, ami: e.awaitingLaunchTest.ami },
+      }),
+      ...(e.untestedParent && {
+        untested_parent: {
+          recipe: e.untestedParent.recipe,
+          region: e.untestedParent.region,
+          ami: e.untestedParent.ami,
+        },
+      }),
       ...(levels.has(e.name) ? { level: levels.get(e.name) } : {}),
       ...(e.recipe.launchTest ? { launch_test: e.recipe.launchTest.enabled } : {}),
       ...(e.security && {

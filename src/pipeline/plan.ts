@@ -21,11 +21,13 @@ import {
   DISTRIBUTION_TAG,
   INPUTS_TAG,
   LAUNCH_TEST_TAG,
+  PARENT_TAG,
   REVOKED_REASON_TAG,
   isRevoked,
   launchTestBlocksReuse,
 } from '../tags/tag-contract.js';
 import { parseInputsTag } from '../fingerprint/inputs-tag.js';
+import { untestedRecordKey } from '../tags/build-record.js';
 import { launchTestReason } from './launch-test-step.js';
 import { securityFreshness, securityRebuildReason, type SecurityFreshness } from './plan-security.js';
 
@@ -66,6 +68,16 @@ export interface RecipePlan {
    * recorded one (src/tags/build-record.ts): a copy someone tagged, never used. Said loudly.
    */
   warnings?: string[];
+  /**
+   * Today's image exists in the build region, baked with `--launch-test later` (tagged `pending`,
+   * its untested record naming it): the build runs its launch test instead of baking again.
+   */
+  awaitingLaunchTest?: { region: string; ami: string; parentAmi?: string };
+  /**
+   * With `--parent-untested`: the parent's image this recipe bakes on while that image still
+   * awaits its launch test in another job. The build watches its `bake:launch-test` tag.
+   */
+  untestedParent?: { recipe: string; fingerprint: string; region: string; ami: string };
 }
 
 export interface Plan {
@@ -99,6 +111,11 @@ export type PlanDepsSource = PlanDeps | (() => Promise<PlanDeps>);
 export interface PlanOptions {
   /** Build the asked recipes even when an image with their fingerprint exists. */
   force?: boolean;
+  /**
+   * A parent whose image awaits its launch test (another job runs it) is a base as it is: the
+   * child bakes on it and the build watches its test, instead of testing it in this run.
+   */
+  parentUntested?: boolean;
 }
 
 const byNewest = (a: ImageRecord, b: ImageRecord) =>
@@ -129,6 +146,8 @@ export async function planBakery(
   const records = await deps.records.read(
     all.map((r) => ({ recipe: r.name, fingerprint: planned.get(r.name)!.fingerprint.value, regions: r.regions })),
   );
+
+  const untested = await untestedRecords(deps, all, planned, images);
 
   const imagesOf = new Map<string, ImageRecord[]>();
   for (const image of images) {
@@ -175,9 +194,21 @@ export async function planBakery(
     const unsettledRegions = [...drift.keys()];
     const parentName = recipe.base.kind === 'recipe' ? recipe.base.recipe : undefined;
     const parentPlan = parentName ? decided.get(parentName) : undefined;
+    // --parent-untested: a parent image awaiting its launch test where this recipe bakes is its base as it is.
+    const parentAwaiting =
+      options.parentUntested && parentPlan?.awaitingLaunchTest?.region === recipe.regions[0]
+        ? parentPlan.awaitingLaunchTest
+        : undefined;
     // A parent that is only distributed keeps its image in the build region: the child builds on it as it is.
-    const parentRebuilt = parentPlan?.action === 'build' && !parentPlan.distributeOnly;
+    const parentRebuilt = parentPlan?.action === 'build' && !parentPlan.distributeOnly && !parentAwaiting;
     const forced = Boolean(options.force) && asked.has(recipe.name);
+    const candidate = forced ? undefined : awaitingImage(mine, recipe.regions[0], fingerprint.value, untested);
+    // Built on the parent image of this plan (or, with --parent-untested, on one another job tests): else baked again.
+    const builtOnParent =
+      !parentName ||
+      options.parentUntested ||
+      candidate?.parentAmi === (parentPlan?.awaitingLaunchTest?.ami ?? parentPlan?.amis[recipe.regions[0]]);
+    const awaiting = candidate && builtOnParent ? candidate : undefined;
     const reasons: string[] = [];
     if (forced) reasons.push('--force');
     const lastBakeSeconds = bakeSecondsOf(mine.find((i) => i.region === recipe.regions[0]));
@@ -191,6 +222,8 @@ export async function planBakery(
         }
       } else if (unrecorded.has(recipe.regions[0])) {
         reasons.push(notRecordedReason(unrecorded.get(recipe.regions[0])!));
+      } else if (awaiting) {
+        reasons.push(`image ${awaiting.ami} with this fingerprint awaits its launch test: testing it (no new bake)`);
       } else if (newest.fingerprint === fingerprint.value) {
         reasons.push(
           revokedReason(newest) ??
@@ -250,7 +283,11 @@ export async function planBakery(
       fingerprint: fingerprint.value,
       inputs: fingerprint.inputs,
       amis,
-      baseAmi: parentName ? (parentRebuilt ? '' : (parentPlan?.amis[recipe.regions[0]] ?? '')) : base.imageId,
+      baseAmi: parentName
+        ? parentRebuilt
+          ? ''
+          : (parentAwaiting?.ami ?? parentPlan?.amis[recipe.regions[0]] ?? '')
+        : base.imageId,
       parent: parentName,
       missingRegions,
       unsettledRegions,
@@ -259,6 +296,7 @@ export async function planBakery(
       ...(security && { security }),
       ...(securityReason && { replaces: Object.values(amis) }),
       ...(warnings.length && { warnings }),
+      ...(awaiting && missingRegions.length === recipe.regions.length && { awaitingLaunchTest: awaiting }),
     });
   }
 
@@ -270,22 +308,102 @@ export async function planBakery(
     for (let p = entry.parent; p && !asked.has(p); p = decided.get(p)?.parent) {
       const ancestor = decided.get(p);
       if (ancestor?.action !== 'build' || ancestor.distributeOnly) break;
+      // --parent-untested: the parents are other jobs' (CI's branches); this run never bakes them.
+      if (options.parentUntested) break;
       neededBy.set(p, [...(neededBy.get(p) ?? []), name]);
     }
   }
+  const inRun = new Set(all.filter((r) => asked.has(r.name) || neededBy.has(r.name)).map((r) => r.name));
   const listed = all
-    .filter((r) => asked.has(r.name) || neededBy.has(r.name))
+    .filter((r) => inRun.has(r.name))
     .map((r) => {
       const entry = decided.get(r.name)!;
       const needers = neededBy.get(r.name);
       return needers ? { ...entry, reasons: [`needed by ${needers.join(', ')}`, ...entry.reasons] } : entry;
-    });
+    })
+    .map((entry) => withUntestedParent(entry, decided, inRun, options));
   return { recipes: listed, ...(generatorChanged && { generatorChanged }) };
 }
 
 /** Region → AMI of today's fingerprint, per recipe: what build reuses and pin writes. */
 export function currentImages(plan: Plan): Map<string, Record<string, string>> {
   return new Map(plan.recipes.map((entry) => [entry.name, { ...entry.amis }]));
+}
+
+/**
+ * The untested records (src/tags/build-record.ts untestedRecordKey) of the recipes with an image
+ * of today's fingerprint tagged `pending` in their build region: recipe → the image id recorded.
+ * Read only when there is such an image, so a plan with none asks for nothing more.
+ */
+async function untestedRecords(
+  deps: PlanDeps,
+  recipes: Recipe[],
+  planned: Map<string, { fingerprint: { value: string } }>,
+  images: ImageRecord[],
+): Promise<Map<string, string>> {
+  const queries = recipes
+    .filter((recipe) =>
+      images.some(
+        (i) =>
+          i.recipe === recipe.name &&
+          i.region === recipe.regions[0] &&
+          i.fingerprint === planned.get(recipe.name)!.fingerprint.value &&
+          i.tags[LAUNCH_TEST_TAG] === 'pending',
+      ),
+    )
+    .map((recipe) => ({
+      recipe: recipe.name,
+      fingerprint: untestedRecordKey(planned.get(recipe.name)!.fingerprint.value),
+      regions: [recipe.regions[0]],
+    }));
+  if (!queries.length) return new Map();
+  const found = await deps.records.read(queries);
+  const recorded = new Map<string, string>();
+  for (const query of queries) {
+    const record = found.get(query.recipe)?.[query.regions[0]];
+    if (record) recorded.set(query.recipe, record.imageId);
+  }
+  return recorded;
+}
+
+/**
+ * The newest image of today's fingerprint in the build region when it awaits its launch test:
+ * tagged `pending` and named by the recipe's untested record (the tag alone is only a claim).
+ */
+function awaitingImage(
+  newestFirst: ImageRecord[],
+  region: string,
+  fingerprint: string,
+  untested: Map<string, string>,
+): { region: string; ami: string; parentAmi?: string } | undefined {
+  const newest = newestFirst.find((i) => i.region === region && i.fingerprint === fingerprint);
+  if (!newest || newest.state !== 'available' || newest.tags[LAUNCH_TEST_TAG] !== 'pending' || isRevoked(newest.tags))
+    return undefined;
+  if (untested.get(newest.recipe) !== newest.imageId) return undefined;
+  const parentAmi = newest.tags[PARENT_TAG];
+  return { region, ami: newest.imageId, ...(parentAmi && { parentAmi }) };
+}
+
+/** A listed recipe whose parent awaits its launch test in another job (not in this run): it watches that image. */
+function withUntestedParent(
+  entry: RecipePlan,
+  decided: Map<string, RecipePlan>,
+  inRun: Set<string>,
+  options: PlanOptions,
+): RecipePlan {
+  if (!options.parentUntested || !entry.parent || inRun.has(entry.parent)) return entry;
+  const parent = decided.get(entry.parent);
+  const region = entry.recipe.regions[0];
+  if (!parent) return entry;
+  // An image awaiting its test watches the very image it was built on (which may have failed since).
+  const own = entry.awaitingLaunchTest;
+  const ami = own
+    ? own.parentAmi
+    : parent.awaitingLaunchTest?.region === region
+      ? parent.awaitingLaunchTest.ami
+      : undefined;
+  if (!ami || (own && parent.action === 'reuse' && parent.amis[region] === ami)) return entry;
+  return { ...entry, untestedParent: { recipe: parent.name, fingerprint: parent.fingerprint, region, ami } };
 }
 
 /** Seconds from a bake's start (bake:built-at) to its image's creation; undefined when either is missing. */

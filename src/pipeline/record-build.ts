@@ -4,7 +4,7 @@
  * written under the bakery's SSM path. Plan, pin, promote and rollback accept only recorded images,
  * so a copy someone tagged with today's fingerprint is never reused.
  */
-import { EARLIER_KEPT, buildRecordName } from '../tags/build-record.js';
+import { EARLIER_KEPT, buildRecordName, untestedRecordKey } from '../tags/build-record.js';
 import type { RecipeLog } from './build-log.js';
 import type { BuildRun, PlannedRecipe } from './build-run.js';
 
@@ -37,4 +37,27 @@ export async function recordBuiltImages(
     const name = buildRecordName(run.bakery.config.bakery, entry.name, entry.fingerprint);
     await log.note(`recorded ${imageId} in ${region} as ${entry.name} ${entry.fingerprint} (${name})`);
   }
+}
+
+/**
+ * `--launch-test later`: records the build region's new image as awaiting its launch test, so that
+ * a later plan tests this very image (a `pending` tag alone is only a claim) and a child's
+ * `--parent-untested` may bake on it. Nothing that shares or pins reads this record.
+ */
+export async function recordUntestedImage(
+  run: BuildRun,
+  entry: PlannedRecipe,
+  region: string,
+  imageId: string,
+  log: RecipeLog,
+): Promise<void> {
+  const records = run.deps.records;
+  if (!records) return;
+  await records.write(entry.name, untestedRecordKey(entry.fingerprint), region, {
+    imageId,
+    runId: run.runId,
+    recordedAt: run.deps.now().toISOString(),
+    ...(run.options.buildUrl && { buildUrl: run.options.buildUrl }),
+  });
+  await log.note(`recorded ${imageId} in ${region} as ${entry.name} ${entry.fingerprint}, awaiting its launch test`);
 }

@@ -82,3 +82,14 @@ export function parseBuildRecord(value: string): BuildRecord | undefined {
     ...(earlier.length && { earlier }),
   };
 }
+
+/**
+ * The record key of an image baked with `--launch-test later`, its launch test still to run
+ * (`<fingerprint>.untested`, beside the fingerprint's record, so the same IAM grant covers it).
+ * Only plan (which then tests that image instead of baking again) and a child's
+ * `--parent-untested` read it; pin, promote, rollback and reuse read only the fingerprint's own
+ * record, written once the launch test passed, so an untested image is never shared or pinned.
+ */
+export function untestedRecordKey(fingerprint: string): string {
+  return `${fingerprint}.untested`;
+}

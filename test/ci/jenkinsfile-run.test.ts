@@ -4,14 +4,13 @@
  * EC2 API, with the stand-in packer, in a fresh clone per agent. What is checked is what a
  * Jenkins user sees: stages, waves, agents, JUnit results, archived files, the pushed pins.
  */
-import { chmod, cp, mkdir, mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
 import { noInstances } from '../local-cloud/no-instances.js';
+import { git, groovyRuns, jenkinsBakery } from './jenkins-bakery.js';
 import { runJenkinsfile, stages, type JenkinsStep } from './jenkins-journal.js';
 
 const JENKINSFILE = path.resolve('Jenkinsfile');
@@ -23,44 +22,23 @@ let origin: string;
 let editing: string;
 let env: Record<string, string>;
 
-const git = (cwd: string, ...args: string[]) =>
-  execa('git', ['-c', 'user.name=t', '-c', 'user.email=t@e', ...args], { cwd });
-
 beforeAll(async () => {
-  const groovy = await execa('groovy', ['--version'], { reject: false });
-  if (groovy.exitCode !== 0)
-    throw new Error(`groovy does not run (${groovy.stderr || groovy.message}): run scripts/setup.sh --tests`);
+  await groovyRuns();
   work = await mkdtemp(path.join(tmpdir(), 'bake-jenkinsfile-'));
   cloud = await startLocalCloud({ stateDir: path.join(work, 'cloud'), host: noInstances });
-  const bin = path.join(work, 'bin');
-  await mkdir(bin);
-  await symlink(path.resolve('test/fixtures/pipeline/fake-packer.mjs'), path.join(bin, 'packer'));
-  // The agents run `npm ci`: bake is already built here, so that step only has to succeed.
-  await writeFile(path.join(bin, 'npm'), '#!/bin/sh\necho "npm $*"\n');
-  await chmod(path.join(bin, 'npm'), 0o755);
-
-  // The bakery repository Jenkins checks out: a bakery with bin/bake.js (this bake) at its root.
-  editing = path.join(work, 'bakery');
-  await cp(fixture, editing, { recursive: true });
-  await mkdir(path.join(editing, 'bin'));
-  await writeFile(
-    path.join(editing, 'bin', 'bake.js'),
-    `#!/usr/bin/env node\nawait import(${JSON.stringify(pathToFileURL(path.resolve('bin/bake.js')).href)});\n`,
-  );
-  await chmod(path.join(editing, 'bin', 'bake.js'), 0o755);
-  await writeFile(path.join(editing, '.gitignore'), '.bake/\nreports/\nplan.json\npin.diff\n');
-  // An independent recipe whose bake cannot end before web's has begun (the stand-in Packer's
-  // waitFor): built in waves (base and tools, then web) the run would never finish.
-  await writeFile(
-    path.join(editing, 'recipes', 'tools.yaml'),
-    'name: tools\ndescription: independent of base\nbase:\n  ssm: /aws/service/debian/release/12/latest/amd64\nregions: [us-east-1]\nlaunch_test: false\n',
-  );
-  await git(editing, 'init', '-q', '-b', 'main');
-  await git(editing, 'add', '-A');
-  await git(editing, 'commit', '-q', '-m', 'bakery');
-  origin = path.join(work, 'origin.git');
-  await git(work, 'clone', '-q', '--bare', editing, origin);
-  await git(editing, 'remote', 'add', 'origin', origin);
+  let bin: string;
+  ({ editing, origin, bin } = await jenkinsBakery(
+    work,
+    fixture,
+    { packer: 'test/fixtures/pipeline/fake-packer.mjs' },
+    // An independent recipe whose bake cannot end before web's has begun (the stand-in Packer's
+    // waitFor): built in waves (base and tools, then web) the run would never finish.
+    (dir) =>
+      writeFile(
+        path.join(dir, 'recipes', 'tools.yaml'),
+        'name: tools\ndescription: independent of base\nbase:\n  ssm: /aws/service/debian/release/12/latest/amd64\nregions: [us-east-1]\nlaunch_test: false\n',
+      ),
+  ));
 
   await writeFile(path.join(work, 'fake-packer.json'), '{}');
   env = {
@@ -123,7 +101,8 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
     // Each recipe on its own agent: a fresh clone, its own `npm ci`, the recipe as a variable; bake, then distribute.
     const buildSteps = bakeCommands(steps).filter((line) => line.includes(' build '));
     const bakeThenDistribute = [
-      './bin/bake.js build "$RECIPE" --no-pin --no-distribute --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
+      './bin/bake.js build "$RECIPE" --no-pin --no-distribute --launch-test later --parent-untested --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/image/$RECIPE.xml" --report "reports/image/$RECIPE.html"',
+      './bin/bake.js build "$RECIPE" --no-pin --no-distribute --parent-untested --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/$RECIPE.xml" --report "reports/$RECIPE.html"',
       './bin/bake.js build "$RECIPE" --no-pin --lock-wait "$BAKE_LOCK_WAIT" --junit "reports/distribute/$RECIPE.xml" --report "reports/distribute/$RECIPE.html"',
     ];
     const agentOf = (recipe: string) =>
@@ -149,11 +128,12 @@ describe('the Jenkinsfile, run by Groovy against the local cloud', { timeout: 42
       ]),
     );
     const junit = steps.filter((s) => s.event === 'junit');
-    // The bake's results and the copies' side by side: the second run must not overwrite the first.
+    // The image's, the launch test's and the copies' results side by side: no run overwrites another's.
     expect(junit.map((s) => [s.files, s.cases]).sort()).toEqual(
       ['base', 'tools', 'web'].map((recipe) => [
-        [`reports/${recipe}.xml`, `reports/distribute/${recipe}.xml`].sort(),
+        [`reports/${recipe}.xml`, `reports/distribute/${recipe}.xml`, `reports/image/${recipe}.xml`].sort(),
         [
+          { name: recipe, failed: false },
           { name: recipe, failed: false },
           { name: recipe, failed: false },
         ],

@@ -32,7 +32,8 @@ describe('Jenkinsfile and scripts/jenkins-local.sh', () => {
       'validate',
       'scan --json',
       'plan --json --changed-since --report',
-      'build --no-pin --no-distribute --lock-wait --junit --report',
+      'build --no-pin --no-distribute --launch-test --parent-untested --lock-wait --junit --report',
+      'build --no-pin --no-distribute --parent-untested --lock-wait --junit --report',
       'build --no-pin --lock-wait --junit --report',
       'pin',
     ]);

@@ -235,9 +235,9 @@ describe('scripts/jenkins-local.sh: the Jenkinsfile against the local cloud', ()
       expect(nightly.steps.find((s) => s.event === 'parallel')?.branches).toEqual(['web']);
 
       // Launch-tested with the check that no security update is left pending.
-      // (Jenkins' JUnit page and the published report: the copies' run no longer overwrites the bake's files.)
+      // (Jenkins' JUnit page and the published report: the image's, the launch test's and the copies' runs each write their own files.)
       const junit = nightly.steps.find((s) => s.event === 'junit')!;
-      expect(junit.files).toEqual(['reports/distribute/web.xml', 'reports/web.xml']);
+      expect(junit.files).toEqual(['reports/distribute/web.xml', 'reports/image/web.xml', 'reports/web.xml']);
       expect(junit.cases).toContainEqual({ name: 'no pending security update (upgrade: security)', failed: false });
       expect(junit.cases?.filter((c) => c.failed)).toEqual([]);
       const published = nightly.steps.find((s) => s.event === 'publishHTML' && s.name === 'bake build web')!;

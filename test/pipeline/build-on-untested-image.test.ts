@@ -21,6 +21,7 @@ import { bakeryOf, recipeOf } from './bakery.js';
 import { cloudBuildDeps, fakePackerRun, planToBuild } from './cloud-build.js';
 import { launchTestResult } from './launch-test-result.js';
 import { readPackerJournal } from './packer-journal.js';
+import { until } from './until.js';
 
 const at = { file: 'recipes/x.yaml', line: 1, col: 1 };
 
@@ -39,14 +40,6 @@ afterAll(async () => {
   ec2?.destroy();
   await cloud?.close();
 });
-
-const until = async (condition: () => boolean, what: string) => {
-  const deadline = Date.now() + 30_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-};
 
 function verdict(status: LaunchTestResult['status'], imageId: string): LaunchTestResult {
   const error = status === 'failed' ? '1 of 1 checks failed: port listening: 80' : 'launch test interrupted';

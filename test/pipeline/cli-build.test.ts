@@ -349,3 +349,28 @@ describe('bake build on two agents at once (the EC2 build lock)', () => {
     expect(b.journal()).toEqual([]);
   }, 600_000);
 });
+
+describe('bake build --launch-test later', () => {
+  it('is refused without --no-distribute (an untested image is never copied, shared or pinned), before anything is baked', async () => {
+    const { dir, env, journal } = await bakery('launch-test-later', {});
+    const run = await execa(
+      'node',
+      [bake, 'build', '--dir', dir, '--endpoint', cloud.endpoint, '--launch-test', 'later'],
+      {
+        env,
+        reject: false,
+      },
+    );
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr.trim()).toBe(
+      '--launch-test later needs --no-distribute: an untested image is never copied, shared or pinned',
+    );
+    expect(journal()).toEqual([]);
+    const wrong = await execa('node', [bake, 'build', '--dir', dir, '--launch-test', 'someday'], {
+      env,
+      reject: false,
+    });
+    expect(wrong.exitCode).toBe(1);
+    expect(wrong.stderr).toContain("argument 'someday' is invalid");
+  });
+});

@@ -4,8 +4,9 @@ import { gitHistory } from '../../src/fingerprint/history.js';
 import { watchedFolders } from '../../src/fingerprint/fingerprint.js';
 import { currentImages, planBakery, type Plan, type PlanDeps, type RecipePlan } from '../../src/pipeline/plan.js';
 import type { BaseImage, Bakery } from '../../src/recipes/model.js';
-import { generatorChangeNote } from '../../src/pipeline/plan-report.js';
+import { generatorChangeNote, planJson, planLines } from '../../src/pipeline/plan-report.js';
 import { BakeryRepo, MemoryCatalog } from './bakery-repo.js';
+import { assertMatchesSchema } from '../schema/json-schemas.js';
 
 let repo: BakeryRepo;
 let catalog: MemoryCatalog;
@@ -327,5 +328,95 @@ describe('bake plan', () => {
 
   it('watches the roles and cloud-init folders', () => {
     expect(watchedFolders(repo.bakery())).toEqual(['roles', 'cloud-init']);
+  });
+});
+
+describe('bake plan: an image awaiting its launch test (--launch-test later, --parent-untested)', () => {
+  /** base baked with --launch-test later: tagged pending, only its untested record names it. */
+  async function baseAwaitingItsTest() {
+    const first = await plan(repo.bakery());
+    const base = entry(first, 'base');
+    const ami = catalog.bake(base, 'unknown', undefined, { 'bake:launch-test': 'pending' })['us-east-1'];
+    catalog.recorded.delete(`base ${base.fingerprint} us-east-1`);
+    catalog.record('base', `${base.fingerprint}.untested`, 'us-east-1', ami);
+    return { ami, fingerprint: base.fingerprint };
+  }
+  const untestedPlan = (names: string[], parentUntested: boolean) =>
+    planBakery(
+      repo.bakery(),
+      repo.bakery().recipes.filter((r) => names.includes(r.name)),
+      deps(),
+      { parentUntested },
+    );
+
+  it('tests that image instead of baking again, and says so', async () => {
+    const { ami } = await baseAwaitingItsTest();
+    const result = await plan(repo.bakery());
+    expect(entry(result, 'base')).toMatchObject({
+      action: 'build',
+      amis: {},
+      awaitingLaunchTest: { region: 'us-east-1', ami },
+      reasons: [`image ${ami} with this fingerprint awaits its launch test: testing it (no new bake)`],
+    });
+    expect(planLines(result).slice(0, 2)).toEqual([
+      'base: test (awaiting its launch test)',
+      `  image ${ami} with this fingerprint awaits its launch test: testing it (no new bake)`,
+    ]);
+    expect(planJson(result)).toMatchObject({
+      recipes: [{ name: 'base', action: 'build', awaiting_launch_test: { region: 'us-east-1', ami } }, { name: 'web' }],
+    });
+    expect(() => assertMatchesSchema('plan', planJson(result))).not.toThrow();
+    // Without the flag, a child of it is built in the same run, after the parent's test (never on a pending image from outside).
+    expect(entry(result, 'web')).toMatchObject({ action: 'build', baseAmi: '' });
+    expect(entry(result, 'web').untestedParent).toBeUndefined();
+  });
+
+  it('bakes again when only the tag says pending (no untested record names the image): tags are claims', async () => {
+    const { ami, fingerprint } = await baseAwaitingItsTest();
+    catalog.recorded.delete(`base ${fingerprint}.untested us-east-1`);
+    const base = entry(await plan(repo.bakery()), 'base');
+    expect(base.awaitingLaunchTest).toBeUndefined();
+    expect(base.reasons).toEqual([`image ${ami} with this fingerprint has no finished launch test`]);
+  });
+
+  it('with --parent-untested, a child bakes on that image and watches it; its parent is not baked or tested in its run', async () => {
+    const { ami, fingerprint } = await baseAwaitingItsTest();
+    const result = await untestedPlan(['web'], true);
+    expect(result.recipes.map((r) => r.name)).toEqual(['web']);
+    expect(entry(result, 'web')).toMatchObject({
+      action: 'build',
+      baseAmi: ami,
+      untestedParent: { recipe: 'base', fingerprint, region: 'us-east-1', ami },
+    });
+    expect(planJson(result)).toMatchObject({
+      recipes: [{ name: 'web', untested_parent: { recipe: 'base', region: 'us-east-1', ami } }],
+    });
+    expect(() => assertMatchesSchema('plan', planJson(result))).not.toThrow();
+    // Without the flag the pending parent is no base: it is listed, to be tested first in the same run.
+    expect((await untestedPlan(['web'], false)).recipes.map((r) => [r.name, r.reasons[0]])).toEqual([
+      ['base', 'needed by web'],
+      ['web', 'no previous image'],
+    ]);
+  });
+
+  it('a child image awaiting its test watches the image it was built on, even after that one failed', async () => {
+    const { ami } = await baseAwaitingItsTest();
+    const web = entry(await untestedPlan(['web'], true), 'web');
+    const webAmi = catalog.bake({ ...web, baseAmi: ami }, 'unknown', undefined, {
+      'bake:launch-test': 'pending',
+      'bake:parent': ami,
+    })['us-east-1'];
+    catalog.recorded.delete(`web ${web.fingerprint} us-east-1`);
+    catalog.record('web', `${web.fingerprint}.untested`, 'us-east-1', webAmi);
+    catalog.images.find((i) => i.imageId === ami)!.tags['bake:launch-test'] = 'failed';
+    const result = await untestedPlan(['web'], true);
+    expect(result.recipes.map((r) => r.name)).toEqual(['web']);
+    expect(entry(result, 'web')).toMatchObject({
+      awaitingLaunchTest: { region: 'us-east-1', ami: webAmi },
+      untestedParent: { recipe: 'base', ami },
+    });
+    // Without the flag, base is baked again: web's image was built on another base image, so web is too.
+    const plain = await untestedPlan(['web'], false);
+    expect(entry(plain, 'web').awaitingLaunchTest).toBeUndefined();
   });
 });
