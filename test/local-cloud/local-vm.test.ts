@@ -60,12 +60,7 @@ describe('local: {machine: vm}', () => {
 });
 
 const start: VmStart = {
-  kernel: {
-    version: '6.1.0-1-cloud-amd64',
-    vmlinuz: '/c/vmlinuz',
-    initramfs: '/c/initramfs.cpio',
-    modulesDisk: '/c/modules.ext4',
-  },
+  kernel: { vmlinuz: '/c/vmlinuz', initramfs: '/c/initramfs.cpio' },
   upperDisk: '/s/i-1/disks/upper.ext4',
   layerDisks: ['/c/modules.ext4', '/s/i-1/disks/layer-0.ext4'],
   namespace: 'bake-3',
