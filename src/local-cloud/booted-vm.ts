@@ -94,7 +94,11 @@ export function qemuArguments(options: VmStart): string[] {
     '-name',
     'bake-local-vm',
     '-machine',
-    'q35,accel=tcg',
+    'q35',
+    // One host thread runs all the guest's vCPUs in turn: with a thread per vCPU (MTTCG) a
+    // kernel boot on a loaded host hung for good (soft lockup in machine_keyring_init, measured).
+    '-accel',
+    'tcg,thread=single',
     '-cpu',
     'max',
     '-smp',

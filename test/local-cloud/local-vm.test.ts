@@ -77,7 +77,8 @@ describe('qemu for a local VM', () => {
   it('runs sandboxed as the instance’s own uid, software-emulated, with no monitor socket', () => {
     const args = qemuArguments(start);
     const after = (flag: string) => args[args.indexOf(flag) + 1];
-    expect(after('-machine')).toBe('q35,accel=tcg');
+    expect(after('-machine')).toBe('q35');
+    expect(after('-accel')).toBe('tcg,thread=single');
     expect(after('-sandbox')).toBe('on,obsolete=deny,spawn=deny,resourcecontrol=deny');
     expect(after('-runas')).toBe(`${start.runAs}:${start.runAs}`);
     expect(args).toContain('-nodefaults');
