@@ -1,8 +1,8 @@
 /**
  * How big a local VM is: the vCPUs and memory of its EC2 instance type, as far as the host can
- * give them. Under software emulation (TCG) each vCPU is one host thread and the guest's memory
- * is the host's, so the instance type is honoured up to the host's cores and a share of the
- * memory it has available; a capped VM says so once on its console.
+ * give them: no more vCPUs than the host has cores (what the guest sees; under single-threaded
+ * TCG they take turns on one host thread) and a share of the memory the host has available (the
+ * guest's memory is the host's); a capped VM says so once on its console.
  */
 
 export interface VmSize {
