@@ -47,7 +47,12 @@ export const BAKE_ACTIONS: readonly BakeAction[] = [
   // Reads: plan, images, prune, the build's waits, Packer's lookups.
   { action: 'ec2:DescribeImages', scope: 'read', probe: 'dry-run', usedFor: 'plan, images, prune, Packer' },
   { action: 'ec2:DescribeImageAttribute', scope: 'read', probe: 'dry-run', usedFor: 'sharing' },
-  { action: 'ec2:DescribeSnapshots', scope: 'read', probe: 'dry-run', usedFor: 'Packer, prune' },
+  {
+    action: 'ec2:DescribeSnapshots',
+    scope: 'read',
+    probe: 'dry-run',
+    usedFor: 'Packer, prune, removing a copy still being made',
+  },
   { action: 'ec2:DescribeSnapshotAttribute', scope: 'read', probe: 'dry-run', usedFor: 'sharing' },
   { action: 'ec2:DescribeInstances', scope: 'read', probe: 'dry-run', usedFor: 'Packer, launch test' },
   { action: 'ec2:DescribeInstanceStatus', scope: 'read', probe: 'dry-run', usedFor: 'Packer' },
@@ -98,14 +103,15 @@ export const BAKE_ACTIONS: readonly BakeAction[] = [
     action: 'ec2:DeregisterImage',
     scope: 'own-image',
     probe: 'dry-run',
-    usedFor: 'prune, a failed copy, a child stopped because its parent failed its launch test',
+    usedFor:
+      'prune, a failed copy, a child stopped because its parent failed its launch test, the copies of such an image',
     notForBuild: true,
   },
   {
     action: 'ec2:DeleteSnapshot',
     scope: 'own-image',
     probe: 'dry-run',
-    usedFor: 'prune, a child stopped because its parent failed its launch test',
+    usedFor: 'prune, a child stopped because its parent failed its launch test, the copies of such an image',
     notForBuild: true,
   },
   // SSM: base images, build secrets, pin targets.

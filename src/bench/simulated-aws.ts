@@ -65,6 +65,10 @@ export interface SimRecipe {
   parent?: string;
   level: number;
   provisionS: number;
+  /** Its own regions, the first its build region (default: the bakery's four, us-east-1 first). */
+  regions?: string[];
+  /** Simulated seconds cloud-init takes in its launch test (default CLOUD_INIT_S). */
+  cloudInitS?: number;
 }
 
 /** 30 recipes: 2 roots, then 4, 8 and 16 on levels 1–3; provisioning 2–8 min, deterministic. */
@@ -190,7 +194,7 @@ export async function writeBakery(root: string, recipes: SimRecipe[]): Promise<v
     const base = r.parent ? { recipe: r.parent } : { filter: { name: 'debian-12-amd64-*', owners: ['136693071363'] } };
     await writeFile(
       path.join(root, 'recipes', `${r.name}.yaml`),
-      stringify({ name: r.name, description: `level ${r.level}`, base, roles: ['motd'] }),
+      stringify({ name: r.name, description: `level ${r.level}`, base, roles: ['motd'], regions: r.regions }),
     );
   }
 }
@@ -233,7 +237,10 @@ export async function planAndBuild(
   const packer = standInPacker({
     clients,
     bakes: new Map(
-      recipes.map((r): [string, StandInBake] => [r.name, { region: REGIONS[0], provisionS: r.provisionS }]),
+      recipes.map((r): [string, StandInBake] => [
+        r.name,
+        { region: r.regions?.[0] ?? REGIONS[0], provisionS: r.provisionS },
+      ]),
     ),
     pollSeconds: AWS_POLLING.delaySeconds,
     timeScale: TIME_SCALE,
@@ -257,7 +264,7 @@ export async function planAndBuild(
           remote: standInRemote({
             timeScale: TIME_SCALE,
             sshReadyS: AWS_LATENCY.sshReadyS,
-            cloudInitS: CLOUD_INIT_S,
+            cloudInitS: recipes.find((r) => r.name === request.recipe.name)?.cloudInitS ?? CLOUD_INIT_S,
             fails: failing.has(request.recipe.name),
           }),
           now: () => Date.now(),

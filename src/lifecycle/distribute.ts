@@ -11,10 +11,22 @@
  *
  * Regions are independent: one region failing does not stop the others, and the result always
  * says which images exist, so the build can record (and a re-run can reuse) what was done.
+ *
+ * A speculative distribution (`publishable`) copies an image whose launch test still runs: the
+ * copies start at once and carry the image's tags as they are (`bake:launch-test=pending`), while
+ * everything that makes an image usable by others — the test's outcome on the copies, sharing,
+ * IMDSv2, deprecation, `bake:distribution` — waits until it is published or refused.
  */
 import { BuildFailure } from '../errors/index.js';
 import type { Recipe } from '../recipes/model.js';
-import { BUILT_AT_TAG, DISTRIBUTION_TAG, FINGERPRINT_TAG, imageRecipeKey, isAwsTagKey } from '../tags/tag-contract.js';
+import {
+  BUILT_AT_TAG,
+  DISTRIBUTION_TAG,
+  FINGERPRINT_TAG,
+  LAUNCH_TEST_TAG,
+  imageRecipeKey,
+  isAwsTagKey,
+} from '../tags/tag-contract.js';
 import { distributionTag } from './distribution-settings.js';
 import type { CopyRequest, DistributionEc2 } from '../aws/distribution-ec2.js';
 import { sharesWithAnyone } from '../aws/launch-permissions.js';
@@ -35,6 +47,15 @@ export interface DistributionRequest {
   signal?: AbortSignal;
   /** One line per step, for the recipe's build log. */
   log?(line: string): void | Promise<void>;
+  /**
+   * Set when the image may still turn out unusable (its launch test, or one up its chain, runs):
+   * resolves with the tags its copies then get (the test's outcome), or rejects, and then nothing
+   * is published, the copies still pending stop being waited for, and the DistributionError lists
+   * every copy made (for the caller to remove).
+   */
+  publishable?: Promise<Record<string, string>>;
+  /** The image is available in `region` (not the build region): a copy made now, or one there already. Before anything is published. */
+  onAvailable?(region: string, imageId: string): void;
 }
 
 export interface RegionDistribution {
@@ -86,6 +107,14 @@ function copyTags(tags: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(tags).filter(([key]) => !isAwsTagKey(key) && key !== DISTRIBUTION_TAG));
 }
 
+/** The tags that tell a launch test's outcome, for the log. */
+function describeTags(tags: Record<string, string>): string {
+  return Object.entries(tags)
+    .filter(([key]) => key === LAUNCH_TEST_TAG)
+    .map(([key, value]) => `: ${key}=${value}`)
+    .join('');
+}
+
 function message(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split('\n')[0];
@@ -101,6 +130,14 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
     );
   const principals = sharePrincipals(recipe);
   const log = async (line: string) => void (await request.log?.(line));
+  // A refusal stops the waits for copies at once: what is pending is the caller's to remove.
+  const refused = new AbortController();
+  let refusal: unknown;
+  request.publishable?.catch((error: unknown) => {
+    refusal = error;
+    refused.abort(error);
+  });
+  const signal = request.signal ? AbortSignal.any([request.signal, refused.signal]) : refused.signal;
 
   const source = await ec2.describeImage(buildRegion, sourceId);
   const tags = copyTags(request.tags ?? source.tags);
@@ -153,12 +190,20 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
     if (!imageId) {
       imageId = await copyTo(region, outcome);
       outcome.imageId = imageId;
-      await ec2.waitUntilAvailable(region, imageId, request.signal);
+      await ec2.waitUntilAvailable(region, imageId, signal);
       await ec2.tagImage(region, imageId, tags);
       outcome.done.push('tagged');
       await log(`tagged ${imageId} in ${region} and its snapshots`);
     }
     outcome.imageId = imageId;
+    if (region !== buildRegion) request.onAvailable?.(region, imageId);
+    if (request.publishable) {
+      const proven = await request.publishable;
+      if (region !== buildRegion && !request.amis[region]) {
+        await ec2.tagImage(region, imageId, copyTags(proven));
+        await log(`tagged ${imageId} in ${region} as its source now is${describeTags(proven)}`);
+      }
+    }
     const facts = region === buildRegion ? source : await ec2.describeImage(region, imageId);
     const fresh = outcome.copied || (region === buildRegion && Boolean(request.bakedNow));
     if (sharesWithAnyone(principals) || !fresh) {
@@ -191,13 +236,14 @@ export async function distributeImage(ec2: DistributionEc2, request: Distributio
     outcomes.map((outcome) =>
       distribute(outcome.region, outcome).catch(async (error: unknown) => {
         outcome.error = message(error);
-        await log(`${outcome.region}: ${outcome.error}`);
+        if (refusal === undefined) await log(`${outcome.region}: ${outcome.error}`);
       }),
     ),
   );
 
   const amis = Object.fromEntries(outcomes.flatMap((o) => (o.imageId ? [[o.region, o.imageId]] : [])));
   const failed = outcomes.filter((o) => o.error);
+  if (refusal !== undefined) throw new DistributionError(`not published: ${message(refusal)}`, amis, outcomes);
   if (failed.length) {
     throw new DistributionError(
       `distributing ${sourceId} failed in ${failed.map((o) => `${o.region} (${o.error})`).join('; ')}`,

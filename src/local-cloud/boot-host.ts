@@ -45,7 +45,7 @@ import { ensureVmKernel, MAX_VM_LAYERS, type VmKernel } from './vm-kernel.js';
 import { findImageKernel, initramfsFor } from './image-kernel.js';
 import { RestartBudget, VM_RESTARTS } from './vm-restarts.js';
 import { sizeVm, type HostCapacity } from './vm-size.js';
-import { ImageStore, LAYERS_FILE, readLayers } from './rootfs-images.js';
+import { ImageStore, LAYERS_FILE, readLayers, resumeCapture } from './rootfs-images.js';
 import { hostAptSources, mirrorUris } from './rootfs-mirror.js';
 import {
   ensureBaseRootfs,
@@ -94,6 +94,13 @@ async function hostCapacity(): Promise<HostCapacity> {
 async function consoleTail(consoleFile: string): Promise<string> {
   const text = (await readFile(consoleFile).catch(() => Buffer.alloc(0))).toString('utf8');
   return text.trim().split(/\r?\n/).slice(-4).join(' | ') || 'no console output';
+}
+
+/** Runs independent steps side by side; fails with the first failure once every step has ended. */
+async function sideBySide(...steps: Array<() => Promise<unknown>>): Promise<void> {
+  const results = await Promise.allSettled(steps.map((step) => step()));
+  const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 export function createBootHost(options: BootHostOptions): InstanceHost {
@@ -196,6 +203,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         const f = files(name);
         await stopOrphanContainer(f.pid, f.rootfs);
         await stopOrphanVm(f.vmPid, f.upperDisk);
+        await resumeCapture(f.dir, images.dir);
         await releaseIfAbandoned(name);
       }
       await unmountUnder(stateDir);
@@ -285,21 +293,27 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     const cgroups = await instanceCgroups(network.namespace);
     try {
       await writeFileAtomic(f.slot, `${network.slot}\n`);
-      // Mounted afresh at every boot: the uid range follows the slot, which may have changed.
-      await unmountInstance(instanceId);
-      await mountInstanceRoot(f, await readLayers(f.dir), uidBase);
-      if (userData) await keepUserData(f.userData, userData);
-      await writeInstanceSeed(f.rootfs, uidBase, {
-        instanceId,
-        ip: network.ip,
-        authorizedKey,
-        userData: userData ?? (await readFile(f.userData).catch(() => undefined)),
-        aptProxy: `${network.hostIp}:${APT_PROXY_PORT}`,
-        emulated: architecture !== hostArchitecture(),
-      });
-      await guardInstanceNetwork(network, APT_PROXY_PORT);
-      await removeInstanceCgroups(cgroups);
-      for (const dir of cgroups) await mkdir(dir, { recursive: true });
+      // The root filesystem, and the firewall and cgroups: independent, side by side.
+      const mountRoot = async () => {
+        // Mounted afresh at every boot: the uid range follows the slot, which may have changed.
+        await unmountInstance(instanceId);
+        await mountInstanceRoot(f, await readLayers(f.dir), uidBase);
+        if (userData) await keepUserData(f.userData, userData);
+        await writeInstanceSeed(f.rootfs, uidBase, {
+          instanceId,
+          ip: network.ip,
+          authorizedKey,
+          userData: userData ?? (await readFile(f.userData).catch(() => undefined)),
+          aptProxy: `${network.hostIp}:${APT_PROXY_PORT}`,
+          emulated: architecture !== hostArchitecture(),
+        });
+      };
+      const fence = async () => {
+        await guardInstanceNetwork(network, APT_PROXY_PORT);
+        await removeInstanceCgroups(cgroups);
+        for (const dir of cgroups) await mkdir(dir, { recursive: true });
+      };
+      await sideBySide(mountRoot, fence);
       if ((await machineOf(instanceId)) === 'vm') {
         const vm = await bootVm(instanceId, network, uidBase, true);
         const endpoint = { ip: network.ip, sshPort: INSTANCE_SSH_PORT };
@@ -309,6 +323,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         log(`${instanceId}: VM booted at ${network.ip} in ${Date.now() - started} ms`);
         return endpoint;
       }
+      const prepared = Date.now();
       const container = await BootedContainer.boot({
         rootfs: f.rootfs,
         machine: network.namespace,
@@ -325,7 +340,9 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       });
       const endpoint = { ip: network.ip, sshPort: INSTANCE_SSH_PORT };
       running.set(instanceId, { machine: container, network, endpoint });
-      log(`${instanceId}: booted at ${network.ip} in ${Date.now() - started} ms`);
+      log(
+        `${instanceId}: booted at ${network.ip} in ${Date.now() - started} ms (nspawn after ${prepared - started} ms)`,
+      );
       // Rebooted while its SSH is still held (CreateImage reboots): held again for the rest of it.
       if ((sshHolds.get(instanceId)?.until ?? 0) > Date.now()) await refuseTcpPort(network, endpoint.sshPort);
       return endpoint;
@@ -343,6 +360,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   /** Powers off; `keepNetwork` parks the instance's address for its next start (StopInstances). */
   async function stopInstance(instanceId: string, keepNetwork = false): Promise<void> {
     const f = files(instanceId);
+    const started = Date.now();
     if (!keepNetwork) releaseSshHold(instanceId);
     const entry = running.get(instanceId);
     running.delete(instanceId);
@@ -353,7 +371,9 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await entry.restarting;
       await entry.machine.stop();
     }
-    if (network) {
+    const poweredOff = Date.now();
+    const releaseNetwork = async () => {
+      if (!network) return;
       await proxy.unlisten(network.hostIp);
       await unguardInstanceNetwork(network, APT_PROXY_PORT);
       await removeInstanceCgroups(await instanceCgroups(network.namespace));
@@ -361,17 +381,25 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         await detachInstanceNetwork(network);
         parked.set(instanceId, network);
       } else await removeInstanceNetwork(network);
-    }
-    if (!entry) {
-      await stopOrphanContainer(f.pid, f.rootfs);
-      await stopOrphanVm(f.vmPid, f.upperDisk);
-      if (!network) await releaseIfAbandoned(instanceId);
-    }
+    };
     // Nothing should outlive PID 1; this is for what a crash may have left. Unmounting the
     // root filesystem leaves the instance's changes in its upper directory.
-    await killProcessesInside(f.rootfs);
-    await unmountInstance(instanceId);
-    if (existsSync(f.dir)) await collectVmDisks(instanceId);
+    const releaseFiles = async () => {
+      await killProcessesInside(f.rootfs);
+      await unmountInstance(instanceId);
+      if (existsSync(f.dir)) await collectVmDisks(instanceId);
+    };
+    if (entry) {
+      // Powered off: its address and its files are each a few commands, independent of the other.
+      await sideBySide(releaseNetwork, releaseFiles);
+      log(`${instanceId}: stopped in ${Date.now() - started} ms (poweroff ${poweredOff - started} ms)`);
+      return;
+    }
+    await releaseNetwork();
+    await stopOrphanContainer(f.pid, f.rootfs);
+    await stopOrphanVm(f.vmPid, f.upperDisk);
+    if (!network) await releaseIfAbandoned(instanceId);
+    await releaseFiles();
   }
 
   /**
@@ -548,7 +576,10 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       if (wasRunning) await stopInstance(instanceId, true);
       const started = Date.now();
       try {
-        await images.capture(f.upper, await readLayers(f.dir), imageId);
+        // A container's changes are moved, not copied; a VM's disks are made of its layers,
+        // which a capture by move would stack one deeper each time (vm-kernel.ts's limit).
+        if ((await machineOf(instanceId)) === 'vm') await images.capture(f.upper, await readLayers(f.dir), imageId);
+        else await images.captureByMove(f.dir, f.upper, await readLayers(f.dir), imageId);
         log(`${instanceId}: captured as ${imageId} in ${Date.now() - started} ms`);
       } finally {
         if (wasRunning) await boot(instanceId, '');
@@ -612,6 +643,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     },
 
     async close(): Promise<void> {
+      const closing = Date.now();
       for (const id of [...sshHolds.keys()]) releaseSshHold(id);
       const ids = [...new Set([...running.keys(), ...parked.keys()])];
       await Promise.all(ids.map((id) => stopInstance(id)));
@@ -622,6 +654,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
           `apt proxy: ${hits} .deb from the cache (${(hitBytes / 1e6).toFixed(1)} MB), ${misses} downloaded (${(missBytes / 1e6).toFixed(1)} MB)`,
         );
       if (prepared) await unmountUnder(stateDir);
+      log(`instance host closed in ${Date.now() - closing} ms`);
     },
   };
   return host;

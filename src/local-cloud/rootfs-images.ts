@@ -9,9 +9,23 @@
  * when the last of them does.
  */
 import { existsSync } from 'node:fs';
-import { lstat, mkdir, readdir, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import path from 'node:path';
 import { CloudError } from '../errors/index.js';
+import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { copyRootfs, removeRootfs } from './rootfs.js';
 
 const DEREGISTERED = 'deregistered';
@@ -42,6 +56,38 @@ export class ImageStore {
     await copyRootfs(upper, path.join(temp, 'layer'));
     await writeFile(path.join(temp, LAYERS_FILE), `${JSON.stringify([path.join(target, 'layer'), ...lowers])}\n`);
     await this.serially(() => rename(temp, target));
+  }
+
+  /**
+   * Keeps a stopped instance's changes as a new image without copying them: its upper directory
+   * becomes the image's layer, and the instance stands on that layer from now on with a new,
+   * empty upper directory (same owner and mode) of its own. The instance sees the same files and
+   * its later writes stay its own, so the image holds exactly what it wrote up to the capture.
+   * The steps are ordered so that a crash between any two leaves the changes where
+   * `resumeCapture` finds them: the image's folder first, then the instance's layer list, then
+   * the move. Falls back to a copy when the two are not on one filesystem.
+   */
+  async captureByMove(instanceDir: string, upper: string, lowers: string[], imageId: string): Promise<void> {
+    checkId(imageId);
+    const target = path.join(this.dir, imageId);
+    const layer = path.join(target, 'layer');
+    if (existsSync(target)) throw new CloudError(`image ${imageId} already exists on this host`);
+    const upperInfo = await stat(upper);
+    const temp = path.join(this.dir, `.${imageId}.tmp`);
+    await mkdir(temp, { recursive: true });
+    await writeFile(path.join(temp, LAYERS_FILE), `${JSON.stringify([layer, ...lowers])}\n`);
+    await this.serially(() => rename(temp, target));
+    try {
+      await writeFileAtomic(path.join(instanceDir, LAYERS_FILE), `${JSON.stringify([layer, ...lowers])}\n`);
+      await rename(upper, layer);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await copyRootfs(upper, layer);
+      await removeRootfs(upper);
+    }
+    await mkdir(upper);
+    await chown(upper, upperInfo.uid, upperInfo.gid);
+    await chmod(upper, upperInfo.mode & 0o7777);
   }
 
   async alias(imageId: string, newImageId: string): Promise<void> {
@@ -145,6 +191,27 @@ export class ImageStore {
     this.queue = next.catch(() => undefined);
     return next;
   }
+}
+
+/**
+ * After a crash in the middle of `captureByMove`: an instance whose layer list already names its
+ * new image's layer while its changes are still in its upper directory gets them moved there.
+ */
+export async function resumeCapture(instanceDir: string, imagesDir: string): Promise<void> {
+  let layers: unknown;
+  try {
+    layers = JSON.parse(await readFile(path.join(instanceDir, LAYERS_FILE), 'utf8'));
+  } catch {
+    // No list (a launch a crash cut short) or not one: readLayers says so when the instance boots.
+    return;
+  }
+  const top = Array.isArray(layers) ? (layers[0] as unknown) : undefined;
+  if (typeof top !== 'string' || existsSync(top)) return;
+  const upper = path.join(instanceDir, 'upper');
+  // Only the layer of an image this store made, whose folder the capture's first step left.
+  if (path.dirname(path.dirname(top)) !== imagesDir || path.basename(top) !== 'layer') return;
+  if (!existsSync(path.join(path.dirname(top), LAYERS_FILE)) || !existsSync(upper)) return;
+  await rename(upper, top);
 }
 
 /** The `layers` list of an image or instance directory; every entry must still exist. */

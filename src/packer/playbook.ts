@@ -9,7 +9,7 @@ import { ansibleYamlText } from './ansible-yaml.js';
 import { unsafeVars } from '../escape/ansible-unsafe.js';
 import { bootInstallTasks } from '../boot/boot-files.js';
 import type { Recipe } from '../recipes/model.js';
-import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
+import { IMAGE_SBOM_PATH } from '../sbom/image-sbom-path.js';
 import { upgradeScript, type UpgradeMode } from '../scan/upgrade-script.js';
 
 /** Where cloud-init reads drop-in configuration on the image. */

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BuildFailure } from '../errors/index.js';
-import { IMAGE_SBOM_PATH } from '../sbom/package-manifest.js';
+import { IMAGE_SBOM_PATH } from '../sbom/image-sbom-path.js';
 import { withSecretsFile } from '../secrets/secrets-file.js';
 import { launchTestEnabled } from '../launch-test/launch-test.js';
 import type { RecipeLog } from './build-log.js';
@@ -24,6 +24,8 @@ import { launchTestBakedImage } from './launch-test-step.js';
 import { StoppedByAncestor, type Slot } from './scheduler.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { workDirOf } from './work-dir.js';
+import { discardImages } from './discard-images.js';
+import { untilAborted } from './launch-proofs.js';
 import { finishedImageReader } from '../packer/image-ready.js';
 
 /** bake's SBOM writer, which Ansible runs at the end of the playbook (src/packer/playbook.ts). */
@@ -51,7 +53,9 @@ function sourceImagesOf(run: BuildRun, entry: PlannedRecipe): SourceImages {
   if (parent) {
     const parentEntry = run.graph.get(parent);
     const parentImages = run.built.get(parent)?.amis ?? parentEntry?.amis;
-    parentAmi = parentImages?.[buildRegion] ?? (parentEntry ? undefined : entry.baseAmi);
+    // In another build region than its parent's: the parent's copy there, once available (maybe still unpublished).
+    parentAmi =
+      parentImages?.[buildRegion] ?? run.copies.get(parent)?.[buildRegion] ?? (parentEntry ? undefined : entry.baseAmi);
     if (!parentAmi)
       throw new BuildFailure(`parent recipe ${parent} has no image in ${buildRegion}, where ${entry.name} is built`);
     sourceAmi = parentAmi;
@@ -74,7 +78,7 @@ export async function bakeRecipe(
   const buildRegion = recipe.regions[0];
   const { sourceAmi, baseAmi, parentAmi } = sourceImagesOf(run, entry);
 
-  const rendered = await deps.render(recipe, workDirOf(bakery.root, run.runId));
+  const rendered = await (run.renderedAhead?.get(entry.name) ?? deps.render(recipe, workDirOf(bakery.root, run.runId)));
   const builtAt = deps.now().toISOString();
   // Best effort: an image baked without a manifest is still an image.
   await deps.packageManifests?.clear(rendered.dir);
@@ -132,11 +136,8 @@ export async function bakeRecipe(
     const amis = early ? { [buildRegion]: early } : await deps.readManifest(rendered.manifest);
     made = { amis, builtAt, baseAmi, parentAmi, rendered };
     const image = await tagImages(run, entry, made, log);
-    // The launch test's slot first, then the children: started first, they would hold every slot
-    // through their provisioning while this test, which they wait for, waits for one.
-    if (launchTested(run, entry)) await slot.take();
     events.imageFinished(image);
-    image.launchTest = await proveImage(run, entry, image, signal, log, slot, events.stopDependents);
+    image.launchTest = await proveImage(run, entry, image, signal, log, events.stopDependents);
     if (!early) return image;
     await packer;
     const manifest = await deps.readManifest(rendered.manifest);
@@ -152,24 +153,6 @@ export async function bakeRecipe(
   } finally {
     // Packer never outlives its bake, whatever happened after its image was finished.
     await packer.catch(() => {});
-  }
-}
-
-/** Deregisters the images (and their snapshots) of a bake stopped because its parent image failed. */
-async function discardImages(run: BuildRun, amis: Record<string, string>, log: RecipeLog): Promise<void> {
-  for (const [region, ami] of Object.entries(amis)) {
-    if (!run.deps.discardImage) {
-      await log.note(`${ami} in ${region} stays, tagged with its unfinished launch test (nothing here removes images)`);
-      continue;
-    }
-    try {
-      const removed = await run.deps.discardImage(region, ami);
-      await log.note(
-        `removed ${removed.length ? removed.join(', ') : `nothing (${ami} was gone already)`} in ${region}`,
-      );
-    } catch (error) {
-      await log.note(`LEFT BEHIND: ${ami} in ${region}: ${(error as Error).message}`);
-    }
   }
 }
 
@@ -237,7 +220,6 @@ async function proveImage(
   image: BuiltImage,
   signal: AbortSignal,
   log: RecipeLog,
-  slot: Slot,
   stopDependents: (reason: string) => void,
 ): Promise<LaunchTestResult | undefined> {
   if (!launchTested(run, entry)) {
@@ -250,8 +232,8 @@ async function proveImage(
   try {
     if (!(await untilAborted(run.proofs.parentChain(entry.name), signal)))
       throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
-    // A test instance is a machine of ours again: it runs within a slot.
-    await slot.take();
+    // No build slot: a test instance only boots and answers a few checks over SSH (no Ansible on this
+    // agent), and one taken behind the bakes of shorter chains would hold up every child of this image.
     const tags = image.baked!.tags;
     const result = await launchTestBakedImage(run, entry, image.amis[entry.recipe.regions[0]], tags, signal, log);
     // Only now does bake vouch for it: a failed launch test threw above, and a forged tag never gets here.
@@ -263,19 +245,6 @@ async function proveImage(
     if (!signal.aborted) stopDependents('failed its launch test');
     throw error;
   }
-}
-
-/** The promise's value, or false once the signal fires (the bake is being stopped). */
-function untilAborted(promise: Promise<boolean>, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void promise.then((value) => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(value);
-    });
-  });
 }
 
 /** The image's package list beside the run's logs, for the report's package diff; a failure here does not fail the bake. */

@@ -71,7 +71,8 @@ export function productionBuildDeps(setup: ProductionBuildSetup): BuildDeps {
     pinParameters: (requests) => pinSsmParameters(requests, parameterStore, { check: false }),
     recordPins: (environment, requests) =>
       recordPins(createLifecycleEc2(setup.aws, clients), environment, requests, new Date()),
-    discardImage: (region, imageId) => discardImage(clients(region), region, imageId),
+    discardImage: (region, imageId) =>
+      discardImage(clients(region), region, imageId, { timeScale: setup.aws.timeScale }),
     launchTest: (request) =>
       runLaunchTest(
         { ...request, bakery: setup.bakery, target: launchTestTarget(setup.target) },

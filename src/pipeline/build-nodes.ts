@@ -9,9 +9,11 @@
  * Parent rules: a child's bake waits for its parent's bake when both build in the same region,
  * for its parent's distribution when only a copy brings the image to the child's build region,
  * and for nothing when the parent is reused or only distributed (its image is there already). A
- * bake lets its dependents start as soon as its image is finished, before Packer's cleanup ends
- * and while its launch test runs; if that test fails, it stops them (the scheduler aborts the ones
- * running and skips the rest, reporting why).
+ * bake lets its dependents (its children, its distribution) start as soon as its image is
+ * finished, before Packer's cleanup ends and while its launch test runs; a distribution lets the
+ * children built elsewhere start as soon as their copies are available, before it publishes
+ * anything. If the launch test fails, the bake stops them all (the scheduler aborts the ones
+ * running, the copies with them, and skips the rest, reporting why).
  *
  * Chain ordering: among nodes ready at once the scheduler starts the first listed, so recipes are
  * listed longest chain of descendants first, and a slot never goes to a leaf while a long chain waits.
@@ -37,11 +39,19 @@ export interface BakeEvents {
   stopDependents(reason: string): void;
 }
 
+/** What a distribution tells its dependents (the recipe's children built in another region) while it runs. */
+export interface DistributionEvents {
+  /** The build regions of the recipe's children built elsewhere: where they wait for its copies. */
+  childRegions: string[];
+  /** The copies to every one of `childRegions` are available: those children may start on them. */
+  copiesReady(): void;
+}
+
 /** What the nodes run: build.ts's steps. */
 export interface RecipeSteps {
   bake(entry: PlannedRecipe, signal: AbortSignal, slot: Slot, events: BakeEvents): Promise<BuiltImage>;
   /** Distributes the recipe's image (its bake's, or the one a distribute-only plan entry found). */
-  distribute(entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage>;
+  distribute(entry: PlannedRecipe, signal: AbortSignal, events: DistributionEvents): Promise<BuiltImage>;
 }
 
 export interface BuildNodes {
@@ -67,11 +77,12 @@ export function buildNodes(plan: readonly PlannedRecipe[], parentOf: ParentOf, s
         run: (signal, slot, imageFinished, stopDependents) =>
           steps.bake(entry, signal, slot, { imageFinished, stopDependents }),
       });
+    const childRegions = childBuildRegionsOf(entry, toBuild, parentOf);
     nodes.push({
       id: distributionNodeOf(entry.name),
       parents: entry.distributeOnly ? [] : [entry.name],
       usesSlot: false,
-      run: (signal) => steps.distribute(entry, signal),
+      run: (signal, _slot, copiesReady) => steps.distribute(entry, signal, { childRegions, copiesReady }),
     });
     recipeOfNode.set(entry.name, entry).set(distributionNodeOf(entry.name), entry);
   }
@@ -83,18 +94,34 @@ export function buildNodes(plan: readonly PlannedRecipe[], parentOf: ParentOf, s
 }
 
 /**
- * The node a child's bake waits for: its parent's bake when both build in the same region (the
- * usual case), its parent's distribution when the child builds where only a copy will bring the
- * image; a parent not built in this run (reused, or outside the plan) is a node of no one, which
- * the scheduler counts as satisfied.
+ * The nodes a child's bake waits for: its parent's bake when both build in the same region (the
+ * usual case), and also its parent's distribution when the child builds where only a copy will
+ * bring the image (the bake still, so that the parent's failed launch test stops the child as its
+ * parent's); a parent not built in this run (reused, or outside the plan) is a node of no one,
+ * which the scheduler counts as satisfied.
  */
 export function parentNodesOf(entry: PlannedRecipe, parentOf: ParentOf, graph: RecipeGraph<PlannedRecipe>): string[] {
   const parent = parentOf(entry);
   const parentEntry = parent ? graph.get(parent) : undefined;
   if (!parent || !parentEntry || parentEntry.action !== 'build') return parent ? [parent] : [];
-  if (parentEntry.recipe.regions[0] !== entry.recipe.regions[0]) return [distributionNodeOf(parent)];
+  if (parentEntry.recipe.regions[0] !== entry.recipe.regions[0])
+    return parentEntry.distributeOnly ? [distributionNodeOf(parent)] : [parent, distributionNodeOf(parent)];
   // A distribute-only parent's image is in its build region already.
   return parentEntry.distributeOnly ? [] : [parent];
+}
+
+/** The build regions, other than its own, of the entry's children that bake in this run: where they wait for its copies. */
+export function childBuildRegionsOf(
+  entry: PlannedRecipe,
+  toBuild: readonly PlannedRecipe[],
+  parentOf: ParentOf,
+): string[] {
+  const own = entry.recipe.regions[0];
+  const regions = toBuild
+    .filter((child) => !child.distributeOnly && parentOf(child) === entry.name)
+    .map((child) => child.recipe.regions[0])
+    .filter((region) => region !== own);
+  return [...new Set(regions)];
 }
 
 /**

@@ -175,12 +175,19 @@ export interface BuildRun {
   graph: RecipeGraph<PlannedRecipe>;
   /** Images this run has so far, by recipe. */
   built: Map<string, BuiltImage>;
+  /**
+   * Copies of this run's new images in their other regions, by recipe then region, as soon as each
+   * is available (before they are published): where a child built in that region starts.
+   */
+  copies: Map<string, Record<string, string>>;
   /** Package manifests kept from this run's bakes, by recipe. */
   manifests: Map<string, KeptManifest>;
   /** The build-time secrets of the recipes to bake, read before any Packer starts. */
   secrets: Map<string, SecretValues>;
   /** Which new images passed their launch tests, up their chains: what children and distributions wait for. */
   proofs: LaunchProofs;
+  /** The recipes' templates, rendered at the start of the run (render-ahead.ts); absent: each bake renders its own. */
+  renderedAhead?: Map<string, Promise<RenderedForBuild>>;
 }
 
 export function logOf(run: BuildRun, recipe: string): RecipeLog {

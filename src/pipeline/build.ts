@@ -3,13 +3,13 @@
  * image; then pins every recipe's images into its tfvars targets. Every side effect (Packer,
  * EC2, tfvars, git, clock) comes in through BuildDeps, so tests substitute real local stand-ins.
  *
- * Each recipe is two steps: its bake (lock, Packer, tags: one of the `concurrency` slots, held
- * until Packer stops the build instance; the snapshot and termination are only waits on EC2, and
- * a launch test takes a slot again) and
- * its distribution (copies to the other regions, sharing, IMDSv2, deprecation: no slot, no lock,
- * since it only waits on EC2). A child starts as soon as its parent's image exists in the
- * child's build region, while the parent's copies go on: as soon as the image is finished,
- * tagged and launch-tested, even while Packer still terminates its build instance.
+ * Each recipe is two steps: its bake (lock, Packer, tags, launch test: one of the `concurrency`
+ * slots, held until Packer stops the build instance; the snapshot, termination and launch test
+ * take none) and its distribution (copies to the other regions, sharing, IMDSv2, deprecation: no
+ * slot, no lock, since it only waits on EC2). Both the children and the copies start as soon as
+ * the image is finished and tagged, while its launch test runs and Packer still terminates its
+ * build instance; a child built in another region starts once the copy there is available. What
+ * publishes an image waits until it and its chain passed their launch tests.
  *
  * A recipe whose bake or distribution fails fails the run; a failed bake skips its descendants
  * not yet started (they have no image to start from), while independent recipes finish. (A
@@ -28,9 +28,14 @@ import type { Bakery } from '../recipes/model.js';
 import type { SecretValues } from '../secrets/resolve.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { bakeRecipe } from './bake-recipe.js';
-import { buildNodes, recipeOutcomeOf, type BakeEvents, type StepOutcomes } from './build-nodes.js';
+import {
+  buildNodes,
+  recipeOutcomeOf,
+  type BakeEvents,
+  type DistributionEvents,
+  type StepOutcomes,
+} from './build-nodes.js';
 import { LaunchProofs } from './launch-proofs.js';
-import { BuildFailure } from '../errors/index.js';
 import { logFileOf } from './build-log.js';
 import type { BuildReport, RecipeBuildResult } from './build-report.js';
 import {
@@ -52,7 +57,8 @@ import { decidePin, pinAfterBuild } from './pin-decision.js';
 import { firstEnvironment } from '../recipes/environments.js';
 import { silentProgress } from './progress.js';
 import { runDag, type NodeOutcome, type Slot } from './scheduler.js';
-import { prepareWorkDir, removeWorkDir } from './work-dir.js';
+import { prepareWorkDir, removeWorkDir, workDirOf } from './work-dir.js';
+import { renderAhead } from './render-ahead.js';
 
 export type { BuildDeps, BuildOptions, BuildPlan, PlannedRecipe, RenderedForBuild } from './build-run.js';
 
@@ -99,6 +105,7 @@ export async function buildBakery(
     gitCommit: toBuild.length ? await deps.gitCommit() : '',
     graph,
     built: new Map(),
+    copies: new Map(),
     manifests: new Map(),
     secrets,
     proofs: new LaunchProofs(
@@ -155,18 +162,22 @@ export async function buildBakery(
    * under the recipe's lock, so one recipe is distributed by one job at a time and a job that
    * planned in the other's window reuses its result.
    */
-  const distribute = async (entry: PlannedRecipe, signal: AbortSignal): Promise<BuiltImage> => {
-    // Started on the finished image: nothing is copied or shared before it (and its chain) passed the launch test.
-    if (!(await run.proofs.chain(entry.name)))
-      throw new BuildFailure(`${entry.name}'s image, or one it is built on, did not pass its launch test`);
+  const distribute = async (
+    entry: PlannedRecipe,
+    signal: AbortSignal,
+    events: DistributionEvents,
+  ): Promise<BuiltImage> => {
+    // Started on the finished image: its copies start now, nothing is published before it (and its chain) passed the launch test.
     const image = built.get(entry.name) ?? { amis: entry.amis };
     const log = logOf(run, entry.name);
     const ownBake = image.baked || image.bakedElsewhere;
     if (entry.distributeOnly && !ownBake && deps.lockRecipe && options.distribute !== false) {
-      return underRecipeLock(run, entry, signal, 'distributed', () => distributeRecipe(run, entry, image, signal, log));
+      return underRecipeLock(run, entry, signal, 'distributed', () =>
+        distributeRecipe(run, entry, image, signal, log, events),
+      );
     }
     try {
-      return await distributeRecipe(run, entry, image, signal, log);
+      return await distributeRecipe(run, entry, image, signal, log, events);
     } catch (error) {
       await noteStopped(log, entry, error);
       throw error;
@@ -197,6 +208,11 @@ export async function buildBakery(
   };
 
   if (toBuild.length) await prepareWorkDir(bakery.root, runId, deps.now());
+  // Children's templates are ready when their parent's image is: only the source image is left to fill in.
+  run.renderedAhead = renderAhead(
+    toBuild.filter((entry) => !entry.distributeOnly),
+    (entry) => deps.render(entry.recipe, workDirOf(bakery.root, runId)),
+  );
   await runDag(nodes, {
     concurrency: options.concurrency ?? 2,
     signal: options.signal,

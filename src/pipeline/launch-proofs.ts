@@ -58,3 +58,16 @@ export class LaunchProofs {
     return parent === undefined ? Promise.resolve(true) : this.chain(parent);
   }
 }
+
+/** The promise's value, or false once the signal fires (the step waiting for it is being stopped). */
+export function untilAborted(promise: Promise<boolean>, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then((value) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    });
+  });
+}

@@ -13,8 +13,7 @@ export interface InstalledPackage {
   arch: string;
 }
 
-/** Where every baked image carries its own manifest (docs/build.md). */
-export const IMAGE_SBOM_PATH = '/usr/share/bake/packages.cdx.json';
+export { IMAGE_SBOM_PATH } from './image-sbom-path.js';
 
 /** One package a line, `name<TAB>version<TAB>arch`, as `dpkg-query -W -f '${Package}\t${Version}\t${Architecture}\n'` prints them. */
 export function parseDpkgList(text: string): InstalledPackage[] {

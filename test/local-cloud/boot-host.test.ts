@@ -215,6 +215,10 @@ describe('a booted instance of the local cloud', () => {
     const again = await host.start('i-first', keys.publicKey);
     expect(again).toEqual(first);
     expect((await ssh(keys.privateKey, again, 'systemctl is-active greeter')).stdout).toBe('active');
+    // Captured by moving its changes into the image: what it writes now is its own, not the image's.
+    await ssh(keys.privateKey, again, 'echo later > /etc/written-after-capture && rm /etc/written-by-user-data');
+    expect(existsSync(path.join(stateDir, 'images/ami-baked/layer/etc/written-after-capture'))).toBe(false);
+    expect(existsSync(path.join(stateDir, 'images/ami-baked/layer/etc/written-by-user-data'))).toBe(true);
   });
 
   it('keeps a change inside one instance out of the image and out of other instances', async () => {

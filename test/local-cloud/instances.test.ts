@@ -148,6 +148,23 @@ describe('instances in the local cloud', () => {
     expect(Buffer.from(console.Output!, 'base64').toString()).toContain(instanceId);
   });
 
+  it('hands out a key of its own with every RSA key pair, though one is made ahead', async () => {
+    const publicKeys: string[] = [];
+    const materials = new Set<string>();
+    for (const name of ['ahead_1', 'ahead_2', 'ahead_3']) {
+      const created = await ec2.send(new CreateKeyPairCommand({ KeyName: name }));
+      materials.add(created.KeyMaterial!);
+      const keyFile = path.join(t.stateDir, `${name}.pem`);
+      writeFileSync(keyFile, created.KeyMaterial!, { mode: 0o600 });
+      publicKeys.push(execFileSync('ssh-keygen', ['-y', '-f', keyFile]).toString().trim());
+      const described = await ec2.send(new DescribeKeyPairsCommand({ KeyNames: [name] }));
+      expect(described.KeyPairs![0].KeyFingerprint).toBe(created.KeyFingerprint);
+      await ec2.send(new DeleteKeyPairCommand({ KeyName: name }));
+    }
+    expect(materials.size).toBe(3);
+    expect(new Set(publicKeys).size).toBe(3);
+  });
+
   it('stops, starts and terminates, and the SDK waiters see each state', async () => {
     const run = await ec2.send(
       new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), MinCount: 1, MaxCount: 1 }),

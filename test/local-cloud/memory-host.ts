@@ -33,11 +33,14 @@ export class MemoryHost implements InstanceHost {
   private readonly guestStopListeners: Array<(instanceId: string, reason: string) => void> = [];
   private nextIp = 2;
   failLaunch = false;
+  /** How long each launch, stop, start, capture and terminate takes (a real host's boot or poweroff); 0: at once. */
+  workMs = 0;
 
   constructor(readonly sshPort = 2222) {}
 
   async launch(request: LaunchRequest): Promise<InstanceEndpoint> {
     this.calls.push(`launch ${request.instanceId} ${request.imageId}`);
+    await this.working();
     this.launchedArchitectures.set(request.instanceId, request.architecture);
     this.instanceTypes.push(`${request.instanceId} ${request.instanceType}`);
     if (this.failLaunch) throw new Error('no room');
@@ -54,12 +57,14 @@ export class MemoryHost implements InstanceHost {
 
   async stop(instanceId: string): Promise<void> {
     this.calls.push(`stop ${instanceId}`);
+    await this.working();
     this.instance(instanceId).running = false;
   }
 
   async start(instanceId: string, authorizedKey: string, instanceType?: string): Promise<InstanceEndpoint> {
     this.calls.push(`start ${instanceId}`);
     this.instanceTypes.push(`${instanceId} ${instanceType}`);
+    await this.working();
     const instance = this.instance(instanceId);
     instance.running = true;
     instance.authorizedKey = authorizedKey;
@@ -68,6 +73,7 @@ export class MemoryHost implements InstanceHost {
 
   async capture(instanceId: string, imageId: string): Promise<void> {
     this.calls.push(`capture ${instanceId} ${imageId}`);
+    await this.working();
     this.images.set(imageId, new Map(this.instance(instanceId).files));
   }
 
@@ -80,6 +86,7 @@ export class MemoryHost implements InstanceHost {
 
   async terminate(instanceId: string): Promise<void> {
     this.calls.push(`terminate ${instanceId}`);
+    await this.working();
     this.instances.delete(instanceId);
   }
 
@@ -100,6 +107,10 @@ export class MemoryHost implements InstanceHost {
   stopByGuest(instanceId: string, reason: string): void {
     this.instance(instanceId).running = false;
     for (const listener of this.guestStopListeners) listener(instanceId, reason);
+  }
+
+  private async working(): Promise<void> {
+    if (this.workMs) await new Promise((resolve) => setTimeout(resolve, this.workMs));
   }
 
   private instance(instanceId: string) {

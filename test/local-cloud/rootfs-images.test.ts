@@ -1,8 +1,19 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ImageStore } from '../../src/local-cloud/rootfs-images.js';
+import { ImageStore, readLayers, resumeCapture } from '../../src/local-cloud/rootfs-images.js';
 
 let dir: string;
 let base: string;
@@ -47,6 +58,54 @@ describe('image filesystems on the host', () => {
     await store.capture(upper, [base], 'ami-1');
     writeFileSync(path.join(upper, 'etc/marker'), 'v2');
     expect(await markerOf('ami-1')).toBe('v1');
+  });
+
+  it('captures a stopped container by moving its changes: the instance stands on the new layer and writes to a new one of its own', async () => {
+    const instance = path.join(dir, 'instances', 'i-1');
+    const upper = instanceUpper('i-1', 'v1');
+    chmodSync(upper, 0o711);
+    writeFileSync(path.join(instance, 'layers'), `${JSON.stringify([base])}\n`);
+    await store.captureByMove(instance, upper, [base], 'ami-1');
+    const layer = path.join(dir, 'images/ami-1/layer');
+    expect(await store.layersOf('ami-1')).toEqual([layer, base]);
+    expect(await markerOf('ami-1')).toBe('v1');
+    // The instance sees the same files: the image's layer under an empty upper directory, made as its old one was.
+    expect(await readLayers(instance)).toEqual([layer, base]);
+    expect(readdirSync(upper)).toEqual([]);
+    expect(statSync(upper).mode & 0o7777).toBe(0o711);
+    writeFileSync(path.join(upper, 'after-capture'), 'mine');
+    expect(existsSync(path.join(layer, 'after-capture'))).toBe(false);
+  });
+
+  it('finishes a capture by move that a crash interrupted after the instance was pointed at the new layer', async () => {
+    const instance = path.join(dir, 'instances', 'i-1');
+    const upper = instanceUpper('i-1', 'v1');
+    const layer = path.join(dir, 'images/ami-1/layer');
+    // As the crash left it: the image's folder and the instance's new layer list, the changes not moved yet.
+    mkdirSync(path.dirname(layer), { recursive: true });
+    writeFileSync(path.join(dir, 'images/ami-1/layers'), `${JSON.stringify([layer, base])}\n`);
+    writeFileSync(path.join(instance, 'layers'), `${JSON.stringify([layer, base])}\n`);
+    await resumeCapture(instance, path.join(dir, 'images'));
+    expect(await markerOf('ami-1')).toBe('v1');
+    expect(await readLayers(instance)).toEqual([layer, base]);
+    // A finished instance is left as it is.
+    mkdirSync(upper);
+    writeFileSync(path.join(upper, 'later'), 'x');
+    await resumeCapture(instance, path.join(dir, 'images'));
+    expect(readFileSync(path.join(upper, 'later'), 'utf8')).toBe('x');
+  });
+
+  it('never moves an instance’s changes to a layer outside the image folder', async () => {
+    const instance = path.join(dir, 'instances', 'i-1');
+    instanceUpper('i-1', 'v1');
+    const elsewhere = path.join(dir, 'elsewhere/layer');
+    writeFileSync(path.join(instance, 'layers'), `${JSON.stringify([elsewhere, base])}\n`);
+    await resumeCapture(instance, path.join(dir, 'images'));
+    expect(existsSync(elsewhere)).toBe(false);
+    // Nor trips over a layer list it cannot read.
+    writeFileSync(path.join(instance, 'layers'), '[not json');
+    await resumeCapture(instance, path.join(dir, 'images'));
+    expect(existsSync(path.join(instance, 'upper/etc/marker'))).toBe(true);
   });
 
   it('copies an image to another region as a link, not a second copy of the files', async () => {

@@ -67,10 +67,11 @@ async function setup(launch: (imageId: string) => LaunchTestResult) {
     appendLog: appendBuildLog,
     tagImage: async (region, ami, tags) =>
       void events.push(`tag ${ami} ${tags['bake:launch-test'] ?? '-'}${tags['bake:recipe'] ? ' (all tags)' : ''}`),
+    // Copies start on the finished image (pending); what publishes it waits for its launch test.
     distribute: async (request) => {
-      events.push(
-        `distribute ${request.amis['us-east-1']} with bake:launch-test=${request.tags?.['bake:launch-test']}`,
-      );
+      events.push(`copy ${request.amis['us-east-1']} with bake:launch-test=${request.tags?.['bake:launch-test']}`);
+      const published = await request.publishable;
+      events.push(`publish ${request.amis['us-east-1']} with bake:launch-test=${published?.['bake:launch-test']}`);
       return { amis: request.amis } as never;
     },
     launchTest: async (request) => {
@@ -114,7 +115,7 @@ async function setup(launch: (imageId: string) => LaunchTestResult) {
 }
 
 describe('the launch-test step of a build', () => {
-  it('tests the new image before distributing it: pending, then passed on the image and on its copies', async () => {
+  it('tests the new image while it is copied, and publishes it once passed: pending, then passed on the image and on its copies', async () => {
     const { deps, events, recipe, planned, options, root } = await setup((ami) => outcome('passed', ami));
     const base = recipe('base');
     const report = await buildBakery(bakeryOf(root, [base]), { recipes: [planned(base)] }, deps, options);
@@ -122,9 +123,10 @@ describe('the launch-test step of a build', () => {
     const ami = report.recipes[0].amis['us-east-1'];
     expect(events).toEqual([
       `tag ${ami} pending (all tags)`,
+      `copy ${ami} with bake:launch-test=pending`,
       `launch test ${ami}`,
       `tag ${ami} passed`,
-      `distribute ${ami} with bake:launch-test=passed`,
+      `publish ${ami} with bake:launch-test=passed`,
       'pin base',
     ]);
     expect(report.recipes[0]).toMatchObject({
@@ -138,7 +140,7 @@ describe('the launch-test step of a build', () => {
     expect(log).toContain(`# bake: tagged ${ami} bake:launch-test=passed\n`);
   });
 
-  it('a failed launch test fails the recipe: tagged failed, never distributed or pinned, children skipped, exit 1, one JUnit case per check', async () => {
+  it('a failed launch test fails the recipe: tagged failed, never published or pinned, children skipped, exit 1, one JUnit case per check', async () => {
     const { deps, events, recipe, planned, options, root } = await setup((ami) =>
       outcome('failed', ami, 'port listening: 80'),
     );
@@ -152,7 +154,12 @@ describe('the launch-test step of a build', () => {
     );
 
     const ami = /tag (ami-\w+) pending/.exec(events[0])![1];
-    expect(events).toEqual([`tag ${ami} pending (all tags)`, `launch test ${ami}`, `tag ${ami} failed`]);
+    expect(events).toEqual([
+      `tag ${ami} pending (all tags)`,
+      `copy ${ami} with bake:launch-test=pending`,
+      `launch test ${ami}`,
+      `tag ${ami} failed`,
+    ]);
     expect(report.recipes.map((r) => [r.name, r.status, r.error])).toEqual([
       ['base', 'failed', '1 of 2 checks failed on the booted instance: port listening: 80'],
       ['web', 'skipped', 'parent base failed its launch test'],
@@ -186,7 +193,8 @@ describe('the launch-test step of a build', () => {
     const ami = report.recipes[0].amis['us-east-1'];
     expect(events).toEqual([
       `tag ${ami} - (all tags)`,
-      `distribute ${ami} with bake:launch-test=undefined`,
+      `copy ${ami} with bake:launch-test=undefined`,
+      `publish ${ami} with bake:launch-test=undefined`,
       'pin base',
     ]);
     expect(report.recipes[0].launch_test).toEqual({ status: 'off', reason: 'launch_test: false' });
@@ -214,7 +222,7 @@ describe('the launch-test step of a build', () => {
     };
   };
 
-  it('records the image as bake’s own once its launch test passed, before it is copied or pinned (tag poisoning)', async () => {
+  it('records the image as bake’s own once its launch test passed, before it is published or pinned (tag poisoning)', async () => {
     const { deps, events, recipe, planned, options, root } = await setup((ami) => outcome('passed', ami));
     deps.records = recordingInto(events);
     const base = recipe('base');
@@ -222,10 +230,11 @@ describe('the launch-test step of a build', () => {
     const ami = report.recipes[0].amis['us-east-1'];
     expect(events).toEqual([
       `tag ${ami} pending (all tags)`,
+      `copy ${ami} with bake:launch-test=pending`,
       `launch test ${ami}`,
       `tag ${ami} passed`,
       `record base fp-base us-east-1 ${ami} run run-1`,
-      `distribute ${ami} with bake:launch-test=passed`,
+      `publish ${ami} with bake:launch-test=passed`,
       'pin base',
     ]);
   });

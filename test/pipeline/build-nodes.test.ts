@@ -56,12 +56,49 @@ describe('buildNodes: what each step waits for', () => {
     expect(parentsOf([entry('base'), entry('web', { parent: 'base' })]).web).toEqual(['base']);
   });
 
-  it("makes a child that builds in another region wait for its parent's distribution (the copy brings the image)", () => {
+  it("makes a child that builds in another region wait for its parent's bake and distribution (the copy brings the image)", () => {
     const plan = [
       entry('base', { regions: ['us-east-1', 'eu-west-1'] }),
       entry('web', { parent: 'base', regions: ['eu-west-1'] }),
     ];
-    expect(parentsOf(plan).web).toEqual([distributionNodeOf('base')]);
+    expect(parentsOf(plan).web).toEqual(['base', distributionNodeOf('base')]);
+  });
+
+  it('starts a child built in another region once the copy there is available, before the distribution ends', async () => {
+    const order: string[] = [];
+    let publish!: () => void;
+    const steps: RecipeSteps = {
+      bake: async (e, _signal, _slot, { imageFinished }) => {
+        order.push(`bake ${e.name}`);
+        imageFinished();
+        return { amis: {} } as BuiltImage;
+      },
+      distribute: async (e, _signal, { childRegions, copiesReady }) => {
+        if (e.name !== 'base') return { amis: {} };
+        order.push(`copies of base to ${childRegions.join(', ')} available`);
+        copiesReady();
+        // Publishing waits for the launch test: the distribution ends only when the test says so.
+        await new Promise<void>((resolve) => (publish = resolve));
+        order.push('base published');
+        return { amis: {} };
+      },
+    };
+    const plan = [
+      entry('base', { regions: ['us-east-1', 'eu-west-1', 'us-west-2'] }),
+      entry('web', { parent: 'base', regions: ['eu-west-1'] }),
+      entry('db', { parent: 'base', regions: ['us-west-2'] }),
+      entry('app', { parent: 'base' }),
+    ];
+    const done = runDag(buildNodes(plan, parentOf, steps).nodes, { concurrency: 4 });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(order.filter((line) => line !== 'bake app')).toEqual([
+      'bake base',
+      'copies of base to eu-west-1, us-west-2 available',
+      'bake web',
+      'bake db',
+    ]);
+    publish();
+    await done;
   });
 
   it('lets a child of a reused parent start at once (a parent that is no node counts as satisfied)', () => {

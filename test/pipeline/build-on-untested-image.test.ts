@@ -5,33 +5,23 @@
  * against the children's Packers (test/launch-test/ exercises the real one), so each test decides
  * when the parent's verdict comes: while the child still provisions, or once its image exists.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DescribeImagesCommand, DescribeSnapshotsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discardImage } from '../../src/aws/discard-image.js';
-import { createImageDistribution } from '../../src/aws/image-distribution.js';
-import { tagImage } from '../../src/aws/tag-image.js';
 import type { LaunchTestResult } from '../../src/launch-test/launch-test.js';
-import { distributeImage } from '../../src/lifecycle/distribute.js';
 import { baseImageId, startLocalCloud, type LocalCloud } from '../../src/local-cloud/index.js';
-import { readManifest } from '../../src/packer/manifest.js';
-import { renderRecipe } from '../../src/packer/render.js';
-import { runPackerBuild } from '../../src/packer/runner.js';
-import { writePackerVariables } from '../../src/packer/variables.js';
-import { appendBuildLog } from '../../src/pipeline/build-log.js';
-import { buildBakery, type BuildDeps, type BuildOptions, type PlannedRecipe } from '../../src/pipeline/build.js';
+import { buildBakery, type BuildOptions } from '../../src/pipeline/build.js';
 import { buildExitCode } from '../../src/pipeline/build-report.js';
 import { DEFAULT_LAUNCH_TEST_TIMEOUT_MS, type Recipe } from '../../src/recipes/model.js';
 import { noInstances } from '../local-cloud/no-instances.js';
 import { bakeryOf, recipeOf } from './bakery.js';
+import { cloudBuildDeps, fakePackerRun, planToBuild } from './cloud-build.js';
 import { launchTestResult } from './launch-test-result.js';
 import { readPackerJournal } from './packer-journal.js';
 
-const fakePacker = path.resolve('test/fixtures/pipeline/fake-packer.mjs');
 const at = { file: 'recipes/x.yaml', line: 1, col: 1 };
 
 let cloud: LocalCloud;
@@ -72,13 +62,7 @@ async function chain(
   launchTest: (recipe: string, imageId: string, signal: AbortSignal) => Promise<LaunchTestResult>,
   options: BuildOptions = {},
 ) {
-  const root = await mkdtemp(path.join(tmpdir(), 'bake-untested-'));
-  // The tests share one cloud: each one's images are told apart by their fingerprints.
-  const run = randomBytes(3).toString('hex');
-  const fingerprintOf = (name: string) => `${name}${run}0123456789abcdef`;
-  const scriptFile = path.join(root, 'fake-packer.json');
-  const journal = path.join(root, 'journal.ndjson');
-  await writeFile(scriptFile, JSON.stringify(script));
+  const { root, fingerprintOf, scriptFile, journal } = await fakePackerRun('bake-untested-', script);
   const debian = baseImageId('us-east-1');
   const recipe = (name: string, parent?: string): Recipe =>
     recipeOf(root, name, parent ? { kind: 'recipe', recipe: parent } : { kind: 'ami', ami: debian }, {
@@ -87,44 +71,9 @@ async function chain(
   const recipes = [recipe('base'), recipe('web', 'base'), recipe('app', 'web')];
   const events: string[] = [];
   const aws = { endpoint: cloud.endpoint };
-  const deps: BuildDeps = {
-    render: (r, outDir) =>
-      renderRecipe(bakeryOf(root, []), r, outDir, { shape: 'legacy', target: { ec2Endpoint: cloud.endpoint } }),
-    writeVariables: writePackerVariables,
-    runPacker: (request) => runPackerBuild({ ...request, bin: fakePacker }),
-    readManifest: (file) => readManifest(file),
-    appendLog: appendBuildLog,
-    tagImage: async (region, ami, tags) => {
-      await tagImage(aws, region, ami, tags);
-      events.push(`tag ${tags['bake:recipe'] ?? ami} ${tags['bake:launch-test'] ?? '-'}`);
-    },
-    distribute: async (request) => {
-      events.push(`distribute ${request.recipe.name}`);
-      return distributeImage(createImageDistribution(aws, { maxWaitSeconds: 60 }), request);
-    },
-    discardImage: (region, imageId) => discardImage(ec2, region, imageId),
-    launchTest: async (request) => {
-      events.push(`launch test ${request.recipe.name} starts`);
-      const result = await launchTest(request.recipe.name, request.imageId, request.signal);
-      events.push(`launch test ${request.recipe.name} ${result.status}`);
-      return result;
-    },
-    pin: async (requests) => void events.push(`pin ${requests.map((r) => r.recipe.name).join(',')}`),
-    gitCommit: async () => 'feedc0de',
-    now: () => new Date(),
-  };
-  const plan = {
-    recipes: recipes.map((r): PlannedRecipe => ({
-      name: r.name,
-      recipe: r,
-      action: 'build',
-      reasons: ['never built'],
-      fingerprint: fingerprintOf(r.name),
-      amis: {},
-      baseAmi: r.base.kind === 'ami' ? debian : undefined,
-      parent: r.base.kind === 'recipe' ? r.base.recipe : undefined,
-    })),
-  };
+  const deps = cloudBuildDeps({ root, aws, ec2: () => ec2, events, launchTest });
+  const plan = planToBuild(recipes, fingerprintOf, debian);
+
   const packerStarted = (name: string) =>
     readPackerJournal(journal).some((e) => e.recipe === name && e.event === 'start');
   const packerInterrupted = (name: string) =>
@@ -166,18 +115,18 @@ describe('children bake on a parent image whose launch test is still running', (
     expect(buildExitCode(report)).toBe(0);
     const before = (a: string, b: string) => expect(events.indexOf(a)).toBeLessThan(events.indexOf(b));
     before('launch test base passed', 'launch test web starts');
-    before('launch test base passed', 'distribute base');
-    before('launch test web passed', 'distribute web');
+    before('launch test base passed', 'publish base');
+    before('launch test web passed', 'publish web');
     before('launch test web passed', 'launch test app starts');
-    before('launch test app passed', 'distribute app');
+    before('launch test app passed', 'publish app');
     // What the failing cases look for finds what a passing run keeps.
     expect((await leftOf('web')).images).toEqual([report.recipes[1].amis['us-east-1']]);
     expect((await leftOf('web')).snapshots).toHaveLength(1);
   }, 90_000);
 
-  it('gives the parent’s launch test a slot before its children take them all (they wait for its verdict)', async () => {
-    // At --concurrency 1, base gives its slot back as Packer stops its instance; web provisions until
-    // base's launch test has started. Had web taken the slot first, base's test would wait for it forever.
+  it('runs the parent’s launch test while its children hold every slot (they wait for its verdict; a test takes no slot)', async () => {
+    // At --concurrency 1, base gives its slot back as Packer stops its instance; web takes it and provisions
+    // until base's launch test has started. Had the test needed a slot, it would wait for web forever.
     const released = path.join(await mkdtemp(path.join(tmpdir(), 'bake-untested-hold-')), 'base-test-started');
     const { events, build } = await chain(
       { base: { stopsBeforeWaiting: true }, web: { holdUntil: released } },
@@ -214,7 +163,7 @@ describe('children bake on a parent image whose launch test is still running', (
     expect(packerInterrupted('web')).toBe(true);
     expect(buildExitCode(report)).toBe(1);
     expect(report.pin).toEqual({ status: 'skipped', reason: 'a recipe failed' });
-    expect(events.filter((e) => /distribute|pin|passed/.test(e))).toEqual([]);
+    expect(events.filter((e) => /publish|pin|passed/.test(e))).toEqual([]);
     expect(await leftOf('web')).toEqual({ images: [], snapshots: [] });
     expect(existsSync(root)).toBe(true);
   }, 90_000);
@@ -240,7 +189,7 @@ describe('children bake on a parent image whose launch test is still running', (
     expect([packerInterrupted('web'), packerInterrupted('app')]).toEqual([true, true]);
     expect(events).toContain('tag web pending');
     expect(events).not.toContain('launch test web starts');
-    expect(events.filter((e) => /distribute|pin|passed/.test(e))).toEqual([]);
+    expect(events.filter((e) => /publish|pin|passed/.test(e))).toEqual([]);
     expect(await leftOf('web')).toEqual({ images: [], snapshots: [] });
     expect(await leftOf('app')).toEqual({ images: [], snapshots: [] });
     // The parent's failed image stays, tagged failed, for a look at why.

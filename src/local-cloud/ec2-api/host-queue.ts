@@ -2,12 +2,18 @@
 // still booting, or a capture right after a stop, must wait for the step before it.
 const queues = new Map<string, Promise<unknown>>();
 
-export function enqueue(instanceId: string, work: () => Promise<void>): void {
+/** Queues the work behind the instance's earlier host work; resolves (never rejects) once it has run. */
+export function enqueue(instanceId: string, work: () => Promise<void>): Promise<void> {
   const next = (queues.get(instanceId) ?? Promise.resolve()).then(work, work);
   queues.set(instanceId, next);
-  void next.finally(() => {
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  void settled.then(() => {
     if (queues.get(instanceId) === next) queues.delete(instanceId);
   });
+  return settled;
 }
 
 /** Resolves when every host operation started so far has finished (close, tests). */

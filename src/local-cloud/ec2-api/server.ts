@@ -6,7 +6,7 @@ import type { Action, ActionContext } from './action.js';
 import { imageActions } from './actions/images.js';
 import { instanceTypeActions } from './actions/instance-types.js';
 import { instanceActions } from './actions/instances.js';
-import { keyPairActions } from './actions/key-pairs.js';
+import { keyPairActions, prepareRsaKey } from './actions/key-pairs.js';
 import { networkActions } from './actions/network.js';
 import { snapshotActions } from './actions/snapshots.js';
 import { tagActions } from './actions/tags.js';
@@ -244,6 +244,8 @@ export async function startEc2Api(options: Ec2ApiOptions): Promise<Ec2Api> {
     }
   }
 
+  // Packer's first request of every build is a key pair: one is ready before it asks.
+  prepareRsaKey();
   const server = createServer((request, response) => void handle(request, response));
   // Packer keeps connections alive between polls; do not let idle sockets hold close() up.
   server.keepAliveTimeout = 5_000;

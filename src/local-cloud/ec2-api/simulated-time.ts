@@ -1,5 +1,8 @@
 import { throttleBucketOf, type LatencyProfile } from '../latency-profile.js';
 
+/** How long at most an answer waits for the host work its call started (answerAfter). */
+export const HOST_WORK_ANSWER_MS = 10_000;
+
 /**
  * The latency profile at work (src/local-cloud/latency-profile.ts): waits of simulated seconds
  * and the token buckets of EC2 and of SSM's Parameter Store. Without a profile nothing waits and
@@ -38,6 +41,26 @@ export class SimulatedTime {
   /** Real epoch milliseconds `seconds` simulated seconds from now. */
   after(seconds: number): number {
     return Date.now() + (this.profile ? seconds * this.profile.timeScale * 1000 : 0);
+  }
+
+  /**
+   * Without a latency profile, the answer to a call that starts host work (RunInstances,
+   * StopInstances, CreateImage…) waits for that work, up to `HOST_WORK_ANSWER_MS`: the caller's
+   * waiter then finds the new state at its first poll instead of a poll later (Packer polls every
+   * second at best, and a local stop or capture takes a fraction of that). The answer itself is
+   * what EC2 answers (`pending`, `stopping`…); only when it comes changes. With a profile, the
+   * answer comes at once and the work takes the profile's time, as on EC2.
+   */
+  async answerAfter(work: Promise<unknown>, limitMs = HOST_WORK_ANSWER_MS): Promise<void> {
+    if (this.profile || this.closed) return;
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    await Promise.race([settled, limit]);
+    clearTimeout(timer);
   }
 
   /** One call's latency. */

@@ -225,7 +225,7 @@ function tagsFromSpec(context: ActionContext, resourceType: string): Array<[stri
   return tags;
 }
 
-function createImage(context: ActionContext) {
+async function createImage(context: ActionContext) {
   const { params, state, region } = context;
   const instanceId = params.require('InstanceId');
   const name = params.require('Name');
@@ -289,10 +289,11 @@ function createImage(context: ActionContext) {
   const captured = new Promise<void>((resolve, reject) =>
     enqueue(instanceId, () => context.host.capture(instanceId, imageId).then(resolve, reject)),
   );
-  Promise.all([captured, snapshotting]).then(
+  const settled = Promise.all([captured, snapshotting]).then(
     ([, elapsed]) => void (elapsed && settle(context, image, undefined)),
     (error: Error) => settle(context, image, `capture failed: ${error.message}`),
   );
+  await context.time.answerAfter(settled);
   return { imageId };
 }
 

@@ -240,7 +240,7 @@ async function runInstances(context: ActionContext) {
   // A VM with its own kernel when the instance is tagged for one (a recipe's local: {machine: vm}).
   const machine = instanceTags.some(([key, value]) => key === LOCAL_MACHINE_TAG && value === 'vm') ? 'vm' : 'container';
   const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
-  enqueue(instanceId, async () => {
+  const booted = enqueue(instanceId, async () => {
     try {
       const [endpoint] = await Promise.all([
         host.launch({
@@ -264,12 +264,15 @@ async function runInstances(context: ActionContext) {
     }
     context.persist();
   });
-  return {
+  // EC2's answer: the instance as it is now (pending), sent once it runs (or a while later).
+  const answer = {
     reservationId: instance.reservationId,
     ownerId: SELF_ACCOUNT,
     groupSet: [],
     instancesSet: [instanceXml(state, instance)],
   };
+  await context.time.answerAfter(booted);
+  return answer;
 }
 
 /** EC2's limit on user data: 16 KB before base64. */
@@ -418,16 +421,19 @@ async function becomeRunning(context: ActionContext, instance: InstanceState): P
   context.time.reachableAt.set(instance.instanceId, reachableAt);
 }
 
-type Transition = (context: ActionContext, instance: InstanceState) => void;
+/** Changes the instance's state now; returns the host work it started (settled when done), if any. */
+type Transition = (context: ActionContext, instance: InstanceState) => Promise<void> | undefined;
 
-function changeStates(context: ActionContext, transition: Transition) {
+async function changeStates(context: ActionContext, transition: Transition) {
   const ids = context.params.list('InstanceId');
   if (ids.length === 0) throw new Ec2ApiError('MissingParameter', 'The request must contain the parameter InstanceId');
   const instances = ids.map((id) => findInstance(context, id));
-  return {
+  const work: Array<Promise<void>> = [];
+  const answer = {
     instancesSet: instances.map((instance) => {
       const previous = instance.state;
-      transition(context, instance);
+      const started = transition(context, instance);
+      if (started) work.push(started);
       return {
         instanceId: instance.instanceId,
         currentState: stateXml(instance.state),
@@ -435,10 +441,12 @@ function changeStates(context: ActionContext, transition: Transition) {
       };
     }),
   };
+  await context.time.answerAfter(Promise.all(work));
+  return answer;
 }
 
 const stop: Transition = (context, instance) => {
-  if (instance.state === 'stopped' || instance.state === 'stopping') return;
+  if (instance.state === 'stopped' || instance.state === 'stopping') return undefined;
   if (instance.state !== 'running')
     throw new Ec2ApiError(
       'IncorrectInstanceState',
@@ -446,7 +454,7 @@ const stop: Transition = (context, instance) => {
     );
   instance.state = 'stopping';
   const stopping = context.time.wait(context.time.profile?.stoppingS ?? 0);
-  enqueue(instance.instanceId, async () => {
+  return enqueue(instance.instanceId, async () => {
     await context.host
       .stop(instance.instanceId)
       .catch((error: Error) => context.log(`stop of ${instance.instanceId}: ${error.message}`));
@@ -457,7 +465,7 @@ const stop: Transition = (context, instance) => {
 };
 
 const start: Transition = (context, instance) => {
-  if (instance.state === 'running' || instance.state === 'pending') return;
+  if (instance.state === 'running' || instance.state === 'pending') return undefined;
   if (instance.state !== 'stopped')
     throw new Ec2ApiError(
       'IncorrectInstanceState',
@@ -465,7 +473,7 @@ const start: Transition = (context, instance) => {
     );
   instance.state = 'pending';
   const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
-  enqueue(instance.instanceId, async () => {
+  return enqueue(instance.instanceId, async () => {
     try {
       const [endpoint] = await Promise.all([
         context.host.start(instance.instanceId, instance.authorizedKey, instance.instanceType),
@@ -485,10 +493,10 @@ const start: Transition = (context, instance) => {
 };
 
 const terminate: Transition = (context, instance) => {
-  if (instance.state === 'terminated' || instance.state === 'shutting-down') return;
+  if (instance.state === 'terminated' || instance.state === 'shutting-down') return undefined;
   instance.state = 'shutting-down';
   const shuttingDown = context.time.wait(context.time.profile?.shuttingDownS ?? 0);
-  enqueue(instance.instanceId, async () => {
+  return enqueue(instance.instanceId, async () => {
     await context.host
       .terminate(instance.instanceId)
       .catch((error: Error) => context.log(`terminate of ${instance.instanceId}: ${error.message}`));

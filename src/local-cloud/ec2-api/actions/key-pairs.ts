@@ -116,6 +116,39 @@ function store(context: ActionContext, keyName: string, publicKey: string): KeyP
 
 const generateRsaKeyPair = promisify(generateKeyPair);
 
+/** PKCS#1 PEM ("BEGIN RSA PRIVATE KEY") is what EC2 hands out and what Packer's Go ssh client parses. */
+function newRsaKey(): Promise<{ publicKey: string; privateKey: string }> {
+  // Generated off the event loop: an RSA key takes long enough to stall every other request.
+  return generateRsaKeyPair('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+  });
+}
+
+/**
+ * One RSA key generated ahead, in this process's memory only, and handed out once: every Packer
+ * build starts by asking for a key pair, and a 2048-bit key takes a good part of a second on a
+ * busy machine, on the build's critical path. Taking it starts the next one.
+ */
+let spareRsaKey: ReturnType<typeof newRsaKey> | undefined;
+
+export function prepareRsaKey(): void {
+  if (spareRsaKey) return;
+  const next = newRsaKey();
+  spareRsaKey = next;
+  next.catch(() => {
+    if (spareRsaKey === next) spareRsaKey = undefined;
+  });
+}
+
+function takeRsaKey(): ReturnType<typeof newRsaKey> {
+  const key = spareRsaKey ?? newRsaKey();
+  spareRsaKey = undefined;
+  prepareRsaKey();
+  return key;
+}
+
 async function createKeyPair(context: ActionContext) {
   const keyName = context.params.require('KeyName');
   checkName(context, keyName);
@@ -123,13 +156,7 @@ async function createKeyPair(context: ActionContext) {
   let keyMaterial: string;
   let publicKey: string;
   if (type === 'rsa') {
-    // PKCS#1 PEM ("BEGIN RSA PRIVATE KEY") is what EC2 hands out and what Packer's Go ssh client parses.
-    // Generated off the event loop: an RSA key takes long enough to stall every other request.
-    const pair = await generateRsaKeyPair('rsa', {
-      modulusLength: 2048,
-      publicKeyEncoding: { type: 'spki', format: 'pem' },
-      privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
-    });
+    const pair = await takeRsaKey();
     // Another request may have taken the name meanwhile.
     checkName(context, keyName);
     keyMaterial = pair.privateKey;
