@@ -7,13 +7,14 @@
  * through a caching proxy on the host's end of its veth pair.
  */
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { CloudError } from '../errors/index.js';
 import { writeFileAtomic } from '../files/write-file-atomic.js';
 import { APT_PROXY_PORT, AptProxy, localAptOrigins } from './apt-proxy.js';
 import { BootedContainer, requireNspawn, stopOrphanContainer } from './booted-container.js';
-import { BootedVm, requireQemu, stopOrphanVm, VM_TAP } from './booted-vm.js';
+import { BootedVm, requireQemu, stopOrphanVm, VM_TAP, type VmExit } from './booted-vm.js';
 import { hostArchitecture, isArchitecture, type Architecture } from './architecture.js';
 import { BINFMT_MISC, requireEmulator } from './emulation.js';
 import {
@@ -41,6 +42,9 @@ import { mountInstanceRoot, uidBaseOfSlot } from './instance-root.js';
 import { writeInstanceSeed } from './instance-seed.js';
 import { makeExt4Image, makeUpperDisk, readUpperDisk } from './vm-disks.js';
 import { ensureVmKernel, MAX_VM_LAYERS, type VmKernel } from './vm-kernel.js';
+import { findImageKernel, initramfsFor } from './image-kernel.js';
+import { RestartBudget, VM_RESTARTS } from './vm-restarts.js';
+import { sizeVm, type HostCapacity } from './vm-size.js';
 import { ImageStore, LAYERS_FILE, readLayers, resumeCapture } from './rootfs-images.js';
 import { hostAptSources, mirrorUris } from './rootfs-mirror.js';
 import {
@@ -69,14 +73,27 @@ export const MACHINE_KIND_FILE = 'machine';
 /** EC2 instances listen for SSH on 22; each local one does so at its own address. */
 export const INSTANCE_SSH_PORT = 22;
 
-/** A local VM's memory and processors (TCG: one vCPU is one host thread). */
-const VM_MEMORY_MIB = 1024;
-const VM_CPUS = 1;
-
 interface Running {
   machine: BootedContainer | BootedVm;
   network: InstanceNetwork;
   endpoint: InstanceEndpoint;
+  /** A VM's reboots, counted against VM_RESTARTS. */
+  restarts?: RestartBudget;
+  /** A VM being booted again after a guest reboot: a stop waits for it. */
+  restarting?: Promise<void>;
+}
+
+/** What the host can give a VM now: its cores, and MemAvailable. */
+async function hostCapacity(): Promise<HostCapacity> {
+  const meminfo = await readFile('/proc/meminfo', 'utf8').catch(() => '');
+  const availableKiB = Number(/^MemAvailable:\s+(\d+) kB/m.exec(meminfo)?.[1] ?? 0);
+  return { cores: availableParallelism(), availableMiB: availableKiB / 1024 };
+}
+
+/** The last lines of an instance's console, on one line: why a VM stopped. */
+async function consoleTail(consoleFile: string): Promise<string> {
+  const text = (await readFile(consoleFile).catch(() => Buffer.alloc(0))).toString('utf8');
+  return text.trim().split(/\r?\n/).slice(-4).join(' | ') || 'no console output';
 }
 
 /** Runs independent steps side by side; fails with the first failure once every step has ended. */
@@ -107,6 +124,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
   const parked = new Map<string, InstanceNetwork>();
   /** Instances whose SSH is held back (holdSsh): until when, and the timer that lets it through. */
   const sshHolds = new Map<string, { until: number; timer: NodeJS.Timeout }>();
+  const guestStopListeners: Array<(instanceId: string, reason: string) => void> = [];
   let vmKernel: Promise<VmKernel> | undefined;
   const bases = new Map<Architecture, Promise<string>>();
   const binfmtDir = options.binfmtDir ?? BINFMT_MISC;
@@ -139,6 +157,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       vmPid: path.join(dir, 'qemu.pid'),
       /** The instance's architecture, when not x86_64: checked for an emulator at every boot. */
       architecture: path.join(dir, 'architecture'),
+      /** RunInstances' instance type: a VM's vCPUs and memory (vm-size.ts). */
+      instanceType: path.join(dir, 'instance-type'),
+      /** The image's own kernel and bake's initramfs for it, when the VM boots that (image-kernel.ts). */
+      imageVmlinuz: path.join(dir, 'disks', 'vmlinuz'),
+      imageInitramfs: path.join(dir, 'disks', 'initramfs.cpio'),
     };
   };
 
@@ -229,6 +252,12 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     await rename(temp, file);
   }
 
+  /** The instance type a VM is sized by (vm-size.ts), read at each boot. */
+  async function recordInstanceType(instanceId: string, instanceType: string | undefined): Promise<void> {
+    if (instanceType && /^[a-z0-9.-]+$/.test(instanceType))
+      await writeFileAtomic(files(instanceId).instanceType, `${instanceType}\n`);
+  }
+
   /** Unmounts the instance's root and the idmapped layers under it. */
   async function unmountInstance(instanceId: string): Promise<void> {
     const f = files(instanceId);
@@ -286,9 +315,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       };
       await sideBySide(mountRoot, fence);
       if ((await machineOf(instanceId)) === 'vm') {
-        const vm = await bootVm(instanceId, network, uidBase);
+        const vm = await bootVm(instanceId, network, uidBase, true);
         const endpoint = { ip: network.ip, sshPort: INSTANCE_SSH_PORT };
-        running.set(instanceId, { machine: vm, network, endpoint });
+        const entry: Running = { machine: vm, network, endpoint, restarts: new RestartBudget(VM_RESTARTS) };
+        running.set(instanceId, entry);
+        watchVm(instanceId, entry, vm);
         log(`${instanceId}: VM booted at ${network.ip} in ${Date.now() - started} ms`);
         return endpoint;
       }
@@ -335,7 +366,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
     running.delete(instanceId);
     const network = entry?.network ?? parked.get(instanceId);
     parked.delete(instanceId);
-    if (entry) await entry.machine.stop();
+    if (entry) {
+      // A VM booting again after a guest reboot: stopped once it is up (or has failed to come up).
+      await entry.restarting;
+      await entry.machine.stop();
+    }
     const poweredOff = Date.now();
     const releaseNetwork = async () => {
       if (!network) return;
@@ -369,12 +404,20 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
 
   /**
    * Boots the instance as a VM: the seed is written through the same overlay a container gets
-   * (so it lands in the upper directory), which is then unmounted and made into the VM's disks.
+   * (so it lands in the upper directory), the kernel is looked for in that overlay (the image's
+   * own, else bake's), which is then unmounted and made into the VM's disks. `firstBoot`: the
+   * network is made; a reboot keeps the tap device and bridge the VM had.
    */
-  async function bootVm(instanceId: string, network: InstanceNetwork, uidBase: number): Promise<BootedVm> {
+  async function bootVm(
+    instanceId: string,
+    network: InstanceNetwork,
+    uidBase: number,
+    firstBoot: boolean,
+  ): Promise<BootedVm> {
     const f = files(instanceId);
     await requireQemu();
-    const vmKernel = await kernel();
+    const bakeKernel = await kernel();
+    const imageKernel = await findImageKernel(f.rootfs);
     await unmountInstance(instanceId);
     const lowers = await readLayers(f.dir);
     if (lowers.length + 1 > MAX_VM_LAYERS)
@@ -382,28 +425,100 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
         `${instanceId} stands on ${lowers.length} layers; a local VM stacks at most ${MAX_VM_LAYERS - 1} (build it as a container)`,
       );
     await mkdir(f.disks, { recursive: true, mode: 0o700 });
-    const layerDisks = [vmKernel.modulesDisk];
+    // The image's kernel has its modules in the image; bake's come as one more layer.
+    const layerDisks = imageKernel ? [] : [bakeKernel.modulesDisk];
     for (const [index, lower] of lowers.entries()) {
       const disk = path.join(f.disks, `layer-${index}.ext4`);
       await makeExt4Image(disk, lower);
       layerDisks.push(disk);
     }
+    let bootKernel = { vmlinuz: bakeKernel.vmlinuz, initramfs: bakeKernel.initramfs };
+    if (imageKernel) {
+      await writeFile(f.imageVmlinuz, imageKernel.vmlinuz, { mode: 0o600 });
+      await writeFile(f.imageInitramfs, initramfsFor(await readFile(bakeKernel.initramfs), imageKernel), {
+        mode: 0o600,
+      });
+      bootKernel = { vmlinuz: f.imageVmlinuz, initramfs: f.imageInitramfs };
+    }
+    await appendFile(
+      f.console,
+      `bake: booting ${imageKernel ? `the image's kernel ${imageKernel.version}` : `bake's VM kernel ${bakeKernel.version}`}\n`,
+    );
     await makeUpperDisk(f.upperDisk, f.upper, path.join(f.dir, 'disk-staging'));
-    await attachVmNetwork(network, VM_TAP);
-    await proxy.listen(network.hostIp);
+    const instanceType = (await readFile(f.instanceType, 'utf8').catch(() => '')).trim() || undefined;
+    const size = sizeVm(instanceType, await hostCapacity());
+    // Said once per start, not again at every reboot.
+    if (size.capped && firstBoot) {
+      await appendFile(f.console, `${size.capped}\n`);
+      log(`${instanceId}: ${size.capped}`);
+    }
+    if (firstBoot) {
+      await attachVmNetwork(network, VM_TAP);
+      await proxy.listen(network.hostIp);
+    }
     return BootedVm.boot({
-      kernel: vmKernel,
+      kernel: bootKernel,
       upperDisk: f.upperDisk,
       layerDisks,
       namespace: network.namespace,
       ip: network.ip,
       prefixLength: network.prefixLength,
       runAs: uidBase,
-      memoryMiB: VM_MEMORY_MIB,
-      cpus: VM_CPUS,
+      memoryMiB: size.memoryMiB,
+      cpus: size.cpus,
       pidFile: f.vmPid,
       consoleFile: f.console,
     });
+  }
+
+  /** When qemu ends without bake asking: a guest reboot boots the same instance again, as EC2 does; anything else stops it. */
+  function watchVm(instanceId: string, entry: Running, vm: BootedVm): void {
+    void vm.exited.then((exit) => {
+      if (exit.stoppedByBake || running.get(instanceId) !== entry) return;
+      entry.restarting = afterGuestExit(instanceId, entry, exit)
+        .catch((error: Error) => log(`${instanceId}: after its VM ended: ${error.message}`))
+        .finally(() => (entry.restarting = undefined));
+    });
+  }
+
+  /**
+   * The guest ended its VM. A reboot: the same instance (id, address, network namespace, tap,
+   * upper directory with what it wrote) boots again, perhaps with the kernel it just installed,
+   * and stays `running` for the API throughout. A poweroff, a reboot past VM_RESTARTS, or a
+   * reboot that does not come back: stopped as StopInstances would, and the API is told why.
+   */
+  async function afterGuestExit(instanceId: string, entry: Running, exit: VmExit): Promise<void> {
+    const f = files(instanceId);
+    let reason: string;
+    if (exit.reason === 'guest-reset' && entry.restarts?.take()) {
+      const started = Date.now();
+      try {
+        await appendFile(f.console, `bake: ${instanceId} rebooted; booting it again\n`);
+        await collectVmDisks(instanceId);
+        await mountInstanceRoot(f, await readLayers(f.dir), uidBaseOfSlot(entry.network.slot));
+        entry.machine = await bootVm(instanceId, entry.network, uidBaseOfSlot(entry.network.slot), false);
+        log(`${instanceId}: VM rebooted at ${entry.network.ip} in ${Date.now() - started} ms`);
+        if (running.get(instanceId) === entry) watchVm(instanceId, entry, entry.machine);
+        return;
+      } catch (error) {
+        // BootedVm's error carries the console's last lines already.
+        reason = `rebooted and did not come back: ${(error as Error).message}`;
+      }
+    } else if (exit.reason === 'guest-reset') {
+      reason = `rebooted more than ${VM_RESTARTS.max} times within ${VM_RESTARTS.windowMs / 60_000} minutes, so bake stopped it: ${await consoleTail(f.console)}`;
+    } else if (exit.reason === 'guest-shutdown') {
+      reason = `the instance powered itself off: ${await consoleTail(f.console)}`;
+    } else {
+      reason = `its VM ended (${exit.reason ?? 'qemu gave no reason'}): ${await consoleTail(f.console)}`;
+    }
+    // A stop asked for meanwhile has taken the instance over.
+    if (running.get(instanceId) !== entry) return;
+    log(`${instanceId}: ${reason}`);
+    await appendFile(f.console, `bake: ${instanceId} stopped: ${reason}\n`).catch(() => undefined);
+    // This very promise is what a stop would wait for: let it not wait for itself.
+    entry.restarting = undefined;
+    await stopInstance(instanceId, true);
+    for (const listener of guestStopListeners) listener(instanceId, reason);
   }
 
   function releaseSshHold(instanceId: string): void {
@@ -427,6 +542,7 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       const lowers = base ? [await baseRootfs(base)] : await images.layersOf(request.imageId);
       await mkdir(f.dir, { recursive: true, mode: 0o700 });
       if (request.machine === 'vm') await writeFile(f.machineKind, 'vm\n');
+      await recordInstanceType(request.instanceId, request.instanceType);
       if (architecture !== 'x86_64') await writeFile(f.architecture, `${architecture}\n`);
       await writeFile(path.join(f.dir, LAYERS_FILE), `${JSON.stringify(lowers)}\n`);
       try {
@@ -443,10 +559,11 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       await stopInstance(instanceId, true);
     },
 
-    async start(instanceId: string, authorizedKey: string): Promise<InstanceEndpoint> {
+    async start(instanceId: string, authorizedKey: string, instanceType?: string): Promise<InstanceEndpoint> {
       await prepare();
       const entry = running.get(instanceId);
       if (entry) return entry.endpoint;
+      if (exists(instanceId)) await recordInstanceType(instanceId, instanceType);
       return boot(instanceId, authorizedKey);
     },
 
@@ -513,6 +630,10 @@ export function createBootHost(options: BootHostOptions): InstanceHost {
       timer.unref();
       sshHolds.set(instanceId, { until, timer });
       await refuseTcpPort(entry.network, entry.endpoint.sshPort);
+    },
+
+    onStoppedByGuest(listener: (instanceId: string, reason: string) => void): void {
+      guestStopListeners.push(listener);
     },
 
     async consoleOutput(instanceId: string): Promise<string> {

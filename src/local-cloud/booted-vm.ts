@@ -11,10 +11,16 @@
  * on its stdin, a pipe only bake holds. Stopping asks the guest for a clean shutdown the way a
  * keyboard would (ctrl-alt-del; with -no-reboot qemu then exits), then kills it after a grace.
  *
+ * With -no-reboot every reset ends qemu, so that the next boot can be another kernel (the one a
+ * role installed): QMP's SHUTDOWN event says why it ended (`guest-reset` for a reboot inside the
+ * guest, `guest-shutdown` for a poweroff), and `exited` tells whoever booted it, together with
+ * whether bake had asked for the stop (its ctrl-alt-del is a reset to the guest too).
+ *
  * Changing uid clears the kernel's parent-death signal, so qemu is started under a small root
  * shell that has it (src/files/dies-with-bake.ts) and passes SIGTERM on: the VM dies with bake.
  */
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { execa, type ResultPromise } from 'execa';
 import { CloudError } from '../errors/index.js';
 import { diesWithBake } from '../files/dies-with-bake.js';
@@ -40,8 +46,17 @@ export const VM_TAP = 'tap0';
 const WRAPPER =
   'trap \'kill -TERM "$vm" 2>/dev/null\' TERM INT HUP; exec 3<&0; "$@" <&3 3<&- & vm=$!; while :; do wait "$vm"; status=$?; kill -0 "$vm" 2>/dev/null || exit "$status"; done';
 
+/** How a VM's qemu ended. */
+export interface VmExit {
+  /** QMP's SHUTDOWN reason (`guest-reset`, `guest-shutdown`, `host-signal`, …); absent if qemu said none. */
+  reason?: string;
+  /** bake asked for it (stop()): never a reboot to follow. */
+  stoppedByBake: boolean;
+}
+
 export interface VmStart {
-  kernel: VmKernel;
+  /** The kernel and initramfs to boot: bake's (vm-kernel.ts) or the image's own (image-kernel.ts). */
+  kernel: Pick<VmKernel, 'vmlinuz' | 'initramfs'>;
   /** The writable disk (vda). */
   upperDisk: string;
   /** Read-only layer disks, top first (vdb, vdc, …). */
@@ -79,7 +94,11 @@ export function qemuArguments(options: VmStart): string[] {
     '-name',
     'bake-local-vm',
     '-machine',
-    'q35,accel=tcg',
+    'q35',
+    // One host thread runs all the guest's vCPUs in turn: with a thread per vCPU (MTTCG) a
+    // kernel boot on a loaded host hung for good (soft lockup in machine_keyring_init, measured).
+    '-accel',
+    'tcg,thread=single',
     '-cpu',
     'max',
     '-smp',
@@ -90,7 +109,7 @@ export function qemuArguments(options: VmStart): string[] {
     '-no-user-config',
     '-display',
     'none',
-    // A guest reboot (and the ctrl-alt-del of a stop) ends qemu: bake sees the VM stopped.
+    // A guest reboot (and the ctrl-alt-del of a stop) ends qemu: bake boots it again, perhaps with another kernel.
     '-no-reboot',
     '-kernel',
     plain(options.kernel.vmlinuz, 'the VM kernel path'),
@@ -130,11 +149,29 @@ export function qemuArguments(options: VmStart): string[] {
 }
 
 export class BootedVm {
+  private stopping = false;
+  private ended = false;
+  private shutdownReason: string | undefined;
+  /** Resolves when qemu has exited, with why. */
+  readonly exited: Promise<VmExit>;
+
   private constructor(
     readonly pid: number,
     private readonly child: ResultPromise,
     private readonly pidFile: string,
-  ) {}
+  ) {
+    if (child.stdout)
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        this.shutdownReason = shutdownReasonOf(line) ?? this.shutdownReason;
+      });
+    // A write to a qemu that has just exited must not become an unhandled EPIPE.
+    child.stdin?.on('error', () => undefined);
+    const ended = (): VmExit => {
+      this.ended = true;
+      return { reason: this.shutdownReason, stoppedByBake: this.stopping };
+    };
+    this.exited = child.then(ended, ended);
+  }
 
   static async boot(options: VmStart): Promise<BootedVm> {
     const consoleStart = await stat(options.consoleFile).then(
@@ -154,8 +191,8 @@ export class BootedVm {
     ]);
     const child = execa(command, args, {
       stdin: 'pipe',
-      // QMP's answers are not needed; the console file has the guest's output, qemu's errors go there too.
-      stdout: 'ignore',
+      // QMP: its events say why qemu ended; the console file has the guest's output, qemu's errors go there too.
+      stdout: 'pipe',
       stderr: { file: options.consoleFile, append: true },
       // Its own process group: a Ctrl-C meant for bake must not power the VM off under Packer.
       detached: true,
@@ -169,6 +206,8 @@ export class BootedVm {
       throw new CloudError(`could not start ${QEMU}: ${result.message}`);
     }
     await writeFile(options.pidFile, `${pid}\n`);
+    // Events (SHUTDOWN and its reason) come only once capabilities are negotiated.
+    child.stdin?.write(`${JSON.stringify({ execute: 'qmp_capabilities' })}\n`);
     let exited = false;
     void child.then(() => {
       exited = true;
@@ -198,21 +237,28 @@ export class BootedVm {
 
   /** A clean shutdown (ctrl-alt-del through QMP; -no-reboot ends qemu), killed after a grace if it hangs. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const qmp = this.child.stdin;
-    if (qmp && !qmp.destroyed) {
+    if (qmp && !qmp.destroyed && !this.ended) {
       const keys = ['ctrl', 'alt', 'delete'].map((data) => ({ type: 'qcode', data }));
-      qmp.write(
-        `${JSON.stringify({ execute: 'qmp_capabilities' })}\n${JSON.stringify({ execute: 'send-key', arguments: { keys } })}\n`,
-      );
+      qmp.write(`${JSON.stringify({ execute: 'send-key', arguments: { keys } })}\n`);
     }
     // SIGTERM only after the grace: the wrapper passes it on and qemu quits at once, unclean.
     const deadline = Date.now() + POWEROFF_GRACE_MS;
-    let exited = false;
-    void this.child.then(() => (exited = true));
-    while (!exited && Date.now() < deadline) await sleep(200);
+    while (!this.ended && Date.now() < deadline) await sleep(200);
     qmp?.destroy();
-    if (!exited) await stopProcessTree(this.pid, 10_000, this.child);
+    if (!this.ended) await stopProcessTree(this.pid, 10_000, this.child);
     await rm(this.pidFile, { force: true });
+  }
+}
+
+/** The reason of a QMP SHUTDOWN event line (`{"event": "SHUTDOWN", "data": {"guest": true, "reason": "guest-reset"}}`). */
+export function shutdownReasonOf(line: string): string | undefined {
+  try {
+    const message = JSON.parse(line) as { event?: unknown; data?: { reason?: unknown } };
+    return message.event === 'SHUTDOWN' && typeof message.data?.reason === 'string' ? message.data.reason : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -83,20 +83,31 @@ function defaultHost(
   notice: (message: string) => void,
 ): InstanceHost {
   let made: Promise<InstanceHost> | undefined;
+  const listeners: Array<(instanceId: string, reason: string) => void> = [];
   const host = () => {
-    made ??= Promise.resolve().then(() => createBootHost({ stateDir, log, notice }));
+    made ??= Promise.resolve().then(() => {
+      const booting = createBootHost({ stateDir, log, notice });
+      for (const listener of listeners) booting.onStoppedByGuest?.(listener);
+      return booting;
+    });
     return made;
   };
   return {
     launch: async (request) => (await host()).launch(request),
     stop: async (instanceId) => (await host()).stop(instanceId),
-    start: async (instanceId, authorizedKey) => (await host()).start(instanceId, authorizedKey),
+    start: async (instanceId, authorizedKey, instanceType) =>
+      (await host()).start(instanceId, authorizedKey, instanceType),
     capture: async (instanceId, imageId) => (await host()).capture(instanceId, imageId),
     alias: async (imageId, newImageId) => (await host()).alias(imageId, newImageId),
     terminate: async (instanceId) => (await host()).terminate(instanceId),
     deleteImage: async (imageId) => (await host()).deleteImage(imageId),
     consoleOutput: async (instanceId) => (await (await host()).consoleOutput?.(instanceId)) ?? '',
     holdSsh: async (instanceId, until) => (await host()).holdSsh?.(instanceId, until),
+    // Before the host exists: it has no instance to stop until something launched one.
+    onStoppedByGuest: (listener) => {
+      if (made) void made.then((booting) => booting.onStoppedByGuest?.(listener));
+      else listeners.push(listener);
+    },
     close: async () => {
       if (made) await (await made).close();
     },
@@ -117,7 +128,7 @@ async function resume(state: CloudState, host: InstanceHost, log: (message: stri
     }
     if (instance.state === 'running' || instance.state === 'pending') {
       try {
-        instance.ip = (await host.start(instance.instanceId, instance.authorizedKey)).ip;
+        instance.ip = (await host.start(instance.instanceId, instance.authorizedKey, instance.instanceType)).ip;
         instance.state = 'running';
       } catch (error) {
         log(`resume ${instance.instanceId}: ${(error as Error).message}`);
@@ -157,7 +168,16 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     const state = stateFile.load();
     const credentials = await loadOrCreateCredentials(options.stateDir);
     const sshPort = options.sshPort ?? INSTANCE_SSH_PORT;
+    // A local VM that powered itself off (or rebooted past its budget) is stopped, as EC2 records it.
+    const stoppedByGuest = (instanceId: string, reason: string) => {
+      const instance = state.instances.find((i) => i.instanceId === instanceId);
+      if (instance?.state !== 'running') return;
+      instance.state = 'stopped';
+      instance.stateReason = reason;
+      stateFile.save(state);
+    };
     host = options.host ?? defaultHost(options.stateDir, log, options.notice ?? log);
+    host.onStoppedByGuest?.(stoppedByGuest);
     await resume(state, host, log);
     stateFile.save(state);
     const faults = options.faults ?? [];

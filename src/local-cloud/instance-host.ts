@@ -18,6 +18,8 @@ export interface LaunchRequest {
   machine?: LocalMachineKind;
   /** The image's architecture (default x86_64): one the host does not run natively is emulated. */
   architecture?: Architecture;
+  /** RunInstances' InstanceType: how many vCPUs and how much memory a VM gets (vm-size.ts). */
+  instanceType?: string;
 }
 
 /** What a local instance runs on: the host's kernel (systemd-nspawn) or its own (qemu). */
@@ -44,8 +46,8 @@ export interface InstanceHost {
   launch(request: LaunchRequest): Promise<InstanceEndpoint>;
   /** Powers the instance off; the filesystem stays (StopInstances). */
   stop(instanceId: string): Promise<void>;
-  /** Boots a stopped (or, after a restart of bake, orphaned) instance again. */
-  start(instanceId: string, authorizedKey: string): Promise<InstanceEndpoint>;
+  /** Boots a stopped (or, after a restart of bake, orphaned) instance again; `instanceType` as it is now (ModifyInstanceAttribute). */
+  start(instanceId: string, authorizedKey: string, instanceType?: string): Promise<InstanceEndpoint>;
   /** Keeps the instance's filesystem as a new image (CreateImage). */
   capture(instanceId: string, imageId: string): Promise<void>;
   /** The image's filesystem is also known under another id (CopyImage to another region). */
@@ -65,6 +67,12 @@ export interface InstanceHost {
    * RunInstances records anything. Hosts that boot nothing real leave it out.
    */
   requireArchitecture?(architecture: Architecture): Promise<void>;
+  /**
+   * `listener` is told when an instance stopped by itself (a local VM that powered off, rebooted
+   * more often than bake allows, or did not come back from a reboot), with why: the API records
+   * it stopped, as EC2 records an instance-initiated shutdown. Hosts whose instances never do leave it out.
+   */
+  onStoppedByGuest?(listener: (instanceId: string, reason: string) => void): void;
   /** What the instance's console printed (GetConsoleOutput); hosts without a console leave it out. */
   consoleOutput?(instanceId: string): Promise<string>;
   /** Powers off every instance this host booted (bake exits); filesystems stay. */

@@ -17,6 +17,7 @@ import {
   DescribeVpcsCommand,
   GetConsoleOutputCommand,
   ImportKeyPairCommand,
+  ModifyInstanceAttributeCommand,
   RunInstancesCommand,
   StartInstancesCommand,
   StopInstancesCommand,
@@ -191,6 +192,34 @@ describe('instances in the local cloud', () => {
     await expect(ec2.send(new DescribeVolumesCommand({ VolumeIds: [volumeId] }))).rejects.toMatchObject({
       name: 'InvalidVolume.NotFound',
     });
+  });
+
+  it('records an instance that stopped by itself as stopped, with why, and starts it again with its type as it is now', async () => {
+    const run = await ec2.send(
+      new RunInstancesCommand({
+        ImageId: baseImageId('us-east-1'),
+        MinCount: 1,
+        MaxCount: 1,
+        InstanceType: 't3.micro',
+      }),
+    );
+    const instanceId = run.Instances![0].InstanceId!;
+    await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
+    t.host.stopByGuest(instanceId, 'rebooted more than 5 times within 10 minutes, so bake stopped it: Kernel panic');
+    const instance = (await ec2.send(new DescribeInstancesCommand({ InstanceIds: [instanceId] }))).Reservations![0]
+      .Instances![0];
+    expect(instance.State!.Name).toBe('stopped');
+    expect(instance.StateReason!.Message).toBe(
+      'rebooted more than 5 times within 10 minutes, so bake stopped it: Kernel panic',
+    );
+    await ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: instanceId, InstanceType: { Value: 'm5.large' } }));
+    await ec2.send(new StartInstancesCommand({ InstanceIds: [instanceId] }));
+    await waitUntilInstanceRunning({ client: ec2, ...WAIT }, { InstanceIds: [instanceId] });
+    expect(t.host.instanceTypes.filter((line) => line.startsWith(instanceId))).toEqual([
+      `${instanceId} t3.micro`,
+      `${instanceId} m5.large`,
+    ]);
+    await ec2.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] }));
   });
 
   it('reports a launch the host could not do as a terminated instance with a reason', async () => {

@@ -28,6 +28,9 @@ export class MemoryHost implements InstanceHost {
     string,
     { files: Map<string, string>; running: boolean; authorizedKey: string; userData?: Buffer }
   >();
+  /** The instance type each launch and start asked for. */
+  readonly instanceTypes: string[] = [];
+  private readonly guestStopListeners: Array<(instanceId: string, reason: string) => void> = [];
   private nextIp = 2;
   failLaunch = false;
   /** How long each launch, stop, start, capture and terminate takes (a real host's boot or poweroff); 0: at once. */
@@ -39,6 +42,7 @@ export class MemoryHost implements InstanceHost {
     this.calls.push(`launch ${request.instanceId} ${request.imageId}`);
     await this.working();
     this.launchedArchitectures.set(request.instanceId, request.architecture);
+    this.instanceTypes.push(`${request.instanceId} ${request.instanceType}`);
     if (this.failLaunch) throw new Error('no room');
     const image = this.images.get(request.imageId);
     if (!image) throw new Error(`unknown image ${request.imageId}`);
@@ -57,8 +61,9 @@ export class MemoryHost implements InstanceHost {
     this.instance(instanceId).running = false;
   }
 
-  async start(instanceId: string, authorizedKey: string): Promise<InstanceEndpoint> {
+  async start(instanceId: string, authorizedKey: string, instanceType?: string): Promise<InstanceEndpoint> {
     this.calls.push(`start ${instanceId}`);
+    this.instanceTypes.push(`${instanceId} ${instanceType}`);
     await this.working();
     const instance = this.instance(instanceId);
     instance.running = true;
@@ -92,6 +97,16 @@ export class MemoryHost implements InstanceHost {
 
   async close(): Promise<void> {
     this.calls.push('close');
+  }
+
+  onStoppedByGuest(listener: (instanceId: string, reason: string) => void): void {
+    this.guestStopListeners.push(listener);
+  }
+
+  /** The instance powers itself off (a local VM's guest): the host tells the API, as boot-host.ts does. */
+  stopByGuest(instanceId: string, reason: string): void {
+    this.instance(instanceId).running = false;
+    for (const listener of this.guestStopListeners) listener(instanceId, reason);
   }
 
   private async working(): Promise<void> {

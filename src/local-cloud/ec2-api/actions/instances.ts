@@ -250,6 +250,7 @@ async function runInstances(context: ActionContext) {
           userData,
           architecture,
           machine,
+          instanceType,
         }),
         pending,
       ]);
@@ -474,7 +475,10 @@ const start: Transition = (context, instance) => {
   const pending = context.time.wait(context.time.profile?.pendingS ?? 0);
   return enqueue(instance.instanceId, async () => {
     try {
-      const [endpoint] = await Promise.all([context.host.start(instance.instanceId, instance.authorizedKey), pending]);
+      const [endpoint] = await Promise.all([
+        context.host.start(instance.instanceId, instance.authorizedKey, instance.instanceType),
+        pending,
+      ]);
       instance.ip = endpoint.ip;
       if (instance.state === 'pending') await becomeRunning(context, instance);
     } catch (error) {
