@@ -449,8 +449,10 @@ export async function simulatedAwsBench(say: (line: string) => void): Promise<vo
         `      serial rebuild-everything loop (each measured bake, its launch test, then its copies) ${minutes(recipes.reduce((sum, r) => sum + measured(r) + LAUNCH_TEST_S + AWS_LATENCY.copyImageS, 0))}`,
       );
       const tested = (r: SimRecipe) => measured(r) + LAUNCH_TEST_S;
+      // The Jenkinsfile's branch starts on its parent's finished image (--parent-untested), so only the chain's last
+      // launch test, then its distribution run, is on the path; before, every parent's test was.
       say(
-        `      Jenkins, one agent per bake (measured bakes, each launch-tested before its children): each stage on its own parent ${minutes(longestChainS(recipes, tested))}, in waves ${minutes(jenkinsWavesS(recipes, tested))}`,
+        `      Jenkins, one agent per bake (measured bakes): each stage on its parent's finished image ${minutes(longestChainS(recipes, measured) + LAUNCH_TEST_S)}; each stage after its parent's launch test ${minutes(longestChainS(recipes, tested))}; in waves ${minutes(jenkinsWavesS(recipes, tested))}`,
       );
       say(
         `      EC2 calls ${total(run.calls)} (${listed(run.calls)}, …); throttled ${total(run.throttled)}${run.throttled.size ? ` (${listed(run.throttled, 20)})` : ''}, retried by the SDK`,
