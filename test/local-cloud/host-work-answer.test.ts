@@ -8,6 +8,8 @@ import {
   TerminateInstancesCommand,
   type EC2Client,
 } from '@aws-sdk/client-ec2';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baseImageId } from '../../src/local-cloud/index.js';
 import { SimulatedTime } from '../../src/local-cloud/ec2-api/simulated-time.js';
@@ -64,6 +66,30 @@ describe('answers to calls that start host work', () => {
       'start',
       'terminate',
     ]);
+  });
+
+  it('saves the new instance before it waits for the boot: a bake killed meanwhile still knows it', async () => {
+    const saved = () => readFileSync(path.join(t.stateDir, 'state.json'), 'utf8');
+    const before = saved();
+    t.host.workMs = 3_000;
+    try {
+      const answered = ec2.send(
+        new RunInstancesCommand({ ImageId: baseImageId('us-east-1'), MinCount: 1, MaxCount: 1 }),
+      );
+      let unanswered = true;
+      void answered.finally(() => (unanswered = false));
+      // The host is still booting (3 s): the state on disk must already name one instance more.
+      const ids = (text: string) => new Set(text.match(/i-[0-9a-f]{17}/g) ?? []);
+      for (let i = 0; i < 100 && ids(saved()).size === ids(before).size; i++)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      const savedWhileBooting = saved();
+      expect(unanswered).toBe(true);
+      const instanceId = (await answered).Instances![0].InstanceId!;
+      expect(ids(before).has(instanceId)).toBe(false);
+      expect(ids(savedWhileBooting).has(instanceId)).toBe(true);
+    } finally {
+      t.host.workMs = 300;
+    }
   });
 
   it('answers without the work once it has waited long enough (a boot on a loaded machine)', async () => {

@@ -20,3 +20,13 @@ export interface ActionContext {
 
 /** Returns the elements inside `<ActionResponse>` after `<requestId>`. */
 export type Action = (context: ActionContext) => Record<string, XmlValue> | Promise<Record<string, XmlValue>>;
+
+/**
+ * Sends the answer once the host work the call started is done (SimulatedTime.answerAfter), so a
+ * waiter's first poll finds the new state. The state as answered is saved first: a bake killed
+ * during the wait still finds the new instance or image at its next start-up sweep.
+ */
+export async function answerOnceDone(context: ActionContext, work: Promise<unknown>): Promise<void> {
+  context.persist();
+  await context.time.answerAfter(work);
+}

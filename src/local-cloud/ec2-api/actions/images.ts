@@ -1,7 +1,7 @@
 import { BASE_IMAGE, BASE_IMAGES, baseImageArchitecture } from '../../instance-host.js';
 import { isArchitecture } from '../../architecture.js';
 import { Ec2ApiError } from '../api-error.js';
-import type { ActionContext } from '../action.js';
+import { answerOnceDone, type ActionContext } from '../action.js';
 import { matchesFilters, paginate } from '../filters.js';
 import { enqueue } from '../host-queue.js';
 import { newId } from '../ids.js';
@@ -293,7 +293,7 @@ async function createImage(context: ActionContext) {
     ([, elapsed]) => void (elapsed && settle(context, image, undefined)),
     (error: Error) => settle(context, image, `capture failed: ${error.message}`),
   );
-  await context.time.answerAfter(settled);
+  await answerOnceDone(context, settled);
   return { imageId };
 }
 

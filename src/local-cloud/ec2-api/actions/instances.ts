@@ -1,5 +1,5 @@
 import { Ec2ApiError } from '../api-error.js';
-import type { ActionContext } from '../action.js';
+import { answerOnceDone, type ActionContext } from '../action.js';
 import { matchesFilters } from '../filters.js';
 import { newId } from '../ids.js';
 import { defaultSubnetId, defaultVpcId, defaultZone } from '../seed.js';
@@ -271,7 +271,7 @@ async function runInstances(context: ActionContext) {
     groupSet: [],
     instancesSet: [instanceXml(state, instance)],
   };
-  await context.time.answerAfter(booted);
+  await answerOnceDone(context, booted);
   return answer;
 }
 
@@ -441,7 +441,7 @@ async function changeStates(context: ActionContext, transition: Transition) {
       };
     }),
   };
-  await context.time.answerAfter(Promise.all(work));
+  await answerOnceDone(context, Promise.all(work));
   return answer;
 }
 
