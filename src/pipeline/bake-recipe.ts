@@ -20,7 +20,7 @@ import { amiDescription, imageTags } from './build-tags.js';
 import { architectureOfRecipe, recipeNameOf } from '../recipes/architectures.js';
 import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 import { recordBuiltImages, recordUntestedImage } from './record-build.js';
-import { launchTestBakedImage } from './launch-test-step.js';
+import { launchTestOnceParentPassed } from './launch-test-step.js';
 import { StoppedByAncestor, type Slot } from './scheduler.js';
 import type { LaunchTestResult } from '../launch-test/launch-test.js';
 import { workDirOf } from './work-dir.js';
@@ -248,18 +248,8 @@ async function proveImage(
     return undefined;
   }
   try {
-    if (!(await untilAborted(run.proofs.parentChain(entry.name), signal)))
-      throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
-    // No build slot: a test instance only boots and answers a few checks over SSH (no Ansible on this
-    // agent), and one taken behind the bakes of shorter chains would hold up every child of this image.
-    const tags = image.baked!.tags;
-    const result = await launchTestBakedImage(run, entry, image.amis[entry.recipe.regions[0]], tags, signal, log);
-    // Only now does bake vouch for it: a failed launch test threw above, and a forged tag never gets here.
-    await recordBuiltImages(run, entry, image.amis, log);
-    run.proofs.settle(entry.name, true);
-    return result;
+    return await launchTestOnceParentPassed(run, entry, image.amis, image.baked!.tags, signal, log);
   } catch (error) {
-    run.proofs.settle(entry.name, false);
     if (!signal.aborted) stopDependents('failed its launch test');
     throw error;
   }

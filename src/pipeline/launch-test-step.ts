@@ -11,6 +11,8 @@ import { LAUNCH_TEST_TAG } from '../tags/tag-contract.js';
 import { scanTags } from '../scan/scan-tags.js';
 import type { RecipeLog } from './build-log.js';
 import type { BuildRun, LaunchTestCall, PlannedRecipe } from './build-run.js';
+import { untilAborted } from './launch-proofs.js';
+import { recordBuiltImages } from './record-build.js';
 
 /** Why the plan does not reuse an image of today's fingerprint because of its launch test. */
 export function launchTestReason(imageId: string, value: string | undefined): string | undefined {
@@ -93,4 +95,33 @@ export async function launchTestBakedImage(
 function securityScanTags(result: LaunchTestResult): Record<string, string> {
   const scan = result.security_scan;
   return scan ? scanTags(scan.scanned_at, scan.pending, undefined) : {};
+}
+
+/**
+ * The launch test of the recipe's image in its build region, once the image it is built on passed
+ * (nothing built on a failed image is ever tagged passed); then bake vouches for it: its build
+ * record, and its proof settled for what waits on it. Any failure settles the proof as failed.
+ * No build slot: a test instance only boots and answers a few checks over SSH (no Ansible on this
+ * agent), and one taken behind the bakes of shorter chains would hold up every child of the image.
+ */
+export async function launchTestOnceParentPassed(
+  run: BuildRun,
+  entry: PlannedRecipe,
+  amis: Record<string, string>,
+  tags: Record<string, string>,
+  signal: AbortSignal,
+  log: RecipeLog,
+): Promise<LaunchTestResult> {
+  try {
+    if (!(await untilAborted(run.proofs.parentChain(entry.name), signal)))
+      throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
+    const result = await launchTestBakedImage(run, entry, amis[entry.recipe.regions[0]], tags, signal, log);
+    // Only now does bake vouch for it: a failed launch test threw above, and a forged tag never gets here.
+    await recordBuiltImages(run, entry, amis, log);
+    run.proofs.settle(entry.name, true);
+    return result;
+  } catch (error) {
+    run.proofs.settle(entry.name, false);
+    throw error;
+  }
 }

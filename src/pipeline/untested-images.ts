@@ -16,11 +16,9 @@ import { recordVouchesFor } from '../tags/build-record.js';
 import { sleep } from '../launch-test/remote.js';
 import { type RecipeBakeEvents } from './bake-recipe.js';
 import { discardImages } from './discard-images.js';
-import { untilAborted } from './launch-proofs.js';
 import type { RecipeLog } from './build-log.js';
 import type { BuildRun, BuiltImage, PlannedRecipe } from './build-run.js';
-import { launchTestBakedImage } from './launch-test-step.js';
-import { recordBuiltImages } from './record-build.js';
+import { launchTestOnceParentPassed } from './launch-test-step.js';
 import { StoppedByAncestor, type Slot } from './scheduler.js';
 
 /** The watch's pause before look number `attempt`: 2 s, growing by half each time, at most 30 s. */
@@ -51,16 +49,12 @@ export async function proveAwaitingImage(
     throw new BuildFailure(`${ami} awaits its launch test, and this build runs no launch tests`);
   await log.note(`${ami} has this fingerprint and awaits its launch test: testing it (no new bake)`);
   events.imageFinished(image);
+  // A launch test takes no build slot (launch-test-step.ts), here as after a bake.
+  slot.release();
   try {
-    if (!(await untilAborted(run.proofs.parentChain(entry.name), signal)))
-      throw new BuildFailure(`the image ${entry.name} is built on did not pass its launch test`);
-    await slot.take();
-    const launchTest = await launchTestBakedImage(run, entry, ami, {}, signal, log);
-    await recordBuiltImages(run, entry, image.amis, log);
-    run.proofs.settle(entry.name, true);
+    const launchTest = await launchTestOnceParentPassed(run, entry, image.amis, {}, signal, log);
     return { ...image, launchTest };
   } catch (error) {
-    run.proofs.settle(entry.name, false);
     // Built on an image that failed: it must not stay (as a child stopped in-process).
     if (signal.reason instanceof StoppedByAncestor) await discardImages(run, image.amis, log);
     else if (!signal.aborted) events.stopDependents('failed its launch test');
