@@ -68,23 +68,17 @@ export async function discardImage(
   if (image?.State === 'pending' && snapshotsOf(image).length === 0) image = await settled();
   const snapshots = snapshotsOf(image);
   const removed: string[] = [];
-  const deregister = () => ec2.send(new DeregisterImageCommand({ ImageId: imageId }));
+  const deregister = () =>
+    ec2.send(new DeregisterImageCommand({ ImageId: imageId })).then(() => void removed.push(imageId));
   try {
-    await deregister();
-    removed.push(imageId);
-  } catch (error) {
-    // Refused while pending (whatever EC2 calls it, but that it does not exist): once available or failed, it can go.
-    const refusedWhilePending = image?.State === 'pending' && codeOf(error) !== 'InvalidAMIID.NotFound';
-    if (refusedWhilePending || !notFound(error)) {
-      if (!refusedWhilePending) throw cloudError(error, `deregistering ${imageId} in ${region}`);
+    await deregister().catch(async (error: unknown) => {
+      // Refused while pending (whatever EC2 calls it, but that it does not exist): once available or failed, it can go.
+      if (image?.State !== 'pending' || codeOf(error) === 'InvalidAMIID.NotFound') throw error;
       await settled();
-      try {
-        await deregister();
-        removed.push(imageId);
-      } catch (again) {
-        if (!notFound(again)) throw cloudError(again, `deregistering ${imageId} in ${region}`);
-      }
-    }
+      await deregister();
+    });
+  } catch (error) {
+    if (!notFound(error)) throw cloudError(error, `deregistering ${imageId} in ${region}`);
   }
   for (const snapshot of snapshots) {
     const remove = () => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshot }));
